@@ -1,0 +1,46 @@
+# webkube: `make run` starts it, `make test` runs every test. Both install what is missing
+# first (Debian packages, the templ CLI), so they work on a fresh Debian machine as root.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/webkube
+ADDR ?= 127.0.0.1:8080
+DATA_DIR ?= ./webkube-data
+TEMPL_VERSION := $(shell awk '$$1 == "github.com/a-h/templ" {print $$2}' go.mod)
+TEMPL := $(GO) run github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
+# Everything the tests and the kubelet use at run time.
+DEB_PACKAGES := containerd runc containernetworking-plugins busybox-static iptables iproute2 \
+	chromium docker-registry redis-server ca-certificates procps
+TEST_TIMEOUT ?= 80m
+
+.PHONY: all deps build generate run test test-unit bench fmt vet clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh $(DEB_PACKAGES)
+
+generate:
+	$(TEMPL) generate -path web
+
+build:
+	$(GO) build -o $(BIN) ./cmd/webkube
+
+run: deps build
+	$(BIN) --addr $(ADDR) --data-dir $(DATA_DIR)
+
+# The tests share one machine's containerd children, bridges and ports, so packages run
+# one at a time (-p 1); tests inside a package may still run in parallel.
+test: deps
+	@scripts/check-generated.sh
+	$(GO) vet ./...
+	$(GO) build -o $(BIN) ./cmd/webkube
+	$(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./...
+
+bench: deps build
+	@scripts/bench.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin
