@@ -1,11 +1,471 @@
 // Package defaulting fills in the fields Kubernetes fills in when an object is created or
 // updated (restartPolicy, protocol TCP, probe timings, RollingUpdate 25%/25%, ...).
+//
+// The rules follow kube-apiserver's pkg/apis/core/v1/defaults.go, apps/v1/defaults.go and
+// discovery/v1/defaults.go, plus the few fields that real clusters fill in through admission
+// plugins and registry strategies and that learners see in `kubectl get -o yaml` (pod
+// priority, the not-ready/unreachable tolerations, status.phase Pending, qosClass,
+// a Service's ipFamilies). Every rule only fills a field that is unset, so Default is
+// idempotent and safe to run on updates too.
 package defaulting
 
-import "k8s.io/apimachinery/pkg/runtime"
+import (
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Values Kubernetes uses; exported so other packages (the API server, tests) agree on them.
+const (
+	DefaultSchedulerName                 = corev1.DefaultSchedulerName // "default-scheduler"
+	DefaultTerminationGracePeriodSeconds = int64(corev1.DefaultTerminationGracePeriodSeconds)
+	DefaultTerminationMessagePath        = corev1.TerminationMessagePathDefault           // "/dev/termination-log"
+	DefaultVolumeMode                    = int32(corev1.ConfigMapVolumeSourceDefaultMode) // 0644
+	DefaultRevisionHistoryLimit          = int32(10)
+	DefaultProgressDeadlineSeconds       = int32(600)
+	DefaultSessionAffinityTimeoutSeconds = int32(corev1.DefaultClientIPServiceAffinitySeconds)
+	// DefaultTolerationSeconds is what the DefaultTolerationSeconds admission plugin puts on
+	// the not-ready and unreachable tolerations of every pod.
+	DefaultTolerationSeconds = int64(300)
+	// NamespaceNameLabel is the label every namespace carries with its own name.
+	NamespaceNameLabel = corev1.LabelMetadataName // "kubernetes.io/metadata.name"
+)
 
 // Default sets defaults on obj in place. obj is a typed object from k8s.io/api
 // (*corev1.Pod, *appsv1.Deployment, ...); unknown types are left alone.
 func Default(obj runtime.Object) {
-	// TODO(defaulting helper): implement.
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		defaultPod(o)
+	case *corev1.Service:
+		defaultService(o)
+	case *corev1.Namespace:
+		defaultNamespace(o)
+	case *corev1.Node:
+		defaultNode(o)
+	case *corev1.Endpoints:
+		defaultEndpoints(o)
+	case *corev1.Event, *corev1.ConfigMap:
+		// Kubernetes defaults nothing on these.
+	case *corev1.PodTemplate:
+		defaultPodTemplateSpec(&o.Template)
+	case *appsv1.ReplicaSet:
+		defaultReplicaSet(o)
+	case *appsv1.Deployment:
+		defaultDeployment(o)
+	case *discoveryv1.EndpointSlice:
+		defaultEndpointSlice(o)
+	}
 }
+
+func defaultPod(pod *corev1.Pod) {
+	defaultPodSpec(&pod.Spec)
+
+	// SetDefaults_Pod: requests default to limits for resources that only have a limit.
+	for i := range pod.Spec.InitContainers {
+		defaultRequestsFromLimits(&pod.Spec.InitContainers[i].Resources)
+	}
+	for i := range pod.Spec.Containers {
+		defaultRequestsFromLimits(&pod.Spec.Containers[i].Resources)
+	}
+	if pod.Spec.EnableServiceLinks == nil {
+		pod.Spec.EnableServiceLinks = ptr(corev1.DefaultEnableServiceLinks)
+	}
+	if pod.Spec.HostNetwork {
+		// With the host's network a container port is a host port.
+		defaultHostNetworkPorts(pod.Spec.InitContainers)
+		defaultHostNetworkPorts(pod.Spec.Containers)
+	}
+
+	// Priority admission: no priorityClassName means priority 0.
+	if pod.Spec.Priority == nil && pod.Spec.PriorityClassName == "" {
+		pod.Spec.Priority = ptr(int32(0))
+	}
+	if pod.Spec.PreemptionPolicy == nil {
+		pod.Spec.PreemptionPolicy = ptr(corev1.PreemptLowerPriority)
+	}
+	// DefaultTolerationSeconds admission: evict from a lost node after five minutes.
+	addTolerationIfMissing(&pod.Spec, corev1.TaintNodeNotReady)
+	addTolerationIfMissing(&pod.Spec, corev1.TaintNodeUnreachable)
+
+	// The pod strategy's PrepareForCreate: a new pod is Pending until a kubelet reports.
+	if pod.Status.Phase == "" {
+		pod.Status.Phase = corev1.PodPending
+	}
+	if pod.Status.QOSClass == "" {
+		pod.Status.QOSClass = QOSClass(&pod.Spec)
+	}
+}
+
+// defaultPodTemplateSpec applies what the generated defaulters apply to a template inside a
+// ReplicaSet or Deployment: the PodSpec defaults, but not the Pod-level ones (no
+// enableServiceLinks, no requests from limits, no admission fields).
+func defaultPodTemplateSpec(t *corev1.PodTemplateSpec) {
+	defaultPodSpec(&t.Spec)
+}
+
+func defaultPodSpec(spec *corev1.PodSpec) {
+	if spec.DNSPolicy == "" {
+		spec.DNSPolicy = corev1.DNSClusterFirst
+	}
+	if spec.RestartPolicy == "" {
+		spec.RestartPolicy = corev1.RestartPolicyAlways
+	}
+	if spec.SecurityContext == nil {
+		spec.SecurityContext = &corev1.PodSecurityContext{}
+	}
+	if spec.TerminationGracePeriodSeconds == nil {
+		spec.TerminationGracePeriodSeconds = ptr(DefaultTerminationGracePeriodSeconds)
+	}
+	if spec.SchedulerName == "" {
+		spec.SchedulerName = DefaultSchedulerName
+	}
+	for i := range spec.Volumes {
+		defaultVolume(&spec.Volumes[i])
+	}
+	for i := range spec.InitContainers {
+		defaultContainer(&spec.InitContainers[i])
+	}
+	for i := range spec.Containers {
+		defaultContainer(&spec.Containers[i])
+	}
+}
+
+func defaultContainer(c *corev1.Container) {
+	if c.ImagePullPolicy == "" {
+		if ImageTag(c.Image) == "latest" {
+			c.ImagePullPolicy = corev1.PullAlways
+		} else {
+			c.ImagePullPolicy = corev1.PullIfNotPresent
+		}
+	}
+	if c.TerminationMessagePath == "" {
+		c.TerminationMessagePath = DefaultTerminationMessagePath
+	}
+	if c.TerminationMessagePolicy == "" {
+		c.TerminationMessagePolicy = corev1.TerminationMessageReadFile
+	}
+	for i := range c.Ports {
+		if c.Ports[i].Protocol == "" {
+			c.Ports[i].Protocol = corev1.ProtocolTCP
+		}
+	}
+	for i := range c.Env {
+		if vf := c.Env[i].ValueFrom; vf != nil && vf.FieldRef != nil && vf.FieldRef.APIVersion == "" {
+			vf.FieldRef.APIVersion = "v1"
+		}
+	}
+	defaultProbe(c.LivenessProbe)
+	defaultProbe(c.ReadinessProbe)
+	defaultProbe(c.StartupProbe)
+	if c.Lifecycle != nil {
+		defaultLifecycleHandler(c.Lifecycle.PostStart)
+		defaultLifecycleHandler(c.Lifecycle.PreStop)
+	}
+}
+
+// ImageTag returns the tag an image reference resolves to, as kubelet's
+// parsers.ParseImageName does: "latest" when there is neither a tag nor a digest, "" when
+// there is only a digest. A ':' before the last '/' is a registry port, not a tag.
+func ImageTag(image string) string {
+	if image == "" {
+		return ""
+	}
+	name, hasDigest := image, false
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		name, hasDigest = name[:i], true
+	}
+	last := name[strings.LastIndexByte(name, '/')+1:]
+	if i := strings.LastIndexByte(last, ':'); i >= 0 {
+		return last[i+1:]
+	}
+	if hasDigest {
+		return ""
+	}
+	return "latest"
+}
+
+func defaultProbe(p *corev1.Probe) {
+	if p == nil {
+		return
+	}
+	if p.TimeoutSeconds == 0 {
+		p.TimeoutSeconds = 1
+	}
+	if p.PeriodSeconds == 0 {
+		p.PeriodSeconds = 10
+	}
+	if p.SuccessThreshold == 0 {
+		p.SuccessThreshold = 1
+	}
+	if p.FailureThreshold == 0 {
+		p.FailureThreshold = 3
+	}
+	defaultHTTPGet(p.HTTPGet)
+	if p.GRPC != nil && p.GRPC.Service == nil {
+		p.GRPC.Service = ptr("")
+	}
+}
+
+func defaultLifecycleHandler(h *corev1.LifecycleHandler) {
+	if h != nil {
+		defaultHTTPGet(h.HTTPGet)
+	}
+}
+
+func defaultHTTPGet(h *corev1.HTTPGetAction) {
+	if h == nil {
+		return
+	}
+	if h.Path == "" {
+		h.Path = "/"
+	}
+	if h.Scheme == "" {
+		h.Scheme = corev1.URISchemeHTTP
+	}
+}
+
+func defaultVolume(v *corev1.Volume) {
+	s := &v.VolumeSource
+	// A volume with no source at all is an emptyDir, as in SetDefaults_Volume.
+	if *s == (corev1.VolumeSource{}) {
+		s.EmptyDir = &corev1.EmptyDirVolumeSource{}
+	}
+	if s.ConfigMap != nil && s.ConfigMap.DefaultMode == nil {
+		s.ConfigMap.DefaultMode = ptr(DefaultVolumeMode)
+	}
+	if s.Secret != nil && s.Secret.DefaultMode == nil {
+		s.Secret.DefaultMode = ptr(DefaultVolumeMode)
+	}
+	if s.DownwardAPI != nil {
+		if s.DownwardAPI.DefaultMode == nil {
+			s.DownwardAPI.DefaultMode = ptr(DefaultVolumeMode)
+		}
+		for i := range s.DownwardAPI.Items {
+			if f := s.DownwardAPI.Items[i].FieldRef; f != nil && f.APIVersion == "" {
+				f.APIVersion = "v1"
+			}
+		}
+	}
+	if s.Projected != nil && s.Projected.DefaultMode == nil {
+		s.Projected.DefaultMode = ptr(DefaultVolumeMode)
+	}
+	if s.HostPath != nil && s.HostPath.Type == nil {
+		s.HostPath.Type = ptr(corev1.HostPathUnset)
+	}
+}
+
+func defaultRequestsFromLimits(r *corev1.ResourceRequirements) {
+	if len(r.Limits) == 0 {
+		return
+	}
+	if r.Requests == nil {
+		r.Requests = corev1.ResourceList{}
+	}
+	for name, q := range r.Limits {
+		if _, ok := r.Requests[name]; !ok {
+			r.Requests[name] = q.DeepCopy()
+		}
+	}
+}
+
+func defaultHostNetworkPorts(cs []corev1.Container) {
+	for i := range cs {
+		for j := range cs[i].Ports {
+			if cs[i].Ports[j].HostPort == 0 {
+				cs[i].Ports[j].HostPort = cs[i].Ports[j].ContainerPort
+			}
+		}
+	}
+}
+
+func addTolerationIfMissing(spec *corev1.PodSpec, key string) {
+	for _, t := range spec.Tolerations {
+		// Any toleration of the key (or a wildcard toleration) is the user's choice.
+		if (t.Key == key || t.Key == "") && (t.Effect == corev1.TaintEffectNoExecute || t.Effect == "") {
+			return
+		}
+	}
+	spec.Tolerations = append(spec.Tolerations, corev1.Toleration{
+		Key:               key,
+		Operator:          corev1.TolerationOpExists,
+		Effect:            corev1.TaintEffectNoExecute,
+		TolerationSeconds: ptr(DefaultTolerationSeconds),
+	})
+}
+
+// QOSClass computes a pod's quality-of-service class as kubelet's qos.GetPodQOS does:
+// BestEffort without any cpu/memory request or limit, Guaranteed when every container
+// has equal cpu and memory requests and limits, Burstable otherwise.
+func QOSClass(spec *corev1.PodSpec) corev1.PodQOSClass {
+	requests := map[corev1.ResourceName]bool{}
+	limits := map[corev1.ResourceName]bool{}
+	guaranteed := true
+	all := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
+	for _, c := range all {
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			req, hasReq := c.Resources.Requests[name]
+			lim, hasLim := c.Resources.Limits[name]
+			if hasReq && !req.IsZero() {
+				requests[name] = true
+			}
+			if hasLim && !lim.IsZero() {
+				limits[name] = true
+			}
+			if !hasLim || lim.IsZero() {
+				guaranteed = false
+			} else if hasReq && req.Cmp(lim) != 0 {
+				guaranteed = false
+			}
+		}
+	}
+	if len(requests) == 0 && len(limits) == 0 {
+		return corev1.PodQOSBestEffort
+	}
+	if guaranteed && len(limits) == 2 {
+		return corev1.PodQOSGuaranteed
+	}
+	return corev1.PodQOSBurstable
+}
+
+func defaultService(svc *corev1.Service) {
+	spec := &svc.Spec
+	if spec.SessionAffinity == "" {
+		spec.SessionAffinity = corev1.ServiceAffinityNone
+	}
+	if spec.SessionAffinity == corev1.ServiceAffinityNone {
+		spec.SessionAffinityConfig = nil
+	}
+	if spec.SessionAffinity == corev1.ServiceAffinityClientIP {
+		if spec.SessionAffinityConfig == nil {
+			spec.SessionAffinityConfig = &corev1.SessionAffinityConfig{}
+		}
+		if spec.SessionAffinityConfig.ClientIP == nil {
+			spec.SessionAffinityConfig.ClientIP = &corev1.ClientIPConfig{}
+		}
+		if spec.SessionAffinityConfig.ClientIP.TimeoutSeconds == nil {
+			spec.SessionAffinityConfig.ClientIP.TimeoutSeconds = ptr(DefaultSessionAffinityTimeoutSeconds)
+		}
+	}
+	if spec.Type == "" {
+		spec.Type = corev1.ServiceTypeClusterIP
+	}
+	for i := range spec.Ports {
+		p := &spec.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = corev1.ProtocolTCP
+		}
+		if p.TargetPort == (intstr.IntOrString{}) {
+			p.TargetPort = intstr.FromInt32(p.Port)
+		}
+	}
+	if spec.Type == corev1.ServiceTypeNodePort || spec.Type == corev1.ServiceTypeLoadBalancer {
+		if spec.ExternalTrafficPolicy == "" {
+			spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
+		}
+	}
+	if spec.Type == corev1.ServiceTypeLoadBalancer && spec.AllocateLoadBalancerNodePorts == nil {
+		spec.AllocateLoadBalancerNodePorts = ptr(true)
+	}
+	if spec.Type != corev1.ServiceTypeExternalName {
+		if spec.InternalTrafficPolicy == nil {
+			spec.InternalTrafficPolicy = ptr(corev1.ServiceInternalTrafficPolicyCluster)
+		}
+		// The service registry fills these on an IPv4-only cluster like webkube's.
+		if spec.IPFamilyPolicy == nil {
+			spec.IPFamilyPolicy = ptr(corev1.IPFamilyPolicySingleStack)
+		}
+		if len(spec.IPFamilies) == 0 {
+			spec.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol}
+		}
+	}
+	if len(spec.ClusterIPs) == 0 && spec.ClusterIP != "" {
+		spec.ClusterIPs = []string{spec.ClusterIP}
+	}
+}
+
+func defaultNamespace(ns *corev1.Namespace) {
+	if ns.Name != "" {
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
+		}
+		ns.Labels[NamespaceNameLabel] = ns.Name
+	}
+	if ns.Status.Phase == "" {
+		ns.Status.Phase = corev1.NamespaceActive
+	}
+	if len(ns.Spec.Finalizers) == 0 {
+		// The namespace registry adds this so the namespace controller can empty it first.
+		ns.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+	}
+}
+
+func defaultNode(node *corev1.Node) {
+	// SetDefaults_NodeStatus: a node that reports no allocatable offers its whole capacity.
+	if node.Status.Allocatable == nil && node.Status.Capacity != nil {
+		node.Status.Allocatable = node.Status.Capacity.DeepCopy()
+	}
+}
+
+func defaultEndpoints(ep *corev1.Endpoints) {
+	for i := range ep.Subsets {
+		for j := range ep.Subsets[i].Ports {
+			if ep.Subsets[i].Ports[j].Protocol == "" {
+				ep.Subsets[i].Ports[j].Protocol = corev1.ProtocolTCP
+			}
+		}
+	}
+}
+
+func defaultEndpointSlice(es *discoveryv1.EndpointSlice) {
+	for i := range es.Ports {
+		p := &es.Ports[i]
+		if p.Name == nil {
+			p.Name = ptr("")
+		}
+		if p.Protocol == nil {
+			p.Protocol = ptr(corev1.ProtocolTCP)
+		}
+	}
+}
+
+func defaultReplicaSet(rs *appsv1.ReplicaSet) {
+	if rs.Spec.Replicas == nil {
+		rs.Spec.Replicas = ptr(int32(1))
+	}
+	defaultPodTemplateSpec(&rs.Spec.Template)
+}
+
+func defaultDeployment(d *appsv1.Deployment) {
+	spec := &d.Spec
+	if spec.Replicas == nil {
+		spec.Replicas = ptr(int32(1))
+	}
+	if spec.Strategy.Type == "" {
+		spec.Strategy.Type = appsv1.RollingUpdateDeploymentStrategyType
+	}
+	if spec.Strategy.Type == appsv1.RollingUpdateDeploymentStrategyType {
+		if spec.Strategy.RollingUpdate == nil {
+			spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{}
+		}
+		if spec.Strategy.RollingUpdate.MaxUnavailable == nil {
+			spec.Strategy.RollingUpdate.MaxUnavailable = ptr(intstr.FromString("25%"))
+		}
+		if spec.Strategy.RollingUpdate.MaxSurge == nil {
+			spec.Strategy.RollingUpdate.MaxSurge = ptr(intstr.FromString("25%"))
+		}
+	}
+	if spec.RevisionHistoryLimit == nil {
+		spec.RevisionHistoryLimit = ptr(DefaultRevisionHistoryLimit)
+	}
+	if spec.ProgressDeadlineSeconds == nil {
+		spec.ProgressDeadlineSeconds = ptr(DefaultProgressDeadlineSeconds)
+	}
+	defaultPodTemplateSpec(&spec.Template)
+}
+
+func ptr[T any](v T) *T { return &v }
