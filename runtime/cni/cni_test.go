@@ -1,0 +1,306 @@
+package cni
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/pkg/netns"
+	cnins "github.com/containernetworking/plugins/pkg/ns"
+)
+
+// newTestManager makes a Manager on a bridge and subnet of its own, and removes the bridge
+// (and anything left in the data dir) when the test ends.
+func newTestManager(t testing.TB) *Manager {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test creates network namespaces and bridges: run it as root")
+	}
+	for _, bin := range []string{"/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"} {
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatalf("%s missing: apt-get install containernetworking-plugins", bin)
+		}
+	}
+	if _, err := exec.LookPath("iptables"); err != nil {
+		t.Fatal("iptables missing: apt-get install iptables")
+	}
+	b := make([]byte, 3)
+	rand.Read(b)
+	n, _ := rand.Int(rand.Reader, big.NewInt(150))
+	bridge := "wkt" + hex.EncodeToString(b)
+	m, err := NewManager(Config{
+		DataDir:     t.TempDir(),
+		Bridge:      bridge,
+		Subnet:      fmt.Sprintf("10.251.%d.0/24", 100+n.Int64()),
+		Nameservers: []string{"10.96.0.10"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		nws, _ := m.List(context.Background())
+		for _, nw := range nws {
+			if err := m.TearDown(context.Background(), nw.PodUID); err != nil {
+				t.Errorf("cleanup teardown %s: %v", nw.PodUID, err)
+			}
+		}
+		exec.Command("ip", "link", "del", bridge).Run()
+	})
+	return m
+}
+
+func uid(t testing.TB) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return "uid-" + hex.EncodeToString(b)
+}
+
+// listenIn opens a TCP listener inside the pod's namespace that answers "hello from <tag>".
+func listenIn(t *testing.T, nsPath, ip, tag string) string {
+	t.Helper()
+	var ln net.Listener
+	err := netns.LoadNetNS(nsPath).Do(func(cnins.NetNS) error {
+		var err error
+		ln, err = net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(c, "hello from %s\n", tag)
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func readFrom(addr string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	b, err := io.ReadAll(c)
+	return strings.TrimSpace(string(b)), err
+}
+
+func TestTwoPodsOnTheBridge(t *testing.T) {
+	m := newTestManager(t)
+	ctx := context.Background()
+	a, err := m.SetUp(ctx, uid(t), "default", "pod-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.SetUp(ctx, uid(t), "team", "pod-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, subnet, _ := net.ParseCIDR(m.cfg.Subnet)
+	for _, nw := range []Network{a, b} {
+		if !subnet.Contains(net.ParseIP(nw.IP)) {
+			t.Errorf("pod IP %s not in %s", nw.IP, subnet)
+		}
+		if nw.IP == m.Gateway().String() {
+			t.Errorf("pod got the gateway address %s", nw.IP)
+		}
+	}
+	if a.IP == b.IP {
+		t.Fatalf("both pods got %s", a.IP)
+	}
+
+	t.Run("HostReachesPod", func(t *testing.T) {
+		addr := listenIn(t, a.NetnsPath, a.IP, "a")
+		got, err := readFrom(addr)
+		if err != nil || got != "hello from a" {
+			t.Fatalf("host -> %s: %q, %v", addr, got, err)
+		}
+	})
+	t.Run("PodReachesPod", func(t *testing.T) {
+		addr := listenIn(t, b.NetnsPath, b.IP, "b")
+		var got string
+		err := netns.LoadNetNS(a.NetnsPath).Do(func(cnins.NetNS) error {
+			var err error
+			got, err = readFrom(addr)
+			return err
+		})
+		if err != nil || got != "hello from b" {
+			t.Fatalf("pod a -> %s: %q, %v", addr, got, err)
+		}
+	})
+	t.Run("PodLoopbackIsUp", func(t *testing.T) {
+		addr := listenIn(t, a.NetnsPath, "127.0.0.1", "lo")
+		var got string
+		err := netns.LoadNetNS(a.NetnsPath).Do(func(cnins.NetNS) error {
+			var err error
+			got, err = readFrom(addr)
+			return err
+		})
+		if err != nil || got != "hello from lo" {
+			t.Fatalf("localhost in pod: %q, %v", got, err)
+		}
+	})
+	t.Run("Files", func(t *testing.T) {
+		hosts, _ := os.ReadFile(b.HostsPath)
+		if !strings.Contains(string(hosts), "127.0.0.1\tlocalhost\n") || !strings.Contains(string(hosts), b.IP+"\tpod-b\n") {
+			t.Errorf("hosts:\n%s", hosts)
+		}
+		rc, _ := os.ReadFile(b.ResolvConfPath)
+		want := "search team.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n"
+		if string(rc) != want {
+			t.Errorf("resolv.conf:\n%s\nwant:\n%s", rc, want)
+		}
+		hn, _ := os.ReadFile(b.HostnamePath)
+		if string(hn) != "pod-b\n" {
+			t.Errorf("hostname %q", hn)
+		}
+	})
+	t.Run("List", func(t *testing.T) {
+		nws, err := m.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, nw := range nws {
+			got[nw.PodUID] = nw.IP
+		}
+		if len(got) != 2 || got[a.PodUID] != a.IP || got[b.PodUID] != b.IP {
+			t.Fatalf("List = %v", got)
+		}
+	})
+}
+
+func TestSetUpIsIdempotent(t *testing.T) {
+	m := newTestManager(t)
+	ctx := context.Background()
+	id := uid(t)
+	first, err := m.SetUp(ctx, id, "default", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("Twice", func(t *testing.T) {
+		again, err := m.SetUp(ctx, id, "default", "p")
+		if err != nil || again != first {
+			t.Fatalf("second SetUp = %+v, %v; want %+v", again, err, first)
+		}
+	})
+	t.Run("NewManager", func(t *testing.T) {
+		m2, err := NewManager(m.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := m2.SetUp(ctx, id, "default", "p")
+		if err != nil || again != first {
+			t.Fatalf("SetUp after restart = %+v, %v; want %+v", again, err, first)
+		}
+	})
+	t.Run("CrashBeforeRecord", func(t *testing.T) {
+		// A process that died after the CNI ADD but before writing its record.
+		os.Remove(filepath.Join(m.podDir(id), recordFile))
+		again, err := m.SetUp(ctx, id, "default", "p")
+		if err != nil || again.IP != first.IP || again.NetnsPath != first.NetnsPath {
+			t.Fatalf("SetUp after crash = %+v, %v; want %+v", again, err, first)
+		}
+	})
+	t.Run("TearDownTwice", func(t *testing.T) {
+		if err := m.TearDown(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.TearDown(ctx, id); err != nil {
+			t.Fatalf("second TearDown: %v", err)
+		}
+		if _, err := os.Stat(first.NetnsPath); !os.IsNotExist(err) {
+			t.Fatalf("netns %s still there: %v", first.NetnsPath, err)
+		}
+	})
+	t.Run("BadUID", func(t *testing.T) {
+		if _, err := m.SetUp(ctx, "../x", "default", "p"); err == nil {
+			t.Fatal("SetUp accepted a UID with a slash")
+		}
+	})
+}
+
+// TestNoLeaks runs SetUp/TearDown cycles, some in parallel, and then checks that no IP
+// reservation, veth, netns mount or pod directory is left.
+func TestNoLeaks(t *testing.T) {
+	m := newTestManager(t)
+	ctx := context.Background()
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := uid(t)
+				if _, err := m.SetUp(ctx, id, "default", "p"); err != nil {
+					errs <- err
+					return
+				}
+				if err := m.TearDown(ctx, id); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+	}
+	ipamDir := filepath.Join(m.cfg.DataDir, "ipam", "webkube-"+m.cfg.Bridge)
+	entries, _ := os.ReadDir(ipamDir)
+	for _, e := range entries {
+		if net.ParseIP(e.Name()) != nil {
+			t.Errorf("IP %s still reserved", e.Name())
+		}
+	}
+	if ifs, _ := os.ReadDir("/sys/class/net/" + m.cfg.Bridge + "/brif"); len(ifs) != 0 {
+		t.Errorf("%d veths still on the bridge", len(ifs))
+	}
+	pods, _ := os.ReadDir(filepath.Join(m.cfg.DataDir, "pods"))
+	if len(pods) != 0 {
+		t.Errorf("%d pod dirs left", len(pods))
+	}
+	f, _ := os.Open("/proc/self/mountinfo")
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), m.cfg.DataDir) {
+			t.Errorf("mount left: %s", sc.Text())
+		}
+	}
+}
+
+func BenchmarkSetUpTearDown(b *testing.B) {
+	m := newTestManager(b)
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		id := uid(b)
+		if _, err := m.SetUp(ctx, id, "default", "p"); err != nil {
+			b.Fatal(err)
+		}
+		if err := m.TearDown(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
