@@ -1,0 +1,385 @@
+// Package endpoints is webkube's endpoints controller: for every Service with a selector
+// it keeps an Endpoints object and its EndpointSlices listing the pods the Service
+// selects, ready ones apart from the others, as Kubernetes' endpoints and endpointslice
+// controllers do. The service proxy and cluster DNS read what it writes.
+package endpoints
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+
+	"webkube/cluster/stepper"
+)
+
+// Component is the name this controller uses in step-mode steps and logs.
+const Component = "endpoints-controller"
+
+// Config configures a Controller.
+type Config struct {
+	Client  kubernetes.Interface // required
+	Gate    *stepper.Gate        // optional; nil never holds
+	Logger  *slog.Logger         // optional
+	Workers int                  // default 2
+}
+
+// Controller keeps Endpoints and EndpointSlices in step with Services and pods.
+type Controller struct {
+	client  kubernetes.Interface
+	gate    *stepper.Gate
+	log     *slog.Logger
+	workers int
+
+	factory    informers.SharedInformerFactory
+	services   corelisters.ServiceLister
+	pods       corelisters.PodLister
+	endpoints  corelisters.EndpointsLister
+	slices     discoverylisters.EndpointSliceLister
+	hasSynced  []cache.InformerSynced
+	queue      workqueue.TypedRateLimitingInterface[string]
+	startOnce  sync.Once
+	startError error
+}
+
+// NewController builds a Controller; Start runs it.
+func NewController(cfg Config) (*Controller, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("endpoints: Config.Client is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	f := informers.NewSharedInformerFactory(cfg.Client, 0)
+	c := &Controller{
+		client:  cfg.Client,
+		gate:    cfg.Gate,
+		log:     cfg.Logger.With("component", Component),
+		workers: cfg.Workers,
+		factory: f,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: Component}),
+	}
+	svcInf := f.Core().V1().Services()
+	podInf := f.Core().V1().Pods()
+	epInf := f.Core().V1().Endpoints()
+	sliceInf := f.Discovery().V1().EndpointSlices()
+	c.services, c.pods, c.endpoints, c.slices = svcInf.Lister(), podInf.Lister(), epInf.Lister(), sliceInf.Lister()
+
+	if _, err := svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, n any) { c.enqueue(n) },
+		DeleteFunc: c.enqueue,
+	}); err != nil {
+		return nil, fmt.Errorf("endpoints: watch services: %w", err)
+	}
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(o any) { c.podChanged(nil, o) },
+		UpdateFunc: c.podChanged,
+		DeleteFunc: func(o any) { c.podChanged(nil, o) },
+	}); err != nil {
+		return nil, fmt.Errorf("endpoints: watch pods: %w", err)
+	}
+	// Someone editing our objects by hand gets them put back.
+	if _, err := epInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, n any) { c.enqueue(n) },
+		DeleteFunc: c.enqueue,
+	}); err != nil {
+		return nil, fmt.Errorf("endpoints: watch endpoints: %w", err)
+	}
+	if _, err := sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, n any) { c.sliceChanged(n) },
+		DeleteFunc: c.sliceChanged,
+	}); err != nil {
+		return nil, fmt.Errorf("endpoints: watch endpointslices: %w", err)
+	}
+	c.hasSynced = []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, epInf.Informer().HasSynced, sliceInf.Informer().HasSynced}
+	return c, nil
+}
+
+// Start starts the informers and workers and returns once the caches are synced. The
+// workers stop when ctx ends.
+func (c *Controller) Start(ctx context.Context) error {
+	c.startOnce.Do(func() {
+		c.factory.Start(ctx.Done())
+		if !cache.WaitForCacheSync(ctx.Done(), c.hasSynced...) {
+			c.startError = fmt.Errorf("endpoints: caches did not sync: %w", ctx.Err())
+			return
+		}
+		for range c.workers {
+			go c.worker(ctx)
+		}
+		go func() {
+			<-ctx.Done()
+			c.queue.ShutDown()
+			c.factory.Shutdown()
+		}()
+	})
+	return c.startError
+}
+
+func (c *Controller) enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	c.queue.Add(key)
+}
+
+func (c *Controller) sliceChanged(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok || s.Labels[discoveryv1.LabelManagedBy] != ManagedBy {
+		return
+	}
+	if name := s.Labels[discoveryv1.LabelServiceName]; name != "" {
+		c.queue.Add(s.Namespace + "/" + name)
+	}
+}
+
+// podChanged queues every Service whose selector matches the pod before or after the
+// change, so a pod that loses a label leaves the Service's endpoints.
+func (c *Controller) podChanged(oldObj, newObj any) {
+	var pods []*corev1.Pod
+	for _, o := range []any{oldObj, newObj} {
+		if d, ok := o.(cache.DeletedFinalStateUnknown); ok {
+			o = d.Obj
+		}
+		if p, ok := o.(*corev1.Pod); ok {
+			pods = append(pods, p)
+		}
+	}
+	if len(pods) == 0 {
+		return
+	}
+	svcs, err := c.services.Services(pods[0].Namespace).List(labels.Everything())
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	for _, svc := range svcs {
+		if svc.Spec.Selector == nil {
+			continue
+		}
+		sel := labels.SelectorFromValidatedSet(svc.Spec.Selector)
+		for _, p := range pods {
+			if sel.Matches(labels.Set(p.Labels)) {
+				c.queue.Add(svc.Namespace + "/" + svc.Name)
+				break
+			}
+		}
+	}
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for c.processNext(ctx) {
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return c.Sync(ctx, key)
+	}()
+	if err == nil {
+		c.queue.Forget(key)
+		return true
+	}
+	if ctx.Err() != nil {
+		return true
+	}
+	c.log.Warn("sync failed, retrying", "service", key, "err", err)
+	c.queue.AddRateLimited(key)
+	return true
+}
+
+// Sync reconciles the Endpoints and EndpointSlices of the Service with key namespace/name
+// from the current state of the caches. Exported so tests can drive it step by step.
+func (c *Controller) Sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil // a bad key never gets better
+	}
+	svc, err := c.services.Services(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return c.deleteAll(ctx, ns, name)
+	}
+	if err != nil {
+		return err
+	}
+	if svc.Spec.Selector == nil {
+		// Without a selector the user (or the API server, for `kubernetes`) owns the endpoints.
+		return nil
+	}
+	pods, err := c.pods.Pods(ns).List(labels.SelectorFromValidatedSet(svc.Spec.Selector))
+	if err != nil {
+		return err
+	}
+	if err := c.syncEndpoints(ctx, svc, desiredEndpoints(svc, pods)); err != nil {
+		return fmt.Errorf("endpoints %s: %w", key, err)
+	}
+	if err := c.syncSlices(ctx, svc, desiredSlices(svc, pods)); err != nil {
+		return fmt.Errorf("endpointslices %s: %w", key, err)
+	}
+	return nil
+}
+
+func (c *Controller) step(ctx context.Context, action, kind, ns, name, msg string) error {
+	return c.gate.Wait(ctx, stepper.Step{Component: Component, Action: action, Kind: kind, Namespace: ns, Name: name, Message: msg})
+}
+
+func (c *Controller) syncEndpoints(ctx context.Context, svc *corev1.Service, want *corev1.Endpoints) error {
+	cur, err := c.endpoints.Endpoints(svc.Namespace).Get(svc.Name)
+	if apierrors.IsNotFound(err) {
+		if err := c.step(ctx, "create-endpoints", "Endpoints", svc.Namespace, svc.Name, describe(svc, want)); err != nil {
+			return err
+		}
+		_, err = c.client.CoreV1().Endpoints(svc.Namespace).Create(ctx, want, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("cache behind: %w", err) // retried once the cache sees it
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if apiequality.Semantic.DeepEqual(cur.Subsets, want.Subsets) && mapsEqual(cur.Labels, want.Labels) {
+		return nil
+	}
+	upd := cur.DeepCopy()
+	upd.Subsets = want.Subsets
+	upd.Labels = want.Labels
+	if err := c.step(ctx, "update-endpoints", "Endpoints", svc.Namespace, svc.Name, describe(svc, want)); err != nil {
+		return err
+	}
+	_, err = c.client.CoreV1().Endpoints(svc.Namespace).Update(ctx, upd, metav1.UpdateOptions{})
+	return err
+}
+
+func describe(svc *corev1.Service, ep *corev1.Endpoints) string {
+	ready, notReady := 0, 0
+	for _, ss := range ep.Subsets {
+		ready += len(ss.Addresses)
+		notReady += len(ss.NotReadyAddresses)
+	}
+	return fmt.Sprintf("endpoints of service %s/%s: %d ready, %d not ready", svc.Namespace, svc.Name, ready, notReady)
+}
+
+func (c *Controller) ownSlices(ns, svcName string) ([]*discoveryv1.EndpointSlice, error) {
+	sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: svcName, discoveryv1.LabelManagedBy: ManagedBy})
+	return c.slices.EndpointSlices(ns).List(sel)
+}
+
+func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want []*discoveryv1.EndpointSlice) error {
+	have, err := c.ownSlices(svc.Namespace, svc.Name)
+	if err != nil {
+		return err
+	}
+	byName := map[string]*discoveryv1.EndpointSlice{}
+	for _, s := range have {
+		byName[s.Name] = s
+	}
+	api := c.client.DiscoveryV1().EndpointSlices(svc.Namespace)
+	for _, w := range want {
+		cur, ok := byName[w.Name]
+		delete(byName, w.Name)
+		if !ok {
+			if err := c.step(ctx, "create-endpointslice", "EndpointSlice", w.Namespace, w.Name, fmt.Sprintf("endpointslice %s for service %s: %d endpoints", w.Name, svc.Name, len(w.Endpoints))); err != nil {
+				return err
+			}
+			if _, err := api.Create(ctx, w, metav1.CreateOptions{}); err != nil {
+				return err
+			}
+			continue
+		}
+		if cur.AddressType == w.AddressType && apiequality.Semantic.DeepEqual(cur.Endpoints, w.Endpoints) &&
+			apiequality.Semantic.DeepEqual(cur.Ports, w.Ports) && mapsEqual(cur.Labels, w.Labels) {
+			continue
+		}
+		upd := cur.DeepCopy()
+		upd.Endpoints, upd.Ports, upd.Labels, upd.OwnerReferences = w.Endpoints, w.Ports, w.Labels, w.OwnerReferences
+		if err := c.step(ctx, "update-endpointslice", "EndpointSlice", w.Namespace, w.Name, fmt.Sprintf("endpointslice %s for service %s: %d endpoints", w.Name, svc.Name, len(w.Endpoints))); err != nil {
+			return err
+		}
+		if _, err := api.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+	}
+	for name := range byName {
+		if err := c.step(ctx, "delete-endpointslice", "EndpointSlice", svc.Namespace, name, "endpointslice "+name+" no longer needed"); err != nil {
+			return err
+		}
+		if err := api.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteAll removes what this controller wrote for a Service that is gone. The slices also
+// carry an ownerReference, so the garbage collector would get them too; deleting them here
+// keeps the proxy from routing to a deleted Service for a moment longer than needed.
+func (c *Controller) deleteAll(ctx context.Context, ns, name string) error {
+	if _, err := c.endpoints.Endpoints(ns).Get(name); err == nil {
+		if err := c.step(ctx, "delete-endpoints", "Endpoints", ns, name, "service "+ns+"/"+name+" is gone"); err != nil {
+			return err
+		}
+		if err := c.client.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	slices, err := c.ownSlices(ns, name)
+	if err != nil {
+		return err
+	}
+	for _, s := range slices {
+		if err := c.client.DiscoveryV1().EndpointSlices(ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if bv, ok := b[k]; !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}
+
