@@ -382,4 +382,3 @@ func mapsEqual(a, b map[string]string) bool {
 	}
 	return true
 }
-
