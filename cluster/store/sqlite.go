@@ -1,0 +1,242 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"k8s.io/utils/clock"
+)
+
+// Config configures a SQLite store. Only Path is required.
+type Config struct {
+	// Path is the SQLite database file; it is created if missing.
+	Path   string
+	Logger *slog.Logger
+	Clock  clock.WithTicker
+	// CompactInterval is how often old history is dropped (Kubernetes asks etcd every
+	// 5 minutes). Negative disables the background compactor; Compact still works.
+	CompactInterval time.Duration
+	// KeepRevisions is how many of the newest revisions stay readable by List and Watch.
+	KeepRevisions int64
+	// CompactBatch is how many revisions one compaction transaction covers, so the
+	// writer is never held for long.
+	CompactBatch int64
+	// WatchBuffer is how many events a watcher may fall behind before its channel is
+	// closed; writers never wait for watchers.
+	WatchBuffer int
+	// MaxBatch is how many queued writes one transaction commits at most (group commit).
+	MaxBatch int
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.CompactInterval == 0 {
+		c.CompactInterval = 5 * time.Minute
+	}
+	if c.KeepRevisions <= 0 {
+		c.KeepRevisions = 10000
+	}
+	if c.CompactBatch <= 0 {
+		c.CompactBatch = 1000
+	}
+	if c.WatchBuffer <= 0 {
+		c.WatchBuffer = 1000
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
+	}
+}
+
+// SQLite is the Store on one SQLite file. One goroutine does every write (see write.go);
+// reads run concurrently on a pool of read connections, each List in one snapshot.
+type SQLite struct {
+	cfg  Config
+	log  *slog.Logger
+	path string
+
+	lock    *os.File // flock held while open: one process owns the revision log
+	writeDB *sql.DB  // exactly one connection: writes are serialized here
+	readDB  *sql.DB
+
+	rev       atomic.Int64 // newest committed revision
+	compacted atomic.Int64 // CompactedRevision
+
+	ops        chan *op
+	quit       chan struct{} // closed by Close
+	writerDone chan struct{} // closed when the writer goroutine has exited
+	bus        *bus
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+	compactMu  sync.Mutex
+}
+
+var _ Store = (*SQLite)(nil)
+
+// New opens (or creates) the database at cfg.Path, applies pending migrations, and
+// starts the writer and the compactor. Close stops them.
+func New(ctx context.Context, cfg Config) (*SQLite, error) {
+	cfg.setDefaults()
+	if cfg.Path == "" {
+		return nil, errors.New("store: Config.Path is empty")
+	}
+	if strings.ContainsAny(cfg.Path, "?#") {
+		return nil, fmt.Errorf("store: database path %q must not contain '?' or '#'", cfg.Path)
+	}
+	lock, err := lockFile(cfg.Path + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	s := &SQLite{
+		cfg:        cfg,
+		log:        cfg.Logger.With("component", "store"),
+		path:       cfg.Path,
+		lock:       lock,
+		ops:        make(chan *op, 4*cfg.MaxBatch),
+		quit:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+	}
+	if err := s.open(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	s.bus = newBus(s.rev.Load())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer close(s.writerDone)
+		s.writer()
+	}()
+	if cfg.CompactInterval > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.compactLoop()
+		}()
+	}
+	s.log.Info("store opened", "path", cfg.Path, "revision", s.rev.Load(), "compacted", s.compacted.Load())
+	return s, nil
+}
+
+// Durability: WAL with synchronous=NORMAL. A COMMIT has written the transaction to the
+// WAL file before it returns, so it is in the kernel's page cache and survives the
+// process being killed (kill -9, panic, OOM); only a power cut or kernel crash may lose
+// the last commits before the next checkpoint's fsync. That is the trade etcd's users
+// would not take but a learner's laptop cluster can, and it saves an fsync per commit.
+const pragmas = "_busy_timeout=5000&_foreign_keys=1&_synchronous=NORMAL"
+
+func (s *SQLite) open(ctx context.Context) error {
+	var err error
+	// _txlock=immediate: the writer takes SQLite's write lock at BEGIN, so a check made
+	// inside the transaction still holds at COMMIT.
+	s.writeDB, err = sql.Open("sqlite3", s.path+"?_journal_mode=WAL&_txlock=immediate&"+pragmas)
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", s.path, err)
+	}
+	s.writeDB.SetMaxOpenConns(1)
+	s.writeDB.SetMaxIdleConns(1)
+	s.writeDB.SetConnMaxIdleTime(0)
+	s.writeDB.SetConnMaxLifetime(0)
+	if err := s.writeDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: open %s: %w", s.path, err)
+	}
+	if err := migrate(ctx, s.writeDB, s.path, s.cfg.Clock, s.log); err != nil {
+		return err
+	}
+	s.readDB, err = sql.Open("sqlite3", s.path+"?_query_only=1&"+pragmas)
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", s.path, err)
+	}
+	s.readDB.SetMaxOpenConns(8)
+	s.readDB.SetMaxIdleConns(8)
+
+	var rev, compacted int64
+	err = s.writeDB.QueryRowContext(ctx, `SELECT
+		IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'kv'), 0),
+		(SELECT value FROM meta WHERE key = 'compact_revision')`).Scan(&rev, &compacted)
+	if err != nil {
+		return fmt.Errorf("store: read revisions from %s: %w", s.path, err)
+	}
+	s.rev.Store(rev)
+	s.compacted.Store(compacted)
+	return nil
+}
+
+// CurrentRevision is the newest committed revision.
+func (s *SQLite) CurrentRevision(ctx context.Context) (int64, error) {
+	if s.isClosed() {
+		return 0, ErrClosed
+	}
+	return s.rev.Load(), nil
+}
+
+// CompactedRevision is the oldest revision a List or Watch may still ask for.
+func (s *SQLite) CompactedRevision() int64 { return s.compacted.Load() }
+
+// Close stops the writer, the compactor and every watch, then closes the database.
+func (s *SQLite) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		s.wg.Wait()
+		s.bus.close()
+		err = s.closeDBs()
+	})
+	return err
+}
+
+func (s *SQLite) isClosed() bool {
+	select {
+	case <-s.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *SQLite) closeDBs() error {
+	var errs []error
+	if s.readDB != nil {
+		errs = append(errs, s.readDB.Close())
+	}
+	if s.writeDB != nil {
+		errs = append(errs, s.writeDB.Close())
+	}
+	if s.lock != nil {
+		errs = append(errs, s.lock.Close()) // closing the file drops the flock
+	}
+	return errors.Join(errs...)
+}
+
+// lockFile takes an exclusive flock next to the database. The revision counter and the
+// watchers live in this process's memory, so a second webkube writing the same file
+// would hand out revisions behind our back and its writes would never reach our
+// watchers. The kernel drops the lock when the process dies, even by kill -9.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("store: %s is locked: another webkube is using this data directory", path)
+		}
+		return nil, fmt.Errorf("store: lock %s: %w", path, err)
+	}
+	return f, nil
+}
