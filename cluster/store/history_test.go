@@ -1,0 +1,309 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCompaction writes a random history, remembers what every List and Watch said
+// before compacting, and checks that after compaction everything at or after the
+// compacted revision reads exactly the same while older revisions are ErrCompacted.
+func TestCompaction(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := testConfig(t)
+	cfg.KeepRevisions = 40
+	cfg.CompactBatch = 7
+	s := openStore(t, cfg)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := []string{"/c/a", "/c/b", "/c/c", "/c/d", "/d/x"}
+	for i := 0; i < 300; i++ {
+		key := keys[rng.IntN(len(keys))]
+		val := []byte(fmt.Sprint(i))
+		_, err := s.Create(ctx, key, val)
+		if errors.Is(err, ErrExists) {
+			if rng.IntN(3) == 0 {
+				_, err = s.Delete(ctx, key, 0)
+			} else {
+				_, err = s.Update(ctx, key, val, 0)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustCreate(t, s, "/c/forever", "never touched again") // a live key older than the window
+	for i := 0; i < 60; i++ {
+		if _, err := s.Update(ctx, "/c/a", []byte(fmt.Sprint("late", i)), 0); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		mustCreate(t, s, fmt.Sprint("/d/late-", i), "")
+	}
+	cur, _ := s.CurrentRevision(ctx)
+	lists := map[int64][]KeyValue{}
+	for r := int64(1); r <= cur; r++ {
+		kvs, _, err := s.List(ctx, "/c/", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists[r] = kvs
+	}
+	target := cur - cfg.KeepRevisions
+	before := readAll(t, s, "/c/", target)
+	rowsBefore := countRows(t, s)
+
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CompactedRevision(); got != target {
+		t.Fatalf("CompactedRevision = %d, want %d", got, target)
+	}
+	if rowsAfter := countRows(t, s); rowsAfter >= rowsBefore-200 {
+		t.Fatalf("compaction left %d of %d rows", rowsAfter, rowsBefore)
+	}
+	for r := target; r <= cur; r++ {
+		kvs, _, err := s.List(ctx, "/c/", r)
+		if err != nil {
+			t.Fatalf("List at %d: %v", r, err)
+		}
+		if !reflect.DeepEqual(kvs, lists[r]) {
+			t.Fatalf("List at %d changed by compaction:\n got %s\nwant %s", r, keysValues(kvs), keysValues(lists[r]))
+		}
+	}
+	if after := readAll(t, s, "/c/", target); !reflect.DeepEqual(after, before) {
+		t.Fatalf("watch from the compacted revision changed:\n got %v\nwant %v", after, before)
+	}
+	if _, _, err := s.List(ctx, "/c/", target-1); !errors.Is(err, ErrCompacted) {
+		t.Fatalf("List before compacted: %v, want ErrCompacted", err)
+	}
+	if _, err := s.Watch(ctx, "/c/", target-1); !errors.Is(err, ErrCompacted) {
+		t.Fatalf("Watch before compacted: %v, want ErrCompacted", err)
+	}
+	if kv, err := s.Get(ctx, "/c/forever"); err != nil || string(kv.Value) != "never touched again" {
+		t.Fatalf("live key lost by compaction: %+v, %v", kv, err)
+	}
+	// Keys whose tombstones were compacted can be created again.
+	for _, k := range keys {
+		if _, err := s.Get(ctx, k); errors.Is(err, ErrNotFound) {
+			mustCreate(t, s, k, "reborn")
+		}
+	}
+	// The compacted revision survives a restart.
+	s.Close()
+	s2 := openStore(t, cfg)
+	if got := s2.CompactedRevision(); got != target {
+		t.Fatalf("CompactedRevision after restart = %d, want %d", got, target)
+	}
+	if _, _, err := s2.List(ctx, "/c/", target-1); !errors.Is(err, ErrCompacted) {
+		t.Fatalf("List before compacted after restart: %v", err)
+	}
+}
+
+// readAll watches prefix from rev and returns every event up to the current revision.
+func readAll(t *testing.T, s *SQLite, prefix string, rev int64) []Event {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := s.Watch(ctx, prefix, rev)
+	if err != nil {
+		t.Fatalf("Watch %s from %d: %v", prefix, rev, err)
+	}
+	cur, _ := s.CurrentRevision(ctx)
+	var evs []Event
+	for {
+		// The newest write may be outside prefix: stop once nothing more can come.
+		if len(evs) > 0 && evs[len(evs)-1].KV.ModRevision == cur {
+			return evs
+		}
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				t.Fatalf("watch closed after %d events", len(evs))
+			}
+			evs = append(evs, e)
+		case <-time.After(200 * time.Millisecond):
+			return evs
+		}
+	}
+}
+
+func countRows(t *testing.T, s *SQLite) int {
+	t.Helper()
+	var n int
+	if err := s.readDB.QueryRow(`SELECT COUNT(*) FROM kv`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCompactLoop(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.KeepRevisions = 10
+	cfg.CompactInterval = 10 * time.Millisecond
+	s := openStore(t, cfg)
+	for i := range 50 {
+		mustCreate(t, s, fmt.Sprint("/k", i), "")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.CompactedRevision() != 40 {
+		if time.Now().After(deadline) {
+			t.Fatalf("CompactedRevision = %d after 5s, want 40", s.CompactedRevision())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSlowWatcher(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := testConfig(t)
+	cfg.WatchBuffer = 10
+	s := openStore(t, cfg)
+	slow, err := s.Watch(ctx, "/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Writers finish even though nobody reads the slow watcher.
+	done := make(chan error)
+	go func() {
+		for i := range 1000 {
+			if _, err := s.Create(ctx, fmt.Sprint("/k", i), []byte("x")); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("writers blocked by a slow watcher")
+	}
+	// The slow one gets a gap-free prefix of history, then its channel is closed.
+	var last int64
+	for e := range slow {
+		if e.KV.ModRevision != last+1 {
+			t.Fatalf("slow watcher got revision %d after %d", e.KV.ModRevision, last)
+		}
+		last = e.KV.ModRevision
+	}
+	if last >= 1000 || last == 0 {
+		t.Fatalf("slow watcher read up to %d before its channel closed; want a prefix", last)
+	}
+	// Watching again from where it stopped delivers the rest.
+	again, err := s.Watch(ctx, "/", last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := recv(t, again, int(1000-last))
+	if evs[0].KV.ModRevision != last+1 || evs[len(evs)-1].KV.ModRevision != 1000 {
+		t.Fatalf("re-watch got %d..%d", evs[0].KV.ModRevision, evs[len(evs)-1].KV.ModRevision)
+	}
+}
+
+func TestRestart(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := mustCreate(t, s, "/k", "v")
+	if _, err := New(ctx, cfg); err == nil || !strings.Contains(err.Error(), "another webkube") {
+		t.Fatalf("second open of the same file: %v, want a lock error", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, cfg)
+	if cur, _ := s.CurrentRevision(ctx); cur != r1 {
+		t.Fatalf("CurrentRevision after restart = %d, want %d", cur, r1)
+	}
+	kv, err := s.Get(ctx, "/k")
+	if err != nil || string(kv.Value) != "v" {
+		t.Fatalf("Get after restart: %+v, %v", kv, err)
+	}
+	if r2 := mustCreate(t, s, "/k2", "v"); r2 != r1+1 {
+		t.Fatalf("revision after restart = %d, want %d", r2, r1+1)
+	}
+	var n int
+	if err := s.readDB.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("schema_migrations has %d rows (%v), want 1", n, err)
+	}
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite3", cfg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (999, '999_future.sql', 'later')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = New(ctx, cfg)
+	if err == nil {
+		t.Fatal("opened a database from a newer webkube")
+	}
+	for _, want := range []string{cfg.Path, "version 999", "up to 1", "newer webkube"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestMigrationsInOrder(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	db, err := sql.Open("sqlite3", cfg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ms := []migration{
+		{1, "001_a.sql", `CREATE TABLE a (x INTEGER)`},
+		{2, "002_b.sql", `INSERT INTO a VALUES (1); CREATE TABLE b (y INTEGER)`},
+		{3, "003_bad.sql", `INSERT INTO b VALUES (1); THIS IS NOT SQL`},
+	}
+	cfg.setDefaults()
+	err = applyMigrations(ctx, db, cfg.Path, ms, cfg.Clock, cfg.Logger)
+	if err == nil || !strings.Contains(err.Error(), "version 3") {
+		t.Fatalf("bad migration: %v, want an error naming version 3", err)
+	}
+	// 1 and 2 are applied and recorded; 3 left nothing behind.
+	var n, rows int
+	db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
+	db.QueryRow(`SELECT COUNT(*) FROM b`).Scan(&rows)
+	if n != 2 || rows != 0 {
+		t.Fatalf("after a failed migration: %d recorded, %d rows in b; want 2 and 0", n, rows)
+	}
+	// Fixed, it applies; applying again changes nothing.
+	ms[2].sql = `INSERT INTO b VALUES (1)`
+	for range 2 {
+		if err := applyMigrations(ctx, db, cfg.Path, ms, cfg.Clock, cfg.Logger); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.QueryRow(`SELECT COUNT(*) FROM b`).Scan(&rows)
+	if rows != 1 {
+		t.Fatalf("b has %d rows, want 1", rows)
+	}
+}
