@@ -1,21 +1,111 @@
 // Package validation checks objects the way kube-apiserver does, returning field errors
 // that the API server turns into a 422 Invalid status with one cause per field.
+//
+// Paths, error types and detail words follow kube-apiserver's pkg/apis/core/validation and
+// pkg/apis/apps/validation, so kubectl prints the messages a learner finds in Kubernetes
+// documentation, e.g.
+//
+//	spec.template.metadata.labels: Invalid value: map[string]string{"app":"x"}: `selector` does not match template `labels`
+//
+// The caller runs defaulting first (as kube-apiserver does) and fills in what the request
+// decides: the namespace from the URL for namespaced kinds (cluster-scoped kinds must have
+// none), a generated name, and on update the stored resourceVersion when the client sent
+// none.
 package validation
 
 import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // ValidateCreate validates a new, already defaulted object.
 func ValidateCreate(obj runtime.Object) field.ErrorList {
-	// TODO(validation helper): implement.
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return validatePodCreate(o)
+	case *corev1.Service:
+		return validateService(o)
+	case *corev1.Namespace:
+		return validateNamespace(o)
+	case *corev1.Node:
+		return validateNode(o)
+	case *corev1.Endpoints:
+		return validateEndpoints(o)
+	case *corev1.Event:
+		return validateEvent(o)
+	case *corev1.ConfigMap:
+		return validateConfigMap(o)
+	case *appsv1.ReplicaSet:
+		return validateReplicaSet(o)
+	case *appsv1.Deployment:
+		return validateDeployment(o)
+	case *discoveryv1.EndpointSlice:
+		return validateEndpointSlice(o)
+	}
 	return nil
 }
 
 // ValidateUpdate validates obj replacing old (immutable fields, plus everything
 // ValidateCreate checks).
 func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
-	// TODO(validation helper): implement.
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return update(o, old, validatePodUpdate)
+	case *corev1.Service:
+		return update(o, old, validateServiceUpdate)
+	case *corev1.Namespace:
+		return update(o, old, func(n, o *corev1.Namespace) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateNamespace(n)...)
+		})
+	case *corev1.Node:
+		return update(o, old, func(n, o *corev1.Node) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateNode(n)...)
+		})
+	case *corev1.Endpoints:
+		return update(o, old, func(n, o *corev1.Endpoints) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateEndpoints(n)...)
+		})
+	case *corev1.Event:
+		return update(o, old, func(n, o *corev1.Event) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateEvent(n)...)
+		})
+	case *corev1.ConfigMap:
+		return update(o, old, validateConfigMapUpdate)
+	case *appsv1.ReplicaSet:
+		return update(o, old, validateReplicaSetUpdate)
+	case *appsv1.Deployment:
+		return update(o, old, validateDeploymentUpdate)
+	case *discoveryv1.EndpointSlice:
+		return update(o, old, validateEndpointSliceUpdate)
+	}
 	return nil
+}
+
+// ValidateStatusUpdate validates a write to the status subresource (or another write the
+// API server makes on the user's behalf, such as pods/binding): the spec is not the
+// writer's to change, so only metadata rules apply, as in kube-apiserver's status
+// strategies.
+func ValidateStatusUpdate(obj, old runtime.Object) field.ErrorList {
+	n, err1 := meta.Accessor(obj)
+	o, err2 := meta.Accessor(old)
+	if err1 != nil || err2 != nil {
+		return field.ErrorList{field.InternalError(field.NewPath("metadata"), fmt.Errorf("cannot update a %T with a %T", old, obj))}
+	}
+	return apivalidation.ValidateObjectMetaAccessorUpdate(n, o, field.NewPath("metadata"))
+}
+
+// update checks that old has obj's type and runs fn.
+func update[T runtime.Object](obj T, old runtime.Object, fn func(n, o T) field.ErrorList) field.ErrorList {
+	o, ok := old.(T)
+	if !ok {
+		return field.ErrorList{field.InternalError(field.NewPath(""), fmt.Errorf("cannot update a %T with a %T", old, obj))}
+	}
+	return fn(obj, o)
 }

@@ -1,0 +1,94 @@
+package validation
+
+import (
+	"strings"
+
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+var metadataPath = field.NewPath("metadata")
+
+// objectMeta validates metadata on create. Most kinds take DNS-1123 subdomain names;
+// Namespace takes a DNS-1123 label and Service a DNS-1035 label (see the callers).
+func objectMeta(m *metav1.ObjectMeta, namespaced bool, nameFn apivalidation.ValidateNameFunc) field.ErrorList {
+	return apivalidation.ValidateObjectMeta(m, namespaced, nameFn, metadataPath)
+}
+
+func metaUpdate(n, o *metav1.ObjectMeta) field.ErrorList {
+	return apivalidation.ValidateObjectMetaUpdate(n, o, metadataPath)
+}
+
+// dns1123Label reports each problem with value as an Invalid error at path.
+func dns1123Label(value string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range utilvalidation.IsDNS1123Label(value) {
+		errs = append(errs, field.Invalid(path, value, msg))
+	}
+	return errs
+}
+
+func dns1123Subdomain(value string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range utilvalidation.IsDNS1123Subdomain(value) {
+		errs = append(errs, field.Invalid(path, value, msg))
+	}
+	return errs
+}
+
+// pathSegmentSubdomains validates a name like a scheduler name, which may contain '/'.
+func pathSegmentSubdomains(value string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, part := range strings.Split(value, "/") {
+		for _, msg := range utilvalidation.IsDNS1123Subdomain(part) {
+			errs = append(errs, field.Invalid(path, value, msg))
+		}
+	}
+	return errs
+}
+
+func nonNegative(v int64, path *field.Path) field.ErrorList {
+	return apivalidation.ValidateNonnegativeField(v, path)
+}
+
+func labels(l map[string]string, path *field.Path) field.ErrorList {
+	return metav1validation.ValidateLabels(l, path)
+}
+
+// portNumOrName validates a port given by number or by a container port's name.
+func portNumOrName(port intstr.IntOrString, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if port.Type == intstr.String {
+		for _, msg := range utilvalidation.IsValidPortName(port.StrVal) {
+			errs = append(errs, field.Invalid(path, port.StrVal, msg))
+		}
+		return errs
+	}
+	for _, msg := range utilvalidation.IsValidPortNum(port.IntValue()) {
+		errs = append(errs, field.Invalid(path, port.IntValue(), msg))
+	}
+	return errs
+}
+
+func portNum(port int32, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range utilvalidation.IsValidPortNum(int(port)) {
+		errs = append(errs, field.Invalid(path, port, msg))
+	}
+	return errs
+}
+
+// protocol validates a port protocol; defaulting has already turned "" into TCP.
+func protocol(p string, path *field.Path) field.ErrorList {
+	switch p {
+	case "":
+		return field.ErrorList{field.Required(path, "")}
+	case "TCP", "UDP", "SCTP":
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(path, p, []string{"TCP", "UDP", "SCTP"})}
+}

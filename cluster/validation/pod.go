@@ -1,0 +1,712 @@
+package validation
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+var specPath = field.NewPath("spec")
+
+func validatePodCreate(pod *corev1.Pod) field.ErrorList {
+	errs := objectMeta(&pod.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs = append(errs, validatePodSpec(&pod.Spec, specPath)...)
+	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, specPath.Child("containers"))...)
+	errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, specPath.Child("initContainers"))...)
+	return errs
+}
+
+// containersOnlyForPod holds the checks kube-apiserver makes on pods but not on pod
+// templates: a template may leave the image for something else to fill in, a pod may not.
+func containersOnlyForPod(cs []corev1.Container, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, c := range cs {
+		p := path.Index(i).Child("image")
+		if c.Image == "" {
+			errs = append(errs, field.Required(p, ""))
+		} else if strings.TrimSpace(c.Image) != c.Image {
+			errs = append(errs, field.Invalid(p, c.Image, "must not have leading or trailing whitespace"))
+		}
+	}
+	return errs
+}
+
+// validatePodTemplateSpec validates a template inside a ReplicaSet or Deployment.
+func validatePodTemplateSpec(t *corev1.PodTemplateSpec, path *field.Path) field.ErrorList {
+	errs := labels(t.Labels, path.Child("metadata", "labels"))
+	errs = append(errs, apivalidation.ValidateAnnotations(t.Annotations, path.Child("metadata", "annotations"))...)
+	errs = append(errs, validatePodSpec(&t.Spec, path.Child("spec"))...)
+	return errs
+}
+
+func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+	volumes, errs := validateVolumes(spec.Volumes, path.Child("volumes"))
+	errs = append(errs, validateContainers(spec.Containers, volumes, path.Child("containers"))...)
+	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, volumes, path.Child("initContainers"))...)
+	errs = append(errs, validateHostPorts(spec, path)...)
+	errs = append(errs, validateRestartPolicy(spec.RestartPolicy, path.Child("restartPolicy"))...)
+	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, path.Child("dnsPolicy"))...)
+	errs = append(errs, labels(spec.NodeSelector, path.Child("nodeSelector"))...)
+	errs = append(errs, validateTolerations(spec.Tolerations, path.Child("tolerations"))...)
+	if spec.ServiceAccountName != "" {
+		errs = append(errs, dns1123Subdomain(spec.ServiceAccountName, path.Child("serviceAccountName"))...)
+	}
+	if spec.NodeName != "" {
+		errs = append(errs, dns1123Subdomain(spec.NodeName, path.Child("nodeName"))...)
+	}
+	if spec.Hostname != "" {
+		errs = append(errs, dns1123Label(spec.Hostname, path.Child("hostname"))...)
+	}
+	if spec.Subdomain != "" {
+		errs = append(errs, dns1123Label(spec.Subdomain, path.Child("subdomain"))...)
+	}
+	if spec.SchedulerName != "" {
+		errs = append(errs, pathSegmentSubdomains(spec.SchedulerName, path.Child("schedulerName"))...)
+	}
+	if d := spec.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
+		errs = append(errs, field.Invalid(path.Child("activeDeadlineSeconds"), *d, utilvalidation.InclusiveRangeError(1, math.MaxInt32)))
+	}
+	return errs
+}
+
+func validateRestartPolicy(p corev1.RestartPolicy, path *field.Path) field.ErrorList {
+	switch p {
+	case corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever:
+		return nil
+	case "":
+		return field.ErrorList{field.Required(path, "")}
+	}
+	return field.ErrorList{field.NotSupported(path, p, []corev1.RestartPolicy{corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever})}
+}
+
+func validateDNSPolicy(p corev1.DNSPolicy, path *field.Path) field.ErrorList {
+	valid := []corev1.DNSPolicy{corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone}
+	switch p {
+	case "":
+		return field.ErrorList{field.Required(path, "")}
+	case corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone:
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(path, p, valid)}
+}
+
+// validateVolumes returns the set of volume names for the mounts to refer to.
+func validateVolumes(vols []corev1.Volume, path *field.Path) (sets.Set[string], field.ErrorList) {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for i, v := range vols {
+		p := path.Index(i)
+		switch {
+		case v.Name == "":
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		case names.Has(v.Name):
+			errs = append(errs, field.Duplicate(p.Child("name"), v.Name))
+		default:
+			errs = append(errs, dns1123Label(v.Name, p.Child("name"))...)
+		}
+		if v.Name != "" {
+			names.Insert(v.Name)
+		}
+		errs = append(errs, validateVolumeSource(&v.VolumeSource, p)...)
+	}
+	return names, errs
+}
+
+// validateVolumeSource requires exactly one source, found by reflection over the
+// VolumeSource's pointer fields so new kinds of volume need no change here.
+func validateVolumeSource(s *corev1.VolumeSource, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	var set []string
+	rv := reflect.ValueOf(s).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		if !rv.Field(i).IsNil() {
+			set = append(set, strings.Split(rv.Type().Field(i).Tag.Get("json"), ",")[0])
+		}
+	}
+	if len(set) == 0 {
+		return field.ErrorList{field.Required(path, "must specify a volume type")}
+	}
+	for _, name := range set[1:] {
+		errs = append(errs, field.Forbidden(path.Child(name), "may not specify more than 1 volume type"))
+	}
+	mode := func(m *int32, p *field.Path) {
+		if m != nil && (*m < 0 || *m > 0o777) {
+			errs = append(errs, field.Invalid(p, *m, "must be a number between 0 and 0777 (octal), both inclusive"))
+		}
+	}
+	switch {
+	case s.ConfigMap != nil:
+		p := path.Child("configMap")
+		if s.ConfigMap.Name == "" {
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		}
+		mode(s.ConfigMap.DefaultMode, p.Child("defaultMode"))
+	case s.Secret != nil:
+		p := path.Child("secret")
+		if s.Secret.SecretName == "" {
+			errs = append(errs, field.Required(p.Child("secretName"), ""))
+		}
+		mode(s.Secret.DefaultMode, p.Child("defaultMode"))
+	case s.HostPath != nil:
+		if s.HostPath.Path == "" {
+			errs = append(errs, field.Required(path.Child("hostPath", "path"), ""))
+		}
+	case s.PersistentVolumeClaim != nil:
+		if s.PersistentVolumeClaim.ClaimName == "" {
+			errs = append(errs, field.Required(path.Child("persistentVolumeClaim", "claimName"), ""))
+		}
+	case s.EmptyDir != nil:
+		if l := s.EmptyDir.SizeLimit; l != nil && l.Sign() < 0 {
+			errs = append(errs, field.Invalid(path.Child("emptyDir", "sizeLimit"), l.String(), "must be greater than or equal to 0"))
+		}
+	}
+	return errs
+}
+
+func validateContainers(cs []corev1.Container, volumes sets.Set[string], path *field.Path) field.ErrorList {
+	if len(cs) == 0 {
+		return field.ErrorList{field.Required(path, "")}
+	}
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for i := range cs {
+		c := &cs[i]
+		p := path.Index(i)
+		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)
+		errs = append(errs, validateContainer(c, volumes, p)...)
+		if c.RestartPolicy != nil {
+			errs = append(errs, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
+		}
+		errs = append(errs, validateProbe(c.LivenessProbe, p.Child("livenessProbe"), true)...)
+		errs = append(errs, validateProbe(c.ReadinessProbe, p.Child("readinessProbe"), false)...)
+		errs = append(errs, validateProbe(c.StartupProbe, p.Child("startupProbe"), true)...)
+		if c.ReadinessProbe != nil && c.ReadinessProbe.TerminationGracePeriodSeconds != nil {
+			errs = append(errs, field.Invalid(p.Child("readinessProbe", "terminationGracePeriodSeconds"), *c.ReadinessProbe.TerminationGracePeriodSeconds, "must not be set for readinessProbes"))
+		}
+	}
+	return errs
+}
+
+// validateInitContainers checks init containers; their names must also differ from the
+// regular containers' names, reported on the init container as kube-apiserver does.
+func validateInitContainers(cs, regular []corev1.Container, volumes sets.Set[string], path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for _, c := range regular {
+		names.Insert(c.Name)
+	}
+	for i := range cs {
+		c := &cs[i]
+		p := path.Index(i)
+		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)
+		errs = append(errs, validateContainer(c, volumes, p)...)
+		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		if c.RestartPolicy != nil && !sidecar {
+			errs = append(errs, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, []corev1.ContainerRestartPolicy{corev1.ContainerRestartPolicyAlways}))
+		}
+		if sidecar {
+			errs = append(errs, validateProbe(c.LivenessProbe, p.Child("livenessProbe"), true)...)
+			errs = append(errs, validateProbe(c.ReadinessProbe, p.Child("readinessProbe"), false)...)
+			errs = append(errs, validateProbe(c.StartupProbe, p.Child("startupProbe"), true)...)
+			continue
+		}
+		if c.Lifecycle != nil {
+			errs = append(errs, field.Forbidden(p.Child("lifecycle"), "may not be set for init containers without restartPolicy=Always"))
+		}
+		if c.LivenessProbe != nil {
+			errs = append(errs, field.Forbidden(p.Child("livenessProbe"), "may not be set for init containers without restartPolicy=Always"))
+		}
+		if c.ReadinessProbe != nil {
+			errs = append(errs, field.Forbidden(p.Child("readinessProbe"), "may not be set for init containers without restartPolicy=Always"))
+		}
+		if c.StartupProbe != nil {
+			errs = append(errs, field.Forbidden(p.Child("startupProbe"), "may not be set for init containers without restartPolicy=Always"))
+		}
+	}
+	return errs
+}
+
+func containerName(name string, seen sets.Set[string], path *field.Path) field.ErrorList {
+	switch {
+	case name == "":
+		return field.ErrorList{field.Required(path, "")}
+	case seen.Has(name):
+		return field.ErrorList{field.Duplicate(path, name)}
+	}
+	seen.Insert(name)
+	return dns1123Label(name, path)
+}
+
+// validateContainer holds the checks common to init and regular containers.
+func validateContainer(c *corev1.Container, volumes sets.Set[string], path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	errs = append(errs, validateContainerPorts(c.Ports, path.Child("ports"))...)
+	errs = append(errs, validateEnv(c.Env, path.Child("env"))...)
+	errs = append(errs, validateVolumeMounts(c.VolumeMounts, volumes, path.Child("volumeMounts"))...)
+	errs = append(errs, validateResources(&c.Resources, path.Child("resources"))...)
+	switch c.ImagePullPolicy {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	case "":
+		errs = append(errs, field.Required(path.Child("imagePullPolicy"), ""))
+	default:
+		errs = append(errs, field.NotSupported(path.Child("imagePullPolicy"), c.ImagePullPolicy, []corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
+	}
+	switch c.TerminationMessagePolicy {
+	case corev1.TerminationMessageReadFile, corev1.TerminationMessageFallbackToLogsOnError:
+	case "":
+		errs = append(errs, field.Required(path.Child("terminationMessagePolicy"), "must be 'File' or 'FallbackToLogsOnError'"))
+	default:
+		errs = append(errs, field.Invalid(path.Child("terminationMessagePolicy"), c.TerminationMessagePolicy, "must be 'File' or 'FallbackToLogsOnError'"))
+	}
+	if c.Lifecycle != nil {
+		errs = append(errs, validateLifecycleHandler(c.Lifecycle.PostStart, path.Child("lifecycle", "postStart"))...)
+		errs = append(errs, validateLifecycleHandler(c.Lifecycle.PreStop, path.Child("lifecycle", "preStop"))...)
+	}
+	return errs
+}
+
+func validateContainerPorts(ports []corev1.ContainerPort, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for i, port := range ports {
+		p := path.Index(i)
+		if port.Name != "" {
+			if names.Has(port.Name) {
+				errs = append(errs, field.Duplicate(p.Child("name"), port.Name))
+			} else {
+				for _, msg := range utilvalidation.IsValidPortName(port.Name) {
+					errs = append(errs, field.Invalid(p.Child("name"), port.Name, msg))
+				}
+				names.Insert(port.Name)
+			}
+		}
+		if port.ContainerPort == 0 {
+			errs = append(errs, field.Required(p.Child("containerPort"), ""))
+		} else {
+			errs = append(errs, portNum(port.ContainerPort, p.Child("containerPort"))...)
+		}
+		if port.HostPort != 0 {
+			errs = append(errs, portNum(port.HostPort, p.Child("hostPort"))...)
+		}
+		errs = append(errs, protocol(string(port.Protocol), p.Child("protocol"))...)
+	}
+	return errs
+}
+
+// validateHostPorts rejects two containers claiming the same host port, and host ports
+// that differ from the container port on the host's network.
+func validateHostPorts(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	seen := sets.New[string]()
+	check := func(cs []corev1.Container, cpath *field.Path) {
+		for i, c := range cs {
+			for j, port := range c.Ports {
+				p := cpath.Index(i).Child("ports").Index(j)
+				if spec.HostNetwork && port.HostPort != 0 && port.HostPort != port.ContainerPort {
+					errs = append(errs, field.Invalid(p.Child("containerPort"), port.ContainerPort, "must match `hostPort` when `hostNetwork` is true"))
+				}
+				if port.HostPort == 0 {
+					continue
+				}
+				key := fmt.Sprintf("%s/%s:%d", port.Protocol, port.HostIP, port.HostPort)
+				if seen.Has(key) {
+					errs = append(errs, field.Duplicate(p.Child("hostPort"), key))
+				}
+				seen.Insert(key)
+			}
+		}
+	}
+	check(spec.InitContainers, path.Child("initContainers"))
+	check(spec.Containers, path.Child("containers"))
+	return errs
+}
+
+var fieldRefPaths = []string{
+	"metadata.name", "metadata.namespace", "metadata.uid", "metadata.labels", "metadata.annotations",
+	"spec.nodeName", "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs",
+}
+
+func validateEnv(env []corev1.EnvVar, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, e := range env {
+		p := path.Index(i)
+		if e.Name == "" {
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		} else {
+			// kube-apiserver 1.32 has RelaxedEnvironmentVariableValidation on by default.
+			for _, msg := range utilvalidation.IsRelaxedEnvVarName(e.Name) {
+				errs = append(errs, field.Invalid(p.Child("name"), e.Name, msg))
+			}
+		}
+		errs = append(errs, validateEnvVarSource(e, p.Child("valueFrom"))...)
+	}
+	return errs
+}
+
+func validateEnvVarSource(e corev1.EnvVar, path *field.Path) field.ErrorList {
+	src := e.ValueFrom
+	if src == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	n := 0
+	if f := src.FieldRef; f != nil {
+		n++
+		fp := path.Child("fieldRef", "fieldPath")
+		switch {
+		case f.FieldPath == "":
+			errs = append(errs, field.Required(fp, ""))
+		case strings.HasPrefix(f.FieldPath, "metadata.labels[") || strings.HasPrefix(f.FieldPath, "metadata.annotations["):
+		case !sets.New(fieldRefPaths...).Has(f.FieldPath):
+			errs = append(errs, field.NotSupported(fp, f.FieldPath, fieldRefPaths))
+		}
+	}
+	if r := src.ResourceFieldRef; r != nil {
+		n++
+		if r.Resource == "" {
+			errs = append(errs, field.Required(path.Child("resourceFieldRef", "resource"), ""))
+		}
+	}
+	if r := src.ConfigMapKeyRef; r != nil {
+		n++
+		if r.Name == "" {
+			errs = append(errs, field.Required(path.Child("configMapKeyRef", "name"), ""))
+		}
+		if r.Key == "" {
+			errs = append(errs, field.Required(path.Child("configMapKeyRef", "key"), ""))
+		}
+	}
+	if r := src.SecretKeyRef; r != nil {
+		n++
+		if r.Name == "" {
+			errs = append(errs, field.Required(path.Child("secretKeyRef", "name"), ""))
+		}
+		if r.Key == "" {
+			errs = append(errs, field.Required(path.Child("secretKeyRef", "key"), ""))
+		}
+	}
+	switch {
+	case n == 0:
+		errs = append(errs, field.Invalid(path, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"))
+	case n > 1:
+		errs = append(errs, field.Invalid(path, "", "may not have more than one field specified at a time"))
+	}
+	if e.Value != "" {
+		errs = append(errs, field.Invalid(path, "", "may not be specified when `value` is not empty"))
+	}
+	return errs
+}
+
+func validateVolumeMounts(mounts []corev1.VolumeMount, volumes sets.Set[string], path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	paths := sets.New[string]()
+	for i, m := range mounts {
+		p := path.Index(i)
+		if m.Name == "" {
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		} else if !volumes.Has(m.Name) {
+			errs = append(errs, field.NotFound(p.Child("name"), m.Name))
+		}
+		switch {
+		case m.MountPath == "":
+			errs = append(errs, field.Required(p.Child("mountPath"), ""))
+		case paths.Has(m.MountPath):
+			errs = append(errs, field.Invalid(p.Child("mountPath"), m.MountPath, "must be unique"))
+		}
+		paths.Insert(m.MountPath)
+		if m.SubPath != "" {
+			errs = append(errs, localDescendingPath(m.SubPath, p.Child("subPath"))...)
+		}
+	}
+	return errs
+}
+
+// localDescendingPath keeps a subPath inside its volume: relative, and no "..".
+func localDescendingPath(target string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if strings.HasPrefix(target, "/") {
+		errs = append(errs, field.Invalid(path, target, "must be a relative path"))
+	}
+	for _, part := range strings.Split(target, "/") {
+		if part == ".." {
+			errs = append(errs, field.Invalid(path, target, "must not contain '..'"))
+			break
+		}
+	}
+	return errs
+}
+
+func validateResources(r *corev1.ResourceRequirements, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	check := func(list corev1.ResourceList, p *field.Path) {
+		for name, q := range list {
+			kp := p.Key(string(name))
+			if !isContainerResourceName(name) {
+				errs = append(errs, field.Invalid(kp, name, "must be a standard resource for containers"))
+			}
+			if q.Sign() < 0 {
+				errs = append(errs, field.Invalid(kp, q.String(), "must be greater than or equal to 0"))
+			}
+		}
+	}
+	check(r.Limits, path.Child("limits"))
+	check(r.Requests, path.Child("requests"))
+	for name, req := range r.Requests {
+		lim, ok := r.Limits[name]
+		if ok && req.Cmp(lim) > 0 {
+			errs = append(errs, field.Invalid(path.Child("requests").Key(string(name)), req.String(),
+				fmt.Sprintf("must be less than or equal to %s limit of %s", name, lim.String())))
+		}
+	}
+	return errs
+}
+
+func isContainerResourceName(name corev1.ResourceName) bool {
+	switch name {
+	case corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage:
+		return true
+	}
+	s := string(name)
+	if strings.HasPrefix(s, corev1.ResourceHugePagesPrefix) {
+		_, err := resource.ParseQuantity(strings.TrimPrefix(s, corev1.ResourceHugePagesPrefix))
+		return err == nil
+	}
+	// Extended resources (example.com/gpu) are fully qualified names outside kubernetes.io.
+	return strings.Contains(s, "/") && !strings.Contains(s, "kubernetes.io/") && len(utilvalidation.IsQualifiedName(s)) == 0
+}
+
+// validateProbe checks a probe; liveness and startup probes must succeed once to count.
+func validateProbe(probe *corev1.Probe, path *field.Path, mustSucceedOnce bool) field.ErrorList {
+	if probe == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	errs = append(errs, validateHandler(&probe.ProbeHandler, path)...)
+	errs = append(errs, nonNegative(int64(probe.InitialDelaySeconds), path.Child("initialDelaySeconds"))...)
+	errs = append(errs, nonNegative(int64(probe.TimeoutSeconds), path.Child("timeoutSeconds"))...)
+	errs = append(errs, nonNegative(int64(probe.PeriodSeconds), path.Child("periodSeconds"))...)
+	errs = append(errs, nonNegative(int64(probe.SuccessThreshold), path.Child("successThreshold"))...)
+	errs = append(errs, nonNegative(int64(probe.FailureThreshold), path.Child("failureThreshold"))...)
+	if mustSucceedOnce && probe.SuccessThreshold != 1 {
+		errs = append(errs, field.Invalid(path.Child("successThreshold"), probe.SuccessThreshold, "must be 1"))
+	}
+	if g := probe.TerminationGracePeriodSeconds; g != nil && *g <= 0 {
+		errs = append(errs, field.Invalid(path.Child("terminationGracePeriodSeconds"), *g, "must be greater than 0"))
+	}
+	return errs
+}
+
+// validateHandler requires exactly one of exec, httpGet, tcpSocket, grpc.
+func validateHandler(h *corev1.ProbeHandler, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	n := 0
+	add := func(name string) bool {
+		n++
+		if n > 1 {
+			errs = append(errs, field.Forbidden(path.Child(name), "may not specify more than 1 handler type"))
+			return false
+		}
+		return true
+	}
+	if h.Exec != nil && add("exec") && len(h.Exec.Command) == 0 {
+		errs = append(errs, field.Required(path.Child("exec", "command"), ""))
+	}
+	if h.HTTPGet != nil && add("httpGet") {
+		errs = append(errs, validateHTTPGet(h.HTTPGet, path.Child("httpGet"))...)
+	}
+	if h.TCPSocket != nil && add("tcpSocket") {
+		errs = append(errs, portNumOrName(h.TCPSocket.Port, path.Child("tcpSocket", "port"))...)
+	}
+	if h.GRPC != nil && add("grpc") {
+		errs = append(errs, portNum(h.GRPC.Port, path.Child("grpc", "port"))...)
+	}
+	if n == 0 {
+		errs = append(errs, field.Required(path, "must specify a handler type"))
+	}
+	return errs
+}
+
+func validateLifecycleHandler(h *corev1.LifecycleHandler, path *field.Path) field.ErrorList {
+	if h == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	n := 0
+	add := func(name string) bool {
+		n++
+		if n > 1 {
+			errs = append(errs, field.Forbidden(path.Child(name), "may not specify more than 1 handler type"))
+			return false
+		}
+		return true
+	}
+	if h.Exec != nil && add("exec") && len(h.Exec.Command) == 0 {
+		errs = append(errs, field.Required(path.Child("exec", "command"), ""))
+	}
+	if h.HTTPGet != nil && add("httpGet") {
+		errs = append(errs, validateHTTPGet(h.HTTPGet, path.Child("httpGet"))...)
+	}
+	if h.TCPSocket != nil && add("tcpSocket") {
+		errs = append(errs, portNumOrName(h.TCPSocket.Port, path.Child("tcpSocket", "port"))...)
+	}
+	if h.Sleep != nil && add("sleep") && h.Sleep.Seconds < 0 {
+		errs = append(errs, field.Invalid(path.Child("sleep", "seconds"), h.Sleep.Seconds, "must be non-negative"))
+	}
+	if n == 0 {
+		errs = append(errs, field.Required(path, "must specify a handler type"))
+	}
+	return errs
+}
+
+func validateHTTPGet(h *corev1.HTTPGetAction, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if h.Path == "" {
+		errs = append(errs, field.Required(path.Child("path"), ""))
+	}
+	errs = append(errs, portNumOrName(h.Port, path.Child("port"))...)
+	if h.Scheme != corev1.URISchemeHTTP && h.Scheme != corev1.URISchemeHTTPS {
+		errs = append(errs, field.NotSupported(path.Child("scheme"), h.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
+	}
+	for i, hd := range h.HTTPHeaders {
+		for _, msg := range utilvalidation.IsHTTPHeaderName(hd.Name) {
+			errs = append(errs, field.Invalid(path.Child("httpHeaders").Index(i).Child("name"), hd.Name, msg))
+		}
+	}
+	return errs
+}
+
+func validateTolerations(ts []corev1.Toleration, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, t := range ts {
+		p := path.Index(i)
+		if t.Key != "" {
+			errs = append(errs, labelName(t.Key, p.Child("key"))...)
+		}
+		if t.Key == "" && t.Operator != corev1.TolerationOpExists {
+			errs = append(errs, field.Invalid(p.Child("operator"), t.Operator, "operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
+		}
+		if t.TolerationSeconds != nil && t.Effect != corev1.TaintEffectNoExecute {
+			errs = append(errs, field.Invalid(p.Child("effect"), t.Effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+		}
+		switch t.Operator {
+		case corev1.TolerationOpEqual, "":
+			for _, msg := range utilvalidation.IsValidLabelValue(t.Value) {
+				errs = append(errs, field.Invalid(p.Child("operator"), t.Value, msg))
+			}
+		case corev1.TolerationOpExists:
+			if t.Value != "" {
+				errs = append(errs, field.Invalid(p.Child("operator"), t.Value, "value must be empty when `operator` is 'Exists'"))
+			}
+		default:
+			errs = append(errs, field.NotSupported(p.Child("operator"), t.Operator, []corev1.TolerationOperator{corev1.TolerationOpEqual, corev1.TolerationOpExists}))
+		}
+		if t.Effect != "" {
+			errs = append(errs, taintEffect(t.Effect, p.Child("effect"))...)
+		}
+	}
+	return errs
+}
+
+func taintEffect(e corev1.TaintEffect, path *field.Path) field.ErrorList {
+	switch e {
+	case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		return nil
+	}
+	return field.ErrorList{field.NotSupported(path, e, []corev1.TaintEffect{corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute})}
+}
+
+func labelName(name string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range utilvalidation.IsQualifiedName(name) {
+		errs = append(errs, field.Invalid(path, name, msg))
+	}
+	return errs
+}
+
+// updatablePodSpecFields is the list kube-apiserver 1.32 prints when a pod update changes
+// anything else.
+var updatablePodSpecFields = []string{
+	"`spec.containers[*].image`",
+	"`spec.initContainers[*].image`",
+	"`spec.activeDeadlineSeconds`",
+	"`spec.tolerations` (only additions to existing tolerations)",
+	"`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+}
+
+func validatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
+	errs := metaUpdate(&pod.ObjectMeta, &old.ObjectMeta)
+	errs = append(errs, validatePodSpec(&pod.Spec, specPath)...)
+	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, specPath.Child("containers"))...)
+	errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, specPath.Child("initContainers"))...)
+
+	if len(pod.Spec.Containers) != len(old.Spec.Containers) {
+		return append(errs, field.Forbidden(specPath.Child("containers"), "pod updates may not add or remove containers"))
+	}
+	if len(pod.Spec.InitContainers) != len(old.Spec.InitContainers) {
+		return append(errs, field.Forbidden(specPath.Child("initContainers"), "pod updates may not add or remove containers"))
+	}
+	if o := old.Spec.ActiveDeadlineSeconds; o != nil {
+		n := pod.Spec.ActiveDeadlineSeconds
+		if n == nil {
+			errs = append(errs, field.Invalid(specPath.Child("activeDeadlineSeconds"), n, "must not update from a positive integer to nil value"))
+		} else if *n > *o {
+			errs = append(errs, field.Invalid(specPath.Child("activeDeadlineSeconds"), *n, "must be less than or equal to previous value"))
+		}
+	}
+	errs = append(errs, onlyAddedTolerations(pod.Spec.Tolerations, old.Spec.Tolerations, specPath.Child("tolerations"))...)
+
+	// Take the old spec, apply the changes that are allowed, and anything left over is a
+	// change that is not.
+	munged := old.Spec.DeepCopy()
+	for i := range munged.Containers {
+		munged.Containers[i].Image = pod.Spec.Containers[i].Image
+	}
+	for i := range munged.InitContainers {
+		munged.InitContainers[i].Image = pod.Spec.InitContainers[i].Image
+	}
+	munged.ActiveDeadlineSeconds = pod.Spec.ActiveDeadlineSeconds
+	munged.Tolerations = pod.Spec.Tolerations
+	if o, n := old.Spec.TerminationGracePeriodSeconds, pod.Spec.TerminationGracePeriodSeconds; o != nil && *o < 0 && n != nil && *n == 1 {
+		munged.TerminationGracePeriodSeconds = n
+	}
+	if !equality.Semantic.DeepEqual(*munged, pod.Spec) {
+		diff := cmp.Diff(*munged, pod.Spec)
+		errs = append(errs, field.Forbidden(specPath, fmt.Sprintf("pod updates may not change fields other than %s\n%v", strings.Join(updatablePodSpecFields, ","), diff)))
+	}
+	return errs
+}
+
+// onlyAddedTolerations lets an update add tolerations but keeps every old one (its
+// tolerationSeconds may only shrink).
+func onlyAddedTolerations(tols, old []corev1.Toleration, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, o := range old {
+		found := false
+		for _, n := range tols {
+			oc, nc := o, n
+			oc.TolerationSeconds, nc.TolerationSeconds = nil, nil
+			if oc != nc {
+				continue
+			}
+			if o.TolerationSeconds == nil || (n.TolerationSeconds != nil && *n.TolerationSeconds <= *o.TolerationSeconds) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			errs = append(errs, field.Forbidden(path, "existing toleration can not be modified except its tolerationSeconds"))
+			break
+		}
+	}
+	return errs
+}

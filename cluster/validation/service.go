@@ -1,0 +1,166 @@
+package validation
+
+import (
+	"fmt"
+	"net/netip"
+
+	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// NodePortRange is the range of node ports webkube hands out, Kubernetes' default.
+const (
+	maxClientIPAffinitySeconds = 86400
+
+	NodePortMin = 30000
+	NodePortMax = 32767
+)
+
+func validateService(svc *corev1.Service) field.ErrorList {
+	// Service names become DNS names and environment variables, hence DNS-1035.
+	errs := objectMeta(&svc.ObjectMeta, true, apivalidation.NameIsDNS1035Label)
+	spec := &svc.Spec
+	headless := spec.ClusterIP == corev1.ClusterIPNone
+
+	switch spec.Type {
+	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
+		if len(spec.Ports) == 0 && !headless {
+			errs = append(errs, field.Required(specPath.Child("ports"), ""))
+		}
+	case corev1.ServiceTypeExternalName:
+		if spec.ClusterIP != "" {
+			errs = append(errs, field.Forbidden(specPath.Child("clusterIP"), "may not be set for ExternalName services"))
+		}
+		if spec.ExternalName == "" {
+			errs = append(errs, field.Required(specPath.Child("externalName"), ""))
+		} else {
+			errs = append(errs, dns1123Subdomain(spec.ExternalName, specPath.Child("externalName"))...)
+		}
+	case "":
+		errs = append(errs, field.Required(specPath.Child("type"), ""))
+	default:
+		errs = append(errs, field.NotSupported(specPath.Child("type"), spec.Type,
+			[]corev1.ServiceType{corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeExternalName}))
+	}
+
+	if spec.ClusterIP != "" && !headless {
+		if _, err := netip.ParseAddr(spec.ClusterIP); err != nil {
+			errs = append(errs, field.Invalid(specPath.Child("clusterIP"), spec.ClusterIP, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+		}
+	}
+	if headless && spec.Type == corev1.ServiceTypeNodePort {
+		errs = append(errs, field.Invalid(specPath.Child("clusterIP"), spec.ClusterIP, "may not be set to 'None' for NodePort services"))
+	}
+	if headless && spec.Type == corev1.ServiceTypeLoadBalancer {
+		errs = append(errs, field.Invalid(specPath.Child("clusterIP"), spec.ClusterIP, "may not be set to 'None' for LoadBalancer services"))
+	}
+	if len(spec.ClusterIPs) > 0 && spec.ClusterIPs[0] != spec.ClusterIP {
+		errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), spec.ClusterIPs[0], "must match `clusterIP` when `clusterIP` is set"))
+	}
+
+	names := sets.New[string]()
+	type portKey struct {
+		port     int32
+		protocol corev1.Protocol
+	}
+	seen := map[portKey]bool{}
+	nodePorts := map[portKey]bool{}
+	for i := range spec.Ports {
+		sp := &spec.Ports[i]
+		p := specPath.Child("ports").Index(i)
+		switch {
+		case sp.Name == "" && len(spec.Ports) > 1:
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		case sp.Name != "" && names.Has(sp.Name):
+			errs = append(errs, field.Duplicate(p.Child("name"), sp.Name))
+		case sp.Name != "":
+			errs = append(errs, dns1123Label(sp.Name, p.Child("name"))...)
+		}
+		names.Insert(sp.Name)
+		errs = append(errs, portNum(sp.Port, p.Child("port"))...)
+		errs = append(errs, protocol(string(sp.Protocol), p.Child("protocol"))...)
+		errs = append(errs, portNumOrName(sp.TargetPort, p.Child("targetPort"))...)
+		key := portKey{sp.Port, sp.Protocol}
+		if seen[key] {
+			errs = append(errs, field.Duplicate(p, fmt.Sprintf("%d/%s", sp.Port, sp.Protocol)))
+		}
+		seen[key] = true
+
+		if sp.NodePort != 0 {
+			np := p.Child("nodePort")
+			if spec.Type == corev1.ServiceTypeClusterIP || spec.Type == corev1.ServiceTypeExternalName {
+				errs = append(errs, field.Forbidden(np, fmt.Sprintf("may not be used when `type` is '%s'", spec.Type)))
+			} else if sp.NodePort < NodePortMin || sp.NodePort > NodePortMax {
+				errs = append(errs, field.Invalid(np, sp.NodePort, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", NodePortMin, NodePortMax)))
+			}
+			nk := portKey{sp.NodePort, sp.Protocol}
+			if nodePorts[nk] {
+				errs = append(errs, field.Duplicate(np, sp.NodePort))
+			}
+			nodePorts[nk] = true
+		}
+	}
+
+	errs = append(errs, labels(spec.Selector, specPath.Child("selector"))...)
+
+	switch spec.SessionAffinity {
+	case corev1.ServiceAffinityNone:
+		if spec.SessionAffinityConfig != nil {
+			errs = append(errs, field.Forbidden(specPath.Child("sessionAffinityConfig"), fmt.Sprintf("must not be set when session affinity is %s", corev1.ServiceAffinityNone)))
+		}
+	case corev1.ServiceAffinityClientIP:
+		c := spec.SessionAffinityConfig
+		if c == nil || c.ClientIP == nil || c.ClientIP.TimeoutSeconds == nil {
+			errs = append(errs, field.Required(specPath.Child("sessionAffinityConfig"), fmt.Sprintf("when session affinity type is %s", corev1.ServiceAffinityClientIP)))
+		} else if t := *c.ClientIP.TimeoutSeconds; t <= 0 || t > maxClientIPAffinitySeconds {
+			errs = append(errs, field.Invalid(specPath.Child("sessionAffinityConfig", "clientIP", "timeoutSeconds"), t,
+				fmt.Sprintf("must be greater than 0 and less than %d", maxClientIPAffinitySeconds)))
+		}
+	case "":
+		errs = append(errs, field.Required(specPath.Child("sessionAffinity"), ""))
+	default:
+		errs = append(errs, field.NotSupported(specPath.Child("sessionAffinity"), spec.SessionAffinity, []corev1.ServiceAffinity{corev1.ServiceAffinityNone, corev1.ServiceAffinityClientIP}))
+	}
+
+	if p := spec.InternalTrafficPolicy; p != nil && *p != corev1.ServiceInternalTrafficPolicyCluster && *p != corev1.ServiceInternalTrafficPolicyLocal {
+		errs = append(errs, field.NotSupported(specPath.Child("internalTrafficPolicy"), *p, []corev1.ServiceInternalTrafficPolicy{corev1.ServiceInternalTrafficPolicyCluster, corev1.ServiceInternalTrafficPolicyLocal}))
+	}
+	if p := spec.ExternalTrafficPolicy; p != "" {
+		if spec.Type == corev1.ServiceTypeClusterIP || spec.Type == corev1.ServiceTypeExternalName {
+			errs = append(errs, field.Invalid(specPath.Child("externalTrafficPolicy"), p, "may only be set for externally-accessible services"))
+		} else if p != corev1.ServiceExternalTrafficPolicyCluster && p != corev1.ServiceExternalTrafficPolicyLocal {
+			errs = append(errs, field.NotSupported(specPath.Child("externalTrafficPolicy"), p, []corev1.ServiceExternalTrafficPolicy{corev1.ServiceExternalTrafficPolicyCluster, corev1.ServiceExternalTrafficPolicyLocal}))
+		}
+	}
+	if p := spec.IPFamilyPolicy; p != nil {
+		switch *p {
+		case corev1.IPFamilyPolicySingleStack, corev1.IPFamilyPolicyPreferDualStack, corev1.IPFamilyPolicyRequireDualStack:
+		default:
+			errs = append(errs, field.NotSupported(specPath.Child("ipFamilyPolicy"), *p, []corev1.IPFamilyPolicy{corev1.IPFamilyPolicySingleStack, corev1.IPFamilyPolicyPreferDualStack, corev1.IPFamilyPolicyRequireDualStack}))
+		}
+	}
+	for i, f := range spec.IPFamilies {
+		if f != corev1.IPv4Protocol && f != corev1.IPv6Protocol {
+			errs = append(errs, field.NotSupported(specPath.Child("ipFamilies").Index(i), f, []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}))
+		}
+	}
+	for i, ip := range spec.ExternalIPs {
+		errs = append(errs, utilvalidation.IsValidIP(specPath.Child("externalIPs").Index(i), ip)...)
+	}
+	return errs
+}
+
+// validateServiceUpdate keeps an allocated cluster IP: it may only change when the type
+// changes to or from ExternalName.
+func validateServiceUpdate(svc, old *corev1.Service) field.ErrorList {
+	errs := metaUpdate(&svc.ObjectMeta, &old.ObjectMeta)
+	errs = append(errs, validateService(svc)...)
+	external := svc.Spec.Type == corev1.ServiceTypeExternalName || old.Spec.Type == corev1.ServiceTypeExternalName
+	if !external && old.Spec.ClusterIP != "" && svc.Spec.ClusterIP != old.Spec.ClusterIP {
+		errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), svc.Spec.ClusterIP, "may not change once set"))
+	}
+	return errs
+}
