@@ -357,7 +357,9 @@ func (d *Daemon) stopLocked() {
 		<-d.exited
 	}
 	d.logFile.Close()
-	_ = os.Remove(d.pidPath())
+	if b, err := os.ReadFile(d.pidPath()); err == nil && string(b) == strconv.Itoa(d.cmd.Process.Pid) {
+		_ = os.Remove(d.pidPath()) // not when a newer daemon on this dir wrote it
+	}
 	d.cmd = nil
 	d.log.Info("containerd stopped")
 }
