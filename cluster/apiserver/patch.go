@@ -1,0 +1,149 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+)
+
+const (
+	jsonPatchType      = "application/json-patch+json"
+	mergePatchType     = "application/merge-patch+json"
+	strategicPatchType = "application/strategic-merge-patch+json"
+	applyPatchType     = "application/apply-patch+yaml"
+)
+
+// applyPatch applies a patch of media type pt to the JSON document cur. schema is a
+// typed value that tells strategic merge patch how lists merge (containers by name...).
+func applyPatch(pt string, cur, patch []byte, schema any) ([]byte, error) {
+	switch pt {
+	case jsonPatchType:
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, badRequest(fmt.Sprintf("the JSON patch is invalid: %v", err))
+		}
+		out, err := p.Apply(cur)
+		if err != nil {
+			return nil, badRequest(fmt.Sprintf("the JSON patch could not be applied: %v", err))
+		}
+		return out, nil
+	case mergePatchType:
+		out, err := jsonpatch.MergePatch(cur, patch)
+		if err != nil {
+			return nil, badRequest(fmt.Sprintf("the merge patch could not be applied: %v", err))
+		}
+		return out, nil
+	case strategicPatchType, applyPatchType:
+		out, err := strategicpatch.StrategicMergePatch(cur, patch, schema)
+		if err != nil {
+			return nil, badRequest(fmt.Sprintf("the strategic merge patch could not be applied: %v", err))
+		}
+		return out, nil
+	}
+	return nil, unsupportedMediaType(pt)
+}
+
+func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, t target) error {
+	pt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch pt {
+	case jsonPatchType, mergePatchType, strategicPatchType, applyPatchType:
+	default:
+		return unsupportedMediaType(pt)
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	patch, err := bodyToJSON(body, pt)
+	if err != nil {
+		return err
+	}
+	dryRun := isDryRun(r.URL.Query())
+	if pt == applyPatchType {
+		return s.serveApply(w, r, t, patch, dryRun)
+	}
+	out, err := s.update(r.Context(), t.res, t.namespace, t.name, t.sub, dryRun, func(cur runtime.Object) (runtime.Object, error) {
+		curJSON, err := json.Marshal(cur)
+		if err != nil {
+			return nil, err
+		}
+		patched, err := applyPatch(pt, curJSON, patch, t.res.newObj())
+		if err != nil {
+			return nil, err
+		}
+		obj, err := decodeObject(t.res, patched)
+		if err != nil {
+			return nil, err
+		}
+		// A resourceVersion written by the patch is a precondition.
+		if err := checkPrecondition(t.res, t.name, mustMeta(obj).GetResourceVersion(), cur); err != nil {
+			return nil, err
+		}
+		return obj, nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeObject(w, r, http.StatusOK, t.res, out)
+}
+
+// serveApply is server-side apply reduced to create-or-update: a new object is created
+// from the applied configuration; an existing one gets the configuration merged in
+// strategically. Field ownership (managedFields) is not tracked, so fields dropped from
+// the configuration are not removed.
+func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, t target, cfg []byte, dryRun bool) error {
+	applied, err := decodeObject(t.res, cfg)
+	if err != nil {
+		return err
+	}
+	m := mustMeta(applied)
+	if m.GetName() != t.name {
+		return badRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), t.name))
+	}
+	if t.res.namespaced && m.GetNamespace() != "" && m.GetNamespace() != t.namespace {
+		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	if t.sub == "" {
+		if _, err := s.store.Get(r.Context(), t.res.key(t.namespace, t.name)); err != nil {
+			if !apierrors.IsNotFound(storeErr(t.res, t.name, err)) {
+				return storeErr(t.res, t.name, err)
+			}
+			out, err := s.create(r.Context(), t.res, t.namespace, applied, dryRun)
+			if apierrors.IsAlreadyExists(err) {
+				return s.serveApply(w, r, t, cfg, dryRun) // lost a race with another creator
+			}
+			if err != nil {
+				return err
+			}
+			return s.writeObject(w, r, http.StatusCreated, t.res, out)
+		}
+	}
+	out, err := s.update(r.Context(), t.res, t.namespace, t.name, t.sub, dryRun, func(cur runtime.Object) (runtime.Object, error) {
+		curJSON, err := json.Marshal(cur)
+		if err != nil {
+			return nil, err
+		}
+		merged, err := applyPatch(applyPatchType, curJSON, cfg, t.res.newObj())
+		if err != nil {
+			return nil, err
+		}
+		obj, err := decodeObject(t.res, merged)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPrecondition(t.res, t.name, mustMeta(obj).GetResourceVersion(), cur); err != nil {
+			return nil, err
+		}
+		return obj, nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.writeObject(w, r, http.StatusOK, t.res, out)
+}

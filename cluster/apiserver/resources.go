@@ -1,0 +1,242 @@
+package apiserver
+
+import (
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// resource describes one REST resource: where it lives in the URL space, which Go type
+// holds it, and what the discovery documents say about it.
+type resource struct {
+	gvr        schema.GroupVersionResource
+	kind       string
+	singular   string
+	namespaced bool
+	shortNames []string
+	categories []string
+	// subresources served under the object URL, e.g. "status", "scale".
+	subresources []string
+	newObj       func() runtime.Object
+	newList      func() runtime.Object
+	// fields returns the values field selectors may test, beyond metadata.name and
+	// metadata.namespace which every resource has.
+	fields func(obj runtime.Object) fields.Set
+	// hasStatus: the main resource ignores status changes and status has its own
+	// subresource, as for kube-apiserver's status strategies.
+	hasStatus bool
+	// bumpGeneration: spec changes increment metadata.generation.
+	bumpGeneration bool
+}
+
+func (r *resource) gvk() schema.GroupVersionKind {
+	return r.gvr.GroupVersion().WithKind(r.kind)
+}
+
+func (r *resource) gr() schema.GroupResource { return r.gvr.GroupResource() }
+
+// keyPrefix is the store prefix holding every object of r; objects of one namespace
+// live under keyPrefix + namespace + "/".
+func (r *resource) keyPrefix() string {
+	g := r.gvr.Group
+	if g == "" {
+		g = "core"
+	}
+	return "/registry/" + g + "/" + r.gvr.Resource + "/"
+}
+
+func (r *resource) key(namespace, name string) string {
+	if r.namespaced {
+		return r.keyPrefix() + namespace + "/" + name
+	}
+	return r.keyPrefix() + name
+}
+
+// listPrefix is the prefix for a list in namespace ("" = all namespaces).
+func (r *resource) listPrefix(namespace string) string {
+	if r.namespaced && namespace != "" {
+		return r.keyPrefix() + namespace + "/"
+	}
+	return r.keyPrefix()
+}
+
+func (r *resource) hasSub(sub string) bool {
+	for _, s := range r.subresources {
+		if s == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyFor returns the store key webkube uses for an object, so other packages (the
+// dashboard, tests) can find it in the revision log without guessing the layout.
+func KeyFor(gr schema.GroupResource, namespace, name string) (string, error) {
+	for _, r := range resourceTable {
+		if r.gr() == gr {
+			return r.key(namespace, name), nil
+		}
+	}
+	return "", fmt.Errorf("unknown resource %s", gr)
+}
+
+var (
+	coreV1      = corev1.SchemeGroupVersion
+	appsV1      = appsv1.SchemeGroupVersion
+	discoveryV1 = discoveryv1.SchemeGroupVersion
+)
+
+// resourceTable lists every resource webkube serves.
+var resourceTable = []*resource{
+	{
+		gvr: coreV1.WithResource("namespaces"), kind: "Namespace", singular: "namespace",
+		shortNames: []string{"ns"}, subresources: []string{"status"}, hasStatus: true,
+		newObj: func() runtime.Object { return &corev1.Namespace{} }, newList: func() runtime.Object { return &corev1.NamespaceList{} },
+		fields: func(o runtime.Object) fields.Set {
+			return fields.Set{"status.phase": string(o.(*corev1.Namespace).Status.Phase)}
+		},
+	},
+	{
+		gvr: coreV1.WithResource("nodes"), kind: "Node", singular: "node",
+		shortNames: []string{"no"}, subresources: []string{"status"}, hasStatus: true, bumpGeneration: false,
+		newObj: func() runtime.Object { return &corev1.Node{} }, newList: func() runtime.Object { return &corev1.NodeList{} },
+		fields: func(o runtime.Object) fields.Set {
+			return fields.Set{"spec.unschedulable": fmt.Sprint(o.(*corev1.Node).Spec.Unschedulable)}
+		},
+	},
+	{
+		gvr: coreV1.WithResource("pods"), kind: "Pod", singular: "pod", namespaced: true,
+		shortNames: []string{"po"}, categories: []string{"all"},
+		subresources: []string{"status", "binding", "log", "exec"}, hasStatus: true,
+		newObj: func() runtime.Object { return &corev1.Pod{} }, newList: func() runtime.Object { return &corev1.PodList{} },
+		fields: func(o runtime.Object) fields.Set {
+			p := o.(*corev1.Pod)
+			return fields.Set{
+				"spec.nodeName":            p.Spec.NodeName,
+				"spec.restartPolicy":       string(p.Spec.RestartPolicy),
+				"spec.schedulerName":       p.Spec.SchedulerName,
+				"spec.serviceAccountName":  p.Spec.ServiceAccountName,
+				"spec.hostNetwork":         fmt.Sprint(p.Spec.HostNetwork),
+				"status.phase":             string(p.Status.Phase),
+				"status.podIP":             p.Status.PodIP,
+				"status.nominatedNodeName": p.Status.NominatedNodeName,
+			}
+		},
+	},
+	{
+		gvr: coreV1.WithResource("services"), kind: "Service", singular: "service", namespaced: true,
+		shortNames: []string{"svc"}, categories: []string{"all"}, subresources: []string{"status"}, hasStatus: true,
+		newObj: func() runtime.Object { return &corev1.Service{} }, newList: func() runtime.Object { return &corev1.ServiceList{} },
+		fields: func(o runtime.Object) fields.Set {
+			s := o.(*corev1.Service)
+			return fields.Set{"spec.type": string(s.Spec.Type), "spec.clusterIP": s.Spec.ClusterIP}
+		},
+	},
+	{
+		gvr: coreV1.WithResource("endpoints"), kind: "Endpoints", singular: "endpoints", namespaced: true,
+		shortNames: []string{"ep"},
+		newObj:     func() runtime.Object { return &corev1.Endpoints{} }, newList: func() runtime.Object { return &corev1.EndpointsList{} },
+	},
+	{
+		gvr: coreV1.WithResource("events"), kind: "Event", singular: "event", namespaced: true,
+		shortNames: []string{"ev"},
+		newObj:     func() runtime.Object { return &corev1.Event{} }, newList: func() runtime.Object { return &corev1.EventList{} },
+		fields: func(o runtime.Object) fields.Set {
+			e := o.(*corev1.Event)
+			return fields.Set{
+				"involvedObject.kind":            e.InvolvedObject.Kind,
+				"involvedObject.namespace":       e.InvolvedObject.Namespace,
+				"involvedObject.name":            e.InvolvedObject.Name,
+				"involvedObject.uid":             string(e.InvolvedObject.UID),
+				"involvedObject.apiVersion":      e.InvolvedObject.APIVersion,
+				"involvedObject.resourceVersion": e.InvolvedObject.ResourceVersion,
+				"involvedObject.fieldPath":       e.InvolvedObject.FieldPath,
+				"reason":                         e.Reason,
+				"reportingComponent":             e.ReportingController,
+				"source":                         e.Source.Component,
+				"type":                           e.Type,
+			}
+		},
+	},
+	{
+		gvr: coreV1.WithResource("configmaps"), kind: "ConfigMap", singular: "configmap", namespaced: true,
+		shortNames: []string{"cm"},
+		newObj:     func() runtime.Object { return &corev1.ConfigMap{} }, newList: func() runtime.Object { return &corev1.ConfigMapList{} },
+	},
+	{
+		gvr: appsV1.WithResource("replicasets"), kind: "ReplicaSet", singular: "replicaset", namespaced: true,
+		shortNames: []string{"rs"}, categories: []string{"all"}, subresources: []string{"status", "scale"},
+		hasStatus: true, bumpGeneration: true,
+		newObj: func() runtime.Object { return &appsv1.ReplicaSet{} }, newList: func() runtime.Object { return &appsv1.ReplicaSetList{} },
+		fields: func(o runtime.Object) fields.Set {
+			return fields.Set{"status.replicas": fmt.Sprint(o.(*appsv1.ReplicaSet).Status.Replicas)}
+		},
+	},
+	{
+		gvr: appsV1.WithResource("deployments"), kind: "Deployment", singular: "deployment", namespaced: true,
+		shortNames: []string{"deploy"}, categories: []string{"all"}, subresources: []string{"status", "scale"},
+		hasStatus: true, bumpGeneration: true,
+		newObj: func() runtime.Object { return &appsv1.Deployment{} }, newList: func() runtime.Object { return &appsv1.DeploymentList{} },
+	},
+	{
+		gvr: discoveryV1.WithResource("endpointslices"), kind: "EndpointSlice", singular: "endpointslice", namespaced: true,
+		newObj: func() runtime.Object { return &discoveryv1.EndpointSlice{} }, newList: func() runtime.Object { return &discoveryv1.EndpointSliceList{} },
+	},
+}
+
+// groupVersions in the order discovery lists them.
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1}
+
+func findResource(gv schema.GroupVersion, name string) *resource {
+	for _, r := range resourceTable {
+		if r.gvr.GroupVersion() == gv && r.gvr.Resource == name {
+			return r
+		}
+	}
+	return nil
+}
+
+func resourceFor(gr schema.GroupResource) *resource {
+	for _, r := range resourceTable {
+		if r.gr() == gr {
+			return r
+		}
+	}
+	return nil
+}
+
+// fieldSet is what a field selector may match for obj.
+func (r *resource) fieldSet(obj runtime.Object, m metav1.Object) fields.Set {
+	set := fields.Set{}
+	if r.fields != nil {
+		set = r.fields(obj)
+	}
+	set["metadata.name"] = m.GetName()
+	if r.namespaced {
+		set["metadata.namespace"] = m.GetNamespace()
+	}
+	return set
+}
+
+// checkFieldSelector rejects a selector naming a field the resource does not index,
+// with kube-apiserver's message.
+func (r *resource) checkFieldSelector(sel fields.Selector) error {
+	known := r.fieldSet(r.newObj(), &metav1.ObjectMeta{})
+	for _, req := range sel.Requirements() {
+		if _, ok := known[req.Field]; !ok {
+			return badRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+		}
+	}
+	return nil
+}
+
+func (r *resource) String() string {
+	return strings.TrimPrefix(r.gvr.Group+"/"+r.gvr.Version+"/"+r.gvr.Resource, "/")
+}

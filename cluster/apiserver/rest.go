@@ -1,0 +1,489 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"webkube/cluster/defaulting"
+	"webkube/cluster/store"
+	"webkube/cluster/validation"
+)
+
+// decodeKV turns a stored value into a typed object whose resourceVersion is the
+// revision that wrote it.
+func decodeKV(r *resource, kv store.KeyValue) (runtime.Object, error) {
+	obj := r.newObj()
+	if err := json.Unmarshal(kv.Value, obj); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", kv.Key, err)
+	}
+	setRV(obj, kv.ModRevision)
+	obj.GetObjectKind().SetGroupVersionKind(r.gvk())
+	return obj, nil
+}
+
+// encodeForStore serialises obj without its resourceVersion: the revision of the row
+// is the resourceVersion, so storing it would only go stale.
+func encodeForStore(obj runtime.Object) ([]byte, error) {
+	m := mustMeta(obj)
+	rv := m.GetResourceVersion()
+	m.SetResourceVersion("")
+	data, err := json.Marshal(obj)
+	m.SetResourceVersion(rv)
+	return data, err
+}
+
+func mustMeta(obj runtime.Object) metav1.Object {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		panic(fmt.Sprintf("apiserver: %T has no ObjectMeta: %v", obj, err))
+	}
+	return m
+}
+
+func setRV(obj runtime.Object, rev int64) {
+	mustMeta(obj).SetResourceVersion(strconv.FormatInt(rev, 10))
+}
+
+func parseRV(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, badRequest(fmt.Sprintf("invalid resource version %q", s))
+	}
+	return n, nil
+}
+
+func (s *Server) getObject(ctx context.Context, r *resource, ns, name string) (runtime.Object, store.KeyValue, error) {
+	kv, err := s.store.Get(ctx, r.key(ns, name))
+	if err != nil {
+		return nil, kv, storeErr(r, name, err)
+	}
+	obj, err := decodeKV(r, kv)
+	return obj, kv, err
+}
+
+func isDryRun(q url.Values) bool {
+	for _, v := range q["dryRun"] {
+		if v == "All" {
+			return true
+		}
+	}
+	return false
+}
+
+// --- get and list ---
+
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, t target) error {
+	obj, _, err := s.getObject(r.Context(), t.res, t.namespace, t.name)
+	if err != nil {
+		return err
+	}
+	return s.writeObject(w, r, http.StatusOK, t.res, obj)
+}
+
+// selectors are the parsed labelSelector and fieldSelector of a list or watch.
+type selectors struct {
+	label labels.Selector
+	field fields.Selector
+}
+
+func (sel selectors) empty() bool { return sel.label.Empty() && sel.field.Empty() }
+
+func (sel selectors) matches(r *resource, obj runtime.Object) bool {
+	if sel.empty() {
+		return true
+	}
+	m := mustMeta(obj)
+	return sel.label.Matches(labels.Set(m.GetLabels())) && sel.field.Matches(r.fieldSet(obj, m))
+}
+
+func parseSelectors(r *resource, q url.Values, name string) (selectors, error) {
+	ls, err := labels.Parse(q.Get("labelSelector"))
+	if err != nil {
+		return selectors{}, badRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+	}
+	fs, err := fields.ParseSelector(q.Get("fieldSelector"))
+	if err != nil {
+		return selectors{}, badRequest(fmt.Sprintf("invalid field selector: %v", err))
+	}
+	if err := r.checkFieldSelector(fs); err != nil {
+		return selectors{}, err
+	}
+	if name != "" {
+		fs = fields.AndSelectors(fs, fields.OneTermEqualSelector("metadata.name", name))
+	}
+	return selectors{label: ls, field: fs}, nil
+}
+
+// list returns the objects of r in ns matching sel, consistent at one revision.
+// `limit` is ignored: every match comes back in one page with no continue token, which
+// clients handle (they only page when the server hands out a token).
+func (s *Server) list(ctx context.Context, r *resource, ns string, sel selectors, q url.Values) ([]runtime.Object, int64, error) {
+	rv, err := parseRV(q.Get("resourceVersion"))
+	if err != nil {
+		return nil, 0, err
+	}
+	var at int64
+	if q.Get("resourceVersionMatch") == string(metav1.ResourceVersionMatchExact) {
+		at = rv
+	}
+	kvs, rev, err := s.store.List(ctx, r.listPrefix(ns), at)
+	if errors.Is(err, store.ErrCompacted) {
+		return nil, 0, tooOld(at, s.store.CompactedRevision())
+	}
+	if errors.Is(err, store.ErrFuture) {
+		return nil, 0, apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d", at), 1)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	objs := make([]runtime.Object, 0, len(kvs))
+	for _, kv := range kvs {
+		obj, err := decodeKV(r, kv)
+		if err != nil {
+			return nil, 0, err
+		}
+		if sel.matches(r, obj) {
+			objs = append(objs, obj)
+		}
+	}
+	return objs, rev, nil
+}
+
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request, t target) error {
+	q := r.URL.Query()
+	sel, err := parseSelectors(t.res, q, "")
+	if err != nil {
+		return err
+	}
+	objs, rev, err := s.list(r.Context(), t.res, t.namespace, sel, q)
+	if err != nil {
+		return err
+	}
+	return s.writeList(w, r, t.res, objs, rev)
+}
+
+func newList(r *resource, objs []runtime.Object, rev int64) (runtime.Object, error) {
+	list := r.newList()
+	if err := meta.SetList(list, objs); err != nil {
+		return nil, err
+	}
+	lm, err := meta.ListAccessor(list)
+	if err != nil {
+		return nil, err
+	}
+	lm.SetResourceVersion(strconv.FormatInt(rev, 10))
+	list.GetObjectKind().SetGroupVersionKind(r.gvr.GroupVersion().WithKind(r.kind + "List"))
+	return list, nil
+}
+
+// --- create ---
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t target) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	data, err := bodyToJSON(body, r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	obj, err := decodeObject(t.res, data)
+	if err != nil {
+		return err
+	}
+	out, err := s.create(r.Context(), t.res, t.namespace, obj, isDryRun(r.URL.Query()))
+	if err != nil {
+		return err
+	}
+	return s.writeObject(w, r, http.StatusCreated, t.res, out)
+}
+
+// create stores a new object, filling in what the server owns (uid, timestamps,
+// defaults, cluster IPs) and refusing invalid objects before anything is written.
+func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime.Object, dryRun bool) (runtime.Object, error) {
+	m := mustMeta(obj)
+	if r.namespaced {
+		if m.GetNamespace() == "" {
+			m.SetNamespace(ns)
+		} else if m.GetNamespace() != ns {
+			return nil, badRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
+	} else {
+		m.SetNamespace("")
+	}
+	if m.GetName() == "" && m.GetGenerateName() != "" {
+		m.SetName(m.GetGenerateName() + utilrand.String(5))
+	}
+	if m.GetName() == "" {
+		return nil, apierrors.NewInvalid(r.gvk().GroupKind(), "", field.ErrorList{
+			field.Required(field.NewPath("metadata", "name"), "name or generateName is required")})
+	}
+	m.SetUID(uuid.NewUUID())
+	m.SetCreationTimestamp(metav1.NewTime(s.clock.Now().Truncate(1e9)))
+	m.SetResourceVersion("")
+	m.SetDeletionTimestamp(nil)
+	m.SetDeletionGracePeriodSeconds(nil)
+	m.SetManagedFields(nil)
+	m.SetSelfLink("")
+	m.SetGeneration(0)
+	if r.bumpGeneration {
+		m.SetGeneration(1)
+	}
+	prepareForCreate(obj)
+	defaulting.Default(obj)
+	if r.namespaced {
+		if err := s.checkNamespace(ctx, ns); err != nil {
+			return nil, err
+		}
+	}
+	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(r.gvk().GroupKind(), m.GetName(), errs)
+	}
+	release, err := s.allocateService(obj)
+	if err != nil {
+		return nil, err
+	}
+	if dryRun {
+		release()
+		return obj, nil
+	}
+	data, err := encodeForStore(obj)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	rev, err := s.store.Create(ctx, r.key(m.GetNamespace(), m.GetName()), data)
+	if err != nil {
+		release()
+		return nil, storeErr(r, m.GetName(), err)
+	}
+	setRV(obj, rev)
+	return obj, nil
+}
+
+// prepareForCreate resets what clients may not set at create, as kube's strategies do.
+func prepareForCreate(obj runtime.Object) {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		o.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	case *appsv1.ReplicaSet:
+		o.Status = appsv1.ReplicaSetStatus{}
+	case *appsv1.Deployment:
+		o.Status = appsv1.DeploymentStatus{}
+	case *corev1.Service:
+		o.Status = corev1.ServiceStatus{}
+	case *corev1.Namespace:
+		o.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
+		if len(o.Spec.Finalizers) == 0 {
+			o.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+		}
+	}
+}
+
+// checkNamespace refuses objects in a namespace that does not exist (404, as
+// kube-apiserver's NamespaceLifecycle admission) or is being deleted (403).
+func (s *Server) checkNamespace(ctx context.Context, ns string) error {
+	nsRes := resourceFor(coreV1.WithResource("namespaces").GroupResource())
+	obj, _, err := s.getObject(ctx, nsRes, "", ns)
+	if err != nil {
+		return err
+	}
+	if mustMeta(obj).GetDeletionTimestamp() != nil {
+		return apierrors.NewForbidden(coreGR("namespaces"), ns,
+			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
+	}
+	return nil
+}
+
+// --- update ---
+
+func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t target) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	data, err := bodyToJSON(body, r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	obj, err := decodeObject(t.res, data)
+	if err != nil {
+		return err
+	}
+	m := mustMeta(obj)
+	if m.GetName() != t.name {
+		return badRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), t.name))
+	}
+	if t.res.namespaced && m.GetNamespace() != "" && m.GetNamespace() != t.namespace {
+		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	out, err := s.update(r.Context(), t.res, t.namespace, t.name, t.sub, isDryRun(r.URL.Query()),
+		func(cur runtime.Object) (runtime.Object, error) {
+			if err := checkPrecondition(t.res, t.name, m.GetResourceVersion(), cur); err != nil {
+				return nil, err
+			}
+			return obj.DeepCopyObject(), nil
+		})
+	if err != nil {
+		return err
+	}
+	return s.writeObject(w, r, http.StatusOK, t.res, out)
+}
+
+// checkPrecondition fails with 409 Conflict when the client's resourceVersion is not
+// the current one.
+func checkPrecondition(r *resource, name, rv string, cur runtime.Object) error {
+	if rv != "" && rv != mustMeta(cur).GetResourceVersion() {
+		return conflict(r, name)
+	}
+	return nil
+}
+
+// update applies mutate to the current object and writes the result, retrying when
+// another writer got in between (mutate re-runs on the fresh object; a stale
+// client-supplied resourceVersion fails inside mutate). sub "status" keeps everything
+// but status; the main resource keeps the stored status.
+func (s *Server) update(ctx context.Context, r *resource, ns, name, sub string, dryRun bool,
+	mutate func(cur runtime.Object) (runtime.Object, error)) (runtime.Object, error) {
+	key := r.key(ns, name)
+	for attempt := 0; attempt < 20; attempt++ {
+		cur, kv, err := s.getObject(ctx, r, ns, name)
+		if err != nil {
+			return nil, err
+		}
+		old := cur.DeepCopyObject()
+		next, err := mutate(cur)
+		if err != nil {
+			return nil, err
+		}
+		next, err = s.prepareUpdate(r, sub, next, old)
+		if err != nil {
+			return nil, err
+		}
+		release, err := s.updateServiceAllocations(next, old)
+		if err != nil {
+			return nil, err
+		}
+		if equality.Semantic.DeepEqual(next, old) {
+			release(true)
+			return old, nil // nothing changed: no new revision, as kube-apiserver
+		}
+		if dryRun {
+			release(true)
+			return next, nil
+		}
+		nm := mustMeta(next)
+		if nm.GetDeletionTimestamp() != nil && len(nm.GetFinalizers()) == 0 && gracePeriodOver(nm) {
+			// The last finalizer is gone from an object being deleted: delete it now.
+			dkv, err := s.store.Delete(ctx, key, kv.ModRevision)
+			if errors.Is(err, store.ErrConflict) {
+				release(true)
+				continue
+			}
+			if err != nil {
+				release(true)
+				return nil, storeErr(r, name, err)
+			}
+			release(false)
+			s.releaseService(next)
+			setRV(next, dkv.ModRevision)
+			return next, nil
+		}
+		data, err := encodeForStore(next)
+		if err != nil {
+			release(true)
+			return nil, err
+		}
+		rev, err := s.store.Update(ctx, key, data, kv.ModRevision)
+		if errors.Is(err, store.ErrConflict) {
+			release(true)
+			continue
+		}
+		if err != nil {
+			release(true)
+			return nil, storeErr(r, name, err)
+		}
+		release(false)
+		setRV(next, rev)
+		return next, nil
+	}
+	return nil, conflict(r, name)
+}
+
+func gracePeriodOver(m metav1.Object) bool {
+	g := m.GetDeletionGracePeriodSeconds()
+	return g == nil || *g == 0
+}
+
+// prepareUpdate carries over what clients cannot change, applies the status rules,
+// bumps generation on spec changes, defaults and validates.
+func (s *Server) prepareUpdate(r *resource, sub string, next, old runtime.Object) (runtime.Object, error) {
+	om := mustMeta(old)
+	if sub == "status" {
+		// Only status changes through /status.
+		out := old.DeepCopyObject()
+		copyField(out, next, "Status")
+		next = out
+	} else if r.hasStatus && sub != "binding" {
+		copyField(next, old, "Status")
+	}
+	nm := mustMeta(next)
+	nm.SetName(om.GetName())
+	nm.SetNamespace(om.GetNamespace())
+	nm.SetUID(om.GetUID())
+	nm.SetCreationTimestamp(om.GetCreationTimestamp())
+	nm.SetDeletionTimestamp(om.GetDeletionTimestamp())
+	nm.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
+	nm.SetGeneration(om.GetGeneration())
+	nm.SetResourceVersion(om.GetResourceVersion())
+	nm.SetManagedFields(nil)
+	nm.SetSelfLink("")
+	next.GetObjectKind().SetGroupVersionKind(r.gvk())
+	defaulting.Default(next)
+	if r.bumpGeneration && !equality.Semantic.DeepEqual(fieldOf(next, "Spec"), fieldOf(old, "Spec")) {
+		nm.SetGeneration(om.GetGeneration() + 1)
+	}
+	if errs := validation.ValidateUpdate(next, old); len(errs) > 0 {
+		return nil, apierrors.NewInvalid(r.gvk().GroupKind(), nm.GetName(), errs)
+	}
+	return next, nil
+}
+
+// fieldOf returns the named top-level struct field of a typed object (Spec, Status).
+func fieldOf(obj runtime.Object, name string) any {
+	v := reflect.ValueOf(obj).Elem().FieldByName(name)
+	if !v.IsValid() {
+		return nil
+	}
+	return v.Interface()
+}
+
+func copyField(dst, src runtime.Object, name string) {
+	d := reflect.ValueOf(dst).Elem().FieldByName(name)
+	sv := reflect.ValueOf(src).Elem().FieldByName(name)
+	if d.IsValid() && sv.IsValid() && d.CanSet() {
+		d.Set(sv)
+	}
+}

@@ -1,0 +1,193 @@
+// Package apiserver serves the Kubernetes REST API (the subset webkube's objects need)
+// on top of the store's revision log, so that /usr/bin/kubectl, client-go and every
+// webkube component talk to it exactly as they would to kube-apiserver.
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/utils/clock"
+
+	"webkube/cluster/store"
+)
+
+// Config configures a Server.
+type Config struct {
+	Store store.Store
+	// Token, when set, is required as "Authorization: Bearer <token>" on every API request;
+	// the health endpoints stay open.
+	Token string
+	// ServiceCIDR is the range cluster IPs come from (default 10.96.0.0/16).
+	ServiceCIDR string
+	// NodePortRange is "min-max" (default 30000-32767).
+	NodePortRange string
+	// MaxRequestBodyBytes limits request bodies (default 3 MiB, as kube-apiserver).
+	MaxRequestBodyBytes int64
+	// BookmarkInterval is how often a watch that asked for bookmarks gets one (default 30s).
+	BookmarkInterval time.Duration
+	Clock            clock.PassiveClock
+	Logger           *slog.Logger
+}
+
+// Server is the API server. Create it with New, call Start, then serve Handler.
+type Server struct {
+	cfg   Config
+	store store.Store
+	clock clock.PassiveClock
+	log   *slog.Logger
+
+	ips   *ipAllocator
+	ports *portAllocator
+
+	// ctx ends when Start's context ends; long-running requests (watches) stop then,
+	// so an http.Server can shut down without waiting for them.
+	ctxMu sync.Mutex
+	ctx   context.Context
+	// nsKick wakes the namespace finalizer after a namespace is marked for deletion.
+	nsKick chan struct{}
+}
+
+// Version is what /version reports; kubectl picks its matching minor from it.
+var Version = version.Info{
+	Major: "1", Minor: "32", GitVersion: "v1.32.3", GitCommit: "webkube", GitTreeState: "clean",
+	BuildDate: "2025-03-11T00:00:00Z", GoVersion: runtime.Version(), Compiler: runtime.Compiler,
+	Platform: runtime.GOOS + "/" + runtime.GOARCH,
+}
+
+// New checks cfg and builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("apiserver: Config.Store is required")
+	}
+	if cfg.ServiceCIDR == "" {
+		cfg.ServiceCIDR = "10.96.0.0/16"
+	}
+	if cfg.NodePortRange == "" {
+		cfg.NodePortRange = "30000-32767"
+	}
+	if cfg.MaxRequestBodyBytes == 0 {
+		cfg.MaxRequestBodyBytes = 3 << 20
+	}
+	if cfg.BookmarkInterval == 0 {
+		cfg.BookmarkInterval = 30 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ips, err := newIPAllocator(cfg.ServiceCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: service CIDR: %w", err)
+	}
+	ports, err := newPortAllocator(cfg.NodePortRange)
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: node port range: %w", err)
+	}
+	return &Server{
+		cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger,
+		ips: ips, ports: ports, ctx: context.Background(), nsKick: make(chan struct{}, 1),
+	}, nil
+}
+
+// Start loads the service IP and port allocations from the store, creates the
+// namespaces and the `kubernetes` Service every cluster has, and runs the namespace
+// finalizer until ctx ends. It returns once bootstrapping is done.
+func (s *Server) Start(ctx context.Context) error {
+	s.ctxMu.Lock()
+	s.ctx = ctx
+	s.ctxMu.Unlock()
+	if err := s.loadAllocations(ctx); err != nil {
+		return fmt.Errorf("apiserver: loading service allocations: %w", err)
+	}
+	if err := s.bootstrap(ctx); err != nil {
+		return fmt.Errorf("apiserver: bootstrap: %w", err)
+	}
+	go s.runNamespaceFinalizer(ctx)
+	return nil
+}
+
+func (s *Server) runCtx() context.Context {
+	s.ctxMu.Lock()
+	defer s.ctxMu.Unlock()
+	return s.ctx
+}
+
+// Handler serves the API, discovery, OpenAPI, /version and the health endpoints.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
+		mux.HandleFunc(p, s.serveHealth)
+		mux.HandleFunc(p+"/", s.serveHealth)
+	}
+	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, Version) })
+	mux.HandleFunc("/version/", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, Version) })
+	mux.HandleFunc("/api", s.serveAPI)
+	mux.HandleFunc("/api/", s.serveAPI)
+	mux.HandleFunc("/apis", s.serveAPI)
+	mux.HandleFunc("/apis/", s.serveAPI)
+	mux.HandleFunc("/openapi/v3", s.serveOpenAPI)
+	mux.HandleFunc("/openapi/v3/", s.serveOpenAPI)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+	})
+	return s.withAuth(mux)
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.store.CurrentRevision(r.Context()); err != nil {
+		s.log.Warn("health check: store unavailable", "err", err)
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok"))
+}
+
+func (s *Server) withAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Token != "" && !isHealthPath(r.URL.Path) {
+			if r.Header.Get("Authorization") != "Bearer "+s.cfg.Token {
+				s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
+				return
+			}
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func isHealthPath(p string) bool {
+	for _, h := range []string{"/healthz", "/livez", "/readyz"} {
+		if p == h || strings.HasPrefix(p, h+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// firstIP returns the first usable address of cidr (the `kubernetes` Service's IP).
+func firstIP(cidr string) (net.IP, error) {
+	_, n, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return nil, err
+	}
+	ip := append(net.IP(nil), n.IP.To4()...)
+	ip[3]++
+	return ip, nil
+}

@@ -1,0 +1,221 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"webkube/cluster/store"
+)
+
+// watchEvent is one line of a watch stream.
+type watchEvent struct {
+	Type   string          `json:"type"`
+	Object json.RawMessage `json:"object"`
+}
+
+// serveWatch streams changes as newline-delimited JSON events, like kube-apiserver.
+// resourceVersion "" or "0" first sends the current objects as ADDED; any other value
+// resumes right after that revision. A selector turns objects moving out of (into) the
+// selection into DELETED (ADDED) events, using the value before each write.
+func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) error {
+	q := r.URL.Query()
+	sel, err := parseSelectors(t.res, q, t.name)
+	if err != nil {
+		return err
+	}
+	rvStr := q.Get("resourceVersion")
+	rv, err := parseRV(rvStr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.runCtx(), cancel)
+	defer stop()
+	if v := q.Get("timeoutSeconds"); v != "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || secs < 0 {
+			return badRequest(fmt.Sprintf("invalid timeoutSeconds %q", v))
+		}
+		if secs > 0 {
+			var c2 context.CancelFunc
+			ctx, c2 = context.WithTimeout(ctx, time.Duration(secs)*time.Second)
+			defer c2()
+		}
+	}
+	bookmarks := q.Get("allowWatchBookmarks") == "true"
+	sendInitial := rvStr == "" || rvStr == "0" || q.Get("sendInitialEvents") == "true"
+
+	var initial []runtime.Object
+	from := rv
+	if sendInitial {
+		initial, from, err = s.list(ctx, t.res, t.namespace, sel, url.Values{})
+		if err != nil {
+			return err
+		}
+	}
+	events, werr := s.store.Watch(ctx, t.res.listPrefix(t.namespace), from)
+	if werr != nil && !errors.Is(werr, store.ErrCompacted) {
+		return werr
+	}
+
+	out := negotiate(r)
+	ew := &eventWriter{s: s, w: w, rc: http.NewResponseController(w), res: t.res, out: out}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache, private")
+	w.WriteHeader(http.StatusOK)
+	_ = ew.rc.Flush()
+	if werr != nil {
+		// Like kube-apiserver's watch cache: the stream opens, then one ERROR event
+		// carries the 410 Expired status, and the client relists.
+		st := s.toStatus(r, tooOld(rv, s.store.CompactedRevision()))
+		st.TypeMeta = metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}
+		return ew.sendRaw("ERROR", st)
+	}
+	for _, obj := range initial {
+		if err := ew.send("ADDED", obj); err != nil {
+			return nil
+		}
+	}
+	if q.Get("sendInitialEvents") == "true" && bookmarks {
+		if err := ew.bookmark(from, true); err != nil {
+			return nil
+		}
+	}
+	var tick <-chan time.Time
+	if bookmarks {
+		ticker := time.NewTicker(s.cfg.BookmarkInterval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	last := from
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick:
+			if last > 0 {
+				if err := ew.bookmark(last, false); err != nil {
+					return nil
+				}
+			}
+		case ev, ok := <-events:
+			if !ok {
+				return nil // the store dropped us; the client watches again from its last RV
+			}
+			last = ev.KV.ModRevision
+			typ, obj, err := translate(t.res, sel, ev)
+			if err != nil {
+				s.log.Error("watch: decoding event", "key", ev.KV.Key, "err", err)
+				continue
+			}
+			if typ == "" {
+				continue
+			}
+			if err := ew.send(typ, obj); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// translate turns a store event into the watch event a client with sel should see,
+// or "" when the change is invisible to it.
+func translate(r *resource, sel selectors, ev store.Event) (string, runtime.Object, error) {
+	cur, err := decodeKV(r, ev.KV)
+	if err != nil {
+		return "", nil, err
+	}
+	switch ev.Type {
+	case store.Added:
+		if sel.matches(r, cur) {
+			return "ADDED", cur, nil
+		}
+	case store.Deleted:
+		if sel.matches(r, cur) {
+			return "DELETED", cur, nil
+		}
+	case store.Modified:
+		now := sel.matches(r, cur)
+		before := true
+		if !sel.empty() && ev.PrevKV != nil {
+			prev, err := decodeKV(r, *ev.PrevKV)
+			if err != nil {
+				return "", nil, err
+			}
+			before = sel.matches(r, prev)
+		}
+		switch {
+		case now && before:
+			return "MODIFIED", cur, nil
+		case now:
+			return "ADDED", cur, nil
+		case before:
+			return "DELETED", cur, nil
+		}
+	}
+	return "", nil, nil
+}
+
+// eventWriter encodes and flushes watch events in the representation the client asked for.
+type eventWriter struct {
+	s         *Server
+	w         http.ResponseWriter
+	rc        *http.ResponseController
+	res       *resource
+	out       output
+	sentTable bool
+}
+
+func (e *eventWriter) send(typ string, obj runtime.Object) error {
+	var payload any = obj
+	switch e.out.mode {
+	case modeTable:
+		// Column definitions only in the first event, as kube-apiserver does.
+		t, err := e.s.table(e.res, []runtime.Object{obj}, mustMeta(obj).GetResourceVersion(), e.out.include, !e.sentTable)
+		if err != nil {
+			return err
+		}
+		e.sentTable = true
+		payload = t
+	case modePartial:
+		payload = partial(obj)
+	}
+	return e.sendRaw(typ, payload)
+}
+
+func (e *eventWriter) bookmark(rev int64, initialEnd bool) error {
+	obj := e.res.newObj()
+	obj.GetObjectKind().SetGroupVersionKind(e.res.gvk())
+	m := mustMeta(obj)
+	m.SetResourceVersion(strconv.FormatInt(rev, 10))
+	if initialEnd {
+		m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+	}
+	return e.sendRaw("BOOKMARK", obj)
+}
+
+func (e *eventWriter) sendRaw(typ string, payload any) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	line, err := json.Marshal(watchEvent{Type: typ, Object: raw})
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	if _, err := e.w.Write(line); err != nil {
+		return err
+	}
+	return e.rc.Flush()
+}
