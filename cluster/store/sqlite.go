@@ -69,9 +69,14 @@ type SQLite struct {
 	log  *slog.Logger
 	path string
 
-	lock    *os.File // flock held while open: one process owns the revision log
-	writeDB *sql.DB  // exactly one connection: writes are serialized here
-	readDB  *sql.DB
+	lock         *os.File // flock held while open: one process owns the revision log
+	writeDB      *sql.DB  // exactly one connection: writes are serialized here
+	readDB       *sql.DB
+	checkpointDB *sql.DB
+	latestStmt   *sql.Stmt // prepared on writeDB, see write.go
+	insertStmt   *sql.Stmt
+	checkpoint   chan struct{} // the writer asks for a checkpoint here, without blocking
+	walPages     int64         // rows written since the last checkpoint request (writer only)
 
 	rev       atomic.Int64 // newest committed revision
 	compacted atomic.Int64 // CompactedRevision
@@ -82,7 +87,10 @@ type SQLite struct {
 	bus        *bus
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
-	compactMu  sync.Mutex
+	// afterCommit, if set, sees each committed batch just before it is published
+	// (benchmarks time watch delay from here).
+	afterCommit func([]Event)
+	compactMu   sync.Mutex
 }
 
 var _ Store = (*SQLite)(nil)
@@ -109,6 +117,7 @@ func New(ctx context.Context, cfg Config) (*SQLite, error) {
 		ops:        make(chan *op, 4*cfg.MaxBatch),
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
+		checkpoint: make(chan struct{}, 1),
 	}
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()
@@ -120,6 +129,11 @@ func New(ctx context.Context, cfg Config) (*SQLite, error) {
 		defer s.wg.Done()
 		defer close(s.writerDone)
 		s.writer()
+	}()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.checkpointer()
 	}()
 	if cfg.CompactInterval > 0 {
 		s.wg.Add(1)
@@ -157,6 +171,24 @@ func (s *SQLite) open(ctx context.Context) error {
 	if err := migrate(ctx, s.writeDB, s.path, s.cfg.Clock, s.log); err != nil {
 		return err
 	}
+	// The writer never checkpoints (copies the WAL back into the database file, with an
+	// fsync): done inline that stalls whichever commit crosses the threshold for
+	// milliseconds. The checkpointer goroutine does it on its own connection, beside
+	// the writer. journal_size_limit trims the WAL file after it has been reset.
+	if _, err := s.writeDB.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864`); err != nil {
+		return fmt.Errorf("store: configure %s: %w", s.path, err)
+	}
+	if s.latestStmt, err = s.writeDB.PrepareContext(ctx, latestSQL); err != nil {
+		return fmt.Errorf("store: prepare: %w", err)
+	}
+	if s.insertStmt, err = s.writeDB.PrepareContext(ctx, insertSQL); err != nil {
+		return fmt.Errorf("store: prepare: %w", err)
+	}
+	s.checkpointDB, err = sql.Open("sqlite3", s.path+"?"+pragmas)
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", s.path, err)
+	}
+	s.checkpointDB.SetMaxOpenConns(1)
 	s.readDB, err = sql.Open("sqlite3", s.path+"?_query_only=1&"+pragmas)
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", s.path, err)
@@ -213,13 +245,44 @@ func (s *SQLite) closeDBs() error {
 	if s.readDB != nil {
 		errs = append(errs, s.readDB.Close())
 	}
+	if s.checkpointDB != nil {
+		errs = append(errs, s.checkpointDB.Close())
+	}
+	for _, st := range []*sql.Stmt{s.latestStmt, s.insertStmt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
 	if s.writeDB != nil {
+		// The last connection to close checkpoints and removes the WAL.
 		errs = append(errs, s.writeDB.Close())
 	}
 	if s.lock != nil {
 		errs = append(errs, s.lock.Close()) // closing the file drops the flock
 	}
 	return errors.Join(errs...)
+}
+
+// checkpointEvery is how many written rows make the writer ask for a checkpoint; about
+// SQLite's own default of 1000 pages for small objects.
+const checkpointEvery = 1000
+
+// checkpointer copies the WAL into the database file when the writer asks, and every
+// few seconds anyway. PASSIVE never waits for or blocks the writer or readers.
+func (s *SQLite) checkpointer() {
+	t := s.cfg.Clock.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-s.checkpoint:
+		case <-t.C():
+		}
+		if _, err := s.checkpointDB.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+			s.log.Warn("checkpoint failed", "err", err)
+		}
+	}
 }
 
 // lockFile takes an exclusive flock next to the database. The revision counter and the

@@ -138,12 +138,16 @@ func (s *SQLite) commitBatch(batch []*op) {
 			return err
 		}
 		defer tx.Rollback()
+		w := &writeTx{
+			latestStmt: tx.StmtContext(ctx, s.latestStmt),
+			insertStmt: tx.StmtContext(ctx, s.insertStmt),
+		}
 		for i, o := range batch {
 			if err := o.ctx.Err(); err != nil {
 				results[i].err = err // caller already gone: don't write on its behalf
 				continue
 			}
-			ev, err := apply(ctx, tx, o, rev+1)
+			ev, err := w.apply(ctx, o, rev+1)
 			if errors.Is(err, ErrExists) || errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
 				results[i].err = err
 				continue
@@ -170,6 +174,16 @@ func (s *SQLite) commitBatch(batch []*op) {
 		}
 	} else if len(events) > 0 {
 		s.rev.Store(rev)
+		if s.walPages += int64(len(events)); s.walPages >= checkpointEvery {
+			s.walPages = 0
+			select {
+			case s.checkpoint <- struct{}{}:
+			default:
+			}
+		}
+		if s.afterCommit != nil {
+			s.afterCommit(events)
+		}
 		s.bus.publish(events)
 	}
 	for i, o := range batch {
@@ -183,12 +197,23 @@ type row struct {
 	value         []byte
 }
 
+// writeTx is one write transaction with the writer's statements bound to it.
+type writeTx struct {
+	latestStmt, insertStmt *sql.Stmt
+}
+
+// statements are prepared once on the writer's only connection and reused by every
+// transaction, which saves SQLite parsing them for every write.
+const (
+	latestSQL = `SELECT id, create_revision, deleted, value FROM kv WHERE name = ? ORDER BY id DESC LIMIT 1`
+	insertSQL = `INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value)
+	VALUES (?, ?, ?, ?, ?, ?, ?)`
+)
+
 // latest reads the newest row of key inside the write transaction.
-func latest(ctx context.Context, tx *sql.Tx, key string) (row, bool, error) {
+func (w *writeTx) latest(ctx context.Context, key string) (row, bool, error) {
 	var r row
-	err := tx.QueryRowContext(ctx,
-		`SELECT id, create_revision, deleted, value FROM kv WHERE name = ? ORDER BY id DESC LIMIT 1`, key).
-		Scan(&r.id, &r.createRev, &r.deleted, &r.value)
+	err := w.latestStmt.QueryRowContext(ctx, key).Scan(&r.id, &r.createRev, &r.deleted, &r.value)
 	if r.value == nil {
 		r.value = []byte{} // the column is NOT NULL; a nil slice would bind as NULL
 	}
@@ -201,15 +226,12 @@ func latest(ctx context.Context, tx *sql.Tx, key string) (row, bool, error) {
 	return r, true, nil
 }
 
-const insertRow = `INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value)
-	VALUES (?, ?, ?, ?, ?, ?, ?)`
-
 // apply checks o against the key's newest row and appends o's row at revision rev.
 // Revisions are assigned here rather than by AUTOINCREMENT so create_revision of a
 // create can be its own id in the same INSERT; the writer is the only one assigning
 // them and the flock keeps other processes out.
-func apply(ctx context.Context, tx *sql.Tx, o *op, rev int64) (Event, error) {
-	cur, found, err := latest(ctx, tx, o.key)
+func (w *writeTx) apply(ctx context.Context, o *op, rev int64) (Event, error) {
+	cur, found, err := w.latest(ctx, o.key)
 	if err != nil {
 		return Event{}, err
 	}
@@ -222,7 +244,7 @@ func apply(ctx context.Context, tx *sql.Tx, o *op, rev int64) (Event, error) {
 		if found {
 			prev = cur.id // the tombstone this create follows
 		}
-		if _, err := tx.ExecContext(ctx, insertRow, rev, o.key, 1, 0, rev, prev, o.value); err != nil {
+		if _, err := w.insertStmt.ExecContext(ctx, rev, o.key, 1, 0, rev, prev, o.value); err != nil {
 			return Event{}, err
 		}
 		return Event{Type: Added, KV: KeyValue{Key: o.key, Value: o.value, CreateRevision: rev, ModRevision: rev}}, nil
@@ -236,12 +258,12 @@ func apply(ctx context.Context, tx *sql.Tx, o *op, rev int64) (Event, error) {
 	prevKV := &KeyValue{Key: o.key, Value: cur.value, CreateRevision: cur.createRev, ModRevision: cur.id}
 	if o.kind == opDelete {
 		// The tombstone keeps the last value: a DELETED event carries it.
-		if _, err := tx.ExecContext(ctx, insertRow, rev, o.key, 0, 1, cur.createRev, cur.id, cur.value); err != nil {
+		if _, err := w.insertStmt.ExecContext(ctx, rev, o.key, 0, 1, cur.createRev, cur.id, cur.value); err != nil {
 			return Event{}, err
 		}
 		return Event{Type: Deleted, KV: KeyValue{Key: o.key, Value: cur.value, CreateRevision: cur.createRev, ModRevision: rev}, PrevKV: prevKV}, nil
 	}
-	if _, err := tx.ExecContext(ctx, insertRow, rev, o.key, 0, 0, cur.createRev, cur.id, o.value); err != nil {
+	if _, err := w.insertStmt.ExecContext(ctx, rev, o.key, 0, 0, cur.createRev, cur.id, o.value); err != nil {
 		return Event{}, err
 	}
 	return Event{Type: Modified, KV: KeyValue{Key: o.key, Value: o.value, CreateRevision: cur.createRev, ModRevision: rev}, PrevKV: prevKV}, nil
