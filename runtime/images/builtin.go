@@ -96,7 +96,19 @@ func (s *Service) EnsureBuiltins(ctx context.Context) error {
 	return s.build(ctx, list)
 }
 
+// ensureBuiltin returns the built-in image, made if needed. Once a built-in has been found
+// up to date it is only looked up: pods starting together must not wait on ldd and stat.
 func (s *Service) ensureBuiltin(ctx context.Context, b *builtin) (containerd.Image, error) {
+	s.mu.Lock()
+	ok := s.verified[b.Name]
+	s.mu.Unlock()
+	if ok {
+		img, err := s.unpacked(ctx, b.Name)
+		if err == nil || !errdefs.IsNotFound(err) {
+			return img, err
+		}
+		// Someone removed it (ctr images rm): make it again.
+	}
 	if err := s.build(ctx, []*builtin{b}); err != nil {
 		return nil, err
 	}
@@ -166,6 +178,7 @@ func (s *Service) build(ctx context.Context, list []*builtin) error {
 		}
 		fp := fingerprint(b, l)
 		if s.upToDate(ctx, b.Name, fp) {
+			s.markVerified(b.Name)
 			continue
 		}
 		todo = append(todo, plan{b, fp})
@@ -251,9 +264,16 @@ func (s *Service) build(ctx context.Context, list []*builtin) error {
 		if err := containerd.NewImageWithPlatform(s.client, m, platforms.Default()).Unpack(ctx, s.snap); err != nil {
 			return fmt.Errorf("unpack built-in %s: %w", m.Name, err)
 		}
+		s.markVerified(m.Name)
 	}
 	s.log.Info("built-in images made", "count", len(imgs), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+func (s *Service) markVerified(name string) {
+	s.mu.Lock()
+	s.verified[name] = true
+	s.mu.Unlock()
 }
 
 func fingerprint(b *builtin, l *layer) string {

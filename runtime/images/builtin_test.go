@@ -261,3 +261,61 @@ func execIn(t testing.TB, task containerd.Task, args ...string) string {
 	proc.IO().Wait()
 	return out.String()
 }
+
+func TestRemovedBuiltinIsMadeAgain(t *testing.T) {
+	e := setup(t)
+	ctx := ctxNS()
+	before, err := e.client.GetImage(ctx, "docker.io/library/busybox:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Remove(ctx, "busybox"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.GetImage(ctx, "docker.io/library/busybox:latest"); err == nil {
+		t.Fatal("busybox still there after Remove")
+	}
+	img, err := e.svc.Ensure(ctx, "busybox", corev1.PullIfNotPresent, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Target().Digest != before.Target().Digest {
+		t.Errorf("remade busybox has digest %s, was %s", img.Target().Digest, before.Target().Digest)
+	}
+	if img.Labels()[images.LabelBuiltin] != "true" {
+		t.Errorf("remade busybox labels %v", img.Labels())
+	}
+}
+
+func TestEnsureBuiltinConcurrently(t *testing.T) {
+	e := setup(t)
+	errs := make(chan error, 20)
+	start := time.Now()
+	for i := 0; i < 20; i++ {
+		go func() {
+			_, err := e.svc.Ensure(ctxNS(), "ghcr.io/subicura/echo:v1", corev1.PullIfNotPresent, nil)
+			errs <- err
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("20 concurrent Ensure of a built-in: %v", time.Since(start))
+}
+
+// BenchmarkEnsureBuiltin is the per-container image cost the kubelet pays for a built-in.
+func BenchmarkEnsureBuiltin(b *testing.B) {
+	e := setup(b)
+	ctx := ctxNS()
+	if _, err := e.svc.Ensure(ctx, "ghcr.io/subicura/echo:v1", "", nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.svc.Ensure(ctx, "ghcr.io/subicura/echo:v1", "", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/containerd/containerd/remotes/docker"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -85,6 +86,10 @@ type Service struct {
 	http    *http.Client
 
 	buildMu sync.Mutex // one built-in build at a time
+
+	mu       sync.Mutex
+	verified map[string]bool // built-ins checked up to date since we started
+	pulls    singleflight.Group
 }
 
 // NewService checks the configuration.
@@ -93,14 +98,15 @@ func NewService(cfg Config) (*Service, error) {
 		return nil, errors.New("images: Client is required")
 	}
 	s := &Service{
-		client:  cfg.Client,
-		log:     cfg.Logger,
-		snap:    cfg.Snapshotter,
-		mirrors: map[string]*url.URL{},
-		sample:  cfg.SampleBinary,
-		tmp:     cfg.TempDir,
-		timeout: cfg.PullTimeout,
-		http:    &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 30 * time.Second, TLSHandshakeTimeout: 10 * time.Second}},
+		client:   cfg.Client,
+		log:      cfg.Logger,
+		snap:     cfg.Snapshotter,
+		mirrors:  map[string]*url.URL{},
+		verified: map[string]bool{},
+		sample:   cfg.SampleBinary,
+		tmp:      cfg.TempDir,
+		timeout:  cfg.PullTimeout,
+		http:     &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 30 * time.Second, TLSHandshakeTimeout: 10 * time.Second}},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -195,12 +201,14 @@ func (s *Service) Ensure(ctx context.Context, ref string, policy corev1.PullPoli
 	}
 	onEvent("Pulling", fmt.Sprintf("Pulling image %q", ref))
 	start := time.Now()
-	img, err := s.Pull(ctx, name)
+	// Pods starting together with the same image share one pull.
+	v, err, _ := s.pulls.Do(name, func() (any, error) { return s.Pull(ctx, name) })
 	if err != nil {
 		msg := fmt.Sprintf("Failed to pull image %q: %v", ref, err)
 		onEvent("Failed", msg)
 		return nil, &Error{Reason: ReasonErrImagePull, Message: msg, Err: err}
 	}
+	img := v.(containerd.Image)
 	size, _ := img.Size(ctx)
 	d := time.Since(start).Round(time.Millisecond)
 	onEvent("Pulled", fmt.Sprintf("Successfully pulled image %q in %s (%s including waiting). Image size: %d bytes.", ref, d, d, size))
@@ -288,6 +296,21 @@ func (s *Service) Import(ctx context.Context, r io.Reader) ([]string, error) {
 	}
 	s.log.Info("imported images", "images", names)
 	return names, nil
+}
+
+// Remove deletes an image by name; a removed built-in is made again when next needed.
+func (s *Service) Remove(ctx context.Context, ref string) error {
+	name, err := Normalize(ref)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.verified, name)
+	s.mu.Unlock()
+	if err := s.client.ImageService().Delete(ctx, name); err != nil {
+		return fmt.Errorf("remove image %s: %w", name, err)
+	}
+	return nil
 }
 
 // Info describes one image for `webkube image list` and the dashboard.
