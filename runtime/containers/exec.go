@@ -1,0 +1,165 @@
+package containers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/namespaces"
+)
+
+// TermSize is a terminal's size in characters.
+type TermSize struct{ Width, Height uint16 }
+
+// ExecOptions describe a process to run in a running container.
+type ExecOptions struct {
+	Command []string
+	TTY     bool
+	Stdin   io.Reader // nil: no stdin. Its EOF closes the process's stdin.
+	Stdout  io.Writer // nil: discarded
+	Stderr  io.Writer // nil: discarded; unused with TTY (the terminal merges it into Stdout)
+	Resize  <-chan TermSize
+}
+
+// Exec runs a process in the container, like `kubectl exec`, and returns its exit code.
+// Cancelling ctx kills the process.
+func (r *Runtime) Exec(ctx context.Context, id string, opts ExecOptions) (int, error) {
+	ctx = namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	if len(opts.Command) == 0 {
+		return 0, errors.New("containers: exec: no command")
+	}
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("containers: exec: %w", err)
+	}
+	t, err := c.Task(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("containers: exec: container %s is not running: %w", id, err)
+	}
+	if st, err := t.Status(ctx); err != nil || st.Status != containerd.Running {
+		return 0, fmt.Errorf("containers: exec: container %s is not running", id)
+	}
+	spec, err := c.Spec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("containers: exec: %w", err)
+	}
+	pspec := *spec.Process
+	pspec.Args = opts.Command
+	pspec.Terminal = opts.TTY
+	pspec.Env = append([]string{}, spec.Process.Env...)
+	if opts.TTY {
+		pspec.Env = append(pspec.Env, "TERM=xterm")
+	}
+
+	b := make([]byte, 8)
+	rand.Read(b)
+	execID := "exec-" + hex.EncodeToString(b)
+
+	// The process is known only after Exec returns, but cio starts copying stdin at once:
+	// the EOF hook waits for the start before closing the process's stdin.
+	var (
+		proc    containerd.Process
+		started = make(chan struct{})
+	)
+	stdout, stderr := opts.Stdout, opts.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil || opts.TTY {
+		stderr = io.Discard
+	}
+	var stdin io.Reader
+	if opts.Stdin != nil {
+		stdin = &eofHook{r: opts.Stdin, onEOF: func() {
+			select {
+			case <-started:
+				proc.CloseIO(ctx, containerd.WithStdinCloser)
+			case <-ctx.Done():
+			}
+		}}
+	}
+	streams := []cio.Opt{cio.WithStreams(stdin, stdout, stderr), cio.WithFIFODir(filepath.Join(r.cfg.DataDir, "fifo", id))}
+	if opts.TTY {
+		streams = append(streams, cio.WithTerminal)
+	}
+	proc, err = t.Exec(ctx, execID, &pspec, cio.NewCreator(streams...))
+	if err != nil {
+		return 0, fmt.Errorf("containers: exec: %w", err)
+	}
+	// Delete (which also drains and closes the IO) must happen even when ctx is cancelled.
+	cleanup := namespaces.WithNamespace(context.WithoutCancel(ctx), r.cfg.Namespace)
+	defer func() {
+		dctx, cancel := context.WithTimeout(cleanup, 10*time.Second)
+		defer cancel()
+		proc.Delete(dctx, containerd.WithProcessKill)
+	}()
+	exitCh, err := proc.Wait(cleanup)
+	if err != nil {
+		return 0, fmt.Errorf("containers: exec: %w", err)
+	}
+	if err := proc.Start(ctx); err != nil {
+		return 0, fmt.Errorf("containers: exec: %w", err)
+	}
+	close(started)
+
+	var wg sync.WaitGroup
+	stopResize := make(chan struct{})
+	if opts.Resize != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case sz, ok := <-opts.Resize:
+					if !ok {
+						return
+					}
+					proc.Resize(ctx, uint32(sz.Width), uint32(sz.Height))
+				case <-stopResize:
+					return
+				}
+			}
+		}()
+	}
+	defer func() { close(stopResize); wg.Wait() }()
+
+	select {
+	case st := <-exitCh:
+		// Let the output drain before returning: Delete (deferred) waits for the copy,
+		// but the caller reads its writers as soon as we return.
+		proc.IO().Wait()
+		return int(st.ExitCode()), st.Error()
+	case <-ctx.Done():
+		proc.Kill(cleanup, syscall.SIGKILL)
+		select {
+		case <-exitCh:
+		case <-time.After(5 * time.Second):
+		}
+		return 0, ctx.Err()
+	}
+}
+
+// eofHook calls onEOF once when r reports EOF.
+type eofHook struct {
+	r     io.Reader
+	once  sync.Once
+	onEOF func()
+}
+
+func (e *eofHook) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF || errors.Is(err, os.ErrClosed) || errors.Is(err, io.ErrClosedPipe) {
+		e.once.Do(e.onEOF)
+	}
+	return n, err
+}

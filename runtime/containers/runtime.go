@@ -1,0 +1,667 @@
+// Package containers runs the containers of Kubernetes pods on containerd: it turns a
+// corev1.Container into an OCI spec (command/args merged with the image as Kubernetes does,
+// env, workingDir, the pod's network namespace and hostname, /etc/hosts and resolv.conf,
+// volumes, resource limits), starts it with its output going to a CRI-format log file, reports
+// its exit (code, OOMKilled), stops it gracefully, execs into it, and finds its containers
+// again after webkube restarts, through the webkube.io/ labels on each container.
+//
+// The kubelet decides what to run and when; this package only does it.
+package containers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd"
+	apievents "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/api/types/runc/options"
+	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/namespaces"
+	"github.com/containerd/typeurl/v2"
+	corev1 "k8s.io/api/core/v1"
+
+	"webkube/runtime/cni"
+	wkcd "webkube/runtime/containerd"
+	"webkube/runtime/logs"
+)
+
+// Labels put on every container, so a restarted kubelet knows what each one is.
+const (
+	LabelPodUID       = "webkube.io/pod-uid"
+	LabelPodNamespace = "webkube.io/pod-namespace"
+	LabelPodName      = "webkube.io/pod-name"
+	LabelContainer    = "webkube.io/container"
+	LabelRestartCount = "webkube.io/restart-count"
+	LabelStartedAt    = "webkube.io/started-at"
+	LabelOOMKilled    = "webkube.io/oom-killed"
+)
+
+// Config configures a Runtime.
+type Config struct {
+	Client    *containerd.Client
+	Namespace string // containerd namespace; default webkube's
+	RuncRoot  string // runc state dir; default runc's own
+	// DataDir holds per-pod volume dirs (pods/<uid>), container logs (logs/) and the FIFOs
+	// that carry container output (fifo/). It must survive restarts of webkube.
+	DataDir     string
+	Snapshotter string // default "overlayfs"
+	Clock       func() time.Time
+	Logger      *slog.Logger
+	// OnExit, if set, is called (from its own goroutine) when a container's process exits.
+	OnExit func(Status)
+}
+
+// State is where a container is in its life.
+type State string
+
+const (
+	StateCreated State = "Created" // container made, process not started
+	StateRunning State = "Running"
+	StateExited  State = "Exited"
+	StateUnknown State = "Unknown"
+)
+
+// Status is what the kubelet needs to report a container in the pod's status.
+type Status struct {
+	ID           string
+	PodUID       string
+	Namespace    string
+	PodName      string
+	Name         string // container name in the pod spec
+	RestartCount int
+	Image        string
+	State        State
+	Pid          uint32
+	CreatedAt    time.Time
+	StartedAt    time.Time
+	FinishedAt   time.Time
+	ExitCode     int32
+	Reason       string // when exited: Completed, Error or OOMKilled
+	LogPath      string
+}
+
+// CreateOptions says which container of which pod to create.
+type CreateOptions struct {
+	Pod          *corev1.Pod
+	Container    *corev1.Container
+	Image        containerd.Image
+	Network      cni.Network // from cni.Manager.SetUp
+	RestartCount int
+	// Data of the configMaps and secrets the container refers to, fetched by the kubelet.
+	ConfigMaps map[string]map[string]string
+	Secrets    map[string]map[string][]byte
+	// ExtraEnv comes before the container's own env (e.g. Service variables).
+	ExtraEnv []corev1.EnvVar
+}
+
+// Runtime runs pod containers on one containerd.
+type Runtime struct {
+	cfg    Config
+	client *containerd.Client
+	log    *slog.Logger
+	now    func() time.Time
+	bg     context.Context // namespaced, lives as long as Start's ctx: waits and reattached IO
+
+	mu    sync.Mutex
+	insts map[string]*instance
+	ooms  map[string]bool // container IDs that had an OOM event
+}
+
+// instance is a started container process this Runtime is watching.
+type instance struct {
+	task containerd.Task
+	log  *logs.File
+	done chan struct{} // closed after the exit is recorded and the log closed
+}
+
+// New checks cfg. Call Start before using the Runtime.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("containers: Client is required")
+	}
+	if cfg.DataDir == "" || !filepath.IsAbs(cfg.DataDir) {
+		return nil, fmt.Errorf("containers: DataDir must be an absolute path, got %q", cfg.DataDir)
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = wkcd.Namespace
+	}
+	if cfg.Snapshotter == "" {
+		cfg.Snapshotter = "overlayfs"
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	for _, d := range []string{"pods", "logs", "fifo"} {
+		if err := os.MkdirAll(filepath.Join(cfg.DataDir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("containers: %w", err)
+		}
+	}
+	return &Runtime{
+		cfg:    cfg,
+		client: cfg.Client,
+		log:    cfg.Logger.With("component", "containers"),
+		now:    cfg.Clock,
+		insts:  map[string]*instance{},
+		ooms:   map[string]bool{},
+	}, nil
+}
+
+// Start watches OOM events and reattaches to the containers that were started before a
+// restart: output goes on into their log files and their exits are reported. It returns
+// once that is done; the watching goes on until ctx ends.
+func (r *Runtime) Start(ctx context.Context) error {
+	r.bg = namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	ctx = r.bg
+	evs, errs := r.client.Subscribe(ctx, `topic=="/tasks/oom"`)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-errs:
+				if err != nil && ctx.Err() == nil {
+					r.log.Warn("containerd event stream ended", "err", err)
+				}
+				return
+			case ev := <-evs:
+				v, err := typeurl.UnmarshalAny(ev.Event)
+				if oom, ok := v.(*apievents.TaskOOM); err == nil && ok {
+					r.mu.Lock()
+					r.ooms[oom.ContainerID] = true
+					r.mu.Unlock()
+				}
+			}
+		}
+	}()
+
+	cs, err := r.client.Containers(ctx, `labels."`+LabelPodUID+`"`)
+	if err != nil {
+		return fmt.Errorf("containers: list: %w", err)
+	}
+	for _, c := range cs {
+		if err := r.reattach(ctx, c); err != nil {
+			r.log.Warn("reattach failed", "container", c.ID(), "err", err)
+		}
+	}
+	return nil
+}
+
+func (r *Runtime) reattach(ctx context.Context, c containerd.Container) error {
+	labels, err := c.Labels(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil // never started
+	}
+	if err != nil {
+		return err
+	}
+	st, err := t.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Status != containerd.Running {
+		return nil // its exit is read from the task when asked
+	}
+	lf, err := logs.Create(r.logPathFromLabels(labels, 0), r.now)
+	if err != nil {
+		return err
+	}
+	t, err = c.Task(ctx, cio.NewAttach(cio.WithStreams(nil, lf.Stdout(), lf.Stderr())))
+	if err != nil {
+		lf.Close()
+		return err
+	}
+	exitCh, err := t.Wait(r.bg)
+	if err != nil {
+		lf.Close()
+		return err
+	}
+	inst := &instance{task: t, log: lf, done: make(chan struct{})}
+	r.mu.Lock()
+	r.insts[c.ID()] = inst
+	r.mu.Unlock()
+	go r.monitor(c.ID(), inst, exitCh)
+	r.log.Debug("reattached", "container", c.ID(), "pod", labels[LabelPodNamespace]+"/"+labels[LabelPodName])
+	return nil
+}
+
+// Create makes a container for opts.Container (not yet started) and returns its ID.
+func (r *Runtime) Create(ctx context.Context, opts CreateOptions) (string, error) {
+	ctx = namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	if opts.Pod == nil || opts.Container == nil || opts.Image == nil {
+		return "", errors.New("containers: Pod, Container and Image are required")
+	}
+	specOpts, err := r.specOpts(ctx, &opts)
+	if err != nil {
+		return "", fmt.Errorf("containers: %s/%s %s: %w", opts.Pod.Namespace, opts.Pod.Name, opts.Container.Name, err)
+	}
+	b := make([]byte, 16)
+	rand.Read(b)
+	id := hex.EncodeToString(b)
+	labels := map[string]string{
+		LabelPodUID:       string(opts.Pod.UID),
+		LabelPodNamespace: opts.Pod.Namespace,
+		LabelPodName:      opts.Pod.Name,
+		LabelContainer:    opts.Container.Name,
+		LabelRestartCount: strconv.Itoa(opts.RestartCount),
+	}
+	runtimeOpts := &options.Options{Root: r.cfg.RuncRoot}
+	_, err = r.client.NewContainer(ctx, id,
+		containerd.WithImage(opts.Image),
+		containerd.WithSnapshotter(r.cfg.Snapshotter),
+		containerd.WithNewSnapshot(id, opts.Image),
+		containerd.WithRuntime(wkcd.RuntimeName, runtimeOpts),
+		containerd.WithNewSpec(specOpts...),
+		containerd.WithContainerLabels(labels),
+	)
+	if err != nil {
+		return "", fmt.Errorf("containers: create %s/%s %s: %w", opts.Pod.Namespace, opts.Pod.Name, opts.Container.Name, err)
+	}
+	dir := logs.ContainerDir(r.logsDir(), opts.Pod.Namespace, opts.Pod.Name, string(opts.Pod.UID), opts.Container.Name)
+	if err := logs.Prune(dir, opts.RestartCount); err != nil {
+		r.log.Warn("pruning old logs", "dir", dir, "err", err)
+	}
+	return id, nil
+}
+
+// StartContainer starts the process of a created container, its output going to its log.
+func (r *Runtime) StartContainer(ctx context.Context, id string) error {
+	ctx = namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	if r.bg == nil {
+		return errors.New("containers: Start the Runtime first")
+	}
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return fmt.Errorf("containers: %w", err)
+	}
+	labels, err := c.Labels(ctx)
+	if err != nil {
+		return fmt.Errorf("containers: %w", err)
+	}
+	// A task left by a start that did not finish (e.g. a crash in between) is replaced.
+	if old, err := c.Task(ctx, nil); err == nil {
+		if st, err := old.Status(ctx); err == nil && st.Status != containerd.Created {
+			return fmt.Errorf("containers: %s already started", id)
+		}
+		if _, err := old.Delete(ctx, containerd.WithProcessKill); err != nil {
+			return fmt.Errorf("containers: %w", err)
+		}
+	}
+	lf, err := logs.Create(r.logPathFromLabels(labels, 0), r.now)
+	if err != nil {
+		return fmt.Errorf("containers: %w", err)
+	}
+	fifoDir := filepath.Join(r.cfg.DataDir, "fifo", id)
+	t, err := c.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, lf.Stdout(), lf.Stderr()), cio.WithFIFODir(fifoDir)))
+	if err != nil {
+		lf.Close()
+		return fmt.Errorf("containers: start %s: %w", id, err)
+	}
+	// Wait before Start, so even an instant exit is seen.
+	exitCh, err := t.Wait(r.bg)
+	if err != nil {
+		t.Delete(ctx)
+		lf.Close()
+		return fmt.Errorf("containers: %w", err)
+	}
+	startedAt := r.now()
+	if err := t.Start(ctx); err != nil {
+		t.Delete(ctx)
+		lf.Close()
+		return fmt.Errorf("containers: start %s: %w", id, err)
+	}
+	if _, err := c.SetLabels(ctx, map[string]string{LabelStartedAt: startedAt.UTC().Format(time.RFC3339Nano)}); err != nil {
+		r.log.Warn("recording start time", "container", id, "err", err)
+	}
+	inst := &instance{task: t, log: lf, done: make(chan struct{})}
+	r.mu.Lock()
+	r.insts[id] = inst
+	r.mu.Unlock()
+	go r.monitor(id, inst, exitCh)
+	return nil
+}
+
+// monitor waits for the process to exit, lets its output drain into the log, records an
+// OOM kill, and tells OnExit.
+func (r *Runtime) monitor(id string, inst *instance, exitCh <-chan containerd.ExitStatus) {
+	var exit containerd.ExitStatus
+	select {
+	case exit = <-exitCh:
+	case <-r.bg.Done():
+		// webkube is stopping, the container goes on; a new Runtime reattaches to it.
+		return
+	}
+	if exit.Error() != nil && r.bg.Err() != nil {
+		return
+	}
+	// The shim closes the output FIFOs once the process is gone; wait (briefly: a child
+	// that inherited stdout could keep them open) for the copy to finish.
+	drained := make(chan struct{})
+	go func() { inst.task.IO().Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(2 * time.Second):
+	}
+	inst.log.Close()
+	if r.oomKilled(r.bg, id) {
+		if c, err := r.client.LoadContainer(r.bg, id); err == nil {
+			c.SetLabels(r.bg, map[string]string{LabelOOMKilled: "true"})
+		}
+	}
+	close(inst.done)
+	if r.cfg.OnExit != nil {
+		if st, err := r.Status(r.bg, id); err == nil {
+			r.cfg.OnExit(st)
+		}
+	}
+}
+
+// oomKilled tells whether the kernel's OOM killer hit the container: from the event, or
+// from its memory cgroup's counter (the event can come after the exit).
+func (r *Runtime) oomKilled(ctx context.Context, id string) bool {
+	r.mu.Lock()
+	seen := r.ooms[id]
+	r.mu.Unlock()
+	if seen {
+		return true
+	}
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return false
+	}
+	spec, err := c.Spec(ctx)
+	if err != nil || spec.Linux == nil || spec.Linux.CgroupsPath == "" {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", spec.Linux.CgroupsPath, "memory.oom_control"))
+	if err != nil {
+		// cgroup v2
+		b, err = os.ReadFile(filepath.Join("/sys/fs/cgroup", spec.Linux.CgroupsPath, "memory.events"))
+		if err != nil {
+			return false
+		}
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "oom_kill" && f[1] != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// Done is closed when the container's current process has exited and its log is complete.
+// For a container that is not running it is already closed.
+func (r *Runtime) Done(id string) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if inst, ok := r.insts[id]; ok {
+		return inst.done
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
+}
+
+// Stop sends SIGTERM, and SIGKILL if the process is still there after grace. Stopping a
+// container that is not running is not an error.
+func (r *Runtime) Stop(ctx context.Context, id string, grace time.Duration) error {
+	ctx = namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("containers: %w", err)
+	}
+	t, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("containers: %w", err)
+	}
+	done := r.Done(id)
+	r.mu.Lock()
+	_, watched := r.insts[id]
+	r.mu.Unlock()
+	if !watched {
+		// Not ours to watch (e.g. Start not called): wait on the task directly.
+		exitCh, err := t.Wait(ctx)
+		if err != nil {
+			return fmt.Errorf("containers: %w", err)
+		}
+		d := make(chan struct{})
+		go func() { <-exitCh; close(d) }()
+		done = d
+	}
+	if st, err := t.Status(ctx); err == nil && st.Status == containerd.Stopped {
+		return nil
+	}
+	if err := t.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("containers: SIGTERM %s: %w", id, err)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(grace):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := t.Kill(ctx, syscall.SIGKILL, containerd.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("containers: SIGKILL %s: %w", id, err)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("containers: %s did not exit after SIGKILL", id)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Remove deletes the container: its task (killing it if needed), its snapshot and record.
+// Its log file stays, as the previous instance's. Removing a missing container is fine.
+func (r *Runtime) Remove(ctx context.Context, id string) error {
+	ctx = namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return r.forget(id)
+	}
+	if err != nil {
+		return fmt.Errorf("containers: %w", err)
+	}
+	r.mu.Lock()
+	inst := r.insts[id]
+	r.mu.Unlock()
+	var t containerd.Task
+	if inst != nil {
+		t = inst.task
+	} else if t, err = c.Task(ctx, nil); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("containers: %w", err)
+	}
+	if t != nil {
+		if _, err := t.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("containers: delete task %s: %w", id, err)
+		}
+	}
+	if inst != nil {
+		select {
+		case <-inst.done:
+		case <-time.After(5 * time.Second):
+			inst.log.Close()
+		}
+	}
+	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("containers: delete %s: %w", id, err)
+	}
+	return r.forget(id)
+}
+
+func (r *Runtime) forget(id string) error {
+	r.mu.Lock()
+	delete(r.insts, id)
+	delete(r.ooms, id)
+	r.mu.Unlock()
+	if err := os.RemoveAll(filepath.Join(r.cfg.DataDir, "fifo", id)); err != nil {
+		return fmt.Errorf("containers: %w", err)
+	}
+	return nil
+}
+
+// Status reports one container.
+func (r *Runtime) Status(ctx context.Context, id string) (Status, error) {
+	ctx = namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return Status{}, fmt.Errorf("containers: %w", err)
+	}
+	return r.status(ctx, c)
+}
+
+func (r *Runtime) status(ctx context.Context, c containerd.Container) (Status, error) {
+	info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
+	if err != nil {
+		return Status{}, fmt.Errorf("containers: %w", err)
+	}
+	l := info.Labels
+	rc, _ := strconv.Atoi(l[LabelRestartCount])
+	st := Status{
+		ID:           c.ID(),
+		PodUID:       l[LabelPodUID],
+		Namespace:    l[LabelPodNamespace],
+		PodName:      l[LabelPodName],
+		Name:         l[LabelContainer],
+		RestartCount: rc,
+		Image:        info.Image,
+		State:        StateCreated,
+		CreatedAt:    info.CreatedAt,
+		LogPath:      r.logPathFromLabels(l, 0),
+	}
+	st.StartedAt, _ = time.Parse(time.RFC3339Nano, l[LabelStartedAt])
+	t, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return st, nil
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("containers: %w", err)
+	}
+	ts, err := t.Status(ctx)
+	if err != nil {
+		st.State = StateUnknown
+		return st, nil
+	}
+	st.Pid = t.Pid()
+	switch ts.Status {
+	case containerd.Running, containerd.Paused, containerd.Pausing:
+		st.State = StateRunning
+	case containerd.Created:
+		st.State = StateCreated
+	case containerd.Stopped:
+		st.State = StateExited
+		st.ExitCode = int32(ts.ExitStatus)
+		st.FinishedAt = ts.ExitTime
+		switch {
+		case l[LabelOOMKilled] == "true" || r.oomKilled(ctx, c.ID()):
+			st.Reason = "OOMKilled"
+		case ts.ExitStatus == 0:
+			st.Reason = "Completed"
+		default:
+			st.Reason = "Error"
+		}
+	default:
+		st.State = StateUnknown
+	}
+	return st, nil
+}
+
+// List reports the containers of one pod, or of all pods when podUID is "".
+func (r *Runtime) List(ctx context.Context, podUID string) ([]Status, error) {
+	ctx = namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	filter := `labels."` + LabelPodUID + `"`
+	if podUID != "" {
+		filter += `==` + strconv.Quote(podUID)
+	}
+	cs, err := r.client.Containers(ctx, filter)
+	if err != nil {
+		return nil, fmt.Errorf("containers: list: %w", err)
+	}
+	out := make([]Status, 0, len(cs))
+	for _, c := range cs {
+		st, err := r.status(ctx, c)
+		if err != nil {
+			if errdefs.IsNotFound(err) {
+				continue // removed meanwhile
+			}
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// LogPath is the log file of the container's instance, or of the one before it.
+func (r *Runtime) LogPath(ctx context.Context, id string, previous bool) (string, error) {
+	st, err := r.Status(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if !previous {
+		return st.LogPath, nil
+	}
+	if st.RestartCount == 0 {
+		return "", fmt.Errorf("containers: previous terminated container %q in pod %q not found", st.Name, st.PodName)
+	}
+	p := logs.Path(r.logsDir(), st.Namespace, st.PodName, st.PodUID, st.Name, st.RestartCount-1)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("containers: previous terminated container %q in pod %q not found", st.Name, st.PodName)
+	}
+	return p, nil
+}
+
+// RemovePod deletes a pod's volume dirs and logs, once none of its containers is left.
+func (r *Runtime) RemovePod(ctx context.Context, podUID, namespace, name string) error {
+	left, err := r.List(ctx, podUID)
+	if err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("containers: pod %s still has %d containers", podUID, len(left))
+	}
+	if err := os.RemoveAll(r.podDir(podUID)); err != nil {
+		return fmt.Errorf("containers: %w", err)
+	}
+	if err := os.RemoveAll(logs.PodDir(r.logsDir(), namespace, name, podUID)); err != nil {
+		return fmt.Errorf("containers: %w", err)
+	}
+	return nil
+}
+
+func (r *Runtime) podDir(uid string) string {
+	return filepath.Join(r.cfg.DataDir, "pods", filepath.Base(uid))
+}
+
+func (r *Runtime) logsDir() string { return filepath.Join(r.cfg.DataDir, "logs") }
+
+func (r *Runtime) logPathFromLabels(l map[string]string, back int) string {
+	rc, _ := strconv.Atoi(l[LabelRestartCount])
+	return logs.Path(r.logsDir(), l[LabelPodNamespace], l[LabelPodName], l[LabelPodUID], l[LabelContainer], rc-back)
+}

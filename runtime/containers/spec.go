@@ -1,0 +1,424 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/containerd/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Command is the process Kubernetes runs for a container: command replaces the image's
+// entrypoint (and drops its cmd); args alone replace the image's cmd.
+func Command(c *corev1.Container, entrypoint, cmd []string) []string {
+	switch {
+	case len(c.Command) > 0:
+		return append(append([]string{}, c.Command...), c.Args...)
+	case len(c.Args) > 0:
+		return append(append([]string{}, entrypoint...), c.Args...)
+	default:
+		return append(append([]string{}, entrypoint...), cmd...)
+	}
+}
+
+// Expand replaces $(NAME) references with values from lookup, as Kubernetes does in env
+// values, command and args: $$ escapes a $, unknown references stay as written.
+func Expand(s string, lookup func(string) (string, bool)) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := lookup(name); ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(s[i : i+3+end])
+			}
+			i += 2 + end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
+}
+
+// Env resolves a container's environment in Kubernetes order: envFrom first, then env
+// entries, each able to refer to the ones before it with $(NAME).
+func Env(opts *CreateOptions) ([]string, error) {
+	c := opts.Container
+	vals := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := vals[k]; !ok {
+			order = append(order, k)
+		}
+		vals[k] = v
+	}
+	lookup := func(k string) (string, bool) { v, ok := vals[k]; return v, ok }
+	for _, e := range opts.ExtraEnv {
+		set(e.Name, e.Value)
+	}
+	for _, from := range c.EnvFrom {
+		var data map[string]string
+		var optional bool
+		switch {
+		case from.ConfigMapRef != nil:
+			optional = from.ConfigMapRef.Optional != nil && *from.ConfigMapRef.Optional
+			cm, ok := opts.ConfigMaps[from.ConfigMapRef.Name]
+			if !ok && !optional {
+				return nil, fmt.Errorf("configmap %q not found", from.ConfigMapRef.Name)
+			}
+			data = cm
+		case from.SecretRef != nil:
+			optional = from.SecretRef.Optional != nil && *from.SecretRef.Optional
+			s, ok := opts.Secrets[from.SecretRef.Name]
+			if !ok && !optional {
+				return nil, fmt.Errorf("secret %q not found", from.SecretRef.Name)
+			}
+			data = map[string]string{}
+			for k, v := range s {
+				data[k] = string(v)
+			}
+		}
+		keys := make([]string, 0, len(data))
+		for k := range data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			set(from.Prefix+k, data[k])
+		}
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			set(e.Name, Expand(e.Value, lookup))
+			continue
+		}
+		v, err := valueFrom(opts, e.ValueFrom)
+		if err != nil {
+			return nil, fmt.Errorf("env %s: %w", e.Name, err)
+		}
+		set(e.Name, v)
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+vals[k])
+	}
+	return out, nil
+}
+
+func valueFrom(opts *CreateOptions, src *corev1.EnvVarSource) (string, error) {
+	pod := opts.Pod
+	switch {
+	case src.FieldRef != nil:
+		p := src.FieldRef.FieldPath
+		switch p {
+		case "metadata.name":
+			return pod.Name, nil
+		case "metadata.namespace":
+			return pod.Namespace, nil
+		case "metadata.uid":
+			return string(pod.UID), nil
+		case "spec.nodeName":
+			return pod.Spec.NodeName, nil
+		case "spec.serviceAccountName":
+			return pod.Spec.ServiceAccountName, nil
+		case "status.podIP", "status.podIPs":
+			return opts.Network.IP, nil
+		case "status.hostIP", "status.hostIPs":
+			return pod.Status.HostIP, nil
+		}
+		for prefix, m := range map[string]map[string]string{"metadata.labels": pod.Labels, "metadata.annotations": pod.Annotations} {
+			if rest, ok := strings.CutPrefix(p, prefix+"['"); ok {
+				return m[strings.TrimSuffix(rest, "']")], nil
+			}
+		}
+		return "", fmt.Errorf("unsupported fieldRef %q", p)
+	case src.ConfigMapKeyRef != nil:
+		r := src.ConfigMapKeyRef
+		optional := r.Optional != nil && *r.Optional
+		v, ok := opts.ConfigMaps[r.Name][r.Key]
+		if !ok && !optional {
+			return "", fmt.Errorf("key %q of configmap %q not found", r.Key, r.Name)
+		}
+		return v, nil
+	case src.SecretKeyRef != nil:
+		r := src.SecretKeyRef
+		optional := r.Optional != nil && *r.Optional
+		v, ok := opts.Secrets[r.Name][r.Key]
+		if !ok && !optional {
+			return "", fmt.Errorf("key %q of secret %q not found", r.Key, r.Name)
+		}
+		return string(v), nil
+	case src.ResourceFieldRef != nil:
+		q, ok := opts.Container.Resources.Limits[corev1.ResourceName(strings.TrimPrefix(src.ResourceFieldRef.Resource, "limits."))]
+		if strings.HasPrefix(src.ResourceFieldRef.Resource, "requests.") {
+			q, ok = opts.Container.Resources.Requests[corev1.ResourceName(strings.TrimPrefix(src.ResourceFieldRef.Resource, "requests."))]
+		}
+		if !ok {
+			return "0", nil
+		}
+		if strings.HasSuffix(src.ResourceFieldRef.Resource, "cpu") {
+			return strconv.FormatInt((q.MilliValue()+999)/1000, 10), nil
+		}
+		return strconv.FormatInt(q.Value(), 10), nil
+	}
+	return "", errors.New("empty valueFrom")
+}
+
+// volumeMounts prepares the host side of each of the container's volume mounts (creating
+// emptyDir directories, writing configMap and secret files) and returns the bind mounts.
+func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
+	pod, c := opts.Pod, opts.Container
+	vols := map[string]*corev1.Volume{}
+	for i := range pod.Spec.Volumes {
+		vols[pod.Spec.Volumes[i].Name] = &pod.Spec.Volumes[i]
+	}
+	volDir := filepath.Join(r.podDir(string(pod.UID)), "volumes")
+	var mounts []specs.Mount
+	for _, vm := range c.VolumeMounts {
+		v, ok := vols[vm.Name]
+		if !ok {
+			return nil, fmt.Errorf("volume %q not found in pod", vm.Name)
+		}
+		var src string
+		switch {
+		case v.EmptyDir != nil:
+			src = filepath.Join(volDir, "empty-dir", v.Name)
+			if err := os.MkdirAll(src, 0o777); err != nil {
+				return nil, err
+			}
+			// MkdirAll honours the umask; every container user must be able to write.
+			if err := os.Chmod(src, 0o777); err != nil {
+				return nil, err
+			}
+		case v.HostPath != nil:
+			src = v.HostPath.Path
+			if t := v.HostPath.Type; t != nil {
+				switch *t {
+				case corev1.HostPathDirectoryOrCreate:
+					if err := os.MkdirAll(src, 0o755); err != nil {
+						return nil, err
+					}
+				case corev1.HostPathFileOrCreate:
+					f, err := os.OpenFile(src, os.O_CREATE|os.O_RDONLY, 0o644)
+					if err != nil {
+						return nil, err
+					}
+					f.Close()
+				}
+			}
+			if _, err := os.Stat(src); err != nil {
+				return nil, fmt.Errorf("hostPath %s: %w", src, err)
+			}
+		case v.ConfigMap != nil:
+			data, ok := opts.ConfigMaps[v.ConfigMap.Name]
+			if !ok && !(v.ConfigMap.Optional != nil && *v.ConfigMap.Optional) {
+				return nil, fmt.Errorf("configmap %q not found", v.ConfigMap.Name)
+			}
+			files := map[string][]byte{}
+			for k, s := range data {
+				files[k] = []byte(s)
+			}
+			src = filepath.Join(volDir, "configmap", v.Name)
+			if err := writeVolumeFiles(src, files, v.ConfigMap.Items, v.ConfigMap.DefaultMode); err != nil {
+				return nil, err
+			}
+		case v.Secret != nil:
+			data, ok := opts.Secrets[v.Secret.SecretName]
+			if !ok && !(v.Secret.Optional != nil && *v.Secret.Optional) {
+				return nil, fmt.Errorf("secret %q not found", v.Secret.SecretName)
+			}
+			src = filepath.Join(volDir, "secret", v.Name)
+			if err := writeVolumeFiles(src, data, v.Secret.Items, v.Secret.DefaultMode); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("volume %q: only emptyDir, hostPath, configMap and secret volumes are supported", v.Name)
+		}
+		if vm.SubPath != "" {
+			if strings.Contains(vm.SubPath, "..") || filepath.IsAbs(vm.SubPath) {
+				return nil, fmt.Errorf("volumeMount %q: bad subPath %q", vm.Name, vm.SubPath)
+			}
+			src = filepath.Join(src, vm.SubPath)
+			if _, err := os.Stat(src); os.IsNotExist(err) {
+				if err := os.MkdirAll(src, 0o777); err != nil {
+					return nil, err
+				}
+			}
+		}
+		mode := "rw"
+		if vm.ReadOnly {
+			mode = "ro"
+		}
+		mounts = append(mounts, specs.Mount{Destination: vm.MountPath, Type: "bind", Source: src, Options: []string{"rbind", "rprivate", mode}})
+	}
+	return mounts, nil
+}
+
+// writeVolumeFiles writes a configMap's or secret's keys as files (or only the chosen items).
+func writeVolumeFiles(dir string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	mode := os.FileMode(0o644)
+	if defaultMode != nil {
+		mode = os.FileMode(*defaultMode)
+	}
+	type file struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}
+	var files []file
+	if len(items) == 0 {
+		for k, v := range data {
+			files = append(files, file{k, v, mode})
+		}
+	}
+	for _, it := range items {
+		v, ok := data[it.Key]
+		if !ok {
+			return fmt.Errorf("key %q not found", it.Key)
+		}
+		m := mode
+		if it.Mode != nil {
+			m = os.FileMode(*it.Mode)
+		}
+		files = append(files, file{it.Path, v, m})
+	}
+	for _, f := range files {
+		if strings.Contains(f.path, "..") || filepath.IsAbs(f.path) {
+			return fmt.Errorf("bad file path %q", f.path)
+		}
+		p := filepath.Join(dir, f.path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.data, f.mode); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, f.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// specOpts builds the OCI spec of one container of a pod.
+func (r *Runtime) specOpts(ctx context.Context, opts *CreateOptions) ([]oci.SpecOpts, error) {
+	c := opts.Container
+	imgSpec, err := opts.Image.Spec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	env, err := Env(opts)
+	if err != nil {
+		return nil, err
+	}
+	envMap := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		envMap[k] = v
+	}
+	lookup := func(k string) (string, bool) { v, ok := envMap[k]; return v, ok }
+	args := Command(c, imgSpec.Config.Entrypoint, imgSpec.Config.Cmd)
+	if len(c.Command) > 0 || len(c.Args) > 0 {
+		for i := range args {
+			args[i] = Expand(args[i], lookup)
+		}
+	}
+	if len(args) == 0 {
+		return nil, errors.New("no command specified")
+	}
+
+	mounts, err := r.volumeMounts(opts)
+	if err != nil {
+		return nil, err
+	}
+	nw := opts.Network
+	taken := map[string]bool{}
+	for _, m := range mounts {
+		taken[m.Destination] = true
+	}
+	for _, f := range []struct{ dst, src string }{
+		{"/etc/hosts", nw.HostsPath}, {"/etc/resolv.conf", nw.ResolvConfPath}, {"/etc/hostname", nw.HostnamePath},
+	} {
+		if f.src != "" && !taken[f.dst] {
+			mounts = append(mounts, specs.Mount{Destination: f.dst, Type: "bind", Source: f.src, Options: []string{"rbind", "rprivate", "rw"}})
+		}
+	}
+
+	so := []oci.SpecOpts{
+		oci.WithImageConfig(opts.Image),
+		oci.WithProcessArgs(args...),
+		oci.WithEnv(env),
+		oci.WithMounts(mounts),
+		oci.WithAnnotations(map[string]string{
+			// One shim per pod instead of one per container.
+			"io.containerd.runc.v2.group": string(opts.Pod.UID),
+		}),
+	}
+	if c.WorkingDir != "" {
+		so = append(so, oci.WithProcessCwd(c.WorkingDir))
+	}
+	if nw.NetnsPath != "" {
+		so = append(so, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nw.NetnsPath}))
+	}
+	if nw.Hostname != "" {
+		so = append(so, oci.WithHostname(nw.Hostname))
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsUser != nil {
+			so = append(so, oci.WithUserID(uint32(*sc.RunAsUser)))
+		}
+		if sc.Privileged != nil && *sc.Privileged {
+			so = append(so, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
+		}
+	}
+	if c.TTY {
+		so = append(so, oci.WithTTY)
+	}
+	if mem, ok := c.Resources.Limits[corev1.ResourceMemory]; ok && mem.Value() > 0 {
+		so = append(so, oci.WithMemoryLimit(uint64(mem.Value())))
+	}
+	if cpu, ok := c.Resources.Limits[corev1.ResourceCPU]; ok && cpu.MilliValue() > 0 {
+		const period = 100000
+		so = append(so, oci.WithCPUCFS(cpu.MilliValue()*period/1000, period))
+	}
+	req, ok := c.Resources.Requests[corev1.ResourceCPU]
+	if !ok {
+		req, ok = c.Resources.Limits[corev1.ResourceCPU]
+	}
+	if ok && req.MilliValue() > 0 {
+		shares := uint64(req.MilliValue() * 1024 / 1000)
+		if shares < 2 {
+			shares = 2
+		}
+		so = append(so, oci.WithCPUShares(shares))
+	}
+	return so, nil
+}
+
