@@ -119,6 +119,10 @@ func NewDaemon(cfg Config) (*Daemon, error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 20 * time.Second
 	}
+	// A unix socket path holds at most 107 bytes; the ttrpc socket is the longest.
+	if n := len(filepath.Join(dir, "containerd.sock.ttrpc")); n > 107 {
+		return nil, fmt.Errorf("containerd data dir %s is too long for its sockets (%d > 107 bytes): choose a shorter --data-dir", dir, n)
+	}
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}

@@ -124,6 +124,9 @@ func TestNewDaemonErrors(t *testing.T) {
 	if _, err := wkcd.NewDaemon(wkcd.Config{}); err == nil {
 		t.Error("no DataDir: want error")
 	}
+	if _, err := wkcd.NewDaemon(wkcd.Config{DataDir: "/tmp/" + strings.Repeat("x", 100)}); err == nil || !strings.Contains(err.Error(), "too long") {
+		t.Errorf("long data dir: got %v", err)
+	}
 	if os.Geteuid() == 0 {
 		_, err := wkcd.NewDaemon(wkcd.Config{DataDir: t.TempDir(), Binary: "no-such-containerd"})
 		if err == nil || !strings.Contains(err.Error(), "apt-get install -y containerd") {

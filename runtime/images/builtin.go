@@ -88,12 +88,23 @@ func IsBuiltin(ref string) bool {
 
 // EnsureBuiltins makes every built-in image that is missing or out of date; it is quick
 // when they are all there.
+// Images sharing a layer are made together; a missing input (say redis-server) only
+// fails the images that need it.
 func (s *Service) EnsureBuiltins(ctx context.Context) error {
-	list := make([]*builtin, len(builtins))
+	var kinds []string
+	groups := map[string][]*builtin{}
 	for i := range builtins {
-		list[i] = &builtins[i]
+		b := &builtins[i]
+		if groups[b.layer] == nil {
+			kinds = append(kinds, b.layer)
+		}
+		groups[b.layer] = append(groups[b.layer], b)
 	}
-	return s.build(ctx, list)
+	var errs []error
+	for _, k := range kinds {
+		errs = append(errs, s.build(ctx, groups[k]))
+	}
+	return errors.Join(errs...)
 }
 
 // ensureBuiltin returns the built-in image, made if needed. Once a built-in has been found

@@ -319,3 +319,23 @@ func BenchmarkEnsureBuiltin(b *testing.B) {
 		}
 	}
 }
+
+func TestMissingInputFailsOnlyItsImages(t *testing.T) {
+	e := setup(t)
+	ctx := ctxNS()
+	defer images.SetRedisPath("/nonexistent/redis-server")()
+	svc, err := images.NewService(images.Config{Client: e.client, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = svc.EnsureBuiltins(ctx)
+	if err == nil || !strings.Contains(err.Error(), "apt-get install -y redis-server") {
+		t.Fatalf("got %v, want an error naming the redis-server package", err)
+	}
+	if strings.Contains(err.Error(), "busybox:") || strings.Contains(err.Error(), "echo") {
+		t.Errorf("error mentions images that do not need redis: %v", err)
+	}
+	if _, err := svc.Ensure(ctx, "busybox", "", nil); err != nil {
+		t.Errorf("busybox with redis missing: %v", err)
+	}
+}

@@ -130,6 +130,10 @@ func NewService(cfg Config) (*Service, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, fmt.Errorf("images: mirror for %s: want http(s)://host[:port], got %q", host, raw)
 		}
+		switch host {
+		case "index.docker.io", "registry-1.docker.io":
+			host = "docker.io" // how image names spell Docker Hub
+		}
 		s.mirrors[host] = u
 	}
 	return s, nil
