@@ -1,0 +1,153 @@
+package serviceproxy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func ipCmd(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %s: %v", strings.Join(args, " "), out, err)
+	}
+}
+
+// podNetns makes a network namespace wired to the host like a pod: a veth pair, the host
+// end as its default gateway. It is removed when the test ends.
+func podNetns(t *testing.T, tag string) string {
+	t.Helper()
+	ns, host, peer := "wkt-"+tag, "wkt"+tag+"h", "wkt"+tag+"p"
+	ipCmd(t, "netns", "add", ns)
+	t.Cleanup(func() {
+		exec.Command("ip", "link", "del", host).Run()
+		exec.Command("ip", "netns", "del", ns).Run()
+	})
+	ipCmd(t, "link", "add", host, "type", "veth", "peer", "name", peer)
+	ipCmd(t, "link", "set", peer, "netns", ns)
+	ipCmd(t, "addr", "add", "198.19.7.1/30", "dev", host)
+	ipCmd(t, "link", "set", host, "up")
+	ipCmd(t, "-n", ns, "addr", "add", "198.19.7.2/30", "dev", peer)
+	ipCmd(t, "-n", ns, "link", "set", peer, "up")
+	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
+	ipCmd(t, "-n", ns, "route", "add", "default", "via", "198.19.7.1")
+	return ns
+}
+
+// dialFrom opens a TCP connection from inside the named network namespace.
+func dialFrom(ns, addr string) (net.Conn, error) {
+	runtime.LockOSThread()
+	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer orig.Close()
+	target, err := os.Open("/var/run/netns/" + ns)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	c, dialErr := net.DialTimeout("tcp4", addr, 2*time.Second)
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		// Leave the thread locked: it dies with this goroutine instead of serving others
+		// in the wrong namespace.
+		return nil, err
+	}
+	runtime.UnlockOSThread()
+	return c, dialErr
+}
+
+// TestServiceInterfaceClusterIP runs the proxy with its ClusterIP on an interface of the
+// test's own (198.18.0.0/15 is reserved for benchmarking, so nothing else uses it) and
+// reaches it from the host and from a pod-like network namespace through its gateway.
+func TestServiceInterfaceClusterIP(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test creates network interfaces and namespaces: run it as root (and install the Debian package iproute2)")
+	}
+	tag := fmt.Sprint(os.Getpid() % 100000)
+	name := "wkt" + tag
+	d, err := NewServiceInterface(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Delete(); err != nil {
+			t.Errorf("delete %s: %v", name, err)
+		}
+		if _, err := net.InterfaceByName(name); err == nil {
+			t.Errorf("interface %s left behind", name)
+		}
+	})
+	ns := podNetns(t, tag)
+
+	a := startBackend(t, "a")
+	const clusterIP = "198.18.77.10"
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
+		Spec: corev1.ServiceSpec{ClusterIP: clusterIP, Selector: map[string]string{"app": "echo"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := New(Config{Client: fake.NewClientset(svc, endpointsOf("echo", []*backend{a}, nil)), Addresses: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the address itself: this VM's network accepts TCP to any outside address,
+	// so a successful dial alone does not prove the ClusterIP is ours yet.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got, err := d.Addresses()
+		if err == nil && slices.Contains(got, clusterIP) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("addresses on %s = %v, %v; want %s", name, got, err, clusterIP)
+		}
+	}
+	waitListening(t, clusterIP+":80")
+	if name, err := hit(clusterIP+":80", ""); err != nil || name != "a" {
+		t.Fatalf("from the host: %q %v", name, err)
+	}
+	c, err := dialFrom(ns, clusterIP+":80")
+	if err != nil {
+		t.Fatalf("from the pod namespace: %v", err)
+	}
+	buf := make([]byte, 2)
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err = c.Read(buf)
+	c.Close()
+	if err != nil || string(buf) != "a\n" {
+		t.Fatalf("from the pod namespace: read %q, %v", buf, err)
+	}
+
+	cancel()
+	select {
+	case <-p.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("proxier did not stop")
+	}
+	if got, _ := d.Addresses(); slices.Contains(got, clusterIP) {
+		t.Errorf("cluster IP still on %s after stop: %v", name, got)
+	}
+}

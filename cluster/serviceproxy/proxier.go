@@ -1,0 +1,378 @@
+// Package serviceproxy is webkube's kube-proxy: it makes every Service's ClusterIP:port
+// (and NodePort) answer by relaying each TCP connection to one ready endpoint, chosen
+// round robin or by client IP for sessionAffinity ClientIP. It follows the Endpoints the
+// endpoints controller writes, so a pod that turns unready stops getting new connections
+// as soon as its Endpoints entry moves to notReadyAddresses, while connections in flight
+// run to their end.
+//
+// It works in user space: each ClusterIP is made a local address (on a dummy interface,
+// see ServiceInterface) so Go can listen on it, and pods reach it through their default
+// route to the host. Both sides of a relayed connection are plain TCP sockets, so the
+// copying is done with splice(2) inside the kernel.
+package serviceproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+)
+
+// AddressBinder makes ClusterIPs local addresses of this host so the proxy can listen on
+// them. ServiceInterface is the real one; nil means the addresses are already local (tests
+// use 127.0.0.0/8 ClusterIPs).
+type AddressBinder interface {
+	AddAddress(ip string) error
+	RemoveAddress(ip string) error
+}
+
+// Config configures a Proxier.
+type Config struct {
+	Client kubernetes.Interface // required
+	// NodeAddress is the host address NodePort (and LoadBalancer) Services listen on,
+	// e.g. "0.0.0.0" or "127.0.0.1". Empty: no NodePorts.
+	NodeAddress string
+	Addresses   AddressBinder     // optional, see AddressBinder
+	Clock       clock.PassiveClock // optional; for session affinity timeouts
+	Logger      *slog.Logger       // optional
+	DialTimeout time.Duration      // to an endpoint; default 2 s
+}
+
+// Proxier relays Service traffic to endpoints.
+type Proxier struct {
+	client      kubernetes.Interface
+	nodeAddress string
+	binder      AddressBinder
+	clock       clock.PassiveClock
+	log         *slog.Logger
+	dialTimeout time.Duration
+	dialer      net.Dialer
+
+	factory   informers.SharedInformerFactory
+	services  corelisters.ServiceLister
+	endpoints corelisters.EndpointsLister
+	hasSynced []cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string]
+
+	ctx  context.Context
+	done chan struct{}
+	live conns
+
+	mu    sync.Mutex
+	state map[string]*serviceState // by ns/name
+}
+
+type serviceState struct {
+	clusterIP string // bound through the AddressBinder, "" if none
+	frontends map[string]*frontend
+}
+
+// New builds a Proxier; Start runs it.
+func New(cfg Config) (*Proxier, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("serviceproxy: Config.Client is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 2 * time.Second
+	}
+	if cfg.NodeAddress != "" && net.ParseIP(cfg.NodeAddress).To4() == nil {
+		return nil, fmt.Errorf("serviceproxy: NodeAddress %q is not an IPv4 address", cfg.NodeAddress)
+	}
+	f := informers.NewSharedInformerFactory(cfg.Client, 0)
+	p := &Proxier{
+		client:      cfg.Client,
+		nodeAddress: cfg.NodeAddress,
+		binder:      cfg.Addresses,
+		clock:       cfg.Clock,
+		log:         cfg.Logger.With("component", "service-proxy"),
+		dialTimeout: cfg.DialTimeout,
+		factory:     f,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "service-proxy"}),
+		done:  make(chan struct{}),
+		live:  conns{m: map[*net.TCPConn]struct{}{}},
+		state: map[string]*serviceState{},
+	}
+	svcInf, epInf := f.Core().V1().Services(), f.Core().V1().Endpoints()
+	p.services, p.endpoints = svcInf.Lister(), epInf.Lister()
+	h := cache.ResourceEventHandlerFuncs{
+		AddFunc:    p.enqueue,
+		UpdateFunc: func(_, n any) { p.enqueue(n) },
+		DeleteFunc: p.enqueue,
+	}
+	if _, err := svcInf.Informer().AddEventHandler(h); err != nil {
+		return nil, fmt.Errorf("serviceproxy: watch services: %w", err)
+	}
+	if _, err := epInf.Informer().AddEventHandler(h); err != nil {
+		return nil, fmt.Errorf("serviceproxy: watch endpoints: %w", err)
+	}
+	p.hasSynced = []cache.InformerSynced{svcInf.Informer().HasSynced, epInf.Informer().HasSynced}
+	return p, nil
+}
+
+// Start starts following Services and Endpoints and returns once the caches are synced
+// (Services are being opened then). When ctx ends it closes every listener and
+// connection and releases the ClusterIPs it bound; Done is closed after that.
+func (p *Proxier) Start(ctx context.Context) error {
+	p.ctx = ctx
+	p.factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), p.hasSynced...) {
+		close(p.done)
+		return fmt.Errorf("serviceproxy: caches did not sync: %w", ctx.Err())
+	}
+	// One worker: syncs touch shared listener state and are cheap.
+	go func() {
+		for p.processNext() {
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		p.queue.ShutDown()
+		p.factory.Shutdown()
+		p.shutdown()
+		close(p.done)
+	}()
+	return nil
+}
+
+// Done is closed once the Proxier has stopped and cleaned up after its context ended.
+func (p *Proxier) Done() <-chan struct{} { return p.done }
+
+func (p *Proxier) enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	p.queue.Add(key)
+}
+
+func (p *Proxier) processNext() bool {
+	key, quit := p.queue.Get()
+	if quit {
+		return false
+	}
+	defer p.queue.Done(key)
+	if err := p.sync(key); err != nil {
+		if p.ctx.Err() == nil {
+			p.log.Warn("sync failed, retrying", "service", key, "err", err)
+			p.queue.AddRateLimited(key)
+		}
+		return true
+	}
+	p.queue.Forget(key)
+	return true
+}
+
+// defaultAffinityTimeout is Kubernetes' default sessionAffinityConfig.clientIP.timeoutSeconds.
+const defaultAffinityTimeout = 10800 * time.Second
+
+type endpointAddr struct{ addr, pod string }
+
+// sync makes the listeners and endpoint lists of one Service match the caches.
+func (p *Proxier) sync(key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	svc, err := p.services.Services(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		p.teardown(key)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ip := svc.Spec.ClusterIP
+	if ip == "" || ip == corev1.ClusterIPNone || net.ParseIP(ip).To4() == nil {
+		p.teardown(key) // headless (or not yet allocated): nothing to proxy
+		return nil
+	}
+	ep, err := p.endpoints.Endpoints(ns).Get(name)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	affinity := time.Duration(0)
+	if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP {
+		affinity = defaultAffinityTimeout
+		if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+			affinity = time.Duration(*c.ClientIP.TimeoutSeconds) * time.Second
+		}
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := p.state[key]
+	if st != nil && st.clusterIP != ip {
+		p.teardownLocked(key) // the ClusterIP changed (delete and re-create under the same name)
+		st = nil
+	}
+	if st == nil {
+		if p.binder != nil {
+			if err := p.binder.AddAddress(ip); err != nil {
+				return fmt.Errorf("bind cluster IP %s: %w", ip, err)
+			}
+		}
+		st = &serviceState{clusterIP: ip, frontends: map[string]*frontend{}}
+		p.state[key] = st
+	}
+	want := map[string]bool{}
+	var errs []error
+	for _, sp := range svc.Spec.Ports {
+		if sp.Protocol != "" && sp.Protocol != corev1.ProtocolTCP {
+			continue // UDP/SCTP Services are not proxied
+		}
+		want[sp.Name] = true
+		clusterAddr := net.JoinHostPort(ip, strconv.Itoa(int(sp.Port)))
+		nodeAddr := ""
+		if (svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer) && sp.NodePort != 0 && p.nodeAddress != "" {
+			nodeAddr = net.JoinHostPort(p.nodeAddress, strconv.Itoa(int(sp.NodePort)))
+		}
+		f := st.frontends[sp.Name]
+		if f != nil && (f.clusterAddr != clusterAddr || f.nodeAddr != nodeAddr) {
+			f.close()
+			f = &frontend{bal: f.bal} // keep the counters across a port change
+		} else if f != nil {
+			f.bal.set(endpointsFor(ep, sp), affinity)
+			continue
+		} else {
+			f = &frontend{bal: newBalancer(p.clock)}
+		}
+		f.name, f.port, f.clusterAddr, f.nodeAddr, f.p = key+":"+portLabel(sp), sp.Name, clusterAddr, nodeAddr, p
+		f.bal.set(endpointsFor(ep, sp), affinity)
+		if err := f.listen(); err != nil {
+			delete(st.frontends, sp.Name)
+			errs = append(errs, fmt.Errorf("port %s: %w", portLabel(sp), err))
+			continue
+		}
+		st.frontends[sp.Name] = f
+	}
+	for name, f := range st.frontends {
+		if !want[name] {
+			f.close()
+			delete(st.frontends, name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func portLabel(sp corev1.ServicePort) string {
+	if sp.Name != "" {
+		return sp.Name
+	}
+	return strconv.Itoa(int(sp.Port))
+}
+
+// endpointsFor lists the ready addresses serving one Service port, matched by port name
+// as kube-proxy does.
+func endpointsFor(ep *corev1.Endpoints, sp corev1.ServicePort) []endpointAddr {
+	if ep == nil {
+		return nil
+	}
+	proto := sp.Protocol
+	if proto == "" {
+		proto = corev1.ProtocolTCP
+	}
+	var out []endpointAddr
+	for _, ss := range ep.Subsets {
+		for _, port := range ss.Ports {
+			pp := port.Protocol
+			if pp == "" {
+				pp = corev1.ProtocolTCP
+			}
+			if port.Name != sp.Name || pp != proto {
+				continue
+			}
+			for _, a := range ss.Addresses {
+				pod := ""
+				if a.TargetRef != nil {
+					pod = a.TargetRef.Name
+				}
+				out = append(out, endpointAddr{addr: net.JoinHostPort(a.IP, strconv.Itoa(int(port.Port))), pod: pod})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].addr < out[j].addr })
+	return out
+}
+
+func (p *Proxier) teardown(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.teardownLocked(key)
+}
+
+// teardownLocked stops a Service's listeners and releases its ClusterIP. Connections in
+// flight continue until either side closes them.
+func (p *Proxier) teardownLocked(key string) {
+	st := p.state[key]
+	if st == nil {
+		return
+	}
+	for _, f := range st.frontends {
+		f.close()
+	}
+	if p.binder != nil {
+		if err := p.binder.RemoveAddress(st.clusterIP); err != nil {
+			p.log.Warn("release cluster IP", "service", key, "ip", st.clusterIP, "err", err)
+		}
+	}
+	delete(p.state, key)
+	p.log.Info("service closed", "service", key)
+}
+
+func (p *Proxier) shutdown() {
+	p.mu.Lock()
+	for key := range p.state {
+		p.teardownLocked(key)
+	}
+	p.mu.Unlock()
+	p.closeAll()
+}
+
+// Stats reports the traffic per endpoint of one Service, across its ports, sorted by port
+// then address. Endpoints that left recently are listed with Ready false.
+func (p *Proxier) Stats(namespace, service string) []EndpointStats {
+	p.mu.Lock()
+	st := p.state[namespace+"/"+service]
+	var fs []*frontend
+	if st != nil {
+		for _, f := range st.frontends {
+			fs = append(fs, f)
+		}
+	}
+	p.mu.Unlock()
+	var out []EndpointStats
+	for _, f := range fs {
+		out = append(out, f.bal.stats(f.port)...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Port != out[j].Port {
+			return out[i].Port < out[j].Port
+		}
+		return out[i].Address < out[j].Address
+	})
+	return out
+}
