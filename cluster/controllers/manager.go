@@ -1,0 +1,83 @@
+// Package controllers wires webkube's controllers together the way kube-controller-manager
+// does: one shared informer cache, the ReplicaSet, Deployment and garbage collector
+// controllers, each a client of the API server.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+
+	"webkube/cluster/controllers/deployment"
+	"webkube/cluster/controllers/garbagecollector"
+	"webkube/cluster/controllers/replicaset"
+	"webkube/cluster/stepper"
+)
+
+// Config configures a Manager.
+type Config struct {
+	Client kubernetes.Interface
+	Gate   *stepper.Gate // nil: never hold
+	Clock  clock.WithTicker
+	Logger *slog.Logger
+	// Informers lets the caller share one informer cache with other components (the
+	// scheduler, the endpoints controller); default a new one.
+	Informers informers.SharedInformerFactory
+}
+
+// Manager runs the controllers.
+type Manager struct {
+	informers   informers.SharedInformerFactory
+	ReplicaSet  *replicaset.Controller
+	Deployment  *deployment.Controller
+	GarbageColl *garbagecollector.Collector
+}
+
+// NewManager builds every controller; nothing runs until Start.
+func NewManager(cfg Config) (*Manager, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("controllers: Client is required")
+	}
+	if cfg.Informers == nil {
+		cfg.Informers = informers.NewSharedInformerFactory(cfg.Client, 0)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	m := &Manager{informers: cfg.Informers}
+	var err error
+	if m.ReplicaSet, err = replicaset.New(replicaset.Config{Client: cfg.Client, Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
+	if m.Deployment, err = deployment.New(deployment.Config{Client: cfg.Client, Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
+	if m.GarbageColl, err = garbagecollector.New(garbagecollector.Config{Client: cfg.Client, Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
+	return m, nil
+}
+
+// Start starts the informers and all controllers; it returns once their caches have
+// synced. They stop when ctx ends.
+func (m *Manager) Start(ctx context.Context) error {
+	// The collector first: it adds an index, which must happen before informers start.
+	if err := m.GarbageColl.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.ReplicaSet.Start(ctx); err != nil {
+		return err
+	}
+	return m.Deployment.Start(ctx)
+}
