@@ -78,6 +78,13 @@ func lineCol(b []byte, off int64) (line, col int) {
 // and kind against the URL. Unknown fields are refused by name, with a suggestion when
 // the name is a near miss ("apiVerison" → "apiVersion").
 func decodeObject(r *resource, data []byte) (runtime.Object, error) {
+	// A wrong kind is reported as such, not as the unknown fields it brings along.
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(data, &tm); err == nil && tm.APIVersion != "" && tm.Kind != "" {
+		if err := checkTypeMeta(r.gvk(), &metav1.PartialObjectMetadata{TypeMeta: tm}); err != nil {
+			return nil, err
+		}
+	}
 	obj := r.newObj()
 	if err := decodeStrict(r.gvk(), data, obj); err != nil {
 		return nil, err

@@ -4,6 +4,8 @@ package apiservertest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -23,8 +25,10 @@ import (
 
 // Server is a running API server. Stop happens through t.Cleanup.
 type Server struct {
-	// URL is the base URL, e.g. http://127.0.0.1:41234.
-	URL string
+	// URL is the base URL, e.g. https://127.0.0.1:41234 (TLS, because kubectl sends
+	// tokens only over https; CAData is the certificate to trust).
+	URL    string
+	CAData []byte
 	// Token is the bearer token every request needs.
 	Token string
 	// KubeconfigPath is a kubeconfig file for /usr/bin/kubectl --kubeconfig.
@@ -34,6 +38,7 @@ type Server struct {
 	// API is the apiserver itself (replaced by Restart).
 	API *apiserver.Server
 
+	tls     *tls.Config
 	mu      sync.Mutex
 	opts    options
 	dbPath  string
@@ -66,14 +71,19 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&s.opts)
 	}
+	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(dir, nil, time.Now())
+	if err != nil {
+		t.Fatalf("apiservertest: %v", err)
+	}
+	s.tls, s.CAData = tlsCfg, caPEM
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("apiservertest: listen: %v", err)
 	}
 	s.addr = ln.Addr().String()
-	s.URL = "http://" + s.addr
+	s.URL = "https://" + s.addr
 	s.KubeconfigPath = filepath.Join(dir, "kubeconfig")
-	if err := apiserver.WriteKubeconfig(s.KubeconfigPath, s.URL, s.Token); err != nil {
+	if err := apiserver.WriteKubeconfig(s.KubeconfigPath, s.URL, s.Token, s.CAData); err != nil {
 		t.Fatalf("apiservertest: %v", err)
 	}
 	if err := s.start(ln); err != nil {
@@ -112,11 +122,11 @@ func (s *Server) start(ln net.Listener) error {
 		st.Close()
 		return err
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.tls}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("apiservertest: serve", "err", err)
 		}
 	}()
@@ -168,8 +178,9 @@ func (s *Server) Restart(t testing.TB) {
 // RESTConfig is a client-go config for the server (JSON, bearer token).
 func (s *Server) RESTConfig() *rest.Config {
 	return &rest.Config{
-		Host:        s.URL,
-		BearerToken: s.Token,
+		Host:            s.URL,
+		BearerToken:     s.Token,
+		TLSClientConfig: rest.TLSClientConfig{CAData: s.CAData},
 		ContentConfig: rest.ContentConfig{
 			ContentType:        "application/json",
 			AcceptContentTypes: "application/json",
@@ -186,4 +197,12 @@ func (s *Server) Clientset() kubernetes.Interface {
 		panic(err) // only a malformed config fails here, and ours is fixed
 	}
 	return cs
+}
+
+// HTTPClient is a plain http.Client that trusts the server's certificate; requests
+// still need the "Authorization: Bearer "+Token header.
+func (s *Server) HTTPClient() *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CAData)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second}
 }
