@@ -421,4 +421,3 @@ func (r *Runtime) specOpts(ctx context.Context, opts *CreateOptions) ([]oci.Spec
 	}
 	return so, nil
 }
-

@@ -104,6 +104,12 @@ func (e *Env) Busybox(ctx context.Context, name string, cfg ImageConfig) (contai
 	if img, err := e.Client.GetImage(ctx, name); err == nil {
 		return img, nil
 	}
+	// A lease keeps the blobs from the garbage collector until the image refers to them.
+	ctx, done, err := e.Client.WithLease(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done(ctx)
 	var layer bytes.Buffer
 	tw := tar.NewWriter(&layer)
 	now := time.Unix(0, 0)
