@@ -307,3 +307,79 @@ func TestMigrationsInOrder(t *testing.T) {
 		t.Fatalf("b has %d rows, want 1", rows)
 	}
 }
+
+// TestCompactionDuringReplay compacts while a watch is replaying old history: the
+// watch delivers a gap-free prefix, then closes; watching on from there is ErrCompacted.
+func TestCompactionDuringReplay(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := testConfig(t)
+	cfg.KeepRevisions = 10
+	s := openStore(t, cfg)
+	for i := range 4 * replayPage {
+		mustCreate(t, s, fmt.Sprint("/k/", i), "")
+		if i%2 == 0 {
+			if _, err := s.Update(ctx, fmt.Sprint("/k/", i), []byte("u"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ch, err := s.Watch(ctx, "/k/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the watch is now blocked, a page in
+	if err := s.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := int64(1)
+	for e := range ch {
+		if e.KV.ModRevision != last+1 {
+			t.Fatalf("revision %d after %d", e.KV.ModRevision, last)
+		}
+		last = e.KV.ModRevision
+	}
+	if cur, _ := s.CurrentRevision(ctx); last >= cur-cfg.KeepRevisions {
+		t.Fatalf("watch read up to %d of %d despite compaction to %d", last, cur, s.CompactedRevision())
+	}
+	if _, err := s.Watch(ctx, "/k/", last); !errors.Is(err, ErrCompacted) {
+		t.Fatalf("re-watch from %d: %v, want ErrCompacted", last, err)
+	}
+}
+
+func TestWatchFutureAndClose(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	mustCreate(t, s, "/a", "")
+	ch, err := s.Watch(ctx, "/", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		mustCreate(t, s, fmt.Sprint("/b", i), "")
+	}
+	evs := recv(t, ch, 3) // revisions 6, 7, 8
+	if evs[0].KV.ModRevision != 6 || evs[2].KV.ModRevision != 8 {
+		t.Fatalf("watch from the future got %d..%d, want 6..8", evs[0].KV.ModRevision, evs[2].KV.ModRevision)
+	}
+	// An unread watch ends when the store closes.
+	unread, err := s.Watch(ctx, "/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		mustCreate(t, s, fmt.Sprint("/c", i), "")
+	}
+	s.Close()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-unread:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatal("watch not closed after Close")
+		}
+	}
+}

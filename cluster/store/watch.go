@@ -56,6 +56,8 @@ func (s *SQLite) Watch(ctx context.Context, prefix string, revision int64) (<-ch
 				return true
 			case <-ctx.Done():
 				return false
+			case <-s.quit:
+				return false // store closed: don't wait on a reader that left
 			}
 		}
 		for {
