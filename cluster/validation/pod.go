@@ -676,6 +676,12 @@ func validatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 	}
 	munged.ActiveDeadlineSeconds = pod.Spec.ActiveDeadlineSeconds
 	munged.Tolerations = pod.Spec.Tolerations
+	if old.Spec.NodeName == "" {
+		// Binding a pod to a node is a pod update in webkube's API server (pods/binding goes
+		// through ValidateUpdate), so the first assignment of spec.nodeName is allowed.
+		// kube-apiserver allows it only through pods/binding; changing it later is refused.
+		munged.NodeName = pod.Spec.NodeName
+	}
 	if o, n := old.Spec.TerminationGracePeriodSeconds, pod.Spec.TerminationGracePeriodSeconds; o != nil && *o < 0 && n != nil && *n == 1 {
 		munged.TerminationGracePeriodSeconds = n
 	}

@@ -523,6 +523,7 @@ func TestUpdates(t *testing.T) {
 		{"renamed", func(p *corev1.Pod) { p.Name = "echo2" }, []string{"FieldValueInvalid metadata.name"}},
 		{"moved", func(p *corev1.Pod) { p.Namespace = "kube-system" }, []string{"FieldValueInvalid metadata.namespace"}},
 		{"uid", func(p *corev1.Pod) { p.UID = "u-2" }, []string{"FieldValueInvalid metadata.uid"}},
+		{"bound to a node", func(p *corev1.Pod) { p.Spec.NodeName = "node-1" }, nil},
 		{"no resourceVersion", func(p *corev1.Pod) { p.ResourceVersion = "" }, []string{"FieldValueInvalid metadata.resourceVersion"}},
 	} {
 		p := pod.DeepCopy()
@@ -534,6 +535,14 @@ func TestUpdates(t *testing.T) {
 		}
 	}
 
+	bound := pod.DeepCopy()
+	bound.Spec.NodeName = "node-1"
+	moved := bound.DeepCopy()
+	moved.Spec.NodeName = "node-2"
+	if got := errKeys(ValidateUpdate(moved, bound)); strings.Join(got, ",") != "FieldValueForbidden spec" {
+		t.Errorf("moving a bound pod: %q", got)
+	}
+
 	p := pod.DeepCopy()
 	p.Spec.Containers[0].ReadinessProbe.HTTPGet.Path = "/wrong-path"
 	msg := ValidateUpdate(p, pod).ToAggregate().Error()
@@ -543,7 +552,7 @@ func TestUpdates(t *testing.T) {
 	}
 
 	// A status write may change what a spec update may not, but not the name.
-	bound := pod.DeepCopy()
+	bound = pod.DeepCopy()
 	bound.Spec.NodeName = "node-1"
 	if errs := ValidateStatusUpdate(bound, pod); len(errs) != 0 {
 		t.Errorf("status update: %v", errs)
