@@ -1,0 +1,154 @@
+// Package clustertest starts a small real control plane for tests: webkube's API server
+// on SQLite (apiservertest), the scheduler, the controllers and simulated nodes, all
+// talking over HTTP as they do in webkube. It also runs /usr/bin/kubectl against it.
+package clustertest
+
+import (
+	"context"
+
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"webkube/cluster/apiserver/apiservertest"
+	"webkube/cluster/controllers"
+	"webkube/cluster/scheduler"
+	"webkube/cluster/stepper"
+	"webkube/runtime/simnode"
+)
+
+// Cluster is a running control plane with simulated nodes.
+type Cluster struct {
+	API       *apiservertest.Server
+	Client    kubernetes.Interface
+	Scheduler *scheduler.Scheduler
+	Manager   *controllers.Manager
+	Gate      *stepper.Gate
+	Logger    *slog.Logger
+	ctx       context.Context
+	cacheDir  string
+}
+
+// Options tunes Start.
+type Options struct {
+	Nodes []simnode.Config // Client is filled in
+	// Unlimited lifts client-side rate limits (benchmarks).
+	Unlimited bool
+	// NoScheduler leaves pods unbound (tests that drive scheduling themselves).
+	NoScheduler bool
+}
+
+// Start brings a cluster up and tears it down at test cleanup.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	api := apiservertest.Start(t)
+	cfg := api.RESTConfig()
+	if opts.Unlimited {
+		cfg.QPS, cfg.Burst = -1, 0
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("clustertest: client: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		// Let components see ctx end before the API server (registered earlier) stops.
+		time.Sleep(50 * time.Millisecond)
+	})
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c := &Cluster{API: api, Client: client, Gate: stepper.New(), Logger: logger, ctx: ctx, cacheDir: t.TempDir()}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	if !opts.NoScheduler {
+		if c.Scheduler, err = scheduler.New(scheduler.Config{Client: client, Informers: factory, Gate: c.Gate, Logger: logger}); err != nil {
+			t.Fatalf("clustertest: %v", err)
+		}
+	}
+	if c.Manager, err = controllers.NewManager(controllers.Config{Client: client, Informers: factory, Gate: c.Gate, Logger: logger}); err != nil {
+		t.Fatalf("clustertest: %v", err)
+	}
+	if err := c.Manager.Start(ctx); err != nil {
+		t.Fatalf("clustertest: %v", err)
+	}
+	if c.Scheduler != nil {
+		if err := c.Scheduler.Start(ctx); err != nil {
+			t.Fatalf("clustertest: %v", err)
+		}
+	}
+	for _, n := range opts.Nodes {
+		c.AddNode(t, n)
+	}
+	return c
+}
+
+// Context ends when the test does.
+func (c *Cluster) Context() context.Context { return c.ctx }
+
+// AddNode registers and starts one simulated node.
+func (c *Cluster) AddNode(t testing.TB, cfg simnode.Config) *simnode.Node {
+	t.Helper()
+	cfg.Client = c.Client
+	if cfg.Logger == nil {
+		cfg.Logger = c.Logger
+	}
+	n, err := simnode.New(cfg)
+	if err != nil {
+		t.Fatalf("clustertest: %v", err)
+	}
+	if err := n.Start(c.ctx); err != nil {
+		t.Fatalf("clustertest: %v", err)
+	}
+	return n
+}
+
+// Kubectl runs /usr/bin/kubectl against the cluster and returns its combined output.
+func (c *Cluster) Kubectl(t testing.TB, stdin string, args ...string) (string, error) {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/kubectl"); err != nil {
+		t.Fatalf("this test needs /usr/bin/kubectl (v1.32): install the kubectl package from pkgs.k8s.io: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 60*time.Second)
+	defer cancel()
+	full := append([]string{"--kubeconfig", c.API.KubeconfigPath, "--cache-dir", c.cacheDir}, args...)
+	cmd := exec.CommandContext(ctx, "/usr/bin/kubectl", full...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// MustKubectl is Kubectl failing the test on error.
+func (c *Cluster) MustKubectl(t testing.TB, stdin string, args ...string) string {
+	t.Helper()
+	out, err := c.Kubectl(t, stdin, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// Eventually polls cond every 20ms until it returns true or timeout passes, then fails
+// with the last message cond gave.
+func Eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var msg string
+	for {
+		var ok bool
+		ok, msg = cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %v: %s", timeout, msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
