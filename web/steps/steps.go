@@ -110,9 +110,10 @@ func (d *Deriver) Pod(eventType string, old, pod *corev1.Pod) []Step {
 				fmt.Sprintf("%s created pod %s", owner, pod.Name)))
 		}
 		if pod.Spec.NodeName != "" {
-			// Bound before we saw it (created with nodeName, or we joined late):
-			// steps 1 and 2 did not happen in front of us.
-			pp.last = 2
+			// Bound before we saw it (we joined late, or it was created with nodeName):
+			// whatever it has reached did not happen in front of us.
+			pp.last = reachedOf(pod)
+			return out
 		}
 	}
 	if old != nil && owner == "" {
@@ -243,6 +244,18 @@ func (d *Deriver) rsStep(n int, component string, pod *corev1.Pod, owner, node, 
 		Node: node, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: owner,
 		Time: d.now(), ResourceVersion: pod.ResourceVersion, Evidence: evidence, Diff: diff,
 	}
+}
+
+func reachedOf(pod *corev1.Pod) int {
+	switch {
+	case pod.Status.Phase == corev1.PodRunning || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
+		return 5
+	case hasContainerStatus(pod):
+		return 4
+	case pod.Status.HostIP != "" || hasCondition(pod, corev1.PodInitialized):
+		return 3
+	}
+	return 2
 }
 
 // RSStepOf maps a pod-creation step of a pod a ReplicaSet made to the reconcile step it is

@@ -93,6 +93,20 @@ func TestPodCreatedBound(t *testing.T) {
 	if got := d.Pod("ADDED", nil, p); len(got) != 0 {
 		t.Errorf("got %q, want no scheduler steps", summary(got))
 	}
+	// The kubelet's steps that follow are still real.
+	p2 := p.DeepCopy()
+	p2.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app"}}
+	if got := d.Pod("MODIFIED", p, p2); summary(got) != "p3 p4" {
+		t.Errorf("got %q, want p3 p4", summary(got))
+	}
+	// A pod already running when the dashboard starts produces no steps.
+	q := newPod("1")
+	q.UID = "u2"
+	q.Spec.NodeName = "node-1"
+	q.Status.Phase = corev1.PodRunning
+	if got := d.Pod("ADDED", nil, q); len(got) != 0 {
+		t.Errorf("running pod at start: %q", summary(got))
+	}
 }
 
 func rsObj(rv string, spec, status int32) *appsv1.ReplicaSet {

@@ -1,0 +1,285 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"webkube/web/preview"
+)
+
+const fieldManager = "webkube-dashboard"
+
+type objRef struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// apiError answers with the API's own message, which is written for users
+// (e.g. `pods "echo" not found`); anything else is logged and kept generic.
+func (d *Dashboard) apiError(c echo.Context, err error) error {
+	if st, ok := err.(apierrors.APIStatus); ok {
+		s := st.Status()
+		code := int(s.Code)
+		if code == 0 {
+			code = http.StatusBadRequest
+		}
+		return c.JSON(code, map[string]any{"error": s.Message, "reason": s.Reason})
+	}
+	d.log.Error("action failed", "err", err)
+	return c.JSON(http.StatusBadGateway, map[string]any{"error": "the API server did not answer: " + err.Error()})
+}
+
+func bad(c echo.Context, msg string) error {
+	return c.JSON(http.StatusBadRequest, map[string]any{"error": msg})
+}
+
+func (d *Dashboard) ctx(c echo.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request().Context(), 15*time.Second)
+}
+
+// scale sets replicas through the scale subresource, as `kubectl scale` does.
+func (d *Dashboard) scale(c echo.Context) error {
+	var req struct {
+		objRef
+		Replicas int32 `json:"replicas"`
+	}
+	if err := c.Bind(&req); err != nil || req.Name == "" {
+		return bad(c, "want {kind, namespace, name, replicas}")
+	}
+	if req.Replicas < 0 || req.Replicas > 100 {
+		return bad(c, "replicas must be between 0 and 100 here")
+	}
+	ctx, cancel := d.ctx(c)
+	defer cancel()
+	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, req.Replicas))
+	var err error
+	switch req.Kind {
+	case "replicaset":
+		_, err = d.client.AppsV1().ReplicaSets(req.Namespace).Patch(ctx, req.Name, types.MergePatchType, patch,
+			metav1.PatchOptions{FieldManager: fieldManager}, "scale")
+	case "deployment":
+		_, err = d.client.AppsV1().Deployments(req.Namespace).Patch(ctx, req.Name, types.MergePatchType, patch,
+			metav1.PatchOptions{FieldManager: fieldManager}, "scale")
+	default:
+		return bad(c, "only replicasets and deployments scale")
+	}
+	if err != nil {
+		return d.apiError(c, err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": fmt.Sprintf("%s/%s scaled to %d", req.Kind, req.Name, req.Replicas)})
+}
+
+func (d *Dashboard) deleteObject(c echo.Context) error {
+	var req objRef
+	if err := c.Bind(&req); err != nil || req.Name == "" {
+		return bad(c, "want {kind, namespace, name}")
+	}
+	ctx, cancel := d.ctx(c)
+	defer cancel()
+	bg := metav1.DeletePropagationBackground
+	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
+	var err error
+	switch req.Kind {
+	case "pod":
+		err = d.client.CoreV1().Pods(req.Namespace).Delete(ctx, req.Name, opts)
+	case "replicaset":
+		err = d.client.AppsV1().ReplicaSets(req.Namespace).Delete(ctx, req.Name, opts)
+	case "deployment":
+		err = d.client.AppsV1().Deployments(req.Namespace).Delete(ctx, req.Name, opts)
+	case "service":
+		err = d.client.CoreV1().Services(req.Namespace).Delete(ctx, req.Name, opts)
+	default:
+		return bad(c, "cannot delete a "+req.Kind+" from here")
+	}
+	if err != nil {
+		return d.apiError(c, err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": fmt.Sprintf("%s %s deleted", req.Kind, req.Name)})
+}
+
+// cordon sets spec.unschedulable, as `kubectl cordon` does.
+func (d *Dashboard) cordon(c echo.Context) error {
+	var req struct {
+		Node string `json:"node"`
+		On   bool   `json:"on"`
+	}
+	if err := c.Bind(&req); err != nil || req.Node == "" {
+		return bad(c, "want {node, on}")
+	}
+	ctx, cancel := d.ctx(c)
+	defer cancel()
+	patch := []byte(fmt.Sprintf(`{"spec":{"unschedulable":%t}}`, req.On))
+	if _, err := d.client.CoreV1().Nodes().Patch(ctx, req.Node, types.StrategicMergePatchType, patch,
+		metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
+		return d.apiError(c, err)
+	}
+	word := "uncordoned"
+	if req.On {
+		word = "cordoned"
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": req.Node + " " + word})
+}
+
+type labelReq struct {
+	Namespace string            `json:"namespace"`
+	Name      string            `json:"name"`
+	Labels    map[string]string `json:"labels"`
+}
+
+// labelPreview says, before anything changes, what the ReplicaSets and Services of the
+// pod's namespace will do about the new labels.
+func (d *Dashboard) labelPreview(c echo.Context) error {
+	var req labelReq
+	if err := c.Bind(&req); err != nil || req.Name == "" {
+		return bad(c, "want {namespace, name, labels}")
+	}
+	pod, err := d.l.pods.Pods(req.Namespace).Get(req.Name)
+	if err != nil {
+		return c.JSON(http.StatusNotFound, map[string]any{"error": "pod " + req.Name + " not found"})
+	}
+	rss, _ := d.l.rss.ReplicaSets(req.Namespace).List(everything)
+	svcs, _ := d.l.services.Services(req.Namespace).List(everything)
+	pods, _ := d.l.pods.Pods(req.Namespace).List(everything)
+	effects := preview.Relabel(pod, req.Labels, rss, svcs, pods)
+	if effects == nil {
+		effects = []preview.Effect{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"effects": effects})
+}
+
+// setLabels replaces the pod's labels with a merge patch: removed keys are sent as null,
+// as `kubectl label pod/x app-` does.
+func (d *Dashboard) setLabels(c echo.Context) error {
+	var req labelReq
+	if err := c.Bind(&req); err != nil || req.Name == "" {
+		return bad(c, "want {namespace, name, labels}")
+	}
+	pod, err := d.l.pods.Pods(req.Namespace).Get(req.Name)
+	if err != nil {
+		return c.JSON(http.StatusNotFound, map[string]any{"error": "pod " + req.Name + " not found"})
+	}
+	labels := map[string]any{}
+	for k := range pod.Labels {
+		labels[k] = nil
+	}
+	for k, v := range req.Labels {
+		labels[k] = v
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": labels}})
+	ctx, cancel := d.ctx(c)
+	defer cancel()
+	if _, err := d.client.CoreV1().Pods(req.Namespace).Patch(ctx, req.Name, types.MergePatchType, patch,
+		metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
+		return d.apiError(c, err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": "labels of " + req.Name + " updated"})
+}
+
+type containerReq struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Container string `json:"container"`
+}
+
+func (d *Dashboard) pickContainer(req *containerReq) (*corev1.Pod, error) {
+	pod, err := d.l.pods.Pods(req.Namespace).Get(req.Name)
+	if err != nil {
+		return nil, fmt.Errorf("pod %s not found", req.Name)
+	}
+	if req.Container == "" && len(pod.Spec.Containers) > 0 {
+		req.Container = pod.Spec.Containers[0].Name
+	}
+	return pod, nil
+}
+
+func (d *Dashboard) kill(c echo.Context) error {
+	var req containerReq
+	if err := c.Bind(&req); err != nil || req.Name == "" {
+		return bad(c, "want {namespace, name, container}")
+	}
+	if d.cfg.Killer == nil {
+		return c.JSON(http.StatusNotImplemented, map[string]any{"error": "killing a container needs the kubelet, which is not wired to the dashboard"})
+	}
+	if _, err := d.pickContainer(&req); err != nil {
+		return c.JSON(http.StatusNotFound, map[string]any{"error": err.Error()})
+	}
+	ctx, cancel := d.ctx(c)
+	defer cancel()
+	if err := d.cfg.Killer.KillContainer(ctx, req.Namespace, req.Name, req.Container); err != nil {
+		d.log.Warn("kill container", "pod", req.Namespace+"/"+req.Name, "err", err)
+		return c.JSON(http.StatusBadGateway, map[string]any{"error": "could not kill the container: " + err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": "killed " + req.Container + " in " + req.Name})
+}
+
+// breakProbe makes a probe fail: through the ProbeBreaker when wired, else by removing,
+// over pods/exec, the file an exec probe checks.
+func (d *Dashboard) breakProbe(c echo.Context) error {
+	var req containerReq
+	if err := c.Bind(&req); err != nil || req.Name == "" {
+		return bad(c, "want {namespace, name, container}")
+	}
+	pod, err := d.pickContainer(&req)
+	if err != nil {
+		return c.JSON(http.StatusNotFound, map[string]any{"error": err.Error()})
+	}
+	ctx, cancel := d.ctx(c)
+	defer cancel()
+	if d.cfg.Prober != nil {
+		if err := d.cfg.Prober.BreakProbe(ctx, req.Namespace, req.Name, req.Container); err != nil {
+			return c.JSON(http.StatusBadGateway, map[string]any{"error": "could not break the probe: " + err.Error()})
+		}
+		return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": "the probe of " + req.Container + " will fail now"})
+	}
+	files := probeFiles(pod)
+	for name, f := range files {
+		if req.Container != name && len(files) > 1 {
+			continue
+		}
+		var out bytes.Buffer
+		if err := d.execOnce(ctx, pod.Namespace, pod.Name, name, []string{"rm", "-f", f}, &out); err != nil {
+			return c.JSON(http.StatusBadGateway, map[string]any{"error": "exec rm failed: " + err.Error()})
+		}
+		return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": fmt.Sprintf("removed %s in %s: its probe will fail", f, name)})
+	}
+	return c.JSON(http.StatusNotImplemented, map[string]any{"error": "this pod has no exec probe that checks a file"})
+}
+
+func (d *Dashboard) stepMode(c echo.Context) error {
+	if d.cfg.Gate == nil {
+		return c.JSON(http.StatusNotImplemented, map[string]any{"error": "step mode is not available"})
+	}
+	var req struct {
+		On bool `json:"on"`
+	}
+	if err := c.Bind(&req); err != nil {
+		return bad(c, "want {on}")
+	}
+	d.cfg.Gate.SetStepMode(req.On)
+	on := req.On
+	d.hub.publish(topicSteps, encode(msg{T: "mode", On: &on}))
+	d.changes <- change{kind: "held"}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "on": on})
+}
+
+func (d *Dashboard) stepNext(c echo.Context) error {
+	if d.cfg.Gate == nil {
+		return c.JSON(http.StatusNotImplemented, map[string]any{"error": "step mode is not available"})
+	}
+	n := len(d.cfg.Gate.Waiting())
+	d.cfg.Gate.Next()
+	d.changes <- change{kind: "held"}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "released": n})
+}
+

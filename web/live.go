@@ -1,0 +1,439 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"nhooyr.io/websocket"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+
+	"webkube/web/steps"
+	"webkube/web/templates"
+)
+
+var everything = labels.Everything()
+
+type listers struct {
+	pods      corelisters.PodLister
+	nodes     corelisters.NodeLister
+	services  corelisters.ServiceLister
+	endpoints corelisters.EndpointsLister
+	events    corelisters.EventLister
+	rss       appslisters.ReplicaSetLister
+	deploys   appslisters.DeploymentLister
+
+	informers []cache.SharedIndexInformer
+}
+
+func newListers(f informers.SharedInformerFactory) listers {
+	core, apps := f.Core().V1(), f.Apps().V1()
+	l := listers{
+		pods: core.Pods().Lister(), nodes: core.Nodes().Lister(), services: core.Services().Lister(),
+		endpoints: core.Endpoints().Lister(), events: core.Events().Lister(),
+		rss: apps.ReplicaSets().Lister(), deploys: apps.Deployments().Lister(),
+	}
+	l.informers = []cache.SharedIndexInformer{core.Pods().Informer(), core.Nodes().Informer(),
+		core.Services().Informer(), core.Endpoints().Informer(), core.Events().Informer(),
+		apps.ReplicaSets().Informer(), apps.Deployments().Informer()}
+	return l
+}
+
+// change is one watch event (or a Gate notice) waiting for the dispatcher.
+type change struct {
+	kind     string // pod, node, service, endpoints, event, replicaset, deployment, held
+	typ      string // ADDED, MODIFIED, DELETED
+	old, obj any
+	at       time.Time
+}
+
+func (d *Dashboard) addHandlers() {
+	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment"}
+	for i, inf := range d.l.informers {
+		kind := kinds[i]
+		inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: func(obj any) { d.changes <- change{kind: kind, typ: "ADDED", obj: obj, at: time.Now()} },
+			UpdateFunc: func(old, obj any) {
+				d.changes <- change{kind: kind, typ: "MODIFIED", old: old, obj: obj, at: time.Now()}
+			},
+			DeleteFunc: func(obj any) {
+				if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = t.Obj
+				}
+				d.changes <- change{kind: kind, typ: "DELETED", obj: obj, at: time.Now()}
+			},
+		})
+	}
+}
+
+// msg is what the page's JavaScript applies. Kinds: "up" (replace or insert element id in
+// container in), "rm" (remove id), "set" (replace the inner HTML of id), "step", "mode".
+type msg struct {
+	T    string          `json:"t"`
+	ID   string          `json:"id,omitempty"`
+	In   string          `json:"in,omitempty"`
+	HTML string          `json:"html,omitempty"`
+	Step *stepMsg        `json:"step,omitempty"`
+	On   *bool           `json:"on,omitempty"`
+	Ts   int64           `json:"ts,omitempty"` // when the watch event reached the dashboard (ms)
+	Data json.RawMessage `json:"data,omitempty"`
+}
+
+type stepMsg struct {
+	Seq       int    `json:"seq"`
+	Flow      string `json:"flow"`
+	N         int    `json:"n"`
+	RSN       int    `json:"rsn"`
+	Component string `json:"comp"`
+	Node      string `json:"node"`
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Title     string `json:"title"`
+}
+
+func encode(m msg) []byte {
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func html(c templ.Component) string {
+	var b bytes.Buffer
+	_ = c.Render(context.Background(), &b)
+	return b.String()
+}
+
+// Topics: every tab gets "steps"; the overview "overview"; an object page "obj/<kind>/<ns>/<name>".
+const (
+	topicSteps    = "steps"
+	topicOverview = "overview"
+	topicObj      = "obj/"
+)
+
+// dispatch is the one goroutine that turns watch events into steps and rendered fragments,
+// so steps are derived in the order the events arrived and each fragment is rendered once
+// however many tabs are open.
+func (d *Dashboard) dispatch(ctx context.Context) {
+	der := steps.New(d.now)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ch := <-d.changes:
+			d.handle(der, ch)
+		}
+	}
+}
+
+func (d *Dashboard) handle(der *steps.Deriver, ch change) {
+	ts := ch.at.UnixMilli()
+	var derived []steps.Step
+	ns := ""
+	switch ch.kind {
+	case "held":
+		d.hub.publish(topicSteps, encode(msg{T: "set", ID: "held", HTML: html(templates.Held(d.heldViews()))}))
+		return
+	case "pod":
+		p, _ := ch.obj.(*corev1.Pod)
+		old, _ := ch.old.(*corev1.Pod)
+		if p == nil {
+			return
+		}
+		ns = p.Namespace
+		derived = der.Pod(ch.typ, old, p)
+		d.upsertOrRemove(ch.typ, "pod", p.Namespace, p.Name, "tbody-pods", func() templ.Component {
+			return templates.PodRowView(templates.PodRowOf(p, d.now()))
+		}, ts)
+		// A node's pod count changes when pods are bound to it or leave it.
+		for _, n := range nodesTouched(old, p) {
+			if node, err := d.l.nodes.Get(n); err == nil {
+				d.upsertOrRemove("MODIFIED", "node", "", n, "tbody-nodes", func() templ.Component {
+					return templates.NodeRowView(templates.NodeRowOf(node, d.podsOn(n), d.now()))
+				}, ts)
+			}
+		}
+	case "node":
+		n, _ := ch.obj.(*corev1.Node)
+		if n == nil {
+			return
+		}
+		d.upsertOrRemove(ch.typ, "node", "", n.Name, "tbody-nodes", func() templ.Component {
+			return templates.NodeRowView(templates.NodeRowOf(n, d.podsOn(n.Name), d.now()))
+		}, ts)
+		if ch.typ != "MODIFIED" {
+			d.hub.publish(topicSteps, encode(msg{T: "up", ID: "diagram", HTML: html(templates.Diagram(d.nodeNames()))}))
+		}
+	case "replicaset":
+		rs, _ := ch.obj.(*appsv1.ReplicaSet)
+		old, _ := ch.old.(*appsv1.ReplicaSet)
+		if rs == nil {
+			return
+		}
+		ns = rs.Namespace
+		derived = der.ReplicaSet(ch.typ, old, rs)
+		d.upsertOrRemove(ch.typ, "replicaset", rs.Namespace, rs.Name, "tbody-replicasets", func() templ.Component {
+			return templates.RSRowView(templates.RSRowOf(rs, d.now()))
+		}, ts)
+	case "deployment":
+		dp, _ := ch.obj.(*appsv1.Deployment)
+		if dp == nil {
+			return
+		}
+		ns = dp.Namespace
+		d.upsertOrRemove(ch.typ, "deployment", dp.Namespace, dp.Name, "tbody-deployments", func() templ.Component {
+			return templates.DeployRowView(templates.DeployRowOf(dp, d.now()))
+		}, ts)
+	case "service":
+		s, _ := ch.obj.(*corev1.Service)
+		if s == nil {
+			return
+		}
+		ns = s.Namespace
+		ep, _ := d.l.endpoints.Endpoints(s.Namespace).Get(s.Name)
+		d.upsertOrRemove(ch.typ, "service", s.Namespace, s.Name, "tbody-services", func() templ.Component {
+			return templates.SvcRowView(templates.SvcRowOf(s, ep, d.now()))
+		}, ts)
+	case "endpoints":
+		ep, _ := ch.obj.(*corev1.Endpoints)
+		if ep == nil {
+			return
+		}
+		ns = ep.Namespace
+		if s, err := d.l.services.Services(ep.Namespace).Get(ep.Name); err == nil {
+			if ch.typ == "DELETED" {
+				ep = nil
+			}
+			d.upsertOrRemove("MODIFIED", "service", s.Namespace, s.Name, "tbody-services", func() templ.Component {
+				return templates.SvcRowView(templates.SvcRowOf(s, ep, d.now()))
+			}, ts)
+		}
+	case "event":
+		e, _ := ch.obj.(*corev1.Event)
+		if e == nil || ch.typ == "DELETED" {
+			return
+		}
+		ns = e.Namespace
+		var pod *corev1.Pod
+		if e.InvolvedObject.Kind == "Pod" {
+			pod, _ = d.l.pods.Pods(e.InvolvedObject.Namespace).Get(e.InvolvedObject.Name)
+		}
+		derived = der.Event(e, pod)
+	}
+	d.mu.Lock()
+	synced := d.synced
+	d.mu.Unlock()
+	if !synced && ch.typ == "ADDED" {
+		// The informers' initial list: the deriver learns where each object is, but
+		// these are not steps that happened in front of the learner.
+		derived = nil
+	}
+	if len(derived) > 0 {
+		d.mu.Lock()
+		d.ring.Add(derived...)
+		d.mu.Unlock()
+		for _, s := range derived {
+			sv := stepView(s)
+			d.hub.publish(topicSteps, encode(msg{T: "step", HTML: html(templates.StepItem(sv)), Ts: ts,
+				Step: &stepMsg{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: sv.RSN, Component: s.Component, Node: s.Node,
+					Kind: s.Kind, Name: s.Name, Title: s.Title}}))
+		}
+	}
+	d.refreshObjects(ch.kind, ns, ts)
+}
+
+func nodesTouched(old, p *corev1.Pod) []string {
+	var out []string
+	if p.Spec.NodeName != "" {
+		out = append(out, p.Spec.NodeName)
+	}
+	if old != nil && old.Spec.NodeName != "" && old.Spec.NodeName != p.Spec.NodeName {
+		out = append(out, old.Spec.NodeName)
+	}
+	return out
+}
+
+func (d *Dashboard) podsOn(node string) int {
+	pods, _ := d.l.pods.List(everything)
+	n := 0
+	for _, p := range pods {
+		if p.Spec.NodeName == node {
+			n++
+		}
+	}
+	return n
+}
+
+func (d *Dashboard) upsertOrRemove(typ, kind, ns, name, in string, row func() templ.Component, ts int64) {
+	id := templates.RowID(kind, ns, name)
+	if typ == "DELETED" {
+		d.hub.publish(topicOverview, encode(msg{T: "rm", ID: id, Ts: ts}))
+		return
+	}
+	d.hub.publish(topicOverview, encode(msg{T: "up", ID: id, In: in, HTML: html(row()), Ts: ts}))
+}
+
+// refreshObjects re-renders the live part of every object page that is open and may be
+// affected: same namespace (owned pods, events, endpoints), or any node page on pod changes.
+func (d *Dashboard) refreshObjects(kind, ns string, ts int64) {
+	for _, t := range d.hub.topicsWith(topicObj) {
+		parts := strings.SplitN(strings.TrimPrefix(t, topicObj), "/", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		okind, ons, oname := parts[0], parts[1], parts[2]
+		if ons != ns && !(okind == "node" && (kind == "node" || kind == "pod" || kind == "event")) {
+			continue
+		}
+		o, ok := d.object(okind, ons, oname)
+		if !ok {
+			d.hub.publish(t, encode(msg{T: "set", ID: "obj-live", HTML: `<p class="card gone" data-testid="gone">This object was deleted.</p>`, Ts: ts}))
+			continue
+		}
+		d.hub.publish(t, encode(msg{T: "set", ID: "obj-live", HTML: html(templates.ObjectLive(o)), Ts: ts}))
+	}
+}
+
+// trafficLoop pushes Service pages fresh traffic counters; the proxy's counters are not
+// Kubernetes objects, so there is no watch to follow.
+func (d *Dashboard) trafficLoop(ctx context.Context) {
+	if d.cfg.Traffic == nil {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := map[string]string{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, topic := range d.hub.topicsWith(topicObj + "service/") {
+			parts := strings.SplitN(strings.TrimPrefix(topic, topicObj), "/", 3)
+			if len(parts) != 3 {
+				continue
+			}
+			b, _ := json.Marshal(d.cfg.Traffic.EndpointTraffic(parts[1], parts[2]))
+			if last[topic] == string(b) {
+				continue
+			}
+			last[topic] = string(b)
+			if o, ok := d.object(parts[0], parts[1], parts[2]); ok {
+				d.hub.publish(topic, encode(msg{T: "set", ID: "obj-live", HTML: html(templates.ObjectLive(o))}))
+			}
+		}
+	}
+}
+
+// overview renders the tables from the informer caches.
+func (d *Dashboard) overview() templates.Overview {
+	now := d.now()
+	var o templates.Overview
+	pods, _ := d.l.pods.List(everything)
+	sortByName(pods, func(p *corev1.Pod) string { return p.Namespace + "/" + p.Name })
+	perNode := map[string]int{}
+	for _, p := range pods {
+		o.Pods = append(o.Pods, templates.PodRowOf(p, now))
+		perNode[p.Spec.NodeName]++
+	}
+	nodes, _ := d.l.nodes.List(everything)
+	sortByName(nodes, func(n *corev1.Node) string { return n.Name })
+	for _, n := range nodes {
+		o.Nodes = append(o.Nodes, templates.NodeRowOf(n, perNode[n.Name], now))
+	}
+	rss, _ := d.l.rss.List(everything)
+	sortByName(rss, func(r *appsv1.ReplicaSet) string { return r.Namespace + "/" + r.Name })
+	for _, r := range rss {
+		o.ReplicaSets = append(o.ReplicaSets, templates.RSRowOf(r, now))
+	}
+	deps, _ := d.l.deploys.List(everything)
+	sortByName(deps, func(r *appsv1.Deployment) string { return r.Namespace + "/" + r.Name })
+	for _, r := range deps {
+		o.Deployments = append(o.Deployments, templates.DeployRowOf(r, now))
+	}
+	svcs, _ := d.l.services.List(everything)
+	sortByName(svcs, func(r *corev1.Service) string { return r.Namespace + "/" + r.Name })
+	for _, s := range svcs {
+		ep, _ := d.l.endpoints.Endpoints(s.Namespace).Get(s.Name)
+		o.Services = append(o.Services, templates.SvcRowOf(s, ep, now))
+	}
+	return o
+}
+
+func sortByName[T any](xs []T, key func(T) string) {
+	sort.Slice(xs, func(i, j int) bool { return key(xs[i]) < key(xs[j]) })
+}
+
+// live is the one websocket of a tab. The page says what it shows (?obj=kind/ns/name);
+// right after subscribing it gets a snapshot, then every change.
+func (d *Dashboard) live(c echo.Context) error {
+	conn, err := websocket.Accept(c.Response(), c.Request(), nil) // nil options: Origin must match Host
+	if err != nil {
+		return nil // Accept already wrote the error
+	}
+	defer conn.CloseNow()
+	ctx := conn.CloseRead(c.Request().Context())
+	topics := []string{topicSteps}
+	page := c.QueryParam("page")
+	obj := c.QueryParam("obj")
+	if page == "overview" {
+		topics = append(topics, topicOverview)
+	}
+	if obj != "" {
+		topics = append(topics, topicObj+obj)
+	}
+	cl := newClient(topics...)
+	d.hub.add(cl)
+	defer d.hub.remove(cl)
+	// Snapshot after subscribing: anything that changes meanwhile arrives after it.
+	var snap [][]byte
+	if page == "overview" {
+		o := d.overview()
+		snap = append(snap,
+			encode(msg{T: "set", ID: "tbody-nodes", HTML: html(templates.NodeRows(o.Nodes))}),
+			encode(msg{T: "set", ID: "tbody-pods", HTML: html(templates.PodRows(o.Pods))}),
+			encode(msg{T: "set", ID: "tbody-replicasets", HTML: html(templates.RSRows(o.ReplicaSets))}),
+			encode(msg{T: "set", ID: "tbody-deployments", HTML: html(templates.DeployRows(o.Deployments))}),
+			encode(msg{T: "set", ID: "tbody-services", HTML: html(templates.SvcRows(o.Services))}))
+	}
+	if obj != "" {
+		parts := strings.SplitN(obj, "/", 3)
+		if len(parts) == 3 {
+			if o, ok := d.object(parts[0], parts[1], parts[2]); ok {
+				snap = append(snap, encode(msg{T: "set", ID: "obj-live", HTML: html(templates.ObjectLive(o))}))
+			}
+		}
+	}
+	var stepsHTML bytes.Buffer
+	d.mu.Lock()
+	all := d.ring.All()
+	d.mu.Unlock()
+	for _, s := range all {
+		_ = templates.StepItem(stepView(s)).Render(ctx, &stepsHTML)
+	}
+	snap = append(snap, encode(msg{T: "set", ID: "steps", HTML: stepsHTML.String()}),
+		encode(msg{T: "up", ID: "diagram", HTML: html(templates.Diagram(d.nodeNames()))}))
+	if d.cfg.Gate != nil {
+		on := d.cfg.Gate.StepMode()
+		snap = append(snap, encode(msg{T: "mode", On: &on}),
+			encode(msg{T: "set", ID: "held", HTML: html(templates.Held(d.heldViews()))}))
+	}
+	snap = append(snap, encode(msg{T: "ready"}))
+	for _, m := range snap {
+		if err := conn.Write(ctx, websocket.MessageText, m); err != nil {
+			return nil
+		}
+	}
+	_ = cl.pump(ctx, conn)
+	return nil
+}

@@ -1,0 +1,303 @@
+package web
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
+
+	"webkube/web/templates"
+)
+
+// object builds the object page's model from the caches. kind is the lower-case name used
+// in URLs: pod, node, replicaset, deployment, service.
+func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
+	now := d.now()
+	var o templates.Object
+	var meta metav1.Object
+	var obj runtime.Object
+	switch kind {
+	case "pod":
+		p, err := d.l.pods.Pods(ns).Get(name)
+		if err != nil {
+			return o, false
+		}
+		meta, obj = p, p
+		row := templates.PodRowOf(p, now)
+		o.Kind, o.Status, o.Color, o.IsPod = "Pod", row.Status, row.Color, true
+		o.Facts = []templates.Label{{Key: "node", Value: row.Node}, {Key: "pod IP", Value: p.Status.PodIP},
+			{Key: "ready", Value: row.Ready}, {Key: "restarts", Value: fmt.Sprint(row.Restarts)},
+			{Key: "restartPolicy", Value: string(p.Spec.RestartPolicy)}}
+		for _, c := range p.Status.Conditions {
+			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
+				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now)})
+		}
+		for _, c := range p.Spec.Containers {
+			o.Containers = append(o.Containers, c.Name)
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			o.Facts = append(o.Facts, templates.Label{Key: "container " + cs.Name, Value: containerState(cs)})
+		}
+		o.Kill = d.cfg.Killer != nil && p.Spec.NodeName != ""
+		o.ProbeBreak = d.cfg.Prober != nil || len(probeFiles(p)) > 0
+	case "node":
+		n, err := d.l.nodes.Get(name)
+		if err != nil {
+			return o, false
+		}
+		meta, obj = n, n
+		row := templates.NodeRowOf(n, d.podsOn(n.Name), now)
+		o.Kind, o.Status, o.Color, o.IsNode, o.Unschedulable = "Node", row.Status, row.Color, true, n.Spec.Unschedulable
+		o.Facts = []templates.Label{{Key: "internal IP", Value: row.IP}, {Key: "pods", Value: fmt.Sprint(row.Pods)},
+			{Key: "kubelet", Value: row.Version}, {Key: "pod CIDR", Value: n.Spec.PodCIDR},
+			{Key: "allocatable cpu", Value: n.Status.Allocatable.Cpu().String()},
+			{Key: "allocatable memory", Value: n.Status.Allocatable.Memory().String()}}
+		for _, c := range n.Status.Conditions {
+			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
+				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now)})
+		}
+		pods, _ := d.l.pods.List(everything)
+		for _, p := range pods {
+			if p.Spec.NodeName == n.Name {
+				o.Owned = append(o.Owned, templates.Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Note: "runs here: " + templates.PodStatus(p)})
+			}
+		}
+	case "replicaset":
+		rs, err := d.l.rss.ReplicaSets(ns).Get(name)
+		if err != nil {
+			return o, false
+		}
+		meta, obj = rs, rs
+		row := templates.RSRowOf(rs, now)
+		o.Kind, o.Color, o.Scalable, o.Replicas = "ReplicaSet", row.Color, true, row.Desired
+		o.Status = fmt.Sprintf("%d/%d ready", row.Ready, row.Desired)
+		o.Facts = []templates.Label{{Key: "selector", Value: row.Selector}, {Key: "desired", Value: fmt.Sprint(row.Desired)},
+			{Key: "current", Value: fmt.Sprint(row.Current)}, {Key: "ready", Value: fmt.Sprint(row.Ready)},
+			{Key: "observedGeneration", Value: fmt.Sprint(rs.Status.ObservedGeneration)}}
+		for _, c := range rs.Status.Conditions {
+			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
+				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now)})
+		}
+		o.Owned = d.ownedPods(rs.Namespace, rs.UID, rs.Spec.Selector)
+	case "deployment":
+		dp, err := d.l.deploys.Deployments(ns).Get(name)
+		if err != nil {
+			return o, false
+		}
+		meta, obj = dp, dp
+		row := templates.DeployRowOf(dp, now)
+		o.Kind, o.Color, o.Scalable, o.Replicas = "Deployment", row.Color, true, row.Desired
+		o.Status = fmt.Sprintf("%d/%d ready", row.Ready, row.Desired)
+		o.Facts = []templates.Label{{Key: "selector", Value: row.Selector}, {Key: "strategy", Value: string(dp.Spec.Strategy.Type)},
+			{Key: "up-to-date", Value: fmt.Sprint(row.UpToDate)}, {Key: "available", Value: fmt.Sprint(row.Available)}}
+		for _, c := range dp.Status.Conditions {
+			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
+				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now)})
+		}
+		rss, _ := d.l.rss.ReplicaSets(ns).List(everything)
+		for _, rs := range rss {
+			if ref := metav1.GetControllerOf(rs); ref != nil && ref.UID == dp.UID {
+				r := templates.RSRowOf(rs, now)
+				o.Owned = append(o.Owned, templates.Ref{Kind: "ReplicaSet", Namespace: ns, Name: rs.Name,
+					Note: fmt.Sprintf("%d/%d ready, revision %s", r.Ready, r.Desired, rs.Annotations["deployment.kubernetes.io/revision"])})
+			}
+		}
+	case "service":
+		s, err := d.l.services.Services(ns).Get(name)
+		if err != nil {
+			return o, false
+		}
+		meta, obj = s, s
+		ep, _ := d.l.endpoints.Endpoints(ns).Get(name)
+		row := templates.SvcRowOf(s, ep, now)
+		o.Kind, o.Color, o.IsService = "Service", row.Color, true
+		o.Status = fmt.Sprintf("%d ready endpoints", row.Ready)
+		o.Facts = []templates.Label{{Key: "type", Value: row.Type}, {Key: "cluster IP", Value: row.ClusterIP},
+			{Key: "ports", Value: row.Ports}, {Key: "selector", Value: row.Selector}}
+		o.Endpoints = d.endpoints(s, ep)
+	default:
+		return o, false
+	}
+	o.Namespace, o.Name = meta.GetNamespace(), meta.GetName()
+	o.ResourceVersion = meta.GetResourceVersion()
+	o.Age = templates.Age(meta.GetCreationTimestamp(), now)
+	o.Labels = labelList(meta.GetLabels())
+	for _, ref := range meta.GetOwnerReferences() {
+		note := ""
+		if ref.Controller != nil && *ref.Controller {
+			note = "controller"
+		}
+		o.Owners = append(o.Owners, templates.Ref{Kind: ref.Kind, Namespace: meta.GetNamespace(), Name: ref.Name, Note: note})
+	}
+	o.YAML = toYAML(obj)
+	o.Events = d.eventsFor(o.Kind, meta)
+	return o, true
+}
+
+func containerState(cs corev1.ContainerStatus) string {
+	switch {
+	case cs.State.Running != nil:
+		s := "running"
+		if cs.Ready {
+			s += ", ready"
+		}
+		return s
+	case cs.State.Waiting != nil:
+		return "waiting: " + cs.State.Waiting.Reason
+	case cs.State.Terminated != nil:
+		return fmt.Sprintf("terminated: %s (exit %d)", cs.State.Terminated.Reason, cs.State.Terminated.ExitCode)
+	}
+	return "unknown"
+}
+
+func labelList(m map[string]string) []templates.Label {
+	out := make([]templates.Label, 0, len(m))
+	for k, v := range m {
+		out = append(out, templates.Label{Key: k, Value: v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}
+
+// ownedPods lists the pods a controller owns, and the ones its selector matches that it
+// does not own (orphans it could adopt, or pods owned by someone else).
+func (d *Dashboard) ownedPods(ns string, uid any, sel *metav1.LabelSelector) []templates.Ref {
+	var out []templates.Ref
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	pods, _ := d.l.pods.Pods(ns).List(everything)
+	sortByName(pods, func(p *corev1.Pod) string { return p.Name })
+	for _, p := range pods {
+		ref := metav1.GetControllerOf(p)
+		switch {
+		case ref != nil && any(ref.UID) == uid:
+			out = append(out, templates.Ref{Kind: "Pod", Namespace: ns, Name: p.Name, Note: templates.PodStatus(p)})
+		case err == nil && !s.Empty() && s.Matches(labels.Set(p.Labels)) && ref == nil:
+			out = append(out, templates.Ref{Kind: "Pod", Namespace: ns, Name: p.Name, Note: "matches the selector but not owned (will be adopted)"})
+		}
+	}
+	return out
+}
+
+func (d *Dashboard) endpoints(s *corev1.Service, ep *corev1.Endpoints) []templates.Endpoint {
+	if ep == nil {
+		return nil
+	}
+	var traffic map[string]Traffic
+	if d.cfg.Traffic != nil {
+		traffic = d.cfg.Traffic.EndpointTraffic(s.Namespace, s.Name)
+	}
+	var out []templates.Endpoint
+	add := func(a corev1.EndpointAddress, port int32, ready bool) {
+		e := templates.Endpoint{IP: a.IP, Port: fmt.Sprint(port), Ready: ready}
+		if a.TargetRef != nil {
+			e.Pod = a.TargetRef.Name
+		}
+		if a.NodeName != nil {
+			e.Node = *a.NodeName
+		}
+		if t, ok := traffic[fmt.Sprintf("%s:%d", a.IP, port)]; ok {
+			e.Conns, e.Requests, e.HasTraffic = t.Connections, t.Requests, true
+		} else if traffic != nil {
+			e.HasTraffic = true
+		}
+		out = append(out, e)
+	}
+	for _, ss := range ep.Subsets {
+		port := int32(0)
+		if len(ss.Ports) > 0 {
+			port = ss.Ports[0].Port
+		}
+		for _, a := range ss.Addresses {
+			add(a, port, true)
+		}
+		for _, a := range ss.NotReadyAddresses {
+			add(a, port, false)
+		}
+	}
+	return out
+}
+
+// eventsFor lists the Events about an object, newest last, as kubectl describe does.
+func (d *Dashboard) eventsFor(kind string, m metav1.Object) []templates.EventView {
+	evs, _ := d.l.events.List(everything)
+	var mine []*corev1.Event
+	for _, e := range evs {
+		io := e.InvolvedObject
+		if io.Kind == kind && io.Name == m.GetName() && io.Namespace == m.GetNamespace() &&
+			(io.UID == "" || io.UID == m.GetUID()) {
+			mine = append(mine, e)
+		}
+	}
+	sort.Slice(mine, func(i, j int) bool { return eventTime(mine[i]).Time.Before(eventTime(mine[j]).Time) })
+	now := d.now()
+	var out []templates.EventView
+	for _, e := range mine {
+		src := e.Source.Component
+		if e.Source.Host != "" {
+			src += ", " + e.Source.Host
+		}
+		if src == "" {
+			src = e.ReportingController
+		}
+		out = append(out, templates.EventView{Type: e.Type, Reason: e.Reason, Message: e.Message, Source: src,
+			Age: templates.Age(eventTime(e), now), Count: e.Count})
+	}
+	return out
+}
+
+func eventTime(e *corev1.Event) (t metav1.Time) {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp
+	case !e.EventTime.IsZero():
+		return metav1.NewTime(e.EventTime.Time)
+	}
+	return e.CreationTimestamp
+}
+
+// toYAML shows an object the way `kubectl get -o yaml` does, minus managedFields.
+func toYAML(obj runtime.Object) string {
+	c := obj.DeepCopyObject()
+	if m, ok := c.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	if gvks, _, err := scheme.Scheme.ObjectKinds(c); err == nil && len(gvks) > 0 {
+		c.GetObjectKind().SetGroupVersionKind(gvks[0])
+	}
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// probeFiles lists, per container, the file an exec probe checks (`cat /tmp/healthy`,
+// `test -f F`, `ls F`), which removing makes that probe fail.
+func probeFiles(p *corev1.Pod) map[string]string {
+	out := map[string]string{}
+	for _, c := range p.Spec.Containers {
+		for _, pr := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
+			if pr == nil || pr.Exec == nil {
+				continue
+			}
+			cmd := pr.Exec.Command
+			if len(cmd) == 3 && (cmd[0] == "sh" || cmd[0] == "/bin/sh") && cmd[1] == "-c" {
+				cmd = strings.Fields(cmd[2])
+			}
+			if len(cmd) >= 2 && (cmd[0] == "cat" || cmd[0] == "ls" || cmd[0] == "stat") {
+				out[c.Name] = cmd[len(cmd)-1]
+			}
+			if len(cmd) == 3 && cmd[0] == "test" && (cmd[1] == "-f" || cmd[1] == "-e") {
+				out[c.Name] = cmd[2]
+			}
+		}
+	}
+	return out
+}
+

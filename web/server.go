@@ -1,0 +1,270 @@
+// Package web is webkube's dashboard: pages rendered with templ, kept live over one
+// websocket per tab fed by Kubernetes watches (client-go informers), and actions that go
+// through the Kubernetes API like kubectl's. The only in-process hook is the step Gate.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/utils/clock"
+
+	"webkube/cluster/stepper"
+	"webkube/web/static"
+	"webkube/web/steps"
+	"webkube/web/templates"
+)
+
+// TrafficSource reports how much traffic each endpoint of a Service got. The service
+// proxy implements it; the lead wires it. Keys are "ip:port" of the endpoint.
+type TrafficSource interface {
+	EndpointTraffic(namespace, service string) map[string]Traffic
+}
+
+// Traffic is one endpoint's counters.
+type Traffic struct {
+	Connections int64
+	Requests    int64
+}
+
+// ContainerKiller kills one container of a pod where it runs (the kubelet); the kubelet
+// then restarts it per restartPolicy. There is no Kubernetes API verb for this.
+type ContainerKiller interface {
+	KillContainer(ctx context.Context, namespace, pod, container string) error
+}
+
+// ProbeBreaker makes a container's probes fail from now on. Optional: without it the
+// dashboard can still break exec probes that check a file, by removing the file.
+type ProbeBreaker interface {
+	BreakProbe(ctx context.Context, namespace, pod, container string) error
+}
+
+// Config is what the dashboard needs.
+type Config struct {
+	Client     kubernetes.Interface // built from RESTConfig when nil
+	RESTConfig *rest.Config         // required: dynamic apply, logs and exec use it
+	Gate       *stepper.Gate        // nil: step mode is not offered
+	Token      string               // non-empty: every dashboard request needs it (non-loopback listen)
+	Logger     *slog.Logger
+	Clock      clock.PassiveClock
+
+	Traffic TrafficSource   // optional
+	Killer  ContainerKiller // optional
+	Prober  ProbeBreaker    // optional
+	// MaxSteps is how many recent steps the timeline keeps (default 300).
+	MaxSteps int
+}
+
+// Dashboard serves the pages and keeps them live.
+type Dashboard struct {
+	cfg     Config
+	log     *slog.Logger
+	clk     clock.PassiveClock
+	client  kubernetes.Interface
+	dyn     dynamic.Interface
+	mapper  *restmapper.DeferredDiscoveryRESTMapper
+	factory informers.SharedInformerFactory
+	l       listers
+	hub     *hub
+	changes chan change
+
+	mu     sync.Mutex // guards ring and deriver (dispatcher) and synced
+	ring   *steps.Ring
+	synced bool
+}
+
+// New builds a Dashboard; Start runs its informers.
+func New(cfg Config) (*Dashboard, error) {
+	if cfg.RESTConfig == nil {
+		return nil, errors.New("web: RESTConfig is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.MaxSteps <= 0 {
+		cfg.MaxSteps = 300
+	}
+	if cfg.Client == nil {
+		c, err := kubernetes.NewForConfig(cfg.RESTConfig)
+		if err != nil {
+			return nil, fmt.Errorf("web: clientset: %w", err)
+		}
+		cfg.Client = c
+	}
+	dyn, err := dynamic.NewForConfig(cfg.RESTConfig)
+	if err != nil {
+		return nil, fmt.Errorf("web: dynamic client: %w", err)
+	}
+	d := &Dashboard{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "dashboard"),
+		clk:     cfg.Clock,
+		client:  cfg.Client,
+		dyn:     dyn,
+		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cfg.Client.Discovery())),
+		factory: informers.NewSharedInformerFactory(cfg.Client, 0),
+		hub:     newHub(),
+		changes: make(chan change, 4096),
+		ring:    steps.NewRing(cfg.MaxSteps),
+	}
+	d.l = newListers(d.factory)
+	if cfg.Gate != nil {
+		cfg.Gate.OnWait(func(stepper.Step) {
+			select {
+			case d.changes <- change{kind: "held"}:
+			default:
+			}
+		})
+	}
+	return d, nil
+}
+
+// Start runs the informers and the dispatcher until ctx ends. It returns once the caches
+// have synced, so pages render complete from the first request.
+func (d *Dashboard) Start(ctx context.Context) error {
+	d.addHandlers()
+	d.factory.Start(ctx.Done())
+	go d.dispatch(ctx)
+	go d.trafficLoop(ctx)
+	for typ, ok := range d.factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("web: cache for %v did not sync", typ)
+		}
+	}
+	d.mu.Lock()
+	d.synced = true
+	d.mu.Unlock()
+	return nil
+}
+
+// Register mounts the dashboard on e. It uses /, /o/, /editor, /steps, /login, /ws, /ui/
+// and /static/, leaving /api, /apis, /version, /openapi and the health paths to the API.
+func (d *Dashboard) Register(e *echo.Echo) {
+	sub, _ := fs.Sub(static.FS, ".")
+	files := http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
+	e.GET("/static/*", echo.WrapHandler(noCache(files)))
+	e.GET("/login", d.loginPage, d.withCSRFCookie)
+	e.POST("/login", d.login, d.withCSRFCookie)
+
+	page := []echo.MiddlewareFunc{d.withCSRFCookie, d.requireToken}
+	e.GET("/", d.overviewPage, page...)
+	e.GET("/editor", d.editorPage, page...)
+	e.GET("/steps", d.stepsPage, page...)
+	e.GET("/o/:kind/:ns/:name", d.objectPage, page...)
+	e.GET("/ws", d.live, page...)
+	e.GET("/ws/logs", d.logs, page...)
+	e.GET("/ws/exec", d.exec, page...)
+
+	act := []echo.MiddlewareFunc{d.requireToken, d.checkCSRF}
+	e.POST("/ui/apply", d.apply, act...)
+	e.POST("/ui/scale", d.scale, act...)
+	e.POST("/ui/delete", d.deleteObject, act...)
+	e.POST("/ui/cordon", d.cordon, act...)
+	e.POST("/ui/labels/preview", d.labelPreview, act...)
+	e.POST("/ui/labels", d.setLabels, act...)
+	e.POST("/ui/kill", d.kill, act...)
+	e.POST("/ui/probe", d.breakProbe, act...)
+	e.POST("/ui/stepmode", d.stepMode, act...)
+	e.POST("/ui/next", d.stepNext, act...)
+}
+
+func noCache(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func render(c echo.Context, comp templ.Component) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	return comp.Render(c.Request().Context(), c.Response())
+}
+
+// page fills what every page's layout shows.
+func (d *Dashboard) page(c echo.Context, title, active string) templates.Page {
+	p := templates.Page{Title: title, Active: active, CSRF: csrfOf(c), StepsOK: d.cfg.Gate != nil}
+	if d.cfg.Gate != nil {
+		p.StepMode = d.cfg.Gate.StepMode()
+		p.Held = d.heldViews()
+	}
+	p.Nodes = d.nodeNames()
+	d.mu.Lock()
+	for _, s := range d.ring.All() {
+		p.Steps = append(p.Steps, stepView(s))
+	}
+	d.mu.Unlock()
+	return p
+}
+
+func (d *Dashboard) nodeNames() []string {
+	nodes, _ := d.l.nodes.List(everything)
+	names := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		names = append(names, n.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (d *Dashboard) heldViews() []templates.HeldView {
+	if d.cfg.Gate == nil {
+		return nil
+	}
+	var out []templates.HeldView
+	for _, s := range d.cfg.Gate.Waiting() {
+		out = append(out, templates.HeldView{Component: s.Component, Action: s.Action, Kind: s.Kind,
+			Namespace: s.Namespace, Name: s.Name, Node: s.Node, Message: s.Message})
+	}
+	return out
+}
+
+func stepView(s steps.Step) templates.StepView {
+	return templates.StepView{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: steps.RSStepOf(s), Title: s.Title,
+		Component: s.Component, Node: s.Node, Kind: s.Kind, Namespace: s.Namespace, Name: s.Name,
+		Owner: s.Owner, Time: s.Time.Format("15:04:05.000"), ResourceVersion: s.ResourceVersion,
+		Evidence: s.Evidence, Diff: s.Diff}
+}
+
+func (d *Dashboard) overviewPage(c echo.Context) error {
+	return render(c, templates.OverviewPage(d.page(c, "Overview", "overview"), d.overview()))
+}
+
+func (d *Dashboard) editorPage(c echo.Context) error {
+	return render(c, templates.EditorPage(d.page(c, "YAML editor", "editor"), Examples))
+}
+
+func (d *Dashboard) stepsPage(c echo.Context) error {
+	return render(c, templates.StepsPage(d.page(c, "Steps", "steps")))
+}
+
+func (d *Dashboard) objectPage(c echo.Context) error {
+	kind, ns, name := c.Param("kind"), c.Param("ns"), c.Param("name")
+	if ns == "_" {
+		ns = ""
+	}
+	o, ok := d.object(kind, ns, name)
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("%s %s/%s not found (it may have been deleted)", kind, ns, name))
+	}
+	return render(c, templates.ObjectPage(d.page(c, o.Kind+" "+o.Name, "object"), o))
+}
+
+func (d *Dashboard) now() time.Time { return d.clk.Now() }

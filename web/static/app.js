@@ -1,0 +1,603 @@
+// webkube dashboard: applies what the server pushes over one websocket per tab, and sends
+// the learner's clicks to /ui/* with the CSRF token. No framework, no polling.
+(function () {
+  "use strict";
+  const $ = (s, r) => (r || document).querySelector(s);
+  const $$ = (s, r) => Array.from((r || document).querySelectorAll(s));
+  const csrf = ($('meta[name="csrf-token"]') || {}).content || "";
+  const page = document.body.dataset.page;
+  const objEl = $("#object");
+  const wk = (window.wk = { stats: [], steps: 0, ready: false });
+
+  // ---- helpers ----
+  function toast(text, bad) {
+    const t = $("#toast");
+    if (!t) return;
+    t.textContent = text;
+    t.className = "show" + (bad ? " bad" : "");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => (t.className = ""), bad ? 6000 : 2500);
+  }
+  async function post(url, body) {
+    let res, data;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify(body || {}),
+        credentials: "same-origin",
+      });
+      data = await res.json().catch(() => ({}));
+    } catch (e) {
+      toast("The dashboard did not answer: " + e.message, true);
+      throw e;
+    }
+    if (!res.ok) {
+      toast(data.error || data.message || res.statusText, true);
+      const err = new Error(data.error || res.statusText);
+      err.data = data;
+      throw err;
+    }
+    if (data.message) toast(data.message);
+    return data;
+  }
+  function frag(html) {
+    const t = document.createElement("template");
+    t.innerHTML = html.trim();
+    return t.content;
+  }
+  function confirmDialog(text, okText) {
+    const d = $("#confirm");
+    if (!d || !d.showModal) return Promise.resolve(window.confirm(text));
+    $("#confirm-text").textContent = text;
+    $('[data-testid="confirm-ok"]', d).textContent = okText || "Delete";
+    d.returnValue = "";
+    d.showModal();
+    return new Promise((resolve) => d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true }));
+  }
+  function wsURL(path) {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+  }
+
+  // ---- live updates ----
+  function applyMsg(m) {
+    switch (m.t) {
+      case "up": {
+        const el = document.getElementById(m.id);
+        const f = frag(m.html);
+        if (el) el.replaceWith(f);
+        else {
+          const box = document.getElementById(m.in);
+          if (!box) return;
+          box.appendChild(f);
+        }
+        break;
+      }
+      case "rm": {
+        const el = document.getElementById(m.id);
+        if (el) el.remove();
+        break;
+      }
+      case "set": {
+        const el = document.getElementById(m.id);
+        if (el) el.innerHTML = m.html;
+        if (m.id === "steps") afterStepsReset();
+        break;
+      }
+      case "step":
+        addStep(m);
+        break;
+      case "mode":
+        setMode(m.on);
+        break;
+      case "ready":
+        wk.ready = true;
+        setConn("live", "ok");
+        break;
+    }
+    if (m.ts) {
+      wk.stats.push({ id: m.id || (m.step && "step-" + m.step.seq), ts: m.ts, at: Date.now() });
+      if (wk.stats.length > 20000) wk.stats.splice(0, 10000);
+    }
+    if (m.t === "up" || m.t === "set") applyFilter();
+  }
+  function setConn(text, cls) {
+    const c = $("#conn");
+    if (c) {
+      c.textContent = text;
+      c.className = "conn " + (cls || "");
+    }
+  }
+  let backoff = 500;
+  function connect() {
+    const q = new URLSearchParams();
+    q.set("page", page || "");
+    if (objEl) q.set("obj", [objEl.dataset.kind.toLowerCase(), objEl.dataset.ns || "_", objEl.dataset.name].join("/"));
+    const ws = new WebSocket(wsURL("/ws?" + q.toString()));
+    ws.onopen = () => {
+      backoff = 500;
+    };
+    ws.onmessage = (ev) => {
+      let m;
+      try {
+        m = JSON.parse(ev.data);
+      } catch (e) {
+        return;
+      }
+      applyMsg(m);
+    };
+    ws.onclose = () => {
+      wk.ready = false;
+      setConn("reconnecting…", "bad");
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 8000);
+    };
+  }
+  connect();
+
+  // ---- animator ----
+  function boxesFor(comp, node) {
+    let sel = '.box[data-comp="' + comp + '"]';
+    if (node && (comp === "kubelet" || comp === "containerd")) sel += '[data-node="' + CSS.escape(node) + '"]';
+    return $$(sel);
+  }
+  function flash(comp, node, text) {
+    const boxes = boxesFor(comp, node).concat(boxesFor("apiserver"));
+    boxes.forEach((b) => {
+      b.classList.remove("active");
+      void b.offsetWidth; // restart the animation
+      b.classList.add("active");
+    });
+    const msg = $("#diagram-msg");
+    if (msg) msg.textContent = text;
+  }
+  function stepText(s) {
+    const flow = s.flow === "replicaset" ? "ReplicaSet " : "Pod ";
+    return flow + s.n + " · " + s.title + " — " + s.kind + "/" + s.name + (s.node ? " → " + s.node : "");
+  }
+  function addStep(m) {
+    const list = $("#steps");
+    if (list) {
+      if (document.getElementById("step-" + m.step.seq)) return;
+      list.appendChild(frag(m.html));
+      while (list.children.length > 300) list.firstElementChild.remove();
+      if (!scrubbing) list.lastElementChild.scrollIntoView({ block: "nearest" });
+    }
+    wk.steps++;
+    updateScrub();
+    if (!scrubbing) flash(m.step.comp, m.step.node, stepText(m.step));
+  }
+  function afterStepsReset() {
+    updateScrub();
+  }
+  let scrubbing = false;
+  function updateScrub() {
+    const r = $("#scrub");
+    const list = $("#steps");
+    if (!r || !list) return;
+    const n = list.children.length;
+    const atEnd = !scrubbing || Number(r.value) >= Number(r.max);
+    r.max = Math.max(0, n - 1);
+    if (atEnd) {
+      r.value = r.max;
+      scrubbing = false;
+      $("#scrub-label").textContent = "live";
+    }
+  }
+  const scrub = $("#scrub");
+  if (scrub)
+    scrub.addEventListener("input", () => {
+      const list = $("#steps");
+      const i = Number(scrub.value);
+      scrubbing = i < Number(scrub.max);
+      $$(".step.sel", list).forEach((e) => e.classList.remove("sel"));
+      const li = list.children[i];
+      if (!li) return;
+      li.classList.add("sel");
+      li.scrollIntoView({ block: "nearest" });
+      const d = li.dataset;
+      flash(d.comp, d.node, $(".st-title", li).textContent + " — " + d.kind + "/" + d.name + (d.node ? " → " + d.node : ""));
+      $("#scrub-label").textContent = scrubbing ? "step " + (i + 1) + " of " + list.children.length : "live";
+    });
+  function setMode(on) {
+    const box = $("#stepmode");
+    if (box) box.checked = !!on;
+    ["#step-next", "#step-run"].forEach((s) => {
+      const b = $(s);
+      if (b) b.disabled = !on;
+    });
+    document.body.classList.toggle("stepping", !!on);
+  }
+  const modeBox = $("#stepmode");
+  if (modeBox) modeBox.addEventListener("change", () => post("/ui/stepmode", { on: modeBox.checked }).catch(() => {}));
+  const nextBtn = $("#step-next");
+  if (nextBtn) nextBtn.addEventListener("click", () => post("/ui/next").catch(() => {}));
+  const runBtn = $("#step-run");
+  if (runBtn) runBtn.addEventListener("click", () => post("/ui/stepmode", { on: false }).catch(() => {}));
+
+  // ---- filter ----
+  const filter = $("#filter");
+  function applyFilter() {
+    if (!filter) return;
+    const q = filter.value.trim().toLowerCase();
+    $$("tbody tr[data-name]").forEach((tr) => {
+      tr.hidden = q !== "" && !tr.textContent.toLowerCase().includes(q);
+    });
+    $$("#steps > li").forEach((li) => {
+      li.hidden = q !== "" && !li.textContent.toLowerCase().includes(q);
+    });
+  }
+  if (filter) filter.addEventListener("input", applyFilter);
+
+  // ---- actions on tables and object pages ----
+  document.addEventListener("click", async (ev) => {
+    const b = ev.target.closest("[data-act]");
+    if (!b || b.tagName === "INPUT") return;
+    const act = b.dataset.act;
+    try {
+      if (act === "delete") {
+        const what = b.dataset.kind + " " + b.dataset.name;
+        if (!(await confirmDialog("Delete " + what + "? Its controller, if any, will notice and react."))) return;
+        await post("/ui/delete", { kind: b.dataset.kind, namespace: b.dataset.ns, name: b.dataset.name });
+      } else if (act === "scale-inc" || act === "scale-dec") {
+        const s = b.closest(".scale");
+        const input = $("input", s);
+        const n = Math.max(0, Number(input.value || 0) + (act === "scale-inc" ? 1 : -1));
+        input.value = n;
+        await post("/ui/scale", { kind: s.dataset.kind, namespace: s.dataset.ns, name: s.dataset.name, replicas: n });
+      } else if (act === "cordon") {
+        await post("/ui/cordon", { node: b.dataset.node, on: b.dataset.on === "true" });
+      } else if (act === "kill") {
+        const c = $("#exec-container");
+        if (!(await confirmDialog("Kill container " + (c ? c.value : "") + " of " + b.dataset.name + "?", "Kill"))) return;
+        await post("/ui/kill", { namespace: b.dataset.ns, name: b.dataset.name, container: c ? c.value : "" });
+      } else if (act === "probe") {
+        const c = $("#exec-container");
+        await post("/ui/probe", { namespace: b.dataset.ns, name: b.dataset.name, container: c ? c.value : "" });
+      }
+    } catch (e) {
+      /* toast already shown */
+    }
+  });
+  document.addEventListener("change", (ev) => {
+    const i = ev.target;
+    if (i.dataset && i.dataset.act === "scale-set") {
+      const s = i.closest(".scale");
+      post("/ui/scale", { kind: s.dataset.kind, namespace: s.dataset.ns, name: s.dataset.name, replicas: Number(i.value) }).catch(() => {});
+    }
+  });
+
+  // ---- keyboard ----
+  let gPending = false;
+  document.addEventListener("keydown", (ev) => {
+    const t = ev.target;
+    const typing = t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable || t.id === "term";
+    if (ev.key === "Escape") {
+      $$("dialog[open]").forEach((d) => d.close());
+      if (t === filter) {
+        filter.value = "";
+        applyFilter();
+        filter.blur();
+      }
+      return;
+    }
+    if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (gPending) {
+      gPending = false;
+      const to = { o: "/", e: "/editor", s: "/steps" }[ev.key];
+      if (to) location.href = to;
+      return;
+    }
+    if (ev.key === "?") {
+      const h = $("#help");
+      if (h.open) h.close();
+      else h.showModal();
+      ev.preventDefault();
+    } else if (ev.key === "/") {
+      filter.focus();
+      filter.select();
+      ev.preventDefault();
+    } else if (ev.key === "g") {
+      gPending = true;
+      setTimeout(() => (gPending = false), 1500);
+    } else if (ev.key === "n" && nextBtn && !nextBtn.disabled) {
+      nextBtn.click();
+    }
+  });
+  const helpBtn = $("#help-btn");
+  if (helpBtn) helpBtn.addEventListener("click", () => $("#help").showModal());
+
+  // ---- YAML editor ----
+  const ta = $("#yaml");
+  if (ta) {
+    const gutter = $("#gutter");
+    let errLines = {};
+    const drawGutter = () => {
+      const n = ta.value.split("\n").length;
+      let h = "";
+      for (let i = 1; i <= n; i++) {
+        const e = errLines[i];
+        h += e ? '<div class="err" data-testid="gutter-err" data-line="' + i + '" title="' + e.replace(/"/g, "&quot;") + '">' + i + "</div>" : "<div>" + i + "</div>";
+      }
+      gutter.innerHTML = h;
+      gutter.scrollTop = ta.scrollTop;
+    };
+    ta.addEventListener("input", () => {
+      errLines = {};
+      drawGutter();
+    });
+    ta.addEventListener("scroll", () => (gutter.scrollTop = ta.scrollTop));
+    drawGutter();
+    $$("[data-example]").forEach((b) =>
+      b.addEventListener("click", () => {
+        ta.value = $("#ex-" + b.dataset.example).content.textContent;
+        errLines = {};
+        drawGutter();
+        $("#results").innerHTML = "";
+        ta.focus();
+      })
+    );
+    const selectLine = (line) => {
+      const lines = ta.value.split("\n");
+      let start = 0;
+      for (let i = 0; i < line - 1 && i < lines.length; i++) start += lines[i].length + 1;
+      ta.focus();
+      ta.setSelectionRange(start, start + (lines[line - 1] || "").length);
+      const lh = parseFloat(getComputedStyle(ta).lineHeight) || 18;
+      ta.scrollTop = Math.max(0, (line - 4) * lh);
+    };
+    const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+    const run = async (mode) => {
+      const state = $("#editor-state");
+      state.textContent = mode === "apply" ? "applying…" : mode === "diff" ? "diffing…" : "dry run…";
+      let data;
+      try {
+        data = await post("/ui/apply", { yaml: ta.value, mode: mode });
+      } catch (e) {
+        state.textContent = "";
+        return;
+      }
+      errLines = {};
+      const out = [];
+      let bad = 0;
+      for (const r of data.results) {
+        const what = r.kind ? r.kind + "/" + r.name : "document " + (r.doc + 1);
+        if (r.errors && r.errors.length) {
+          bad++;
+          let h = '<li class="res bad" data-testid="result" data-ok="false"><b>' + esc(what) + "</b><ul>";
+          for (const e of r.errors) {
+            errLines[e.line] = (errLines[e.line] ? errLines[e.line] + "\n" : "") + e.message;
+            h += '<li data-testid="error" data-line="' + e.line + '" data-field="' + esc(e.field || "") + '"><a href="#" data-line="' + e.line + '">line ' + e.line + "</a> " + (e.field ? "<code>" + esc(e.field) + "</code> " : "") + esc(e.message) + "</li>";
+          }
+          out.push(h + "</ul></li>");
+        } else {
+          let h = '<li class="res ok" data-testid="result" data-ok="true"><b>' + esc(what) + "</b> " + esc(r.action || "");
+          if (r.kind && r.name && !/dry run|not sent/.test(r.action || ""))
+            h += ' <a href="/o/' + esc(r.kind.toLowerCase()) + "/" + esc(r.namespace || "_") + "/" + esc(r.name) + '">open</a>';
+          if (mode === "diff") h += r.diff ? '<pre class="diff" data-testid="diff-out">' + esc(r.diff) + "</pre>" : ' <span class="muted">no changes</span>';
+          out.push(h + "</li>");
+        }
+      }
+      $("#results").innerHTML = out.join("");
+      drawGutter();
+      state.textContent = bad ? bad + " document(s) with errors; nothing applied" : data.applied ? "applied" : "done";
+      const first = Object.keys(errLines)[0];
+      if (first) selectLine(Number(first));
+    };
+    $("#results").addEventListener("click", (ev) => {
+      const a = ev.target.closest("a[data-line]");
+      if (a) {
+        ev.preventDefault();
+        selectLine(Number(a.dataset.line));
+      }
+    });
+    $("#apply").addEventListener("click", () => run("apply"));
+    $("#dryrun").addEventListener("click", () => run("dryrun"));
+    $("#diff").addEventListener("click", () => run("diff"));
+    ta.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        run("apply");
+      } else if (ev.key === "Tab") {
+        ev.preventDefault();
+        ta.setRangeText("  ", ta.selectionStart, ta.selectionEnd, "end");
+      }
+    });
+  }
+
+  // ---- label editor ----
+  const chips = $("#label-chips");
+  if (chips && objEl) {
+    const initial = {};
+    $$(".chip", chips).forEach((c) => (initial[c.dataset.key] = c.dataset.value));
+    let cur = Object.assign({}, initial);
+    const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+    const same = () => JSON.stringify(Object.entries(cur).sort()) === JSON.stringify(Object.entries(initial).sort());
+    const draw = () => {
+      chips.innerHTML = Object.keys(cur)
+        .sort()
+        .map(
+          (k) =>
+            '<span class="chip' + (initial[k] !== cur[k] ? " changed" : "") + '" data-key="' + esc(k) + '" data-value="' + esc(cur[k]) + '" data-testid="label-chip"><span class="chip-text" title="click to edit">' + esc(k) + "=" + esc(cur[k]) + '</span><button class="chip-x" aria-label="remove ' + esc(k) + '" data-testid="label-remove">×</button></span>'
+        )
+        .join("");
+      const removed = Object.keys(initial).filter((k) => !(k in cur));
+      if (removed.length) chips.insertAdjacentHTML("beforeend", removed.map((k) => '<span class="chip removed">' + esc(k) + "=" + esc(initial[k]) + "</span>").join(""));
+      $("#label-apply").disabled = same();
+      preview();
+    };
+    let seq = 0;
+    const preview = async () => {
+      const box = $("#label-preview");
+      if (same()) {
+        box.innerHTML = "";
+        return;
+      }
+      const my = ++seq;
+      let data;
+      try {
+        data = await post("/ui/labels/preview", { namespace: objEl.dataset.ns, name: objEl.dataset.name, labels: cur });
+      } catch (e) {
+        return;
+      }
+      if (my !== seq) return;
+      box.innerHTML = data.effects.length
+        ? "<h3>If you apply this</h3><ul>" + data.effects.map((e) => '<li class="eff ' + e.change + '" data-testid="effect" data-kind="' + esc(e.kind) + '" data-name="' + esc(e.name) + '" data-change="' + esc(e.change) + '"><b>' + esc(e.kind) + "/" + esc(e.name) + "</b> " + esc(e.change) + " the pod: " + esc(e.says) + "</li>").join("") + "</ul>"
+        : '<p class="muted" data-testid="effect-none">No ReplicaSet or Service selects this pod before or after.</p>';
+    };
+    chips.addEventListener("click", (ev) => {
+      const x = ev.target.closest(".chip-x");
+      const chip = ev.target.closest(".chip");
+      if (!chip || chip.classList.contains("removed")) return;
+      if (x) {
+        delete cur[chip.dataset.key];
+        draw();
+      } else {
+        const f = $("#label-add");
+        f.key.value = chip.dataset.key;
+        f.value.value = chip.dataset.value;
+        f.value.focus();
+      }
+    });
+    $("#label-add").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const f = ev.target;
+      const k = f.key.value.trim();
+      if (!k) return;
+      cur[k] = f.value.value.trim();
+      f.key.value = f.value.value = "";
+      draw();
+    });
+    $("#label-reset").addEventListener("click", () => {
+      cur = Object.assign({}, initial);
+      draw();
+    });
+    $("#label-apply").addEventListener("click", async () => {
+      try {
+        await post("/ui/labels", { namespace: objEl.dataset.ns, name: objEl.dataset.name, labels: cur });
+        Object.keys(initial).forEach((k) => delete initial[k]);
+        Object.assign(initial, cur);
+        draw();
+      } catch (e) {}
+    });
+  }
+
+  // ---- logs ----
+  const logOut = $("#log-out");
+  if (logOut && objEl) {
+    let lws = null;
+    const state = $("#log-state");
+    const search = $("#log-search");
+    const match = (line) => {
+      const q = search.value;
+      return !q || line.toLowerCase().includes(q.toLowerCase());
+    };
+    const addLine = (s) => {
+      const d = document.createElement("div");
+      d.textContent = s;
+      d.className = "ll";
+      if (!match(s)) d.hidden = true;
+      logOut.appendChild(d);
+      while (logOut.childElementCount > 5000) logOut.firstElementChild.remove();
+      if ($("#log-follow").checked) logOut.scrollTop = logOut.scrollHeight;
+    };
+    const start = () => {
+      if (lws) {
+        lws.onclose = null;
+        lws.close();
+      }
+      logOut.innerHTML = "";
+      const q = new URLSearchParams({
+        namespace: objEl.dataset.ns,
+        name: objEl.dataset.name,
+        container: $("#log-container").value,
+        follow: $("#log-follow").checked,
+        previous: $("#log-previous").checked,
+        timestamps: $("#log-ts").checked,
+      });
+      lws = new WebSocket(wsURL("/ws/logs?" + q));
+      state.textContent = "connecting…";
+      lws.onopen = () => (state.textContent = $("#log-follow").checked ? "following" : "");
+      lws.onmessage = (ev) => {
+        const m = JSON.parse(ev.data);
+        if (m.t === "line") addLine(m.s);
+        else if (m.t === "error") state.textContent = m.s;
+        else if (m.t === "end") state.textContent = "end of log";
+      };
+      lws.onclose = () => {
+        if (state.textContent === "following") state.textContent = "disconnected";
+      };
+    };
+    ["#log-container", "#log-follow", "#log-previous", "#log-ts"].forEach((s) => $(s).addEventListener("change", start));
+    $("#log-wrap").addEventListener("change", (ev) => logOut.classList.toggle("wrap", ev.target.checked));
+    search.addEventListener("input", () => $$(".ll", logOut).forEach((d) => (d.hidden = !match(d.textContent))));
+    start();
+  }
+
+  // ---- terminal ----
+  const term = $("#term");
+  if (term && objEl) {
+    let tws = null;
+    const dec = new TextDecoder();
+    const state = $("#exec-state");
+    const write = (s) => {
+      s = s.replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, "").replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, "").replace(/\x1b[()][A-Za-z0-9]/g, "").replace(/\x1b[=>]/g, "");
+      let t = term.textContent;
+      for (const ch of s) {
+        if (ch === "\r") continue;
+        if (ch === "\b") t = t.slice(0, -1);
+        else if (ch === "\x07") continue;
+        else t += ch;
+      }
+      if (t.length > 200000) t = t.slice(-100000);
+      term.textContent = t;
+      term.scrollTop = term.scrollHeight;
+    };
+    const send = (s) => {
+      if (tws && tws.readyState === 1) tws.send(JSON.stringify({ t: "in", s: s }));
+    };
+    $("#exec-start").addEventListener("click", () => {
+      if (tws) tws.close();
+      term.textContent = "";
+      const q = new URLSearchParams({ namespace: objEl.dataset.ns, name: objEl.dataset.name, container: $("#exec-container").value, cmd: $("#exec-cmd").value });
+      tws = new WebSocket(wsURL("/ws/exec?" + q));
+      tws.binaryType = "arraybuffer";
+      state.textContent = "connecting…";
+      tws.onopen = () => {
+        state.textContent = "connected";
+        const cols = Math.max(20, Math.floor(term.clientWidth / 8.4));
+        tws.send(JSON.stringify({ t: "resize", w: cols, h: 24 }));
+        term.focus();
+      };
+      tws.onmessage = (ev) => {
+        if (typeof ev.data === "string") {
+          const m = JSON.parse(ev.data);
+          if (m.t === "exit") state.textContent = m.s;
+          return;
+        }
+        write(dec.decode(new Uint8Array(ev.data), { stream: true }));
+      };
+      tws.onclose = () => {
+        if (state.textContent === "connected") state.textContent = "closed";
+      };
+    });
+    const keys = { Enter: "\r", Backspace: "\x7f", Tab: "\t", ArrowUp: "\x1b[A", ArrowDown: "\x1b[B", ArrowRight: "\x1b[C", ArrowLeft: "\x1b[D", Escape: "\x1b", Delete: "\x1b[3~", Home: "\x1b[H", End: "\x1b[F" };
+    term.addEventListener("keydown", (ev) => {
+      if (ev.metaKey) return;
+      let s = null;
+      if (ev.ctrlKey && ev.key.length === 1) {
+        const c = ev.key.toLowerCase().charCodeAt(0);
+        if (c >= 97 && c <= 122) s = String.fromCharCode(c - 96);
+      } else if (keys[ev.key]) s = keys[ev.key];
+      else if (ev.key.length === 1) s = ev.key;
+      if (s !== null) {
+        ev.preventDefault();
+        send(s);
+      }
+    });
+    term.addEventListener("paste", (ev) => {
+      ev.preventDefault();
+      send(ev.clipboardData.getData("text"));
+    });
+  }
+})();
