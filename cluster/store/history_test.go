@@ -153,9 +153,9 @@ func TestCompactLoop(t *testing.T) {
 		mustCreate(t, s, fmt.Sprint("/k", i), "")
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for s.CompactedRevision() != 40 {
+	for s.CompactedRevision() != 41 { // 50 writes after empty revision 1, keep 10
 		if time.Now().After(deadline) {
-			t.Fatalf("CompactedRevision = %d after 5s, want 40", s.CompactedRevision())
+			t.Fatalf("CompactedRevision = %d after 5s, want 41", s.CompactedRevision())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -191,14 +191,14 @@ func TestSlowWatcher(t *testing.T) {
 		t.Fatal("writers blocked by a slow watcher")
 	}
 	// The slow one gets a gap-free prefix of history, then its channel is closed.
-	var last int64
+	last := int64(1) // the empty store
 	for e := range slow {
 		if e.KV.ModRevision != last+1 {
 			t.Fatalf("slow watcher got revision %d after %d", e.KV.ModRevision, last)
 		}
 		last = e.KV.ModRevision
 	}
-	if last >= 1000 || last == 0 {
+	if last >= 1001 || last == 1 {
 		t.Fatalf("slow watcher read up to %d before its channel closed; want a prefix", last)
 	}
 	// Watching again from where it stopped delivers the rest.
@@ -206,8 +206,8 @@ func TestSlowWatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := recv(t, again, int(1000-last))
-	if evs[0].KV.ModRevision != last+1 || evs[len(evs)-1].KV.ModRevision != 1000 {
+	evs := recv(t, again, int(1001-last))
+	if evs[0].KV.ModRevision != last+1 || evs[len(evs)-1].KV.ModRevision != 1001 {
 		t.Fatalf("re-watch got %d..%d", evs[0].KV.ModRevision, evs[len(evs)-1].KV.ModRevision)
 	}
 }
@@ -324,7 +324,7 @@ func TestCompactionDuringReplay(t *testing.T) {
 			}
 		}
 	}
-	ch, err := s.Watch(ctx, "/k/", 1)
+	ch, err := s.Watch(ctx, "/k/", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +332,7 @@ func TestCompactionDuringReplay(t *testing.T) {
 	if err := s.Compact(ctx); err != nil {
 		t.Fatal(err)
 	}
-	last := int64(1)
+	last := int64(2)
 	for e := range ch {
 		if e.KV.ModRevision != last+1 {
 			t.Fatalf("revision %d after %d", e.KV.ModRevision, last)
@@ -350,7 +350,7 @@ func TestCompactionDuringReplay(t *testing.T) {
 func TestWatchFutureAndClose(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	mustCreate(t, s, "/a", "")
+	mustCreate(t, s, "/a", "") // revision 2
 	ch, err := s.Watch(ctx, "/", 5)
 	if err != nil {
 		t.Fatal(err)

@@ -125,7 +125,7 @@ func TestCRUD(t *testing.T) {
 			t.Fatalf("Delete: %v", err)
 		}
 		before, _ := s.CurrentRevision(ctx)
-		if before != 0 {
+		if before != 1 {
 			t.Fatalf("failed writes used revisions: current = %d", before)
 		}
 	})
@@ -246,7 +246,7 @@ func TestList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := keysValues(kvs); got != "/pods/a=a1 /pods/b=b1" || r1 != 3 {
+	if got := keysValues(kvs); got != "/pods/a=a1 /pods/b=b1" || r1 != 4 {
 		t.Fatalf("List = %q at %d", got, r1)
 	}
 	if _, err := s.Update(ctx, "/pods/a", []byte("a2"), 0); err != nil {
@@ -258,7 +258,7 @@ func TestList(t *testing.T) {
 	mustCreate(t, s, "/pods/c", "c1")
 
 	kvs, now, err := s.List(ctx, "/pods/", 0)
-	if err != nil || now != 6 {
+	if err != nil || now != 7 {
 		t.Fatalf("List now: rev %d, %v", now, err)
 	}
 	if got := keysValues(kvs); got != "/pods/a=a2 /pods/c=c1" {
@@ -272,7 +272,7 @@ func TestList(t *testing.T) {
 	if got := keysValues(kvs); got != "/pods/a=a1 /pods/b=b1" {
 		t.Fatalf("List at %d = %q", r1, got)
 	}
-	kvs, _, _ = s.List(ctx, "/pods/", 4)
+	kvs, _, _ = s.List(ctx, "/pods/", 5)
 	if got := keysValues(kvs); got != "/pods/a=a2 /pods/b=b1" {
 		t.Fatalf("List at 4 = %q", got)
 	}
@@ -497,5 +497,24 @@ func TestWatchFromListRevision(t *testing.T) {
 	// after the list are contiguous.
 	if last != end {
 		t.Fatalf("watch ended at %d, store at %d", last, end)
+	}
+}
+
+// An empty store still lists at a real revision, so a write between the list and the
+// watch is not lost (a list at "0" followed by a watch from "now" would lose it).
+func TestEmptyListThenWatch(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	kvs, rev, err := s.List(ctx, "/", 0)
+	if err != nil || len(kvs) != 0 || rev == 0 {
+		t.Fatalf("List of empty store = %d items at %d, %v; want none at a non-zero revision", len(kvs), rev, err)
+	}
+	r := mustCreate(t, s, "/between", "")
+	ch, err := s.Watch(ctx, "/", rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := recv(t, ch, 1)[0]; e.KV.ModRevision != r || e.Type != Added {
+		t.Fatalf("watch from %d got %v at %d, want ADDED at %d", rev, e.Type, e.KV.ModRevision, r)
 	}
 }

@@ -30,3 +30,8 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 
 INSERT INTO meta (key, value) VALUES ('compact_revision', 0);
+
+-- Revision 1 is the empty cluster; the first write is revision 2. So even a list of an
+-- empty store has a non-zero revision to watch from, and a watch from revision 0 can
+-- unambiguously mean "from now".
+INSERT INTO sqlite_sequence (name, seq) VALUES ('kv', 1);
