@@ -29,6 +29,8 @@ func bodyToJSON(body []byte, contentType string) ([]byte, error) {
 			return nil, err
 		}
 		return body, nil
+	case mediaTypeProtobuf:
+		return protobufToJSON(body)
 	case "application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml":
 		out, err := yaml.YAMLToJSONStrict(body)
 		if err != nil {
@@ -43,7 +45,7 @@ func unsupportedMediaType(mt string) error {
 	return &apierrors.StatusError{ErrStatus: metav1.Status{
 		Status: metav1.StatusFailure, Code: http.StatusUnsupportedMediaType,
 		Reason:  metav1.StatusReasonUnsupportedMediaType,
-		Message: fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got %q)", mt),
+		Message: fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got %q)", mt),
 	}}
 }
 

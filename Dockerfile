@@ -1,0 +1,23 @@
+# webkube in a container. It runs containers itself (containerd + runc + CNI), so it needs
+# a privileged container:
+#   docker build -t webkube .
+#   docker run --rm --privileged -p 8080:8080 -v webkube-data:/var/lib/webkube webkube
+# Listening on 0.0.0.0 inside the container makes webkube require its token; it prints the
+# dashboard URL with the token at start, and the kubeconfig is in the data volume.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=1 go build -trimpath -o /out/webkube ./cmd/webkube
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      containerd runc containernetworking-plugins busybox-static iptables iproute2 \
+      redis-server ca-certificates procps \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/webkube /usr/local/bin/webkube
+VOLUME /var/lib/webkube
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/webkube", "--addr", "0.0.0.0:8080", "--data-dir", "/var/lib/webkube"]

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Config is what the command line sets.
+type Config struct {
+	Addr           string // dashboard (http)
+	APIAddr        string // Kubernetes API (https, token)
+	DataDir        string
+	Nodes          int // nodes with a real kubelet on containerd
+	SimulatedNodes int // nodes whose pods turn Running without containers
+	Containerd     string
+	Mirrors        map[string]string
+	ServiceCIDR    string
+	NodePortAddr   string
+	logLevel       slog.Level
+}
+
+type mirrorFlag map[string]string
+
+func (m mirrorFlag) String() string { return fmt.Sprint(map[string]string(m)) }
+func (m mirrorFlag) Set(v string) error {
+	host, url, ok := strings.Cut(v, "=")
+	if !ok || host == "" || url == "" {
+		return fmt.Errorf("want HOST=URL, e.g. docker.io=http://127.0.0.1:5000")
+	}
+	m[host] = url
+	return nil
+}
+
+func parseFlags(args []string) (Config, error) {
+	cfg := Config{Mirrors: map[string]string{}}
+	fs := flag.NewFlagSet("webkube", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address of the dashboard (http); any non-loopback address requires the token")
+	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:6443", "address of the Kubernetes API (https with a bearer token; see <data-dir>/kubeconfig)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./webkube-data", "where the database, kubeconfig, containerd state and logs live")
+	fs.IntVar(&cfg.Nodes, "nodes", 1, "number of nodes with a real kubelet running pods on containerd (needs root)")
+	fs.IntVar(&cfg.SimulatedNodes, "simulated-nodes", 0, "number of simulated nodes whose pods turn Running without containers")
+	fs.StringVar(&cfg.Containerd, "containerd", "", "address of an existing containerd to use instead of starting one")
+	fs.Var(mirrorFlag(cfg.Mirrors), "registry-mirror", "HOST=URL: pull images of registry HOST from URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable)")
+	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.96.0.0/16", "range Service cluster IPs come from")
+	fs.StringVar(&cfg.NodePortAddr, "nodeport-addr", "0.0.0.0", "host address NodePort Services listen on")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return cfg, errUsage
+		}
+		return cfg, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "webkube: unexpected argument %q\n", fs.Arg(0))
+		return cfg, errUsage
+	}
+	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
+		return cfg, fmt.Errorf("--log-level: %w", err)
+	}
+	if cfg.Nodes < 0 || cfg.SimulatedNodes < 0 {
+		return cfg, fmt.Errorf("--nodes and --simulated-nodes must be >= 0")
+	}
+	return cfg, nil
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+
+	"webkube/cluster/apiserver"
+	"webkube/cluster/controllers"
+	"webkube/cluster/controllers/endpoints"
+	"webkube/cluster/scheduler"
+	"webkube/cluster/stepper"
+	"webkube/cluster/store"
+	"webkube/runtime/simnode"
+)
+
+// Main is a running webkube: every component, wired the way a Kubernetes cluster is,
+// each talking to the API server through client-go.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	store     *store.SQLite
+	api       *apiserver.Server
+	apiHTTP   *http.Server
+	dashboard *http.Server
+	cancel    context.CancelFunc
+	closers   []func()
+}
+
+// Run starts everything and returns once it serves; Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	ctx, m.cancel = context.WithCancel(ctx)
+	cfg := m.Config
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	clk := clock.RealClock{}
+
+	m.store, err = store.New(ctx, store.Config{Path: filepath.Join(dataDir, "webkube.db"), Logger: m.Logger, Clock: clk})
+	if err != nil {
+		return err
+	}
+	token, err := loadOrCreateToken(filepath.Join(dataDir, "token"))
+	if err != nil {
+		return err
+	}
+	m.api, err = apiserver.New(apiserver.Config{Store: m.store, Token: token, ServiceCIDR: cfg.ServiceCIDR, Clock: clk, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	if err := m.api.Start(ctx); err != nil {
+		return err
+	}
+	apiHost, _, err := net.SplitHostPort(cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("--api-addr: %w", err)
+	}
+	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(filepath.Join(dataDir, "pki"), []string{apiHost}, time.Now())
+	if err != nil {
+		return err
+	}
+	apiLn, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	m.apiHTTP = &http.Server{Handler: m.api.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := m.apiHTTP.ServeTLS(apiLn, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("api server stopped", "err", err)
+		}
+	}()
+	apiURL := "https://" + apiLn.Addr().String()
+	kubeconfig := filepath.Join(dataDir, "kubeconfig")
+	if err := apiserver.WriteKubeconfig(kubeconfig, apiURL, token, caPEM); err != nil {
+		return err
+	}
+	restCfg := &rest.Config{Host: apiURL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM},
+		QPS: 500, Burst: 1000, UserAgent: "webkube",
+		// client-go 1.32 defaults to protobuf; webkube's API server speaks JSON.
+		ContentConfig: rest.ContentConfig{ContentType: "application/json"}}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+
+	gate := stepper.New()
+	shared := informers.NewSharedInformerFactory(client, 0)
+	sched, err := scheduler.New(scheduler.Config{Client: client, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	mgr, err := controllers.NewManager(controllers.Config{Client: client, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	eps, err := endpoints.NewController(endpoints.Config{Client: client, Gate: gate, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	if err := sched.Start(ctx); err != nil {
+		return err
+	}
+	if err := mgr.Start(ctx); err != nil {
+		return err
+	}
+	if err := eps.Start(ctx); err != nil {
+		return err
+	}
+	for i := 1; i <= cfg.SimulatedNodes; i++ {
+		n, err := simnode.New(simnode.Config{Client: client, Name: fmt.Sprintf("sim-%d", i), Gate: gate, Clock: clk, Logger: m.Logger})
+		if err != nil {
+			return err
+		}
+		if err := n.Start(ctx); err != nil {
+			return err
+		}
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	health := echo.WrapHandler(m.api.Handler())
+	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
+		e.GET(p, health)
+	}
+	dashLn, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	m.dashboard = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := m.dashboard.Serve(dashLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("dashboard stopped", "err", err)
+		}
+	}()
+	m.Logger.Info("webkube is up",
+		"dashboard", "http://"+dashLn.Addr().String(),
+		"api", apiURL,
+		"kubeconfig", kubeconfig,
+		"try", "kubectl --kubeconfig "+kubeconfig+" get pods")
+	return nil
+}
+
+// Close stops the servers and components. Containers keep running: a restarted webkube
+// reattaches to them.
+func (m *Main) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if m.dashboard != nil {
+		_ = m.dashboard.Shutdown(shutdown)
+	}
+	if m.apiHTTP != nil {
+		_ = m.apiHTTP.Shutdown(shutdown)
+	}
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		m.closers[i]()
+	}
+	if m.store != nil {
+		return m.store.Close()
+	}
+	return nil
+}
+
+// loadOrCreateToken keeps one bearer token per data dir so kubeconfigs stay valid.
+func loadOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	raw := make([]byte, 24)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("token: %w", err)
+	}
+	return tok, nil
+}
