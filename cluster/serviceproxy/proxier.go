@@ -47,7 +47,7 @@ type Config struct {
 	// NodeAddress is the host address NodePort (and LoadBalancer) Services listen on,
 	// e.g. "0.0.0.0" or "127.0.0.1". Empty: no NodePorts.
 	NodeAddress string
-	Addresses   AddressBinder     // optional, see AddressBinder
+	Addresses   AddressBinder      // optional, see AddressBinder
 	Clock       clock.PassiveClock // optional; for session affinity timeouts
 	Logger      *slog.Logger       // optional
 	DialTimeout time.Duration      // to an endpoint; default 2 s

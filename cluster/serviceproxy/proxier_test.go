@@ -204,6 +204,7 @@ func TestBalancesAcrossEndpoints(t *testing.T) {
 			t.Errorf("via %s: connections per endpoint = %v, want 100 each", addr, counts)
 		}
 	}
+	ts.settle(t, 601)
 	stats := ts.p.Stats("default", "echo")
 	if len(stats) != 3 {
 		t.Fatalf("stats = %+v", stats)
