@@ -375,16 +375,34 @@ func defaultService(svc *corev1.Service) {
 		if spec.InternalTrafficPolicy == nil {
 			spec.InternalTrafficPolicy = ptr(corev1.ServiceInternalTrafficPolicyCluster)
 		}
-		// The service registry fills these on an IPv4-only cluster like webkube's.
-		if spec.IPFamilyPolicy == nil {
-			spec.IPFamilyPolicy = ptr(corev1.IPFamilyPolicySingleStack)
-		}
-		if len(spec.IPFamilies) == 0 {
-			spec.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol}
-		}
+		defaultIPFamilies(spec)
 	}
 	if len(spec.ClusterIPs) == 0 && spec.ClusterIP != "" {
 		spec.ClusterIPs = []string{spec.ClusterIP}
+	}
+}
+
+// defaultIPFamilies fills what the service registry fills on an IPv4-only cluster like
+// webkube's. A headless service without a selector has no IP of its own, so its endpoints
+// may be of any family: it gets RequireDualStack and both families, as in Kubernetes.
+func defaultIPFamilies(spec *corev1.ServiceSpec) {
+	selectorless := spec.Type == corev1.ServiceTypeClusterIP && spec.ClusterIP == corev1.ClusterIPNone && len(spec.Selector) == 0
+	if spec.IPFamilyPolicy == nil {
+		if selectorless {
+			spec.IPFamilyPolicy = ptr(corev1.IPFamilyPolicyRequireDualStack)
+		} else {
+			spec.IPFamilyPolicy = ptr(corev1.IPFamilyPolicySingleStack)
+		}
+	}
+	if len(spec.IPFamilies) == 0 {
+		spec.IPFamilies = []corev1.IPFamily{corev1.IPv4Protocol}
+	}
+	if selectorless && *spec.IPFamilyPolicy != corev1.IPFamilyPolicySingleStack && len(spec.IPFamilies) == 1 {
+		other := corev1.IPv6Protocol
+		if spec.IPFamilies[0] == corev1.IPv6Protocol {
+			other = corev1.IPv4Protocol
+		}
+		spec.IPFamilies = append(spec.IPFamilies, other)
 	}
 }
 
@@ -469,3 +487,85 @@ func defaultDeployment(d *appsv1.Deployment) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// DropTypeDependentFields clears, on a Service update that changes its type, the values
+// the old type had allocated and the new type cannot have (cluster IPs when turning into
+// ExternalName, node ports when turning into ClusterIP, ...), as kube-apiserver's service
+// strategy does before validating. A field the user changed in the same update is left
+// for validation to judge. Call it before Default on updates.
+func DropTypeDependentFields(svc, old *corev1.Service) {
+	if svc == nil || old == nil {
+		return
+	}
+	needsClusterIP := func(s *corev1.Service) bool { return s.Spec.Type != corev1.ServiceTypeExternalName }
+	needsNodePort := func(s *corev1.Service) bool {
+		return s.Spec.Type == corev1.ServiceTypeNodePort || s.Spec.Type == corev1.ServiceTypeLoadBalancer
+	}
+	if needsClusterIP(old) && !needsClusterIP(svc) {
+		if svc.Spec.ClusterIP == old.Spec.ClusterIP && equalStrings(svc.Spec.ClusterIPs, old.Spec.ClusterIPs) {
+			svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", nil
+		}
+		if equalFamilies(svc.Spec.IPFamilies, old.Spec.IPFamilies) {
+			svc.Spec.IPFamilies = nil
+		}
+		if (svc.Spec.IPFamilyPolicy == nil) == (old.Spec.IPFamilyPolicy == nil) &&
+			(svc.Spec.IPFamilyPolicy == nil || *svc.Spec.IPFamilyPolicy == *old.Spec.IPFamilyPolicy) {
+			svc.Spec.IPFamilyPolicy = nil
+		}
+		svc.Spec.InternalTrafficPolicy = nil
+	}
+	if needsNodePort(old) && !needsNodePort(svc) && sameNodePorts(svc, old) {
+		for i := range svc.Spec.Ports {
+			svc.Spec.Ports[i].NodePort = 0
+		}
+	}
+	if svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+		svc.Spec.AllocateLoadBalancerNodePorts = nil
+		svc.Spec.HealthCheckNodePort = 0
+		svc.Status.LoadBalancer = corev1.LoadBalancerStatus{}
+	}
+	if !needsNodePort(svc) {
+		svc.Spec.ExternalTrafficPolicy = ""
+	}
+}
+
+// sameNodePorts reports whether every port kept its node port (matched by port number).
+func sameNodePorts(svc, old *corev1.Service) bool {
+	oldPorts := map[int32]int32{}
+	for _, p := range old.Spec.Ports {
+		oldPorts[p.Port] = p.NodePort
+	}
+	for _, p := range svc.Spec.Ports {
+		if np, ok := oldPorts[p.Port]; ok && p.NodePort != 0 && p.NodePort != np {
+			return false
+		}
+		if _, ok := oldPorts[p.Port]; !ok && p.NodePort != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func equalFamilies(a, b []corev1.IPFamily) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

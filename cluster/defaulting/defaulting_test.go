@@ -304,6 +304,17 @@ spec:
 		t.Errorf("clusterIPs = %v", np.Spec.ClusterIPs)
 	}
 
+	headless := &corev1.Service{Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone}}
+	Default(headless)
+	if *headless.Spec.IPFamilyPolicy != corev1.IPFamilyPolicyRequireDualStack || len(headless.Spec.IPFamilies) != 2 {
+		t.Errorf("selectorless headless service: %s %v", *headless.Spec.IPFamilyPolicy, headless.Spec.IPFamilies)
+	}
+	headlessSel := &corev1.Service{Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": "db"}}}
+	Default(headlessSel)
+	if *headlessSel.Spec.IPFamilyPolicy != corev1.IPFamilyPolicySingleStack || len(headlessSel.Spec.IPFamilies) != 1 {
+		t.Errorf("headless service with selector: %s %v", *headlessSel.Spec.IPFamilyPolicy, headlessSel.Spec.IPFamilies)
+	}
+
 	ext := &corev1.Service{Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "example.com"}}
 	Default(ext)
 	if ext.Spec.IPFamilyPolicy != nil || ext.Spec.InternalTrafficPolicy != nil {
@@ -418,5 +429,40 @@ func TestNamespaceNodeEndpoints(t *testing.T) {
 	Default(es)
 	if p := es.Ports[0]; p.Protocol == nil || *p.Protocol != corev1.ProtocolTCP || p.Name == nil || *p.Name != "" {
 		t.Errorf("endpointslice port = %+v", p)
+	}
+}
+
+func TestDropTypeDependentFields(t *testing.T) {
+	old := &corev1.Service{Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.0.9",
+		Ports: []corev1.ServicePort{{Port: 80, NodePort: 30080}}}}
+	Default(old)
+
+	toClusterIP := old.DeepCopy()
+	toClusterIP.Spec.Type = corev1.ServiceTypeClusterIP
+	DropTypeDependentFields(toClusterIP, old)
+	Default(toClusterIP)
+	if toClusterIP.Spec.Ports[0].NodePort != 0 || toClusterIP.Spec.ExternalTrafficPolicy != "" {
+		t.Errorf("NodePort -> ClusterIP kept %d %q", toClusterIP.Spec.Ports[0].NodePort, toClusterIP.Spec.ExternalTrafficPolicy)
+	}
+	if toClusterIP.Spec.ClusterIP != "10.96.0.9" {
+		t.Errorf("NodePort -> ClusterIP lost its cluster IP")
+	}
+
+	toExternal := old.DeepCopy()
+	toExternal.Spec.Type = corev1.ServiceTypeExternalName
+	toExternal.Spec.ExternalName = "example.com"
+	DropTypeDependentFields(toExternal, old)
+	Default(toExternal)
+	if toExternal.Spec.ClusterIP != "" || toExternal.Spec.ClusterIPs != nil || toExternal.Spec.IPFamilies != nil || toExternal.Spec.IPFamilyPolicy != nil {
+		t.Errorf("-> ExternalName kept IP fields: %+v", toExternal.Spec)
+	}
+
+	// A node port the user changed in the same update is not silently dropped.
+	changed := old.DeepCopy()
+	changed.Spec.Type = corev1.ServiceTypeClusterIP
+	changed.Spec.Ports[0].NodePort = 30081
+	DropTypeDependentFields(changed, old)
+	if changed.Spec.Ports[0].NodePort != 30081 {
+		t.Errorf("user's node port was dropped")
 	}
 }
