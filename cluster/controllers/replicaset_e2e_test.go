@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,4 +126,103 @@ func TestReplicaSetSeedWalkthrough(t *testing.T) {
 		ps := pods(t, c, "tier=app")
 		return len(ps) == 0, fmt.Sprintf("%d pods left", len(ps))
 	})
+}
+
+func rsReady(t *testing.T, c *clustertest.Cluster, name string, want int) func() (bool, string) {
+	return func() (bool, string) {
+		ps := pods(t, c, "app=echo,tier=app")
+		live := 0
+		for _, p := range ps {
+			if p.DeletionTimestamp == nil {
+				live++
+			}
+		}
+		rs, err := c.Client.AppsV1().ReplicaSets("default").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		st := rs.Status
+		ok := len(ps) == want && running(ps) == want && int(st.Replicas) == want && int(st.ReadyReplicas) == want &&
+			int(st.AvailableReplicas) == want && int(st.FullyLabeledReplicas) == want && st.ObservedGeneration == rs.Generation
+		return ok, fmt.Sprintf("want %d: pods %d (live %d, running %d), status %+v gen %d", want, len(ps), live, running(ps), st, rs.Generation)
+	}
+}
+
+func TestReplicaSetScale(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: []simnode.Config{{Name: "node-1"}, {Name: "node-2"}}})
+	c.MustKubectl(t, echoRS, "apply", "-f", "-")
+	clustertest.Eventually(t, 10*time.Second, rsReady(t, c, "echo-rs", 1))
+	for _, n := range []int{5, 0, 3} {
+		c.MustKubectl(t, "", "scale", "replicaset/echo-rs", fmt.Sprintf("--replicas=%d", n))
+		clustertest.Eventually(t, 10*time.Second, rsReady(t, c, "echo-rs", n))
+	}
+	out := c.MustKubectl(t, "", "get", "rs", "echo-rs")
+	if !strings.Contains(out, "DESIRED") || !strings.Contains(out, "echo-rs   3         3         3") {
+		t.Errorf("kubectl get rs:\n%s", out)
+	}
+}
+
+// Fifty scale requests racing each other, with the controller reacting in between: the
+// ReplicaSet settles on the last value and never holds more pods than asked at the end,
+// and every pod it ever created has a distinct name.
+func TestReplicaSetConcurrentScaleConverges(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: []simnode.Config{{Name: "node-1"}, {Name: "node-2"}}})
+	c.MustKubectl(t, echoRS, "apply", "-f", "-")
+	clustertest.Eventually(t, 10*time.Second, rsReady(t, c, "echo-rs", 1))
+	ctx := context.Background()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	w, err := c.Client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: "tier=app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	created := 0
+	go func() {
+		for ev := range w.ResultChan() {
+			if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type == "ADDED" {
+				mu.Lock()
+				if seen[p.Name] {
+					t.Errorf("pod %s added twice", p.Name)
+				}
+				seen[p.Name] = true
+				created++
+				mu.Unlock()
+			}
+		}
+	}()
+	done := make(chan error, 50)
+	for i := 0; i < 50; i++ {
+		go func() {
+			scale, err := c.Client.AppsV1().ReplicaSets("default").GetScale(ctx, "echo-rs", metav1.GetOptions{})
+			if err != nil {
+				done <- err
+				return
+			}
+			scale.Spec.Replicas = int32(i%7 + 1)
+			scale.ResourceVersion = "" // unconditional, like kubectl scale
+			_, err = c.Client.AppsV1().ReplicaSets("default").UpdateScale(ctx, "echo-rs", scale, metav1.UpdateOptions{})
+			done <- err
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		if err := <-done; err != nil {
+			t.Fatalf("scale: %v", err)
+		}
+	}
+	// The last write wins; read what it was.
+	rs, err := c.Client.AppsV1().ReplicaSets("default").Get(ctx, "echo-rs", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	final := int(*rs.Spec.Replicas)
+	clustertest.Eventually(t, 15*time.Second, rsReady(t, c, "echo-rs", final))
+	// Stay converged: no late duplicate appears.
+	time.Sleep(500 * time.Millisecond)
+	if ok, msg := rsReady(t, c, "echo-rs", final)(); !ok {
+		t.Fatalf("drifted after converging: %s", msg)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("converged on %d replicas; %d pods created over the run", final, created)
 }

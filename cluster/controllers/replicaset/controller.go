@@ -267,7 +267,8 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	defer c.queue.Done(key)
 	defer utilruntime.HandleCrash(func(any) { c.queue.AddRateLimited(key) })
 	if err := c.Sync(ctx, key); err != nil {
-		if ctx.Err() == nil {
+		// Conflicts are routine (the deployment controller writes the same object).
+		if ctx.Err() == nil && !apierrors.IsConflict(err) {
 			c.cfg.Logger.Warn("sync", "replicaset", key, "err", err)
 		}
 		c.queue.AddRateLimited(key)
