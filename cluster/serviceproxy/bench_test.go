@@ -1,0 +1,269 @@
+package serviceproxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// loadResult is one load phase's figures.
+type loadResult struct {
+	requests int
+	rps      float64
+	p50, p99 time.Duration
+}
+
+// httpLoad drives GET requests over `conns` keep-alive connections to addr for d, like
+// wrk: a fixed request written raw and a response read by its Content-Length, so the
+// load generator itself costs little CPU. newConn makes each request open a connection.
+func httpLoad(addr string, conns int, d time.Duration, newConn bool) (loadResult, error) {
+	const req = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+	var mu sync.Mutex
+	var lat []time.Duration
+	var firstErr error
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 1<<16)
+			var c net.Conn
+			var r *bufio.Reader
+			fail := func(err error) {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+			for time.Now().Before(stop) {
+				start := time.Now()
+				if c == nil || newConn {
+					if c != nil {
+						c.Close()
+					}
+					var err error
+					if c, err = net.Dial("tcp4", addr); err != nil {
+						fail(err)
+						return
+					}
+					r = bufio.NewReader(c)
+				}
+				if _, err := io.WriteString(c, req); err != nil {
+					fail(err)
+					return
+				}
+				if err := readResponse(r); err != nil {
+					fail(err)
+					return
+				}
+				local = append(local, time.Since(start))
+			}
+			if c != nil {
+				c.Close()
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return loadResult{}, firstErr
+	}
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return loadResult{}, fmt.Errorf("no requests completed")
+	}
+	return loadResult{
+		requests: len(lat), rps: float64(len(lat)) / d.Seconds(),
+		p50: lat[len(lat)/2], p99: lat[len(lat)*99/100],
+	}, nil
+}
+
+func readResponse(r *bufio.Reader) error {
+	n := -1
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if line == "\r\n" {
+			break
+		}
+		if v, ok := strings.CutPrefix(strings.ToLower(line), "content-length:"); ok {
+			n, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if n < 0 {
+		return fmt.Errorf("response without Content-Length")
+	}
+	_, err := r.Discard(n)
+	return err
+}
+
+// bulk sends size bytes through addr to a sink and returns MB/s.
+func bulk(addr string, size int) (float64, error) {
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	buf := make([]byte, 256<<10)
+	start := time.Now()
+	for sent := 0; sent < size; sent += len(buf) {
+		if _, err := c.Write(buf); err != nil {
+			return 0, err
+		}
+	}
+	c.(*net.TCPConn).CloseWrite()
+	// The sink answers with one byte once it has read everything.
+	if _, err := io.ReadFull(c, buf[:1]); err != nil {
+		return 0, err
+	}
+	return float64(size) / (1 << 20) / time.Since(start).Seconds(), nil
+}
+
+// BenchmarkProxyVsDirect measures HTTP through the Service's ClusterIP against the same
+// backend dialled directly, in the same run, alternating phases so drift hits both.
+//
+//	go test -run '^$' -bench ProxyVsDirect -benchtime 1x ./cluster/serviceproxy/
+func BenchmarkProxyVsDirect(b *testing.B) {
+	body := strings.Repeat("x", 64)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, body)
+	})}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	sink, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Close()
+	go func() {
+		for {
+			c, err := sink.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(io.Discard, c)
+				c.Write([]byte{1})
+				c.Close()
+			}()
+		}
+	}()
+	direct := ln.Addr().String()
+	directSink := sink.Addr().String()
+	port := func(a string) int32 { return int32(must(strconv.Atoi(a[strings.LastIndex(a, ":")+1:]))) }
+
+	const clusterIP = "127.0.0.60"
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: "default"},
+		Spec: corev1.ServiceSpec{ClusterIP: clusterIP, Ports: []corev1.ServicePort{
+			{Name: "http", Port: 18080, Protocol: corev1.ProtocolTCP},
+			{Name: "sink", Port: 18081, Protocol: corev1.ProtocolTCP},
+		}},
+	}
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: "default"},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: "127.0.0.1"}},
+			Ports: []corev1.EndpointPort{
+				{Name: "http", Port: port(direct), Protocol: corev1.ProtocolTCP},
+				{Name: "sink", Port: port(directSink), Protocol: corev1.ProtocolTCP},
+			},
+		}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := New(Config{Client: fake.NewClientset(svc, ep)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cancel(); <-p.Done() }()
+	proxied, proxiedSink := clusterIP+":18080", clusterIP+":18081"
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if len(p.Stats("default", "bench")) == 2 || time.Now().After(deadline) {
+			break
+		}
+		if c, err := net.Dial("tcp4", proxiedSink); err == nil {
+			c.Close()
+		}
+	}
+
+	const phase = 2 * time.Second
+	for _, mode := range []struct {
+		name    string
+		newConn bool
+		conns   int
+	}{{"keepalive", false, 16}, {"conn-per-request", true, 16}} {
+		var d, pr []loadResult
+		for range 2 {
+			r, err := httpLoad(direct, mode.conns, phase, mode.newConn)
+			if err != nil {
+				b.Fatalf("direct: %v", err)
+			}
+			d = append(d, r)
+			r, err = httpLoad(proxied, mode.conns, phase, mode.newConn)
+			if err != nil {
+				b.Fatalf("proxied: %v", err)
+			}
+			pr = append(pr, r)
+		}
+		dr, prr := merge(d), merge(pr)
+		b.Logf("%s, %d connections: direct %.0f req/s p50 %v p99 %v | proxy %.0f req/s p50 %v p99 %v | ratio %.2f, added p99 %v",
+			mode.name, mode.conns, dr.rps, dr.p50, dr.p99, prr.rps, prr.p50, prr.p99, prr.rps/dr.rps, prr.p99-dr.p99)
+		b.ReportMetric(prr.rps/dr.rps, mode.name+"-ratio")
+		b.ReportMetric(float64((prr.p99-dr.p99).Microseconds()), mode.name+"-added-p99-µs")
+	}
+	const size = 512 << 20
+	dm, err := bulk(directSink, size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pm, err := bulk(proxiedSink, size)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("bulk 512 MiB: direct %.0f MiB/s, proxy %.0f MiB/s, ratio %.2f", dm, pm, pm/dm)
+	b.ReportMetric(pm/dm, "bulk-ratio")
+}
+
+func merge(rs []loadResult) loadResult {
+	var out loadResult
+	for _, r := range rs {
+		out.requests += r.requests
+		out.rps += r.rps / float64(len(rs))
+		out.p50 = max(out.p50, r.p50)
+		out.p99 = max(out.p99, r.p99)
+	}
+	return out
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
