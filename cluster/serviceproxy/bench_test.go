@@ -235,7 +235,7 @@ func BenchmarkProxyVsDirect(b *testing.B) {
 		b.Logf("%s, %d connections: direct %.0f req/s p50 %v p99 %v | proxy %.0f req/s p50 %v p99 %v | ratio %.2f, added p99 %v",
 			mode.name, mode.conns, dr.rps, dr.p50, dr.p99, prr.rps, prr.p50, prr.p99, prr.rps/dr.rps, prr.p99-dr.p99)
 		b.ReportMetric(prr.rps/dr.rps, mode.name+"-ratio")
-		b.ReportMetric(float64((prr.p99-dr.p99).Microseconds()), mode.name+"-added-p99-µs")
+		b.ReportMetric(float64((prr.p99 - dr.p99).Microseconds()), mode.name+"-added-p99-µs")
 	}
 	const size = 512 << 20
 	dm, err := bulk(directSink, size)
