@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -382,4 +384,34 @@ func TestWatchFutureAndClose(t *testing.T) {
 			t.Fatal("watch not closed after Close")
 		}
 	}
+}
+
+// TestWALBounded: under writes that never pause, checkpoints still rewind the WAL.
+// (A checkpointer beside the writer alone let it grow to ~1 GB for these writes.)
+func TestWALBounded(t *testing.T) {
+	cfg := testConfig(t)
+	s := openStore(t, cfg)
+	value := make([]byte, 1024)
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1500 {
+				if _, err := s.Create(context.Background(), fmt.Sprint("/x/", g, "-", i), value); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	wal, err := os.Stat(cfg.Path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wal.Size() > 64<<20 {
+		t.Fatalf("WAL is %d MB after 24k writes of 1 KiB", wal.Size()>>20)
+	}
+	t.Logf("WAL %d MB", wal.Size()>>20)
 }

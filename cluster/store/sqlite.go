@@ -75,8 +75,9 @@ type SQLite struct {
 	checkpointDB *sql.DB
 	latestStmt   *sql.Stmt // prepared on writeDB, see write.go
 	insertStmt   *sql.Stmt
-	checkpoint   chan struct{} // the writer asks for a checkpoint here, without blocking
-	walPages     int64         // rows written since the last checkpoint request (writer only)
+	checkpoint   chan struct{} // writer → checkpointer: the WAL has grown, copy it back
+	catchUp      chan struct{} // checkpointer → writer: bulk copied, finish between batches
+	walRows      int64         // rows written since the last checkpoint request (writer only)
 
 	rev       atomic.Int64 // newest committed revision
 	compacted atomic.Int64 // CompactedRevision
@@ -118,6 +119,7 @@ func New(ctx context.Context, cfg Config) (*SQLite, error) {
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 		checkpoint: make(chan struct{}, 1),
+		catchUp:    make(chan struct{}, 1),
 	}
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()
@@ -171,11 +173,9 @@ func (s *SQLite) open(ctx context.Context) error {
 	if err := migrate(ctx, s.writeDB, s.path, s.cfg.Clock, s.log); err != nil {
 		return err
 	}
-	// The writer never checkpoints (copies the WAL back into the database file, with an
-	// fsync): done inline that stalls whichever commit crosses the threshold for
-	// milliseconds. The checkpointer goroutine does it on its own connection, beside
-	// the writer. journal_size_limit trims the WAL file after it has been reset.
-	if _, err := s.writeDB.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864`); err != nil {
+	// Checkpoints are ours (see checkpoint.go), not inside whichever COMMIT crosses
+	// SQLite's threshold. journal_size_limit trims the WAL file after it is rewound.
+	if _, err := s.writeDB.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 16777216`); err != nil {
 		return fmt.Errorf("store: configure %s: %w", s.path, err)
 	}
 	if s.latestStmt, err = s.writeDB.PrepareContext(ctx, latestSQL); err != nil {
@@ -261,28 +261,6 @@ func (s *SQLite) closeDBs() error {
 		errs = append(errs, s.lock.Close()) // closing the file drops the flock
 	}
 	return errors.Join(errs...)
-}
-
-// checkpointEvery is how many written rows make the writer ask for a checkpoint; about
-// SQLite's own default of 1000 pages for small objects.
-const checkpointEvery = 1000
-
-// checkpointer copies the WAL into the database file when the writer asks, and every
-// few seconds anyway. PASSIVE never waits for or blocks the writer or readers.
-func (s *SQLite) checkpointer() {
-	t := s.cfg.Clock.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-s.checkpoint:
-		case <-t.C():
-		}
-		if _, err := s.checkpointDB.Exec(`PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
-			s.log.Warn("checkpoint failed", "err", err)
-		}
-	}
 }
 
 // lockFile takes an exclusive flock next to the database. The revision counter and the

@@ -95,6 +95,8 @@ func (s *SQLite) writer() {
 		case <-s.quit:
 			s.failQueued()
 			return
+		case <-s.catchUp:
+			s.finishCheckpoint()
 		case o := <-s.ops:
 			batch = append(batch[:0], o)
 		fill:
@@ -174,13 +176,7 @@ func (s *SQLite) commitBatch(batch []*op) {
 		}
 	} else if len(events) > 0 {
 		s.rev.Store(rev)
-		if s.walPages += int64(len(events)); s.walPages >= checkpointEvery {
-			s.walPages = 0
-			select {
-			case s.checkpoint <- struct{}{}:
-			default:
-			}
-		}
+		s.noteWritten(len(events))
 		if s.afterCommit != nil {
 			s.afterCommit(events)
 		}
