@@ -236,8 +236,19 @@ func TestRestart(t *testing.T) {
 	if err != nil || string(kv.Value) != "v" {
 		t.Fatalf("Get after restart: %+v, %v", kv, err)
 	}
-	if r2 := mustCreate(t, s, "/k2", "v"); r2 != r1+1 {
+	// A client that saw revision r1-1 before the restart watches on without a gap.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch, err := s.Watch(wctx, "/", r1-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2 := mustCreate(t, s, "/k2", "v")
+	if r2 != r1+1 {
 		t.Fatalf("revision after restart = %d, want %d", r2, r1+1)
+	}
+	if evs := recv(t, ch, 2); evs[0].KV.ModRevision != r1 || evs[1].KV.ModRevision != r2 {
+		t.Fatalf("watch across restart got %d, %d; want %d, %d", evs[0].KV.ModRevision, evs[1].KV.ModRevision, r1, r2)
 	}
 	var n int
 	if err := s.readDB.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil || n != 1 {

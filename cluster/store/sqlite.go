@@ -193,8 +193,10 @@ func (s *SQLite) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", s.path, err)
 	}
+	// Each connection keeps its own page cache (up to 2 MB); an idle webkube keeps two.
 	s.readDB.SetMaxOpenConns(8)
-	s.readDB.SetMaxIdleConns(8)
+	s.readDB.SetMaxIdleConns(2)
+	s.readDB.SetConnMaxIdleTime(time.Minute)
 
 	var rev, compacted int64
 	err = s.writeDB.QueryRowContext(ctx, `SELECT
