@@ -91,6 +91,11 @@ func (c *nodeCache) removeLocked(uid types.UID) {
 func (c *nodeCache) update(p *corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if e, ok := c.pods[p.UID]; ok && e.assumed && p.Spec.NodeName == "" {
+		// A stale update from before our binding: keep the assumption until the bound
+		// pod (or a binding failure) is seen, or the pod would be scheduled twice.
+		return
+	}
 	c.removeLocked(p.UID)
 	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 		return
