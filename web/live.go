@@ -300,6 +300,7 @@ func (d *Dashboard) refreshObjects(kind, ns string, ts int64) {
 			continue
 		}
 		d.hub.publish(t, encode(msg{T: "set", ID: "obj-live", HTML: html(templates.ObjectLive(o)), Ts: ts}))
+		d.hub.publish(t, encode(msg{T: "set", ID: "obj-yaml", HTML: html(templates.ObjectYAML(o))}))
 	}
 }
 
@@ -410,7 +411,8 @@ func (d *Dashboard) live(c echo.Context) error {
 		parts := strings.SplitN(obj, "/", 3)
 		if len(parts) == 3 {
 			if o, ok := d.object(parts[0], parts[1], parts[2]); ok {
-				snap = append(snap, encode(msg{T: "set", ID: "obj-live", HTML: html(templates.ObjectLive(o))}))
+				snap = append(snap, encode(msg{T: "set", ID: "obj-live", HTML: html(templates.ObjectLive(o))}),
+					encode(msg{T: "set", ID: "obj-yaml", HTML: html(templates.ObjectYAML(o))}))
 			}
 		}
 	}

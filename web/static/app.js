@@ -64,7 +64,7 @@
     switch (m.t) {
       case "up": {
         const el = document.getElementById(m.id);
-        const f = frag(m.html);
+        const f = frag(m.html || "");
         if (el) el.replaceWith(f);
         else {
           const box = document.getElementById(m.in);
@@ -80,7 +80,7 @@
       }
       case "set": {
         const el = document.getElementById(m.id);
-        if (el) el.innerHTML = m.html;
+        if (el) el.innerHTML = m.html || "";
         if (m.id === "steps") afterStepsReset();
         break;
       }
@@ -165,7 +165,26 @@
     }
     wk.steps++;
     updateScrub();
-    if (!scrubbing) flash(m.step.comp, m.step.node, stepText(m.step));
+    if (!scrubbing) animate(m.step);
+  }
+  // Steps often arrive within milliseconds of each other; the diagram plays them one
+  // after another so the eye can follow. The list above is already up to date.
+  const queue = [];
+  let playing = false;
+  function animate(s) {
+    queue.push(s);
+    if (queue.length > 12) queue.splice(0, queue.length - 12);
+    if (!playing) playNext();
+  }
+  function playNext() {
+    const s = queue.shift();
+    if (!s || scrubbing) {
+      playing = false;
+      return;
+    }
+    playing = true;
+    flash(s.comp, s.node, stepText(s));
+    setTimeout(playNext, queue.length > 6 ? 250 : 700);
   }
   function afterStepsReset() {
     updateScrub();
