@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"webkube/cluster/apiserver/apiservertest"
@@ -67,3 +69,5 @@ func contains(s string, subs ...string) bool {
 	}
 	return true
 }
+
+func asStatus(err error, target *apierrors.APIStatus) bool { return errors.As(err, target) }

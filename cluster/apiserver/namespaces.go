@@ -40,7 +40,11 @@ func (s *Server) bootstrap(ctx context.Context) error {
 			SessionAffinity: corev1.ServiceAffinityNone,
 		},
 	}
-	if _, err := s.create(ctx, resourceFor(coreGR("services")), "default", svc, false); err != nil && !apierrors.IsAlreadyExists(err) {
+	svcRes := resourceFor(coreGR("services"))
+	if _, err := s.store.Get(ctx, svcRes.key("default", "kubernetes")); err == nil {
+		return nil // kept from an earlier run, with its IP
+	}
+	if _, err := s.create(ctx, svcRes, "default", svc, false); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	return nil

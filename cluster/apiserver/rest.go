@@ -263,6 +263,9 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 	}
 	release, err := s.allocateService(obj)
 	if err != nil {
+		if _, gerr := s.store.Get(ctx, r.key(m.GetNamespace(), m.GetName())); gerr == nil {
+			return nil, apierrors.NewAlreadyExists(r.gr(), m.GetName()) // the real problem
+		}
 		return nil, err
 	}
 	if dryRun {
