@@ -282,4 +282,3 @@ func (d *Dashboard) stepNext(c echo.Context) error {
 	d.changes <- change{kind: "held"}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "released": n})
 }
-

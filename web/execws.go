@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"strings"
 
-	"nhooyr.io/websocket"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"nhooyr.io/websocket"
 )
 
 // The pods/exec websocket protocol (v5.channel.k8s.io): every binary message starts with

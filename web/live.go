@@ -10,14 +10,14 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
-	"nhooyr.io/websocket"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+	"nhooyr.io/websocket"
 
 	"webkube/web/steps"
 	"webkube/web/templates"

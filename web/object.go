@@ -300,4 +300,3 @@ func probeFiles(p *corev1.Pod) map[string]string {
 	}
 	return out
 }
-

@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
-	"nhooyr.io/websocket"
 	corev1 "k8s.io/api/core/v1"
+	"nhooyr.io/websocket"
 )
 
 // logs streams pods/log to the page, one websocket message per line.
@@ -153,4 +153,3 @@ func (w *wsWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-

@@ -34,9 +34,9 @@ type Page struct {
 // PodRow is one pod in a table.
 type PodRow struct {
 	Namespace, Name, Status, Ready, Node, IP, Age, Owner, OwnerKind string
-	Restarts                                                         int32
-	Color                                                            string // ok, warn, bad, idle
-	Labels                                                           []Label
+	Restarts                                                        int32
+	Color                                                           string // ok, warn, bad, idle
+	Labels                                                          []Label
 }
 
 // NodeRow is one node.
@@ -62,7 +62,7 @@ type DeployRow struct {
 // SvcRow is one Service.
 type SvcRow struct {
 	Namespace, Name, Type, ClusterIP, Ports, Selector, Age, Color string
-	Ready, NotReady                                                int
+	Ready, NotReady                                               int
 }
 
 // Overview is the cluster overview.
@@ -276,11 +276,11 @@ func SvcRowOf(s *corev1.Service, ep *corev1.Endpoints, now time.Time) SvcRow {
 
 // StepView is one animated step in the timeline.
 type StepView struct {
-	Seq                                             int
-	Flow, Title, Component, Node, Kind, Namespace   string
-	Name, Owner, Time, ResourceVersion, Evidence    string
-	Diff                                            string
-	N, RSN                                          int
+	Seq                                           int
+	Flow, Title, Component, Node, Kind, Namespace string
+	Name, Owner, Time, ResourceVersion, Evidence  string
+	Diff                                          string
+	N, RSN                                        int
 }
 
 // HeldView is a step the Gate is holding in step mode.
@@ -315,16 +315,16 @@ type Endpoint struct {
 // Object is everything the object page shows.
 type Object struct {
 	Kind, Namespace, Name, YAML, Status, Color, ResourceVersion, Age string
-	Labels                                                            []Label
-	Conditions                                                        []Condition
-	Owners, Owned                                                     []Ref
-	Events                                                            []EventView
-	Containers                                                        []string
-	Replicas                                                          int32
-	Scalable, IsPod, IsNode, IsService, Unschedulable                 bool
-	Endpoints                                                         []Endpoint
-	Kill, ProbeBreak                                                  bool // break-it actions available
-	Facts                                                             []Label
+	Labels                                                           []Label
+	Conditions                                                       []Condition
+	Owners, Owned                                                    []Ref
+	Events                                                           []EventView
+	Containers                                                       []string
+	Replicas                                                         int32
+	Scalable, IsPod, IsNode, IsService, Unschedulable                bool
+	Endpoints                                                        []Endpoint
+	Kill, ProbeBreak                                                 bool // break-it actions available
+	Facts                                                            []Label
 }
 
 // Example is one starting point in the editor.
