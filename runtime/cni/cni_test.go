@@ -50,13 +50,15 @@ func newTestManager(t testing.TB) *Manager {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		nws, _ := m.List(context.Background())
-		for _, nw := range nws {
-			if err := m.TearDown(context.Background(), nw.PodUID); err != nil {
-				t.Errorf("cleanup teardown %s: %v", nw.PodUID, err)
-			}
+		if err := m.RemoveNode(context.Background()); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
-		exec.Command("ip", "link", "del", bridge).Run()
+		if _, err := os.Stat("/sys/class/net/" + bridge); err == nil {
+			t.Errorf("bridge %s left", bridge)
+		}
+		if out, _ := exec.Command("iptables", "-t", "nat", "-S", "POSTROUTING").Output(); strings.Contains(string(out), bridge) {
+			t.Errorf("masquerade rule left:\n%s", out)
+		}
 	})
 	return m
 }
@@ -172,6 +174,11 @@ func TestTwoPodsOnTheBridge(t *testing.T) {
 		hn, _ := os.ReadFile(b.HostnamePath)
 		if string(hn) != "pod-b\n" {
 			t.Errorf("hostname %q", hn)
+		}
+	})
+	t.Run("MasqueradeRule", func(t *testing.T) {
+		if err := iptables("-C", masqueradeRule(m.cfg.Subnet, m.cfg.Bridge)); err != nil {
+			t.Fatal(err)
 		}
 	})
 	t.Run("List", func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"math/big"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -95,14 +94,10 @@ func newFixture(t testing.TB) *fixture {
 				t.Errorf("cleanup: %v", err)
 			}
 		}
-		nws, _ := f.net.List(bg)
-		for _, nw := range nws {
-			if err := f.net.TearDown(bg, nw.PodUID); err != nil {
-				t.Errorf("cleanup: %v", err)
-			}
+		if err := f.net.RemoveNode(bg); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
 		cancel()
-		exec.Command("ip", "link", "del", bridge).Run()
 	})
 	return f
 }
