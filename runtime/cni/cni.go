@@ -153,9 +153,9 @@ func bridgeConfList(bridge, subnet, ipamDir string) []byte {
 		"cniVersion": "1.0.0",
 		"name":       "webkube-" + bridge,
 		"plugins": []any{map[string]any{
-			"type":        "bridge",
-			"bridge":      bridge,
-			"isGateway":   true,
+			"type":      "bridge",
+			"bridge":    bridge,
+			"isGateway": true,
 			// Masquerade is one rule for the whole subnet (see ensureMasquerade), not a
 			// chain per pod: that halves the cost of each pod's ADD and DEL.
 			"ipMasq":      false,
