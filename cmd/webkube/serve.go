@@ -126,6 +126,11 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := eps.Start(ctx); err != nil {
 		return err
 	}
+	if cfg.Nodes > 0 {
+		if err := m.startNodes(ctx, client, gate, dataDir); err != nil {
+			return err
+		}
+	}
 	for i := 1; i <= cfg.SimulatedNodes; i++ {
 		n, err := simnode.New(simnode.Config{Client: client, Name: fmt.Sprintf("sim-%d", i), Gate: gate, Clock: clk, Logger: m.Logger})
 		if err != nil {

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	containerdclient "github.com/containerd/containerd"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+
+	"webkube/cluster/stepper"
+	"webkube/runtime/cni"
+	wkcontainerd "webkube/runtime/containerd"
+	"webkube/runtime/containers"
+	"webkube/runtime/images"
+	"webkube/runtime/kubelet"
+)
+
+// clusterDNS is the nameserver every pod's resolv.conf names (the cluster DNS Service IP,
+// as in Kubernetes).
+const clusterDNS = "10.96.0.10"
+
+// startNodes starts containerd (unless --containerd names one) and one kubelet per node.
+// Each node has its own containerd namespace, CNI bridge and pod subnet, so several nodes
+// on one machine behave like separate machines.
+func (m *Main) startNodes(ctx context.Context, client kubernetes.Interface, gate *stepper.Gate, dataDir string) error {
+	cfg := m.Config
+	address := cfg.Containerd
+	if address == "" {
+		d, err := wkcontainerd.NewDaemon(wkcontainerd.Config{DataDir: filepath.Join(dataDir, "containerd"), Logger: m.Logger})
+		if err != nil {
+			return err
+		}
+		if err := d.Start(ctx); err != nil {
+			return err
+		}
+		// Stopping the daemon leaves the containers running (their shims outlive it); a
+		// restarted webkube reattaches to them.
+		m.closers = append(m.closers, d.Stop)
+		address = d.Address()
+	} else if err := wkcontainerd.CheckBinaries(); err != nil {
+		return err
+	}
+	// Pod traffic between the bridge, the host and the service proxy is routed.
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644); err != nil {
+		return fmt.Errorf("enable ip forwarding: %w", err)
+	}
+	for i := 1; i <= cfg.Nodes; i++ {
+		name := fmt.Sprintf("node-%d", i)
+		ns := wkcontainerd.Namespace
+		if i > 1 {
+			ns = wkcontainerd.Namespace + "-" + name
+		}
+		cc, err := wkcontainerd.Connect(ctx, address, ns)
+		if err != nil {
+			return err
+		}
+		m.closers = append(m.closers, func() { cc.Close() })
+		if err := m.startNode(ctx, client, gate, cc, dataDir, name, ns, i); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate *stepper.Gate, cc *containerdclient.Client,
+	dataDir, name, namespace string, index int) error {
+	nodeDir := filepath.Join(dataDir, "nodes", name)
+	imgs, err := images.NewService(images.Config{Client: cc, Logger: m.Logger, Mirrors: m.Config.Mirrors,
+		TempDir: filepath.Join(dataDir, "tmp")})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(dataDir, "tmp"), 0o700); err != nil {
+		return err
+	}
+	if err := imgs.EnsureBuiltins(ctx); err != nil {
+		// Pods naming a missing built-in fail with the reason; the rest still runs.
+		m.Logger.Warn("built-in images", "node", name, "err", err)
+	}
+	network, err := cni.NewManager(cni.Config{DataDir: filepath.Join(nodeDir, "cni"), Bridge: fmt.Sprintf("wkbr%d", index-1),
+		Subnet: fmt.Sprintf("10.244.%d.0/24", index), Nameservers: []string{clusterDNS}, Logger: m.Logger})
+	if err != nil {
+		return err
+	}
+	var kl *kubelet.Kubelet
+	rt, err := containers.New(containers.Config{Client: cc, Namespace: namespace, RuncRoot: wkcontainerd.RuncRoot(filepath.Join(dataDir, "containerd")),
+		DataDir: nodeDir, Logger: m.Logger, OnExit: func(s containers.Status) {
+			if kl != nil {
+				kl.OnContainerExit(s)
+			}
+		}})
+	if err != nil {
+		return err
+	}
+	version := "containerd://unknown"
+	if v, err := cc.Version(ctx); err == nil {
+		version = "containerd://" + v.Version
+	}
+	kl, err = kubelet.New(kubelet.Config{Client: client, NodeName: name, Runtime: rt, Images: imgs, Network: network,
+		RuntimeVersion: version, Gate: gate, Clock: clock.RealClock{}, Logger: m.Logger,
+		RuntimeHealthy: func(ctx context.Context) error {
+			ok, err := cc.IsServing(ctx)
+			if err == nil && !ok {
+				err = fmt.Errorf("containerd is not serving")
+			}
+			return err
+		}})
+	if err != nil {
+		return err
+	}
+	if err := rt.Start(ctx); err != nil {
+		return err
+	}
+	return kl.Start(ctx)
+}

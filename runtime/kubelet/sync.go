@@ -1,0 +1,537 @@
+package kubelet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+
+	"webkube/cluster/stepper"
+	"webkube/runtime/cni"
+	"webkube/runtime/containers"
+	"webkube/runtime/images"
+	"webkube/runtime/probes"
+)
+
+// Restart back-off, as the kubelet's: 10 s doubling to 5 minutes, forgotten once a
+// container has run for 10 minutes.
+const (
+	backoffInitial = 10 * time.Second
+	backoffMax     = 5 * time.Minute
+	backoffReset   = 10 * time.Minute
+)
+
+func labelsEverything() labels.Selector { return labels.Everything() }
+
+// podState is what the kubelet remembers about a pod between syncs; everything else is
+// read again from the API (the pod) and containerd (its containers) on every sync.
+type podState struct {
+	uid         types.UID
+	seen        bool
+	created     bool // the create-containers step was announced
+	reported    bool // the first Running status was announced
+	network     *cni.Network
+	startTime   metav1.Time
+	backoff     map[string]*backoff                     // restart back-off by container name
+	pullBackoff map[string]*backoff                     // image pull back-off by container name
+	waiting     map[string]corev1.ContainerStateWaiting // why a container has no running instance
+	probes      map[string]*probeSet                    // by container ID
+	terminating bool
+}
+
+type backoff struct {
+	delay time.Duration
+	until time.Time
+}
+
+type probeSet struct {
+	name                         string
+	liveness, readiness, startup *probes.Worker
+}
+
+func (ps *probeSet) stop() {
+	for _, w := range []*probes.Worker{ps.liveness, ps.readiness, ps.startup} {
+		if w != nil {
+			w.Stop()
+		}
+	}
+}
+
+func (k *Kubelet) getState(key string) *podState {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.state[key]
+}
+
+func (k *Kubelet) syncPod(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	pod, err := k.pods.Pods(ns).Get(name)
+	st := k.getState(key)
+	if apierrors.IsNotFound(err) {
+		if st != nil && !st.terminating {
+			// Force-deleted (or deleted while we were down): stop what still runs.
+			k.mu.Lock()
+			delete(k.state, key)
+			k.mu.Unlock()
+			k.stopProbes(st)
+			return k.killPod(ctx, string(st.uid), ns, name, 2*time.Second)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if st != nil && st.uid != pod.UID {
+		k.mu.Lock()
+		delete(k.state, key)
+		k.mu.Unlock()
+		k.stopProbes(st)
+		if err := k.killPod(ctx, string(st.uid), ns, name, 2*time.Second); err != nil {
+			return err
+		}
+		st = nil
+	}
+	if st == nil {
+		st = &podState{uid: pod.UID, backoff: map[string]*backoff{}, pullBackoff: map[string]*backoff{},
+			waiting: map[string]corev1.ContainerStateWaiting{}, probes: map[string]*probeSet{}}
+		k.mu.Lock()
+		k.state[key] = st
+		k.mu.Unlock()
+	}
+	if pod.DeletionTimestamp != nil {
+		k.terminate(ctx, pod.DeepCopy(), st)
+		return nil
+	}
+	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		k.stopProbes(st)
+		return nil
+	}
+	if !st.seen {
+		if err := k.step(ctx, "see-pod", pod, fmt.Sprintf("kubelet on %s sees pod %s bound to it", k.cfg.NodeName, key)); err != nil {
+			return err
+		}
+		st.seen = true
+		st.startTime = metav1.NewTime(k.cfg.Clock.Now())
+		if pod.Status.StartTime != nil {
+			st.startTime = *pod.Status.StartTime
+		}
+	}
+	if st.network == nil {
+		nw, err := k.cfg.Network.SetUp(ctx, string(pod.UID), pod.Namespace, pod.Name)
+		if err != nil {
+			k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
+			return fmt.Errorf("network: %w", err)
+		}
+		st.network = &nw
+	}
+
+	list, err := k.cfg.Runtime.List(ctx, string(pod.UID))
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	insts := groupInstances(list)
+	k.pruneInstances(ctx, insts)
+
+	if done, err := k.syncInitContainers(ctx, pod, st, insts); err != nil {
+		return err
+	} else if done {
+		for i := range pod.Spec.Containers {
+			if err := k.syncContainer(ctx, pod, st, &pod.Spec.Containers[i], insts[pod.Spec.Containers[i].Name], false); err != nil {
+				return err
+			}
+		}
+	}
+	// Read again: starting containers changed what runs.
+	if list, err = k.cfg.Runtime.List(ctx, string(pod.UID)); err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	return k.reportStatus(ctx, pod, st, groupInstances(list))
+}
+
+// instances of one container name, newest first.
+type instances []containers.Status
+
+func (in instances) latest() *containers.Status {
+	if len(in) == 0 {
+		return nil
+	}
+	return &in[0]
+}
+
+func (in instances) previous() *containers.Status {
+	if len(in) < 2 {
+		return nil
+	}
+	return &in[1]
+}
+
+func groupInstances(list []containers.Status) map[string]instances {
+	out := map[string]instances{}
+	for _, s := range list {
+		out[s.Name] = append(out[s.Name], s)
+	}
+	for name, in := range out {
+		for i := 1; i < len(in); i++ { // few instances: insertion sort by restart count, newest first
+			for j := i; j > 0 && in[j].RestartCount > in[j-1].RestartCount; j-- {
+				in[j], in[j-1] = in[j-1], in[j]
+			}
+		}
+		out[name] = in
+	}
+	return out
+}
+
+// pruneInstances keeps the newest two instances of each container: the current one and
+// the previous one that `kubectl logs --previous` reads.
+func (k *Kubelet) pruneInstances(ctx context.Context, insts map[string]instances) {
+	for _, in := range insts {
+		for _, old := range in[min(2, len(in)):] {
+			if old.State != containers.StateRunning {
+				if err := k.cfg.Runtime.Remove(ctx, old.ID); err != nil {
+					k.log.Warn("remove old container", "id", old.ID, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// syncInitContainers runs init containers one at a time; done says all have succeeded.
+func (k *Kubelet) syncInitContainers(ctx context.Context, pod *corev1.Pod, st *podState, insts map[string]instances) (bool, error) {
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		cur := insts[c.Name].latest()
+		if cur != nil && cur.State == containers.StateExited && cur.ExitCode == 0 {
+			continue
+		}
+		return false, k.syncContainer(ctx, pod, st, c, insts[c.Name], true)
+	}
+	return true, nil
+}
+
+// syncContainer makes one container match the spec: start it, restart it after an exit
+// as the restart policy and back-off say, or leave it alone.
+func (k *Kubelet) syncContainer(ctx context.Context, pod *corev1.Pod, st *podState, c *corev1.Container, in instances, isInit bool) error {
+	cur := in.latest()
+	if cur == nil {
+		return k.startContainer(ctx, pod, st, c, 0)
+	}
+	switch cur.State {
+	case containers.StateRunning:
+		k.ensureProbes(ctx, pod, st, c, cur)
+		return nil
+	case containers.StateCreated:
+		// Created but never started (we died in between): start it now.
+		if err := k.cfg.Runtime.StartContainer(ctx, cur.ID); err != nil {
+			return fmt.Errorf("start %s: %w", c.Name, err)
+		}
+		return nil
+	}
+	// Exited.
+	if ps := st.probes[cur.ID]; ps != nil {
+		ps.stop()
+		delete(st.probes, cur.ID)
+	}
+	if !shouldRestart(pod.Spec.RestartPolicy, cur, isInit) {
+		return nil
+	}
+	now := k.cfg.Clock.Now()
+	b := st.backoff[c.Name]
+	if b != nil && cur.FinishedAt.Sub(cur.StartedAt) >= backoffReset {
+		b = nil
+	}
+	if b == nil {
+		b = &backoff{}
+		st.backoff[c.Name] = b
+	} else if b.until.IsZero() || now.Before(b.until) {
+		if b.until.IsZero() {
+			b.until = cur.FinishedAt.Add(b.delay)
+		}
+		if now.Before(b.until) {
+			msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", b.delay, c.Name, pod.Name, pod.Namespace, pod.UID)
+			if w, ok := st.waiting[c.Name]; !ok || w.Reason != "CrashLoopBackOff" {
+				k.rec.Eventf(pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
+			}
+			st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: msg}
+			k.queue.AddAfter(podKey(pod), b.until.Sub(now)+50*time.Millisecond)
+			return nil
+		}
+	}
+	// Restart now; the next exit waits twice as long.
+	switch {
+	case b.delay == 0:
+		b.delay = backoffInitial
+	case b.delay < backoffMax:
+		b.delay = min(2*b.delay, backoffMax)
+	}
+	b.until = time.Time{}
+	return k.startContainer(ctx, pod, st, c, cur.RestartCount+1)
+}
+
+func shouldRestart(policy corev1.RestartPolicy, s *containers.Status, isInit bool) bool {
+	switch policy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return s.ExitCode != 0
+	}
+	// Always: init containers still only rerun after a failure.
+	return !isInit || s.ExitCode != 0
+}
+
+func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podState, c *corev1.Container, restartCount int) error {
+	now := k.cfg.Clock.Now()
+	if b := st.pullBackoff[c.Name]; b != nil && now.Before(b.until) {
+		w := st.waiting[c.Name]
+		if w.Reason != reasonImagePullBackOff {
+			k.rec.Eventf(pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+		}
+		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reasonImagePullBackOff,
+			Message: fmt.Sprintf("Back-off pulling image %q: %s", c.Image, w.Message)}
+		k.queue.AddAfter(podKey(pod), b.until.Sub(now)+50*time.Millisecond)
+		return nil
+	}
+	if !st.created {
+		if err := k.step(ctx, "create-containers", pod, fmt.Sprintf("kubelet on %s creates the containers of %s/%s", k.cfg.NodeName, pod.Namespace, pod.Name)); err != nil {
+			return err
+		}
+		st.created = true
+	}
+	if _, ok := st.waiting[c.Name]; !ok {
+		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+	}
+	img, err := k.cfg.Images.Ensure(ctx, c.Image, c.ImagePullPolicy, func(reason, msg string) {
+		typ := corev1.EventTypeNormal
+		if reason == "Failed" || reason == images.ReasonErrImageNeverPull {
+			typ = corev1.EventTypeWarning
+		}
+		k.rec.Event(pod, typ, reason, msg)
+	})
+	if err != nil {
+		var ie *images.Error
+		reason, msg := images.ReasonErrImagePull, err.Error()
+		if errors.As(err, &ie) {
+			reason, msg = ie.Reason, ie.Message
+		}
+		b := st.pullBackoff[c.Name]
+		if b == nil {
+			b = &backoff{delay: backoffInitial}
+			st.pullBackoff[c.Name] = b
+		} else {
+			b.delay = min(2*b.delay, backoffMax)
+		}
+		b.until = now.Add(b.delay)
+		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reason, Message: msg}
+		k.queue.AddAfter(podKey(pod), b.delay+50*time.Millisecond)
+		return nil
+	}
+	delete(st.pullBackoff, c.Name)
+	cms, err := k.configMaps(ctx, pod, c)
+	if err != nil {
+		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
+		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		k.queue.AddAfter(podKey(pod), 5*time.Second)
+		return nil
+	}
+	id, err := k.cfg.Runtime.Create(ctx, containers.CreateOptions{Pod: pod, Container: c, Image: img, Network: *st.network,
+		RestartCount: restartCount, ConfigMaps: cms})
+	if err != nil {
+		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
+		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		k.queue.AddAfter(podKey(pod), 5*time.Second)
+		return nil
+	}
+	k.rec.Eventf(pod, corev1.EventTypeNormal, "Created", "Created container %s", c.Name)
+	if err := k.cfg.Runtime.StartContainer(ctx, id); err != nil {
+		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "RunContainerError", Message: err.Error()}
+		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		_ = k.cfg.Runtime.Remove(ctx, id)
+		k.queue.AddAfter(podKey(pod), 5*time.Second)
+		return nil
+	}
+	delete(st.waiting, c.Name)
+	k.rec.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	if s, err := k.cfg.Runtime.Status(ctx, id); err == nil {
+		k.ensureProbes(ctx, pod, st, c, &s)
+	}
+	return nil
+}
+
+// configMaps fetches the ConfigMaps a container's volumes and env refer to.
+func (k *Kubelet) configMaps(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (map[string]map[string]string, error) {
+	names := map[string]bool{}
+	for _, v := range pod.Spec.Volumes {
+		if v.ConfigMap != nil {
+			names[v.ConfigMap.Name] = v.ConfigMap.Optional == nil || !*v.ConfigMap.Optional
+		}
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+			names[e.ValueFrom.ConfigMapKeyRef.Name] = e.ValueFrom.ConfigMapKeyRef.Optional == nil || !*e.ValueFrom.ConfigMapKeyRef.Optional
+		}
+	}
+	for _, e := range c.EnvFrom {
+		if e.ConfigMapRef != nil {
+			names[e.ConfigMapRef.Name] = e.ConfigMapRef.Optional == nil || !*e.ConfigMapRef.Optional
+		}
+	}
+	out := map[string]map[string]string{}
+	for name, required := range names {
+		cm, err := k.cfg.Client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && !required {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("configmap %q not found", name)
+		}
+		out[name] = cm.Data
+	}
+	return out, nil
+}
+
+// step announces an action to the dashboard's step gate (and waits there in step mode).
+func (k *Kubelet) step(ctx context.Context, action string, pod *corev1.Pod, msg string) error {
+	return k.cfg.Gate.Wait(ctx, stepper.Step{Component: "kubelet/" + k.cfg.NodeName, Action: action, Kind: "Pod",
+		Namespace: pod.Namespace, Name: pod.Name, Node: k.cfg.NodeName, Message: msg})
+}
+
+// reportStatus writes the pod status computed from its containers, when it changed.
+func (k *Kubelet) reportStatus(ctx context.Context, pod *corev1.Pod, st *podState, insts map[string]instances) error {
+	status := k.computeStatus(pod, st, insts)
+	if apiequality.Semantic.DeepEqual(status, pod.Status) {
+		return nil
+	}
+	if !st.reported && status.Phase == corev1.PodRunning {
+		if err := k.step(ctx, "report-status", pod, fmt.Sprintf("kubelet on %s reports %s/%s Running", k.cfg.NodeName, pod.Namespace, pod.Name)); err != nil {
+			return err
+		}
+		st.reported = true
+	}
+	np := pod.DeepCopy()
+	np.Status = status
+	_, err := k.cfg.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, np, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// terminate stops a deleted pod's containers within its grace period, releases its
+// network and volumes, then removes the pod object (grace 0), as the kubelet does.
+func (k *Kubelet) terminate(ctx context.Context, pod *corev1.Pod, st *podState) {
+	if st.terminating {
+		return
+	}
+	st.terminating = true
+	grace := 30 * time.Second
+	if pod.DeletionGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
+	} else if pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	k.stopProbes(st)
+	go func() {
+		list, _ := k.cfg.Runtime.List(ctx, string(pod.UID))
+		for _, s := range list {
+			if s.State == containers.StateRunning {
+				k.rec.Eventf(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", s.Name)
+			}
+		}
+		if err := k.killPod(ctx, string(pod.UID), pod.Namespace, pod.Name, grace); err != nil {
+			k.log.Warn("kill pod", "pod", podKey(pod), "err", err)
+			st.terminating = false
+			k.queue.AddAfter(podKey(pod), time.Second)
+			return
+		}
+		zero := int64(0)
+		err := k.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+			GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &pod.UID}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			k.log.Warn("delete pod", "pod", podKey(pod), "err", err)
+			st.terminating = false
+			k.queue.AddAfter(podKey(pod), time.Second)
+			return
+		}
+		k.mu.Lock()
+		if k.state[podKey(pod)] == st {
+			delete(k.state, podKey(pod))
+		}
+		k.mu.Unlock()
+	}()
+}
+
+// killPod stops and removes every container of a pod and releases its network and
+// volume dirs.
+func (k *Kubelet) killPod(ctx context.Context, uid, namespace, name string, grace time.Duration) error {
+	list, err := k.cfg.Runtime.List(ctx, uid)
+	if err != nil {
+		return err
+	}
+	errs := make(chan error, len(list))
+	for _, s := range list {
+		go func(id string) { errs <- k.cfg.Runtime.Stop(ctx, id, grace) }(s.ID)
+	}
+	for range list {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	for _, s := range list {
+		if err := k.cfg.Runtime.Remove(ctx, s.ID); err != nil {
+			return err
+		}
+	}
+	if err := k.cfg.Network.TearDown(ctx, uid); err != nil {
+		return err
+	}
+	return k.cfg.Runtime.RemovePod(ctx, uid, namespace, name)
+}
+
+// cleanupOrphans removes containers and networks of pods that no longer exist (deleted
+// while webkube was down).
+func (k *Kubelet) cleanupOrphans(ctx context.Context) {
+	pods, _ := k.pods.List(everything)
+	live := map[string]bool{}
+	for _, p := range pods {
+		live[string(p.UID)] = true
+	}
+	list, err := k.cfg.Runtime.List(ctx, "")
+	if err != nil {
+		k.log.Warn("list containers", "err", err)
+		return
+	}
+	done := map[string]bool{}
+	for _, s := range list {
+		if !live[s.PodUID] && !done[s.PodUID] {
+			done[s.PodUID] = true
+			k.log.Info("removing containers of a deleted pod", "pod", s.Namespace+"/"+s.PodName)
+			if err := k.killPod(ctx, s.PodUID, s.Namespace, s.PodName, 2*time.Second); err != nil {
+				k.log.Warn("remove orphan", "pod", s.Namespace+"/"+s.PodName, "err", err)
+			}
+		}
+	}
+	nets, err := k.cfg.Network.List(ctx)
+	if err != nil {
+		return
+	}
+	for _, n := range nets {
+		if !live[n.PodUID] && !done[n.PodUID] {
+			if err := k.cfg.Network.TearDown(ctx, n.PodUID); err != nil {
+				k.log.Warn("remove orphan network", "pod", n.Namespace+"/"+n.Name, "err", err)
+			}
+		}
+	}
+}
+
+// reasonImagePullBackOff is the waiting reason between failed pulls.
+const reasonImagePullBackOff = "ImagePullBackOff"
