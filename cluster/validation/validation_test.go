@@ -24,7 +24,7 @@ import (
 func load[T any, PT interface {
 	*T
 	runtime.Object
-}](t *testing.T, doc string) PT {
+}](t testing.TB, doc string) PT {
 	t.Helper()
 	var obj T
 	if err := yaml.UnmarshalStrict([]byte(doc), &obj); err != nil {
