@@ -71,3 +71,14 @@ func contains(s string, subs ...string) bool {
 }
 
 func asStatus(err error, target *apierrors.APIStatus) bool { return errors.As(err, target) }
+
+func mustReq(t *testing.T, srv *apiservertest.Server, path, accept string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest("GET", srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+srv.Token)
+	req.Header.Set("Accept", accept)
+	return req
+}
