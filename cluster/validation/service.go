@@ -57,7 +57,7 @@ func validateService(svc *corev1.Service) field.ErrorList {
 	if headless && spec.Type == corev1.ServiceTypeLoadBalancer {
 		errs = append(errs, field.Invalid(specPath.Child("clusterIP"), spec.ClusterIP, "may not be set to 'None' for LoadBalancer services"))
 	}
-	if len(spec.ClusterIPs) > 0 && spec.ClusterIPs[0] != spec.ClusterIP {
+	if len(spec.ClusterIPs) > 0 && spec.ClusterIP != "" && spec.ClusterIPs[0] != spec.ClusterIP {
 		errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), spec.ClusterIPs[0], "must match `clusterIP` when `clusterIP` is set"))
 	}
 
@@ -159,7 +159,9 @@ func validateServiceUpdate(svc, old *corev1.Service) field.ErrorList {
 	errs := metaUpdate(&svc.ObjectMeta, &old.ObjectMeta)
 	errs = append(errs, validateService(svc)...)
 	external := svc.Spec.Type == corev1.ServiceTypeExternalName || old.Spec.Type == corev1.ServiceTypeExternalName
-	if !external && old.Spec.ClusterIP != "" && svc.Spec.ClusterIP != old.Spec.ClusterIP {
+	// An update that leaves the cluster IP out keeps the allocated one, as kube-apiserver's
+	// service registry does; the API server copies it over after validation.
+	if !external && old.Spec.ClusterIP != "" && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != old.Spec.ClusterIP {
 		errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), svc.Spec.ClusterIP, "may not change once set"))
 	}
 	return errs

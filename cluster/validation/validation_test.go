@@ -592,6 +592,11 @@ func TestUpdates(t *testing.T) {
 	if errs := ValidateUpdate(s2, svc); len(errs) != 0 {
 		t.Errorf("service port update: %v", errs)
 	}
+	s3 := s2.DeepCopy()
+	s3.Spec.ClusterIP, s3.Spec.ClusterIPs = "", nil
+	if errs := ValidateUpdate(s3, svc); len(errs) != 0 {
+		t.Errorf("service update leaving the cluster IP out: %v", errs)
+	}
 	s2.Spec.ClusterIP, s2.Spec.ClusterIPs = "10.96.0.11", []string{"10.96.0.11"}
 	if got := errKeys(ValidateUpdate(s2, svc)); strings.Join(got, ",") != "FieldValueInvalid spec.clusterIPs[0]" {
 		t.Errorf("service clusterIP update: %q", got)
