@@ -189,7 +189,11 @@ func TestBusyboxShell(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	etask, _ := runContainer(t, e, "echo-exec", echoImg, oci.WithProcessArgs("/webkube", "sample", "echo", "-port", fmt.Sprint(port)))
+	etask, eout := runContainer(t, e, "echo-exec", echoImg, oci.WithProcessArgs("/webkube", "sample", "echo", "-port", fmt.Sprint(port)))
+	if !eout.waitFor("listening") {
+		st, _ := etask.Status(ctxNS())
+		t.Fatalf("echo not listening: task %+v, output %q", st, eout)
+	}
 	getWithRetry(t, fmt.Sprintf("http://127.0.0.1:%d/", port))
 	for _, tc := range []struct {
 		args []string
