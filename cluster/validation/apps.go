@@ -25,7 +25,7 @@ func validateReplicaSetSpec(spec *appsv1.ReplicaSetSpec) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, validateReplicas(spec.Replicas)...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
-	errs = append(errs, validateSelectorAndTemplate(spec.Selector, &spec.Template, spec.Replicas)...)
+	errs = append(errs, validateSelectorAndTemplate(spec.Selector, &spec.Template)...)
 	return errs
 }
 
@@ -38,7 +38,7 @@ func validateReplicas(r *int32) field.ErrorList {
 
 // validateSelectorAndTemplate holds what ReplicaSets and Deployments share: a non-empty
 // selector that the template's labels satisfy, and a template whose pods restart Always.
-func validateSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplateSpec, replicas *int32) field.ErrorList {
+func validateSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplateSpec) field.ErrorList {
 	var errs field.ErrorList
 	selPath := specPath.Child("selector")
 	if sel == nil {
@@ -83,7 +83,7 @@ func validateDeployment(d *appsv1.Deployment) field.ErrorList {
 func validateDeploymentSpec(spec *appsv1.DeploymentSpec) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, validateReplicas(spec.Replicas)...)
-	errs = append(errs, validateSelectorAndTemplate(spec.Selector, &spec.Template, spec.Replicas)...)
+	errs = append(errs, validateSelectorAndTemplate(spec.Selector, &spec.Template)...)
 	errs = append(errs, validateDeploymentStrategy(&spec.Strategy, specPath.Child("strategy"))...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
 	if spec.RevisionHistoryLimit != nil {
