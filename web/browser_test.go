@@ -40,6 +40,15 @@ func js(expr string) chromedp.Action[chromedp.Void] {
 
 func css(s string) chromedp.CSS { return chromedp.CSS(s) }
 
+func click(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)
+}
+
+// chromedp_Navigate loads a page and waits until its websocket delivered the snapshot.
+func chromedp_Navigate(url string) chromedp.Action[chromedp.Void] {
+	return chromedp.Navigate(url)
+}
+
 // The seed's echo pod pasted into the editor: the five steps appear in order, naming the
 // real pod and node, and the pod shows Running.
 func TestBrowserEchoPodFiveSteps(t *testing.T) {

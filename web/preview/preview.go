@@ -14,10 +14,10 @@ import (
 
 // Effect is what happens to one selecting object when the pod's labels change.
 type Effect struct {
-	Kind   string // "ReplicaSet" or "Service"
-	Name   string
-	Change string // "gains", "loses", "keeps"
-	Says   string // what its controller will do, in plain words
+	Kind   string `json:"kind"` // "ReplicaSet" or "Service"
+	Name   string `json:"name"`
+	Change string `json:"change"` // "gains", "loses", "keeps"
+	Says   string `json:"says"`   // what its controller will do, in plain words
 }
 
 // Relabel computes the effects of changing pod's labels to newLabels, given the

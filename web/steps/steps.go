@@ -169,10 +169,11 @@ func (d *Deriver) Event(e *corev1.Event, pod *corev1.Pod) []Step {
 	if e == nil || e.InvolvedObject.Kind != "Pod" {
 		return nil
 	}
+	// Scheduled is not used: the binding itself arrives as a pod MODIFIED with nodeName,
+	// which carries the diff. Kubelet events only count once that binding was seen, since
+	// the Events watch can run ahead of the pods watch.
 	target := 0
 	switch e.Reason {
-	case "Scheduled":
-		target = 2
 	case "Pulling", "Pulled":
 		target = 3
 	case "Created", "Started":
@@ -181,7 +182,7 @@ func (d *Deriver) Event(e *corev1.Event, pod *corev1.Pod) []Step {
 		return nil
 	}
 	pp := d.pods[e.InvolvedObject.UID]
-	if pp == nil || pp.last >= target {
+	if pp == nil || pp.last < 2 || pp.last >= target {
 		return nil
 	}
 	p := pod

@@ -117,6 +117,26 @@ func rsObj(rv string, spec, status int32) *appsv1.ReplicaSet {
 	}
 }
 
+// Kubelet events that overtake the pod's binding on another watch do not invent steps
+// ahead of it.
+func TestEventBeforeBinding(t *testing.T) {
+	d := New(clock())
+	p1 := newPod("1")
+	d.Pod("ADDED", nil, p1)
+	ev := &corev1.Event{Reason: "Pulling", InvolvedObject: corev1.ObjectReference{Kind: "Pod", UID: "u1", Name: "echo", Namespace: "default"}}
+	if got := d.Event(ev, p1); len(got) != 0 {
+		t.Errorf("event before binding gave %q", summary(got))
+	}
+	if got := d.Event(&corev1.Event{Reason: "Scheduled", InvolvedObject: ev.InvolvedObject}, p1); len(got) != 0 {
+		t.Errorf("Scheduled event gave %q", summary(got))
+	}
+	p2 := p1.DeepCopy()
+	p2.Spec.NodeName = "node-1"
+	if got := d.Pod("MODIFIED", p1, p2); summary(got) != "p2" || got[0].Node != "node-1" {
+		t.Errorf("binding gave %q %+v", summary(got), got)
+	}
+}
+
 func TestReplicaSetReconcile(t *testing.T) {
 	d := New(clock())
 	r1 := rsObj("5", 1, 1)
