@@ -398,7 +398,7 @@ func TestWatchFutureAndClose(t *testing.T) {
 }
 
 // TestWALBounded: under writes that never pause, checkpoints still rewind the WAL.
-// (A checkpointer beside the writer alone let it grow to ~1 GB for these writes.)
+// (A checkpointer goroutine beside the writer let it grow to ~1 GB for such writes.)
 func TestWALBounded(t *testing.T) {
 	cfg := testConfig(t)
 	s := openStore(t, cfg)
