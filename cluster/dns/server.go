@@ -28,7 +28,10 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -38,12 +41,20 @@ import (
 // Config configures a Server.
 type Config struct {
 	Client kubernetes.Interface // required
+	// Informers lets the caller share one informer cache with other components; default a
+	// new one owned by the Server.
+	Informers informers.SharedInformerFactory
 	// Addr is where to listen, UDP and TCP: "10.96.0.10:53" in webkube (the address must be
 	// local, e.g. on the service interface), "127.0.0.1:0" in tests.
 	Addr   string
 	Domain string       // default "cluster.local"
 	TTL    uint32       // seconds; default 5, short so learners see changes at once
 	Logger *slog.Logger // optional
+	// RegisterService makes Start create the kube-system/kube-dns Service with Addr's IP
+	// as its ClusterIP, as clusters have it: `kubectl get svc -A` shows it, and the API
+	// server then never gives that IP to another Service. It carries the
+	// service-proxy-name label so the service proxy leaves the address to this server.
+	RegisterService bool
 }
 
 // Server is the cluster DNS server.
@@ -55,6 +66,8 @@ type Server struct {
 	log    *slog.Logger
 
 	factory   informers.SharedInformerFactory
+	ownInf    bool
+	register  bool
 	services  corelisters.ServiceLister
 	endpoints corelisters.EndpointsLister
 	hasSynced []cache.InformerSynced
@@ -82,15 +95,20 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	f := informers.NewSharedInformerFactory(cfg.Client, 0)
+	f, own := cfg.Informers, false
+	if f == nil {
+		f, own = informers.NewSharedInformerFactory(cfg.Client, 0), true
+	}
 	s := &Server{
-		client:  cfg.Client,
-		addr:    cfg.Addr,
-		zone:    strings.ToLower(strings.TrimSuffix(cfg.Domain, ".")) + ".",
-		ttl:     cfg.TTL,
-		log:     cfg.Logger.With("component", "cluster-dns"),
-		factory: f,
-		done:    make(chan struct{}),
+		ownInf:   own,
+		register: cfg.RegisterService,
+		client:   cfg.Client,
+		addr:     cfg.Addr,
+		zone:     strings.ToLower(strings.TrimSuffix(cfg.Domain, ".")) + ".",
+		ttl:      cfg.TTL,
+		log:      cfg.Logger.With("component", "cluster-dns"),
+		factory:  f,
+		done:     make(chan struct{}),
 	}
 	svcInf, epInf := f.Core().V1().Services(), f.Core().V1().Endpoints()
 	s.services, s.endpoints = svcInf.Lister(), epInf.Lister()
@@ -107,9 +125,17 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("dns: caches did not sync: %w", ctx.Err())
 	}
 	if err := s.listen(); err != nil {
-		s.factory.Shutdown()
+		if s.ownInf {
+			s.factory.Shutdown()
+		}
 		close(s.done)
 		return err
+	}
+	if s.register {
+		if err := s.registerService(ctx); err != nil {
+			// DNS still works; only the Service object is missing.
+			s.log.Warn("could not create kube-system/kube-dns", "err", err)
+		}
 	}
 	s.log.Info("serving", "addr", s.udp.LocalAddr().String(), "zone", s.zone)
 	s.wg.Add(2)
@@ -120,7 +146,9 @@ func (s *Server) Start(ctx context.Context) error {
 		s.udp.Close()
 		s.tcp.Close()
 		s.wg.Wait()
-		s.factory.Shutdown()
+		if s.ownInf {
+			s.factory.Shutdown()
+		}
 		close(s.done)
 	}()
 	return nil
@@ -143,6 +171,36 @@ func (s *Server) listen() error {
 		}
 	}
 	return fmt.Errorf("dns: %w", err)
+}
+
+// ServiceName is the Service RegisterService creates in kube-system, named as in kubeadm
+// clusters.
+const ServiceName = "kube-dns"
+
+func (s *Server) registerService(ctx context.Context) error {
+	host, _, err := net.SplitHostPort(s.Addr())
+	if err != nil {
+		return err
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: ServiceName, Namespace: metav1.NamespaceSystem, Labels: map[string]string{
+			"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS",
+			"service.kubernetes.io/service-proxy-name": "webkube-dns",
+		}},
+		Spec: corev1.ServiceSpec{
+			Type:      corev1.ServiceTypeClusterIP,
+			ClusterIP: host,
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromInt32(53)},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(53)},
+			},
+		},
+	}
+	_, err = s.client.CoreV1().Services(metav1.NamespaceSystem).Create(ctx, svc, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
 }
 
 // Addr is the address the server listens on (UDP and TCP), once started.

@@ -44,6 +44,9 @@ type AddressBinder interface {
 // Config configures a Proxier.
 type Config struct {
 	Client kubernetes.Interface // required
+	// Informers lets the caller share one informer cache with other components; default a
+	// new one owned by the Proxier.
+	Informers informers.SharedInformerFactory
 	// NodeAddress is the host address NodePort (and LoadBalancer) Services listen on,
 	// e.g. "0.0.0.0" or "127.0.0.1". Empty: no NodePorts.
 	NodeAddress string
@@ -64,6 +67,7 @@ type Proxier struct {
 	dialer      net.Dialer
 
 	factory   informers.SharedInformerFactory
+	ownInf    bool
 	services  corelisters.ServiceLister
 	endpoints corelisters.EndpointsLister
 	hasSynced []cache.InformerSynced
@@ -99,8 +103,12 @@ func New(cfg Config) (*Proxier, error) {
 	if cfg.NodeAddress != "" && net.ParseIP(cfg.NodeAddress).To4() == nil {
 		return nil, fmt.Errorf("serviceproxy: NodeAddress %q is not an IPv4 address", cfg.NodeAddress)
 	}
-	f := informers.NewSharedInformerFactory(cfg.Client, 0)
+	f, own := cfg.Informers, false
+	if f == nil {
+		f, own = informers.NewSharedInformerFactory(cfg.Client, 0), true
+	}
 	p := &Proxier{
+		ownInf:      own,
 		client:      cfg.Client,
 		nodeAddress: cfg.NodeAddress,
 		binder:      cfg.Addresses,
@@ -150,7 +158,9 @@ func (p *Proxier) Start(ctx context.Context) error {
 	go func() {
 		<-ctx.Done()
 		p.queue.ShutDown()
-		p.factory.Shutdown()
+		if p.ownInf {
+			p.factory.Shutdown()
+		}
 		p.shutdown()
 		close(p.done)
 	}()
@@ -186,6 +196,10 @@ func (p *Proxier) processNext() bool {
 	return true
 }
 
+// ProxyNameLabel on a Service tells the proxy to leave it to another proxy, as it tells
+// kube-proxy. webkube's cluster DNS sets it on kube-system/kube-dns, which it serves itself.
+const ProxyNameLabel = "service.kubernetes.io/service-proxy-name"
+
 // defaultAffinityTimeout is Kubernetes' default sessionAffinityConfig.clientIP.timeoutSeconds.
 const defaultAffinityTimeout = 10800 * time.Second
 
@@ -204,6 +218,10 @@ func (p *Proxier) sync(key string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if _, ok := svc.Labels[ProxyNameLabel]; ok {
+		p.teardown(key) // served by something else, e.g. the cluster DNS on its own ClusterIP
+		return nil
 	}
 	ip := svc.Spec.ClusterIP
 	if ip == "" || ip == corev1.ClusterIPNone || net.ParseIP(ip).To4() == nil {

@@ -487,3 +487,33 @@ func TestParallelConnections(t *testing.T) {
 		t.Errorf("bytes in = %d, want %d", in, 200*10001)
 	}
 }
+
+func TestServicesOfOtherProxiesAreLeftAlone(t *testing.T) {
+	a := startBackend(t, "a")
+	portOther, portMine := freePort(t, "127.0.0.58"), freePort(t, "127.0.0.59")
+	other := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system", Labels: map[string]string{ProxyNameLabel: "webkube-dns"}},
+		Spec:       corev1.ServiceSpec{ClusterIP: "127.0.0.58", Ports: []corev1.ServicePort{{Name: "http", Port: portOther, Protocol: corev1.ProtocolTCP}}},
+	}
+	otherEp := endpointsOf("kube-dns", []*backend{a}, nil)
+	otherEp.Namespace = "kube-system"
+	mine := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
+		Spec:       corev1.ServiceSpec{ClusterIP: "127.0.0.59", Ports: []corev1.ServicePort{{Name: "http", Port: portMine, Protocol: corev1.ProtocolTCP}}},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := New(Config{Client: fake.NewClientset(other, otherEp, mine, endpointsOf("echo", []*backend{a}, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); <-p.Done() }()
+	waitListening(t, net.JoinHostPort("127.0.0.59", strconv.Itoa(int(portMine))))
+	time.Sleep(50 * time.Millisecond)
+	if c, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.58", strconv.Itoa(int(portOther)))); err == nil {
+		c.Close()
+		t.Fatal("the proxy took a Service labelled for another proxy")
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,10 +35,17 @@ const Component = "endpoints-controller"
 
 // Config configures a Controller.
 type Config struct {
-	Client  kubernetes.Interface // required
-	Gate    *stepper.Gate        // optional; nil never holds
-	Logger  *slog.Logger         // optional
-	Workers int                  // default 2
+	Client kubernetes.Interface // required
+	// Informers lets the caller share one informer cache with other components; default a
+	// new one owned by the Controller.
+	Informers informers.SharedInformerFactory
+	Gate      *stepper.Gate // optional; nil never holds
+	Logger    *slog.Logger  // optional
+	Workers   int           // default 2
+	// KubernetesEndpoint, "ip:port", is where the API server listens. If set, the Endpoints
+	// and EndpointSlice of the selector-less `kubernetes` Service in default point there,
+	// as kube-apiserver keeps them itself, so pods reach the API at its ClusterIP.
+	KubernetesEndpoint string
 }
 
 // Controller keeps Endpoints and EndpointSlices in step with Services and pods.
@@ -47,6 +56,9 @@ type Controller struct {
 	workers int
 
 	factory    informers.SharedInformerFactory
+	ownFactory bool
+	apiAddr    *corev1.EndpointAddress
+	apiPort    int32
 	services   corelisters.ServiceLister
 	pods       corelisters.PodLister
 	endpoints  corelisters.EndpointsLister
@@ -68,16 +80,28 @@ func NewController(cfg Config) (*Controller, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
 	}
-	f := informers.NewSharedInformerFactory(cfg.Client, 0)
+	f, own := cfg.Informers, false
+	if f == nil {
+		f, own = informers.NewSharedInformerFactory(cfg.Client, 0), true
+	}
 	c := &Controller{
-		client:  cfg.Client,
-		gate:    cfg.Gate,
-		log:     cfg.Logger.With("component", Component),
-		workers: cfg.Workers,
-		factory: f,
+		client:     cfg.Client,
+		gate:       cfg.Gate,
+		log:        cfg.Logger.With("component", Component),
+		workers:    cfg.Workers,
+		factory:    f,
+		ownFactory: own,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: Component}),
+	}
+	if cfg.KubernetesEndpoint != "" {
+		host, port, err := net.SplitHostPort(cfg.KubernetesEndpoint)
+		n, perr := strconv.ParseUint(port, 10, 16)
+		if err != nil || perr != nil || net.ParseIP(host).To4() == nil {
+			return nil, fmt.Errorf("endpoints: KubernetesEndpoint %q is not an IPv4 ip:port", cfg.KubernetesEndpoint)
+		}
+		c.apiAddr, c.apiPort = &corev1.EndpointAddress{IP: host}, int32(n)
 	}
 	svcInf := f.Core().V1().Services()
 	podInf := f.Core().V1().Pods()
@@ -131,7 +155,9 @@ func (c *Controller) Start(ctx context.Context) error {
 		go func() {
 			<-ctx.Done()
 			c.queue.ShutDown()
-			c.factory.Shutdown()
+			if c.ownFactory {
+				c.factory.Shutdown()
+			}
 		}()
 	})
 	return c.startError
@@ -239,7 +265,10 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		return err
 	}
 	if svc.Spec.Selector == nil {
-		// Without a selector the user (or the API server, for `kubernetes`) owns the endpoints.
+		if ns == metav1.NamespaceDefault && name == "kubernetes" && c.apiAddr != nil {
+			return c.syncKubernetes(ctx, svc)
+		}
+		// Without a selector the user owns the endpoints.
 		return nil
 	}
 	pods, err := c.pods.Pods(ns).List(labels.SelectorFromValidatedSet(svc.Spec.Selector))
@@ -253,6 +282,27 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		return fmt.Errorf("endpointslices %s: %w", key, err)
 	}
 	return nil
+}
+
+// syncKubernetes points the `kubernetes` Service at the API server.
+func (c *Controller) syncKubernetes(ctx context.Context, svc *corev1.Service) error {
+	ports := []corev1.EndpointPort{{Name: "https", Port: c.apiPort, Protocol: corev1.ProtocolTCP}}
+	if len(svc.Spec.Ports) > 0 {
+		ports[0].Name = svc.Spec.Ports[0].Name
+	}
+	want := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: svc.Name, Namespace: svc.Namespace, Labels: endpointsLabels(svc)},
+		Subsets:    []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{*c.apiAddr}, Ports: ports}},
+	}
+	if err := c.syncEndpoints(ctx, svc, want); err != nil {
+		return fmt.Errorf("endpoints default/kubernetes: %w", err)
+	}
+	slice := newSlice(svc, "apiserver")
+	slice.Name = "kubernetes"
+	slice.Ports = sliceports(ports)
+	slice.Endpoints = []discoveryv1.Endpoint{{Addresses: []string{c.apiAddr.IP},
+		Conditions: discoveryv1.EndpointConditions{Ready: ptr(true), Serving: ptr(true), Terminating: ptr(false)}}}
+	return c.syncSlices(ctx, svc, []*discoveryv1.EndpointSlice{slice})
 }
 
 func (c *Controller) step(ctx context.Context, action, kind, ns, name, msg string) error {

@@ -183,11 +183,16 @@ func TestDesiredEndpoints(t *testing.T) {
 
 // startController runs a Controller against a fake clientset preloaded with objs.
 func startController(t *testing.T, objs ...runtime.Object) (kubernetes.Interface, context.Context) {
+	return startControllerWith(t, Config{}, objs...)
+}
+
+func startControllerWith(t *testing.T, cfg Config, objs ...runtime.Object) (kubernetes.Interface, context.Context) {
 	t.Helper()
 	cs := fake.NewClientset(objs...)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	c, err := NewController(Config{Client: cs})
+	cfg.Client = cs
+	c, err := NewController(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +319,29 @@ func TestControllerLeavesSelectorlessServices(t *testing.T) {
 	l, _ := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=kubernetes"})
 	if len(l.Items) != 0 {
 		t.Errorf("slices made for a selectorless service: %+v", l.Items)
+	}
+}
+
+func TestControllerPointsKubernetesAtAPIServer(t *testing.T) {
+	cs, ctx := startControllerWith(t, Config{KubernetesEndpoint: "192.0.2.10:6443"},
+		service("kubernetes", nil, svcPort("https", 443, intstr.FromInt32(443))),
+	)
+	eventually(t, "kubernetes endpoints", func() (bool, string) {
+		ep, err := cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		got := fmt.Sprintf("%v %s %d", ips(ep.Subsets[0].Addresses), ep.Subsets[0].Ports[0].Name, ep.Subsets[0].Ports[0].Port)
+		return got == "[192.0.2.10] https 6443", got
+	})
+	eventually(t, "kubernetes slice", func() (bool, string) {
+		s, err := cs.DiscoveryV1().EndpointSlices("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(s.Endpoints) == 1 && s.Endpoints[0].Addresses[0] == "192.0.2.10", fmt.Sprint(s.Endpoints)
+	})
+	if _, err := NewController(Config{Client: cs, KubernetesEndpoint: "localhost"}); err == nil {
+		t.Error("a KubernetesEndpoint without a port was accepted")
 	}
 }
