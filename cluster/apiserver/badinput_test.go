@@ -72,7 +72,8 @@ func TestBadInput(t *testing.T) {
 		{"ErrOversizedBody", pods, "POST", jsonCT,
 			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"big","annotations":{"a":"` + strings.Repeat("x", 70<<10) + `"}}}`,
 			413, "RequestEntityTooLarge", []string{"limit is 65536"}},
-		{"ErrUnsupportedMediaType", pods, "POST", "application/vnd.kubernetes.protobuf", "xx", 415, "UnsupportedMediaType", nil},
+		{"ErrUnsupportedMediaType", pods, "POST", "application/cbor", "xx", 415, "UnsupportedMediaType", nil},
+		{"ErrMalformedProtobuf", pods, "POST", "application/vnd.kubernetes.protobuf", "xx", 400, "BadRequest", []string{"protobuf"}},
 		{"ErrMethodNotAllowed", pods + "/x/binding", "GET", "", "", 405, "MethodNotAllowed", nil},
 	}
 	for _, tc := range cases {

@@ -179,6 +179,12 @@ func TestKubectlScenario(t *testing.T) {
 		t.Fatalf("exposed service: %v %+v", err, svc.Spec)
 	}
 
+	// kubectl create sends protobuf bodies.
+	k.ok(args("create configmap settings --from-literal=a=b"), "configmap/settings created")
+	k.ok(args("create deployment made --image=nginx --replicas=2"), "deployment.apps/made created")
+	k.ok(args("create namespace team"), "namespace/team created")
+	k.ok(args("get cm settings -o jsonpath={.data.a}"), "b")
+
 	k.ok(args("delete -f echo-pod.yml -f objects.yml"),
 		`pod "echo" deleted`, `replicaset.apps "echo-rs" deleted`, `deployment.apps "echo-deploy" deleted`, `service "echo-svc" deleted`)
 	k.fail(args("get pod echo"), `Error from server (NotFound): pods "echo" not found`)
