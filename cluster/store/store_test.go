@@ -380,18 +380,26 @@ func TestWatchEvents(t *testing.T) {
 func TestWatchFromListRevision(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := newStore(t)
-	const writers, perWriter = 8, 250
+	cfg := testConfig(t)
+	cfg.WatchBuffer = 1 << 16 // this test is about gaps, not about slow readers
+	s := openStore(t, cfg)
+	const writers = 8
 	// History older than one replay page before the list, to exercise paging.
 	for i := range replayPage + 50 {
 		mustCreate(t, s, fmt.Sprintf("/w/old-%d", i), "x")
 	}
 	var wg sync.WaitGroup
+	stop := make(chan struct{})
 	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range perWriter {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				key := fmt.Sprintf("/w/%d-%d", w, i)
 				rev, err := s.Create(ctx, key, []byte("1"))
 				if err != nil {
@@ -424,7 +432,6 @@ func TestWatchFromListRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Watch from the list revision, and a second watch from the start of history.
 	ch, err := s.Watch(ctx, "/w/", listRev)
 	if err != nil {
 		t.Fatal(err)
@@ -441,6 +448,14 @@ func TestWatchFromListRevision(t *testing.T) {
 		}
 		got <- evs
 	}()
+	// Keep writing well past the list, then stop.
+	for i := 0; i < 10000; i++ {
+		if cur, _ := s.CurrentRevision(ctx); cur >= listRev+1000 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
 	wg.Wait()
 	end := mustCreate(t, s, "/w/~end", "")
 	final, _, err := s.List(ctx, "/w/", end)
@@ -452,7 +467,7 @@ func TestWatchFromListRevision(t *testing.T) {
 	for _, kv := range kvs {
 		state[kv.Key] = string(kv.Value)
 	}
-	if end-listRev < 500 {
+	if end-listRev < 1000 {
 		t.Fatalf("only %d writes after the list; the test needs writers racing the list", end-listRev)
 	}
 	var evs []Event
