@@ -171,4 +171,3 @@ func TestBrowserStepMode(t *testing.T) {
 	waitJS(t, ctx, "step 5", `!!document.querySelector('#steps li[data-flow=pod][data-name=echo][data-n="5"]')`, 20*time.Second)
 	shot(t, ctx, "ran")
 }
-
