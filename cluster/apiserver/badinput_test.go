@@ -74,6 +74,8 @@ func TestBadInput(t *testing.T) {
 			413, "RequestEntityTooLarge", []string{"limit is 65536"}},
 		{"ErrUnsupportedMediaType", pods, "POST", "application/cbor", "xx", 415, "UnsupportedMediaType", nil},
 		{"ErrMalformedProtobuf", pods, "POST", "application/vnd.kubernetes.protobuf", "xx", 400, "BadRequest", []string{"protobuf"}},
+		{"ErrNoSuchResource", "/api/v1/namespaces/default/widgets", "GET", "", "", 404, "NotFound",
+			[]string{"the server could not find the requested resource"}},
 		{"ErrMethodNotAllowed", pods + "/x/binding", "GET", "", "", 405, "MethodNotAllowed", nil},
 	}
 	for _, tc := range cases {

@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -139,7 +138,7 @@ func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, group string
 			return
 		}
 	}
-	s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+	s.writeError(w, r, errNoRoute)
 }
 
 // serveResourceList answers legacy discovery for one group version (/api/v1, /apis/apps/v1).
@@ -231,7 +230,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	doc, ok := openAPIDocs.docs[p]
 	if !ok {
-		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		s.writeError(w, r, errNoRoute)
 		return
 	}
 	if r.URL.Query().Get("hash") != "" {

@@ -40,7 +40,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		gv, rest = schema.GroupVersion{Group: segs[1], Version: segs[2]}, segs[3:]
 	}
 	if !knownGroupVersion(gv) {
-		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		s.writeError(w, r, errNoRoute)
 		return
 	}
 	if len(rest) == 0 {
@@ -49,7 +49,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	t, ok := parseTarget(gv, rest)
 	if !ok {
-		s.writeError(w, r, apierrors.NewNotFound(schema.GroupResource{}, ""))
+		s.writeError(w, r, errNoRoute)
 		return
 	}
 	if err := s.dispatch(w, r, t); err != nil {

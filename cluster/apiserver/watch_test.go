@@ -139,6 +139,12 @@ func TestWatch(t *testing.T) {
 		w2.expect("ADDED", "resume-d")
 	})
 
+	t.Run("LegacyWatchPath", func(t *testing.T) {
+		w := openWatch(t, srv, "/api/v1/watch/namespaces/default/pods/resume-c?resourceVersion=0")
+		w.expect("ADDED", "resume-c")
+		w.quiet(300 * time.Millisecond)
+	})
+
 	t.Run("InitialEventsForResourceVersion0", func(t *testing.T) {
 		w := openWatch(t, srv, base+"&resourceVersion=0&fieldSelector=metadata.name%3Dresume-b")
 		w.expect("ADDED", "resume-b")
