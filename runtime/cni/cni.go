@@ -271,6 +271,15 @@ func (m *Manager) SetUp(ctx context.Context, podUID, namespace, name string) (Ne
 			}
 		}
 	}
+	if !reused {
+		// A new namespace for a pod that had one (the host rebooted, or the mount went):
+		// release the old address first, host-local refuses a second one for the same pod.
+		if cached, err := m.cni.GetNetworkListCachedResult(m.bridge, rt); err == nil && cached != nil {
+			if err := m.cni.DelNetworkList(ctx, m.bridge, m.runtimeConf(podUID, "", "eth0")); err != nil {
+				return Network{}, fmt.Errorf("cni: release old address of pod %s: %w", podUID, err)
+			}
+		}
+	}
 	if res == nil {
 		r, err := m.cni.AddNetworkList(ctx, m.bridge, rt)
 		if err != nil {

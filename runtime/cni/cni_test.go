@@ -228,6 +228,24 @@ func TestSetUpIsIdempotent(t *testing.T) {
 			t.Fatalf("SetUp after crash = %+v, %v; want %+v", again, err, first)
 		}
 	})
+	t.Run("NetnsLost", func(t *testing.T) {
+		// As after a reboot: the namespace mount is gone, the records are not.
+		if err := netns.LoadNetNS(first.NetnsPath).Remove(); err != nil {
+			t.Fatal(err)
+		}
+		again, err := m.SetUp(ctx, id, "default", "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !nsAlive(again.NetnsPath) {
+			t.Fatalf("netns %s not alive", again.NetnsPath)
+		}
+		addr := listenIn(t, again.NetnsPath, again.IP, "again")
+		if got, err := readFrom(addr); err != nil || got != "hello from again" {
+			t.Fatalf("host -> %s: %q, %v", addr, got, err)
+		}
+		first = again
+	})
 	t.Run("TearDownTwice", func(t *testing.T) {
 		if err := m.TearDown(ctx, id); err != nil {
 			t.Fatal(err)
@@ -237,6 +255,9 @@ func TestSetUpIsIdempotent(t *testing.T) {
 		}
 		if _, err := os.Stat(first.NetnsPath); !os.IsNotExist(err) {
 			t.Fatalf("netns %s still there: %v", first.NetnsPath, err)
+		}
+		if ips := reservedIPs(m); len(ips) != 0 {
+			t.Fatalf("IPs still reserved: %v", ips)
 		}
 	})
 	t.Run("BadUID", func(t *testing.T) {
@@ -274,12 +295,8 @@ func TestNoLeaks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ipamDir := filepath.Join(m.cfg.DataDir, "ipam", "webkube-"+m.cfg.Bridge)
-	entries, _ := os.ReadDir(ipamDir)
-	for _, e := range entries {
-		if net.ParseIP(e.Name()) != nil {
-			t.Errorf("IP %s still reserved", e.Name())
-		}
+	if ips := reservedIPs(m); len(ips) != 0 {
+		t.Errorf("IPs still reserved: %v", ips)
 	}
 	if ifs, _ := os.ReadDir("/sys/class/net/" + m.cfg.Bridge + "/brif"); len(ifs) != 0 {
 		t.Errorf("%d veths still on the bridge", len(ifs))
@@ -310,4 +327,16 @@ func BenchmarkSetUpTearDown(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// reservedIPs lists host-local's reservations (one file per IP).
+func reservedIPs(m *Manager) []string {
+	entries, _ := os.ReadDir(filepath.Join(m.cfg.DataDir, "ipam", "webkube-"+m.cfg.Bridge))
+	var ips []string
+	for _, e := range entries {
+		if net.ParseIP(e.Name()) != nil {
+			ips = append(ips, e.Name())
+		}
+	}
+	return ips
 }

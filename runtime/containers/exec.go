@@ -136,8 +136,15 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts ExecOptions) (int, e
 	select {
 	case st := <-exitCh:
 		// Let the output drain before returning: Delete (deferred) waits for the copy,
-		// but the caller reads its writers as soon as we return.
-		proc.IO().Wait()
+		// but the caller reads its writers as soon as we return. A background child that
+		// kept stdout open holds this up, as in Kubernetes, until ctx ends.
+		drained := make(chan struct{})
+		go func() { proc.IO().Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			proc.IO().Cancel()
+		}
 		return int(st.ExitCode()), st.Error()
 	case <-ctx.Done():
 		proc.Kill(cleanup, syscall.SIGKILL)

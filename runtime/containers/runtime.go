@@ -342,15 +342,37 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 // monitor waits for the process to exit, lets its output drain into the log, records an
 // OOM kill, and tells OnExit.
 func (r *Runtime) monitor(id string, inst *instance, exitCh <-chan containerd.ExitStatus) {
-	var exit containerd.ExitStatus
-	select {
-	case exit = <-exitCh:
-	case <-r.bg.Done():
-		// webkube is stopping, the container goes on; a new Runtime reattaches to it.
-		return
-	}
-	if exit.Error() != nil && r.bg.Err() != nil {
-		return
+	for {
+		var exit containerd.ExitStatus
+		select {
+		case exit = <-exitCh:
+		case <-r.bg.Done():
+			// webkube is stopping, the container goes on; a new Runtime reattaches to it.
+			return
+		}
+		if exit.Error() == nil {
+			break
+		}
+		if r.bg.Err() != nil {
+			return
+		}
+		// The wait broke, not the process (e.g. containerd restarted): wait again. The
+		// output keeps flowing meanwhile, through FIFOs that do not involve containerd.
+		r.log.Warn("waiting for container failed, retrying", "container", id, "err", exit.Error())
+		select {
+		case <-time.After(time.Second):
+		case <-r.bg.Done():
+			return
+		}
+		ch, err := inst.task.Wait(r.bg)
+		if err != nil {
+			if errdefs.IsNotFound(err) {
+				break // deleted behind our back: it is gone either way
+			}
+			exitCh = closedExit(err)
+			continue
+		}
+		exitCh = ch
 	}
 	// The shim closes the output FIFOs once the process is gone; wait (briefly: a child
 	// that inherited stdout could keep them open) for the copy to finish.
@@ -372,6 +394,13 @@ func (r *Runtime) monitor(id string, inst *instance, exitCh <-chan containerd.Ex
 			r.cfg.OnExit(st)
 		}
 	}
+}
+
+// closedExit is an exit channel that reports a failed wait at once.
+func closedExit(err error) <-chan containerd.ExitStatus {
+	ch := make(chan containerd.ExitStatus, 1)
+	ch <- *containerd.NewExitStatus(containerd.UnknownExitStatus, time.Time{}, err)
+	return ch
 }
 
 // oomKilled tells whether the kernel's OOM killer hit the container: from the event, or
