@@ -413,3 +413,17 @@ func TestOtherCells(t *testing.T) {
 		t.Errorf("unknown kind: got %#v, want %#v", got, want)
 	}
 }
+
+// BenchmarkPodCells measures one `kubectl get pods` row.
+func BenchmarkPodCells(b *testing.B) {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo", CreationTimestamp: created},
+		Spec:       corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "app"}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIPs: []corev1.PodIP{{IP: "10.244.0.7"}},
+			ContainerStatuses: []corev1.ContainerStatus{running(true)}},
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = Cells(pod, now)
+	}
+}

@@ -73,6 +73,30 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	if spec.SchedulerName != "" {
 		errs = append(errs, pathSegmentSubdomains(spec.SchedulerName, path.Child("schedulerName"))...)
 	}
+	if spec.DNSPolicy == corev1.DNSNone && spec.DNSConfig == nil {
+		errs = append(errs, field.Required(path.Child("dnsConfig"), fmt.Sprintf("must provide `dnsConfig` when `dnsPolicy` is %s", corev1.DNSNone)))
+	}
+	if c := spec.DNSConfig; c != nil {
+		for i, ns := range c.Nameservers {
+			errs = append(errs, utilvalidation.IsValidIP(path.Child("dnsConfig", "nameservers").Index(i), ns)...)
+		}
+	}
+	for i, ha := range spec.HostAliases {
+		p := path.Child("hostAliases").Index(i)
+		errs = append(errs, utilvalidation.IsValidIP(p.Child("ip"), ha.IP)...)
+		for j, h := range ha.Hostnames {
+			errs = append(errs, dns1123Subdomain(h, p.Child("hostnames").Index(j))...)
+		}
+	}
+	if sc := spec.SecurityContext; sc != nil {
+		p := path.Child("securityContext")
+		errs = append(errs, userID(sc.RunAsUser, p.Child("runAsUser"))...)
+		errs = append(errs, groupID(sc.RunAsGroup, p.Child("runAsGroup"))...)
+		errs = append(errs, groupID(sc.FSGroup, p.Child("fsGroup"))...)
+		for i, g := range sc.SupplementalGroups {
+			errs = append(errs, groupID(&g, p.Child("supplementalGroups").Index(i))...)
+		}
+	}
 	if d := spec.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
 		errs = append(errs, field.Invalid(path.Child("activeDeadlineSeconds"), *d, utilvalidation.InclusiveRangeError(1, math.MaxInt32)))
 	}
@@ -254,6 +278,13 @@ func validateContainer(c *corev1.Container, volumes sets.Set[string], path *fiel
 	errs = append(errs, validateEnv(c.Env, path.Child("env"))...)
 	errs = append(errs, validateVolumeMounts(c.VolumeMounts, volumes, path.Child("volumeMounts"))...)
 	errs = append(errs, validateResources(&c.Resources, path.Child("resources"))...)
+	if sc := c.SecurityContext; sc != nil {
+		errs = append(errs, userID(sc.RunAsUser, path.Child("securityContext", "runAsUser"))...)
+		errs = append(errs, groupID(sc.RunAsGroup, path.Child("securityContext", "runAsGroup"))...)
+		if sc.Privileged != nil && *sc.Privileged && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+			errs = append(errs, field.Invalid(path.Child("securityContext"), sc, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
+		}
+	}
 	switch c.ImagePullPolicy {
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	case "":
@@ -713,6 +744,28 @@ func onlyAddedTolerations(tols, old []corev1.Toleration, path *field.Path) field
 			errs = append(errs, field.Forbidden(path, "existing toleration can not be modified except its tolerationSeconds"))
 			break
 		}
+	}
+	return errs
+}
+
+func userID(id *int64, path *field.Path) field.ErrorList {
+	if id == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	for _, msg := range utilvalidation.IsValidUserID(*id) {
+		errs = append(errs, field.Invalid(path, *id, msg))
+	}
+	return errs
+}
+
+func groupID(id *int64, path *field.Path) field.ErrorList {
+	if id == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	for _, msg := range utilvalidation.IsValidGroupID(*id) {
+		errs = append(errs, field.Invalid(path, *id, msg))
 	}
 	return errs
 }

@@ -347,6 +347,16 @@ func TestPodCreate(t *testing.T) {
 			pod(o).Spec.ActiveDeadlineSeconds = &d
 		}, []string{"FieldValueInvalid spec.activeDeadlineSeconds"}},
 		{"nodeName", func(o runtime.Object) { pod(o).Spec.NodeName = "Node_1" }, []string{"FieldValueInvalid spec.nodeName"}},
+		{"dnsPolicy None without dnsConfig", func(o runtime.Object) { pod(o).Spec.DNSPolicy = corev1.DNSNone }, []string{"FieldValueRequired spec.dnsConfig"}},
+		{"hostAlias ip", func(o runtime.Object) {
+			pod(o).Spec.HostAliases = []corev1.HostAlias{{IP: "foo", Hostnames: []string{"db.local"}}}
+		}, []string{"FieldValueInvalid spec.hostAliases[0].ip"}},
+		{"negative runAsUser", func(o runtime.Object) {
+			pod(o).Spec.SecurityContext.RunAsUser = ptr(int64(-1))
+		}, []string{"FieldValueInvalid spec.securityContext.runAsUser"}},
+		{"container runAsGroup", func(o runtime.Object) {
+			c0(o).SecurityContext = &corev1.SecurityContext{RunAsGroup: ptr(int64(-5))}
+		}, []string{"FieldValueInvalid spec.containers[0].securityContext.runAsGroup"}},
 		{"toleration exists with value", func(o runtime.Object) {
 			pod(o).Spec.Tolerations = []corev1.Toleration{{Key: "k", Operator: corev1.TolerationOpExists, Value: "v"}}
 		}, []string{"FieldValueInvalid spec.tolerations[0].operator"}},
