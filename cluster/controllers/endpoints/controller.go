@@ -245,7 +245,12 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return true
 	}
-	c.log.Warn("sync failed, retrying", "service", key, "err", err)
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		// Our cache has not seen our own last write yet; the retry will.
+		c.log.Debug("stale cache, retrying", "service", key, "err", err)
+	} else {
+		c.log.Warn("sync failed, retrying", "service", key, "err", err)
+	}
 	c.queue.AddRateLimited(key)
 	return true
 }
