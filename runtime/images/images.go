@@ -281,11 +281,12 @@ func (s *Service) Resolver() remotes.Resolver {
 }
 
 // Import loads an OCI image layout or `docker save` tarball, unpacks its images and returns
-// their names. Images without a name in the archive are named import@sha256:....
+// their names. An image without a name in the archive is called
+// docker.io/library/import@sha256:<digest>, which a pod can write as import@sha256:<digest>.
 func (s *Service) Import(ctx context.Context, r io.Reader) ([]string, error) {
 	imgs, err := s.client.Import(ctx, r,
 		containerd.WithImportPlatform(platforms.Default()),
-		containerd.WithDigestRef(archive.DigestTranslator("import")),
+		containerd.WithDigestRef(archive.DigestTranslator("docker.io/library/import")),
 		containerd.WithSkipDigestRef(func(name string) bool { return name != "" }))
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)

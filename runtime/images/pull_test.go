@@ -242,6 +242,26 @@ func TestImportOCIAndDockerSave(t *testing.T) {
 		}
 	})
 
+	t.Run("Unnamed", func(t *testing.T) {
+		names, err := e.svc.Import(ctx, bytes.NewReader(dockerSave(t, "", map[string]string{"x": "unnamed\n"})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			for _, n := range names {
+				_ = is.Delete(ctx, n)
+			}
+		})
+		if len(names) != 1 || !strings.HasPrefix(names[0], "docker.io/library/import@sha256:") {
+			t.Fatalf("imported %v, want one docker.io/library/import@sha256:... name", names)
+		}
+		// A pod names it the short way.
+		short := strings.TrimPrefix(names[0], "docker.io/library/")
+		if _, err := e.svc.Ensure(ctx, short, corev1.PullIfNotPresent, nil); err != nil {
+			t.Errorf("Ensure(%s): %v", short, err)
+		}
+	})
+
 	t.Run("ErrGarbage", func(t *testing.T) {
 		if _, err := e.svc.Import(ctx, strings.NewReader("this is not a tarball")); err == nil {
 			t.Error("importing garbage succeeded")
@@ -269,7 +289,11 @@ func dockerSave(t *testing.T, tag string, files map[string]string) []byte {
 	})
 	configName := digest.FromBytes(config).Encoded() + ".json"
 	layerName := diffID.Encoded() + "/layer.tar"
-	manifest, _ := json.Marshal([]map[string]any{{"Config": configName, "RepoTags": []string{tag}, "Layers": []string{layerName}}})
+	var tags []string
+	if tag != "" {
+		tags = []string{tag}
+	}
+	manifest, _ := json.Marshal([]map[string]any{{"Config": configName, "RepoTags": tags, "Layers": []string{layerName}}})
 
 	var out bytes.Buffer
 	tw := tar.NewWriter(&out)
