@@ -34,6 +34,9 @@ type Config struct {
 	DataDir    string   // root of all CNI state for this node, e.g. <data>/nodes/node-1/cni
 	Bridge     string   // Linux bridge name, at most 15 bytes, e.g. "wkbr0"
 	Subnet     string   // pod CIDR of this node, e.g. "10.244.1.0/24"
+	// ClusterCIDR holds the pod subnets of all nodes, e.g. "10.244.0.0/16": traffic to it
+	// keeps the pod's source address. Default: Subnet.
+	ClusterCIDR string
 	PluginDirs []string // where the CNI plugin binaries are; default /usr/lib/cni, /opt/cni/bin
 
 	// DNS written into every pod's resolv.conf. With no Nameservers the host's
@@ -94,6 +97,14 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err != nil || ip.To4() == nil {
 		return nil, fmt.Errorf("cni: subnet %q is not an IPv4 CIDR", cfg.Subnet)
 	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = subnet.String()
+	}
+	_, cluster, err := net.ParseCIDR(cfg.ClusterCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("cni: cluster CIDR %q: %w", cfg.ClusterCIDR, err)
+	}
+	cfg.ClusterCIDR = cluster.String()
 	if len(cfg.PluginDirs) == 0 {
 		cfg.PluginDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 	}
@@ -129,7 +140,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err := os.WriteFile(filepath.Join(cfg.DataDir, "net.d", "10-webkube.conflist"), conf, 0o644); err != nil {
 		return nil, fmt.Errorf("cni: %w", err)
 	}
-	if err := ensureMasquerade(subnet.String(), cfg.Bridge); err != nil {
+	if err := ensureMasquerade(subnet.String(), cfg.ClusterCIDR, cfg.Bridge); err != nil {
 		return nil, err
 	}
 	gw := make(net.IP, len(subnet.IP.To4()))
@@ -172,10 +183,10 @@ func bridgeConfList(bridge, subnet, ipamDir string) []byte {
 	return b
 }
 
-// masqueradeRule lets pods reach beyond the node (the host's network, the internet) under
-// the host's address, leaving pod-to-pod and host-to-pod traffic untouched.
-func masqueradeRule(subnet, bridge string) []string {
-	return []string{"-t", "nat", "POSTROUTING", "-s", subnet, "!", "-d", subnet,
+// masqueradeRule lets pods reach beyond the cluster (the host's network, the internet) under
+// the host's address, leaving pod-to-pod (on any node) and host-to-pod traffic untouched.
+func masqueradeRule(subnet, cluster, bridge string) []string {
+	return []string{"-t", "nat", "POSTROUTING", "-s", subnet, "!", "-d", cluster,
 		"-m", "comment", "--comment", "webkube pods on " + bridge, "-j", "MASQUERADE"}
 }
 
@@ -188,11 +199,11 @@ func iptables(op string, rule []string) error {
 	return nil
 }
 
-func ensureMasquerade(subnet, bridge string) error {
+func ensureMasquerade(subnet, cluster, bridge string) error {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		return errors.New("cni: iptables not found: install the Debian package iptables")
 	}
-	rule := masqueradeRule(subnet, bridge)
+	rule := masqueradeRule(subnet, cluster, bridge)
 	if iptables("-C", rule) == nil {
 		return nil
 	}
@@ -215,7 +226,7 @@ func (m *Manager) RemoveNode(ctx context.Context) error {
 		}
 	}
 	_, subnet, _ := net.ParseCIDR(m.cfg.Subnet)
-	rule := masqueradeRule(subnet.String(), m.cfg.Bridge)
+	rule := masqueradeRule(subnet.String(), m.cfg.ClusterCIDR, m.cfg.Bridge)
 	for iptables("-C", rule) == nil {
 		if err := iptables("-D", rule); err != nil {
 			return fmt.Errorf("cni: %w", err)

@@ -25,6 +25,13 @@ import (
 // (and anything left in the data dir) when the test ends.
 func newTestManager(t testing.TB) *Manager {
 	t.Helper()
+	n, _ := rand.Int(rand.Reader, big.NewInt(150))
+	return newNode(t, fmt.Sprintf("10.251.%d.0/24", 100+n.Int64()), "")
+}
+
+// newNode makes a Manager for one node with its own bridge.
+func newNode(t testing.TB, subnet, cluster string) *Manager {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("this test creates network namespaces and bridges: run it as root")
 	}
@@ -38,12 +45,12 @@ func newTestManager(t testing.TB) *Manager {
 	}
 	b := make([]byte, 3)
 	rand.Read(b)
-	n, _ := rand.Int(rand.Reader, big.NewInt(150))
 	bridge := "wkt" + hex.EncodeToString(b)
 	m, err := NewManager(Config{
 		DataDir:     t.TempDir(),
 		Bridge:      bridge,
-		Subnet:      fmt.Sprintf("10.251.%d.0/24", 100+n.Int64()),
+		Subnet:      subnet,
+		ClusterCIDR: cluster,
 		Nameservers: []string{"10.96.0.10"},
 	})
 	if err != nil {
@@ -177,7 +184,7 @@ func TestTwoPodsOnTheBridge(t *testing.T) {
 		}
 	})
 	t.Run("MasqueradeRule", func(t *testing.T) {
-		if err := iptables("-C", masqueradeRule(m.cfg.Subnet, m.cfg.Bridge)); err != nil {
+		if err := iptables("-C", masqueradeRule(m.cfg.Subnet, m.cfg.ClusterCIDR, m.cfg.Bridge)); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -194,6 +201,54 @@ func TestTwoPodsOnTheBridge(t *testing.T) {
 			t.Fatalf("List = %v", got)
 		}
 	})
+}
+
+// TestPodsOnTwoNodes puts two nodes' bridges on one host, as `webkube --nodes 2` does: a pod
+// reaches a pod of the other node and is seen there with its own address.
+func TestPodsOnTwoNodes(t *testing.T) {
+	n, _ := rand.Int(rand.Reader, big.NewInt(100))
+	cluster := fmt.Sprintf("10.%d.0.0/16", 100+n.Int64())
+	a := newNode(t, fmt.Sprintf("10.%d.1.0/24", 100+n.Int64()), cluster)
+	b := newNode(t, fmt.Sprintf("10.%d.2.0/24", 100+n.Int64()), cluster)
+	ctx := context.Background()
+	pa, err := a.SetUp(ctx, uid(t), "default", "on-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.SetUp(ctx, uid(t), "default", "on-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A listener in pod b that answers with the caller's address.
+	var ln net.Listener
+	netns.LoadNetNS(pb.NetnsPath).Do(func(cnins.NetNS) error {
+		ln, err = net.Listen("tcp", net.JoinHostPort(pb.IP, "0"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			fmt.Fprintln(c, host)
+			c.Close()
+		}
+	}()
+	var got string
+	err = netns.LoadNetNS(pa.NetnsPath).Do(func(cnins.NetNS) error {
+		var err error
+		got, err = readFrom(ln.Addr().String())
+		return err
+	})
+	if err != nil || got != pa.IP {
+		t.Fatalf("pod on node a -> pod on node b: seen as %q (%v), want %s", got, err, pa.IP)
+	}
 }
 
 func TestSetUpIsIdempotent(t *testing.T) {
