@@ -31,13 +31,13 @@ import (
 
 // Config describes one node's pod network.
 type Config struct {
-	DataDir    string   // root of all CNI state for this node, e.g. <data>/nodes/node-1/cni
-	Bridge     string   // Linux bridge name, at most 15 bytes, e.g. "wkbr0"
-	Subnet     string   // pod CIDR of this node, e.g. "10.244.1.0/24"
+	DataDir string // root of all CNI state for this node, e.g. <data>/nodes/node-1/cni
+	Bridge  string // Linux bridge name, at most 15 bytes, e.g. "wkbr0"
+	Subnet  string // pod CIDR of this node, e.g. "10.244.1.0/24"
 	// ClusterCIDR holds the pod subnets of all nodes, e.g. "10.244.0.0/16": traffic to it
 	// keeps the pod's source address. Default: Subnet.
 	ClusterCIDR string
-	PluginDirs []string // where the CNI plugin binaries are; default /usr/lib/cni, /opt/cni/bin
+	PluginDirs  []string // where the CNI plugin binaries are; default /usr/lib/cni, /opt/cni/bin
 
 	// DNS written into every pod's resolv.conf. With no Nameservers the host's
 	// (non-loopback) nameservers are used, like dnsPolicy Default.
