@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 )
@@ -19,6 +20,8 @@ type Config struct {
 	Mirrors        map[string]string
 	ServiceCIDR    string
 	NodePortAddr   string
+	PodNetwork     *net.IPNet // node i gets the i-th /24 of it
+	BridgePrefix   string
 	logLevel       slog.Level
 }
 
@@ -46,6 +49,8 @@ func parseFlags(args []string) (Config, error) {
 	fs.Var(mirrorFlag(cfg.Mirrors), "registry-mirror", "HOST=URL: pull images of registry HOST from URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable)")
 	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.96.0.0/16", "range Service cluster IPs come from")
 	fs.StringVar(&cfg.NodePortAddr, "nodeport-addr", "0.0.0.0", "host address NodePort Services listen on")
+	podNet := fs.String("pod-network", "10.244.0.0/16", "range pod IPs come from; node i gets its i-th /24")
+	fs.StringVar(&cfg.BridgePrefix, "bridge-prefix", "wkbr", "name prefix of the nodes' Linux bridges (node i: <prefix><i-1>)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -59,6 +64,17 @@ func parseFlags(args []string) (Config, error) {
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(*level)); err != nil {
 		return cfg, fmt.Errorf("--log-level: %w", err)
+	}
+	_, ipnet, err := net.ParseCIDR(*podNet)
+	if err != nil || ipnet.IP.To4() == nil {
+		return cfg, fmt.Errorf("--pod-network %q: want an IPv4 CIDR such as 10.244.0.0/16", *podNet)
+	}
+	if ones, _ := ipnet.Mask.Size(); ones > 23 {
+		return cfg, fmt.Errorf("--pod-network %q: too small, want /23 or larger", *podNet)
+	}
+	cfg.PodNetwork = ipnet
+	if len(cfg.BridgePrefix) > 12 {
+		return cfg, fmt.Errorf("--bridge-prefix %q: at most 12 characters (Linux interface names are short)", cfg.BridgePrefix)
 	}
 	if cfg.Nodes < 0 || cfg.SimulatedNodes < 0 {
 		return cfg, fmt.Errorf("--nodes and --simulated-nodes must be >= 0")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -80,8 +81,12 @@ func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate 
 		// Pods naming a missing built-in fail with the reason; the rest still runs.
 		m.Logger.Warn("built-in images", "node", name, "err", err)
 	}
-	network, err := cni.NewManager(cni.Config{DataDir: filepath.Join(nodeDir, "cni"), Bridge: fmt.Sprintf("wkbr%d", index-1),
-		Subnet: fmt.Sprintf("10.244.%d.0/24", index), Nameservers: []string{clusterDNS}, Logger: m.Logger})
+	subnet, err := nodeSubnet(m.Config.PodNetwork, index)
+	if err != nil {
+		return err
+	}
+	network, err := cni.NewManager(cni.Config{DataDir: filepath.Join(nodeDir, "cni"), Bridge: fmt.Sprintf("%s%d", m.Config.BridgePrefix, index-1),
+		Subnet: subnet, Nameservers: []string{clusterDNS}, Logger: m.Logger})
 	if err != nil {
 		return err
 	}
@@ -115,4 +120,16 @@ func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate 
 		return err
 	}
 	return kl.Start(ctx)
+}
+
+// nodeSubnet is the index-th /24 of the pod network.
+func nodeSubnet(podNet *net.IPNet, index int) (string, error) {
+	ones, _ := podNet.Mask.Size()
+	if index >= 1<<(24-ones) {
+		return "", fmt.Errorf("--pod-network %s has no room for node %d", podNet, index)
+	}
+	ip := podNet.IP.To4()
+	v := uint32(ip[0])<<24 | uint32(ip[1])<<16 | uint32(ip[2])<<8 | uint32(ip[3])
+	v += uint32(index) << 8
+	return fmt.Sprintf("%d.%d.%d.0/24", byte(v>>24), byte(v>>16), byte(v>>8)), nil
 }

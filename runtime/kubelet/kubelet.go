@@ -227,6 +227,9 @@ func (k *Kubelet) worker(ctx context.Context) {
 		case err == nil:
 			k.queue.Forget(key)
 		case ctx.Err() != nil:
+		case apierrors.IsConflict(err):
+			// Our cached pod was older than the one stored; the newer one is queued.
+			k.queue.AddRateLimited(key)
 		default:
 			k.log.Warn("sync pod", "pod", key, "err", err)
 			k.queue.AddRateLimited(key)
