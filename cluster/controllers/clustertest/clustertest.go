@@ -7,9 +7,11 @@ import (
 	"context"
 
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +35,21 @@ type Cluster struct {
 	Logger    *slog.Logger
 	ctx       context.Context
 	cacheDir  string
+	reqs      *counter
+}
+
+// Requests returns how many API requests the components made, by "VERB resource[/sub]".
+func (c *Cluster) Requests() map[string]int {
+	out := map[string]int{}
+	if c.reqs == nil {
+		return out
+	}
+	c.reqs.mu.Lock()
+	defer c.reqs.mu.Unlock()
+	for k, v := range c.reqs.n {
+		out[k] = v
+	}
+	return out
 }
 
 // Options tunes Start.
@@ -42,6 +59,35 @@ type Options struct {
 	Unlimited bool
 	// NoScheduler leaves pods unbound (tests that drive scheduling themselves).
 	NoScheduler bool
+	// CountRequests counts the components' API requests by verb and resource (see Requests).
+	CountRequests bool
+}
+
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+	rt http.RoundTripper
+}
+
+func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	// /api/v1/namespaces/ns/pods/name/sub -> pods/sub
+	res := ""
+	for i, p := range parts {
+		if p == "namespaces" && i+2 < len(parts) {
+			res = strings.Join(parts[i+2:], "/")
+			break
+		}
+	}
+	if rs := strings.Split(res, "/"); len(rs) == 3 {
+		res = rs[0] + "/" + rs[2]
+	} else if len(rs) >= 1 {
+		res = rs[0]
+	}
+	c.mu.Lock()
+	c.n[r.Method+" "+res]++
+	c.mu.Unlock()
+	return c.rt.RoundTrip(r)
 }
 
 // Start brings a cluster up and tears it down at test cleanup.
@@ -51,6 +97,11 @@ func Start(t testing.TB, opts Options) *Cluster {
 	cfg := api.RESTConfig()
 	if opts.Unlimited {
 		cfg.QPS, cfg.Burst = -1, 0
+	}
+	var reqs *counter
+	if opts.CountRequests {
+		reqs = &counter{n: map[string]int{}}
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { reqs.rt = rt; return reqs })
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -63,7 +114,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 		time.Sleep(50 * time.Millisecond)
 	})
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c := &Cluster{API: api, Client: client, Gate: stepper.New(), Logger: logger, ctx: ctx, cacheDir: t.TempDir()}
+	c := &Cluster{API: api, Client: client, Gate: stepper.New(), Logger: logger, ctx: ctx, cacheDir: t.TempDir(), reqs: reqs}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	if !opts.NoScheduler {
 		if c.Scheduler, err = scheduler.New(scheduler.Config{Client: client, Informers: factory, Gate: c.Gate, Logger: logger}); err != nil {
