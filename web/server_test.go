@@ -198,4 +198,3 @@ func TestWebsocketOrigin(t *testing.T) {
 	}
 	t.Error("no ready message in the snapshot")
 }
-
