@@ -2,6 +2,8 @@ package apiserver_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -70,4 +72,88 @@ func BenchmarkPodCreate(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
+}
+
+// BenchmarkWatchDelay measures, with 100 watchers on pods over HTTP, the delay from the
+// moment a create is sent to the moment each watcher has its ADDED event.
+func BenchmarkWatchDelay(b *testing.B) {
+	const watchers = 100
+	srv := apiservertest.Start(b)
+	hc := srv.HTTPClient()
+	hc.Timeout = 0
+	var sent sync.Map // pod name → time.Time the create was sent
+	var mu sync.Mutex
+	var delays []time.Duration
+	var got atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rev, _ := srv.Store.CurrentRevision(ctx)
+	ready := make(chan struct{}, watchers)
+	for w := 0; w < watchers; w++ {
+		req, _ := http.NewRequestWithContext(ctx, "GET",
+			fmt.Sprintf("%s/api/v1/namespaces/default/pods?watch=true&resourceVersion=%d", srv.URL, rev), nil)
+		req.Header.Set("Authorization", "Bearer "+srv.Token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			defer resp.Body.Close()
+			ready <- struct{}{}
+			dec := json.NewDecoder(resp.Body)
+			for {
+				var ev struct {
+					Type   string
+					Object struct {
+						Metadata struct{ Name string }
+					}
+				}
+				if err := dec.Decode(&ev); err != nil {
+					return
+				}
+				now := time.Now()
+				if t0, ok := sent.Load(ev.Object.Metadata.Name); ok && ev.Type == "ADDED" {
+					mu.Lock()
+					delays = append(delays, now.Sub(t0.(time.Time)))
+					mu.Unlock()
+					got.Add(1)
+				}
+			}
+		}()
+	}
+	for w := 0; w < watchers; w++ {
+		<-ready
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		name := fmt.Sprintf("w-%d", i)
+		body := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"` + name + `"},"spec":{"containers":[{"name":"app","image":"nginx"}]}}`
+		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/namespaces/default/pods", bytes.NewReader([]byte(body)))
+		req.Header.Set("Authorization", "Bearer "+srv.Token)
+		req.Header.Set("Content-Type", "application/json")
+		sent.Store(name, time.Now())
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			b.Fatalf("create: %d", resp.StatusCode)
+		}
+		// Let every watcher see this one before the next, so delays are not queueing.
+		deadline := time.Now().Add(10 * time.Second)
+		for got.Load() < int64((i+1)*watchers) {
+			if time.Now().After(deadline) {
+				b.Fatalf("only %d of %d events arrived", got.Load(), (i+1)*watchers)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	b.StopTimer()
+	mu.Lock()
+	defer mu.Unlock()
+	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
+	b.ReportMetric(float64(delays[len(delays)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(delays[len(delays)*99/100].Microseconds())/1000, "p99-ms")
 }

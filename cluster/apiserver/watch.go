@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,10 +17,64 @@ import (
 	"webkube/cluster/store"
 )
 
-// watchEvent is one line of a watch stream.
-type watchEvent struct {
-	Type   string          `json:"type"`
-	Object json.RawMessage `json:"object"`
+// eventCache shares decoded and encoded objects between the watchers of one write, so
+// 100 watchers cost about one decode and one encode per event, not 100 of each. The
+// cached objects are read-only.
+type eventCache struct {
+	mu sync.Mutex
+	m  map[string]*cachedObject
+}
+
+type cachedObject struct {
+	obj  runtime.Object
+	once sync.Once
+	raw  []byte
+	err  error
+}
+
+const eventCacheSize = 4096
+
+func (c *eventCache) entry(r *resource, kv store.KeyValue) (*cachedObject, error) {
+	k := kv.Key + "@" + strconv.FormatInt(kv.ModRevision, 10)
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return e, nil
+	}
+	obj, err := decodeKV(r, kv)
+	if err != nil {
+		return nil, err
+	}
+	e = &cachedObject{obj: obj}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= eventCacheSize {
+		c.m = make(map[string]*cachedObject, eventCacheSize) // old events are not asked for again
+	}
+	if prev, ok := c.m[k]; ok {
+		e = prev
+	} else {
+		c.m[k] = e
+	}
+	c.mu.Unlock()
+	return e, nil
+}
+
+func (c *eventCache) decoded(r *resource, kv store.KeyValue) (runtime.Object, error) {
+	e, err := c.entry(r, kv)
+	if err != nil {
+		return nil, err
+	}
+	return e.obj, nil
+}
+
+func (c *eventCache) encoded(r *resource, kv store.KeyValue) ([]byte, error) {
+	e, err := c.entry(r, kv)
+	if err != nil {
+		return nil, err
+	}
+	e.once.Do(func() { e.raw, e.err = json.Marshal(e.obj) })
+	return e.raw, e.err
 }
 
 // serveWatch streams changes as newline-delimited JSON events, like kube-apiserver.
@@ -113,12 +168,25 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 				return nil // the store dropped us; the client watches again from its last RV
 			}
 			last = ev.KV.ModRevision
-			typ, obj, err := translate(t.res, sel, ev)
+			typ, obj, err := s.translate(t.res, sel, ev)
 			if err != nil {
 				s.log.Error("watch: decoding event", "key", ev.KV.Key, "err", err)
 				continue
 			}
 			if typ == "" {
+				continue
+			}
+			if out.mode == modeObject {
+				// The common case: every watcher of this write sends the same bytes.
+				raw, err := s.events.encoded(t.res, ev.KV)
+				if err != nil {
+					s.log.Error("watch: encoding event", "key", ev.KV.Key, "err", err)
+					continue
+				}
+				err = ew.sendJSON(typ, raw)
+				if err != nil {
+					return nil
+				}
 				continue
 			}
 			if err := ew.send(typ, obj); err != nil {
@@ -130,8 +198,8 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 
 // translate turns a store event into the watch event a client with sel should see,
 // or "" when the change is invisible to it.
-func translate(r *resource, sel selectors, ev store.Event) (string, runtime.Object, error) {
-	cur, err := decodeKV(r, ev.KV)
+func (s *Server) translate(r *resource, sel selectors, ev store.Event) (string, runtime.Object, error) {
+	cur, err := s.events.decoded(r, ev.KV)
 	if err != nil {
 		return "", nil, err
 	}
@@ -148,7 +216,7 @@ func translate(r *resource, sel selectors, ev store.Event) (string, runtime.Obje
 		now := sel.matches(r, cur)
 		before := true
 		if !sel.empty() && ev.PrevKV != nil {
-			prev, err := decodeKV(r, *ev.PrevKV)
+			prev, err := s.events.decoded(r, *ev.PrevKV)
 			if err != nil {
 				return "", nil, err
 			}
@@ -209,11 +277,18 @@ func (e *eventWriter) sendRaw(typ string, payload any) error {
 	if err != nil {
 		return err
 	}
-	line, err := json.Marshal(watchEvent{Type: typ, Object: raw})
-	if err != nil {
-		return err
-	}
-	line = append(line, '\n')
+	return e.sendJSON(typ, raw)
+}
+
+// sendJSON writes one event around an already encoded object. Written by hand because
+// json.Marshal would re-compact the object bytes for every watcher.
+func (e *eventWriter) sendJSON(typ string, raw []byte) error {
+	line := make([]byte, 0, len(raw)+32)
+	line = append(line, `{"type":"`...)
+	line = append(line, typ...)
+	line = append(line, `","object":`...)
+	line = append(line, raw...)
+	line = append(line, "}\n"...)
 	if _, err := e.w.Write(line); err != nil {
 		return err
 	}
