@@ -275,6 +275,18 @@ func TestProcessSeesCommandEnvAndWorkingDir(t *testing.T) {
 	}
 }
 
+func TestTTYContainer(t *testing.T) {
+	f := newFixture(t)
+	c := sh("c", "tty; echo to stderr >&2")
+	c.TTY = true
+	id, _ := f.run(t, newPod("tty", c), 0, 0, nil)
+	st := f.wait(t, id, 10*time.Second)
+	// A terminal turns \n into \r\n, as in Kubernetes' logs of a tty container.
+	if got := f.logOf(t, id); st.ExitCode != 0 || got != "/dev/pts/0\r\nto stderr\r\n" {
+		t.Fatalf("exit %d, log %q", st.ExitCode, got)
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {
@@ -566,4 +578,45 @@ func ppid(t *testing.T, pid uint32) string {
 	// pid (comm) state ppid ...
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	return f[1]
+}
+
+// TestSurvivesContainerdRestart restarts the containerd daemon under a running container:
+// the process goes on, its output still reaches the log, and its exit is still seen.
+func TestSurvivesContainerdRestart(t *testing.T) {
+	f := newFixture(t)
+	id, _ := f.run(t, newPod("survivor", sh("c", `trap "echo bye; exit 0" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done`)), 0, 0, nil)
+	waitLog(t, f, id, "tick 2\n")
+	before, _ := f.rt.Status(f.ctx, id)
+	env.Daemon.Stop()
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
+	defer cancel()
+	if err := env.Daemon.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(f.logOf(t, id), "tick")
+	waitLog(t, f, id, fmt.Sprintf("tick %d\n", n+5))
+	var after Status
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var err error
+		if after, err = f.rt.Status(f.ctx, id); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after.State != StateRunning || after.Pid != before.Pid {
+		t.Fatalf("after restart: %+v, want pid %d running", after, before.Pid)
+	}
+	if err := f.rt.Stop(f.ctx, id, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.rt.Done(id):
+	case <-time.After(10 * time.Second):
+		t.Fatal("exit not seen after the containerd restart")
+	}
+	if log := f.logOf(t, id); !strings.HasSuffix(log, "bye\n") {
+		t.Fatalf("log ends %q", log[max(0, len(log)-40):])
+	}
 }

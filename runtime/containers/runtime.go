@@ -46,6 +46,7 @@ const (
 	LabelRestartCount = "webkube.io/restart-count"
 	LabelStartedAt    = "webkube.io/started-at"
 	LabelOOMKilled    = "webkube.io/oom-killed"
+	LabelTTY          = "webkube.io/tty" // spec.tty: output comes through a terminal
 )
 
 // Config configures a Runtime.
@@ -167,27 +168,7 @@ func New(cfg Config) (*Runtime, error) {
 func (r *Runtime) Start(ctx context.Context) error {
 	r.bg = namespaces.WithNamespace(ctx, r.cfg.Namespace)
 	ctx = r.bg
-	evs, errs := r.client.Subscribe(ctx, `topic=="/tasks/oom"`)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case err := <-errs:
-				if err != nil && ctx.Err() == nil {
-					r.log.Warn("containerd event stream ended", "err", err)
-				}
-				return
-			case ev := <-evs:
-				v, err := typeurl.UnmarshalAny(ev.Event)
-				if oom, ok := v.(*apievents.TaskOOM); err == nil && ok {
-					r.mu.Lock()
-					r.ooms[oom.ContainerID] = true
-					r.mu.Unlock()
-				}
-			}
-		}
-	}()
+	go r.watchOOM(ctx)
 
 	cs, err := r.client.Containers(ctx, `labels."`+LabelPodUID+`"`)
 	if err != nil {
@@ -199,6 +180,37 @@ func (r *Runtime) Start(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// watchOOM records the containers the kernel's OOM killer hit, subscribing again when the
+// stream breaks (containerd restarted).
+func (r *Runtime) watchOOM(ctx context.Context) {
+	for ctx.Err() == nil {
+		evs, errs := r.client.Subscribe(ctx, `topic=="/tasks/oom"`)
+	stream:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-errs:
+				if err != nil && ctx.Err() == nil {
+					r.log.Warn("containerd event stream ended, resubscribing", "err", err)
+				}
+				break stream
+			case ev := <-evs:
+				v, err := typeurl.UnmarshalAny(ev.Event)
+				if oom, ok := v.(*apievents.TaskOOM); err == nil && ok {
+					r.mu.Lock()
+					r.ooms[oom.ContainerID] = true
+					r.mu.Unlock()
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func (r *Runtime) reattach(ctx context.Context, c containerd.Container) error {
@@ -224,7 +236,7 @@ func (r *Runtime) reattach(ctx context.Context, c containerd.Container) error {
 	if err != nil {
 		return err
 	}
-	t, err = c.Task(ctx, cio.NewAttach(cio.WithStreams(nil, lf.Stdout(), lf.Stderr())))
+	t, err = c.Task(ctx, cio.NewAttach(outputStreams(labels, lf)...))
 	if err != nil {
 		lf.Close()
 		return err
@@ -262,6 +274,9 @@ func (r *Runtime) Create(ctx context.Context, opts CreateOptions) (string, error
 		LabelPodName:      opts.Pod.Name,
 		LabelContainer:    opts.Container.Name,
 		LabelRestartCount: strconv.Itoa(opts.RestartCount),
+	}
+	if opts.Container.TTY {
+		labels[LabelTTY] = "true"
 	}
 	runtimeOpts := &options.Options{Root: r.cfg.RuncRoot}
 	_, err = r.client.NewContainer(ctx, id,
@@ -310,7 +325,7 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 		return fmt.Errorf("containers: %w", err)
 	}
 	fifoDir := filepath.Join(r.cfg.DataDir, "fifo", id)
-	t, err := c.NewTask(ctx, cio.NewCreator(cio.WithStreams(nil, lf.Stdout(), lf.Stderr()), cio.WithFIFODir(fifoDir)))
+	t, err := c.NewTask(ctx, cio.NewCreator(append(outputStreams(labels, lf), cio.WithFIFODir(fifoDir))...))
 	if err != nil {
 		lf.Close()
 		return fmt.Errorf("containers: start %s: %w", id, err)
@@ -337,6 +352,14 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	r.mu.Unlock()
 	go r.monitor(id, inst, exitCh)
 	return nil
+}
+
+// outputStreams sends a container's output to its log; a terminal has only one stream.
+func outputStreams(labels map[string]string, lf *logs.File) []cio.Opt {
+	if labels[LabelTTY] == "true" {
+		return []cio.Opt{cio.WithStreams(nil, lf.Stdout(), nil), cio.WithTerminal}
+	}
+	return []cio.Opt{cio.WithStreams(nil, lf.Stdout(), lf.Stderr())}
 }
 
 // monitor waits for the process to exit, lets its output drain into the log, records an
