@@ -1,0 +1,92 @@
+package apiserver
+
+import (
+	"reflect"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestWithSuggestion(t *testing.T) {
+	pod := reflect.TypeOf(&corev1.Pod{})
+	cases := map[string]string{
+		`unknown field "apiVerison"`:                    `unknown field "apiVerison", did you mean "apiVersion"?`,
+		`unknown field "metadata.lables"`:               `unknown field "metadata.lables", did you mean "labels"?`,
+		`unknown field "spec.containers[0].imagee"`:     `unknown field "spec.containers[0].imagee", did you mean "image"?`,
+		`unknown field "spec.containers[0].Ports"`:      `unknown field "spec.containers[0].Ports", did you mean "ports"?`,
+		`unknown field "spec.zzzzzzzz"`:                 `unknown field "spec.zzzzzzzz"`,
+		`unknown field "spec.nosuch.deeper"`:            `unknown field "spec.nosuch.deeper"`,
+		`duplicate field "kind"`:                        `duplicate field "kind"`,
+		`unknown field "spec.volumes[0].configMap.nam"`: `unknown field "spec.volumes[0].configMap.nam", did you mean "name"?`,
+	}
+	for in, want := range cases {
+		if got := withSuggestion(pod, in); got != want {
+			t.Errorf("withSuggestion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestIPAllocator(t *testing.T) {
+	a, err := newIPAllocator("10.0.0.0/29") // 6 usable: .1 to .6
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 6; i++ {
+		ip, err := a.allocate("")
+		if err != nil || seen[ip] {
+			t.Fatalf("allocation %d: %q %v", i, ip, err)
+		}
+		seen[ip] = true
+	}
+	if seen["10.0.0.0"] || seen["10.0.0.7"] {
+		t.Fatalf("network or broadcast address handed out: %v", seen)
+	}
+	if _, err := a.allocate(""); err == nil {
+		t.Fatal("full range still allocated")
+	}
+	a.release("10.0.0.3")
+	if ip, err := a.allocate(""); err != nil || ip != "10.0.0.3" {
+		t.Fatalf("after release: %q %v", ip, err)
+	}
+	if _, err := a.allocate("10.0.0.9"); err == nil {
+		t.Fatal("IP outside the range accepted")
+	}
+}
+
+func TestPortAllocator(t *testing.T) {
+	a, err := newPortAllocator("30000-30002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := a.allocate(0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.allocate(0); err == nil {
+		t.Fatal("full range still allocated")
+	}
+	a.release(30001)
+	if p, err := a.allocate(0); err != nil || p != 30001 {
+		t.Fatalf("after release: %d %v", p, err)
+	}
+	if _, err := newPortAllocator("30-20"); err == nil {
+		t.Fatal("bad range accepted")
+	}
+}
+
+func TestPodContainer(t *testing.T) {
+	p := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app"}, {Name: "db"}}}}
+	p.Name = "counter"
+	if _, err := podContainer(p, ""); err == nil || err.Error() != "a container name must be specified for pod counter, choose one of: [app db]" {
+		t.Fatalf("%v", err)
+	}
+	p.Annotations = map[string]string{"kubectl.kubernetes.io/default-container": "db"}
+	if c, err := podContainer(p, ""); err != nil || c != "db" {
+		t.Fatalf("default-container: %q %v", c, err)
+	}
+	if _, err := podContainer(p, "web"); err == nil {
+		t.Fatal("unknown container accepted")
+	}
+}
