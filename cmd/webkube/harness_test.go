@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // cluster is one webkube process with its own data dir, ports, pod network and bridge.
 type cluster struct {
-	t          *testing.T
+	t          testing.TB
 	dataDir    string
 	kubeconfig string
 	cacheDir   string
@@ -57,7 +57,7 @@ type cluster struct {
 
 // Each test cluster gets its own pod network and bridge names so tests never touch a
 // webkube a developer runs on the same machine.
-func startCluster(t *testing.T, podNet, bridgePrefix string, extra ...string) *cluster {
+func startCluster(t testing.TB, podNet, bridgePrefix string, extra ...string) *cluster {
 	t.Helper()
 	// Short path: containerd's sockets live under it and unix socket paths are short.
 	dataDir, err := os.MkdirTemp("/tmp", "wkt")
@@ -215,7 +215,7 @@ func (c *cluster) waitPod(name, want string, timeout time.Duration) {
 	})
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
