@@ -125,6 +125,35 @@ func TestKubectl(t *testing.T) {
 	})
 }
 
+func TestKubectlLogsFollow(t *testing.T) {
+	f := newFixture(t)
+	id := f.start(t, "ticker", 0, "sh", "-c", `trap "echo bye; exit 0" TERM; echo one; echo two; while true; do sleep 0.05; done`)
+	api := fakeAPIServer(t, f.url)
+	dir := t.TempDir()
+	cmd := exec.Command("/usr/bin/kubectl", "--server", api.URL, "--cache-dir", filepath.Join(dir, "cache"), "logs", "-f", "--tail=1", "ticker")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "none"), "HOME="+dir)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitFor(t, func() bool { return out.String() == "two\n" }, "the last line", out)
+	if err := f.rt.Stop(f.ctx, id, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil || out.String() != "two\nbye\n" {
+			t.Fatalf("kubectl logs -f: %v, output %q", err, out.String())
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("kubectl logs -f did not end with the container; output %q", out.String())
+	}
+}
+
 // openPTY opens a pseudo-terminal pair of the given size.
 func openPTY(t *testing.T, rows, cols uint16) (master, slave *os.File) {
 	t.Helper()
