@@ -97,6 +97,18 @@ func TestKubectlScenario(t *testing.T) {
 	k.ok(args("apply -f echo-pod.yml -f objects.yml"),
 		"pod/echo unchanged", "replicaset.apps/echo-rs unchanged", "deployment.apps/echo-deploy unchanged", "service/echo-svc unchanged")
 
+	// A changed manifest goes out as a strategic merge patch.
+	k.ok(args("apply -f echo-pod-v2.yml"), "pod/echo configured")
+	p, err := cs.CoreV1().Pods("default").Get(ctx, "echo", metav1.GetOptions{})
+	if err != nil || p.Labels["version"] != "v2" || p.Spec.Containers[0].Image != "ghcr.io/subicura/echo:v2" ||
+		p.Spec.Containers[0].ImagePullPolicy == "" {
+		t.Fatalf("after apply v2: %v labels=%v containers=%+v", err, p.Labels, p.Spec.Containers)
+	}
+	k.ok(args("apply -f echo-pod.yml"), "pod/echo configured")
+	if p, _ = cs.CoreV1().Pods("default").Get(ctx, "echo", metav1.GetOptions{}); p.Labels["version"] != "" {
+		t.Fatalf("label removed from the manifest is still there: %v", p.Labels)
+	}
+
 	// Table columns as a real cluster prints them.
 	k.ok(args("get pods"), "NAME", "READY", "STATUS", "RESTARTS", "AGE", "echo", "0/1", "Pending")
 	k.ok(args("get pods -o wide"), "IP", "NODE", "NOMINATED NODE")
