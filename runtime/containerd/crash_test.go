@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -162,6 +163,33 @@ func TestStartReplacesLeftoverDaemon(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	c, err := wkcd.Connect(context.Background(), d2.Address(), wkcd.Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+}
+
+// TestDaemonSurvivesThreadExits: Pdeathsig fires when the OS thread that started the child
+// exits, and Go ends threads whose goroutine exits while locked to them (containerd's netns
+// package does exactly that for every pod). containerd must not die of it.
+func TestDaemonSurvivesThreadExits(t *testing.T) {
+	requireRoot(t)
+	d := startDaemon(t, shortDir(t))
+	defer d.Stop()
+	pid := d.Pid()
+	for i := 0; i < 200; i++ {
+		done := make(chan struct{})
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+			close(done)
+		}()
+		<-done
+	}
+	time.Sleep(200 * time.Millisecond)
+	if !alive(pid) {
+		t.Fatal("containerd died when threads of its parent exited")
+	}
+	c, err := wkcd.Connect(context.Background(), d.Address(), wkcd.Namespace)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -217,7 +218,8 @@ disabled_plugins = [
 		q(d.Address()), q(d.Address()+".ttrpc"), q(filepath.Join(d.dir, "opt")))
 }
 
-// Start writes the config, starts containerd and returns once its socket serves.
+// Start writes the config, starts containerd and returns once its socket serves. ctx bounds
+// only that wait: containerd runs until Stop, or until webkube's process dies.
 func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -250,15 +252,27 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// started are in process groups of their own and keep the containers running.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("start containerd: %w", err)
-	}
+	// Pdeathsig fires when the OS *thread* that started the child ends, and Go ends a thread
+	// whenever a goroutine exits while locked to it (containerd's netns package does so for
+	// every pod). So start containerd from a goroutine that holds its thread until
+	// containerd exits.
+	started := make(chan error, 1)
 	exited := make(chan struct{})
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		_ = cmd.Wait()
 		close(exited)
 	}()
+	if err := <-started; err != nil {
+		logFile.Close()
+		return fmt.Errorf("start containerd: %w", err)
+	}
 	_ = os.WriteFile(d.pidPath(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
 	d.cmd, d.exited, d.logFile = cmd, exited, logFile
 
