@@ -186,7 +186,12 @@ func TestSyncDeletesLeastValuablePods(t *testing.T) {
 		newPod("unscheduled", rs, labels),
 		running(newPod("ready-long", rs, labels), "n1", old.Add(-time.Hour)),
 		running(newPod("ready-new", rs, labels), "n1", old),
-		func() runtime.Object { p := newPod("pending", rs, labels); p.Spec.NodeName = "n1"; p.Status.Phase = corev1.PodPending; return p }(),
+		func() runtime.Object {
+			p := newPod("pending", rs, labels)
+			p.Spec.NodeName = "n1"
+			p.Status.Phase = corev1.PodPending
+			return p
+		}(),
 	}
 	f := newFixture(t, objs...)
 	if err := f.sync(); err != nil {
