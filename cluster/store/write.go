@@ -95,6 +95,8 @@ func (s *SQLite) writer() {
 		case <-s.quit:
 			s.failQueued()
 			return
+		case <-s.catchUp:
+			s.finishCheckpoint()
 		case o := <-s.ops:
 			batch = append(batch[:0], o)
 		fill:
@@ -174,6 +176,7 @@ func (s *SQLite) commitBatch(batch []*op) {
 		}
 	} else if len(events) > 0 {
 		s.rev.Store(rev)
+		s.noteWritten(len(events))
 		if s.afterCommit != nil {
 			s.afterCommit(events)
 		}
