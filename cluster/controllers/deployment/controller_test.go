@@ -56,7 +56,7 @@ func rsFor(d *appsv1.Deployment, image string, revision string, replicas, availa
 			CreationTimestamp: metav1.NewTime(now.Add(-age)),
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: d.Name, UID: d.UID,
 				Controller: ptr(true), BlockOwnerDeletion: ptr(true)}}},
-		Spec: appsv1.ReplicaSetSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: tmpl.Labels}, Template: *tmpl},
+		Spec:   appsv1.ReplicaSetSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: tmpl.Labels}, Template: *tmpl},
 		Status: appsv1.ReplicaSetStatus{Replicas: replicas, ReadyReplicas: available, AvailableReplicas: available},
 	}
 }
