@@ -22,6 +22,8 @@ const watchOut = 100
 // passed on only above max(revision, last). Every event above last is published after
 // the subscription exists, and every event at or below it was committed before, so the
 // two parts meet without a gap or a repeat.
+//
+// Live events are shared by every watcher: treat KV.Value and PrevKV as read-only.
 func (s *SQLite) Watch(ctx context.Context, prefix string, revision int64) (<-chan Event, error) {
 	if s.isClosed() {
 		return nil, ErrClosed
