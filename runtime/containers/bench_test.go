@@ -1,6 +1,11 @@
 package containers
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,7 +94,38 @@ func BenchmarkPodStart20Parallel(b *testing.B) {
 		}
 		wg.Wait()
 		b.StopTimer()
+		if i == 0 {
+			b.ReportMetric(shimRSSPerPod(b, f), "shim-KB/pod")
+		}
 		f.removeAll(b)
 		b.StartTimer()
 	}
+}
+
+// shimRSSPerPod is the resident memory of the containerd shims (one per pod) per pod.
+func shimRSSPerPod(b *testing.B, f *fixture) float64 {
+	sts, err := f.rt.List(f.ctx, "")
+	if err != nil || len(sts) == 0 {
+		b.Fatal("no pods", err)
+	}
+	shims := map[string]bool{}
+	for _, s := range sts {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.Pid))
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		shims[fields[1]] = true
+	}
+	var kb float64
+	for pid := range shims {
+		status, _ := os.ReadFile("/proc/" + pid + "/status")
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				n, _ := strconv.Atoi(strings.Fields(v)[0])
+				kb += float64(n)
+			}
+		}
+	}
+	return kb / float64(len(sts))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -285,6 +286,50 @@ func TestTTYContainer(t *testing.T) {
 	if got := f.logOf(t, id); st.ExitCode != 0 || got != "/dev/pts/0\r\nto stderr\r\n" {
 		t.Fatalf("exit %d, log %q", st.ExitCode, got)
 	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	f := newFixture(t)
+	ref := &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}, Key: "mode"}}
+	for _, tc := range []struct {
+		name string
+		opts CreateOptions
+		want string
+	}{
+		{"MissingConfigMap", CreateOptions{}, `key "mode" of configmap "settings" not found`},
+		{"MissingKey", CreateOptions{ConfigMaps: map[string]map[string]string{"settings": {"other": "x"}}}, `key "mode" of configmap "settings" not found`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := newPod("cfg", corev1.Container{Name: "c", Command: []string{"true"}, Env: []corev1.EnvVar{{Name: "MODE", ValueFrom: ref}}})
+			tc.opts.Pod, tc.opts.Container, tc.opts.Image = pod, &pod.Spec.Containers[0], f.busybox
+			_, err := f.rt.Create(f.ctx, tc.opts)
+			if !errors.Is(err, ErrContainerConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want a CreateContainerConfigError saying %s", err, tc.want)
+			}
+		})
+	}
+	t.Run("ConfigMapEnvAndVolume", func(t *testing.T) {
+		pod := newPod("cfg", corev1.Container{Name: "c", Command: []string{"sh", "-c", "echo $MODE; cat /etc/app/mode; ls /etc/app"},
+			Env:          []corev1.EnvVar{{Name: "MODE", ValueFrom: ref}},
+			VolumeMounts: []corev1.VolumeMount{{Name: "conf", MountPath: "/etc/app", ReadOnly: true}}})
+		pod.Spec.Volumes = []corev1.Volume{{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "settings"}}}}}
+		nw, err := f.net.SetUp(f.ctx, string(pod.UID), pod.Namespace, pod.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := f.rt.Create(f.ctx, CreateOptions{Pod: pod, Container: &pod.Spec.Containers[0], Image: f.busybox, Network: nw,
+			ConfigMaps: map[string]map[string]string{"settings": {"mode": "fast", "level": "3"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.rt.StartContainer(f.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		f.wait(t, id, 10*time.Second)
+		if got := f.logOf(t, id); got != "fast\nfastlevel\nmode\n" { // the file has no newline
+			t.Fatalf("log %q", got)
+		}
+	})
 }
 
 func TestExitCodes(t *testing.T) {

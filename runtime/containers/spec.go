@@ -15,6 +15,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
+// ErrContainerConfig marks Create errors in what the pod asks for (a missing configMap,
+// secret or key, a bad volume) rather than in running it: the kubelet reports them as
+// CreateContainerConfigError and retries once the configuration may have changed.
+var ErrContainerConfig = errors.New("CreateContainerConfigError")
+
+type configError struct{ err error }
+
+func (e configError) Error() string   { return e.err.Error() }
+func (e configError) Unwrap() []error { return []error{ErrContainerConfig, e.err} }
+
 // Command is the process Kubernetes runs for a container: command replaces the image's
 // entrypoint (and drops its cmd); args alone replace the image's cmd.
 func Command(c *corev1.Container, entrypoint, cmd []string) []string {
@@ -336,7 +346,7 @@ func (r *Runtime) specOpts(ctx context.Context, opts *CreateOptions) ([]oci.Spec
 	}
 	env, err := Env(opts)
 	if err != nil {
-		return nil, err
+		return nil, configError{err}
 	}
 	envMap := map[string]string{}
 	for _, kv := range env {
@@ -356,7 +366,7 @@ func (r *Runtime) specOpts(ctx context.Context, opts *CreateOptions) ([]oci.Spec
 
 	mounts, err := r.volumeMounts(opts)
 	if err != nil {
-		return nil, err
+		return nil, configError{err}
 	}
 	nw := opts.Network
 	taken := map[string]bool{}
