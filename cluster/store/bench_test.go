@@ -102,11 +102,12 @@ func benchWatchDelay(b *testing.B, watchers, rate int) {
 	s := newStore(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	committed := make([]atomic.Int64, b.N+1) // revision → commit time (UnixNano)
+	base, _ := s.CurrentRevision(ctx)        // the first write is base+1, the last base+b.N
+	committed := make([]atomic.Int64, b.N+1) // revision-base → commit time (UnixNano)
 	s.afterCommit = func(events []Event) {
 		now := time.Now().UnixNano()
 		for _, e := range events {
-			if r := e.KV.ModRevision; r <= int64(b.N) {
+			if r := e.KV.ModRevision - base; r <= int64(b.N) {
 				committed[r].Store(now)
 			}
 		}
@@ -124,8 +125,8 @@ func benchWatchDelay(b *testing.B, watchers, rate int) {
 			defer wg.Done()
 			for e := range ch {
 				got := time.Now().UnixNano()
-				delays[w] = append(delays[w], time.Duration(got-committed[e.KV.ModRevision].Load()))
-				if e.KV.ModRevision == int64(b.N) {
+				delays[w] = append(delays[w], time.Duration(got-committed[e.KV.ModRevision-base].Load()))
+				if e.KV.ModRevision == base+int64(b.N) {
 					return
 				}
 			}
