@@ -175,6 +175,8 @@ type openAPI struct {
 
 var openAPIDocs openAPI
 
+var patchBody = map[string]any{"schema": map[string]any{"type": "object"}}
+
 func (o *openAPI) build() {
 	o.docs = map[string][]byte{}
 	paths := map[string]any{}
@@ -184,10 +186,12 @@ func (o *openAPI) build() {
 			prefix = "api/v1"
 		}
 		docPaths := map[string]any{}
+		var inGroup []*resource
 		for _, r := range resourceTable {
 			if r.gvr.GroupVersion() != gv {
 				continue
 			}
+			inGroup = append(inGroup, r)
 			gvk := r.gvk()
 			op := map[string]any{
 				"operationId":                     "patch" + r.kind,
@@ -199,6 +203,11 @@ func (o *openAPI) build() {
 					{"name": "fieldValidation", "in": "query", "schema": map[string]string{"type": "string"}},
 					{"name": "force", "in": "query", "schema": map[string]string{"type": "boolean"}},
 				},
+				// kubectl apply computes strategic merge patches from these schemas only when
+				// the operation says it accepts them.
+				"requestBody": map[string]any{"content": map[string]any{
+					applyPatchType: patchBody, jsonPatchType: patchBody, mergePatchType: patchBody, strategicPatchType: patchBody,
+				}},
 				"responses": map[string]any{"200": map[string]any{"description": "OK"}},
 			}
 			path := "/" + prefix + "/" + r.gvr.Resource + "/{name}"
@@ -211,7 +220,7 @@ func (o *openAPI) build() {
 			"openapi":    "3.0.0",
 			"info":       map[string]string{"title": "Kubernetes", "version": Version.GitVersion},
 			"paths":      docPaths,
-			"components": map[string]any{"schemas": map[string]any{}},
+			"components": map[string]any{"schemas": groupSchemas(inGroup)},
 		})
 		sum := sha256.Sum256(doc)
 		o.docs[prefix] = doc

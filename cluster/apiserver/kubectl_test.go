@@ -191,6 +191,10 @@ func TestKubectlScenario(t *testing.T) {
 		t.Fatalf("exposed service: %v %+v", err, svc.Spec)
 	}
 
+	// explain reads the OpenAPI v3 schemas.
+	k.ok(args("explain pod.spec.containers.image"), "FIELD: image <string>", "Container image name")
+	k.ok(args("explain deployment.spec"), "GROUP:      apps", "replicas", "strategy")
+
 	// kubectl create sends protobuf bodies.
 	k.ok(args("create configmap settings --from-literal=a=b"), "configmap/settings created")
 	k.ok(args("create deployment made --image=nginx --replicas=2"), "deployment.apps/made created")
