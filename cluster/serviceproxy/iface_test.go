@@ -46,33 +46,36 @@ func podNetns(t *testing.T, tag string) string {
 	return ns
 }
 
+// inNetns runs f on an OS thread moved into the named network namespace. Sockets f
+// opens stay in that namespace whichever thread uses them later. The thread is thrown
+// away afterwards (it exits locked) so no goroutine ever runs in the wrong namespace.
+func inNetns(ns string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
+		target, err := os.Open("/var/run/netns/" + ns)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
 // dialFrom opens a TCP connection from inside the named network namespace.
 func dialFrom(ns, addr string) (net.Conn, error) {
-	runtime.LockOSThread()
-	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer orig.Close()
-	target, err := os.Open("/var/run/netns/" + ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	c, dialErr := net.DialTimeout("tcp4", addr, 2*time.Second)
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: it dies with this goroutine instead of serving others
-		// in the wrong namespace.
-		return nil, err
-	}
-	runtime.UnlockOSThread()
-	return c, dialErr
+	var c net.Conn
+	err := inNetns(ns, func() (err error) {
+		c, err = net.DialTimeout("tcp4", addr, 2*time.Second)
+		return err
+	})
+	return c, err
 }
 
 // TestServiceInterfaceClusterIP runs the proxy with its ClusterIP on an interface of the

@@ -54,6 +54,11 @@ type Config struct {
 	Clock       clock.PassiveClock // optional; for session affinity timeouts
 	Logger      *slog.Logger       // optional
 	DialTimeout time.Duration      // to an endpoint; default 2 s
+	// Mode is ModeUserspace (default) or ModeIPTables.
+	Mode Mode
+	// NetNS runs the iptables commands of ModeIPTables inside this named network
+	// namespace (`ip netns exec`); tests use it to keep their rules off the host.
+	NetNS string
 }
 
 // Proxier relays Service traffic to endpoints.
@@ -65,6 +70,7 @@ type Proxier struct {
 	log         *slog.Logger
 	dialTimeout time.Duration
 	dialer      net.Dialer
+	kernel      *iptablesProxier // nil in userspace mode
 
 	factory   informers.SharedInformerFactory
 	ownInf    bool
@@ -103,11 +109,23 @@ func New(cfg Config) (*Proxier, error) {
 	if cfg.NodeAddress != "" && net.ParseIP(cfg.NodeAddress).To4() == nil {
 		return nil, fmt.Errorf("serviceproxy: NodeAddress %q is not an IPv4 address", cfg.NodeAddress)
 	}
+	var kernel *iptablesProxier
+	switch cfg.Mode {
+	case "", ModeUserspace:
+	case ModeIPTables:
+		var err error
+		if kernel, err = newIPTablesProxier(cfg.NetNS); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("serviceproxy: unknown Mode %q", cfg.Mode)
+	}
 	f, own := cfg.Informers, false
 	if f == nil {
 		f, own = informers.NewSharedInformerFactory(cfg.Client, 0), true
 	}
 	p := &Proxier{
+		kernel:      kernel,
 		ownInf:      own,
 		client:      cfg.Client,
 		nodeAddress: cfg.NodeAddress,
@@ -145,6 +163,12 @@ func New(cfg Config) (*Proxier, error) {
 // connection and releases the ClusterIPs it bound; Done is closed after that.
 func (p *Proxier) Start(ctx context.Context) error {
 	p.ctx = ctx
+	if p.kernel != nil && p.nodeAddress != "" && net.ParseIP(p.nodeAddress).IsLoopback() {
+		if err := p.kernel.enableLocalnet(); err != nil {
+			close(p.done)
+			return fmt.Errorf("serviceproxy: %w", err)
+		}
+	}
 	p.factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), p.hasSynced...) {
 		close(p.done)
@@ -256,6 +280,9 @@ func (p *Proxier) sync(key string) error {
 		st = &serviceState{clusterIP: ip, frontends: map[string]*frontend{}}
 		p.state[key] = st
 	}
+	if p.kernel != nil {
+		return p.kernel.update(key, p.kernelPorts(svc, ep, affinity))
+	}
 	want := map[string]bool{}
 	var errs []error
 	for _, sp := range svc.Spec.Ports {
@@ -294,6 +321,22 @@ func (p *Proxier) sync(key string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// kernelPorts is the rule input for a Service's TCP ports.
+func (p *Proxier) kernelPorts(svc *corev1.Service, ep *corev1.Endpoints, affinity time.Duration) []kport {
+	out := []kport{}
+	for _, sp := range svc.Spec.Ports {
+		if sp.Protocol != "" && sp.Protocol != corev1.ProtocolTCP {
+			continue
+		}
+		kp := kport{svcPort: sp.Name, clusterIP: svc.Spec.ClusterIP, port: sp.Port, endpoints: endpointsFor(ep, sp), affinity: affinity}
+		if (svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer) && sp.NodePort != 0 && p.nodeAddress != "" {
+			kp.nodeAddr, kp.nodePort = p.nodeAddress, sp.NodePort
+		}
+		out = append(out, kp)
+	}
+	return out
 }
 
 func portLabel(sp corev1.ServicePort) string {
@@ -352,6 +395,11 @@ func (p *Proxier) teardownLocked(key string) {
 	for _, f := range st.frontends {
 		f.close()
 	}
+	if p.kernel != nil {
+		if err := p.kernel.update(key, nil); err != nil {
+			p.log.Warn("remove rules", "service", key, "err", err)
+		}
+	}
 	if p.binder != nil {
 		if err := p.binder.RemoveAddress(st.clusterIP); err != nil {
 			p.log.Warn("release cluster IP", "service", key, "ip", st.clusterIP, "err", err)
@@ -368,11 +416,26 @@ func (p *Proxier) shutdown() {
 	}
 	p.mu.Unlock()
 	p.closeAll()
+	if p.kernel != nil {
+		if err := p.kernel.cleanup(); err != nil {
+			p.log.Warn("remove iptables rules", "err", err)
+		}
+	}
 }
 
 // Stats reports the traffic per endpoint of one Service, across its ports, sorted by port
 // then address. Endpoints that left recently are listed with Ready false.
 func (p *Proxier) Stats(namespace, service string) []EndpointStats {
+	if p.kernel != nil {
+		out := p.kernel.stats(namespace + "/" + service)
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Port != out[j].Port {
+				return out[i].Port < out[j].Port
+			}
+			return out[i].Address < out[j].Address
+		})
+		return out
+	}
 	p.mu.Lock()
 	st := p.state[namespace+"/"+service]
 	var fs []*frontend

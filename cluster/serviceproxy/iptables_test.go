@@ -1,0 +1,295 @@
+package serviceproxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// nsBinder puts ClusterIPs on lo inside a test network namespace.
+type nsBinder struct{ ns string }
+
+func (b nsBinder) AddAddress(ip string) error {
+	return exec.Command("ip", "-n", b.ns, "addr", "replace", ip+"/32", "dev", "lo").Run()
+}
+func (b nsBinder) RemoveAddress(ip string) error {
+	return exec.Command("ip", "-n", b.ns, "addr", "del", ip+"/32", "dev", "lo").Run()
+}
+
+// netnsLab is a network namespace with loopback up and some addresses on lo: pods,
+// clients, ClusterIPs all live in it, and its nat table is the proxy's.
+type netnsLab struct {
+	t  *testing.T
+	ns string
+}
+
+func newLab(t *testing.T, addrs ...string) *netnsLab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test makes a network namespace and iptables rules in it: run it as root (Debian packages iproute2 and iptables)")
+	}
+	ns := fmt.Sprintf("wkt-ipt%d-%d", os.Getpid()%100000, time.Now().UnixNano()%1000)
+	ipCmd(t, "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	ipCmd(t, "-n", ns, "link", "set", "lo", "up")
+	for _, a := range addrs {
+		ipCmd(t, "-n", ns, "addr", "add", a+"/32", "dev", "lo")
+	}
+	return &netnsLab{t: t, ns: ns}
+}
+
+// backend starts a greeting/echo server in the namespace on addr.
+func (l *netnsLab) backend(name, addr string) *backend {
+	l.t.Helper()
+	var ln net.Listener
+	if err := inNetns(l.ns, func() (err error) { ln, err = net.Listen("tcp4", addr); return err }); err != nil {
+		l.t.Fatal(err)
+	}
+	b := &backend{name: name, ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.conns.Add(1)
+			go func() {
+				defer c.Close()
+				fmt.Fprintf(c, "%s\n", name)
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	l.t.Cleanup(func() { ln.Close() })
+	return b
+}
+
+// dial connects from inside the namespace, from local if set.
+func (l *netnsLab) dial(addr, local string) (net.Conn, error) {
+	var c net.Conn
+	err := inNetns(l.ns, func() (err error) {
+		d := net.Dialer{Timeout: 2 * time.Second}
+		if local != "" {
+			d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+		}
+		c, err = d.Dial("tcp4", addr)
+		return err
+	})
+	return c, err
+}
+
+func (l *netnsLab) hit(addr, local string) (string, error) {
+	c, err := l.dial(addr, local)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+func (l *netnsLab) natRules() string {
+	out, _ := exec.Command("ip", "netns", "exec", l.ns, "iptables-save", "-t", "nat").CombinedOutput()
+	return string(out)
+}
+
+// epAt lists backends at their own addresses on port 3000, like pods.
+func epAt(name string, ready []*backend, ips map[*backend]string) *corev1.Endpoints {
+	ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}}
+	if len(ready) == 0 {
+		return ep
+	}
+	ss := corev1.EndpointSubset{Ports: []corev1.EndpointPort{{Name: "http", Port: 3000, Protocol: corev1.ProtocolTCP}}}
+	for _, b := range ready {
+		ss.Addresses = append(ss.Addresses, corev1.EndpointAddress{IP: ips[b], TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: b.name}})
+	}
+	ep.Subsets = []corev1.EndpointSubset{ss}
+	return ep
+}
+
+func startKernelProxy(t *testing.T, lab *netnsLab, objs ...*corev1.Service) (*Proxier, kubernetes.Interface, context.CancelFunc) {
+	t.Helper()
+	cs := fake.NewClientset()
+	for _, o := range objs {
+		if _, err := cs.CoreV1().Services(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := New(Config{Client: cs, Mode: ModeIPTables, NetNS: lab.ns, NodeAddress: "127.0.0.1", Addresses: nsBinder{lab.ns}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-p.Done() })
+	return p, cs, cancel
+}
+
+func setEndpoints(t *testing.T, cs kubernetes.Interface, ep *corev1.Endpoints) {
+	t.Helper()
+	_, err := cs.CoreV1().Endpoints("default").Update(context.Background(), ep, metav1.UpdateOptions{})
+	if err != nil {
+		_, err = cs.CoreV1().Endpoints("default").Create(context.Background(), ep, metav1.CreateOptions{})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIPTablesMode(t *testing.T) {
+	const cip = "198.18.97.10"
+	lab := newLab(t, "198.18.81.1", "198.18.81.2", "198.18.81.3", "198.18.82.2", "198.18.82.3", "198.18.82.4")
+	a, b, c := lab.backend("a", "198.18.81.1:3000"), lab.backend("b", "198.18.81.2:3000"), lab.backend("c", "198.18.81.3:3000")
+	ips := map[*backend]string{a: "198.18.81.1", b: "198.18.81.2", c: "198.18.81.3"}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, ClusterIP: cip, Selector: map[string]string{"app": "echo"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: 30080, Protocol: corev1.ProtocolTCP}}},
+	}
+	p, cs, cancel := startKernelProxy(t, lab, svc)
+	clusterAddr, nodeAddr := cip+":80", "127.0.0.1:30080"
+
+	t.Run("NoEndpointsRefused", func(t *testing.T) {
+		waitFor(t, func() bool { return strings.Contains(lab.natRules(), chainServices) })
+		start := time.Now()
+		_, err := lab.dial(clusterAddr, "")
+		if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > 100*time.Millisecond {
+			t.Fatalf("dial with no endpoints: %v after %v, want connection refused at once", err, time.Since(start))
+		}
+	})
+
+	setEndpoints(t, cs, epAt("echo", []*backend{a, b, c}, ips))
+	waitFor(t, func() bool { n, _ := lab.hit(clusterAddr, ""); return n != "" })
+
+	t.Run("RoundRobin", func(t *testing.T) {
+		for _, addr := range []string{clusterAddr, nodeAddr} {
+			counts := map[string]int{}
+			for range 300 {
+				n, err := lab.hit(addr, "")
+				if err != nil {
+					t.Fatalf("via %s: %v", addr, err)
+				}
+				counts[n]++
+			}
+			if counts["a"] != 100 || counts["b"] != 100 || counts["c"] != 100 {
+				t.Errorf("via %s: %v, want 100 each", addr, counts)
+			}
+		}
+		var total uint64
+		for _, s := range p.Stats("default", "echo") {
+			total += s.Connections
+		}
+		if total < 600 {
+			t.Errorf("rule counters saw %d connections, want ≥ 600: %+v", total, p.Stats("default", "echo"))
+		}
+	})
+
+	t.Run("UnreadyGetsNothingInFlightFinishes", func(t *testing.T) {
+		var inflight net.Conn
+		var rd *bufio.Reader
+		for range 6 {
+			conn, err := lab.dial(clusterAddr, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := bufio.NewReader(conn)
+			if n, _ := r.ReadString('\n'); n == "b\n" {
+				inflight, rd = conn, r
+				break
+			}
+			conn.Close()
+		}
+		if inflight == nil {
+			t.Fatal("no connection reached b")
+		}
+		defer inflight.Close()
+		setEndpoints(t, cs, epAt("echo", []*backend{a, c}, ips))
+		changed := time.Now()
+		waitFor(t, func() bool { return !strings.Contains(lab.natRules(), "198.18.81.2:3000") })
+		t.Logf("rules without b %v after the Endpoints update", time.Since(changed))
+		before := b.conns.Load()
+		for range 60 {
+			if n, err := lab.hit(clusterAddr, ""); err != nil || n == "b" {
+				t.Fatalf("got %q %v while b is out", n, err)
+			}
+		}
+		if d := b.conns.Load() - before; d != 0 {
+			t.Errorf("b got %d new connections", d)
+		}
+		inflight.SetDeadline(time.Now().Add(2 * time.Second))
+		io.WriteString(inflight, "still here\n")
+		if line, err := rd.ReadString('\n'); err != nil || line != "still here\n" {
+			t.Errorf("in-flight connection broke: %q %v", line, err)
+		}
+		setEndpoints(t, cs, epAt("echo", []*backend{a, b, c}, ips))
+		waitFor(t, func() bool { return strings.Contains(lab.natRules(), "198.18.81.2:3000") })
+	})
+
+	t.Run("ClientIPAffinity", func(t *testing.T) {
+		s, _ := cs.CoreV1().Services("default").Get(context.Background(), "echo", metav1.GetOptions{})
+		s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+		if _, err := cs.CoreV1().Services("default").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, func() bool { return strings.Contains(lab.natRules(), "--rcheck") })
+		distinct := map[string]bool{}
+		for _, client := range []string{"198.18.82.2", "198.18.82.3", "198.18.82.4"} {
+			seen := map[string]int{}
+			for range 20 {
+				n, err := lab.hit(clusterAddr, client)
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen[n]++
+			}
+			if len(seen) != 1 {
+				t.Errorf("client %s spread over %v", client, seen)
+			}
+			for n := range seen {
+				distinct[n] = true
+			}
+		}
+		if len(distinct) < 2 {
+			t.Errorf("all clients pinned to the same endpoint: %v", distinct)
+		}
+	})
+
+	t.Run("CleanupOnStop", func(t *testing.T) {
+		cancel()
+		<-p.Done()
+		if rules := lab.natRules(); strings.Contains(rules, "WEBKUBE") || strings.Contains(rules, "WK-S") {
+			t.Errorf("rules left after stop:\n%s", rules)
+		}
+		out, _ := exec.Command("ip", "-n", lab.ns, "addr", "show", "lo").CombinedOutput()
+		if strings.Contains(string(out), cip) {
+			t.Errorf("cluster IP left on lo:\n%s", out)
+		}
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 5 s")
+}
