@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd"
+	"github.com/containerd/containerd/cio"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -390,6 +391,37 @@ func TestStop(t *testing.T) {
 		}
 		if err := f.rt.Stop(f.ctx, id, time.Second); err != nil {
 			t.Fatalf("Stop after Remove: %v", err)
+		}
+	})
+	t.Run("StartTwice", func(t *testing.T) {
+		id, _ := f.run(t, newPod("twice", corev1.Container{Name: "c", Command: []string{"sleep", "100"}}), 0, 0, nil)
+		if err := f.rt.StartContainer(f.ctx, id); err == nil {
+			t.Fatal("second StartContainer of a running container worked")
+		}
+		if st, _ := f.rt.Status(f.ctx, id); st.State != StateRunning {
+			t.Fatalf("after a refused second start: %+v", st)
+		}
+	})
+	t.Run("StartAfterCrashBeforeStart", func(t *testing.T) {
+		// A task created but never started, as a kubelet dying between the two leaves it.
+		pod := newPod("half", corev1.Container{Name: "c", Command: []string{"sh", "-c", "echo ran"}})
+		nw, _ := f.net.SetUp(f.ctx, string(pod.UID), pod.Namespace, pod.Name)
+		id, err := f.rt.Create(f.ctx, CreateOptions{Pod: pod, Container: &pod.Spec.Containers[0], Image: f.busybox, Network: nw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := env.Client.LoadContainer(f.ctx, id)
+		if _, err := c.NewTask(f.ctx, cio.NullIO); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := f.rt.Status(f.ctx, id); st.State != StateCreated {
+			t.Fatalf("half-started container: %+v", st)
+		}
+		if err := f.rt.StartContainer(f.ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if st := f.wait(t, id, 10*time.Second); st.ExitCode != 0 || f.logOf(t, id) != "ran\n" {
+			t.Fatalf("%+v, log %q", st, f.logOf(t, id))
 		}
 	})
 }

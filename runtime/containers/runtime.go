@@ -307,25 +307,35 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("containers: %w", err)
 	}
-	labels, err := c.Labels(ctx)
+	// LoadContainer fetched the record already: no second round trip for the labels.
+	info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
 	if err != nil {
 		return fmt.Errorf("containers: %w", err)
 	}
-	// A task left by a start that did not finish (e.g. a crash in between) is replaced.
-	if old, err := c.Task(ctx, nil); err == nil {
-		if st, err := old.Status(ctx); err == nil && st.Status != containerd.Created {
-			return fmt.Errorf("containers: %s already started", id)
-		}
-		if _, err := old.Delete(ctx, containerd.WithProcessKill); err != nil {
-			return fmt.Errorf("containers: %w", err)
-		}
-	}
+	labels := info.Labels
 	lf, err := logs.Create(r.logPathFromLabels(labels, 0), r.now)
 	if err != nil {
 		return fmt.Errorf("containers: %w", err)
 	}
 	fifoDir := filepath.Join(r.cfg.DataDir, "fifo", id)
-	t, err := c.NewTask(ctx, cio.NewCreator(append(outputStreams(labels, lf), cio.WithFIFODir(fifoDir))...))
+	newTask := func() (containerd.Task, error) {
+		return c.NewTask(ctx, cio.NewCreator(append(outputStreams(labels, lf), cio.WithFIFODir(fifoDir))...))
+	}
+	t, err := newTask()
+	if errdefs.IsAlreadyExists(err) {
+		// A task left by a start that did not finish (e.g. a crash in between) is replaced.
+		if old, lerr := c.Task(ctx, nil); lerr == nil {
+			if st, serr := old.Status(ctx); serr == nil && st.Status != containerd.Created {
+				lf.Close()
+				return fmt.Errorf("containers: %s already started", id)
+			}
+			if _, derr := old.Delete(ctx, containerd.WithProcessKill); derr != nil {
+				lf.Close()
+				return fmt.Errorf("containers: %w", derr)
+			}
+		}
+		t, err = newTask()
+	}
 	if err != nil {
 		lf.Close()
 		return fmt.Errorf("containers: start %s: %w", id, err)
