@@ -76,6 +76,9 @@ func TestBadInput(t *testing.T) {
 		{"ErrMalformedProtobuf", pods, "POST", "application/vnd.kubernetes.protobuf", "xx", 400, "BadRequest", []string{"protobuf"}},
 		{"ErrNoSuchResource", "/api/v1/namespaces/default/widgets", "GET", "", "", 404, "NotFound",
 			[]string{"the server could not find the requested resource"}},
+		{"ErrCreateWithoutNamespace", "/api/v1/pods", "POST", jsonCT,
+			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x"}]}}`,
+			404, "NotFound", nil},
 		{"ErrMethodNotAllowed", pods + "/x/binding", "GET", "", "", 405, "MethodNotAllowed", nil},
 	}
 	for _, tc := range cases {
