@@ -232,7 +232,7 @@ func (r *Runtime) reattach(ctx context.Context, c containerd.Container) error {
 	if st.Status != containerd.Running {
 		return nil // its exit is read from the task when asked
 	}
-	lf, err := logs.Create(r.logPathFromLabels(labels, 0), r.now)
+	lf, err := logs.Create(r.logPathFromLabels(labels), r.now)
 	if err != nil {
 		return err
 	}
@@ -313,7 +313,7 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 		return fmt.Errorf("containers: %w", err)
 	}
 	labels := info.Labels
-	lf, err := logs.Create(r.logPathFromLabels(labels, 0), r.now)
+	lf, err := logs.Create(r.logPathFromLabels(labels), r.now)
 	if err != nil {
 		return fmt.Errorf("containers: %w", err)
 	}
@@ -616,7 +616,7 @@ func (r *Runtime) status(ctx context.Context, c containerd.Container) (Status, e
 		Image:        info.Image,
 		State:        StateCreated,
 		CreatedAt:    info.CreatedAt,
-		LogPath:      r.logPathFromLabels(l, 0),
+		LogPath:      r.logPathFromLabels(l),
 	}
 	st.StartedAt, _ = time.Parse(time.RFC3339Nano, l[LabelStartedAt])
 	t, err := c.Task(ctx, nil)
@@ -723,7 +723,7 @@ func (r *Runtime) podDir(uid string) string {
 
 func (r *Runtime) logsDir() string { return filepath.Join(r.cfg.DataDir, "logs") }
 
-func (r *Runtime) logPathFromLabels(l map[string]string, back int) string {
+func (r *Runtime) logPathFromLabels(l map[string]string) string {
 	rc, _ := strconv.Atoi(l[LabelRestartCount])
-	return logs.Path(r.logsDir(), l[LabelPodNamespace], l[LabelPodName], l[LabelPodUID], l[LabelContainer], rc-back)
+	return logs.Path(r.logsDir(), l[LabelPodNamespace], l[LabelPodName], l[LabelPodUID], l[LabelContainer], rc)
 }
