@@ -436,18 +436,28 @@ func TestWatchFromListRevision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second watch from the very beginning replays pages of history while live
+	// events queue behind them, then switches to live.
+	fromStart, err := s.Watch(ctx, "/w/", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Read as fast as events come, like an informer, so the watcher is not dropped.
-	got := make(chan []Event, 1)
-	go func() {
-		var evs []Event
-		for e := range ch {
-			evs = append(evs, e)
-			if e.KV.Key == "/w/~end" {
-				break
+	collect := func(ch <-chan Event) chan []Event {
+		got := make(chan []Event, 1)
+		go func() {
+			var evs []Event
+			for e := range ch {
+				evs = append(evs, e)
+				if e.KV.Key == "/w/~end" {
+					break
+				}
 			}
-		}
-		got <- evs
-	}()
+			got <- evs
+		}()
+		return got
+	}
+	got, gotAll := collect(ch), collect(fromStart)
 	// Keep writing well past the list, then stop.
 	for i := 0; i < 10000; i++ {
 		if cur, _ := s.CurrentRevision(ctx); cur >= listRev+1000 {
@@ -512,6 +522,21 @@ func TestWatchFromListRevision(t *testing.T) {
 	// after the list are contiguous.
 	if last != end {
 		t.Fatalf("watch ended at %d, store at %d", last, end)
+	}
+	// Only /w/ keys were written, so the watch from the start saw every revision.
+	var all []Event
+	select {
+	case all = <-gotAll:
+	case <-time.After(10 * time.Second):
+		t.Fatal("watch from the start did not reach the end marker in 10s")
+	}
+	for i, e := range all {
+		if e.KV.ModRevision != int64(i)+2 {
+			t.Fatalf("watch from the start: event %d has revision %d, want %d", i, e.KV.ModRevision, i+2)
+		}
+	}
+	if len(all) == 0 || all[len(all)-1].KV.ModRevision != end {
+		t.Fatalf("watch from the start got %d events, not up to %d", len(all), end)
 	}
 }
 

@@ -12,46 +12,52 @@ import (
 // back neither holds a snapshot open for long nor loads all history into memory.
 const replayPage = 500
 
-// watchOut is the buffer between a watch's goroutine and its reader.
-const watchOut = 100
-
 // Watch streams every event under prefix with a revision greater than revision.
 //
 // It subscribes to live events first and notes the last revision published at that
-// moment (last). Rows in (revision, last] are replayed from SQLite; live events are
-// passed on only above max(revision, last). Every event above last is published after
-// the subscription exists, and every event at or below it was committed before, so the
-// two parts meet without a gap or a repeat.
+// moment (last); the subscription passes on only events above max(revision, last).
+// Rows in (revision, last] are replayed from SQLite. Every event above last is
+// published after the subscription exists, and every event at or below it was
+// committed before, so the two parts meet without a gap or a repeat.
+//
+// A watch that needs no replay (the usual case: from now, or from a list just made)
+// is fed by the writer directly, with no goroutine of its own. One that replays has a
+// goroutine that sends the replay, then the live events that queued meanwhile, and
+// then hands the channel over to the writer.
 //
 // Live events are shared by every watcher: treat KV.Value and PrevKV as read-only.
 func (s *SQLite) Watch(ctx context.Context, prefix string, revision int64) (<-chan Event, error) {
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
-	sub, last := s.bus.subscribe(prefix, s.cfg.WatchBuffer)
+	sub, last := s.bus.subscribe(prefix, revision, s.cfg.WatchBuffer)
 	if sub == nil {
 		return nil, ErrClosed
 	}
-	if revision == 0 {
-		revision = last
-	}
-	var page []Event
-	pos, more := revision, false
-	if revision < last {
-		var err error
-		page, pos, more, err = s.replay(ctx, prefix, revision, last)
-		if err != nil {
+	if revision == 0 || revision >= last {
+		if c := s.compacted.Load(); revision != 0 && revision < c {
 			s.bus.unsubscribe(sub)
-			return nil, err
+			return nil, fmt.Errorf("%w: revision %d is older than %d", ErrCompacted, revision, c)
 		}
-	} else if c := s.compacted.Load(); revision < c {
-		s.bus.unsubscribe(sub)
-		return nil, fmt.Errorf("%w: revision %d is older than %d", ErrCompacted, revision, c)
+		context.AfterFunc(ctx, func() { s.bus.unsubscribe(sub) })
+		return sub.ch, nil
 	}
-	out := make(chan Event, watchOut)
+	page, pos, more, err := s.replay(ctx, prefix, revision, last)
+	if err != nil {
+		s.bus.unsubscribe(sub)
+		return nil, err
+	}
+	context.AfterFunc(ctx, func() { s.bus.unsubscribe(sub) })
+	queued := sub.ch // live events wait here until the replay is sent
+	out := make(chan Event, s.cfg.WatchBuffer)
 	go func() {
-		defer close(out)
-		defer s.bus.unsubscribe(sub)
+		handedOver := false
+		defer func() {
+			if !handedOver {
+				s.bus.unsubscribe(sub)
+				close(out)
+			}
+		}()
 		send := func(e Event) bool {
 			select {
 			case out <- e:
@@ -82,21 +88,24 @@ func (s *SQLite) Watch(ctx context.Context, prefix string, revision int64) (<-ch
 				return
 			}
 		}
-		floor := max(revision, last)
 		for {
 			select {
-			case e, ok := <-sub.ch:
+			case e, ok := <-queued:
 				if !ok {
 					return // fell behind, or the store closed
-				}
-				if e.KV.ModRevision <= floor {
-					continue
 				}
 				if !send(e) {
 					return
 				}
 			case <-ctx.Done():
 				return
+			default:
+				// Nothing queued: from here the writer feeds out itself. If events
+				// arrived meanwhile, or the subscription is gone, the loop goes on.
+				if s.bus.handOver(sub, out) {
+					handedOver = true
+					return
+				}
 			}
 		}
 	}()
@@ -168,24 +177,38 @@ type bus struct {
 
 type sub struct {
 	prefix string
-	ch     chan Event
+	after  int64      // only events above this revision are passed on
+	ch     chan Event // the watcher's channel, or its queue while it replays
 }
 
 func newBus(last int64) *bus {
 	return &bus{subs: map[*sub]struct{}{}, last: last}
 }
 
-// subscribe returns a new subscription and the last revision published before it,
-// or nil if the bus is closed.
-func (b *bus) subscribe(prefix string, buffer int) (*sub, int64) {
+// subscribe returns a new subscription for events under prefix above revision (0 =
+// from now) and the last revision published before it, or nil if the bus is closed.
+func (b *bus) subscribe(prefix string, revision int64, buffer int) (*sub, int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil, 0
 	}
-	s := &sub{prefix: prefix, ch: make(chan Event, buffer)}
+	s := &sub{prefix: prefix, after: max(revision, b.last), ch: make(chan Event, buffer)}
 	b.subs[s] = struct{}{}
 	return s, b.last
+}
+
+// handOver makes out the channel s's events go to, if s is still subscribed and its
+// queue is empty; otherwise the caller still has queued events to pass on (or none
+// will come).
+func (b *bus) handOver(s *sub, out chan Event) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.subs[s]; !ok || len(s.ch) > 0 {
+		return false
+	}
+	s.ch = out
+	return true
 }
 
 func (b *bus) unsubscribe(s *sub) {
@@ -204,7 +227,7 @@ func (b *bus) publish(events []Event) {
 	for s := range b.subs {
 	events:
 		for _, e := range events {
-			if !strings.HasPrefix(e.KV.Key, s.prefix) {
+			if e.KV.ModRevision <= s.after || !strings.HasPrefix(e.KV.Key, s.prefix) {
 				continue
 			}
 			select {
