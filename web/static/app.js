@@ -82,6 +82,7 @@
         const el = document.getElementById(m.id);
         if (el) el.innerHTML = m.html || "";
         if (m.id === "steps") afterStepsReset();
+        if (m.id === "held") markHeld();
         break;
       }
       case "step":
@@ -218,6 +219,18 @@
       flash(d.comp, d.node, $(".st-title", li).textContent + " — " + d.kind + "/" + d.name + (d.node ? " → " + d.node : ""));
       $("#scrub-label").textContent = scrubbing ? "step " + (i + 1) + " of " + list.children.length : "live";
     });
+  // Held steps light the component that is waiting, so the learner sees who is paused.
+  function markHeld() {
+    $$(".box.held").forEach((b) => b.classList.remove("held"));
+    $$("[data-testid=held-step]").forEach((h) => {
+      const c = h.dataset.comp || "";
+      let boxes;
+      if (c.startsWith("kubelet/")) boxes = boxesFor("kubelet", c.slice(8));
+      else if (c === "scheduler") boxes = boxesFor("scheduler");
+      else boxes = boxesFor("controller-manager");
+      boxes.forEach((b) => b.classList.add("held"));
+    });
+  }
   function setMode(on) {
     const box = $("#stepmode");
     if (box) box.checked = !!on;
