@@ -224,6 +224,7 @@ func BenchmarkReplicaSet100(b *testing.B) {
 	replicas := int32(n)
 	var took []time.Duration
 	var rssPerPod, pssPerPod []float64
+	phases := map[string][]float64{}
 	b.ResetTimer()
 	for i := range b.N {
 		name := fmt.Sprintf("bench100-%d", i)
@@ -243,7 +244,12 @@ func BenchmarkReplicaSet100(b *testing.B) {
 				},
 			},
 		}
+		pw, err := cs.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: "app=bench100"})
+		if err != nil {
+			b.Fatal(err)
+		}
 		start := time.Now()
+		seen := watchMilestones(pw, start)
 		if _, err := rsc.Create(ctx, rs, metav1.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
@@ -254,6 +260,13 @@ func BenchmarkReplicaSet100(b *testing.B) {
 		took = append(took, time.Since(start))
 		b.StopTimer()
 		w.Stop()
+		pw.Stop()
+		m := <-seen
+		b.Logf("100 pods: all created %.2fs, all scheduled %.2fs, all Running %.2fs, all Ready %.2fs, rs readyReplicas=100 %.2fs",
+			m.all(m.created, n), m.all(m.scheduled, n), m.all(m.running, n), m.all(m.ready, n), took[len(took)-1].Seconds())
+		for k, v := range map[string]map[string]time.Duration{"created": m.created, "scheduled": m.scheduled, "running": m.running} {
+			phases[k] = append(phases[k], m.all(v, n))
+		}
 		rss, pss := podProcessMemory(b, c.dataDir)
 		rssPerPod = append(rssPerPod, (rss-rss0)/n)
 		pssPerPod = append(pssPerPod, (pss-pss0)/n)
@@ -269,9 +282,65 @@ func BenchmarkReplicaSet100(b *testing.B) {
 	slices.Sort(rssPerPod)
 	slices.Sort(pssPerPod)
 	b.ReportMetric(quantile(took, 0.5).Seconds(), "s-to-all-ready")
+	for k, v := range phases {
+		slices.Sort(v)
+		b.ReportMetric(v[len(v)/2], "s-to-all-"+k)
+	}
 	b.ReportMetric(rssPerPod[len(rssPerPod)/2], "rss-MB/pod")
 	b.ReportMetric(pssPerPod[len(pssPerPod)/2], "pss-MB/pod")
 	b.ReportMetric(0, "ns/op") // includes the untimed delete; s-to-all-ready is the figure
+}
+
+// milestones are when each pod (by name) was first seen created, bound, Running, Ready.
+type milestones struct {
+	created, scheduled, running, ready map[string]time.Duration
+}
+
+// all is when the n-th pod reached a milestone, in seconds; -1 if fewer did.
+func (m milestones) all(at map[string]time.Duration, n int) float64 {
+	if len(at) < n {
+		return -1
+	}
+	var ds []time.Duration
+	for _, d := range at {
+		ds = append(ds, d)
+	}
+	slices.Sort(ds)
+	return ds[n-1].Seconds()
+}
+
+// watchMilestones reads a pod watch until it is stopped, then sends what it saw.
+func watchMilestones(w watch.Interface, start time.Time) <-chan milestones {
+	out := make(chan milestones, 1)
+	m := milestones{map[string]time.Duration{}, map[string]time.Duration{}, map[string]time.Duration{}, map[string]time.Duration{}}
+	mark := func(at map[string]time.Duration, name string, d time.Duration) {
+		if _, ok := at[name]; !ok {
+			at[name] = d
+		}
+	}
+	go func() {
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			d := time.Since(start)
+			mark(m.created, p.Name, d)
+			if p.Spec.NodeName != "" {
+				mark(m.scheduled, p.Name, d)
+			}
+			if p.Status.Phase == corev1.PodRunning {
+				mark(m.running, p.Name, d)
+			}
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					mark(m.ready, p.Name, d)
+				}
+			}
+		}
+		out <- m
+	}()
+	return out
 }
 
 func waitNoPods(b *testing.B, ctx context.Context, cs kubernetes.Interface, selector string, timeout time.Duration) {
