@@ -29,7 +29,8 @@ type loadResult struct {
 // httpLoad drives GET requests over `conns` keep-alive connections to addr for d, like
 // wrk: a fixed request written raw and a response read by its Content-Length, so the
 // load generator itself costs little CPU. newConn makes each request open a connection.
-func httpLoad(addr string, conns int, d time.Duration, newConn bool) (loadResult, error) {
+// enter, if set, runs first on each load goroutine (to move it into a network namespace).
+func httpLoad(addr string, conns int, d time.Duration, newConn bool, enter func() error) (loadResult, error) {
 	const req = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -49,6 +50,12 @@ func httpLoad(addr string, conns int, d time.Duration, newConn bool) (loadResult
 					firstErr = err
 				}
 				mu.Unlock()
+			}
+			if enter != nil {
+				if err := enter(); err != nil {
+					fail(err)
+					return
+				}
 			}
 			for time.Now().Before(stop) {
 				start := time.Now()
@@ -117,7 +124,22 @@ func readResponse(r *bufio.Reader) error {
 }
 
 // bulk sends size bytes through addr to a sink and returns MB/s.
-func bulk(addr string, size int) (float64, error) {
+func bulk(addr string, size int, enter func() error) (mbps float64, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if enter != nil {
+			if err = enter(); err != nil {
+				return
+			}
+		}
+		mbps, err = bulkHere(addr, size)
+	}()
+	<-done
+	return mbps, err
+}
+
+func bulkHere(addr string, size int) (float64, error) {
 	c, err := net.Dial("tcp4", addr)
 	if err != nil {
 		return 0, err
@@ -138,26 +160,30 @@ func bulk(addr string, size int) (float64, error) {
 	return float64(size) / (1 << 20) / time.Since(start).Seconds(), nil
 }
 
-// BenchmarkProxyVsDirect measures HTTP through the Service's ClusterIP against the same
-// backend dialled directly, in the same run, alternating phases so drift hits both.
-//
-//	go test -run '^$' -bench ProxyVsDirect -benchtime 1x ./cluster/serviceproxy/
-func BenchmarkProxyVsDirect(b *testing.B) {
+// benchTargets are the addresses one mode is measured on.
+type benchTargets struct {
+	direct, proxied         string // HTTP server
+	directSink, proxiedSink string // byte sink for bulk
+	enter                   func() error
+}
+
+// startBenchServers starts the HTTP server (64-byte answers) and the byte sink on ip.
+func startBenchServers(b *testing.B, listen func(addr string) (net.Listener, error), ip string) (string, string) {
 	body := strings.Repeat("x", 64)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		io.WriteString(w, body)
 	})}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	ln, err := listen(ip + ":0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	go srv.Serve(ln)
-	defer srv.Close()
-	sink, err := net.Listen("tcp4", "127.0.0.1:0")
+	b.Cleanup(func() { srv.Close() })
+	sink, err := listen(ip + ":0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer sink.Close()
+	b.Cleanup(func() { sink.Close() })
 	go func() {
 		for {
 			c, err := sink.Accept()
@@ -171,11 +197,11 @@ func BenchmarkProxyVsDirect(b *testing.B) {
 			}()
 		}
 	}()
-	direct := ln.Addr().String()
-	directSink := sink.Addr().String()
-	port := func(a string) int32 { return int32(must(strconv.Atoi(a[strings.LastIndex(a, ":")+1:]))) }
+	return ln.Addr().String(), sink.Addr().String()
+}
 
-	const clusterIP = "127.0.0.60"
+func benchService(clusterIP, podIP, httpAddr, sinkAddr string) (*corev1.Service, *corev1.Endpoints) {
+	port := func(a string) int32 { return int32(must(strconv.Atoi(a[strings.LastIndex(a, ":")+1:]))) }
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: "default"},
 		Spec: corev1.ServiceSpec{ClusterIP: clusterIP, Ports: []corev1.ServicePort{
@@ -186,32 +212,67 @@ func BenchmarkProxyVsDirect(b *testing.B) {
 	ep := &corev1.Endpoints{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: "default"},
 		Subsets: []corev1.EndpointSubset{{
-			Addresses: []corev1.EndpointAddress{{IP: "127.0.0.1"}},
+			Addresses: []corev1.EndpointAddress{{IP: podIP}},
 			Ports: []corev1.EndpointPort{
-				{Name: "http", Port: port(direct), Protocol: corev1.ProtocolTCP},
-				{Name: "sink", Port: port(directSink), Protocol: corev1.ProtocolTCP},
+				{Name: "http", Port: port(httpAddr), Protocol: corev1.ProtocolTCP},
+				{Name: "sink", Port: port(sinkAddr), Protocol: corev1.ProtocolTCP},
 			},
 		}},
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p, err := New(Config{Client: fake.NewClientset(svc, ep)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := p.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { cancel(); <-p.Done() }()
-	proxied, proxiedSink := clusterIP+":18080", clusterIP+":18081"
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if len(p.Stats("default", "bench")) == 2 || time.Now().After(deadline) {
-			break
-		}
-		if c, err := net.Dial("tcp4", proxiedSink); err == nil {
-			c.Close()
-		}
-	}
+	return svc, ep
+}
 
+// BenchmarkProxyVsDirect measures HTTP and bulk bytes through a Service's ClusterIP
+// against the same server dialled directly, in the same run, alternating phases so drift
+// hits both. userspace runs on the host's loopback; iptables in a network namespace of
+// its own (its rules stay there), with its own direct baseline.
+//
+//	go test -run '^$' -bench ProxyVsDirect -benchtime 1x ./cluster/serviceproxy/
+func BenchmarkProxyVsDirect(b *testing.B) {
+	b.Run("userspace", func(b *testing.B) {
+		httpAddr, sinkAddr := startBenchServers(b, func(a string) (net.Listener, error) { return net.Listen("tcp4", a) }, "127.0.0.1")
+		const clusterIP = "127.0.0.60"
+		svc, ep := benchService(clusterIP, "127.0.0.1", httpAddr, sinkAddr)
+		ctx, cancel := context.WithCancel(context.Background())
+		p, err := New(Config{Client: fake.NewClientset(svc, ep)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { cancel(); <-p.Done() }()
+		for deadline := time.Now().Add(5 * time.Second); len(p.Stats("default", "bench")) < 2 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		compare(b, benchTargets{direct: httpAddr, proxied: clusterIP + ":18080", directSink: sinkAddr, proxiedSink: clusterIP + ":18081"})
+	})
+	b.Run("iptables", func(b *testing.B) {
+		const podIP, clusterIP = "198.18.84.1", "198.18.98.10"
+		lab := newLab(b, podIP)
+		httpAddr, sinkAddr := startBenchServers(b, func(a string) (l net.Listener, err error) {
+			err = inNetns(lab.ns, func() error { l, err = net.Listen("tcp4", a); return err })
+			return l, err
+		}, podIP)
+		svc, ep := benchService(clusterIP, podIP, httpAddr, sinkAddr)
+		ctx, cancel := context.WithCancel(context.Background())
+		p, err := New(Config{Client: fake.NewClientset(svc, ep), Mode: ModeIPTables, NetNS: lab.ns, Addresses: nsBinder{lab.ns}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { cancel(); <-p.Done() }()
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(lab.natRules(), sinkAddr) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		compare(b, benchTargets{direct: httpAddr, proxied: clusterIP + ":18080", directSink: sinkAddr, proxiedSink: clusterIP + ":18081",
+			enter: func() error { return enterNetns(lab.ns) }})
+	})
+}
+
+func compare(b *testing.B, tg benchTargets) {
 	const phase = 2 * time.Second
 	for _, mode := range []struct {
 		name    string
@@ -220,12 +281,12 @@ func BenchmarkProxyVsDirect(b *testing.B) {
 	}{{"keepalive", false, 16}, {"conn-per-request", true, 16}} {
 		var d, pr []loadResult
 		for range 2 {
-			r, err := httpLoad(direct, mode.conns, phase, mode.newConn)
+			r, err := httpLoad(tg.direct, mode.conns, phase, mode.newConn, tg.enter)
 			if err != nil {
 				b.Fatalf("direct: %v", err)
 			}
 			d = append(d, r)
-			r, err = httpLoad(proxied, mode.conns, phase, mode.newConn)
+			r, err = httpLoad(tg.proxied, mode.conns, phase, mode.newConn, tg.enter)
 			if err != nil {
 				b.Fatalf("proxied: %v", err)
 			}
@@ -238,11 +299,11 @@ func BenchmarkProxyVsDirect(b *testing.B) {
 		b.ReportMetric(float64((prr.p99 - dr.p99).Microseconds()), mode.name+"-added-p99-µs")
 	}
 	const size = 512 << 20
-	dm, err := bulk(directSink, size)
+	dm, err := bulk(tg.directSink, size, tg.enter)
 	if err != nil {
 		b.Fatal(err)
 	}
-	pm, err := bulk(proxiedSink, size)
+	pm, err := bulk(tg.proxiedSink, size, tg.enter)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 )
 
-func ipCmd(t *testing.T, args ...string) {
+func ipCmd(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 		t.Fatalf("ip %s: %s: %v", strings.Join(args, " "), out, err)
@@ -66,6 +66,18 @@ func inNetns(ns string, f func() error) error {
 		errc <- f()
 	}()
 	return <-errc
+}
+
+// enterNetns moves the calling goroutine, locked to its thread for good, into the named
+// network namespace; the thread dies when the goroutine ends.
+func enterNetns(ns string) error {
+	runtime.LockOSThread()
+	target, err := os.Open("/var/run/netns/" + ns)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return unix.Setns(int(target.Fd()), unix.CLONE_NEWNET)
 }
 
 // dialFrom opens a TCP connection from inside the named network namespace.

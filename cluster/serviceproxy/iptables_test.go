@@ -33,11 +33,11 @@ func (b nsBinder) RemoveAddress(ip string) error {
 // netnsLab is a network namespace with loopback up and some addresses on lo: pods,
 // clients, ClusterIPs all live in it, and its nat table is the proxy's.
 type netnsLab struct {
-	t  *testing.T
+	t  testing.TB
 	ns string
 }
 
-func newLab(t *testing.T, addrs ...string) *netnsLab {
+func newLab(t testing.TB, addrs ...string) *netnsLab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("this test makes a network namespace and iptables rules in it: run it as root (Debian packages iproute2 and iptables)")
@@ -198,6 +198,32 @@ func TestIPTablesMode(t *testing.T) {
 		}
 		if total < 600 {
 			t.Errorf("rule counters saw %d connections, want ≥ 600: %+v", total, p.Stats("default", "echo"))
+		}
+	})
+
+	t.Run("FromPodNamespace", func(t *testing.T) {
+		// A pod-like namespace whose default route points at the lab: its connections to
+		// the ClusterIP go through the lab's PREROUTING, as pod traffic does on a node.
+		pod := lab.ns + "p"
+		ipCmd(t, "netns", "add", pod)
+		defer exec.Command("ip", "netns", "del", pod).Run()
+		ipCmd(t, "-n", pod, "link", "add", "wkv0", "type", "veth", "peer", "name", "wkv1", "netns", lab.ns)
+		ipCmd(t, "-n", pod, "addr", "add", "198.19.8.2/30", "dev", "wkv0")
+		ipCmd(t, "-n", pod, "link", "set", "wkv0", "up")
+		ipCmd(t, "-n", pod, "route", "add", "default", "via", "198.19.8.1")
+		ipCmd(t, "-n", lab.ns, "addr", "add", "198.19.8.1/30", "dev", "wkv1")
+		ipCmd(t, "-n", lab.ns, "link", "set", "wkv1", "up")
+		podLab := &netnsLab{t: t, ns: pod}
+		counts := map[string]int{}
+		for range 30 {
+			n, err := podLab.hit(clusterAddr, "")
+			if err != nil {
+				t.Fatalf("from the pod namespace: %v", err)
+			}
+			counts[n]++
+		}
+		if len(counts) != 3 {
+			t.Errorf("from the pod namespace: %v, want all three", counts)
 		}
 	})
 
