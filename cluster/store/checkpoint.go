@@ -5,7 +5,7 @@ import "time"
 // Checkpoints copy the WAL back into the database file. SQLite by default does it
 // inside the COMMIT that crosses 1000 WAL pages, stalling that write (and with group
 // commit, every write queued behind it): we measured 4-80 ms per checkpoint on this
-// shared machine, mostly the fsync of 4 MB. A checkpointer on its own connection alone
+// busy shared machine. A checkpointer on its own connection alone
 // is not enough either: while writes never pause, the WAL is never fully copied at the
 // moment a write begins, so SQLite never rewinds it and it grows without bound (960 MB
 // for 64k 1 KiB writes). So it takes two steps: the checkpointer copies (and fsyncs)
@@ -65,12 +65,13 @@ func (s *SQLite) checkpointer() {
 // to leave to the writer.
 const checkpointCatchUp = 500
 
-// bulkCheckpoint copies the WAL into the database file, and again while the writes
-// during the previous copy were many, so that the writer is left only a little. It
-// reports whether the writer should finish.
+// bulkCheckpoint copies the WAL into the database file, and once more if the writes
+// during the first copy were many, so that the writer is left only a little (more
+// rounds made each cycle, and so the WAL, longer under heavy load). It reports whether
+// the writer should finish.
 func (s *SQLite) bulkCheckpoint() bool {
 	prev := -1
-	for range 4 {
+	for range 2 {
 		var busy, log, copied int
 		err := s.checkpointDB.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied)
 		if err != nil {

@@ -436,7 +436,9 @@ func TestWALBounded(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	<-sampled
-	if maxWAL > 64<<20 {
+	// Never rewound, these writes make a WAL of about 400 MB; rewound, it stays at
+	// what is written during one checkpoint, 30-60 MB on this 2-core machine when busy.
+	if maxWAL > 128<<20 {
 		t.Fatalf("WAL grew to %d MB during 24k writes of 1 KiB", maxWAL>>20)
 	}
 	t.Logf("WAL at most %d MB", maxWAL>>20)

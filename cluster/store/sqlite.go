@@ -176,8 +176,10 @@ func (s *SQLite) open(ctx context.Context) error {
 		return err
 	}
 	// Checkpoints are ours (see checkpoint.go), not inside whichever COMMIT crosses
-	// SQLite's threshold. journal_size_limit trims the WAL file after it is rewound.
-	if _, err := s.writeDB.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 16777216`); err != nil {
+	// SQLite's threshold of 1000 pages. SQLite's stays as a backstop at 10000 pages
+	// (40 MB), for when ours fall behind on a very busy machine. journal_size_limit
+	// trims the WAL file after it is rewound.
+	if _, err := s.writeDB.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 16777216`); err != nil {
 		return fmt.Errorf("store: configure %s: %w", s.path, err)
 	}
 	if s.latestStmt, err = s.writeDB.PrepareContext(ctx, latestSQL); err != nil {
