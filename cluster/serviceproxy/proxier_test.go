@@ -517,3 +517,15 @@ func TestServicesOfOtherProxiesAreLeftAlone(t *testing.T) {
 		t.Fatal("the proxy took a Service labelled for another proxy")
 	}
 }
+
+func TestLoadBalancerActsAsNodePort(t *testing.T) {
+	a := startBackend(t, "a")
+	nodePort := freePort(t, "127.0.0.1")
+	ts := setup(t, "127.0.0.61", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.Ports[0].NodePort = nodePort
+	}, endpointsOf("echo", []*backend{a}, nil))
+	if name, err := hit(ts.nodeAddr, ""); err != nil || name != "a" {
+		t.Fatalf("via the LoadBalancer's node port: %q %v", name, err)
+	}
+}

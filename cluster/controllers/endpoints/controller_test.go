@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"webkube/cluster/stepper"
 )
 
 func service(name string, sel map[string]string, ports ...corev1.ServicePort) *corev1.Service {
@@ -344,4 +346,28 @@ func TestControllerPointsKubernetesAtAPIServer(t *testing.T) {
 	if _, err := NewController(Config{Client: cs, KubernetesEndpoint: "localhost"}); err == nil {
 		t.Error("a KubernetesEndpoint without a port was accepted")
 	}
+}
+
+func TestStepModeHoldsWrites(t *testing.T) {
+	gate := stepper.New()
+	gate.SetStepMode(true)
+	cs, ctx := startControllerWith(t, Config{Gate: gate},
+		service("echo", echo, svcPort("", 80, intstr.FromInt32(3000))),
+		pod("a", "10.244.0.2", true, echo),
+	)
+	eventually(t, "a step waiting", func() (bool, string) {
+		w := gate.Waiting()
+		return len(w) == 1 && w[0].Component == Component && w[0].Action == "create-endpoints" && w[0].Name == "echo", fmt.Sprint(w)
+	})
+	if _, err := cs.CoreV1().Endpoints("default").Get(ctx, "echo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("endpoints written while held: %v", err)
+	}
+	if msg := gate.Waiting()[0].Message; msg != "endpoints of service default/echo: 1 ready, 0 not ready" {
+		t.Errorf("step message = %q", msg)
+	}
+	gate.SetStepMode(false)
+	eventually(t, "endpoints after release", func() (bool, string) {
+		got, err := endpointIPs(ctx, cs, "echo")
+		return err == nil && got == "[10.244.0.2] []", fmt.Sprint(got, err)
+	})
 }
