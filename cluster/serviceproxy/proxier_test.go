@@ -248,11 +248,13 @@ func TestUnreadyEndpointGetsNoNewConnectionsAndInFlightFinishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := b.conns.Load()
-	// Within a second (a readiness period is ≥ 1 s) 30 connections in a row avoid b.
+	// Within 2 s (a readiness period is 10 s by default; the proxy reacts to the Endpoints
+	// watch in milliseconds, the slack is for a loaded machine) 30 connections in a row
+	// avoid b.
 	streak := 0
 	for streak < 30 {
-		if time.Since(changed) > time.Second {
-			t.Fatalf("b still got new connections 1 s after turning unready")
+		if time.Since(changed) > 2*time.Second {
+			t.Fatalf("b still got new connections 2 s after turning unready")
 		}
 		name, err := hit(ts.clusterAddr, "")
 		if err != nil {
@@ -312,7 +314,7 @@ func TestNoEndpointsRefusesAtOnce(t *testing.T) {
 		if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
 			t.Fatalf("want a refusal, got %v", err)
 		}
-		if took > 100*time.Millisecond {
+		if took > time.Second {
 			t.Errorf("refusal took %v", took)
 		}
 	}
