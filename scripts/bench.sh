@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# `make bench`: every Go benchmark of the project, repeated, summarised as medians by
+# benchstat, then the figures the issues set targets for, each against its target, with
+# the baselines (ctr run, direct pod IP, kube-scheduler's floor) measured in the same run.
+#
+# Benchmarks are found by grepping for `func Benchmark`, so new ones run without editing
+# this file; the table below only gives the expensive ones their iteration counts.
+#
+# Knobs (environment):
+#   BENCH_OUT=dir      where the raw output and the report go (default ./bench-out, gitignored)
+#   BENCH_PKGS=regex   only packages whose path matches (e.g. 'cluster/(store|apiserver)')
+#   BENCH_COUNT=n      override every -count (1 for a quick look; medians need 3+)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+BENCHSTAT=(env GOFLAGS= "$GO" run golang.org/x/perf/cmd/benchstat@latest)
+OUT=${BENCH_OUT:-./bench-out}
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+RAW=$OUT/raw-$STAMP.txt
+REPORT=$OUT/results-$STAMP.txt
+DEFAULT_SETTING="1s 5"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bench: the kubelet, CNI and containerd benchmarks need root (run \`make bench\` as root)" >&2
+  exit 1
+fi
+mkdir -p "$OUT"
+
+# setting_for PKG NAME prints "benchtime count" for one benchmark. Multi-op benchmarks that
+# start clusters or browsers take a fixed small number of ops; -benchtime 1x runs the
+# function once (Nx with N > 1 makes the testing package probe with b.N = 1 first, i.e.
+# a second cluster start).
+setting_for() {
+  case "$1:$2" in
+    ./cmd/webkube:*)                               echo "1x 3" ;;   # whole webkube processes
+    ./cluster/controllers:BenchmarkReplicaSet1000) echo "1x 3" ;;
+    ./cluster/serviceproxy:BenchmarkProxyVsDirect) echo "1x 3" ;;   # alternates direct/proxy inside
+    ./runtime/images:BenchmarkRunBusybox)          echo "50x 3" ;;  # the `ctr run` baseline
+    ./runtime/containers:BenchmarkPodStart)        echo "20x 3" ;;
+    ./runtime/containers:BenchmarkPodStart20Parallel) echo "3x 3" ;;
+    ./runtime/cni:*)                               echo "30x 3" ;;
+    ./web:BenchmarkWatchToDOM10Tabs)               echo "100x 3" ;; # headless Chromium
+    *)                                             echo "$DEFAULT_SETTING" ;;
+  esac
+}
+
+# Every package with benchmarks, and per package the benchmarks grouped by setting, so
+# each group is one `go test` run.
+mapfile -t pkgs < <(grep -rl --include='*_test.go' '^func Benchmark' . | xargs -n1 dirname | sort -u)
+plan=()
+for pkg in "${pkgs[@]}"; do
+  if [ -n "${BENCH_PKGS:-}" ] && ! [[ $pkg =~ $BENCH_PKGS ]]; then
+    continue
+  fi
+  declare -A groups=()
+  for name in $(grep -ho '^func Benchmark[A-Za-z0-9_]*' "$pkg"/*_test.go | sed 's/^func //' | sort -u); do
+    s=$(setting_for "$pkg" "$name")
+    groups[$s]="${groups[$s]:+${groups[$s]}|}$name"
+  done
+  for s in "${!groups[@]}"; do
+    plan+=("$pkg;$s;${groups[$s]}")
+  done
+  unset groups
+done
+
+{
+  echo "webkube benchmarks $STAMP"
+  echo "host: $(nproc) CPUs, $(awk '/MemTotal/{printf "%.1f GB", $2/1048576}' /proc/meminfo), $(uname -r), $($GO version | cut -d' ' -f3)"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$REPORT"
+
+failed=()
+start=$(date +%s)
+for p in "${plan[@]}"; do
+  IFS=';' read -r pkg s names <<<"$p"
+  read -r benchtime count <<<"$s"
+  count=${BENCH_COUNT:-$count}
+  echo "== $pkg -bench '^($names)\$' -benchtime $benchtime -count $count" | tee -a "$REPORT"
+  t0=$(date +%s)
+  # One package at a time: the runtime benchmarks share containerd children and bridges.
+  # The full output goes to the raw file; the terminal gets the result lines as they come.
+  set +e
+  "$GO" test "$pkg" -run '^$' -bench "^($names)\$" -benchtime "$benchtime" -count "$count" -timeout 30m 2>&1 |
+    tee -a "$RAW" | grep --line-buffered -E '^(Benchmark|--- FAIL|FAIL|panic|ok )|_test.go:[0-9]+:'
+  rc=${PIPESTATUS[0]}
+  set -e
+  if [ "$rc" -ne 0 ]; then
+    failed+=("$pkg ($names)")
+  fi
+  echo "   took $(( $(date +%s) - t0 ))s" | tee -a "$REPORT"
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); total $(( $(date +%s) - start ))s" | tee -a "$REPORT"
+
+echo | tee -a "$REPORT"
+echo "## benchstat (median ± spread of the runs; '~' = too few runs to tell)" | tee -a "$REPORT"
+"${BENCHSTAT[@]}" "$RAW" 2>&1 | tee -a "$REPORT" || echo "bench: benchstat failed (needs the Go module proxy)" | tee -a "$REPORT"
+
+# The issues' figures: median over the runs, the runs' min..max as the noise, the target.
+# Rows: issue|package|benchmark (without -GOMAXPROCS)|metric|op|target|what
+# op is >= or <= (checked), info (shown); ratio rows (op "x") divide the figure's median by
+# a second figure's, given as package|benchmark|metric, or by a constant: const||N.
+targets=$(cat <<'EOF'
+2|cluster/apiserver|BenchmarkPodCreate/clients=1|creates/s|>=|1000|pod creates over HTTP, 1 client
+2|cluster/apiserver|BenchmarkPodCreate/clients=1|p99-ms|<=|10|  p99 latency
+2|cluster/apiserver|BenchmarkPodCreate/clients=8|creates/s|>=|1000|pod creates over HTTP, 8 clients
+2|cluster/apiserver|BenchmarkPodCreate/clients=8|p99-ms|<=|10|  p99 latency
+2|cluster/apiserver|BenchmarkPodCreate/clients=64|creates/s|>=|1000|pod creates over HTTP, 64 clients
+2|cluster/apiserver|BenchmarkPodCreate/clients=64|p99-ms|<=|10|  p99 latency
+2|cluster/apiserver|BenchmarkWatchDelay|p99-ms|<=|5|watch delay create->event, 100 HTTP watchers, p99
+2|cluster/store|BenchmarkWatchDelay/watchers=100/rate=1000|p99-ms|<=|5|store commit->event, 100 watchers at 1000/s, p99
+2|cmd/webkube|BenchmarkIdleRSS/nodes=0|webkube-MB|<=|60|idle RSS, --nodes 0
+2|cmd/webkube|BenchmarkIdleRSS/nodes=1|webkube-MB|<=|60|idle RSS, default node (webkube only)
+2|cmd/webkube|BenchmarkIdleRSS/nodes=1|containerd-MB|info||  + its containerd child
+3|cluster/controllers|BenchmarkReplicaSet1000|scheduled-pods/s|>=|500|scheduler pods/s, 1000 replicas simulated
+3|cluster/controllers|BenchmarkReplicaSet1000|scheduled-pods/s|x|const||90|  x kube-scheduler's CI floor (90 pods/s)
+3|cluster/controllers|BenchmarkReplicaSet1000|s-to-all-running|<=|5|1000 replicas Running (simulated), s
+4|cmd/webkube|BenchmarkPodStartup|p50-ms|<=|120|pod create->Running via watch, p50
+4|cmd/webkube|BenchmarkPodStartup|p99-ms|<=|300|pod create->Running via watch, p99
+4|cmd/webkube|BenchmarkPodStartup|ctr-p50-ms|info||  baseline: ctr run -d, same image, same containerd, p50
+4|cmd/webkube|BenchmarkPodStartup|x-ctr-p50|info||  kubelet p50 / ctr run p50 (alternated in one run)
+4|runtime/images|BenchmarkRunBusybox|p50-ms|info||  baseline: containerd client create+start+exit+delete, p50
+4|cmd/webkube|BenchmarkPodStartup|p50-ms|x|runtime/images|BenchmarkRunBusybox|p50-ms|  kubelet p50 / in-process containerd run p50
+4|cmd/webkube|BenchmarkReplicaSet100|s-to-all-ready|<=|5|100-replica ReplicaSet 0->all Ready, s
+4|cmd/webkube|BenchmarkReplicaSet100|s-to-all-running|info||  of which until all Running, s
+4|cmd/webkube|BenchmarkReplicaSet100|pss-MB/pod|info||memory per pod, PSS of shim + container (MB)
+4|cmd/webkube|BenchmarkReplicaSet100|rss-MB/pod|info||memory per pod, RSS of shim + container (MB, shared pages per process)
+5|cluster/serviceproxy|BenchmarkProxyVsDirect|keepalive-ratio|>=|0.9|ClusterIP/direct req/s, keep-alive (kube-proxy 0.36 .. 0.96)
+5|cluster/serviceproxy|BenchmarkProxyVsDirect|keepalive-added-p99-µs|<=|1000|  added p99 over direct (us)
+5|cluster/serviceproxy|BenchmarkProxyVsDirect|conn-per-request-ratio|info||ClusterIP / direct, a connection per request
+5|cluster/serviceproxy|BenchmarkProxyVsDirect|bulk-ratio|info||ClusterIP / direct, bulk MiB/s
+6|web|BenchmarkWatchToDOM10Tabs|p99-ms|<=|100|watch event -> DOM updated, 10 tabs, p99
+6|web|BenchmarkFanout100|p99-µs/100-clients|info||websocket fan-out to 100 clients, p99 (us)
+EOF
+)
+
+echo | tee -a "$REPORT"
+echo "## targets (median of the runs; [min..max] over runs shows the noise)" | tee -a "$REPORT"
+awk -v targets="$targets" '
+  # pkg: webkube/cluster/store  ->  cluster/store
+  /^pkg: / { pkg = $2; sub(/^webkube\/?/, "", pkg); next }
+  /^Benchmark/ {
+    name = $1; sub(/-[0-9]+$/, "", name)
+    for (i = 3; i < NF; i += 2) {
+      k = pkg SUBSEP name SUBSEP $(i + 1)
+      n[k]++; v[k, n[k]] = $i + 0
+    }
+  }
+  function num(x) { return (x >= 100) ? sprintf("%.0f", x) : (x >= 1) ? sprintf("%.2f", x) : sprintf("%.3g", x) }
+  function med(k,   m, i, j, t, a) {
+    m = n[k]; if (m == 0) return ""
+    for (i = 1; i <= m; i++) a[i] = v[k, i]
+    for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    lo = a[1]; hi = a[m]
+    return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+  }
+  END {
+    printf "%-5s %-62s %10s %-22s %-10s %s\n", "issue", "figure", "median", "[min..max] runs", "target", "verdict"
+    rows = split(targets, line, "\n")
+    for (r = 1; r <= rows; r++) {
+      split(line[r], f, "|")
+      k = f[2] SUBSEP f[3] SUBSEP f[4]
+      m = med(k)
+      if (f[5] == "x") {
+        # ratio: against another figure of this run, or against a constant anchor
+        what = f[9]
+        d = (f[6] == "const") ? f[8] : med(f[6] SUBSEP f[7] SUBSEP f[8])
+        if (m == "" || d == "" || d == 0) { printf "%-5s %-62s %10s\n", f[1], what, "not run"; continue }
+        printf "%-5s %-62s %10s %-22s %-10s %s\n", f[1], what, num(m / d), "", "", "(ratio)"
+        continue
+      }
+      what = f[7]
+      if (m == "") { printf "%-5s %-62s %10s\n", f[1], what, "not run"; missing++; continue }
+      range = sprintf("[%s..%s] n=%d", num(lo), num(hi), n[k])
+      verdict = ""
+      if (f[5] == ">=") verdict = (m >= f[6]) ? "ok" : "MISSED"
+      if (f[5] == "<=") verdict = (m <= f[6]) ? "ok" : "MISSED"
+      tgt = (f[5] == "info") ? "" : f[5] " " f[6]
+      printf "%-5s %-62s %10s %-22s %-10s %s\n", f[1], what, num(m), range, tgt, verdict
+    }
+  }' "$RAW" | tee -a "$REPORT"
+
+echo | tee -a "$REPORT"
+echo "raw: $RAW" | tee -a "$REPORT"
+echo "report: $REPORT"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "bench: FAILED: ${failed[*]}" | tee -a "$REPORT" >&2
+  exit 1
+fi
