@@ -160,9 +160,22 @@
     const list = $("#steps");
     if (list) {
       if (document.getElementById("step-" + m.step.seq)) return;
-      list.appendChild(frag(m.html));
+      // Watches of different resources can deliver out of order; place the step by the
+      // resourceVersion of its change (the store's revision) so the timeline reads true.
+      const f = frag(m.html);
+      const li = f.firstElementChild;
+      const rv = Number(li && li.dataset.rv);
+      let before = null;
+      if (rv) {
+        for (let c = list.lastElementChild; c; c = c.previousElementSibling) {
+          const crv = Number(c.dataset.rv);
+          if (!crv || crv <= rv) break;
+          before = c;
+        }
+      }
+      list.insertBefore(f, before);
       while (list.children.length > 300) list.firstElementChild.remove();
-      if (!scrubbing) list.lastElementChild.scrollIntoView({ block: "nearest" });
+      if (!scrubbing && li) li.scrollIntoView({ block: "nearest" });
     }
     wk.steps++;
     updateScrub();
@@ -259,7 +272,14 @@
       li.hidden = q !== "" && !li.textContent.toLowerCase().includes(q);
     });
   }
-  if (filter) filter.addEventListener("input", applyFilter);
+  // Some input paths deliver the "/" that focused the filter as text too; drop it.
+  let slashFocus = false;
+  if (filter)
+    filter.addEventListener("input", () => {
+      if (slashFocus && filter.value.startsWith("/")) filter.value = filter.value.slice(1);
+      slashFocus = false;
+      applyFilter();
+    });
 
   // ---- actions on tables and object pages ----
   document.addEventListener("click", async (ev) => {
@@ -326,6 +346,7 @@
       else h.showModal();
       ev.preventDefault();
     } else if (ev.key === "/") {
+      slashFocus = filter.value === "";
       filter.focus();
       filter.select();
       ev.preventDefault();

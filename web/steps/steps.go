@@ -7,6 +7,7 @@ package steps
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -417,9 +418,21 @@ func (r *Ring) Add(s ...Step) {
 	}
 }
 
-// All returns the kept steps, oldest first.
+// All returns the kept steps in the order their changes were written: by resourceVersion
+// when it is a number (webkube's is the store revision, one sequence for every resource),
+// which undoes the reordering of separate watches; by arrival otherwise.
 func (r *Ring) All() []Step {
 	out := append([]Step(nil), r.steps...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	sort.SliceStable(out, func(i, j int) bool { return Before(out[i], out[j]) })
 	return out
+}
+
+// Before orders two steps by resourceVersion, then by arrival.
+func Before(a, b Step) bool {
+	ra, ea := strconv.ParseUint(a.ResourceVersion, 10, 64)
+	rb, eb := strconv.ParseUint(b.ResourceVersion, 10, 64)
+	if ea == nil && eb == nil && ra != rb {
+		return ra < rb
+	}
+	return a.Seq < b.Seq
 }

@@ -208,6 +208,24 @@ func TestLineDiff(t *testing.T) {
 	}
 }
 
+// Steps from separate watches can arrive out of order; the timeline follows the store's
+// revisions.
+func TestRingOrdersByResourceVersion(t *testing.T) {
+	r := NewRing(10)
+	r.Add(Step{Seq: 1, ResourceVersion: "20"}, Step{Seq: 2, ResourceVersion: "12"}, Step{Seq: 3, ResourceVersion: "20"}, Step{Seq: 4, ResourceVersion: "15"})
+	var got []int
+	for _, s := range r.All() {
+		got = append(got, s.Seq)
+	}
+	if fmt.Sprint(got) != "[2 4 1 3]" {
+		t.Errorf("order %v, want [2 4 1 3]", got)
+	}
+	// Opaque resourceVersions: arrival order.
+	if !Before(Step{Seq: 1, ResourceVersion: "b"}, Step{Seq: 2, ResourceVersion: "a"}) {
+		t.Error("opaque resourceVersions not in arrival order")
+	}
+}
+
 func TestRing(t *testing.T) {
 	r := NewRing(3)
 	for i := 1; i <= 5; i++ {

@@ -1,0 +1,100 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"webkube/cluster/controllers/clustertest"
+)
+
+func darkMode(on bool) chromedp.Action[chromedp.Void] {
+	v := "light"
+	if on {
+		v = "dark"
+	}
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+		return err
+	})
+}
+
+// Break it: delete a pod (after confirming) and watch its ReplicaSet heal; cordon and
+// uncordon a node. Plus the conventions: `?` help, `/` filter, dark mode, narrow window.
+func TestBrowserBreakItAndConventions(t *testing.T) {
+	e := startEnv(t, "node-1")
+	ctx := context.Background()
+	if _, err := e.c.Client.AppsV1().ReplicaSets("default").Create(ctx, echoRS(2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "two running", `document.querySelectorAll('#tbody-pods tr[data-status=Running]').length === 2`, 20*time.Second)
+	victim := evalString(t, b, `document.querySelector('#tbody-pods tr[data-status=Running]').dataset.name`)
+
+	// Cancel first: nothing happens.
+	run(t, b, "delete", 5*time.Second, click(fmt.Sprintf(`#row-pod-default-%s [data-testid=delete]`, victim)))
+	waitJS(t, b, "confirm open", `document.querySelector('#confirm').open`, 5*time.Second)
+	shot(t, b, "confirm")
+	run(t, b, "cancel", 5*time.Second, click(`[data-testid=confirm-cancel]`))
+	time.Sleep(300 * time.Millisecond)
+	if _, err := e.c.Client.CoreV1().Pods("default").Get(ctx, victim, metav1.GetOptions{}); err != nil {
+		t.Fatalf("cancelled delete removed the pod: %v", err)
+	}
+	run(t, b, "delete again", 5*time.Second, click(fmt.Sprintf(`#row-pod-default-%s [data-testid=delete]`, victim)),
+		chromedp.WaitVisible(css(`[data-testid=confirm-ok]`)), click(`[data-testid=confirm-ok]`))
+	clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
+		_, err := e.c.Client.CoreV1().Pods("default").Get(ctx, victim, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Sprintf("pod %s still there (%v)", victim, err)
+	})
+	waitJS(t, b, "row gone", fmt.Sprintf(`!document.getElementById('row-pod-default-%s')`, victim), 10*time.Second)
+	waitJS(t, b, "healed", `document.querySelectorAll('#tbody-pods tr[data-status=Running]').length === 2`, 20*time.Second)
+
+	// Cordon, then uncordon.
+	run(t, b, "cordon", 5*time.Second, click(`#row-node--node-1 [data-testid=cordon]`))
+	clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
+		n, err := e.c.Client.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
+		return err == nil && n.Spec.Unschedulable, "node not cordoned"
+	})
+	waitJS(t, b, "status shows it", `document.querySelector('#row-node--node-1 [data-testid=status]').textContent === 'Ready,SchedulingDisabled'`, 10*time.Second)
+	run(t, b, "uncordon", 5*time.Second, click(`#row-node--node-1 [data-testid=uncordon]`))
+	clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
+		n, err := e.c.Client.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
+		return err == nil && !n.Spec.Unschedulable, "node still cordoned"
+	})
+
+	// Keyboard: ? opens help, Escape closes, / focuses the filter, which filters rows.
+	run(t, b, "help", 5*time.Second, chromedp.KeyEvent("?"))
+	waitJS(t, b, "help open", `document.querySelector('#help').open`, 5*time.Second)
+	shot(t, b, "help")
+	run(t, b, "close help", 5*time.Second, chromedp.KeyEvent("\x1b"))
+	waitJS(t, b, "help closed", `!document.querySelector('#help').open`, 5*time.Second)
+	run(t, b, "slash", 5*time.Second, chromedp.KeyEvent("/"))
+	waitJS(t, b, "filter focused", `document.activeElement === document.querySelector('#filter')`, 5*time.Second)
+	run(t, b, "type filter", 5*time.Second, chromedp.KeyEvent("node-1"))
+	waitJS(t, b, "filtered", `document.querySelector('#row-node--node-1').hidden === false && Array.from(document.querySelectorAll('#tbody-services tr')).every(r => r.hidden)`, 5*time.Second)
+	run(t, b, "clear filter", 5*time.Second, chromedp.KeyEvent("\x1b"))
+
+	// Dark mode follows the OS; narrow windows stack the animator under the content.
+	run(t, b, "dark", 5*time.Second, darkMode(true))
+	waitJS(t, b, "dark bg", `getComputedStyle(document.body).backgroundColor === 'rgb(17, 20, 24)'`, 5*time.Second)
+	shot(t, b, "dark")
+	run(t, b, "narrow", 5*time.Second, chromedp.EmulateViewport(420, 800))
+	waitJS(t, b, "stacked", `(() => { const m = document.querySelector('main').getBoundingClientRect(), a = document.querySelector('.anim-col').getBoundingClientRect(); return a.top >= m.bottom - 1 && document.documentElement.scrollWidth <= 430 })()`, 5*time.Second)
+	shot(t, b, "narrow-dark")
+	run(t, b, "light", 5*time.Second, darkMode(false), chromedp.EmulateViewport(1280, 800))
+	run(t, b, "rs page", 10*time.Second, chromedp.Navigate(e.url+"/o/replicaset/default/echo-rs"))
+	waitJS(t, b, "owned pods listed", `document.querySelectorAll('[data-testid=owned]').length === 2`, 10*time.Second)
+	shot(t, b, "rs-page")
+	run(t, b, "steps page", 10*time.Second, chromedp.Navigate(e.url+"/steps"))
+	waitJS(t, b, "steps", `document.querySelectorAll('#steps li').length > 5`, 10*time.Second)
+	shot(t, b, "steps-page")
+}
