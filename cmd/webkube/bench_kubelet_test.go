@@ -134,6 +134,7 @@ func newCtrBaseline(b *testing.B, c *cluster) *ctrBaseline {
 	b.Cleanup(func() {
 		cb.ctr("-n", ctrNS, "images", "rm", ctrImage)
 		cb.ctr("namespaces", "rm", ctrNS)
+		os.Remove("/run/containerd/runc/" + ctrNS) // ctr's default runc root; only if empty
 	})
 	return cb
 }
@@ -157,7 +158,7 @@ func (cb *ctrBaseline) must(b *testing.B, args ...string) {
 func (cb *ctrBaseline) run(b *testing.B, id string) time.Duration {
 	b.Helper()
 	start := time.Now()
-	cb.must(b, "-n", ctrNS, "run", "-d", ctrImage, id, "sh", "-c", "sleep 3600")
+	cb.must(b, "-n", ctrNS, "run", "-d", "--null-io", ctrImage, id, "sh", "-c", "sleep 3600")
 	took := time.Since(start)
 	b.StopTimer()
 	cb.must(b, "-n", ctrNS, "task", "kill", "-s", "SIGKILL", id)

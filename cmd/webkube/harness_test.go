@@ -78,6 +78,8 @@ func startCluster(t testing.TB, podNet, bridgePrefix string, extra ...string) *c
 			}
 		}
 		exec.Command("ip", "link", "del", bridgePrefix+"0").Run()
+		// The node's masquerade rule is named after its bridge.
+		exec.Command("sh", "-c", `iptables -t nat -S POSTROUTING | grep 'webkube pods on `+bridgePrefix+`0"' | sed 's/^-A/-D/' | xargs -r -L1 iptables -t nat`).Run()
 		os.RemoveAll(dataDir)
 	})
 	return c

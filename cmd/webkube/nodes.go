@@ -86,7 +86,7 @@ func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate 
 		return err
 	}
 	network, err := cni.NewManager(cni.Config{DataDir: filepath.Join(nodeDir, "cni"), Bridge: fmt.Sprintf("%s%d", m.Config.BridgePrefix, index-1),
-		Subnet: subnet, Nameservers: []string{clusterDNS}, Logger: m.Logger})
+		Subnet: subnet, ClusterCIDR: m.Config.PodNetwork.String(), Nameservers: []string{clusterDNS}, Logger: m.Logger})
 	if err != nil {
 		return err
 	}

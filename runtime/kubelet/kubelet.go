@@ -20,6 +20,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -167,7 +168,16 @@ func (k *Kubelet) Start(ctx context.Context) error {
 	k.synced = inf.Informer().HasSynced
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    k.enqueue,
-		UpdateFunc: func(_, n any) { k.enqueue(n) },
+		UpdateFunc: func(o, n any) {
+			// Our own status writes come back as updates; only other changes need a sync
+			// (the kubelet's own timers and container exits wake it otherwise).
+			op, np := o.(*corev1.Pod), n.(*corev1.Pod)
+			if op.Generation == np.Generation && op.DeletionTimestamp.Equal(np.DeletionTimestamp) &&
+				apiequality.Semantic.DeepEqual(op.Spec, np.Spec) && apiequality.Semantic.DeepEqual(op.Labels, np.Labels) {
+				return
+			}
+			k.enqueue(n)
+		},
 		DeleteFunc: k.enqueue,
 	}); err != nil {
 		return err

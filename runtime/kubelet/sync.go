@@ -294,7 +294,13 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podSt
 	if b := st.pullBackoff[c.Name]; b != nil && now.Before(b.until) {
 		w := st.waiting[c.Name]
 		if w.Reason != reasonImagePullBackOff {
+			if now.Sub(b.until.Add(-b.delay)) < errImagePullShown {
+				// Just failed: keep showing ErrImagePull for a moment.
+				k.queue.AddAfter(podKey(pod), errImagePullShown)
+				return nil
+			}
 			k.rec.Eventf(pod, corev1.EventTypeNormal, "BackOff", "Back-off pulling image %q", c.Image)
+			k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", reasonImagePullBackOff)
 		}
 		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reasonImagePullBackOff,
 			Message: fmt.Sprintf("Back-off pulling image %q: %s", c.Image, w.Message)}
@@ -332,6 +338,10 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podSt
 		}
 		b.until = now.Add(b.delay)
 		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: reason, Message: msg}
+		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", reason)
+		// Like the kubelet, the next sync (soon) finds the pull in back-off and says
+		// ImagePullBackOff until the back-off ends and the pull is tried again.
+		k.queue.AddAfter(podKey(pod), errImagePullShown)
 		k.queue.AddAfter(podKey(pod), b.delay+50*time.Millisecond)
 		return nil
 	}
@@ -532,6 +542,9 @@ func (k *Kubelet) cleanupOrphans(ctx context.Context) {
 		}
 	}
 }
+
+// errImagePullShown is how long ErrImagePull shows before ImagePullBackOff.
+const errImagePullShown = 2 * time.Second
 
 // reasonImagePullBackOff is the waiting reason between failed pulls.
 const reasonImagePullBackOff = "ImagePullBackOff"
