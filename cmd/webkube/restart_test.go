@@ -67,7 +67,7 @@ spec:
 }
 
 type nodeSnapshot struct {
-	pids                           []string
+	pids                          []string
 	containers, netns, ips, shims int
 }
 
