@@ -33,6 +33,14 @@ func tooOld(requested, oldest int64) error {
 	return apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", requested, oldest))
 }
 
+// tooLarge is kube-apiserver's answer for a resourceVersion the server has not reached
+// (a client that remembers a different, wiped database); client-go relists on it.
+func tooLarge(requested, current int64) error {
+	err := apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d, current: %d", requested, current), 1)
+	err.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}
+	return err
+}
+
 // storeErr turns a store error about r/name into the status kube-apiserver would send.
 func storeErr(r *resource, name string, err error) error {
 	switch {

@@ -153,7 +153,11 @@ func (s *Server) list(ctx context.Context, r *resource, ns string, sel selectors
 		return nil, 0, tooOld(at, s.store.CompactedRevision())
 	}
 	if errors.Is(err, store.ErrFuture) {
-		return nil, 0, apierrors.NewTimeoutError(fmt.Sprintf("Too large resource version: %d", at), 1)
+		cur, _ := s.store.CurrentRevision(ctx)
+		return nil, 0, tooLarge(at, cur)
+	}
+	if err == nil && rv > rev {
+		return nil, 0, tooLarge(rv, rev) // "not older than" a revision we have not reached
 	}
 	if err != nil {
 		return nil, 0, err

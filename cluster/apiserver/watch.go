@@ -118,9 +118,19 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 			return err
 		}
 	}
-	events, werr := s.store.Watch(ctx, t.res.listPrefix(t.namespace), from)
-	if werr != nil && !errors.Is(werr, store.ErrCompacted) {
-		return werr
+	var events <-chan store.Event
+	var werr error
+	if cur, err := s.store.CurrentRevision(ctx); err != nil {
+		return err
+	} else if from > cur {
+		werr = tooLarge(from, cur)
+	} else {
+		events, werr = s.store.Watch(ctx, t.res.listPrefix(t.namespace), from)
+		if errors.Is(werr, store.ErrCompacted) {
+			werr = tooOld(rv, s.store.CompactedRevision())
+		} else if werr != nil {
+			return werr
+		}
 	}
 
 	out := negotiate(r)
@@ -131,8 +141,8 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 	_ = ew.rc.Flush()
 	if werr != nil {
 		// Like kube-apiserver's watch cache: the stream opens, then one ERROR event
-		// carries the 410 Expired status, and the client relists.
-		st := s.toStatus(r, tooOld(rv, s.store.CompactedRevision()))
+		// carries the 410 Expired (or 504 too large) status, and the client relists.
+		st := s.toStatus(r, werr)
 		st.TypeMeta = metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}
 		return ew.sendRaw("ERROR", st)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"webkube/cluster/apiserver"
@@ -205,6 +206,23 @@ func TestWatch(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("watch with timeoutSeconds=1 still open after 5s")
+		}
+	})
+
+	t.Run("ErrTooLargeResourceVersion", func(t *testing.T) {
+		w := openWatch(t, srv, base+"&resourceVersion=999999")
+		typ, _, raw := w.next()
+		if !contains(string(raw), "Too large resource version: 999999") || typ != "ERROR" {
+			t.Fatalf("got %s %s", typ, raw)
+		}
+		var st metav1.Status
+		_ = json.Unmarshal(raw, &st)
+		if !apierrors.HasStatusCause(&apierrors.StatusError{ErrStatus: st}, metav1.CauseTypeResourceVersionTooLarge) {
+			t.Fatalf("client-go does not see a too-large RV: %+v", st)
+		}
+		code, body := call(t, srv, "GET", "/api/v1/namespaces/default/pods?resourceVersion=999999", "", nil)
+		if code != 504 || !contains(string(body), "Too large resource version") {
+			t.Fatalf("list: %d %s", code, body)
 		}
 	})
 
