@@ -169,7 +169,7 @@ func New(cfg Config) (*Proxier, error) {
 // connection and releases the ClusterIPs it bound; Done is closed after that.
 func (p *Proxier) Start(ctx context.Context) error {
 	p.ctx = ctx
-	if p.kernel != nil && p.nodeAddress != "" && net.ParseIP(p.nodeAddress).IsLoopback() {
+	if ip := net.ParseIP(p.nodeAddress); p.kernel != nil && ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
 		if err := p.kernel.enableLocalnet(); err != nil {
 			close(p.done)
 			return fmt.Errorf("serviceproxy: %w", err)
