@@ -44,7 +44,7 @@ type Config struct {
 	Logger    *slog.Logger
 	// Decisions is how many decisions to keep; default 512.
 	Decisions int
-	// Binders is how many bindings may be in flight at once; default 16.
+	// Binders is how many bindings may be in flight at once; default 64.
 	Binders int
 	// Recorder overrides the event recorder (tests).
 	Recorder record.EventRecorder
@@ -87,7 +87,7 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.Decisions = 512
 	}
 	if cfg.Binders <= 0 {
-		cfg.Binders = 16
+		cfg.Binders = 64
 	}
 	s := &Scheduler{
 		cfg:    cfg,
