@@ -59,18 +59,23 @@ func TestGarbageCollectorOrphanAndForeground(t *testing.T) {
 	})
 }
 
-// Deleting a Deployment removes its ReplicaSets and their pods (background cascade, two levels).
+// Deleting a Deployment removes its ReplicaSets and their pods, two levels down, in the
+// background and in the foreground (where the Deployment itself goes last).
 func TestGarbageCollectorDeploymentCascade(t *testing.T) {
 	c := clustertest.Start(t, clustertest.Options{Nodes: []simnode.Config{{Name: "node-1"}}})
-	c.MustKubectl(t, echoDeploy, "apply", "-f", "-")
-	clustertest.Eventually(t, 15*time.Second, deployDone(t, c, "ghcr.io/subicura/echo:v1"))
-	c.MustKubectl(t, "", "delete", "deployment/echo")
-	clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
-		rs, err := c.Client.AppsV1().ReplicaSets("default").List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			return false, err.Error()
-		}
-		ps := pods(t, c, "app=echo")
-		return len(rs.Items) == 0 && len(ps) == 0, fmt.Sprintf("%d rs, %d pods", len(rs.Items), len(ps))
-	})
+	for _, cascade := range []string{"background", "foreground"} {
+		c.MustKubectl(t, echoDeploy, "apply", "-f", "-")
+		clustertest.Eventually(t, 15*time.Second, deployDone(t, c, "ghcr.io/subicura/echo:v1"))
+		c.MustKubectl(t, "", "delete", "deployment/echo", "--cascade="+cascade)
+		clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
+			rs, err := c.Client.AppsV1().ReplicaSets("default").List(context.Background(), metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			ps := pods(t, c, "app=echo")
+			_, derr := c.Client.AppsV1().Deployments("default").Get(context.Background(), "echo", metav1.GetOptions{})
+			return len(rs.Items) == 0 && len(ps) == 0 && apierrors.IsNotFound(derr),
+				fmt.Sprintf("%s: %d rs, %d pods, deployment %v", cascade, len(rs.Items), len(ps), derr)
+		})
+	}
 }
