@@ -225,6 +225,24 @@ func TestIPTablesMode(t *testing.T) {
 		if len(counts) != 3 {
 			t.Errorf("from the pod namespace: %v, want all three", counts)
 		}
+
+		// The pod serves the Service itself: the node reaches it through the ClusterIP
+		// (DNAT in OUTPUT, routed out to the pod), and so does the pod (hairpin: its own
+		// source must be masqueraded, or it would answer itself directly).
+		if out, err := exec.Command("ip", "netns", "exec", lab.ns, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1").CombinedOutput(); err != nil {
+			t.Fatalf("ip_forward: %s %v", out, err)
+		}
+		p := podLab.backend("p", "198.19.8.2:3000")
+		setEndpoints(t, cs, epAt("echo", []*backend{p}, map[*backend]string{p: "198.19.8.2"}))
+		waitFor(t, func() bool { return strings.Contains(lab.natRules(), "198.19.8.2:3000") })
+		if n, err := lab.hit(clusterAddr, ""); err != nil || n != "p" {
+			t.Errorf("node to a pod through the ClusterIP: %q %v", n, err)
+		}
+		if n, err := podLab.hit(clusterAddr, ""); err != nil || n != "p" {
+			t.Errorf("pod to itself through the ClusterIP (hairpin): %q %v", n, err)
+		}
+		setEndpoints(t, cs, epAt("echo", []*backend{a, b, c}, ips))
+		waitFor(t, func() bool { return !strings.Contains(lab.natRules(), "198.19.8.2:3000") })
 	})
 
 	t.Run("UnreadyGetsNothingInFlightFinishes", func(t *testing.T) {
