@@ -248,7 +248,7 @@ func (d *Dashboard) breakProbe(c echo.Context) error {
 			continue
 		}
 		var out bytes.Buffer
-		if err := d.execOnce(ctx, pod.Namespace, pod.Name, name, []string{"rm", "-f", f}, &out); err != nil {
+		if err := d.execOnce(ctx, pod.Namespace, pod.Name, name, []string{"sh", "-c", `rm -f "$0" 2>/dev/null || busybox rm -f "$0"`, f}, &out); err != nil {
 			return c.JSON(http.StatusBadGateway, map[string]any{"error": "exec rm failed: " + err.Error()})
 		}
 		return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": fmt.Sprintf("removed %s in %s: its probe will fail", f, name)})

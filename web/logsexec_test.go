@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -53,7 +54,8 @@ func TestBrowserLogsAndExec(t *testing.T) {
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "echo"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox",
-			Command: []string{"sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"}}}}}
+			Command: []string{"sh", "-c", "touch /tmp/healthy; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/tmp/healthy"}}}}}}}}
 
 	api := apiservertest.Start(t)
 	cs := api.Clientset()
@@ -124,7 +126,7 @@ func TestBrowserLogsAndExec(t *testing.T) {
 	waitJS(t, b, "filtered", `Array.from(document.querySelectorAll('#log-out .ll')).every(l => l.hidden === !l.textContent.includes('tick 1'))`, 5*time.Second)
 	// Wrap toggles.
 	run(t, b, "wrap", 5*time.Second, click(`#log-wrap`))
-	waitJS(t, b, "wrapped", `document.querySelector('#log-out').classList.contains('wrap')`, 5*time.Second)
+	waitJS(t, b, "wrapped", `document.querySelector('#log-out').classList.contains('wrapped')`, 5*time.Second)
 
 	// The terminal runs ls in the container.
 	run(t, b, "connect", 10*time.Second, click(`#exec-start`))
@@ -134,6 +136,22 @@ func TestBrowserLogsAndExec(t *testing.T) {
 	run(t, b, "type exit", 10*time.Second, chromedp.KeyEvent("exit 3\r"))
 	waitJS(t, b, "exit code", `document.querySelector('#exec-state').textContent.includes('3')`, 10*time.Second)
 	shot(t, b, "logs-exec")
+
+	// Break it: "Make probe fail" removes the file the exec probe reads, through pods/exec.
+	var out strings.Builder
+	if err := d.execOnce(ctx, "default", "echo", "app", []string{"ls", "/tmp"}, &out); err != nil || !strings.Contains(out.String(), "healthy") {
+		t.Fatalf("before: ls /tmp = %q, %v", out.String(), err)
+	}
+	run(t, b, "break probe", 10*time.Second, click(`[data-testid=break-probe]`))
+	waitJS(t, b, "toast", `document.querySelector('#toast').textContent.includes('removed /tmp/healthy')`, 10*time.Second)
+	out.Reset()
+	if err := d.execOnce(ctx, "default", "echo", "app", []string{"ls", "/tmp"}, &out); err != nil || strings.Contains(out.String(), "healthy") {
+		t.Errorf("after: ls /tmp = %q, %v", out.String(), err)
+	}
+	var ee *ExitError
+	if err := d.execOnce(ctx, "default", "echo", "app", []string{"cat", "/tmp/healthy"}, io.Discard); !errors.As(err, &ee) || ee.Code != 1 {
+		t.Errorf("probe command after breaking: %v, want exit code 1", err)
+	}
 	if got := evalString(t, b, `document.querySelector('#term').textContent`); !strings.Contains(got, "ls /") {
 		t.Errorf("terminal did not echo the command: %q", got)
 	}

@@ -202,7 +202,7 @@ func (d *Dashboard) endpoints(s *corev1.Service, ep *corev1.Endpoints) []templat
 			e.Node = *a.NodeName
 		}
 		if t, ok := traffic[fmt.Sprintf("%s:%d", a.IP, port)]; ok {
-			e.Conns, e.Requests, e.HasTraffic = t.Connections, t.Requests, true
+			e.Conns, e.Active, e.BytesIn, e.BytesOut, e.HasTraffic = t.Connections, t.Active, t.BytesIn, t.BytesOut, true
 		} else if traffic != nil {
 			e.HasTraffic = true
 		}

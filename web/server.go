@@ -30,16 +30,28 @@ import (
 	"webkube/web/templates"
 )
 
-// TrafficSource reports how much traffic each endpoint of a Service got. The service
-// proxy implements it; the lead wires it. Keys are "ip:port" of the endpoint.
+// TrafficSource reports how much traffic each endpoint of a Service got, keyed by the
+// endpoint's "ip:port". The service proxy has these counters; the lead wires it, e.g. with
+// TrafficFunc over serviceproxy.Proxier.Stats.
 type TrafficSource interface {
 	EndpointTraffic(namespace, service string) map[string]Traffic
 }
 
-// Traffic is one endpoint's counters.
+// TrafficFunc adapts a function to TrafficSource.
+type TrafficFunc func(namespace, service string) map[string]Traffic
+
+// EndpointTraffic calls f.
+func (f TrafficFunc) EndpointTraffic(namespace, service string) map[string]Traffic {
+	return f(namespace, service)
+}
+
+// Traffic is one endpoint's counters, as the proxy counts them (TCP connections and bytes).
 type Traffic struct {
-	Connections int64
-	Requests    int64
+	Connections uint64 // accepted since the proxy started
+	Active      int64  // open now
+	Failed      uint64
+	BytesIn     uint64 // client → pod
+	BytesOut    uint64 // pod → client
 }
 
 // ContainerKiller kills one container of a pod where it runs (the kubelet); the kubelet

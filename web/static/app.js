@@ -582,7 +582,7 @@
       };
     };
     ["#log-container", "#log-follow", "#log-previous", "#log-ts"].forEach((s) => $(s).addEventListener("change", start));
-    $("#log-wrap").addEventListener("change", (ev) => logOut.classList.toggle("wrap", ev.target.checked));
+    $("#log-wrap").addEventListener("change", (ev) => logOut.classList.toggle("wrapped", ev.target.checked));
     search.addEventListener("input", () => $$(".ll", logOut).forEach((d) => (d.hidden = !match(d.textContent))));
     start();
   }

@@ -308,7 +308,9 @@ type EventView struct {
 type Endpoint struct {
 	IP, Pod, Node, Port string
 	Ready               bool
-	Conns, Requests     int64
+	Conns, BytesIn      uint64
+	BytesOut            uint64
+	Active              int64
 	HasTraffic          bool
 }
 

@@ -289,15 +289,18 @@ func TestObjectPagePod(t *testing.T) {
 
 func TestObjectPageService(t *testing.T) {
 	o := Object{Kind: "Service", Namespace: "default", Name: "echo", IsService: true,
-		Endpoints: []Endpoint{{IP: "10.1.0.2", Port: "3000", Pod: "echo-a", Ready: true, HasTraffic: true, Conns: 5, Requests: 40},
+		Endpoints: []Endpoint{{IP: "10.1.0.2", Port: "3000", Pod: "echo-a", Ready: true, HasTraffic: true, Conns: 5, Active: 1, BytesIn: 2048, BytesOut: 40},
 			{IP: "10.1.0.3", Port: "3000", Pod: "echo-b", Ready: false}}}
 	doc := renderDoc(t, ObjectLive(o))
 	eps := byTestID(doc, "endpoint")
 	if len(eps) != 2 || attr(eps[0], "data-pod") != "echo-a" {
 		t.Fatalf("endpoints %d", len(eps))
 	}
-	if r := text(one(t, eps[0], "reqs")); r != "40" {
-		t.Errorf("requests %q", r)
+	if r := text(one(t, eps[0], "conns")); r != "5" {
+		t.Errorf("connections %q", r)
+	}
+	if r := text(one(t, eps[0], "bytes")); r != "2.0 KiB / 40 B" {
+		t.Errorf("bytes %q", r)
 	}
 	if !strings.Contains(text(eps[1]), "not ready") {
 		t.Errorf("second endpoint %q", text(eps[1]))
