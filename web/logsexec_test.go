@@ -54,7 +54,7 @@ func TestBrowserLogsAndExec(t *testing.T) {
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "echo"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox",
-			Command: []string{"sh", "-c", "touch /tmp/healthy; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"},
+			Command:        []string{"sh", "-c", "touch /tmp/healthy; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"},
 			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/tmp/healthy"}}}}}}}}
 
 	api := apiservertest.Start(t)
