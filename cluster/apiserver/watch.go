@@ -32,7 +32,9 @@ type cachedObject struct {
 	err  error
 }
 
-const eventCacheSize = 4096
+// eventCacheSize is small: watchers of one write read its entry within moments, and a
+// big cache would keep megabytes of old objects alive in an idle server.
+const eventCacheSize = 512
 
 func (c *eventCache) entry(r *resource, kv store.KeyValue) (*cachedObject, error) {
 	k := kv.Key + "@" + strconv.FormatInt(kv.ModRevision, 10)
