@@ -105,7 +105,7 @@ var resourceTable = []*resource{
 	},
 	{
 		gvr: coreV1.WithResource("nodes"), kind: "Node", singular: "node",
-		shortNames: []string{"no"}, subresources: []string{"status"}, hasStatus: true, bumpGeneration: false,
+		shortNames: []string{"no"}, subresources: []string{"status"}, hasStatus: true,
 		newObj: func() runtime.Object { return &corev1.Node{} }, newList: func() runtime.Object { return &corev1.NodeList{} },
 		fields: func(o runtime.Object) fields.Set {
 			return fields.Set{"spec.unschedulable": fmt.Sprint(o.(*corev1.Node).Spec.Unschedulable)}
