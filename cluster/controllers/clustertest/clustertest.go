@@ -5,6 +5,7 @@ package clustertest
 
 import (
 	"context"
+	"io"
 
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
 
 	"webkube/cluster/apiserver/apiservertest"
 	"webkube/cluster/controllers"
@@ -93,6 +95,10 @@ func (c *counter) RoundTrip(r *http.Request) (*http.Response, error) {
 // Start brings a cluster up and tears it down at test cleanup.
 func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
+	// client-go logs through klog; at teardown its event broadcasters complain about the
+	// closed server. Tests read what matters from the API instead.
+	klog.SetOutput(io.Discard)
+	klog.LogToStderr(false)
 	api := apiservertest.Start(t)
 	cfg := api.RESTConfig()
 	if opts.Unlimited {
