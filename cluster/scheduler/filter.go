@@ -85,15 +85,17 @@ func filter(pod *corev1.Pod, node *corev1.Node, u usage) (reasons []string, reso
 		return []string{reasonAffinity}, false
 	}
 	// NodeResourcesFit.
+	// A resource the node does not report at all is not limited: a kubelet that only
+	// knows its CPU should not turn every pod away for "Too many pods".
 	alloc := node.Status.Allocatable
 	req := podRequest(pod)
-	if maxPods := alloc.Pods().Value(); u.pods+1 > maxPods {
+	if q, ok := alloc[corev1.ResourcePods]; ok && u.pods+1 > q.Value() {
 		reasons = append(reasons, reasonTooManyPods)
 	}
-	if req.milliCPU > 0 && u.milliCPU+req.milliCPU > alloc.Cpu().MilliValue() {
+	if q, ok := alloc[corev1.ResourceCPU]; ok && req.milliCPU > 0 && u.milliCPU+req.milliCPU > q.MilliValue() {
 		reasons = append(reasons, "Insufficient cpu")
 	}
-	if req.memory > 0 && u.memory+req.memory > alloc.Memory().Value() {
+	if q, ok := alloc[corev1.ResourceMemory]; ok && req.memory > 0 && u.memory+req.memory > q.Value() {
 		reasons = append(reasons, "Insufficient memory")
 	}
 	return reasons, true

@@ -72,6 +72,8 @@ func TestFilterReasons(t *testing.T) {
 		{"cpu and memory", memHog, full, usage{}, "Insufficient cpu,Insufficient memory", true},
 		{"used up", pod("p", "1"), node("n", "4", "8Gi", nil), usage{milliCPU: 3500}, "Insufficient cpu", true},
 		{"pods", pod("p", ""), node("n", "4", "8Gi", nil), usage{pods: 110}, "Too many pods", true},
+		{"unreported resources are not limits", pod("p", "1"), &corev1.Node{Status: corev1.NodeStatus{
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}, usage{pods: 500}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reasons, res := filter(tc.pod, tc.node, tc.used)
