@@ -15,17 +15,18 @@ cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
 BENCHSTAT=(env GOFLAGS= "$GO" run golang.org/x/perf/cmd/benchstat@latest)
-OUT=${BENCH_OUT:-./bench-out}
+OUT=$(realpath -m "${BENCH_OUT:-./bench-out}")
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 RAW=$OUT/raw-$STAMP.txt
 REPORT=$OUT/results-$STAMP.txt
+ERR=$OUT/stderr-$STAMP.txt # the components' logs while benchmarks ran
 DEFAULT_SETTING="1s 5"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "bench: the kubelet, CNI and containerd benchmarks need root (run \`make bench\` as root)" >&2
   exit 1
 fi
-mkdir -p "$OUT"
+mkdir -p "$OUT/bin"
 
 # setting_for PKG NAME prints "benchtime count" for one benchmark. Multi-op benchmarks that
 # start clusters or browsers take a fixed small number of ops; -benchtime 1x runs the
@@ -79,18 +80,29 @@ for p in "${plan[@]}"; do
   echo "== $pkg -bench '^($names)\$' -benchtime $benchtime -count $count" | tee -a "$REPORT"
   t0=$(date +%s)
   # One package at a time: the runtime benchmarks share containerd children and bridges.
-  # The full output goes to the raw file; the terminal gets the result lines as they come.
+  # The test binary is built, then run in its package directory (as go test does) with
+  # stderr apart: go test merges the two, and a component's log line written while a
+  # benchmark runs splits its result line, which benchstat then drops.
+  bin=$OUT/bin/$(echo "${pkg#./}" | tr / _).test
   set +e
-  "$GO" test "$pkg" -run '^$' -bench "^($names)\$" -benchtime "$benchtime" -count "$count" -timeout 30m 2>&1 |
-    tee -a "$RAW" | grep --line-buffered -E '^(Benchmark|--- FAIL|FAIL|panic|ok )|_test.go:[0-9]+:'
+  "$GO" test -c -o "$bin" "$pkg" 2>&1 | tee -a "$REPORT"
   rc=${PIPESTATUS[0]}
+  if [ "$rc" -eq 0 ]; then
+    (cd "$pkg" && "$bin" -test.run '^$' -test.bench "^($names)\$" -test.benchtime "$benchtime" \
+      -test.count "$count" -test.timeout 30m 2>>"$ERR") |
+      tee -a "$RAW" | grep --line-buffered -E '^(Benchmark|--- FAIL|FAIL|panic)|_test.go:[0-9]+:'
+    rc=${PIPESTATUS[0]}
+  fi
   set -e
   if [ "$rc" -ne 0 ]; then
+    echo "   FAILED (exit $rc); stderr tail:" | tee -a "$REPORT"
+    tail -n 20 "$ERR" | sed 's/^/   | /' | tee -a "$REPORT"
     failed+=("$pkg ($names)")
   fi
   echo "   took $(( $(date +%s) - t0 ))s" | tee -a "$REPORT"
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); total $(( $(date +%s) - start ))s" | tee -a "$REPORT"
+rm -rf "$OUT/bin"
 
 echo | tee -a "$REPORT"
 echo "## benchstat (median ± spread of the runs; '~' = too few runs to tell)" | tee -a "$REPORT"
@@ -182,6 +194,7 @@ awk -v targets="$targets" '
 
 echo | tee -a "$REPORT"
 echo "raw: $RAW" | tee -a "$REPORT"
+echo "logs: $ERR" | tee -a "$REPORT"
 echo "report: $REPORT"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "bench: FAILED: ${failed[*]}" | tee -a "$REPORT" >&2
