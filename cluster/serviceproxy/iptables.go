@@ -58,6 +58,7 @@ type iptablesProxier struct {
 	mu       sync.Mutex
 	services map[string][]kport // by ns/name
 	jumps    bool               // jump rules from the built-in chains are in place
+	applied  string             // the last rules written, to skip rewriting the same
 }
 
 func newIPTablesProxier(netns string) (*iptablesProxier, error) {
@@ -212,6 +213,11 @@ func (k *iptablesProxier) ownChains() (map[string]bool, error) {
 }
 
 func (k *iptablesProxier) syncLocked() error {
+	// Rewriting identical rules would reset the statistic nth counters (skewing the
+	// round robin) and cost two execs for nothing.
+	if k.jumps && k.applied != "" && k.render(nil) == k.applied {
+		return nil
+	}
 	have, err := k.ownChains()
 	if err != nil {
 		return err
@@ -235,6 +241,7 @@ func (k *iptablesProxier) syncLocked() error {
 		}
 	}
 	sort.Strings(stale)
+	k.applied = ""
 	if _, err := k.run(k.render(stale), "iptables-restore", "--noflush"); err != nil {
 		return err
 	}
@@ -251,6 +258,7 @@ func (k *iptablesProxier) syncLocked() error {
 		}
 		k.jumps = true
 	}
+	k.applied = k.render(nil)
 	return nil
 }
 
@@ -275,7 +283,7 @@ func (k *iptablesProxier) cleanup() error {
 			}
 		}
 	}
-	k.jumps = false
+	k.jumps, k.applied = false, ""
 	have, err := k.ownChains()
 	if err != nil {
 		return err
