@@ -69,7 +69,7 @@ func browser(t testing.TB) context.Context {
 		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		// As Puppeteer does: tabs the test is not looking at still run at full speed.
-		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-renderer-backgrounding", os.Getenv("WEBKUBE_BG_TABS") == ""),
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
 		chromedp.UserDataDir(t.TempDir()),

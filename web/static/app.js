@@ -262,9 +262,13 @@
 
   // ---- filter ----
   const filter = $("#filter");
+  let filtered = false;
   function applyFilter() {
     if (!filter) return;
     const q = filter.value.trim().toLowerCase();
+    // Most updates arrive with no filter typed: nothing to do.
+    if (q === "" && !filtered) return;
+    filtered = q !== "";
     $$("tbody tr[data-name]").forEach((tr) => {
       tr.hidden = q !== "" && !tr.textContent.toLowerCase().includes(q);
     });
