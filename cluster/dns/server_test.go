@@ -288,3 +288,16 @@ func TestSearchPathWithGlibc(t *testing.T) {
 		t.Errorf("getent nope = %s, want failure", got)
 	}
 }
+
+func TestClusterDNSIP(t *testing.T) {
+	for cidr, want := range map[string]string{"10.96.0.0/16": DefaultClusterDNS, "10.100.0.0/24": "10.100.0.10", "198.18.96.0/24": "198.18.96.10"} {
+		if got, err := ClusterDNSIP(cidr); err != nil || got != want {
+			t.Errorf("ClusterDNSIP(%s) = %s, %v; want %s", cidr, got, err, want)
+		}
+	}
+	for _, bad := range []string{"10.96.0.0/30", "fd00::/64", "nonsense"} {
+		if got, err := ClusterDNSIP(bad); err == nil {
+			t.Errorf("ClusterDNSIP(%s) = %s, want an error", bad, got)
+		}
+	}
+}
