@@ -19,8 +19,9 @@ type ServiceInterface struct {
 	ip   string // path of the ip binary
 }
 
-// NewServiceInterface creates (or adopts, after a crash) the interface name and brings it
-// up. It needs root and iproute2.
+// NewServiceInterface creates the interface name and brings it up. One left behind by a
+// crash is adopted with its addresses flushed, so ClusterIPs of Services deleted meanwhile
+// do not linger; the proxy adds the current ones back. It needs root and iproute2.
 func NewServiceInterface(name string) (*ServiceInterface, error) {
 	ipBin, err := exec.LookPath("ip")
 	if err != nil {
@@ -33,6 +34,8 @@ func NewServiceInterface(name string) (*ServiceInterface, error) {
 				return nil, err
 			}
 		}
+	} else if err := d.run("addr", "flush", "dev", name); err != nil {
+		return nil, err
 	}
 	if err := d.run("link", "set", name, "up"); err != nil {
 		return nil, err

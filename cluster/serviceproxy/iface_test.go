@@ -113,6 +113,17 @@ func TestServiceInterfaceClusterIP(t *testing.T) {
 	})
 	ns := podNetns(t, tag)
 
+	// Adopting an interface left by a crash drops its stale addresses.
+	if err := d.AddAddress("198.18.77.99"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = NewServiceInterface(name); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.Addresses(); len(got) != 0 {
+		t.Fatalf("adopted interface kept %v", got)
+	}
+
 	a := startBackend(t, "a")
 	const clusterIP = "198.18.77.10"
 	svc := &corev1.Service{
