@@ -275,7 +275,9 @@ func (s *Scheduler) decide(pod *corev1.Pod, nodes []*corev1.Node) Decision {
 	d := Decision{Time: s.cfg.Clock.Now(), Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID)}
 	resolvable := map[string]bool{}
 	var feasible []*corev1.Node
+	byName := make(map[string]*corev1.Node, len(nodes))
 	for _, n := range nodes {
+		byName[n.Name] = n
 		reasons, res := filter(pod, n, snap[n.Name])
 		resolvable[n.Name] = res
 		r := NodeResult{Node: n.Name, Feasible: len(reasons) == 0, Reasons: reasons}
@@ -305,12 +307,7 @@ func (s *Scheduler) decide(pod *corev1.Pod, nodes []*corev1.Node) Decision {
 		if !r.Feasible {
 			continue
 		}
-		var n *corev1.Node
-		for _, f := range feasible {
-			if f.Name == r.Node {
-				n = f
-			}
-		}
+		n := byName[r.Node]
 		u := snap[r.Node]
 		la := (leastAllocated(u.nzCPU+req.nzCPU, n.Status.Allocatable.Cpu().MilliValue()) +
 			leastAllocated(u.nzMem+req.nzMem, n.Status.Allocatable.Memory().Value())) / 2

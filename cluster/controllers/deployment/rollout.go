@@ -11,11 +11,10 @@ import (
 	"webkube/cluster/stepper"
 )
 
-func step(action string, rs *appsv1.ReplicaSet, msg string) stepperStep {
-	return stepperStep{Component: Component, Action: action, Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, Message: msg}
+// step names a deployment-controller action on rs for the dashboard's step mode.
+func step(action string, rs *appsv1.ReplicaSet, msg string) stepper.Step {
+	return stepper.Step{Component: Component, Action: action, Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, Message: msg}
 }
-
-type stepperStep = stepper.Step
 
 // rolloutRolling moves pods from the old ReplicaSets to the new one, never exceeding
 // replicas+maxSurge pods nor going below replicas-maxUnavailable available ones.
