@@ -117,8 +117,12 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, t
 func (s *Server) delete(ctx context.Context, r *resource, ns, name string, opts metav1.DeleteOptions) (runtime.Object, error) {
 	key := r.key(ns, name)
 	dryRun := len(opts.DryRun) > 0
-	if r.gvr.Resource == "namespaces" && (name == "default" || name == "kube-system" || name == "kube-public") {
-		return nil, apierrors.NewForbidden(r.gr(), name, errors.New("this namespace may not be deleted"))
+	if r.gvr.Resource == "namespaces" {
+		if name == "default" || name == "kube-system" || name == "kube-public" {
+			return nil, apierrors.NewForbidden(r.gr(), name, errors.New("this namespace may not be deleted"))
+		}
+		s.activeNS.forget(name)
+		defer s.activeNS.forget(name)
 	}
 	for attempt := 0; attempt < 20; attempt++ {
 		cur, kv, err := s.getObject(ctx, r, ns, name)

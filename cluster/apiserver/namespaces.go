@@ -114,6 +114,7 @@ func (s *Server) finalizeNamespaces(ctx context.Context) error {
 			continue // someone else's finalizer still holds it
 		}
 		rv, _ := parseRV(ns.ResourceVersion)
+		s.activeNS.forget(ns.Name)
 		if _, err := s.store.Delete(ctx, nsRes.key("", ns.Name), rv); err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

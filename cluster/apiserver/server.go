@@ -54,6 +54,8 @@ type Server struct {
 	// so an http.Server can shut down without waiting for them.
 	ctxMu sync.Mutex
 	ctx   context.Context
+	// activeNS caches which namespaces accept new objects.
+	activeNS nsCache
 	// events shares decoding and encoding of watch events between watchers.
 	events eventCache
 	// nsKick wakes the namespace finalizer after a namespace is marked for deletion.
