@@ -86,10 +86,12 @@ func New(cfg Config) (*Collector, error) {
 	}
 	for i, r := range g.res {
 		g.byKind[r.gvk.GroupKind()] = i
-		// Informers shared with other controllers may already carry the index.
+		// Informers shared with other controllers may already carry the index, or may
+		// already be running (an index can only be added before): then scan instead.
 		if _, ok := r.informer.GetIndexer().GetIndexers()[ownerIndex]; !ok {
 			if err := r.informer.AddIndexers(cache.Indexers{ownerIndex: indexByOwner}); err != nil {
-				return nil, fmt.Errorf("garbagecollector: index %s: %w", r.gvk.Kind, err)
+				cfg.Logger.Warn("no owner index, dependents found by scanning", "kind", r.gvk.Kind, "err", err)
+				r.scan = true
 			}
 		}
 		if _, err := r.informer.AddEventHandler(g.handler(i)); err != nil {
@@ -221,9 +223,14 @@ type dependent struct {
 func (g *Collector) dependents(uid types.UID) []dependent {
 	var out []dependent
 	for kind, r := range g.res {
-		objs, err := r.informer.GetIndexer().ByIndex(ownerIndex, string(uid))
-		if err != nil {
-			continue
+		var objs []any
+		if r.scan {
+			objs = r.informer.GetStore().List()
+		} else {
+			var err error
+			if objs, err = r.informer.GetIndexer().ByIndex(ownerIndex, string(uid)); err != nil {
+				continue
+			}
 		}
 		for _, obj := range objs {
 			m, err := meta.Accessor(obj)

@@ -186,3 +186,25 @@ func TestOwnersAcrossKinds(t *testing.T) {
 		t.Errorf("dependents %+v", deps)
 	}
 }
+
+// Built on informers someone else already started, the collector still finds dependents
+// (client-go indexes existing items when an index is added late; scanning otherwise).
+func TestStartedInformersFallBackToScanning(t *testing.T) {
+	owner := rs("echo", "uid-1")
+	client := fake.NewSimpleClientset(owner, pod("a", owner))
+	factory := informers.NewSharedInformerFactory(client, 0)
+	for _, inf := range resources(client, factory) {
+		_ = inf // registers every informer with the factory
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	g, err := New(Config{Client: client, Informers: factory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deps := g.dependents("uid-1"); len(deps) != 1 || deps[0].name != "a" {
+		t.Errorf("dependents %+v", deps)
+	}
+}

@@ -21,6 +21,7 @@ type resource struct {
 	get      func(ctx context.Context, ns, name string) (metav1.Object, error)
 	delete   func(ctx context.Context, ns, name string, opts metav1.DeleteOptions) error
 	patch    func(ctx context.Context, ns, name string, pt types.PatchType, data []byte) error
+	scan     bool // no owner index on a shared, already started informer
 }
 
 // objClient is what every typed namespaced client offers.
