@@ -90,3 +90,25 @@ func TestPodContainer(t *testing.T) {
 		t.Fatal("unknown container accepted")
 	}
 }
+
+func TestNamespaceCacheIgnoresRacedLookups(t *testing.T) {
+	var c nsCache
+	gen, ok := c.lookup("a")
+	if ok {
+		t.Fatal("empty cache knows a")
+	}
+	c.forget("a") // a namespace write happened while the lookup read the store
+	c.remember("a", gen)
+	if _, ok := c.lookup("a"); ok {
+		t.Fatal("a lookup that raced with a write was remembered")
+	}
+	gen, _ = c.lookup("a")
+	c.remember("a", gen)
+	if _, ok := c.lookup("a"); !ok {
+		t.Fatal("a clean lookup was not remembered")
+	}
+	c.forget("a")
+	if _, ok := c.lookup("a"); ok {
+		t.Fatal("forget did not forget")
+	}
+}
