@@ -207,4 +207,8 @@ func TestStartedInformersFallBackToScanning(t *testing.T) {
 	if deps := g.dependents("uid-1"); len(deps) != 1 || deps[0].name != "a" {
 		t.Errorf("dependents %+v", deps)
 	}
+	g.res[0].scan = true
+	if deps := g.dependents("uid-1"); len(deps) != 1 || deps[0].name != "a" {
+		t.Errorf("dependents by scanning %+v", deps)
+	}
 }
