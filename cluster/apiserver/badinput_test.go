@@ -116,6 +116,31 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("FieldValidationIgnoreAndWarn", func(t *testing.T) {
+		body := func(name string) []byte {
+			return []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"` + name + `"},"data":{"k":"v"},"dta":{}}`)
+		}
+		const cms = "/api/v1/namespaces/default/configmaps"
+		if code, out := call(t, srv, "POST", cms+"?fieldValidation=Ignore", jsonCT, body("ignored")); code != 201 || !contains(string(out), `"k":"v"`) {
+			t.Fatalf("Ignore: %d %s", code, out)
+		}
+		req, _ := http.NewRequest("POST", srv.URL+cms+"?fieldValidation=Warn", strings.NewReader(string(body("warned"))))
+		req.Header.Set("Authorization", "Bearer "+srv.Token)
+		req.Header.Set("Content-Type", jsonCT)
+		resp, err := srv.HTTPClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if w := resp.Header.Get("Warning"); resp.StatusCode != 201 || !contains(w, "299", `unknown field`, "dta", `did you mean`, "data") {
+			t.Fatalf("Warn: %d warning %q", resp.StatusCode, w)
+		}
+		before := revision(t, srv)
+		if code, out := call(t, srv, "POST", cms+"?fieldValidation=Loose", jsonCT, body("bogus")); code != 400 || revision(t, srv) != before {
+			t.Fatalf("bogus directive: %d %s", code, out)
+		}
+	})
+
 	t.Run("ErrUnauthorized", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", srv.URL+pods, nil)
 		resp, err := srv.HTTPClient().Do(req)

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -79,7 +80,7 @@ func lineCol(b []byte, off int64) (line, col int) {
 // decodeObject strictly decodes JSON into a new object of r and checks its apiVersion
 // and kind against the URL. Unknown fields are refused by name, with a suggestion when
 // the name is a near miss ("apiVerison" → "apiVersion").
-func decodeObject(r *resource, data []byte) (runtime.Object, error) {
+func decodeObject(r *resource, data []byte, opts decodeOpts) (runtime.Object, error) {
 	// A wrong kind is reported as such, not as the unknown fields it brings along.
 	var tm metav1.TypeMeta
 	if err := json.Unmarshal(data, &tm); err == nil && tm.APIVersion != "" && tm.Kind != "" {
@@ -88,7 +89,7 @@ func decodeObject(r *resource, data []byte) (runtime.Object, error) {
 		}
 	}
 	obj := r.newObj()
-	if err := decodeStrict(r.gvk(), data, obj); err != nil {
+	if err := decodeStrict(r.gvk(), data, obj, opts); err != nil {
 		return nil, err
 	}
 	if err := checkTypeMeta(r.gvk(), obj); err != nil {
@@ -98,7 +99,33 @@ func decodeObject(r *resource, data []byte) (runtime.Object, error) {
 	return obj, nil
 }
 
-func decodeStrict(gvk schema.GroupVersionKind, data []byte, obj any) error {
+// decodeOpts carries a request's fieldValidation directive. Strict (what kubectl sends,
+// and webkube's default so that learners see their typos) rejects unknown and duplicate
+// fields; Ignore drops them (kubectl --validate=false); Warn drops them with a Warning
+// header.
+type decodeOpts struct {
+	ignoreUnknown bool
+	warn          func(msg string)
+}
+
+var strictDecoding = decodeOpts{}
+
+func fieldValidation(w http.ResponseWriter, r *http.Request) (decodeOpts, error) {
+	switch v := r.URL.Query().Get("fieldValidation"); v {
+	case "", "Strict":
+		return strictDecoding, nil
+	case "Ignore":
+		return decodeOpts{ignoreUnknown: true}, nil
+	case "Warn":
+		return decodeOpts{ignoreUnknown: true, warn: func(msg string) {
+			w.Header().Add("Warning", "299 - "+strconv.Quote(msg))
+		}}, nil
+	default:
+		return decodeOpts{}, badRequest(fmt.Sprintf("fieldValidation must be one of Ignore, Warn or Strict, not %q", v))
+	}
+}
+
+func decodeStrict(gvk schema.GroupVersionKind, data []byte, obj any, opts decodeOpts) error {
 	strictErrs, err := sigsjson.UnmarshalStrict(data, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
 	prefix := fmt.Sprintf("%s in version %q cannot be handled as a %s: ", gvk.Kind, gvk.Version, gvk.Kind)
 	if err != nil {
@@ -108,6 +135,15 @@ func decodeStrict(gvk schema.GroupVersionKind, data []byte, obj any) error {
 		msgs := make([]string, 0, len(strictErrs))
 		for _, e := range strictErrs {
 			msgs = append(msgs, withSuggestion(reflect.TypeOf(obj), e.Error()))
+		}
+		if opts.ignoreUnknown {
+			// The decoder filled in everything it knew; the rest is dropped.
+			for _, m := range msgs {
+				if opts.warn != nil {
+					opts.warn(m)
+				}
+			}
+			return nil
 		}
 		return badRequest(prefix + "strict decoding error: " + strings.Join(msgs, ", "))
 	}

@@ -33,7 +33,7 @@ func deleteOptions(r *http.Request) (metav1.DeleteOptions, error) {
 		if err != nil {
 			return opts, err
 		}
-		if err := decodeStrict(metav1.SchemeGroupVersion.WithKind("DeleteOptions"), data, &opts); err != nil {
+		if err := decodeStrict(metav1.SchemeGroupVersion.WithKind("DeleteOptions"), data, &opts, strictDecoding); err != nil {
 			return opts, err
 		}
 	}

@@ -56,6 +56,10 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, t target) er
 	default:
 		return unsupportedMediaType(pt)
 	}
+	opts, err := fieldValidation(w, r)
+	if err != nil {
+		return err
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -66,7 +70,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, t target) er
 	}
 	dryRun := isDryRun(r.URL.Query())
 	if pt == applyPatchType {
-		return s.serveApply(w, r, t, patch, dryRun)
+		return s.serveApply(w, r, t, patch, dryRun, opts)
 	}
 	out, err := s.update(r.Context(), t.res, t.namespace, t.name, t.sub, dryRun, func(cur runtime.Object) (runtime.Object, error) {
 		curJSON, err := json.Marshal(cur)
@@ -77,7 +81,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, t target) er
 		if err != nil {
 			return nil, err
 		}
-		obj, err := decodeObject(t.res, patched)
+		obj, err := decodeObject(t.res, patched, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -97,8 +101,8 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, t target) er
 // from the applied configuration; an existing one gets the configuration merged in
 // strategically. Field ownership (managedFields) is not tracked, so fields dropped from
 // the configuration are not removed.
-func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, t target, cfg []byte, dryRun bool) error {
-	applied, err := decodeObject(t.res, cfg)
+func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, t target, cfg []byte, dryRun bool, opts decodeOpts) error {
+	applied, err := decodeObject(t.res, cfg, opts)
 	if err != nil {
 		return err
 	}
@@ -116,7 +120,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, t target, cf
 			}
 			out, err := s.create(r.Context(), t.res, t.namespace, applied, dryRun)
 			if apierrors.IsAlreadyExists(err) {
-				return s.serveApply(w, r, t, cfg, dryRun) // lost a race with another creator
+				return s.serveApply(w, r, t, cfg, dryRun, opts) // lost a race with another creator
 			}
 			if err != nil {
 				return err
@@ -133,7 +137,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, t target, cf
 		if err != nil {
 			return nil, err
 		}
-		obj, err := decodeObject(t.res, merged)
+		obj, err := decodeObject(t.res, merged, opts)
 		if err != nil {
 			return nil, err
 		}

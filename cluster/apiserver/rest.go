@@ -206,6 +206,10 @@ func newList(r *resource, objs []runtime.Object, rev int64) (runtime.Object, err
 // --- create ---
 
 func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t target) error {
+	opts, err := fieldValidation(w, r)
+	if err != nil {
+		return err
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -214,7 +218,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t target) e
 	if err != nil {
 		return err
 	}
-	obj, err := decodeObject(t.res, data)
+	obj, err := decodeObject(t.res, data, opts)
 	if err != nil {
 		return err
 	}
@@ -368,6 +372,10 @@ func (c *nsCache) forget(ns string) {
 // --- update ---
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t target) error {
+	opts, err := fieldValidation(w, r)
+	if err != nil {
+		return err
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -376,7 +384,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t target) e
 	if err != nil {
 		return err
 	}
-	obj, err := decodeObject(t.res, data)
+	obj, err := decodeObject(t.res, data, opts)
 	if err != nil {
 		return err
 	}

@@ -83,6 +83,10 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, t target) er
 		writeJSON(w, http.StatusOK, sc)
 		return nil
 	}
+	opts, err := fieldValidation(w, r)
+	if err != nil {
+		return err
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -108,7 +112,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, t target) er
 			}
 		}
 		var sc autoscalingv1.Scale
-		if err := decodeStrict(scaleGVK, doc, &sc); err != nil {
+		if err := decodeStrict(scaleGVK, doc, &sc, opts); err != nil {
 			return nil, err
 		}
 		if err := checkPrecondition(t.res, t.name, sc.ResourceVersion, cur); err != nil {
@@ -136,6 +140,10 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, t target) er
 
 // serveBinding assigns a pod to a node, the scheduler's one write.
 func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, t target) error {
+	opts, err := fieldValidation(w, r)
+	if err != nil {
+		return err
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return err
@@ -145,7 +153,7 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, t target) 
 		return err
 	}
 	var b corev1.Binding
-	if err := decodeStrict(coreV1.WithKind("Binding"), data, &b); err != nil {
+	if err := decodeStrict(coreV1.WithKind("Binding"), data, &b, opts); err != nil {
 		return err
 	}
 	if b.Name != "" && b.Name != t.name {
