@@ -66,17 +66,21 @@ var podComponents = [6]string{"", "scheduler", "scheduler", "kubelet", "containe
 type Deriver struct {
 	seq  int
 	pods map[types.UID]*podProgress
+	rss  map[string]rsCounts // "namespace/name" -> last seen spec and status replicas
 	now  func() time.Time
 }
 
 type podProgress struct {
-	last  int
-	owner string
+	last     int
+	owner    string
+	deleting bool // its deletion was reported
 }
+
+type rsCounts struct{ desired, current int32 }
 
 // New returns a Deriver; now stamps steps whose evidence has no time of its own.
 func New(now func() time.Time) *Deriver {
-	return &Deriver{pods: map[types.UID]*podProgress{}, now: now}
+	return &Deriver{pods: map[types.UID]*podProgress{}, rss: map[string]rsCounts{}, now: now}
 }
 
 // Pod derives steps from a pod watch event. old is nil for ADDED; for DELETED, pass the
@@ -95,10 +99,10 @@ func (d *Deriver) Pod(eventType string, old, pod *corev1.Pod) []Step {
 		return fmt.Sprintf("%s Pod %s/%s: %s", eventType, pod.Namespace, pod.Name, what)
 	}
 	if eventType == "DELETED" {
+		pp := d.pods[pod.UID]
 		delete(d.pods, pod.UID)
-		if owner != "" {
-			out = append(out, d.rsStep(2, "controller-manager", pod, owner, "", ev("pod removed"), diff,
-				fmt.Sprintf("pod %s deleted", pod.Name)))
+		if owner != "" && (pp == nil || !pp.deleting) {
+			out = append(out, d.deletion(pod, owner, ev("pod removed"), diff))
 		}
 		return out
 	}
@@ -130,9 +134,9 @@ func (d *Deriver) Pod(eventType string, old, pod *corev1.Pod) []Step {
 			})
 		}
 	}
-	if old != nil && old.DeletionTimestamp == nil && pod.DeletionTimestamp != nil && owner != "" {
-		out = append(out, d.rsStep(2, "controller-manager", pod, owner, pod.Spec.NodeName, ev("deletionTimestamp set"), diff,
-			fmt.Sprintf("pod %s is being deleted", pod.Name)))
+	if old != nil && old.DeletionTimestamp == nil && pod.DeletionTimestamp != nil && owner != "" && !pp.deleting {
+		pp.deleting = true
+		out = append(out, d.deletion(pod, owner, ev("deletionTimestamp set"), diff))
 	}
 	reached := 0
 	why := ""
@@ -206,11 +210,17 @@ func (d *Deriver) Event(e *corev1.Event, pod *corev1.Pod) []Step {
 // ReplicaSet derives step 1 of the reconcile: the controller has a ReplicaSet whose desired
 // replicas differ from what it has.
 func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Step {
-	if rs == nil || eventType == "DELETED" || rs.Spec.Replicas == nil {
+	if rs == nil || rs.Spec.Replicas == nil {
+		return nil
+	}
+	key := rs.Namespace + "/" + rs.Name
+	if eventType == "DELETED" {
+		delete(d.rss, key)
 		return nil
 	}
 	desired := *rs.Spec.Replicas
 	cur := rs.Status.Replicas
+	d.rss[key] = rsCounts{desired: desired, current: cur}
 	if desired == cur {
 		return nil
 	}
@@ -258,6 +268,24 @@ func reachedOf(pod *corev1.Pod) int {
 		return 3
 	}
 	return 2
+}
+
+// deletion reports a pod of a ReplicaSet going away. While the ReplicaSet has more pods
+// than it wants, that is its controller deleting the surplus (reconcile step 2); otherwise
+// someone else deleted it, and the controller now sees desired ≠ current (step 1).
+func (d *Deriver) deletion(pod *corev1.Pod, owner, evidence, diff string) Step {
+	rsName := strings.TrimPrefix(owner, "ReplicaSet/")
+	c, known := d.rss[pod.Namespace+"/"+rsName]
+	if known && c.current > c.desired {
+		return d.rsStep(2, "controller-manager", pod, owner, pod.Spec.NodeName, evidence, diff,
+			fmt.Sprintf("%s deletes pod %s (has %d, wants %d)", owner, pod.Name, c.current, c.desired))
+	}
+	d.seq++
+	return Step{
+		Seq: d.seq, Flow: FlowReplicaSet, N: 1, Title: rsTitles[1] + ": pod " + pod.Name + " was deleted",
+		Component: "controller-manager", Kind: "ReplicaSet", Namespace: pod.Namespace, Name: rsName,
+		Time: d.now(), ResourceVersion: pod.ResourceVersion, Evidence: evidence, Diff: diff,
+	}
 }
 
 // RSStepOf maps a pod-creation step of a pod a ReplicaSet made to the reconcile step it is

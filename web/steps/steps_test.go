@@ -167,13 +167,34 @@ func TestReplicaSetReconcile(t *testing.T) {
 	if summary(got) != "p2" || RSStepOf(got[0]) != 4 {
 		t.Errorf("bind: %q", summary(got))
 	}
-	// Scale down: deletion is reconcile step 2.
+	// Scale down 3 -> 1 while it has 3: deletion is the controller's, reconcile step 2.
+	d.ReplicaSet("MODIFIED", rsObj("9", 3, 3), rsObj("10", 1, 3))
 	p3 := p2.DeepCopy()
 	now := metav1.Now()
 	p3.DeletionTimestamp = &now
 	got = d.Pod("MODIFIED", p2, p3)
-	if summary(got) != "r2" || !strings.Contains(got[0].Title, "being deleted") {
+	if summary(got) != "r2" || !strings.Contains(got[0].Title, "deletes pod echo-rs-abcde (has 3, wants 1)") {
 		t.Errorf("delete: %q %+v", summary(got), got)
+	}
+	// The final DELETED does not report it again.
+	if got := d.Pod("DELETED", nil, p3); len(got) != 0 {
+		t.Errorf("DELETED after deletionTimestamp: %q", summary(got))
+	}
+}
+
+// Deleting a pod by hand ("Break it") while the ReplicaSet is satisfied: the controller
+// sees desired ≠ current.
+func TestExternalDeletion(t *testing.T) {
+	d := New(clock())
+	d.ReplicaSet("ADDED", nil, rsObj("1", 2, 2))
+	tr := true
+	p := newPod("5")
+	p.Name = "echo-rs-x"
+	p.Spec.NodeName = "node-1"
+	p.OwnerReferences = []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "echo-rs", UID: "rs1", Controller: &tr}}
+	got := d.Pod("DELETED", nil, p)
+	if summary(got) != "r1" || got[0].Kind != "ReplicaSet" || got[0].Name != "echo-rs" || !strings.Contains(got[0].Title, "echo-rs-x was deleted") {
+		t.Errorf("external deletion: %q %+v", summary(got), got)
 	}
 }
 
