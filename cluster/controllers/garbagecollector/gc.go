@@ -298,24 +298,29 @@ func (g *Collector) Sync(ctx context.Context, it item) error {
 		}
 		return nil
 	}
-	refs := m.GetOwnerReferences()
-	if len(refs) == 0 {
+	if len(m.GetOwnerReferences()) == 0 {
 		return nil
 	}
-	var solid, dangling, waiting []metav1.OwnerReference
-	for _, ref := range refs {
-		state, err := g.ownerState(ctx, it.namespace, ref)
-		if err != nil {
-			return err
-		}
-		switch state {
-		case ownerExists:
-			solid = append(solid, ref)
-		case ownerGone:
-			dangling = append(dangling, ref)
-		case ownerWaiting:
-			waiting = append(waiting, ref)
-		}
+	solid, dangling, waiting, err := g.classify(ctx, it.namespace, m.GetOwnerReferences())
+	if err != nil || len(dangling)+len(waiting) == 0 {
+		return err
+	}
+	// About to act: judge by the object as stored, not as cached. The cache may still
+	// show a reference that was just removed (an orphaning owner strips them right
+	// before it goes), and acting on it would delete an object that is no longer owned.
+	live, err := r.get(ctx, it.namespace, it.name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if live.GetUID() != m.GetUID() || live.GetDeletionTimestamp() != nil {
+		return nil // replaced, or already going; its own events bring it back
+	}
+	m = live
+	if solid, dangling, waiting, err = g.classify(ctx, it.namespace, m.GetOwnerReferences()); err != nil || len(dangling)+len(waiting) == 0 {
+		return err
 	}
 	switch {
 	case len(solid) > 0:
@@ -338,6 +343,25 @@ func (g *Collector) Sync(ctx context.Context, it item) error {
 		}
 		return g.deleteObject(ctx, it, m, policy)
 	}
+}
+
+// classify sorts references by the state of their owners.
+func (g *Collector) classify(ctx context.Context, ns string, refs []metav1.OwnerReference) (solid, dangling, waiting []metav1.OwnerReference, err error) {
+	for _, ref := range refs {
+		state, err := g.ownerState(ctx, ns, ref)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		switch state {
+		case ownerExists:
+			solid = append(solid, ref)
+		case ownerGone:
+			dangling = append(dangling, ref)
+		case ownerWaiting:
+			waiting = append(waiting, ref)
+		}
+	}
+	return solid, dangling, waiting, nil
 }
 
 type ownerStateKind int

@@ -91,10 +91,11 @@ func TestDanglingDependentIsDeleted(t *testing.T) {
 	f := newFixture(t, pod("p", gone)) // the owner exists neither in cache nor in the API
 	f.sync(t, "Pod", "p")
 	got := strings.Join(f.verbs(), ";")
-	if got != "get replicasets gone;delete pods p" {
-		t.Errorf("actions %q", got)
+	// Owner looked up live (not cached), then the pod itself read live before acting.
+	if got != "get replicasets gone;get pods p;get replicasets gone;delete pods p" {
+		t.Fatalf("actions %q", got)
 	}
-	del := f.client.Actions()[1].(k8stesting.DeleteActionImpl)
+	del := f.client.Actions()[3].(k8stesting.DeleteActionImpl)
 	if del.DeleteOptions.PropagationPolicy == nil || *del.DeleteOptions.PropagationPolicy != metav1.DeletePropagationBackground ||
 		del.DeleteOptions.Preconditions == nil || *del.DeleteOptions.Preconditions.UID != "p-uid" {
 		t.Errorf("delete options %+v", del.DeleteOptions)
@@ -124,10 +125,10 @@ func TestSolidAndDanglingOwnersDropsOnlyTheDanglingRef(t *testing.T) {
 	f := newFixture(t, live, pod("p", live, gone))
 	f.sync(t, "Pod", "p")
 	acts := f.client.Actions()
-	if len(acts) != 2 || acts[1].GetVerb() != "patch" {
+	if len(acts) != 4 || acts[3].GetVerb() != "patch" {
 		t.Fatalf("actions %v", f.verbs())
 	}
-	patch := string(acts[1].(k8stesting.PatchAction).GetPatch())
+	patch := string(acts[3].(k8stesting.PatchAction).GetPatch())
 	if !strings.Contains(patch, `"$patch":"delete"`) || !strings.Contains(patch, "gone-uid") || strings.Contains(patch, "live-uid") {
 		t.Errorf("patch %s", patch)
 	}
@@ -157,10 +158,10 @@ func TestForegroundWaitsForBlockingDependents(t *testing.T) {
 	// The dependent, looked at, is deleted in the foreground too (its owner waits).
 	f.sync(t, "Pod", "a")
 	acts := f.client.Actions()
-	if len(acts) != 1 || acts[0].GetVerb() != "delete" {
+	if len(acts) != 2 || acts[1].GetVerb() != "delete" {
 		t.Fatalf("actions %v", f.verbs())
 	}
-	if p := acts[0].(k8stesting.DeleteActionImpl).DeleteOptions.PropagationPolicy; p == nil || *p != metav1.DeletePropagationForeground {
+	if p := acts[1].(k8stesting.DeleteActionImpl).DeleteOptions.PropagationPolicy; p == nil || *p != metav1.DeletePropagationForeground {
 		t.Errorf("policy %v", p)
 	}
 	// Once it is gone, the owner's finalizer goes.
@@ -178,7 +179,7 @@ func TestOwnersAcrossKinds(t *testing.T) {
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "echo", UID: "uid-1", Controller: &t1}}}}
 	f := newFixture(t, cm) // owner missing
 	f.sync(t, "ConfigMap", "cfg")
-	if got := strings.Join(f.verbs(), ";"); got != "get replicasets echo;delete configmaps cfg" {
+	if got := strings.Join(f.verbs(), ";"); got != "get replicasets echo;get configmaps cfg;get replicasets echo;delete configmaps cfg" {
 		t.Errorf("actions %q", got)
 	}
 	f = newFixture(t, cm, owner)
@@ -210,5 +211,29 @@ func TestStartedInformersFallBackToScanning(t *testing.T) {
 	g.res[0].scan = true
 	if deps := g.dependents("uid-1"); len(deps) != 1 || deps[0].name != "a" {
 		t.Errorf("dependents by scanning %+v", deps)
+	}
+}
+
+// The cache still shows a reference the owner's orphaning just removed; the stored object
+// has none, so nothing is deleted.
+func TestStaleCachedOwnerRefIsNotActedOn(t *testing.T) {
+	gone := rs("gone", "gone-uid")
+	cached := pod("p", gone)
+	stored := pod("p")
+	client := fake.NewSimpleClientset(stored)
+	factory := informers.NewSharedInformerFactory(client, 0)
+	g, err := New(Config{Client: client, Informers: factory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	factory.Core().V1().Pods().Informer().GetIndexer().Add(cached)
+	client.ClearActions()
+	if err := g.Sync(context.Background(), item{0, "default", "p"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "delete" || a.GetVerb() == "patch" {
+			t.Errorf("acted on a stale cache: %s %s", a.GetVerb(), a.GetResource().Resource)
+		}
 	}
 }
