@@ -175,7 +175,46 @@ func desiredEndpoints(svc *corev1.Service, pods []*corev1.Pod) *corev1.Endpoints
 	for _, k := range keys {
 		ep.Subsets = append(ep.Subsets, *bySet[k])
 	}
+	truncate(ep)
 	return ep
+}
+
+// maxEndpointsAddresses is where Kubernetes stops listing addresses in an Endpoints
+// object (EndpointSlices carry the rest).
+const maxEndpointsAddresses = 1000
+
+// overCapacityAnnotation marks an Endpoints object cut at maxEndpointsAddresses.
+const overCapacityAnnotation = "endpoints.kubernetes.io/over-capacity"
+
+// truncate keeps at most maxEndpointsAddresses addresses, ready ones first, and marks
+// the object as Kubernetes does.
+func truncate(ep *corev1.Endpoints) {
+	total := 0
+	for _, ss := range ep.Subsets {
+		total += len(ss.Addresses) + len(ss.NotReadyAddresses)
+	}
+	if total <= maxEndpointsAddresses {
+		return
+	}
+	left := maxEndpointsAddresses
+	for i := range ep.Subsets {
+		n := min(left, len(ep.Subsets[i].Addresses))
+		ep.Subsets[i].Addresses = ep.Subsets[i].Addresses[:n]
+		left -= n
+	}
+	for i := range ep.Subsets {
+		n := min(left, len(ep.Subsets[i].NotReadyAddresses))
+		ep.Subsets[i].NotReadyAddresses = ep.Subsets[i].NotReadyAddresses[:n]
+		left -= n
+	}
+	kept := ep.Subsets[:0]
+	for _, ss := range ep.Subsets {
+		if len(ss.Addresses)+len(ss.NotReadyAddresses) > 0 {
+			kept = append(kept, ss)
+		}
+	}
+	ep.Subsets = kept
+	ep.Annotations = map[string]string{overCapacityAnnotation: "truncated"}
 }
 
 func endpointsLabels(svc *corev1.Service) map[string]string {

@@ -329,12 +329,21 @@ func (c *Controller) syncEndpoints(ctx context.Context, svc *corev1.Service, wan
 	if err != nil {
 		return err
 	}
-	if apiequality.Semantic.DeepEqual(cur.Subsets, want.Subsets) && mapsEqual(cur.Labels, want.Labels) {
+	if apiequality.Semantic.DeepEqual(cur.Subsets, want.Subsets) && mapsEqual(cur.Labels, want.Labels) &&
+		cur.Annotations[overCapacityAnnotation] == want.Annotations[overCapacityAnnotation] {
 		return nil
 	}
 	upd := cur.DeepCopy()
 	upd.Subsets = want.Subsets
 	upd.Labels = want.Labels
+	if v, ok := want.Annotations[overCapacityAnnotation]; ok {
+		if upd.Annotations == nil {
+			upd.Annotations = map[string]string{}
+		}
+		upd.Annotations[overCapacityAnnotation] = v
+	} else {
+		delete(upd.Annotations, overCapacityAnnotation)
+	}
 	if err := c.step(ctx, "update-endpoints", "Endpoints", svc.Namespace, svc.Name, describe(svc, want)); err != nil {
 		return err
 	}

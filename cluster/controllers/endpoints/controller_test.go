@@ -167,9 +167,24 @@ func TestDesiredEndpoints(t *testing.T) {
 		for i := range 250 {
 			pods = append(pods, pod(fmt.Sprintf("p%d", i), fmt.Sprintf("10.244.%d.%d", i/200, i%200+1), true, echo))
 		}
+		if ep := desiredEndpoints(svc, pods); len(ep.Subsets[0].Addresses) != 250 || ep.Annotations != nil {
+			t.Errorf("250 pods: %d addresses, annotations %v", len(ep.Subsets[0].Addresses), ep.Annotations)
+		}
 		slices := desiredSlices(svc, pods)
 		if len(slices) != 3 || len(slices[2].Endpoints) != 50 {
 			t.Errorf("slices = %d (last %d endpoints), want 3 with 100/100/50", len(slices), len(slices[len(slices)-1].Endpoints))
+		}
+	})
+	t.Run("TruncatedAt1000", func(t *testing.T) {
+		svc := service("huge", echo, svcPort("", 80, intstr.FromInt32(80)))
+		var pods []*corev1.Pod
+		for i := range 1100 {
+			pods = append(pods, pod(fmt.Sprintf("p%d", i), fmt.Sprintf("10.245.%d.%d", i/200, i%200+1), i%2 == 0, echo))
+		}
+		ep := desiredEndpoints(svc, pods)
+		ss := ep.Subsets[0]
+		if len(ss.Addresses) != 550 || len(ss.NotReadyAddresses) != 450 || ep.Annotations[overCapacityAnnotation] != "truncated" {
+			t.Errorf("1100 pods: %d ready, %d not ready, annotations %v; want 550, 450, truncated", len(ss.Addresses), len(ss.NotReadyAddresses), ep.Annotations)
 		}
 	})
 	t.Run("NoPodsPlaceholderSlice", func(t *testing.T) {
