@@ -121,3 +121,60 @@ func (s *Server) finalizeNamespaces(ctx context.Context) error {
 	}
 	return nil
 }
+
+// runEventReaper deletes Events not updated for EventTTL, as kube-apiserver lets them
+// expire, so a long session's revision log does not fill up with old events.
+func (s *Server) runEventReaper(ctx context.Context) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if n, err := s.reapEvents(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrClosed) {
+			s.log.Warn("event reaper", "err", err)
+		} else if n > 0 {
+			s.log.Debug("expired events deleted", "count", n)
+		}
+	}
+}
+
+func (s *Server) reapEvents(ctx context.Context) (int, error) {
+	r := resourceFor(coreGR("events"))
+	all := selectors{label: labels.Everything(), field: fields.Everything()}
+	objs, _, err := s.list(ctx, r, "", all, url.Values{})
+	if err != nil {
+		return 0, err
+	}
+	cutoff := s.clock.Now().Add(-s.cfg.EventTTL)
+	n := 0
+	for _, o := range objs {
+		ev := o.(*corev1.Event)
+		if !lastSeen(ev).Before(cutoff) {
+			continue
+		}
+		rv, _ := parseRV(ev.ResourceVersion)
+		if _, err := s.store.Delete(ctx, r.key(ev.Namespace, ev.Name), rv); err != nil &&
+			!errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// lastSeen is when an Event was last written to.
+func lastSeen(ev *corev1.Event) time.Time {
+	t := ev.CreationTimestamp.Time
+	for _, c := range []time.Time{ev.LastTimestamp.Time, ev.EventTime.Time} {
+		if c.After(t) {
+			t = c
+		}
+	}
+	if ev.Series != nil && ev.Series.LastObservedTime.Time.After(t) {
+		t = ev.Series.LastObservedTime.Time
+	}
+	return t
+}

@@ -36,7 +36,10 @@ type Config struct {
 	MaxRequestBodyBytes int64
 	// BookmarkInterval is how often a watch that asked for bookmarks gets one (default 30s).
 	BookmarkInterval time.Duration
-	Clock            clock.PassiveClock
+	// EventTTL is how long an Event lives after its last update (default 1h, as
+	// kube-apiserver's --event-ttl); older ones are deleted.
+	EventTTL time.Duration
+	Clock    clock.PassiveClock
 	Logger           *slog.Logger
 }
 
@@ -86,6 +89,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.BookmarkInterval == 0 {
 		cfg.BookmarkInterval = 30 * time.Second
 	}
+	if cfg.EventTTL == 0 {
+		cfg.EventTTL = time.Hour
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
@@ -120,6 +126,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("apiserver: bootstrap: %w", err)
 	}
 	go s.runNamespaceFinalizer(ctx)
+	go s.runEventReaper(ctx)
 	return nil
 }
 
