@@ -40,7 +40,7 @@ type Config struct {
 	// kube-apiserver's --event-ttl); older ones are deleted.
 	EventTTL time.Duration
 	Clock    clock.PassiveClock
-	Logger           *slog.Logger
+	Logger   *slog.Logger
 }
 
 // Server is the API server. Create it with New, call Start, then serve Handler.
