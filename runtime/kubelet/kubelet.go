@@ -167,7 +167,7 @@ func (k *Kubelet) Start(ctx context.Context) error {
 	k.pods = inf.Lister()
 	k.synced = inf.Informer().HasSynced
 	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    k.enqueue,
+		AddFunc: k.enqueue,
 		UpdateFunc: func(o, n any) {
 			// Our own status writes come back as updates; only other changes need a sync
 			// (the kubelet's own timers and container exits wake it otherwise).
