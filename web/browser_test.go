@@ -78,6 +78,12 @@ func TestBrowserEchoPodFiveSteps(t *testing.T) {
 	if d := evalString(t, ctx, `document.querySelector('#steps li[data-flow=pod][data-name=echo][data-n="2"] pre.diff').textContent`); !strings.Contains(d, "nodeName: node-1") {
 		t.Errorf("bind step diff lacks nodeName: %q", d)
 	}
+	// Scrub back to the first step: it is selected and the diagram shows it again.
+	run(t, ctx, "scrub", 5*time.Second, js(`(() => { const r = document.querySelector('#scrub'); r.value = 0; r.dispatchEvent(new Event('input')); return true })()`))
+	waitJS(t, ctx, "first step selected", `document.querySelector('#steps li.sel') === document.querySelector('#steps li') && document.querySelector('#scrub-label').textContent.startsWith('step 1 of')`, 5*time.Second)
+	if m := evalString(t, ctx, `document.querySelector('#diagram-msg').textContent`); !strings.Contains(m, "scheduler sees the unassigned pod") {
+		t.Errorf("diagram while scrubbed: %q", m)
+	}
 	run(t, ctx, "pod page", 20*time.Second, chromedp.Navigate(e.url+"/o/pod/default/echo"), chromedp.WaitVisible(css(`[data-testid=obj-live]`)))
 	waitJS(t, ctx, "pod page live", `window.wk.ready`, 10*time.Second)
 	shot(t, ctx, "pod-page")
