@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // Mode selects how Service traffic reaches endpoints.
@@ -59,9 +61,14 @@ type iptablesProxier struct {
 	services map[string][]kport // by ns/name
 	jumps    bool               // jump rules from the built-in chains are in place
 	applied  string             // the last rules written, to skip rewriting the same
+
+	clock     clock.PassiveClock
+	countMu   sync.Mutex
+	countAt   time.Time
+	countLast map[string]uint64
 }
 
-func newIPTablesProxier(netns string) (*iptablesProxier, error) {
+func newIPTablesProxier(netns string, clk clock.PassiveClock) (*iptablesProxier, error) {
 	for _, bin := range []string{"iptables", "iptables-restore", "iptables-save", "sysctl"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return nil, fmt.Errorf("serviceproxy: %s is missing; install the Debian packages iptables and procps", bin)
@@ -83,7 +90,7 @@ func newIPTablesProxier(netns string) (*iptablesProxier, error) {
 		}
 		return out.String(), nil
 	}
-	return &iptablesProxier{run: run, services: map[string][]kport{}}, nil
+	return &iptablesProxier{run: run, services: map[string][]kport{}, clock: clk}, nil
 }
 
 func (k *iptablesProxier) update(key string, ports []kport) error {
@@ -335,6 +342,23 @@ func (k *iptablesProxier) counters() (map[string]uint64, error) {
 	return m, nil
 }
 
+// countersMaxAge bounds how often Stats runs iptables-save when a dashboard polls many
+// Services.
+const countersMaxAge = time.Second
+
+func (k *iptablesProxier) cachedCounters() map[string]uint64 {
+	k.countMu.Lock()
+	defer k.countMu.Unlock()
+	now := k.clock.Now()
+	if k.countLast != nil && now.Sub(k.countAt) < countersMaxAge {
+		return k.countLast
+	}
+	if cnt, err := k.counters(); err == nil {
+		k.countLast, k.countAt = cnt, now
+	}
+	return k.countLast
+}
+
 // stats reports one Service's endpoints with the connections their rules counted.
 func (k *iptablesProxier) stats(key string) []EndpointStats {
 	k.mu.Lock()
@@ -343,7 +367,7 @@ func (k *iptablesProxier) stats(key string) []EndpointStats {
 	if len(ports) == 0 {
 		return nil
 	}
-	cnt, _ := k.counters()
+	cnt := k.cachedCounters()
 	var out []EndpointStats
 	for _, p := range ports {
 		for _, e := range p.endpoints {

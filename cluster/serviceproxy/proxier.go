@@ -120,7 +120,7 @@ func New(cfg Config) (*Proxier, error) {
 	case "", ModeUserspace:
 	case ModeIPTables:
 		var err error
-		if kernel, err = newIPTablesProxier(cfg.NetNS); err != nil {
+		if kernel, err = newIPTablesProxier(cfg.NetNS, cfg.Clock); err != nil {
 			return nil, err
 		}
 	default:
