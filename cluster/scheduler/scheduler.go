@@ -44,7 +44,8 @@ type Config struct {
 	Logger    *slog.Logger
 	// Decisions is how many decisions to keep; default 512.
 	Decisions int
-	// Binders is how many bindings may be in flight at once; default 64.
+	// Binders is how many bindings may be in flight at once; default 256 (kube-scheduler
+	// binds every pod in its own goroutine; a bound keeps a burst from piling up).
 	Binders int
 	// Recorder overrides the event recorder (tests).
 	Recorder record.EventRecorder
@@ -87,7 +88,7 @@ func New(cfg Config) (*Scheduler, error) {
 		cfg.Decisions = 512
 	}
 	if cfg.Binders <= 0 {
-		cfg.Binders = 64
+		cfg.Binders = 256
 	}
 	s := &Scheduler{
 		cfg:    cfg,
