@@ -20,7 +20,7 @@ STAMP=$(date -u +%Y%m%d-%H%M%S)
 RAW=$OUT/raw-$STAMP.txt
 REPORT=$OUT/results-$STAMP.txt
 ERR=$OUT/stderr-$STAMP.txt # the components' logs while benchmarks ran
-DEFAULT_SETTING="1s 5"
+DEFAULT_SETTING="1s 3"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "bench: the kubelet, CNI and containerd benchmarks need root (run \`make bench\` as root)" >&2
@@ -35,11 +35,14 @@ mkdir -p "$OUT/bin"
 setting_for() {
   case "$1:$2" in
     ./cmd/webkube:*)                               echo "1x 3" ;;   # whole webkube processes
+    ./cluster/apiserver:*|./cluster/store:*)       echo "0.5s 5" ;; # each op is ~1 ms: 0.5 s is 500+ samples
+    ./cluster/printers:*|./cluster/validation:*|./runtime/images:BenchmarkEnsureBuiltin|./web:BenchmarkFanout100)
+                                                   echo "0.5s 5" ;; # micro-benchmarks
     ./cluster/controllers:BenchmarkReplicaSet1000) echo "1x 3" ;;
     ./cluster/serviceproxy:BenchmarkProxyVsDirect) echo "1x 3" ;;   # alternates direct/proxy inside
     ./runtime/images:BenchmarkRunBusybox)          echo "50x 3" ;;  # the `ctr run` baseline
     ./runtime/containers:BenchmarkPodStart)        echo "20x 3" ;;
-    ./runtime/containers:BenchmarkPodStart20Parallel) echo "3x 3" ;;
+    ./runtime/containers:BenchmarkPodStart20Parallel) echo "2x 3" ;;
     ./runtime/cni:*)                               echo "30x 3" ;;
     ./web:BenchmarkWatchToDOM10Tabs)               echo "100x 3" ;; # headless Chromium
     *)                                             echo "$DEFAULT_SETTING" ;;
@@ -136,11 +139,11 @@ targets=$(cat <<'EOF'
 4|cmd/webkube|BenchmarkReplicaSet100|s-to-all-ready|<=|5|100-replica ReplicaSet 0->all Ready, s
 4|cmd/webkube|BenchmarkReplicaSet100|s-to-all-running|info||  of which until all Running, s
 4|cmd/webkube|BenchmarkReplicaSet100|pss-MB/pod|info||memory per pod, PSS of shim + container (MB)
-4|cmd/webkube|BenchmarkReplicaSet100|rss-MB/pod|info||memory per pod, RSS of shim + container (MB, shared pages per process)
-5|cluster/serviceproxy|BenchmarkProxyVsDirect|keepalive-ratio|>=|0.9|ClusterIP/direct req/s, keep-alive (kube-proxy 0.36 .. 0.96)
+4|cmd/webkube|BenchmarkReplicaSet100|rss-MB/pod|info||memory per pod, RSS of shim + container (MB)
+5|cluster/serviceproxy|BenchmarkProxyVsDirect|keepalive-ratio|>=|0.9|ClusterIP/direct req/s, keep-alive (anchors .36 / .96)
 5|cluster/serviceproxy|BenchmarkProxyVsDirect|keepalive-added-p99-µs|<=|1000|  added p99 over direct (us)
-5|cluster/serviceproxy|BenchmarkProxyVsDirect|conn-per-request-ratio|info||ClusterIP / direct, a connection per request
-5|cluster/serviceproxy|BenchmarkProxyVsDirect|bulk-ratio|info||ClusterIP / direct, bulk MiB/s
+5|cluster/serviceproxy|BenchmarkProxyVsDirect|conn-per-request-ratio|info||ClusterIP/direct req/s, a connection per request
+5|cluster/serviceproxy|BenchmarkProxyVsDirect|bulk-ratio|info||ClusterIP/direct bulk MiB/s
 6|web|BenchmarkWatchToDOM10Tabs|p99-ms|<=|100|watch event -> DOM updated, 10 tabs, p99
 6|web|BenchmarkFanout100|p99-µs/100-clients|info||websocket fan-out to 100 clients, p99 (us)
 EOF
@@ -153,12 +156,13 @@ awk -v targets="$targets" '
   /^pkg: / { pkg = $2; sub(/^webkube\/?/, "", pkg); next }
   /^Benchmark/ {
     name = $1; sub(/-[0-9]+$/, "", name)
+    if (!((pkg, name) in known)) { known[pkg, name] = 1; names[pkg, ++nn[pkg]] = name }
     for (i = 3; i < NF; i += 2) {
       k = pkg SUBSEP name SUBSEP $(i + 1)
       n[k]++; v[k, n[k]] = $i + 0
     }
   }
-  function num(x) { return (x >= 100) ? sprintf("%.0f", x) : (x >= 1) ? sprintf("%.2f", x) : sprintf("%.3g", x) }
+  function num(x) { return (x >= 100 || x <= -100) ? sprintf("%.0f", x) : (x >= 1 || x <= -1) ? sprintf("%.2f", x) : sprintf("%.3g", x) }
   function med(k,   m, i, j, t, a) {
     m = n[k]; if (m == 0) return ""
     for (i = 1; i <= m; i++) a[i] = v[k, i]
@@ -166,29 +170,43 @@ awk -v targets="$targets" '
     lo = a[1]; hi = a[m]
     return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
   }
+  # matches fills hit[1..] with the benchmarks of pkg named b or b/<sub>, in order of output.
+  function matches(p, b,   i, c) {
+    c = 0
+    for (i = 1; i <= nn[p]; i++)
+      if (names[p, i] == b || index(names[p, i], b "/") == 1) hit[++c] = names[p, i]
+    return c
+  }
+  function row(f, name, label,   k, m, d, range, verdict, tgt) {
+    k = f[2] SUBSEP name SUBSEP f[4]
+    m = med(k)
+    if (m == "") return
+    if (f[5] == "x") {
+      # ratio: against another figure of this run, or against a constant anchor
+      d = (f[6] == "const") ? f[8] : med(f[6] SUBSEP f[7] SUBSEP f[8])
+      if (d == "" || d == 0) { printf "%-5s %-62s %10s\n", f[1], label, "no baseline"; return }
+      printf "%-5s %-62s %10s %-22s %-10s %s\n", f[1], label, num(m / d), "", "", "(ratio)"
+      return
+    }
+    range = sprintf("[%s..%s] n=%d", num(lo), num(hi), n[k])
+    verdict = ""
+    if (f[5] == ">=") verdict = (m >= f[6]) ? "ok" : "MISSED"
+    if (f[5] == "<=") verdict = (m <= f[6]) ? "ok" : "MISSED"
+    tgt = (f[5] == "info") ? "" : f[5] " " f[6]
+    printf "%-5s %-62s %10s %-22s %-10s %s\n", f[1], label, num(m), range, tgt, verdict
+  }
   END {
     printf "%-5s %-62s %10s %-22s %-10s %s\n", "issue", "figure", "median", "[min..max] runs", "target", "verdict"
     rows = split(targets, line, "\n")
     for (r = 1; r <= rows; r++) {
       split(line[r], f, "|")
-      k = f[2] SUBSEP f[3] SUBSEP f[4]
-      m = med(k)
-      if (f[5] == "x") {
-        # ratio: against another figure of this run, or against a constant anchor
-        what = f[9]
-        d = (f[6] == "const") ? f[8] : med(f[6] SUBSEP f[7] SUBSEP f[8])
-        if (m == "" || d == "" || d == 0) { printf "%-5s %-62s %10s\n", f[1], what, "not run"; continue }
-        printf "%-5s %-62s %10s %-22s %-10s %s\n", f[1], what, num(m / d), "", "", "(ratio)"
-        continue
+      label = (f[5] == "x") ? f[9] : f[7]
+      c = matches(f[2], f[3])
+      if (c == 0) { printf "%-5s %-62s %10s\n", f[1], label, "not run"; continue }
+      for (h = 1; h <= c; h++) {
+        sub_ = substr(hit[h], length(f[3]) + 2)
+        row(f, hit[h], (sub_ == "") ? label : label " [" sub_ "]")
       }
-      what = f[7]
-      if (m == "") { printf "%-5s %-62s %10s\n", f[1], what, "not run"; missing++; continue }
-      range = sprintf("[%s..%s] n=%d", num(lo), num(hi), n[k])
-      verdict = ""
-      if (f[5] == ">=") verdict = (m >= f[6]) ? "ok" : "MISSED"
-      if (f[5] == "<=") verdict = (m <= f[6]) ? "ok" : "MISSED"
-      tgt = (f[5] == "info") ? "" : f[5] " " f[6]
-      printf "%-5s %-62s %10s %-22s %-10s %s\n", f[1], what, num(m), range, tgt, verdict
     }
   }' "$RAW" | tee -a "$REPORT"
 
