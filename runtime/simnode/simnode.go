@@ -235,6 +235,13 @@ func (n *Node) heartbeat(ctx context.Context) {
 		case <-t.C():
 		}
 		node, err := n.cfg.Client.CoreV1().Nodes().Get(ctx, n.cfg.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			// Deleted under us (`kubectl delete node`): register again, as a kubelet does.
+			if err := n.register(ctx); err != nil && ctx.Err() == nil {
+				n.cfg.Logger.Warn("re-register", "err", err)
+			}
+			continue
+		}
 		if err != nil {
 			n.cfg.Logger.Warn("heartbeat", "err", err)
 			continue

@@ -114,3 +114,23 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeRegistersAgainAfterDeletion(t *testing.T) {
+	client := fake.NewSimpleClientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, err := New(Config{Client: client, Name: "sim-1", Heartbeat: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CoreV1().Nodes().Delete(ctx, "sim-1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node back", func() bool {
+		node, err := client.CoreV1().Nodes().Get(ctx, "sim-1", metav1.GetOptions{})
+		return err == nil && len(node.Status.Conditions) == 1
+	})
+}
