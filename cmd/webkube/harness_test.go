@@ -66,8 +66,16 @@ func startCluster(t testing.TB, podNet, bridgePrefix string, extra ...string) *c
 	}
 	c := &cluster{t: t, dataDir: dataDir, kubeconfig: filepath.Join(dataDir, "kubeconfig"), cacheDir: t.TempDir(),
 		addr: freeAddr(t), apiAddr: freeAddr(t), logPath: filepath.Join(t.TempDir(), "webkube.log")}
-	c.args = append([]string{"--data-dir", dataDir, "--addr", c.addr, "--api-addr", c.apiAddr,
-		"--pod-network", podNet, "--bridge-prefix", bridgePrefix, "--log-level", "debug"}, extra...)
+	c.args = []string{"--data-dir", dataDir, "--addr", c.addr, "--api-addr", c.apiAddr,
+		"--pod-network", podNet, "--bridge-prefix", bridgePrefix, "--log-level", "debug", "--nodeport-addr", "127.0.0.1"}
+	if !strings.Contains(strings.Join(extra, " "), "--service-cidr") {
+		// Its own service range too (so its DNS address differs from a running webkube's):
+		// pod network 10.N.0.0/16 gets services 10.(N-100).0.0/16.
+		var a, b int
+		fmt.Sscanf(podNet, "%d.%d.", &a, &b)
+		c.args = append(c.args, "--service-cidr", fmt.Sprintf("10.%d.0.0/16", b-100))
+	}
+	c.args = append(c.args, extra...)
 	c.start()
 	t.Cleanup(func() {
 		c.deleteAllPods()
@@ -78,6 +86,7 @@ func startCluster(t testing.TB, podNet, bridgePrefix string, extra ...string) *c
 			}
 		}
 		exec.Command("ip", "link", "del", bridgePrefix+"0").Run()
+		exec.Command("ip", "link", "del", bridgePrefix+"svc").Run()
 		// The node's masquerade rule is named after its bridge.
 		exec.Command("sh", "-c", `iptables -t nat -S POSTROUTING | grep 'webkube pods on `+bridgePrefix+`0"' | sed 's/^-A/-D/' | xargs -r -L1 iptables -t nat`).Run()
 		os.RemoveAll(dataDir)

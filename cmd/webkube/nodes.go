@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	containerdclient "github.com/containerd/containerd"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
@@ -19,14 +20,10 @@ import (
 	"webkube/runtime/kubelet"
 )
 
-// clusterDNS is the nameserver every pod's resolv.conf names (the cluster DNS Service IP,
-// as in Kubernetes).
-const clusterDNS = "10.96.0.10"
-
 // startNodes starts containerd (unless --containerd names one) and one kubelet per node.
 // Each node has its own containerd namespace, CNI bridge and pod subnet, so several nodes
 // on one machine behave like separate machines.
-func (m *Main) startNodes(ctx context.Context, client kubernetes.Interface, gate *stepper.Gate, dataDir string) error {
+func (m *Main) startNodes(ctx context.Context, client kubernetes.Interface, gate *stepper.Gate, dataDir, clusterDNS string) error {
 	cfg := m.Config
 	address := cfg.Containerd
 	if address == "" {
@@ -59,7 +56,7 @@ func (m *Main) startNodes(ctx context.Context, client kubernetes.Interface, gate
 			return err
 		}
 		m.closers = append(m.closers, func() { cc.Close() })
-		if err := m.startNode(ctx, client, gate, cc, dataDir, name, ns, i); err != nil {
+		if err := m.startNode(ctx, client, gate, cc, dataDir, name, ns, clusterDNS, i); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -67,7 +64,7 @@ func (m *Main) startNodes(ctx context.Context, client kubernetes.Interface, gate
 }
 
 func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate *stepper.Gate, cc *containerdclient.Client,
-	dataDir, name, namespace string, index int) error {
+	dataDir, name, namespace, clusterDNS string, index int) error {
 	nodeDir := filepath.Join(dataDir, "nodes", name)
 	imgs, err := images.NewService(images.Config{Client: cc, Logger: m.Logger, Mirrors: m.Config.Mirrors,
 		TempDir: filepath.Join(dataDir, "tmp")})
@@ -119,7 +116,24 @@ func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate 
 	if err := rt.Start(ctx); err != nil {
 		return err
 	}
-	return kl.Start(ctx)
+	if err := kl.Start(ctx); err != nil {
+		return err
+	}
+	m.kubelets[name] = kl
+	return nil
+}
+
+// KillContainer finds the kubelet of the pod's node (the dashboard's "kill a container").
+func (m *Main) KillContainer(ctx context.Context, namespace, pod, container string) error {
+	p, err := m.client.CoreV1().Pods(namespace).Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	kl, ok := m.kubelets[p.Spec.NodeName]
+	if !ok {
+		return fmt.Errorf("pod %s/%s is not on a node with containers (node %q)", namespace, pod, p.Spec.NodeName)
+	}
+	return kl.KillContainer(ctx, namespace, pod, container)
 }
 
 // nodeSubnet is the index-th /24 of the pod network.

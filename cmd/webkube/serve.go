@@ -23,10 +23,14 @@ import (
 	"webkube/cluster/apiserver"
 	"webkube/cluster/controllers"
 	"webkube/cluster/controllers/endpoints"
+	"webkube/cluster/dns"
 	"webkube/cluster/scheduler"
+	"webkube/cluster/serviceproxy"
 	"webkube/cluster/stepper"
 	"webkube/cluster/store"
+	"webkube/runtime/kubelet"
 	"webkube/runtime/simnode"
+	"webkube/web"
 )
 
 // Main is a running webkube: every component, wired the way a Kubernetes cluster is,
@@ -41,6 +45,8 @@ type Main struct {
 	dashboard *http.Server
 	cancel    context.CancelFunc
 	closers   []func()
+	client    kubernetes.Interface
+	kubelets  map[string]*kubelet.Kubelet
 }
 
 // Run starts everything and returns once it serves; Close stops it.
@@ -102,6 +108,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.client = client
+	m.kubelets = map[string]*kubelet.Kubelet{}
 
 	gate := stepper.New()
 	shared := informers.NewSharedInformerFactory(client, 0)
@@ -126,8 +134,38 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := eps.Start(ctx); err != nil {
 		return err
 	}
+	var proxier *serviceproxy.Proxier
 	if cfg.Nodes > 0 {
-		if err := m.startNodes(ctx, client, gate, dataDir); err != nil {
+		// Services: ClusterIPs live on a dummy interface so the proxy and DNS can listen on
+		// them and pods reach them through their default route.
+		dnsIP, err := dns.ClusterDNSIP(cfg.ServiceCIDR)
+		if err != nil {
+			return err
+		}
+		svcIface, err := serviceproxy.NewServiceInterface(cfg.BridgePrefix + "svc")
+		if err != nil {
+			return err
+		}
+		if err := svcIface.AddAddress(dnsIP); err != nil {
+			return err
+		}
+		dnsSrv, err := dns.NewServer(dns.Config{Client: client, Informers: shared, Addr: net.JoinHostPort(dnsIP, "53"),
+			Logger: m.Logger, RegisterService: true})
+		if err != nil {
+			return err
+		}
+		if err := dnsSrv.Start(ctx); err != nil {
+			return err
+		}
+		proxier, err = serviceproxy.New(serviceproxy.Config{Client: client, NodeAddress: cfg.NodePortAddr, Addresses: svcIface,
+			Clock: clk, Logger: m.Logger})
+		if err != nil {
+			return err
+		}
+		if err := proxier.Start(ctx); err != nil {
+			return err
+		}
+		if err := m.startNodes(ctx, client, gate, dataDir, dnsIP); err != nil {
 			return err
 		}
 	}
@@ -146,6 +184,31 @@ func (m *Main) Run(ctx context.Context) error {
 	health := echo.WrapHandler(m.api.Handler())
 	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
 		e.GET(p, health)
+	}
+	dashCfg := web.Config{Client: client, RESTConfig: restCfg, Gate: gate, Logger: m.Logger, Clock: clk}
+	if !isLoopback(cfg.Addr) {
+		dashCfg.Token = token
+	}
+	if proxier != nil {
+		dashCfg.Traffic = web.TrafficFunc(func(ns, svc string) map[string]web.Traffic {
+			out := map[string]web.Traffic{}
+			for _, st := range proxier.Stats(ns, svc) {
+				out[st.Address] = web.Traffic{Connections: st.Connections, Active: st.Active, Failed: st.Failed,
+					BytesIn: st.BytesIn, BytesOut: st.BytesOut}
+			}
+			return out
+		})
+	}
+	if cfg.Nodes > 0 {
+		dashCfg.Killer = m
+	}
+	dash, err := web.New(dashCfg)
+	if err != nil {
+		return err
+	}
+	dash.Register(e)
+	if err := dash.Start(ctx); err != nil {
+		return err
 	}
 	dashLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -186,6 +249,18 @@ func (m *Main) Close() error {
 		return m.store.Close()
 	}
 	return nil
+}
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // loadOrCreateToken keeps one bearer token per data dir so kubeconfigs stay valid.
