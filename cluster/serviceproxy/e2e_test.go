@@ -133,7 +133,13 @@ func TestServicesEndToEnd(t *testing.T) {
 		t.Fatal("this test creates a network interface: run it as root (and install the Debian package iproute2)")
 	}
 	const serviceCIDR, dnsIP = "198.18.96.0/24", "198.18.96.10"
-	api := apiservertest.Start(t, apiservertest.WithConfig(func(c *apiserver.Config) { c.ServiceCIDR = serviceCIDR }))
+	// A NodePort range of one free port: the default range may be in use by a webkube
+	// running on this machine.
+	np := freePort(t, "127.0.0.1")
+	api := apiservertest.Start(t, apiservertest.WithConfig(func(c *apiserver.Config) {
+		c.ServiceCIDR = serviceCIDR
+		c.NodePortRange = fmt.Sprintf("%d-%d", np, np)
+	}))
 	cs := api.Clientset()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 

@@ -20,30 +20,33 @@ type frontend struct {
 	p           *Proxier
 
 	mu  sync.Mutex
-	lns []net.Listener
+	lns map[string]net.Listener // by address
 }
 
-// listen opens the frontend's listeners; on error none stay open.
+// listen opens whichever of the frontend's listeners are not open yet. Each stands on
+// its own: a NodePort some other program holds does not keep the ClusterIP from serving;
+// the error makes the caller retry the missing one later.
 func (f *frontend) listen() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.lns == nil {
+		f.lns = map[string]net.Listener{}
+	}
+	var errs []error
 	for _, addr := range []string{f.clusterAddr, f.nodeAddr} {
-		if addr == "" {
+		if addr == "" || f.lns[addr] != nil {
 			continue
 		}
 		ln, err := net.Listen("tcp4", addr)
 		if err != nil {
-			for _, l := range f.lns {
-				l.Close()
-			}
-			f.lns = nil
-			return err
+			errs = append(errs, err)
+			continue
 		}
-		f.lns = append(f.lns, ln)
+		f.lns[addr] = ln
 		f.p.log.Info("listening", "service", f.name, "addr", addr)
 		go f.accept(ln)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // close stops accepting; connections already accepted carry on.

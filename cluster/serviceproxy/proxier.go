@@ -302,23 +302,20 @@ func (p *Proxier) sync(key string) error {
 			nodeAddr = net.JoinHostPort(p.nodeAddress, strconv.Itoa(int(sp.NodePort)))
 		}
 		f := st.frontends[sp.Name]
-		if f != nil && (f.clusterAddr != clusterAddr || f.nodeAddr != nodeAddr) {
-			f.close()
-			f = &frontend{bal: f.bal} // keep the counters across a port change
-		} else if f != nil {
-			f.bal.set(endpointsFor(ep, sp), affinity)
-			continue
-		} else {
-			f = &frontend{bal: newBalancer(p.clock)}
+		if f == nil || f.clusterAddr != clusterAddr || f.nodeAddr != nodeAddr {
+			bal := newBalancer(p.clock)
+			if f != nil {
+				f.close()
+				bal = f.bal // keep the counters across a port change
+			}
+			f = &frontend{name: key + ":" + portLabel(sp), port: sp.Name, clusterAddr: clusterAddr, nodeAddr: nodeAddr, bal: bal, p: p}
 		}
-		f.name, f.port, f.clusterAddr, f.nodeAddr, f.p = key+":"+portLabel(sp), sp.Name, clusterAddr, nodeAddr, p
 		f.bal.set(endpointsFor(ep, sp), affinity)
-		if err := f.listen(); err != nil {
-			delete(st.frontends, sp.Name)
-			errs = append(errs, fmt.Errorf("port %s: %w", portLabel(sp), err))
-			continue
-		}
 		st.frontends[sp.Name] = f
+		// Opens what is missing; a failure is retried with the queue's backoff.
+		if err := f.listen(); err != nil {
+			errs = append(errs, fmt.Errorf("port %s: %w", portLabel(sp), err))
+		}
 	}
 	for name, f := range st.frontends {
 		if !want[name] {

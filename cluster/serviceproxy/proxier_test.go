@@ -531,3 +531,28 @@ func TestLoadBalancerActsAsNodePort(t *testing.T) {
 		t.Fatalf("via the LoadBalancer's node port: %q %v", name, err)
 	}
 }
+
+func TestNodePortTakenKeepsClusterIPAndRetries(t *testing.T) {
+	a := startBackend(t, "a")
+	squatter, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodePort := int32(squatter.Addr().(*net.TCPAddr).Port)
+	ts := setup(t, "127.0.0.62", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeNodePort
+		s.Spec.Ports[0].NodePort = nodePort
+	}, endpointsOf("echo", []*backend{a}, nil))
+	if name, err := hit(ts.clusterAddr, ""); err != nil || name != "a" {
+		t.Fatalf("ClusterIP while the node port is taken: %q %v", name, err)
+	}
+	squatter.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if name, err := hit(ts.nodeAddr, ""); err == nil && name == "a" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the node port never opened after it was freed")
+		}
+	}
+}
