@@ -65,7 +65,7 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 		pods, _ := d.l.pods.List(everything)
 		for _, p := range pods {
 			if p.Spec.NodeName == n.Name {
-				o.Owned = append(o.Owned, templates.Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Note: "runs here: " + templates.PodStatus(p)})
+				o.Owned = append(o.Owned, templates.Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Note: templates.PodStatus(p), Verb: "runs"})
 			}
 		}
 	case "replicaset":

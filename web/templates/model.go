@@ -296,6 +296,7 @@ type Condition struct {
 // Ref links to another object.
 type Ref struct {
 	Kind, Namespace, Name, Note string
+	Verb                        string // "owns" unless said otherwise ("runs" on a node)
 }
 
 // EventView is one Event about an object.
