@@ -179,6 +179,9 @@ func TestDeploymentRollingUpdateHistoryUndo(t *testing.T) {
 		t.Errorf("rollout history:\n%s", hist)
 	}
 	events := c.MustKubectl(t, "", "describe", "deployment/echo")
+	if n := strings.Count(events, "Scaled up replica set "+first+" "); n != 1 {
+		t.Errorf("the old ReplicaSet was scaled up %d times (want only its first scale-up):\n%s", n, events)
+	}
 	for _, want := range []string{"ScalingReplicaSet", "Scaled up replica set " + revs["2"], "Scaled down replica set " + first,
 		"NewReplicaSetAvailable", "MinimumReplicasAvailable"} {
 		if !strings.Contains(events, want) {

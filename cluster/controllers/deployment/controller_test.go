@@ -302,3 +302,22 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 		t.Errorf("progressing %+v", pr)
 	}
 }
+
+// An old ReplicaSet whose status still counts pods it was just told to drop must never be
+// scaled back up (seen as "Scaled up replica set <old> from 1 to 2" mid-rollout).
+func TestStaleOldStatusNeverScalesOldUp(t *testing.T) {
+	d := newDeployment(3, "v2")
+	d.Annotations[RevisionAnnotation] = "2"
+	old := rsFor(d, "v1", "1", 1, 2, time.Hour) // spec 1, status still 2 available
+	newRS := rsFor(d, "v2", "2", 3, 3, time.Minute)
+	f := newFixture(t, d, old, newRS)
+	f.sync(t)
+	if got, ok := f.rsUpdates()[old.Name]; ok && *got.Spec.Replicas > 1 {
+		t.Fatalf("old ReplicaSet scaled up to %d", *got.Spec.Replicas)
+	}
+	for len(f.rec.Events) > 0 {
+		if e := <-f.rec.Events; strings.Contains(e, "Scaled up replica set "+old.Name) {
+			t.Errorf("event %q", e)
+		}
+	}
+}

@@ -89,7 +89,9 @@ func (c *Controller) cleanupUnhealthy(ctx context.Context, oldRSs []*appsv1.Repl
 		if total >= maxCleanup {
 			break
 		}
-		if replicas(rs) == 0 || replicas(rs) == rs.Status.AvailableReplicas {
+		// Status lags spec: right after a scale-down an RS may still report more
+		// available pods than it now wants. Those are not unhealthy ones.
+		if replicas(rs) == 0 || rs.Status.AvailableReplicas >= replicas(rs) {
 			continue
 		}
 		n := min(maxCleanup-total, replicas(rs)-rs.Status.AvailableReplicas)
