@@ -174,15 +174,9 @@ func (k *Kubelet) containerStatus(pod *corev1.Pod, st *podState, c *corev1.Conta
 		switch cur.State {
 		case containers.StateRunning:
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.StartedAt)}
-			started := true
-			ready := true
+			started, ready := true, true
 			if ps := st.probes[cur.ID]; ps != nil {
-				if ps.startup != nil && ps.startup.Result() != probes.Success {
-					started, ready = false, false
-				}
-				if ps.readiness != nil && ps.readiness.Result() != probes.Success {
-					ready = false
-				}
+				started, ready = ps.results()
 			} else if c.ReadinessProbe != nil || c.StartupProbe != nil {
 				ready = false
 			}
@@ -252,9 +246,9 @@ func (k *Kubelet) ensureProbes(ctx context.Context, pod *corev1.Pod, st *podStat
 			k.onProbe(ctx, ref, key, id, c.Name, u)
 			if u.Result == probes.Success && !once {
 				once = true
-				k.mu.Lock()
+				ps.mu.Lock()
 				startOthers()
-				k.mu.Unlock()
+				ps.mu.Unlock()
 			}
 		})
 		// Startup fails "unknown" until it first succeeds.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,7 +46,7 @@ type podState struct {
 	pullBackoff map[string]*backoff                     // image pull back-off by container name
 	waiting     map[string]corev1.ContainerStateWaiting // why a container has no running instance
 	probes      map[string]*probeSet                    // by container ID
-	terminating bool
+	terminating atomic.Bool                             // set by the sync worker, cleared by the terminate goroutine on failure
 }
 
 type backoff struct {
@@ -52,13 +54,34 @@ type backoff struct {
 	until time.Time
 }
 
+// probeSet is the probe workers of one container instance. Liveness and readiness start
+// only once the startup probe has succeeded, from the startup worker's goroutine, hence
+// the lock.
 type probeSet struct {
 	name                         string
+	mu                           sync.Mutex
 	liveness, readiness, startup *probes.Worker
 }
 
+// results says whether the container counts as started and ready.
+func (ps *probeSet) results() (started, ready bool) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	started, ready = true, true
+	if ps.startup != nil && ps.startup.Result() != probes.Success {
+		started, ready = false, false
+	}
+	if ps.readiness != nil && ps.readiness.Result() != probes.Success {
+		ready = false
+	}
+	return started, ready
+}
+
 func (ps *probeSet) stop() {
-	for _, w := range []*probes.Worker{ps.liveness, ps.readiness, ps.startup} {
+	ps.mu.Lock()
+	workers := []*probes.Worker{ps.liveness, ps.readiness, ps.startup}
+	ps.mu.Unlock()
+	for _, w := range workers {
 		if w != nil {
 			w.Stop()
 		}
@@ -79,7 +102,7 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 	pod, err := k.pods.Pods(ns).Get(name)
 	st := k.getState(key)
 	if apierrors.IsNotFound(err) {
-		if st != nil && !st.terminating {
+		if st != nil && !st.terminating.Load() {
 			// Force-deleted (or deleted while we were down): stop what still runs.
 			k.mu.Lock()
 			delete(k.state, key)
@@ -439,10 +462,9 @@ func (k *Kubelet) reportStatus(ctx context.Context, pod *corev1.Pod, st *podStat
 // terminate stops a deleted pod's containers within its grace period, releases its
 // network and volumes, then removes the pod object (grace 0), as the kubelet does.
 func (k *Kubelet) terminate(ctx context.Context, pod *corev1.Pod, st *podState) {
-	if st.terminating {
+	if !st.terminating.CompareAndSwap(false, true) {
 		return
 	}
-	st.terminating = true
 	grace := 30 * time.Second
 	if pod.DeletionGracePeriodSeconds != nil {
 		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
@@ -459,7 +481,7 @@ func (k *Kubelet) terminate(ctx context.Context, pod *corev1.Pod, st *podState) 
 		}
 		if err := k.killPod(ctx, string(pod.UID), pod.Namespace, pod.Name, grace); err != nil {
 			k.log.Warn("kill pod", "pod", podKey(pod), "err", err)
-			st.terminating = false
+			st.terminating.Store(false)
 			k.queue.AddAfter(podKey(pod), time.Second)
 			return
 		}
@@ -468,7 +490,7 @@ func (k *Kubelet) terminate(ctx context.Context, pod *corev1.Pod, st *podState) 
 			GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 			k.log.Warn("delete pod", "pod", podKey(pod), "err", err)
-			st.terminating = false
+			st.terminating.Store(false)
 			k.queue.AddAfter(podKey(pod), time.Second)
 			return
 		}
