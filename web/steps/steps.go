@@ -86,6 +86,18 @@ func New(now func() time.Time) *Deriver {
 // Pod derives steps from a pod watch event. old is nil for ADDED; for DELETED, pass the
 // last known object as new and old as nil with deleted=true.
 func (d *Deriver) Pod(eventType string, old, pod *corev1.Pod) []Step {
+	out := d.pod(eventType, old, pod)
+	// The diff costs two YAML renderings; most pod events (status churn) yield no step.
+	if len(out) > 0 {
+		diff := objectDiff(old, pod)
+		for i := range out {
+			out[i].Diff = diff
+		}
+	}
+	return out
+}
+
+func (d *Deriver) pod(eventType string, old, pod *corev1.Pod) []Step {
 	if pod == nil {
 		return nil
 	}
@@ -94,7 +106,7 @@ func (d *Deriver) Pod(eventType string, old, pod *corev1.Pod) []Step {
 	if ref := metav1.GetControllerOf(pod); ref != nil && ref.Kind == "ReplicaSet" {
 		owner = "ReplicaSet/" + ref.Name
 	}
-	diff := objectDiff(old, pod)
+	diff := "" // filled in by Pod
 	ev := func(what string) string {
 		return fmt.Sprintf("%s Pod %s/%s: %s", eventType, pod.Namespace, pod.Name, what)
 	}
