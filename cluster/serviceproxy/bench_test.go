@@ -20,21 +20,25 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 )
 
-// loadResult is one load phase's figures.
+// loadResult is what one side of an A/B load saw.
 type loadResult struct {
 	requests int
-	rps      float64
+	mean     time.Duration
+	rps      float64 // what the workers would do on this side alone: conns / mean latency
 	p50, p99 time.Duration
 }
 
-// httpLoad drives GET requests over `conns` keep-alive connections to addr for d, like
-// wrk: a fixed request written raw and a response read by its Content-Length, so the
-// load generator itself costs little CPU. newConn makes each request open a connection.
-// enter, if set, runs first on each load goroutine (to move it into a network namespace).
-func httpLoad(addr string, conns int, d time.Duration, newConn bool, enter func() error) (loadResult, error) {
+// abLoad drives GET requests from conns closed-loop workers for d, like wrk: a fixed
+// request written raw and the response read by its Content-Length, so the load
+// generator itself costs little CPU. Each worker alternates one request to a and one to
+// b, so both sides meet the same moment's load from the rest of the (shared) machine;
+// comparing their latencies then compares the paths, not the moments. newConn opens a
+// connection per request. enter, if set, runs first on each worker (to move it into a
+// network namespace).
+func abLoad(a, b string, conns int, d time.Duration, newConn bool, enter func() error) (ra, rb loadResult, err error) {
 	const req = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 	var mu sync.Mutex
-	var lat []time.Duration
+	lat := [2][]time.Duration{}
 	var firstErr error
 	var wg sync.WaitGroup
 	stop := time.Now().Add(d)
@@ -42,9 +46,6 @@ func httpLoad(addr string, conns int, d time.Duration, newConn bool, enter func(
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			local := make([]time.Duration, 0, 1<<16)
-			var c net.Conn
-			var r *bufio.Reader
 			fail := func(err error) {
 				mu.Lock()
 				if firstErr == nil {
@@ -58,49 +59,69 @@ func httpLoad(addr string, conns int, d time.Duration, newConn bool, enter func(
 					return
 				}
 			}
-			for time.Now().Before(stop) {
-				start := time.Now()
-				if c == nil || newConn {
+			addrs := [2]string{a, b}
+			var cs [2]net.Conn
+			var rs [2]*bufio.Reader
+			local := [2][]time.Duration{}
+			defer func() {
+				for _, c := range cs {
 					if c != nil {
 						c.Close()
 					}
-					var err error
-					if c, err = net.Dial("tcp4", addr); err != nil {
+				}
+				mu.Lock()
+				lat[0], lat[1] = append(lat[0], local[0]...), append(lat[1], local[1]...)
+				mu.Unlock()
+			}()
+			for time.Now().Before(stop) {
+				for i := range 2 {
+					start := time.Now()
+					if cs[i] == nil || newConn {
+						if cs[i] != nil {
+							cs[i].Close()
+						}
+						c, err := net.Dial("tcp4", addrs[i])
+						if err != nil {
+							fail(err)
+							return
+						}
+						cs[i], rs[i] = c, bufio.NewReader(c)
+					}
+					if _, err := io.WriteString(cs[i], req); err != nil {
 						fail(err)
 						return
 					}
-					r = bufio.NewReader(c)
+					if err := readResponse(rs[i]); err != nil {
+						fail(err)
+						return
+					}
+					local[i] = append(local[i], time.Since(start))
 				}
-				if _, err := io.WriteString(c, req); err != nil {
-					fail(err)
-					return
-				}
-				if err := readResponse(r); err != nil {
-					fail(err)
-					return
-				}
-				local = append(local, time.Since(start))
 			}
-			if c != nil {
-				c.Close()
-			}
-			mu.Lock()
-			lat = append(lat, local...)
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return loadResult{}, firstErr
+		return ra, rb, firstErr
 	}
-	slices.Sort(lat)
-	if len(lat) == 0 {
-		return loadResult{}, fmt.Errorf("no requests completed")
+	summarize := func(l []time.Duration) loadResult {
+		slices.Sort(l)
+		var sum time.Duration
+		for _, v := range l {
+			sum += v
+		}
+		if len(l) == 0 {
+			return loadResult{}
+		}
+		mean := sum / time.Duration(len(l))
+		return loadResult{requests: len(l), mean: mean, rps: float64(conns) / mean.Seconds(),
+			p50: l[len(l)/2], p99: l[len(l)*99/100]}
 	}
-	return loadResult{
-		requests: len(lat), rps: float64(len(lat)) / d.Seconds(),
-		p50: lat[len(lat)/2], p99: lat[len(lat)*99/100],
-	}, nil
+	ra, rb = summarize(lat[0]), summarize(lat[1])
+	if ra.requests == 0 || rb.requests == 0 {
+		return ra, rb, fmt.Errorf("no requests completed")
+	}
+	return ra, rb, nil
 }
 
 func readResponse(r *bufio.Reader) error {
@@ -270,7 +291,7 @@ func BenchmarkProxyVsDirect(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer func() { cancel(); <-p.Done() }()
-		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(lab.natRules(), sinkAddr) && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(5 * time.Second); !lab.live(sinkAddr) && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
 		compare(b, benchTargets{direct: httpAddr, proxied: clusterIP + ":18080", directSink: sinkAddr, proxiedSink: clusterIP + ":18081",
@@ -279,59 +300,41 @@ func BenchmarkProxyVsDirect(b *testing.B) {
 }
 
 func compare(b *testing.B, tg benchTargets) {
-	// Short phases, alternated, and the median of the per-round ratios: on a shared
-	// machine the load from others comes and goes, and that hits both sides alike.
-	const phase, rounds = time.Second, 5
 	for _, mode := range []struct {
 		name    string
 		newConn bool
 		conns   int
 	}{{"keepalive", false, 16}, {"conn-per-request", true, 16}} {
-		var d, pr []loadResult
-		var ratios []float64
-		for range rounds {
-			r, err := httpLoad(tg.direct, mode.conns, phase, mode.newConn, tg.enter)
-			if err != nil {
-				b.Fatalf("direct: %v", err)
-			}
-			d = append(d, r)
-			q, err := httpLoad(tg.proxied, mode.conns, phase, mode.newConn, tg.enter)
-			if err != nil {
-				b.Fatalf("proxied: %v", err)
-			}
-			pr = append(pr, q)
-			ratios = append(ratios, q.rps/r.rps)
+		dr, pr, err := abLoad(tg.direct, tg.proxied, mode.conns, 5*time.Second, mode.newConn, tg.enter)
+		if err != nil {
+			b.Fatalf("%s: %v", mode.name, err)
 		}
-		slices.Sort(ratios)
-		ratio := ratios[len(ratios)/2]
-		dr, prr := merge(d), merge(pr)
-		b.Logf("%s, %d connections: direct %.0f req/s p50 %v p99 %v | proxy %.0f req/s p50 %v p99 %v | median ratio %.2f (%.2f-%.2f), added p99 %v",
-			mode.name, mode.conns, dr.rps, dr.p50, dr.p99, prr.rps, prr.p50, prr.p99, ratio, ratios[0], ratios[len(ratios)-1], prr.p99-dr.p99)
+		ratio := float64(dr.mean) / float64(pr.mean)
+		b.Logf("%s, %d workers: direct %.0f req/s p50 %v p99 %v | proxy %.0f req/s p50 %v p99 %v | ratio %.2f, added p99 %v",
+			mode.name, mode.conns, dr.rps, dr.p50, dr.p99, pr.rps, pr.p50, pr.p99, ratio, pr.p99-dr.p99)
 		b.ReportMetric(ratio, mode.name+"-ratio")
-		b.ReportMetric(float64((prr.p99 - dr.p99).Microseconds()), mode.name+"-added-p99-µs")
+		b.ReportMetric(float64((pr.p99 - dr.p99).Microseconds()), mode.name+"-added-p99-µs")
 	}
-	const size = 512 << 20
-	dm, err := bulk(tg.directSink, size, tg.enter)
-	if err != nil {
-		b.Fatal(err)
+	// Bulk: alternate rounds, the median of the per-round ratios.
+	const size, rounds = 128 << 20, 5
+	var ratios []float64
+	var dsum, psum float64
+	for range rounds {
+		dm, err := bulk(tg.directSink, size, tg.enter)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pm, err := bulk(tg.proxiedSink, size, tg.enter)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ratios = append(ratios, pm/dm)
+		dsum, psum = dsum+dm, psum+pm
 	}
-	pm, err := bulk(tg.proxiedSink, size, tg.enter)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("bulk 512 MiB: direct %.0f MiB/s, proxy %.0f MiB/s, ratio %.2f", dm, pm, pm/dm)
-	b.ReportMetric(pm/dm, "bulk-ratio")
-}
-
-func merge(rs []loadResult) loadResult {
-	var out loadResult
-	for _, r := range rs {
-		out.requests += r.requests
-		out.rps += r.rps / float64(len(rs))
-		out.p50 = max(out.p50, r.p50)
-		out.p99 = max(out.p99, r.p99)
-	}
-	return out
+	slices.Sort(ratios)
+	b.Logf("bulk %d x 128 MiB: direct %.0f MiB/s, proxy %.0f MiB/s, median ratio %.2f (%.2f-%.2f)",
+		rounds, dsum/rounds, psum/rounds, ratios[rounds/2], ratios[0], ratios[rounds-1])
+	b.ReportMetric(ratios[rounds/2], "bulk-ratio")
 }
 
 func must[T any](v T, err error) T {

@@ -360,7 +360,7 @@ func TestIPTablesEndToEnd(t *testing.T) {
 		}
 	}
 	defer func() { cancel(); <-proxy.Done() }()
-	inRules := func(pod string) bool { return strings.Contains(lab.natRules(), ipOf[pod]+":3000") }
+	inRules := func(pod string) bool { return lab.live(ipOf[pod] + ":3000") }
 	eventually(t, "rules for three pods", func() (bool, string) {
 		return inRules("echo-a") && inRules("echo-b") && inRules("echo-c"), lab.natRules()
 	})

@@ -103,6 +103,13 @@ func (l *netnsLab) hit(addr, local string) (string, error) {
 	return strings.TrimSpace(line), err
 }
 
+// live reports whether the nat table has s in webkube's rules and the jump into them
+// from OUTPUT (inserted right after the first rules are written), so traffic uses them.
+func (l *netnsLab) live(s string) bool {
+	rules := l.natRules()
+	return strings.Contains(rules, s) && strings.Contains(rules, "-A OUTPUT -j "+chainServices)
+}
+
 func (l *netnsLab) natRules() string {
 	out, _ := exec.Command("ip", "netns", "exec", l.ns, "iptables-save", "-t", "nat").CombinedOutput()
 	return string(out)
@@ -167,7 +174,7 @@ func TestIPTablesMode(t *testing.T) {
 	clusterAddr, nodeAddr := cip+":80", "127.0.0.1:30080"
 
 	t.Run("NoEndpointsRefused", func(t *testing.T) {
-		waitFor(t, func() bool { return strings.Contains(lab.natRules(), chainServices) })
+		waitFor(t, func() bool { return lab.live(chainServices) })
 		start := time.Now()
 		_, err := lab.dial(clusterAddr, "")
 		if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > time.Second {
@@ -234,7 +241,7 @@ func TestIPTablesMode(t *testing.T) {
 		}
 		p := podLab.backend("p", "198.19.8.2:3000")
 		setEndpoints(t, cs, epAt("echo", []*backend{p}, map[*backend]string{p: "198.19.8.2"}))
-		waitFor(t, func() bool { return strings.Contains(lab.natRules(), "198.19.8.2:3000") })
+		waitFor(t, func() bool { return lab.live("198.19.8.2:3000") })
 		if n, err := lab.hit(clusterAddr, ""); err != nil || n != "p" {
 			t.Errorf("node to a pod through the ClusterIP: %q %v", n, err)
 		}
@@ -283,7 +290,7 @@ func TestIPTablesMode(t *testing.T) {
 			t.Errorf("in-flight connection broke: %q %v", line, err)
 		}
 		setEndpoints(t, cs, epAt("echo", []*backend{a, b, c}, ips))
-		waitFor(t, func() bool { return strings.Contains(lab.natRules(), "198.18.81.2:3000") })
+		waitFor(t, func() bool { return lab.live("198.18.81.2:3000") })
 	})
 
 	t.Run("ClientIPAffinity", func(t *testing.T) {
@@ -292,7 +299,7 @@ func TestIPTablesMode(t *testing.T) {
 		if _, err := cs.CoreV1().Services("default").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return strings.Contains(lab.natRules(), "--rcheck") })
+		waitFor(t, func() bool { return lab.live("--rcheck") })
 		distinct := map[string]bool{}
 		for _, client := range []string{"198.18.82.2", "198.18.82.3", "198.18.82.4"} {
 			seen := map[string]int{}
