@@ -252,19 +252,19 @@ func (k *iptablesProxier) syncLocked() error {
 	if _, err := k.run(k.render(stale), "iptables-restore", "--noflush"); err != nil {
 		return err
 	}
-	if !k.jumps {
-		for _, j := range [][]string{
-			{"PREROUTING", chainServices}, {"OUTPUT", chainServices}, {"POSTROUTING", chainPostrouting},
-		} {
-			if _, err := k.run("", "iptables", "-t", "nat", "-C", j[0], "-j", j[1]); err == nil {
-				continue
-			}
-			if _, err := k.run("", "iptables", "-t", "nat", "-I", j[0], "1", "-j", j[1]); err != nil {
-				return err
-			}
+	// Checked on every write, not just the first: something else flushing a built-in
+	// chain (a firewall reload) would otherwise cut the Services off for good.
+	for _, j := range [][]string{
+		{"PREROUTING", chainServices}, {"OUTPUT", chainServices}, {"POSTROUTING", chainPostrouting},
+	} {
+		if _, err := k.run("", "iptables", "-t", "nat", "-C", j[0], "-j", j[1]); err == nil {
+			continue
 		}
-		k.jumps = true
+		if _, err := k.run("", "iptables", "-t", "nat", "-I", j[0], "1", "-j", j[1]); err != nil {
+			return err
+		}
 	}
+	k.jumps = true
 	k.applied = k.render(nil)
 	return nil
 }
