@@ -39,6 +39,7 @@ setting_for() {
     ./cluster/printers:*|./cluster/validation:*|./runtime/images:BenchmarkEnsureBuiltin|./web:BenchmarkFanout100)
                                                    echo "0.5s 5" ;; # micro-benchmarks
     ./cluster/controllers:BenchmarkReplicaSet1000) echo "1x 3" ;;
+    ./cluster/scheduler:BenchmarkSchedule1000)     echo "1x 5" ;;
     ./cluster/serviceproxy:BenchmarkProxyVsDirect) echo "1x 3" ;;   # alternates direct/proxy inside
     ./runtime/images:BenchmarkRunBusybox)          echo "50x 3" ;;  # the `ctr run` baseline
     ./runtime/containers:BenchmarkPodStart)        echo "20x 3" ;;
@@ -127,7 +128,8 @@ targets=$(cat <<'EOF'
 2|cmd/webkube|BenchmarkIdleRSS/nodes=0|webkube-MB|<=|60|idle RSS, --nodes 0
 2|cmd/webkube|BenchmarkIdleRSS/nodes=1|webkube-MB|<=|60|idle RSS, default node (webkube only)
 2|cmd/webkube|BenchmarkIdleRSS/nodes=1|containerd-MB|info||  + its containerd child
-3|cluster/controllers|BenchmarkReplicaSet1000|scheduled-pods/s|>=|500|scheduler pods/s, 1000 replicas simulated
+3|cluster/scheduler|BenchmarkSchedule1000|pods/s|>=|500|scheduler alone, 1000 pending pods, 10 nodes, pods/s
+3|cluster/controllers|BenchmarkReplicaSet1000|scheduled-pods/s|>=|500|scheduler pods/s in a 1000-replica RS, simulated nodes
 3|cluster/controllers|BenchmarkReplicaSet1000|scheduled-pods/s|x|const||90|  x kube-scheduler's CI floor (90 pods/s)
 3|cluster/controllers|BenchmarkReplicaSet1000|s-to-all-running|<=|5|1000 replicas Running (simulated), s
 4|cmd/webkube|BenchmarkPodStartup|p50-ms|<=|120|pod create->Running via watch, p50
