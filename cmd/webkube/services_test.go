@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -272,13 +273,26 @@ done`
 
 		c.mustKubectl("exec", victim, "--", "rm", "/tmp/ready")
 		removed := time.Now()
+		// Requests keep flowing; the victim's last answer tells when the proxy let it go.
+		var lastServed time.Time
 		c.eventually(20*time.Second, victim+" in notReadyAddresses", func() (bool, string) {
+			for range 10 {
+				if h, _ := getOnce(context.Background(), url); h == victim {
+					lastServed = time.Now()
+				}
+			}
 			out := c.jsonpath("endpoints/flip", "{.subsets[*].notReadyAddresses[*].targetRef.name}")
 			return out == victim, out
 		})
-		t.Logf("%s left the ready addresses %s after its readiness file went", victim, time.Since(removed).Round(time.Millisecond))
+		inEndpoints := time.Since(removed)
 		// The proxy follows the Endpoints through its own watch; give it a moment.
 		time.Sleep(500 * time.Millisecond)
+		t.Logf("%s moved to notReadyAddresses within %s of losing its readiness file; its last request was served %s after",
+			victim, inEndpoints.Round(time.Millisecond), max(lastServed.Sub(removed), 0).Round(time.Millisecond))
+		// periodSeconds 1: Kubernetes drops it within about one period; allow for a loaded machine.
+		if d := lastServed.Sub(removed); d > 5*time.Second {
+			t.Errorf("unready %s still got traffic %s after its probe started failing", victim, d)
+		}
 		counts, fails = getMany(url, 90)
 		t.Logf("while %s is unready: %v", victim, counts)
 		if fails != nil {
@@ -298,6 +312,31 @@ done`
 			t.Fatalf("ready again: %d failed; first %v", len(fails), fails[0])
 		}
 		assertAllServed(t, counts, pods)
+	})
+
+	t.Run("NoReadyEndpointRefusesAtOnce", func(t *testing.T) {
+		c.t = t
+		flipIP := c.jsonpath("svc/flip", "{.spec.clusterIP}")
+		pods := c.podNames("app=flip")
+		for _, p := range pods {
+			c.mustKubectl("exec", p, "--", "rm", "/tmp/ready")
+		}
+		c.waitEndpointsSplit("flip", 0, 3, 20*time.Second)
+		time.Sleep(500 * time.Millisecond)
+		start := time.Now()
+		_, err := getOnce(context.Background(), "http://"+flipIP+"/")
+		took := time.Since(start)
+		t.Logf("no ready endpoint: %v after %s", err, took.Round(time.Millisecond))
+		if err == nil {
+			t.Fatalf("a Service with no ready endpoint answered")
+		}
+		if took > time.Second {
+			t.Fatalf("a Service with no ready endpoint took %s to refuse: %v", took, err)
+		}
+		for _, p := range pods {
+			c.mustKubectl("exec", p, "--", "touch", "/tmp/ready")
+		}
+		c.waitEndpoints("flip", 3, 20*time.Second)
 	})
 
 	t.Run("RollingUpdateUnderLoad", func(t *testing.T) {
@@ -346,6 +385,9 @@ done`
 		}
 		t.Logf("rollout took %s; %d requests over %s, %d failed; served: %v", rolled.Round(time.Millisecond),
 			n, time.Since(start).Round(time.Millisecond), failed, served)
+		// Dials the proxy retried on another endpoint: new connections sent to a pod that
+		// had already closed its listener, i.e. before its Endpoints entry went away.
+		t.Logf("proxy dials refused and retried elsewhere so far: %d", c.logCount(`msg="endpoint dial failed"`))
 		if failed != 0 {
 			t.Fatalf("%d of %d requests failed during the rolling update", failed, n)
 		}
@@ -363,6 +405,15 @@ done`
 			}
 		}
 	})
+}
+
+// logCount counts the lines of webkube's log that contain s.
+func (c *cluster) logCount(s string) int {
+	b, err := os.ReadFile(c.logPath)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return strings.Count(string(b), s)
 }
 
 // waitReady waits until n pods with the label selector are Running and Ready.
@@ -384,10 +435,17 @@ func (c *cluster) waitReady(selector string, n int, timeout time.Duration) {
 // waitEndpoints waits until the Service's Endpoints list n ready addresses and none unready.
 func (c *cluster) waitEndpoints(svc string, n int, timeout time.Duration) {
 	c.t.Helper()
-	c.eventually(timeout, fmt.Sprintf("%d ready endpoints of %s", n, svc), func() (bool, string) {
-		ready := strings.Fields(c.jsonpath("endpoints/"+svc, "{.subsets[*].addresses[*].ip}"))
-		unready := c.jsonpath("endpoints/"+svc, "{.subsets[*].notReadyAddresses[*].ip}")
-		return len(ready) == n && unready == "", fmt.Sprintf("ready %v, not ready %q", ready, unready)
+	c.waitEndpointsSplit(svc, n, 0, timeout)
+}
+
+// waitEndpointsSplit waits until the Service's Endpoints list ready addresses and
+// notReady notReadyAddresses.
+func (c *cluster) waitEndpointsSplit(svc string, ready, notReady int, timeout time.Duration) {
+	c.t.Helper()
+	c.eventually(timeout, fmt.Sprintf("%d ready and %d not ready endpoints of %s", ready, notReady, svc), func() (bool, string) {
+		r := strings.Fields(c.jsonpath("endpoints/"+svc, "{.subsets[*].addresses[*].ip}"))
+		nr := strings.Fields(c.jsonpath("endpoints/"+svc, "{.subsets[*].notReadyAddresses[*].ip}"))
+		return len(r) == ready && len(nr) == notReady, fmt.Sprintf("ready %v, not ready %v", r, nr)
 	})
 }
 
