@@ -245,6 +245,19 @@ done`
 			"Session Affinity": "None",
 		})
 		assertDescribeEndpoints(t, out, want)
+		t.Logf("kubectl describe svc echo:\n%s", out)
+
+		// EndpointSlices, which kube-proxy and kubectl read in newer clusters.
+		out = c.mustKubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=echo-exposed")
+		lines = strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 2 || strings.Join(strings.Fields(lines[0]), " ") != "NAME ADDRESSTYPE PORTS ENDPOINTS AGE" {
+			t.Fatalf("kubectl get endpointslices:\n%s", out)
+		}
+		f = strings.Fields(lines[1])
+		if !strings.HasPrefix(f[0], "echo-exposed-") || f[1] != "IPv4" || f[2] != "3000" ||
+			strings.Join(sorted(strings.Split(f[3], ",")), ",") != strings.Join(sorted(ips), ",") {
+			t.Fatalf("kubectl get endpointslices: want echo-exposed-xxxxx IPv4 3000 %v:\n%s", ips, out)
+		}
 
 		out = c.mustKubectl("describe", "svc", "echo-exposed")
 		checkDescribe(t, out, map[string]string{
@@ -337,6 +350,41 @@ done`
 			c.mustKubectl("exec", p, "--", "touch", "/tmp/ready")
 		}
 		c.waitEndpoints("flip", 3, 20*time.Second)
+	})
+
+	t.Run("SessionAffinityClientIP", func(t *testing.T) {
+		c.t = t
+		flipIP := c.jsonpath("svc/flip", "{.spec.clusterIP}")
+		c.mustKubectl("patch", "svc", "flip", "-p", `{"spec":{"sessionAffinity":"ClientIP"}}`)
+		defer c.mustKubectl("patch", "svc", "flip", "-p", `{"spec":{"sessionAffinity":"None"}}`)
+		// The proxy applies the change from its watch; poll until one pod answers everything.
+		var counts map[string]int
+		c.eventually(10*time.Second, "all requests from this host to one pod", func() (bool, string) {
+			var fails []error
+			counts, fails = getMany("http://"+flipIP+"/", 30)
+			return len(fails) == 0 && len(counts) == 1, fmt.Sprint(counts, fails)
+		})
+		t.Logf("sessionAffinity ClientIP: %v", counts)
+	})
+
+	t.Run("LoadBalancerWorksAsNodePort", func(t *testing.T) {
+		c.t = t
+		c.mustKubectl("expose", "deployment", "flip", "--name", "flip-lb", "--type", "LoadBalancer", "--port", "80", "--target-port", "3000")
+		defer c.mustKubectl("delete", "svc", "flip-lb")
+		nodePort := c.jsonpath("svc/flip-lb", "{.spec.ports[0].nodePort}")
+		// No cloud gives it an external address, so kubectl shows <pending>, as on a bare cluster.
+		out := strings.Join(strings.Fields(c.mustKubectl("get", "svc", "flip-lb")), " ")
+		if !strings.Contains(out, "flip-lb LoadBalancer 10.97.") || !strings.Contains(out, "<pending> 80:"+nodePort+"/TCP") {
+			t.Errorf("kubectl get svc flip-lb: %s", out)
+		}
+		c.waitEndpoints("flip-lb", 3, 20*time.Second)
+		var counts map[string]int
+		c.eventually(10*time.Second, "NodePort "+nodePort+" of the LoadBalancer Service answers", func() (bool, string) {
+			var fails []error
+			counts, fails = getMany("http://127.0.0.1:"+nodePort+"/", 30)
+			return len(fails) == 0, fmt.Sprint(counts, fails)
+		})
+		assertAllServed(t, counts, c.podNames("app=flip"))
 	})
 
 	t.Run("RollingUpdateUnderLoad", func(t *testing.T) {
