@@ -20,6 +20,7 @@ type Config struct {
 	Mirrors        map[string]string
 	ServiceCIDR    string
 	NodePortAddr   string
+	ProxyMode      string
 	PodNetwork     *net.IPNet // node i gets the i-th /24 of it
 	BridgePrefix   string
 	logLevel       slog.Level
@@ -49,6 +50,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.Var(mirrorFlag(cfg.Mirrors), "registry-mirror", "HOST=URL: pull images of registry HOST from URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable)")
 	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.96.0.0/16", "range Service cluster IPs come from")
 	fs.StringVar(&cfg.NodePortAddr, "nodeport-addr", "0.0.0.0", "host address NodePort Services listen on")
+	fs.StringVar(&cfg.ProxyMode, "proxy-mode", "iptables", "how Service traffic reaches pods: iptables (kernel NAT rules, as kube-proxy) or userspace (a Go proxy that also counts bytes)")
 	podNet := fs.String("pod-network", "10.244.0.0/16", "range pod IPs come from; node i gets its i-th /24")
 	fs.StringVar(&cfg.BridgePrefix, "bridge-prefix", "wkbr", "name prefix of the nodes' Linux bridges (node i: <prefix><i-1>)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
@@ -75,6 +77,9 @@ func parseFlags(args []string) (Config, error) {
 	cfg.PodNetwork = ipnet
 	if len(cfg.BridgePrefix) > 12 {
 		return cfg, fmt.Errorf("--bridge-prefix %q: at most 12 characters (Linux interface names are short)", cfg.BridgePrefix)
+	}
+	if cfg.ProxyMode != "iptables" && cfg.ProxyMode != "userspace" {
+		return cfg, fmt.Errorf("--proxy-mode %q: want iptables or userspace", cfg.ProxyMode)
 	}
 	if cfg.Nodes < 0 || cfg.SimulatedNodes < 0 {
 		return cfg, fmt.Errorf("--nodes and --simulated-nodes must be >= 0")

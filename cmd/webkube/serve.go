@@ -121,7 +121,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	eps, err := endpoints.NewController(endpoints.Config{Client: client, Gate: gate, Logger: m.Logger})
+	eps, err := endpoints.NewController(endpoints.Config{Client: client, Informers: shared, Gate: gate, Logger: m.Logger})
 	if err != nil {
 		return err
 	}
@@ -157,14 +157,29 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := dnsSrv.Start(ctx); err != nil {
 			return err
 		}
-		proxier, err = serviceproxy.New(serviceproxy.Config{Client: client, NodeAddress: cfg.NodePortAddr, Addresses: svcIface,
-			Clock: clk, Logger: m.Logger})
+		proxier, err = serviceproxy.New(serviceproxy.Config{Client: client, Informers: shared, NodeAddress: cfg.NodePortAddr,
+			Addresses: svcIface, Mode: serviceproxy.Mode(cfg.ProxyMode), Clock: clk, Logger: m.Logger})
 		if err != nil {
 			return err
 		}
 		if err := proxier.Start(ctx); err != nil {
 			return err
 		}
+		// On the way out: the proxy removes its rules and listeners once ctx ends; wait
+		// for it, then drop the interface holding the ClusterIPs.
+		m.closers = append(m.closers, func() {
+			select {
+			case <-proxier.Done():
+			case <-time.After(5 * time.Second):
+			}
+			select {
+			case <-dnsSrv.Done():
+			case <-time.After(2 * time.Second):
+			}
+			if err := svcIface.Delete(); err != nil {
+				m.Logger.Warn("remove service interface", "err", err)
+			}
+		})
 		if err := m.startNodes(ctx, client, gate, dataDir, dnsIP); err != nil {
 			return err
 		}

@@ -23,16 +23,29 @@ import (
 func Main(args []string) error {
 	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
 	port := fs.String("port", envOr("PORT", "3000"), "TCP port to listen on")
+	drain := fs.Duration("drain", time.Second, "how long to keep serving after SIGTERM")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	sig, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	ln, err := net.Listen("tcp", ":"+*port)
 	if err != nil {
 		return err
 	}
-	return Serve(ctx, ln, log.New(os.Stdout, "", log.LstdFlags))
+	logger := log.New(os.Stdout, "", log.LstdFlags)
+	// Keep answering for a moment after SIGTERM: the pod leaves the Service's endpoints
+	// at the same time it is told to stop, and proxies need that moment to stop sending
+	// it new connections (what a preStop sleep does in real deployments).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-sig.Done()
+		logger.Printf("SIGTERM: serving %s more before shutting down", *drain)
+		time.Sleep(*drain)
+		cancel()
+	}()
+	return Serve(ctx, ln, logger)
 }
 
 // Serve answers on ln until ctx ends, logging one line per request.
