@@ -55,11 +55,14 @@ func checkJSON(body []byte) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("the request body is empty")
 	}
-	var v any
-	err := json.Unmarshal(body, &v)
-	if err == nil {
+	// json.Valid runs the same scanner as Unmarshal without building a tree of maps:
+	// a tenth of the time on a small Pod. Only a bad body pays for the decode that
+	// finds the position of the error.
+	if json.Valid(body) {
 		return nil
 	}
+	var v any
+	err := json.Unmarshal(body, &v)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line, col := lineCol(body, se.Offset)
@@ -82,14 +85,20 @@ func lineCol(b []byte, off int64) (line, col int) {
 // the name is a near miss ("apiVerison" → "apiVersion").
 func decodeObject(r *resource, data []byte, opts decodeOpts) (runtime.Object, error) {
 	// A wrong kind is reported as such, not as the unknown fields it brings along.
-	var tm metav1.TypeMeta
-	if err := json.Unmarshal(data, &tm); err == nil && tm.APIVersion != "" && tm.Kind != "" {
-		if err := checkTypeMeta(r.gvk(), &metav1.PartialObjectMetadata{TypeMeta: tm}); err != nil {
+	// Under Strict a wrong kind cannot decode cleanly unless its fields fit, and then
+	// checkTypeMeta below names it, so the kind is looked at on its own only after a
+	// failed decode: a good body is scanned once, not twice. Ignore and Warn would
+	// drop (and warn about) the foreign fields first, so they look before decoding.
+	if opts.ignoreUnknown {
+		if err := checkKindFirst(r, data); err != nil {
 			return nil, err
 		}
 	}
 	obj := r.newObj()
 	if err := decodeStrict(r.gvk(), data, obj, opts); err != nil {
+		if kerr := checkKindFirst(r, data); kerr != nil {
+			return nil, kerr
+		}
 		return nil, err
 	}
 	if err := checkTypeMeta(r.gvk(), obj); err != nil {
@@ -97,6 +106,16 @@ func decodeObject(r *resource, data []byte, opts decodeOpts) (runtime.Object, er
 	}
 	obj.GetObjectKind().SetGroupVersionKind(r.gvk())
 	return obj, nil
+}
+
+// checkKindFirst refuses data whose apiVersion and kind, when both are given, are not
+// r's.
+func checkKindFirst(r *resource, data []byte) error {
+	var tm metav1.TypeMeta
+	if err := json.Unmarshal(data, &tm); err == nil && tm.APIVersion != "" && tm.Kind != "" {
+		return checkTypeMeta(r.gvk(), &metav1.PartialObjectMetadata{TypeMeta: tm})
+	}
+	return nil
 }
 
 // decodeOpts carries a request's fieldValidation directive. Strict (what kubectl sends,
