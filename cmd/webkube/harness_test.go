@@ -85,10 +85,12 @@ func startCluster(t testing.TB, podNet, bridgePrefix string, extra ...string) *c
 				t.Logf("webkube log (tail):\n%s", tail(string(b), 60))
 			}
 		}
-		exec.Command("ip", "link", "del", bridgePrefix+"0").Run()
+		for i := 0; i < 4; i++ { // node i+1's bridge and its masquerade rule
+			br := fmt.Sprintf("%s%d", bridgePrefix, i)
+			exec.Command("ip", "link", "del", br).Run()
+			exec.Command("sh", "-c", `iptables -t nat -S POSTROUTING | grep 'webkube pods on `+br+`"' | sed 's/^-A/-D/' | xargs -r -L1 iptables -t nat`).Run()
+		}
 		exec.Command("ip", "link", "del", bridgePrefix+"svc").Run()
-		// The node's masquerade rule is named after its bridge.
-		exec.Command("sh", "-c", `iptables -t nat -S POSTROUTING | grep 'webkube pods on `+bridgePrefix+`0"' | sed 's/^-A/-D/' | xargs -r -L1 iptables -t nat`).Run()
 		os.RemoveAll(dataDir)
 	})
 	return c
