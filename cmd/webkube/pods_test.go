@@ -12,64 +12,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"webkube/web/examples"
 )
 
-const seedEchoPod = `apiVersion: v1
-kind: Pod
-metadata:
-  name: echo
-  labels:
-    app: echo
-spec:
-  containers:
-    - name: app
-      image: ghcr.io/subicura/echo:v1
-`
-
-const seedProbePod = `apiVersion: v1
-kind: Pod
-metadata:
-  name: echo-probe
-  labels:
-    app: echo
-spec:
-  containers:
-    - name: app
-      image: ghcr.io/subicura/echo:v1
-      livenessProbe:
-        httpGet:
-          path: /
-          port: 3000
-        initialDelaySeconds: 5
-        timeoutSeconds: 2 # Default 1
-        periodSeconds: 5 # Defaults 10
-        failureThreshold: 1 # Defaults 3
-      readinessProbe:
-        httpGet:
-          path: /
-          port: 3000
-        initialDelaySeconds: 5
-        timeoutSeconds: 2 # Default 1
-        periodSeconds: 5 # Defaults 10
-        failureThreshold: 1 # Defaults 3
-`
-
-const seedCounterPod = `apiVersion: v1
-kind: Pod
-metadata:
-  name: counter
-  labels:
-    app: counter
-spec:
-  containers:
-    - name: app
-      image: ghcr.io/subicura/counter:latest
-      env:
-        - name: REDIS_HOST
-          value: "localhost"
-    - name: db
-      image: redis
-`
+// The notes' own objects, as the dashboard offers them.
+var (
+	seedEchoPod    = examples.Get("echo-pod")
+	seedProbePod   = examples.Get("probe-pod")
+	seedCounterPod = examples.Get("counter-pod")
+)
 
 // TestPods runs the seed's pods on real containerd, as issue 4 asks.
 func TestPods(t *testing.T) {
