@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -72,10 +73,27 @@ func Serve(ctx context.Context, ln net.Listener, logger *log.Logger) error {
 	return nil
 }
 
+// UnhealthyPath is the switch that makes this echo server answer 503 to every request
+// from then on, until the process restarts. The dashboard's "make a probe fail" requests
+// it from inside the container, so an httpGet probe fails for real and the learner sees
+// the kubelet act on it (a liveness restart heals it: the new process starts healthy).
+const UnhealthyPath = "/_webkube/unhealthy"
+
 // Handler writes back the request as text: who answered, the request line, the headers.
 func Handler(hostname string, logger *log.Logger) http.Handler {
+	var unhealthy atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.Printf("%s %s %s from %s", r.Method, r.URL.RequestURI(), r.Proto, r.RemoteAddr)
+		if r.URL.Path == UnhealthyPath {
+			unhealthy.Store(true)
+			logger.Printf("unhealthy from now on: every request gets 503")
+			_, _ = w.Write([]byte("unhealthy from now on\n"))
+			return
+		}
+		if unhealthy.Load() {
+			http.Error(w, "unhealthy (made to fail through "+UnhealthyPath+")", http.StatusServiceUnavailable)
+			return
+		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "Hostname: %s\n", hostname)
 		if pod := os.Getenv("POD_NAME"); pod != "" {

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,41 @@ func TestServeAnswersWithTheRequest(t *testing.T) {
 func TestMainBadFlag(t *testing.T) {
 	if err := Main([]string{"-no-such-flag"}); err == nil {
 		t.Error("want an error for an unknown flag")
+	}
+}
+
+func TestUnhealthySwitchAnswers503FromThenOn(t *testing.T) {
+	var logs bytes.Buffer
+	srv := httptest.NewServer(Handler("h", log.New(&logs, "", 0)))
+	defer srv.Close()
+	get := func(path string) int {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("/"); code != 200 {
+		t.Fatalf("before the switch: %d, want 200", code)
+	}
+	if code := get(UnhealthyPath); code != 200 {
+		t.Fatalf("the switch itself: %d, want 200", code)
+	}
+	for _, p := range []string{"/", "/healthz", "/x?y=z"} {
+		if code := get(p); code != http.StatusServiceUnavailable {
+			t.Errorf("GET %s after the switch: %d, want 503", p, code)
+		}
+	}
+	if !strings.Contains(logs.String(), "unhealthy from now on") {
+		t.Errorf("switch not logged: %s", logs.String())
+	}
+	// A new handler (a restarted process) starts healthy.
+	fresh := httptest.NewRecorder()
+	Handler("h", log.New(io.Discard, "", 0)).ServeHTTP(fresh, httptest.NewRequest("GET", "/", nil))
+	if fresh.Code != 200 {
+		t.Errorf("a fresh handler answers %d, want 200", fresh.Code)
 	}
 }
