@@ -133,6 +133,13 @@ func TestServices(t *testing.T) {
 	}
 	c.waitEndpoints("echo", 3, 30*time.Second)
 	c.waitEndpoints("flip", 3, 30*time.Second)
+	// Requests answered through the echo Service, per pod, for the dashboard's counters.
+	served := map[string]int{}
+	addServed := func(counts map[string]int) {
+		for h, n := range counts {
+			served[h] += n
+		}
+	}
 
 	t.Run("FromPodByDNSName", func(t *testing.T) {
 		c.t = t
@@ -156,6 +163,7 @@ done`
 			t.Fatalf("%d of 300 failed, %d answered:\n%s", fails, total(counts), tail(out, 20))
 		}
 		assertAllServed(t, counts, echoPods)
+		addServed(counts)
 	})
 
 	t.Run("FromHostByNodePort", func(t *testing.T) {
@@ -166,6 +174,7 @@ done`
 			t.Fatalf("%d of 300 failed; first: %v", len(fails), fails[0])
 		}
 		assertAllServed(t, counts, echoPods)
+		addServed(counts)
 	})
 
 	t.Run("FromHostByClusterIP", func(t *testing.T) {
@@ -176,6 +185,21 @@ done`
 			t.Fatalf("%d of 60 failed; first: %v", len(fails), fails[0])
 		}
 		assertAllServed(t, counts, echoPods)
+		addServed(counts)
+	})
+
+	t.Run("DashboardCountsConnectionsPerPod", func(t *testing.T) {
+		c.t = t
+		// Every request above was one connection through the proxy to the pod that answered.
+		body, err := httpGet("http://" + c.addr + "/o/service/default/echo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := dashboardConns(body)
+		t.Logf("dashboard connections per pod: %v", got)
+		if fmt.Sprint(got) != fmt.Sprint(served) {
+			t.Fatalf("dashboard shows connections %v, the pods answered %v", got, served)
+		}
 	})
 
 	t.Run("HeadlessResolvesToPodIPs", func(t *testing.T) {
@@ -641,6 +665,22 @@ func assertAllServed(t *testing.T, counts map[string]int, pods []string) {
 			t.Errorf("answered by %s, which is not one of %v", h, pods)
 		}
 	}
+}
+
+var endpointRowRE = regexp.MustCompile(`(?s)<tr data-testid="endpoint" data-pod="([^"]*)">(.*?)</tr>`)
+var connsRE = regexp.MustCompile(`data-testid="conns">(\d+)<`)
+
+// dashboardConns reads the Connections column of a Service page's endpoint table.
+func dashboardConns(html string) map[string]int {
+	out := map[string]int{}
+	for _, m := range endpointRowRE.FindAllStringSubmatch(html, -1) {
+		if cm := connsRE.FindStringSubmatch(m[2]); cm != nil {
+			var n int
+			fmt.Sscan(cm[1], &n)
+			out[m[1]] += n
+		}
+	}
+	return out
 }
 
 // nslookupAddrs returns the addresses of the answer section of busybox nslookup output,
