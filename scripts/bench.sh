@@ -109,7 +109,7 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); total $(( $(date +%s) - star
 rm -rf "$OUT/bin"
 
 echo | tee -a "$REPORT"
-echo "## benchstat (median ± spread of the runs; '~' = too few runs to tell)" | tee -a "$REPORT"
+echo "## benchstat (median ± 95% confidence interval, ∞ under 6 runs: see [min..max] in the targets below)" | tee -a "$REPORT"
 "${BENCHSTAT[@]}" "$RAW" 2>&1 | tee -a "$REPORT" || echo "bench: benchstat failed (needs the Go module proxy)" | tee -a "$REPORT"
 
 # The issues' figures: median over the runs, the runs' min..max as the noise, the target.
