@@ -85,7 +85,8 @@ spec:
       containers:
         - name: app
           image: ghcr.io/subicura/echo:v1
-          command: ["sh", "-c", "touch /tmp/ready; exec /webkube sample echo"]
+          # Notes when SIGTERM came (uptime, shared with the host) and serves 5 s more.
+          command: ["sh", "-c", "touch /tmp/ready; /webkube sample echo & pid=$!; trap 'cut -d\" \" -f1 /proc/uptime > /tmp/term; sleep 5; kill -TERM $pid' TERM; wait $pid; wait $pid"]
           readinessProbe:
             exec: {command: ["cat", "/tmp/ready"]}
             periodSeconds: 1
@@ -419,6 +420,55 @@ done`
 		assertAllServed(t, counts, c.podNames("app=flip"))
 	})
 
+	t.Run("TerminatingPodGetsNoNewConnections", func(t *testing.T) {
+		c.t = t
+		flipIP := c.jsonpath("svc/flip", "{.spec.clusterIP}")
+		victim := c.podNames("app=flip")[0]
+		ctx, cancel := context.WithCancel(context.Background())
+		type hit struct {
+			at   float64 // host uptime when the answer came
+			host string
+		}
+		hits := make(chan hit, 100000)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for ctx.Err() == nil {
+				if h, err := getOnce(context.Background(), "http://"+flipIP+"/"); err == nil {
+					hits <- hit{uptime(t), h}
+				}
+			}
+		}()
+		time.Sleep(300 * time.Millisecond)
+		deleted := uptime(t)
+		c.mustKubectl("delete", "pod", victim, "--wait=false")
+		// The container drains 5 s after SIGTERM; read when SIGTERM came meanwhile.
+		var term float64
+		c.eventually(4*time.Second, victim+" noted its SIGTERM", func() (bool, string) {
+			out, err := c.kubectl("exec", victim, "--", "cat", "/tmp/term")
+			_, serr := fmt.Sscan(strings.TrimSpace(out), &term)
+			return err == nil && serr == nil, out
+		})
+		time.Sleep(time.Second)
+		cancel()
+		<-done
+		close(hits)
+		var last float64
+		n := 0
+		for h := range hits {
+			n++
+			if h.host == victim && h.at > last {
+				last = h.at
+			}
+		}
+		t.Logf("%s: SIGTERM %.2fs after the delete; its last request answered %.2fs after the delete, %+.2fs from SIGTERM (%d requests)",
+			victim, term-deleted, last-deleted, last-term, n)
+		// The echo Deployment drains 3 s; the proxy must have let the pod go well before.
+		if last-term > 2 {
+			t.Fatalf("%s got new connections %.2fs after its SIGTERM", victim, last-term)
+		}
+	})
+
 	t.Run("RollingUpdateUnderLoad", func(t *testing.T) {
 		c.t = t
 		oldPods := c.podNames("app=echo")
@@ -485,6 +535,17 @@ done`
 			}
 		}
 	})
+}
+
+// uptime is the host's /proc/uptime, which pods see too: a clock both sides can read.
+func uptime(t *testing.T) float64 {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u float64
+	fmt.Sscan(string(b), &u)
+	return u
 }
 
 // logCount counts the lines of webkube's log that contain s.
