@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"webkube/runtime/images/samples/echo"
+	"webkube/web/examples"
+)
+
+// TestDashboard drives the dashboard of the real webkube binary (real kubelet on
+// containerd) in headless Chromium, as a learner uses it: the seed's pods pasted in the
+// editor, logs and a shell on the object page, and a probe made to fail.
+func TestDashboard(t *testing.T) {
+	c := startCluster(t, "10.249.0.0/16", "wkd")
+	ctx := dashBrowser(t)
+	base := "http://" + c.addr
+
+	// First, while the cluster is empty: the seed's echo pod as printed (apiVerison).
+	t.Run("TypoShownAtLineNothingCreated", func(t *testing.T) {
+		c.t = t
+		dashRun(t, ctx, "open editor", 20*time.Second, chromedp.Navigate(base+"/editor"), chromedp.WaitVisible(chromedp.CSS(`#yaml`)))
+		dashWaitJS(t, ctx, "live", `!!(window.wk && window.wk.ready)`, 10*time.Second)
+		dashRun(t, ctx, "paste typo and apply", 10*time.Second, dashPaste(examples.Get("echo-pod-typo")), chromedp.Click(chromedp.CSS(`#apply`)))
+		dashWaitJS(t, ctx, "error shown", `!!document.querySelector('[data-testid=error]')`, 10*time.Second)
+		dashShot(t, ctx, "editor-typo")
+		// The typo is on line 2 of the pasted text (line 1 is the file-name comment).
+		if line := dashEval(t, ctx, `(document.querySelector('[data-testid=error][data-field=apiVerison]') || {dataset: {}}).dataset.line || ''`); line != "2" {
+			t.Errorf("apiVerison error at line %q, want 2; errors: %s", line, dashEval(t, ctx, `document.querySelector('#results').textContent`))
+		}
+		if g := dashEval(t, ctx, `Array.from(document.querySelectorAll('[data-testid=gutter-err]')).map(e => e.dataset.line).join(',')`); !strings.Contains(g, "2") {
+			t.Errorf("editor gutter marks lines %q, want 2", g)
+		}
+		time.Sleep(time.Second) // an apply that slipped through would show by now
+		if out := c.mustKubectl("get", "pods", "-o", "name"); strings.TrimSpace(out) != "" {
+			t.Errorf("pods after a refused apply:\n%s", out)
+		}
+	})
+
+	t.Run("EchoPodFiveSteps", func(t *testing.T) {
+		c.t = t
+		dashRun(t, ctx, "open editor", 20*time.Second, chromedp.Navigate(base+"/editor"), chromedp.WaitVisible(chromedp.CSS(`#yaml`)))
+		dashWaitJS(t, ctx, "live", `!!(window.wk && window.wk.ready)`, 10*time.Second)
+		dashRun(t, ctx, "paste and apply", 10*time.Second, dashPaste(seedEchoPod), chromedp.Click(chromedp.CSS(`#apply`)))
+		dashWaitJS(t, ctx, "applied", `!!document.querySelector('[data-testid=result][data-ok=true]')`, 10*time.Second)
+		if got := dashEval(t, ctx, `document.querySelector('#results').textContent`); !strings.Contains(got, "Pod/echo created") {
+			t.Errorf("apply result %q", got)
+		}
+		// A real image pull/unpack and containerd start: give step 5 time.
+		dashWaitJS(t, ctx, "five steps", `document.querySelectorAll('#steps li[data-flow=pod][data-name=echo]').length >= 5`, 60*time.Second)
+		dashShot(t, ctx, "editor-echo-steps")
+		got := dashEval(t, ctx, `Array.from(document.querySelectorAll('#steps li[data-flow=pod][data-name=echo]')).map(l => l.dataset.n + ':' + l.dataset.comp + ':' + l.dataset.node).join(' ')`)
+		if want := "1:scheduler: 2:scheduler:node-1 3:kubelet:node-1 4:containerd:node-1 5:kubelet:node-1"; got != want {
+			t.Errorf("steps %q\nwant  %q", got, want)
+		}
+		dashRun(t, ctx, "overview", 20*time.Second, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#tbody-pods`)))
+		dashWaitJS(t, ctx, "pod Running", `(() => { const r = document.getElementById('row-pod-default-echo'); return !!r && r.dataset.status === 'Running' })()`, 60*time.Second)
+		dashShot(t, ctx, "overview")
+		if out := c.jsonpath("pod/echo", "{.status.phase} {.spec.nodeName}"); out != "Running node-1" {
+			t.Errorf("kubectl says pod echo is %q, want Running on node-1", out)
+		}
+	})
+
+	t.Run("LogsFollowAndExec", func(t *testing.T) {
+		c.t = t
+		dashRun(t, ctx, "pod page", 20*time.Second, chromedp.Navigate(base+"/o/pod/default/echo"), chromedp.WaitVisible(chromedp.CSS(`#log-out`)))
+		dashWaitJS(t, ctx, "live", `!!(window.wk && window.wk.ready)`, 10*time.Second)
+		dashWaitJS(t, ctx, "logs following", `document.querySelector('#log-state').textContent === 'following' && document.querySelector('#log-out').textContent.includes('echo server listening')`, 20*time.Second)
+		ip := c.jsonpath("pod/echo", "{.status.podIP}")
+		if body, err := httpGet("http://" + ip + ":3000/from-the-dashboard-test"); err != nil || !strings.Contains(body, "Hostname: echo") {
+			t.Fatalf("curl %s:3000: %v\n%s", ip, err, body)
+		}
+		start := time.Now()
+		dashWaitJS(t, ctx, "new log line shown", `document.querySelector('#log-out').textContent.includes('GET /from-the-dashboard-test')`, 10*time.Second)
+		t.Logf("request → its log line in the page: %v", time.Since(start).Round(time.Millisecond))
+		dashShot(t, ctx, "pod-logs")
+
+		dashRun(t, ctx, "connect terminal", 10*time.Second, chromedp.Click(chromedp.CSS(`#exec-start`)))
+		dashWaitJS(t, ctx, "terminal connected", `document.querySelector('#exec-state').textContent === 'connected'`, 20*time.Second)
+		dashWaitJS(t, ctx, "prompt", `document.querySelector('#term').textContent.length > 0`, 10*time.Second)
+		dashRun(t, ctx, "type ls", 10*time.Second, chromedp.Focus(chromedp.CSS(`#term`)), chromedp.KeyEvent("ls\r"))
+		dashWaitJS(t, ctx, "ls output", `/\bbin\b/.test(document.querySelector('#term').textContent.split('ls').slice(1).join('ls'))`, 10*time.Second)
+		dashShot(t, ctx, "pod-exec")
+		c.mustKubectl("delete", "pod", "echo", "--wait=true")
+	})
+
+	t.Run("ProbeFailRestarts", func(t *testing.T) {
+		c.t = t
+		c.apply(seedProbePod)
+		c.eventually(60*time.Second, "echo-probe Ready", func() (bool, string) {
+			out := c.jsonpath("pod/echo-probe", "{.status.conditions[?(@.type=='Ready')].status}")
+			return out == "True", out
+		})
+		dashRun(t, ctx, "probe pod page", 20*time.Second, chromedp.Navigate(base+"/o/pod/default/echo-probe"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=break-probe]`)))
+		dashWaitJS(t, ctx, "live", `!!(window.wk && window.wk.ready)`, 10*time.Second)
+		dashShot(t, ctx, "probe-pod-before")
+		// The button works for httpGet probes only once the kubelet's BreakProbe is wired
+		// to the dashboard (web.Config.Prober); until then flip the echo server's switch
+		// with kubectl exec, which is what BreakProbe runs in the container.
+		if dashEval(t, ctx, `String(document.querySelector('[data-testid=break-probe]').disabled)`) == "false" {
+			t.Log("breaking the probe with the dashboard's button")
+			dashRun(t, ctx, "click make probe fail", 10*time.Second, chromedp.Click(chromedp.CSS(`[data-testid=break-probe]`), chromedp.NodeVisible))
+		} else {
+			t.Log("the dashboard's probe button is not wired for httpGet probes: breaking with kubectl exec wget")
+			c.mustKubectl("exec", "echo-probe", "--", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:3000"+echo.UnhealthyPath)
+		}
+		ip := c.jsonpath("pod/echo-probe", "{.status.podIP}")
+		// The server answers 503 until the kubelet restarts it (liveness: period 5s,
+		// failureThreshold 1); the restarted one answers 200 and turns Ready again.
+		c.eventually(40*time.Second, "echo-probe restarted by its liveness probe and Ready again", func() (bool, string) {
+			rc := c.jsonpath("pod/echo-probe", "{.status.containerStatuses[0].restartCount}")
+			ready := c.jsonpath("pod/echo-probe", "{.status.conditions[?(@.type=='Ready')].status}")
+			n, _ := strconv.Atoi(rc)
+			return n >= 1 && ready == "True", "restartCount=" + rc + " ready=" + ready
+		})
+		ev := c.mustKubectl("get", "events", "--field-selector", "involvedObject.name=echo-probe")
+		for _, want := range []string{"Liveness probe failed", "503", "Killing"} {
+			if !strings.Contains(ev, want) {
+				t.Errorf("events lack %q:\n%s", want, ev)
+			}
+		}
+		if body, err := httpGet("http://" + ip + ":3000/after-restart"); err != nil || !strings.Contains(body, "Hostname: echo-probe") {
+			t.Errorf("after the restart the pod answers %q (err %v), want its echo", body, err)
+		}
+		dashWaitJS(t, ctx, "page shows the restart", `document.body.textContent.includes('Killing') || document.body.textContent.includes('Liveness probe failed')`, 15*time.Second)
+		dashShot(t, ctx, "probe-pod-after")
+	})
+}
+
+// dashPaste puts text in the editor as a paste does (value, then an input event).
+func dashPaste(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SetValue(chromedp.CSS("#yaml"), text),
+		func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Evaluate[bool](`document.querySelector('#yaml').dispatchEvent(new Event('input')); true`)(ctx, t)
+			return chromedp.Void{}, err
+		})
+}
+
+// dashBrowser starts headless Chromium (Debian package chromium) with a temp profile.
+func dashBrowser(t *testing.T) context.Context {
+	t.Helper()
+	bin := "/usr/bin/chromium"
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the dashboard test needs Chromium: apt-get install -y chromium (%v)", err)
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(bin),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800))
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// dashRun runs browser actions with a deadline; on failure it saves a screenshot.
+func dashRun(t *testing.T, ctx context.Context, what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(c, actions...); err != nil {
+		dashShot(t, ctx, "failed-"+strings.ReplaceAll(what, " ", "-"))
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// dashWaitJS waits until a JS expression is true in the page.
+func dashWaitJS(t *testing.T, ctx context.Context, what, expr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			dashShot(t, ctx, "timeout-"+strings.ReplaceAll(what, " ", "-"))
+			t.Fatalf("%s: not true after %v: %s (err %v)", what, timeout, expr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func dashEval(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(c, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("eval %s: %v", expr, err)
+	}
+	return s
+}
+
+// dashShot saves a full-page screenshot under $WEBKUBE_ARTIFACTS, else
+// $TMPDIR/webkube-artifacts (never committed).
+func dashShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("WEBKUBE_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "webkube-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("artifacts: %v", err)
+		return
+	}
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	buf, err := chromedp.Run(c, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	fn := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".png")
+	if err := os.WriteFile(fn, buf, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	t.Logf("screenshot %s", fn)
+}
