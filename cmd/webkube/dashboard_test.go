@@ -100,6 +100,8 @@ func TestDashboard(t *testing.T) {
 		})
 		dashRun(t, ctx, "probe pod page", 20*time.Second, chromedp.Navigate(base+"/o/pod/default/echo-probe"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=break-probe]`)))
 		dashWaitJS(t, ctx, "live", `!!(window.wk && window.wk.ready)`, 10*time.Second)
+		// kubectl apply, not the editor: the animator still shows the pod's five steps.
+		dashWaitJS(t, ctx, "echo-probe's five steps", `document.querySelectorAll('#steps li[data-flow=pod][data-name=echo-probe]').length >= 5`, 10*time.Second)
 		dashShot(t, ctx, "probe-pod-before")
 		// The button works for httpGet probes only once the kubelet's BreakProbe is wired
 		// to the dashboard (web.Config.Prober); until then flip the echo server's switch
