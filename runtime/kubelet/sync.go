@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -450,11 +451,16 @@ func (k *Kubelet) reportStatus(ctx context.Context, pod *corev1.Pod, st *podStat
 		}
 		st.reported = true
 	}
-	np := pod.DeepCopy()
-	np.Status = status
-	_, err := k.cfg.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, np, metav1.UpdateOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
+	// A merge patch of the whole status, like the kubelet's status manager: no
+	// resourceVersion, so a pod changed meanwhile (labels, the scheduler's binding) is no
+	// conflict; the uid makes sure it is still the same pod.
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"uid": pod.UID}, "status": status})
+	if err != nil {
+		return err
+	}
+	_, err = k.cfg.Client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil // deleted, or replaced by a pod of the same name (synced on its own)
 	}
 	return err
 }
