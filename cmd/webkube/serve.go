@@ -216,6 +216,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if cfg.Nodes > 0 {
 		dashCfg.Killer = m
+		dashCfg.Prober = m
 	}
 	dash, err := web.New(dashCfg)
 	if err != nil {

@@ -132,7 +132,10 @@ func TestServices(t *testing.T) {
 		// What the proxy serves at the moment of failure, before the harness stops webkube.
 		svcs, _ := c.kubectl("get", "svc,endpoints", "-o", "wide")
 		addrs, _ := exec.Command("ip", "-br", "addr", "show", "wkssvc").CombinedOutput()
-		socks, _ := exec.Command("sh", "-c", fmt.Sprintf("ss -ltnp | grep 'pid=%d,'", c.cmd.Process.Pid)).CombinedOutput()
+		var socks []byte
+		if c.cmd != nil {
+			socks, _ = exec.Command("sh", "-c", fmt.Sprintf("ss -ltnp | grep 'pid=%d,'", c.cmd.Process.Pid)).CombinedOutput()
+		}
 		t.Logf("at failure:\n%s\n%s\n%s", svcs, addrs, socks)
 		if b, err := os.ReadFile(c.logPath); err == nil {
 			keep := filepath.Join(os.TempDir(), "webkube-services-test.log")

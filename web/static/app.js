@@ -202,6 +202,13 @@
   }
   function afterStepsReset() {
     updateScrub();
+    showNewest();
+  }
+  // A page opened with steps already listed shows the newest ones, as live ones are.
+  function showNewest() {
+    const list = $("#steps");
+    const col = list && list.closest(".anim-col");
+    if (col && !scrubbing) col.scrollTop = col.scrollHeight;
   }
   let scrubbing = false;
   function updateScrub() {
@@ -217,6 +224,7 @@
       $("#scrub-label").textContent = "live";
     }
   }
+  showNewest();
   const scrub = $("#scrub");
   if (scrub)
     scrub.addEventListener("input", () => {

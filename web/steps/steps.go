@@ -210,8 +210,10 @@ func (d *Deriver) Event(e *corev1.Event, pod *corev1.Pod) []Step {
 	for n := pp.last + 1; n <= target; n++ {
 		s := d.podStep(n, p, pp.owner, fmt.Sprintf("Event %s: %s", e.Reason, e.Message), "")
 		s.ResourceVersion = e.ResourceVersion
-		if !e.LastTimestamp.IsZero() {
-			s.Time = e.LastTimestamp.Time
+		// lastTimestamp has whole seconds on the wire and would sort before the binding
+		// step; only the precise eventTime beats the time the event arrived.
+		if !e.EventTime.IsZero() {
+			s.Time = e.EventTime.Time
 		}
 		out = append(out, s)
 	}
