@@ -167,6 +167,35 @@ spec:
 		c.mustKubectl("delete", "pod", "probed", "--grace-period=1")
 	})
 
+	t.Run("PreStopHookRunsBeforeStop", func(t *testing.T) {
+		c.t = t
+		dir := t.TempDir()
+		c.apply(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata:
+  name: hooked
+spec:
+  terminationGracePeriodSeconds: 10
+  volumes:
+    - name: host
+      hostPath: {path: %s}
+  containers:
+    - name: app
+      image: busybox
+      command: ["sleep", "3600"]
+      volumeMounts: [{name: host, mountPath: /host}]
+      lifecycle:
+        preStop:
+          exec: {command: ["sh", "-c", "echo bye > /host/prestop"]}
+`, dir))
+		c.waitPod("hooked", "1/1 Running", 60*time.Second)
+		c.mustKubectl("delete", "pod", "hooked", "--wait=true")
+		b, err := os.ReadFile(filepath.Join(dir, "prestop"))
+		if err != nil || strings.TrimSpace(string(b)) != "bye" {
+			t.Fatalf("preStop hook did not run before the container stopped: %v %q", err, b)
+		}
+	})
+
 	t.Run("SeedCounterPod", func(t *testing.T) {
 		c.t = t
 		c.apply(seedCounterPod)

@@ -269,6 +269,11 @@ func (k *Kubelet) onProbe(ctx context.Context, pod *corev1.Pod, key, id, name st
 			grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
 		}
 		go func() {
+			if s, err := k.cfg.Runtime.Status(ctx, id); err == nil {
+				start := time.Now()
+				k.runPreStopHooks(ctx, pod, []containers.Status{s}, grace)
+				grace = max(0, grace-time.Since(start))
+			}
 			if err := k.cfg.Runtime.Stop(ctx, id, grace); err != nil {
 				k.log.Warn("kill unhealthy container", "pod", key, "container", name, "err", err)
 			}

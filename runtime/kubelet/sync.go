@@ -478,6 +478,7 @@ func (k *Kubelet) terminate(ctx context.Context, pod *corev1.Pod, st *podState) 
 		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
 	k.stopProbes(st)
+	start := time.Now()
 	go func() {
 		list, _ := k.cfg.Runtime.List(ctx, string(pod.UID))
 		for _, s := range list {
@@ -485,7 +486,13 @@ func (k *Kubelet) terminate(ctx context.Context, pod *corev1.Pod, st *podState) 
 				k.rec.Eventf(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", s.Name)
 			}
 		}
-		if err := k.killPod(ctx, string(pod.UID), pod.Namespace, pod.Name, grace); err != nil {
+		k.runPreStopHooks(ctx, pod, list, grace)
+		// The hooks used part of the grace period; what is left is for SIGTERM.
+		remaining := time.Until(start.Add(grace))
+		if remaining < 0 {
+			remaining = 0
+		}
+		if err := k.killPod(ctx, string(pod.UID), pod.Namespace, pod.Name, remaining); err != nil {
 			k.log.Warn("kill pod", "pod", podKey(pod), "err", err)
 			st.terminating.Store(false)
 			k.queue.AddAfter(podKey(pod), time.Second)
