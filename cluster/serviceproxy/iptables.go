@@ -30,15 +30,34 @@ const (
 	ModeIPTables Mode = "iptables"
 )
 
-// Chains webkube owns in the nat table. Per-Service chains are WK-SVC-<hash> and
-// WK-SEP-<hash>, as kube-proxy's KUBE-SVC-/KUBE-SEP-.
+// Chains a proxier owns in the nat table: WEBKUBE-SERVICES-<tag> and the other top
+// chains, and per Service port WK-SVC-<tag>-<hash> and WK-SEP-<tag>-<hash>, as
+// kube-proxy's KUBE-SVC-/KUBE-SEP-. The tag is a hash of Config.Instance, so several
+// webkubes on one host each keep, sync and delete only their own chains, each entered
+// by its own jump rules from the built-in chains.
 const (
-	chainServices    = "WEBKUBE-SERVICES"
-	chainNodePorts   = "WEBKUBE-NODEPORTS"
-	chainPostrouting = "WEBKUBE-POSTROUTING"
-	chainMarkMasq    = "WEBKUBE-MARK-MASQ"
-	masqMark         = "0x4000/0x4000"
+	chainServicesBase    = "WEBKUBE-SERVICES"
+	chainNodePortsBase   = "WEBKUBE-NODEPORTS"
+	chainPostroutingBase = "WEBKUBE-POSTROUTING"
+	chainMarkMasqBase    = "WEBKUBE-MARK-MASQ"
+	masqMark             = "0x4000/0x4000"
+	// tagLen chars of base32 tell 32^4 ≈ 1M instances apart; with it the longest chain,
+	// WK-SEP-<tag>-<14>, is 26 chars, under iptables' 28.
+	tagLen = 4
 )
+
+// DefaultInstance names the proxier when Config.Instance is empty.
+const DefaultInstance = "webkube"
+
+// maxInstanceLen keeps instance names short; they appear only hashed in chain names,
+// but whole in rule comments.
+const maxInstanceLen = 32
+
+// instanceTag is the few chars of an instance name that go into every chain name.
+func instanceTag(instance string) string {
+	h := sha256.Sum256([]byte(instance))
+	return base32.StdEncoding.EncodeToString(h[:])[:tagLen]
+}
 
 // kport is one Service port as the kernel rules need it.
 type kport struct {
@@ -57,6 +76,11 @@ type kport struct {
 type iptablesProxier struct {
 	run func(stdin string, args ...string) (string, error)
 
+	// This instance's name (in rule comments) and chain names (see instanceTag).
+	instance                                                       string
+	tag                                                            string
+	chainServices, chainNodePorts, chainPostrouting, chainMarkMasq string
+
 	mu       sync.Mutex
 	services map[string][]kport // by ns/name
 	jumps    bool               // jump rules from the built-in chains are in place
@@ -68,7 +92,7 @@ type iptablesProxier struct {
 	countLast map[string]uint64
 }
 
-func newIPTablesProxier(netns string, clk clock.PassiveClock) (*iptablesProxier, error) {
+func newIPTablesProxier(instance, netns string, clk clock.PassiveClock) (*iptablesProxier, error) {
 	for _, bin := range []string{"iptables", "iptables-restore", "iptables-save", "sysctl"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return nil, fmt.Errorf("serviceproxy: %s is missing; install the Debian packages iptables and procps", bin)
@@ -90,7 +114,24 @@ func newIPTablesProxier(netns string, clk clock.PassiveClock) (*iptablesProxier,
 		}
 		return out.String(), nil
 	}
-	return &iptablesProxier{run: run, services: map[string][]kport{}, clock: clk}, nil
+	tag := instanceTag(instance)
+	return &iptablesProxier{
+		run: run, services: map[string][]kport{}, clock: clk,
+		instance:         instance,
+		tag:              tag,
+		chainServices:    chainServicesBase + "-" + tag,
+		chainNodePorts:   chainNodePortsBase + "-" + tag,
+		chainPostrouting: chainPostroutingBase + "-" + tag,
+		chainMarkMasq:    chainMarkMasqBase + "-" + tag,
+	}, nil
+}
+
+// jumps are the rules from the built-in chains into this instance's chains; only this
+// instance adds and removes them.
+func (k *iptablesProxier) jumpRules() [][2]string {
+	return [][2]string{
+		{"PREROUTING", k.chainServices}, {"OUTPUT", k.chainServices}, {"POSTROUTING", k.chainPostrouting},
+	}
 }
 
 func (k *iptablesProxier) update(key string, ports []kport) error {
@@ -109,12 +150,17 @@ func (k *iptablesProxier) update(key string, ports []kport) error {
 
 func hashName(prefix string, parts ...string) string {
 	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
-	return prefix + base32.StdEncoding.EncodeToString(h[:])[:16]
+	return prefix + base32.StdEncoding.EncodeToString(h[:])[:14]
 }
 
-func svcChain(key, port string) string { return hashName("WK-SVC-", key, port) }
-func sepChain(key, port, addr string) string {
-	return hashName("WK-SEP-", key, port, addr)
+func (k *iptablesProxier) svcPrefix() string { return "WK-SVC-" + k.tag + "-" }
+func (k *iptablesProxier) sepPrefix() string { return "WK-SEP-" + k.tag + "-" }
+
+func (k *iptablesProxier) svcChain(key, port string) string {
+	return hashName(k.svcPrefix(), key, port)
+}
+func (k *iptablesProxier) sepChain(key, port, addr string) string {
+	return hashName(k.sepPrefix(), key, port, addr)
 }
 
 // render writes the nat table's webkube chains for iptables-restore --noflush. Chains
@@ -122,6 +168,7 @@ func sepChain(key, port, addr string) string {
 func (k *iptablesProxier) render(stale []string) string {
 	var b strings.Builder
 	b.WriteString("*nat\n")
+	chainServices, chainNodePorts, chainPostrouting, chainMarkMasq := k.chainServices, k.chainNodePorts, k.chainPostrouting, k.chainMarkMasq
 	chains := []string{chainServices, chainNodePorts, chainPostrouting, chainMarkMasq}
 	var rules []string
 	add := func(f string, a ...any) { rules = append(rules, fmt.Sprintf(f, a...)) }
@@ -138,13 +185,13 @@ func (k *iptablesProxier) render(stale []string) string {
 	sort.Strings(keys)
 	for _, key := range keys {
 		for _, p := range k.services[key] {
-			comment := fmt.Sprintf(`-m comment --comment "%s:%s"`, key, p.svcPort)
+			comment := fmt.Sprintf(`-m comment --comment "%s %s:%s"`, k.instance, key, p.svcPort)
 			if len(p.endpoints) == 0 {
 				// No rule: the ClusterIP is a local address with no listener, so the
 				// kernel answers with a reset, and NodePorts likewise.
 				continue
 			}
-			svc := svcChain(key, p.svcPort)
+			svc := k.svcChain(key, p.svcPort)
 			chains = append(chains, svc)
 			add("-A %s %s -d %s/32 -p tcp --dport %d -j %s", chainServices, comment, p.clusterIP, p.port, svc)
 			if p.nodePort != 0 {
@@ -158,13 +205,13 @@ func (k *iptablesProxier) render(stale []string) string {
 			seconds := int((p.affinity + time.Second - 1) / time.Second)
 			if p.affinity > 0 {
 				for _, e := range p.endpoints {
-					sep := sepChain(key, p.svcPort, e.addr)
+					sep := k.sepChain(key, p.svcPort, e.addr)
 					add("-A %s %s -m recent --name %s --rcheck --seconds %d --reap --rsource -j %s", svc, comment, sep, seconds, sep)
 				}
 			}
 			n := len(p.endpoints)
 			for i, e := range p.endpoints {
-				sep := sepChain(key, p.svcPort, e.addr)
+				sep := k.sepChain(key, p.svcPort, e.addr)
 				chains = append(chains, sep)
 				if i < n-1 {
 					// nth with every n-i: the first rule takes every n-th new connection,
@@ -204,7 +251,8 @@ func (k *iptablesProxier) render(stale []string) string {
 	return b.String()
 }
 
-// ownChains lists the per-Service chains in the nat table now.
+// ownChains lists this instance's per-Service chains in the nat table now; other
+// instances' chains have another tag and are left alone.
 func (k *iptablesProxier) ownChains() (map[string]bool, error) {
 	out, err := k.run("", "iptables-save", "-t", "nat")
 	if err != nil {
@@ -212,7 +260,7 @@ func (k *iptablesProxier) ownChains() (map[string]bool, error) {
 	}
 	have := map[string]bool{}
 	for _, line := range strings.Split(out, "\n") {
-		if name, ok := strings.CutPrefix(line, ":"); ok && (strings.HasPrefix(name, "WK-SVC-") || strings.HasPrefix(name, "WK-SEP-")) {
+		if name, ok := strings.CutPrefix(line, ":"); ok && (strings.HasPrefix(name, k.svcPrefix()) || strings.HasPrefix(name, k.sepPrefix())) {
 			have[strings.Fields(name)[0]] = true
 		}
 	}
@@ -235,9 +283,9 @@ func (k *iptablesProxier) syncLocked() error {
 			if len(p.endpoints) == 0 {
 				continue
 			}
-			want[svcChain(key, p.svcPort)] = true
+			want[k.svcChain(key, p.svcPort)] = true
 			for _, e := range p.endpoints {
-				want[sepChain(key, p.svcPort, e.addr)] = true
+				want[k.sepChain(key, p.svcPort, e.addr)] = true
 			}
 		}
 	}
@@ -254,9 +302,7 @@ func (k *iptablesProxier) syncLocked() error {
 	}
 	// Checked on every write, not just the first: something else flushing a built-in
 	// chain (a firewall reload) would otherwise cut the Services off for good.
-	for _, j := range [][]string{
-		{"PREROUTING", chainServices}, {"OUTPUT", chainServices}, {"POSTROUTING", chainPostrouting},
-	} {
+	for _, j := range k.jumpRules() {
 		if _, err := k.run("", "iptables", "-t", "nat", "-C", j[0], "-j", j[1]); err == nil {
 			continue
 		}
@@ -276,14 +322,12 @@ func (k *iptablesProxier) enableLocalnet() error {
 	return err
 }
 
-// cleanup removes every rule and chain webkube put in the nat table.
+// cleanup removes every rule and chain this instance put in the nat table.
 func (k *iptablesProxier) cleanup() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	var errs []string
-	for _, j := range [][]string{
-		{"PREROUTING", chainServices}, {"OUTPUT", chainServices}, {"POSTROUTING", chainPostrouting},
-	} {
+	for _, j := range k.jumpRules() {
 		for {
 			if _, err := k.run("", "iptables", "-t", "nat", "-D", j[0], "-j", j[1]); err != nil {
 				break // no (more) such rule
@@ -297,7 +341,7 @@ func (k *iptablesProxier) cleanup() error {
 	}
 	var b strings.Builder
 	b.WriteString("*nat\n")
-	all := []string{chainServices, chainNodePorts, chainPostrouting, chainMarkMasq}
+	all := []string{k.chainServices, k.chainNodePorts, k.chainPostrouting, k.chainMarkMasq}
 	for c := range have {
 		all = append(all, c)
 	}
@@ -372,7 +416,7 @@ func (k *iptablesProxier) stats(key string) []EndpointStats {
 	for _, p := range ports {
 		for _, e := range p.endpoints {
 			out = append(out, EndpointStats{Port: p.svcPort, Address: e.addr, Pod: e.pod, Ready: true,
-				Connections: cnt[sepChain(key, p.svcPort, e.addr)]})
+				Connections: cnt[k.sepChain(key, p.svcPort, e.addr)]})
 		}
 	}
 	return out

@@ -105,9 +105,12 @@ func (l *netnsLab) hit(addr, local string) (string, error) {
 
 // live reports whether the nat table has s in webkube's rules and the jump into them
 // from OUTPUT (inserted right after the first rules are written), so traffic uses them.
-func (l *netnsLab) live(s string) bool {
+func (l *netnsLab) live(s string) bool { return l.liveAs(DefaultInstance, s) }
+
+// liveAs is live for the proxier with that Config.Instance.
+func (l *netnsLab) liveAs(instance, s string) bool {
 	rules := l.natRules()
-	return strings.Contains(rules, s) && strings.Contains(rules, "-A OUTPUT -j "+chainServices)
+	return strings.Contains(rules, s) && strings.Contains(rules, "-A OUTPUT -j "+chainServicesBase+"-"+instanceTag(instance))
 }
 
 func (l *netnsLab) natRules() string {
@@ -131,6 +134,12 @@ func epAt(name string, ready []*backend, ips map[*backend]string) *corev1.Endpoi
 
 func startKernelProxy(t *testing.T, lab *netnsLab, objs ...*corev1.Service) (*Proxier, kubernetes.Interface, context.CancelFunc) {
 	t.Helper()
+	return startKernelProxyAs(t, lab, "", objs...)
+}
+
+// startKernelProxyAs starts an iptables-mode proxier named instance on its own fake API.
+func startKernelProxyAs(t *testing.T, lab *netnsLab, instance string, objs ...*corev1.Service) (*Proxier, kubernetes.Interface, context.CancelFunc) {
+	t.Helper()
 	cs := fake.NewClientset()
 	for _, o := range objs {
 		if _, err := cs.CoreV1().Services(o.Namespace).Create(context.Background(), o, metav1.CreateOptions{}); err != nil {
@@ -138,7 +147,7 @@ func startKernelProxy(t *testing.T, lab *netnsLab, objs ...*corev1.Service) (*Pr
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := New(Config{Client: cs, Mode: ModeIPTables, NetNS: lab.ns, NodeAddress: "127.0.0.1", Addresses: nsBinder{lab.ns}})
+	p, err := New(Config{Client: cs, Mode: ModeIPTables, NetNS: lab.ns, NodeAddress: "127.0.0.1", Addresses: nsBinder{lab.ns}, Instance: instance})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +183,7 @@ func TestIPTablesMode(t *testing.T) {
 	clusterAddr, nodeAddr := cip+":80", "127.0.0.1:30080"
 
 	t.Run("NoEndpointsRefused", func(t *testing.T) {
-		waitFor(t, func() bool { return lab.live(chainServices) })
+		waitFor(t, func() bool { return lab.live(chainServicesBase) })
 		start := time.Now()
 		_, err := lab.dial(clusterAddr, "")
 		if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > time.Second {
@@ -343,4 +352,106 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 5 s")
+}
+
+// Two webkubes on one host: each proxier has its own instance and its own default/echo
+// (same namespace/name, other ClusterIP and pods). Neither may touch the other's chains
+// or jump rules, while both sync and when one stops.
+func TestIPTablesInstancesIsolated(t *testing.T) {
+	lab := newLab(t, "198.18.83.1", "198.18.84.1")
+	a, b := lab.backend("a", "198.18.83.1:3000"), lab.backend("b", "198.18.84.1:3000")
+	svc := func(cip string, nodePort int32) *corev1.Service {
+		return &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, ClusterIP: cip, Selector: map[string]string{"app": "echo"},
+				Ports: []corev1.ServicePort{{Name: "http", Port: 80, NodePort: nodePort, Protocol: corev1.ProtocolTCP}}},
+		}
+	}
+	const cipA, cipB = "198.18.97.20", "198.18.98.20"
+	if instanceTag("wk-a") == instanceTag("wk-b") {
+		t.Fatal("the two test instances hash to the same tag")
+	}
+	pa, csA, _ := startKernelProxyAs(t, lab, "wk-a", svc(cipA, 30081))
+	setEndpoints(t, csA, epAt("echo", []*backend{a}, map[*backend]string{a: "198.18.83.1"}))
+	waitFor(t, func() bool { return lab.liveAs("wk-a", "198.18.83.1:3000") })
+
+	pb, csB, cancelB := startKernelProxyAs(t, lab, "wk-b", svc(cipB, 30082))
+	setEndpoints(t, csB, epAt("echo", []*backend{b}, map[*backend]string{b: "198.18.84.1"}))
+	waitFor(t, func() bool { return lab.liveAs("wk-b", "198.18.84.1:3000") })
+
+	expect := func(when string, addr, want string) {
+		t.Helper()
+		for range 10 {
+			if n, err := lab.hit(addr, ""); err != nil || n != want {
+				t.Fatalf("%s: %s answered %q %v, want %q\n%s", when, addr, n, err, want, lab.natRules())
+			}
+		}
+	}
+	expect("both running", cipA+":80", "a")
+	expect("both running", "127.0.0.1:30081", "a")
+	expect("both running", cipB+":80", "b")
+	expect("both running", "127.0.0.1:30082", "b")
+
+	// A rewrites its rules (a sync with a changed Service) after B wrote its own: B's
+	// chains must survive A's stale-chain sweep, and the other way round.
+	sa, _ := csA.CoreV1().Services("default").Get(context.Background(), "echo", metav1.GetOptions{})
+	sa.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+	if _, err := csA.CoreV1().Services("default").Update(context.Background(), sa, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return lab.liveAs("wk-a", "--rcheck") })
+	expect("after A resynced", cipB+":80", "b")
+	expect("after A resynced", cipA+":80", "a")
+	if st := pb.Stats("default", "echo"); len(st) != 1 || st[0].Connections < 20 {
+		t.Errorf("B's counters: %+v, want ≥ 20 connections on b", st)
+	}
+	// A's rewrite started its chains' counters afresh: only the last 10 count.
+	if st := pa.Stats("default", "echo"); len(st) != 1 || st[0].Connections < 10 {
+		t.Errorf("A's counters: %+v, want ≥ 10 connections on a", st)
+	}
+
+	cancelB()
+	<-pb.Done()
+	rules := lab.natRules()
+	tagB := instanceTag("wk-b")
+	if strings.Contains(rules, "-"+tagB) {
+		t.Errorf("B's chains or jumps left after B stopped:\n%s", rules)
+	}
+	for _, want := range []string{"-A PREROUTING -j ", "-A OUTPUT -j ", "-A POSTROUTING -j "} {
+		if !strings.Contains(rules, want+"WEBKUBE-") {
+			t.Errorf("A's jump %q gone after B stopped:\n%s", want, rules)
+		}
+	}
+	expect("after B stopped", cipA+":80", "a")
+	expect("after B stopped", "127.0.0.1:30081", "a")
+	if _, err := lab.hit(cipB+":80", ""); err == nil {
+		t.Errorf("B's ClusterIP still answers after B stopped")
+	}
+}
+
+func TestInstanceChainNames(t *testing.T) {
+	if _, err := New(Config{Client: fake.NewClientset(), Mode: ModeIPTables, Instance: strings.Repeat("x", maxInstanceLen+1)}); err == nil {
+		t.Error("a 33-char Instance was accepted")
+	}
+	if _, err := New(Config{Client: fake.NewClientset(), Mode: ModeIPTables, Instance: `a "b"`}); err == nil {
+		t.Error("an Instance with spaces and quotes was accepted")
+	}
+	seen := map[string]string{}
+	for _, inst := range []string{DefaultInstance, "wk", "wk1", "wk2", "wkt-12345", strings.Repeat("z", maxInstanceLen)} {
+		k, err := newIPTablesProxier(inst, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := []string{k.chainServices, k.chainNodePorts, k.chainPostrouting, k.chainMarkMasq,
+			k.svcChain("default/echo", "http"), k.sepChain("default/echo", "http", "10.0.0.1:3000")}
+		for _, n := range names {
+			if len(n) > 28 {
+				t.Errorf("instance %q: chain %q is %d chars, iptables allows 28", inst, n, len(n))
+			}
+			if other, ok := seen[n]; ok {
+				t.Errorf("chain %q used by instances %q and %q", n, other, inst)
+			}
+			seen[n] = inst
+		}
+	}
 }

@@ -25,6 +25,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,11 @@ type Config struct {
 	// NetNS runs the iptables commands of ModeIPTables inside this named network
 	// namespace (`ip netns exec`); tests use it to keep their rules off the host.
 	NetNS string
+	// Instance names this proxier's iptables chains (hashed into a few chars of each
+	// chain name), so several webkubes on one host keep apart: each writes, syncs and
+	// removes only its own chains and jump rules. Stable across restarts of the same
+	// webkube (e.g. its bridge prefix), at most 32 chars; default DefaultInstance.
+	Instance string
 }
 
 // Proxier relays Service traffic to endpoints.
@@ -115,12 +121,18 @@ func New(cfg Config) (*Proxier, error) {
 	if cfg.NodeAddress != "" && net.ParseIP(cfg.NodeAddress).To4() == nil {
 		return nil, fmt.Errorf("serviceproxy: NodeAddress %q is not an IPv4 address", cfg.NodeAddress)
 	}
+	if cfg.Instance == "" {
+		cfg.Instance = DefaultInstance
+	}
+	if len(cfg.Instance) > maxInstanceLen || strings.ContainsFunc(cfg.Instance, func(r rune) bool { return r <= ' ' || r == '"' || r > '~' }) {
+		return nil, fmt.Errorf("serviceproxy: Instance %q: want at most %d printable ASCII chars, no spaces or quotes", cfg.Instance, maxInstanceLen)
+	}
 	var kernel *iptablesProxier
 	switch cfg.Mode {
 	case "", ModeUserspace:
 	case ModeIPTables:
 		var err error
-		if kernel, err = newIPTablesProxier(cfg.NetNS, cfg.Clock); err != nil {
+		if kernel, err = newIPTablesProxier(cfg.Instance, cfg.NetNS, cfg.Clock); err != nil {
 			return nil, err
 		}
 	default:
