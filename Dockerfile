@@ -9,7 +9,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=1 go build -trimpath -o /out/webkube ./cmd/webkube
+RUN CGO_ENABLED=1 go build -trimpath -tags no_dynamic_plugins -o /out/webkube ./cmd/webkube
 
 FROM debian:bookworm-slim
 RUN apt-get update \
