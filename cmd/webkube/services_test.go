@@ -119,19 +119,21 @@ var hostnameRE = regexp.MustCompile(`(?m)^Hostname: (\S+)`)
 // unready pod gets nothing, a rolling update under load fails no request, and kubectl
 // shows Services and Endpoints as a real cluster does.
 func TestServices(t *testing.T) {
-	// Userspace proxy mode: the iptables mode's chains are shared by every webkube on the
-	// host (fixed names, and each instance deletes the WK-SVC-/WK-SEP- chains it did not
-	// write), so on a machine where other webkubes come and go this cluster's rules vanish
-	// at random. See the report on issue 5.
-	c := startCluster(t, "10.254.0.0/16", "wks", "--service-cidr", "10.97.0.0/16", "--nodeport-addr", "127.0.0.1",
-		"--proxy-mode", "userspace")
+	// Both proxy modes: iptables (the default, kernel NAT as kube-proxy) and userspace.
+	t.Run("iptables", func(t *testing.T) { testServices(t, "iptables", "10.246.0.0/16", "wki", "10.98.0.0/16") })
+	t.Run("userspace", func(t *testing.T) { testServices(t, "userspace", "10.254.0.0/16", "wks", "10.97.0.0/16") })
+}
+
+func testServices(t *testing.T, mode, podNet, bridgePrefix, serviceCIDR string) {
+	c := startCluster(t, podNet, bridgePrefix, "--service-cidr", serviceCIDR, "--nodeport-addr", "127.0.0.1",
+		"--proxy-mode", mode)
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
 		// What the proxy serves at the moment of failure, before the harness stops webkube.
 		svcs, _ := c.kubectl("get", "svc,endpoints", "-o", "wide")
-		addrs, _ := exec.Command("ip", "-br", "addr", "show", "wkssvc").CombinedOutput()
+		addrs, _ := exec.Command("ip", "-br", "addr", "show", bridgePrefix+"svc").CombinedOutput()
 		var socks []byte
 		if c.cmd != nil {
 			socks, _ = exec.Command("sh", "-c", fmt.Sprintf("ss -ltnp | grep 'pid=%d,'", c.cmd.Process.Pid)).CombinedOutput()
@@ -152,8 +154,9 @@ func TestServices(t *testing.T) {
 	echoPods := c.podNames("app=echo")
 	clusterIP := c.jsonpath("svc/echo", "{.spec.clusterIP}")
 	nodePort := c.jsonpath("svc/echo", "{.spec.ports[0].nodePort}")
-	if !strings.HasPrefix(clusterIP, "10.97.") {
-		t.Fatalf("echo ClusterIP %q is not from --service-cidr 10.97.0.0/16", clusterIP)
+	svcPrefix := strings.TrimSuffix(serviceCIDR, "0.0/16")
+	if !strings.HasPrefix(clusterIP, svcPrefix) {
+		t.Fatalf("echo ClusterIP %q is not from --service-cidr %s", clusterIP, serviceCIDR)
 	}
 	c.waitEndpoints("echo", 3, 30*time.Second)
 	c.waitEndpoints("flip", 3, 30*time.Second)
@@ -275,7 +278,7 @@ done`
 		out = c.mustKubectl("get", "svc", "echo", "echo-exposed", "echo-headless")
 		for _, want := range []string{
 			"echo NodePort " + clusterIP + " <none> 80:" + nodePort + "/TCP",
-			"echo-exposed ClusterIP 10.97.",
+			"echo-exposed ClusterIP " + svcPrefix,
 			"echo-headless ClusterIP None <none> 3000/TCP",
 		} {
 			if !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
@@ -439,7 +442,7 @@ done`
 		nodePort := c.jsonpath("svc/flip-lb", "{.spec.ports[0].nodePort}")
 		// No cloud gives it an external address, so kubectl shows <pending>, as on a bare cluster.
 		out := strings.Join(strings.Fields(c.mustKubectl("get", "svc", "flip-lb")), " ")
-		if !strings.Contains(out, "flip-lb LoadBalancer 10.97.") || !strings.Contains(out, "<pending> 80:"+nodePort+"/TCP") {
+		if !strings.Contains(out, "flip-lb LoadBalancer "+svcPrefix) || !strings.Contains(out, "<pending> 80:"+nodePort+"/TCP") {
 			t.Errorf("kubectl get svc flip-lb: %s", out)
 		}
 		c.waitEndpoints("flip-lb", 3, 20*time.Second)
