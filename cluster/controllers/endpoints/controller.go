@@ -67,6 +67,10 @@ type Controller struct {
 	queue      workqueue.TypedRateLimitingInterface[string]
 	startOnce  sync.Once
 	startError error
+
+	// Our own writes the caches may not show yet (see written).
+	wroteEndpoints written[*corev1.Endpoints]
+	wroteSlices    written[*discoveryv1.EndpointSlice]
 }
 
 // NewController builds a Controller; Start runs it.
@@ -281,12 +285,39 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		return err
 	}
 	if err := c.syncEndpoints(ctx, svc, desiredEndpoints(svc, pods)); err != nil {
+		c.forgetOnConflict(key, err)
 		return fmt.Errorf("endpoints %s: %w", key, err)
 	}
 	if err := c.syncSlices(ctx, svc, desiredSlices(svc, pods)); err != nil {
+		c.forgetOnConflict(key, err)
 		return fmt.Errorf("endpointslices %s: %w", key, err)
 	}
 	return nil
+}
+
+// forgetOnConflict drops what we remember writing for a Service when someone else wrote
+// after us, so the retry reads the cache.
+func (c *Controller) forgetOnConflict(key string, err error) {
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		c.wroteEndpoints.forget(key)
+		c.wroteSlices.forget(key)
+	}
+}
+
+// currentEndpoints is the Service's Endpoints as the cache shows it, or as we last wrote
+// it if the cache is behind.
+func (c *Controller) currentEndpoints(ns, name string) (*corev1.Endpoints, error) {
+	cached := map[string]*corev1.Endpoints{}
+	cur, err := c.endpoints.Endpoints(ns).Get(name)
+	if err == nil {
+		cached[name] = cur
+	} else if !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	if cur, ok := c.wroteEndpoints.fresh(ns+"/"+name, cached)[name]; ok {
+		return cur, nil
+	}
+	return nil, apierrors.NewNotFound(corev1.Resource("endpoints"), name)
 }
 
 // syncKubernetes points the `kubernetes` Service at the API server.
@@ -300,6 +331,7 @@ func (c *Controller) syncKubernetes(ctx context.Context, svc *corev1.Service) er
 		Subsets:    []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{*c.apiAddr}, Ports: ports}},
 	}
 	if err := c.syncEndpoints(ctx, svc, want); err != nil {
+		c.forgetOnConflict(svc.Namespace+"/"+svc.Name, err)
 		return fmt.Errorf("endpoints default/kubernetes: %w", err)
 	}
 	slice := newSlice(svc, "apiserver")
@@ -307,7 +339,9 @@ func (c *Controller) syncKubernetes(ctx context.Context, svc *corev1.Service) er
 	slice.Ports = sliceports(ports)
 	slice.Endpoints = []discoveryv1.Endpoint{{Addresses: []string{c.apiAddr.IP},
 		Conditions: discoveryv1.EndpointConditions{Ready: ptr(true), Serving: ptr(true), Terminating: ptr(false)}}}
-	return c.syncSlices(ctx, svc, []*discoveryv1.EndpointSlice{slice})
+	err := c.syncSlices(ctx, svc, []*discoveryv1.EndpointSlice{slice})
+	c.forgetOnConflict(svc.Namespace+"/"+svc.Name, err)
+	return err
 }
 
 func (c *Controller) step(ctx context.Context, action, kind, ns, name, msg string) error {
@@ -315,14 +349,18 @@ func (c *Controller) step(ctx context.Context, action, kind, ns, name, msg strin
 }
 
 func (c *Controller) syncEndpoints(ctx context.Context, svc *corev1.Service, want *corev1.Endpoints) error {
-	cur, err := c.endpoints.Endpoints(svc.Namespace).Get(svc.Name)
+	key := svc.Namespace + "/" + svc.Name
+	cur, err := c.currentEndpoints(svc.Namespace, svc.Name)
 	if apierrors.IsNotFound(err) {
 		if err := c.step(ctx, "create-endpoints", "Endpoints", svc.Namespace, svc.Name, describe(svc, want)); err != nil {
 			return err
 		}
-		_, err = c.client.CoreV1().Endpoints(svc.Namespace).Create(ctx, want, metav1.CreateOptions{})
+		got, err := c.client.CoreV1().Endpoints(svc.Namespace).Create(ctx, want, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("cache behind: %w", err) // retried once the cache sees it
+		}
+		if err == nil {
+			c.wroteEndpoints.record(key, svc.Name, "", got, false)
 		}
 		return err
 	}
@@ -347,7 +385,10 @@ func (c *Controller) syncEndpoints(ctx context.Context, svc *corev1.Service, wan
 	if err := c.step(ctx, "update-endpoints", "Endpoints", svc.Namespace, svc.Name, describe(svc, want)); err != nil {
 		return err
 	}
-	_, err = c.client.CoreV1().Endpoints(svc.Namespace).Update(ctx, upd, metav1.UpdateOptions{})
+	got, err := c.client.CoreV1().Endpoints(svc.Namespace).Update(ctx, upd, metav1.UpdateOptions{})
+	if err == nil {
+		c.wroteEndpoints.record(key, svc.Name, cur.ResourceVersion, got, false)
+	}
 	return err
 }
 
@@ -360,19 +401,26 @@ func describe(svc *corev1.Service, ep *corev1.Endpoints) string {
 	return fmt.Sprintf("endpoints of service %s/%s: %d ready, %d not ready", svc.Namespace, svc.Name, ready, notReady)
 }
 
-func (c *Controller) ownSlices(ns, svcName string) ([]*discoveryv1.EndpointSlice, error) {
+// ownSlices are the Service's slices by name, as the cache shows them or as we last
+// wrote them if the cache is behind.
+func (c *Controller) ownSlices(ns, svcName string) (map[string]*discoveryv1.EndpointSlice, error) {
 	sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: svcName, discoveryv1.LabelManagedBy: ManagedBy})
-	return c.slices.EndpointSlices(ns).List(sel)
-}
-
-func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want []*discoveryv1.EndpointSlice) error {
-	have, err := c.ownSlices(svc.Namespace, svc.Name)
+	have, err := c.slices.EndpointSlices(ns).List(sel)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byName := map[string]*discoveryv1.EndpointSlice{}
 	for _, s := range have {
 		byName[s.Name] = s
+	}
+	return c.wroteSlices.fresh(ns+"/"+svcName, byName), nil
+}
+
+func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want []*discoveryv1.EndpointSlice) error {
+	key := svc.Namespace + "/" + svc.Name
+	byName, err := c.ownSlices(svc.Namespace, svc.Name)
+	if err != nil {
+		return err
 	}
 	api := c.client.DiscoveryV1().EndpointSlices(svc.Namespace)
 	for _, w := range want {
@@ -382,9 +430,11 @@ func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want [
 			if err := c.step(ctx, "create-endpointslice", "EndpointSlice", w.Namespace, w.Name, fmt.Sprintf("endpointslice %s for service %s: %d endpoints", w.Name, svc.Name, len(w.Endpoints))); err != nil {
 				return err
 			}
-			if _, err := api.Create(ctx, w, metav1.CreateOptions{}); err != nil {
+			got, err := api.Create(ctx, w, metav1.CreateOptions{})
+			if err != nil {
 				return err
 			}
+			c.wroteSlices.record(key, w.Name, "", got, false)
 			continue
 		}
 		if cur.AddressType == w.AddressType && apiequality.Semantic.DeepEqual(cur.Endpoints, w.Endpoints) &&
@@ -396,17 +446,20 @@ func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want [
 		if err := c.step(ctx, "update-endpointslice", "EndpointSlice", w.Namespace, w.Name, fmt.Sprintf("endpointslice %s for service %s: %d endpoints", w.Name, svc.Name, len(w.Endpoints))); err != nil {
 			return err
 		}
-		if _, err := api.Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+		got, err := api.Update(ctx, upd, metav1.UpdateOptions{})
+		if err != nil {
 			return err
 		}
+		c.wroteSlices.record(key, w.Name, cur.ResourceVersion, got, false)
 	}
-	for name := range byName {
+	for name, cur := range byName {
 		if err := c.step(ctx, "delete-endpointslice", "EndpointSlice", svc.Namespace, name, "endpointslice "+name+" no longer needed"); err != nil {
 			return err
 		}
 		if err := api.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
+		c.wroteSlices.record(key, name, cur.ResourceVersion, nil, true)
 	}
 	return nil
 }
@@ -415,7 +468,7 @@ func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want [
 // carry an ownerReference, so the garbage collector would get them too; deleting them here
 // keeps the proxy from routing to a deleted Service for a moment longer than needed.
 func (c *Controller) deleteAll(ctx context.Context, ns, name string) error {
-	if _, err := c.endpoints.Endpoints(ns).Get(name); err == nil {
+	if _, err := c.currentEndpoints(ns, name); err == nil {
 		if err := c.step(ctx, "delete-endpoints", "Endpoints", ns, name, "service "+ns+"/"+name+" is gone"); err != nil {
 			return err
 		}
@@ -432,6 +485,10 @@ func (c *Controller) deleteAll(ctx context.Context, ns, name string) error {
 			return err
 		}
 	}
+	// Nothing of the Service is left to update; deletes of objects already gone are
+	// harmless, so a repeat from a lagging cache needs no memory.
+	c.wroteEndpoints.forget(ns + "/" + name)
+	c.wroteSlices.forget(ns + "/" + name)
 	return nil
 }
 
