@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"webkube/runtime/images/samples/echo"
+	"webkube/web/browsertest"
 	"webkube/web/examples"
 )
 
@@ -146,96 +145,11 @@ func dashPaste(text string) chromedp.Action[chromedp.Void] {
 		})
 }
 
-// dashBrowser starts headless Chromium (Debian package chromium) with a temp profile.
-func dashBrowser(t *testing.T) context.Context {
-	t.Helper()
-	bin := "/usr/bin/chromium"
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("the dashboard test needs Chromium: apt-get install -y chromium (%v)", err)
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800))
-	ctx, cancelC := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelC(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
-
-// dashRun runs browser actions with a deadline; on failure it saves a screenshot.
-func dashRun(t *testing.T, ctx context.Context, what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	c, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := chromedp.Do(c, actions...); err != nil {
-		dashShot(t, ctx, "failed-"+strings.ReplaceAll(what, " ", "-"))
-		t.Fatalf("%s: %v", what, err)
-	}
-}
-
-// dashWaitJS waits until a JS expression is true in the page.
-func dashWaitJS(t *testing.T, ctx context.Context, what, expr string, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		c, cancel := context.WithTimeout(ctx, 5*time.Second)
-		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](expr))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			dashShot(t, ctx, "timeout-"+strings.ReplaceAll(what, " ", "-"))
-			t.Fatalf("%s: not true after %v: %s (err %v)", what, timeout, expr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func dashEval(t *testing.T, ctx context.Context, expr string) string {
-	t.Helper()
-	c, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(c, chromedp.Evaluate[string](expr))
-	if err != nil {
-		t.Fatalf("eval %s: %v", expr, err)
-	}
-	return s
-}
-
-// dashShot saves a full-page screenshot under $WEBKUBE_ARTIFACTS, else
-// $TMPDIR/webkube-artifacts (never committed).
-func dashShot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("WEBKUBE_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "webkube-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Logf("artifacts: %v", err)
-		return
-	}
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	buf, err := chromedp.Run(c, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-		return
-	}
-	fn := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".png")
-	if err := os.WriteFile(fn, buf, 0o644); err != nil {
-		t.Logf("screenshot %s: %v", name, err)
-		return
-	}
-	t.Logf("screenshot %s", fn)
-}
+// The browser helpers are web's own (web/browsertest).
+var (
+	dashBrowser = browsertest.Start
+	dashRun     = browsertest.Run
+	dashWaitJS  = browsertest.WaitJS
+	dashEval    = browsertest.Eval
+	dashShot    = browsertest.Shot
+)

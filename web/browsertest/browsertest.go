@@ -1,0 +1,121 @@
+// Package browsertest drives Debian's headless Chromium for the dashboard's browser tests
+// (web's own, against an in-process control plane, and cmd/webkube's, against the real
+// binary), so both start it, wait on it and save screenshots the same way.
+package browsertest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Bin is Debian's Chromium.
+const Bin = "/usr/bin/chromium"
+
+// Start launches headless Chromium with a temp profile at 1280×800; it stops at cleanup.
+func Start(t testing.TB) context.Context {
+	t.Helper()
+	if _, err := os.Stat(Bin); err != nil {
+		t.Fatalf("browser tests need Chromium: apt-get install -y chromium (%v)", err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(Bin),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		// Without these Chromium keeps dialling Google's hosts, which this machine refuses.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// As Puppeteer does: tabs the test is not looking at still run at full speed
+		// (WEBKUBE_BG_TABS=1 lets Chromium throttle them as it normally would).
+		chromedp.Flag("disable-renderer-backgrounding", os.Getenv("WEBKUBE_BG_TABS") == ""),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelC(); cancelA() })
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// Run runs actions with a deadline, failing the test with what was being done (and a
+// screenshot).
+func Run(t testing.TB, ctx context.Context, what string, timeout time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := chromedp.Do(c, actions...); err != nil {
+		Shot(t, ctx, "failed-"+strings.ReplaceAll(what, " ", "-"))
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// WaitJS waits until a JavaScript expression is true in the page.
+func WaitJS(t testing.TB, ctx context.Context, what, expr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(c, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			Shot(t, ctx, "timeout-"+strings.ReplaceAll(what, " ", "-"))
+			t.Fatalf("%s: not true after %v: %s (err %v)", what, timeout, expr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Eval evaluates a JavaScript expression that yields a string.
+func Eval(t testing.TB, ctx context.Context, expr string) string {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(c, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("eval %s: %v", expr, err)
+	}
+	return s
+}
+
+// Shot saves a full-page screenshot under $WEBKUBE_ARTIFACTS, else the test package's
+// testdata/artifacts (gitignored): test artifacts, never committed.
+func Shot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("WEBKUBE_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("testdata", "artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("artifacts: %v", err)
+		return
+	}
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	buf, err := chromedp.Run(c, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	fn := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".png")
+	if err := os.WriteFile(fn, buf, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	t.Logf("screenshot %s", fn)
+}
