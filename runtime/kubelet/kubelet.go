@@ -25,7 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	listersv1 "k8s.io/client-go/listers/core/v1"
@@ -284,7 +284,7 @@ func (k *Kubelet) lookup(ctx context.Context, namespace, name, container string)
 	return best.ID, nil
 }
 
-var everything = labelsEverything()
+var everything = labels.Everything()
 
 // --- Node ---
 
@@ -370,10 +370,6 @@ func (k *Kubelet) updateNodeStatus(ctx context.Context) error {
 		ContainerRuntimeVersion: k.cfg.RuntimeVersion, OSImage: osImage(), KernelVersion: kernelVersion(),
 		MachineID: hostname,
 	}
-	if node.Spec.PodCIDR == "" && k.cfg.Network != nil {
-		// Best effort: the CIDR is informational (the CNI owns addressing).
-		node.Spec.PodCIDR = ""
-	}
 	_, err = k.cfg.Client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{})
 	return err
 }
@@ -415,8 +411,6 @@ func kernelVersion() string {
 }
 
 func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
-
-var _ = types.UID("")
 
 // KillContainer kills the running instance of a pod's container at once (SIGKILL), as
 // if it crashed; the kubelet then restarts it as the pod's restartPolicy says. The

@@ -13,7 +13,6 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
@@ -31,8 +30,6 @@ const (
 	backoffMax     = 5 * time.Minute
 	backoffReset   = 10 * time.Minute
 )
-
-func labelsEverything() labels.Selector { return labels.Everything() }
 
 // podState is what the kubelet remembers about a pod between syncs; everything else is
 // read again from the API (the pod) and containerd (its containers) on every sync.
