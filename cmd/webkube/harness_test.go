@@ -79,7 +79,19 @@ func startCluster(t testing.TB, podNet, bridgePrefix string, extra ...string) *c
 	c.start()
 	t.Cleanup(func() {
 		c.deleteAllPods()
+		// A finished pod's object goes at once; its node releases the network just after.
+		// Give it that moment, then anything left is a leak.
+		deadline := time.Now().Add(20 * time.Second)
+		for len(podNetnsMounts(dataDir)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
 		c.stop()
+		if leaks := podNetnsMounts(dataDir); len(leaks) > 0 {
+			t.Errorf("pod network namespaces left after every pod was deleted: %v", leaks)
+			for _, m := range leaks {
+				exec.Command("umount", m).Run()
+			}
+		}
 		if t.Failed() {
 			if b, err := os.ReadFile(c.logPath); err == nil {
 				t.Logf("webkube log (tail):\n%s", tail(string(b), 60))
@@ -255,4 +267,20 @@ func httpGet(url string) (string, error) {
 	var b bytes.Buffer
 	b.ReadFrom(resp.Body)
 	return b.String(), nil
+}
+
+// podNetnsMounts lists the pod network namespaces mounted under a data dir.
+func podNetnsMounts(dataDir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && strings.HasPrefix(f[4], dataDir+"/") {
+			out = append(out, f[4])
+		}
+	}
+	return out
 }

@@ -101,12 +101,19 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 	st := k.getState(key)
 	if apierrors.IsNotFound(err) {
 		if st != nil && !st.terminating.Load() {
-			// Force-deleted (or deleted while we were down): stop what still runs.
-			k.mu.Lock()
-			delete(k.state, key)
-			k.mu.Unlock()
+			// Deleted at once (force, or a finished pod, which the API server removes
+			// without grace): stop what still runs and release the network. The state is
+			// forgotten only once that worked, so a failure is retried.
 			k.stopProbes(st)
-			return k.killPod(ctx, string(st.uid), ns, name, 2*time.Second)
+			if err := k.killPod(ctx, string(st.uid), ns, name, 2*time.Second); err != nil {
+				return err
+			}
+			k.mu.Lock()
+			if k.state[key] == st {
+				delete(k.state, key)
+			}
+			k.mu.Unlock()
+			return nil
 		}
 		return nil
 	}
