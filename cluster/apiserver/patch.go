@@ -72,25 +72,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, t target) er
 	if pt == applyPatchType {
 		return s.serveApply(w, r, t, patch, dryRun, opts)
 	}
-	out, err := s.update(r.Context(), t.res, t.namespace, t.name, t.sub, dryRun, func(cur runtime.Object) (runtime.Object, error) {
-		curJSON, err := json.Marshal(cur)
-		if err != nil {
-			return nil, err
-		}
-		patched, err := applyPatch(pt, curJSON, patch, t.res.newObj())
-		if err != nil {
-			return nil, err
-		}
-		obj, err := decodeObject(t.res, patched, opts)
-		if err != nil {
-			return nil, err
-		}
-		// A resourceVersion written by the patch is a precondition.
-		if err := checkPrecondition(t.res, t.name, mustMeta(obj).GetResourceVersion(), cur); err != nil {
-			return nil, err
-		}
-		return obj, nil
-	})
+	out, err := s.update(r.Context(), t.res, t.namespace, t.name, t.sub, dryRun, patchedObject(t, pt, patch, opts))
 	if err != nil {
 		return err
 	}
@@ -128,16 +110,27 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, t target, cf
 			return s.writeObject(w, r, http.StatusCreated, t.res, out)
 		}
 	}
-	out, err := s.update(r.Context(), t.res, t.namespace, t.name, t.sub, dryRun, func(cur runtime.Object) (runtime.Object, error) {
+	out, err := s.update(r.Context(), t.res, t.namespace, t.name, t.sub, dryRun, patchedObject(t, applyPatchType, cfg, opts))
+	if err != nil {
+		return err
+	}
+	return s.writeObject(w, r, http.StatusOK, t.res, out)
+}
+
+// patchedObject returns the update function of a patch (or an apply): the current object
+// with the patch applied, strictly decoded. A resourceVersion the patch writes is a
+// precondition.
+func patchedObject(t target, pt string, patch []byte, opts decodeOpts) func(cur runtime.Object) (runtime.Object, error) {
+	return func(cur runtime.Object) (runtime.Object, error) {
 		curJSON, err := json.Marshal(cur)
 		if err != nil {
 			return nil, err
 		}
-		merged, err := applyPatch(applyPatchType, curJSON, cfg, t.res.newObj())
+		patched, err := applyPatch(pt, curJSON, patch, t.res.newObj())
 		if err != nil {
 			return nil, err
 		}
-		obj, err := decodeObject(t.res, merged, opts)
+		obj, err := decodeObject(t.res, patched, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -145,9 +138,5 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, t target, cf
 			return nil, err
 		}
 		return obj, nil
-	})
-	if err != nil {
-		return err
 	}
-	return s.writeObject(w, r, http.StatusOK, t.res, out)
 }
