@@ -315,3 +315,18 @@ func editDistance(a, b string) int {
 	}
 	return d[len(ra)][len(rb)]
 }
+
+// requestJSON reads a create, update or binding request: its field validation choice and
+// its body, size-limited and turned into JSON.
+func requestJSON(w http.ResponseWriter, r *http.Request) ([]byte, decodeOpts, error) {
+	opts, err := fieldValidation(w, r)
+	if err != nil {
+		return nil, opts, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return nil, opts, err
+	}
+	data, err := bodyToJSON(body, r.Header.Get("Content-Type"))
+	return data, opts, err
+}

@@ -206,15 +206,7 @@ func newList(r *resource, objs []runtime.Object, rev int64) (runtime.Object, err
 // --- create ---
 
 func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t target) error {
-	opts, err := fieldValidation(w, r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	data, err := bodyToJSON(body, r.Header.Get("Content-Type"))
+	data, opts, err := requestJSON(w, r)
 	if err != nil {
 		return err
 	}
@@ -372,15 +364,7 @@ func (c *nsCache) forget(ns string) {
 // --- update ---
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t target) error {
-	opts, err := fieldValidation(w, r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	data, err := bodyToJSON(body, r.Header.Get("Content-Type"))
+	data, opts, err := requestJSON(w, r)
 	if err != nil {
 		return err
 	}

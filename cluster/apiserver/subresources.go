@@ -140,15 +140,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, t target) er
 
 // serveBinding assigns a pod to a node, the scheduler's one write.
 func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, t target) error {
-	opts, err := fieldValidation(w, r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	data, err := bodyToJSON(body, r.Header.Get("Content-Type"))
+	data, opts, err := requestJSON(w, r)
 	if err != nil {
 		return err
 	}
