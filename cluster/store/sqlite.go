@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -109,6 +110,10 @@ func New(ctx context.Context, cfg Config) (*SQLite, error) {
 	}
 	lock, err := lockFile(cfg.Path + ".lock")
 	if err != nil {
+		return nil, err
+	}
+	if err := ownerOnly(cfg.Path); err != nil {
+		lock.Close()
 		return nil, err
 	}
 	s := &SQLite{
@@ -267,6 +272,23 @@ func (s *SQLite) closeDBs() error {
 		errs = append(errs, s.lock.Close()) // closing the file drops the flock
 	}
 	return errors.Join(errs...)
+}
+
+// ownerOnly creates the database file, if missing, readable by its owner alone, and
+// tightens files an older webkube left readable by all: the store holds every Secret.
+// SQLite creates the WAL and SHM files with the database file's mode.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return nil
 }
 
 // lockFile takes an exclusive flock next to the database. The revision counter and the
