@@ -25,6 +25,7 @@ import (
 
 	"github.com/containerd/containerd"
 	apievents "github.com/containerd/containerd/api/events"
+	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/api/types/runc/options"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/errdefs"
@@ -220,7 +221,9 @@ func (r *Runtime) reattach(ctx context.Context, c containerd.Container) error {
 	}
 	t, err := c.Task(ctx, nil)
 	if errdefs.IsNotFound(err) {
-		return nil // never started
+		// Never started, or half-created by a start a crash interrupted: clear the latter
+		// now, so the kubelet's start does not trip over it.
+		return r.deleteHalfCreatedTask(ctx, c.ID())
 	}
 	if err != nil {
 		return err
@@ -324,15 +327,9 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	t, err := newTask()
 	if errdefs.IsAlreadyExists(err) {
 		// A task left by a start that did not finish (e.g. a crash in between) is replaced.
-		if old, lerr := c.Task(ctx, nil); lerr == nil {
-			if st, serr := old.Status(ctx); serr == nil && st.Status != containerd.Created {
-				lf.Close()
-				return fmt.Errorf("containers: %s already started", id)
-			}
-			if _, derr := old.Delete(ctx, containerd.WithProcessKill); derr != nil {
-				lf.Close()
-				return fmt.Errorf("containers: %w", derr)
-			}
+		if err := r.replaceUnstartedTask(ctx, c); err != nil {
+			lf.Close()
+			return err
 		}
 		t, err = newTask()
 	}
@@ -361,6 +358,43 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	r.insts[id] = inst
 	r.mu.Unlock()
 	go r.monitor(id, inst, exitCh)
+	return nil
+}
+
+// replaceUnstartedTask deletes the task of a container that was never started: one in
+// state Created, or a half-created one. The latter is what a crash leaves between the
+// shim's start and the task's creation in it: the restarted containerd holds the task's
+// bundle and shim but the shim knows no such container, so the task has no state (it is
+// listed nowhere) and yet blocks every new one with "already exists".
+func (r *Runtime) replaceUnstartedTask(ctx context.Context, c containerd.Container) error {
+	old, err := c.Task(ctx, nil)
+	if err == nil {
+		if st, serr := old.Status(ctx); serr == nil && st.Status != containerd.Created {
+			return fmt.Errorf("containers: %s already started", c.ID())
+		}
+		if _, err := old.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("containers: %w", err)
+		}
+		return nil
+	}
+	if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("containers: %w", err)
+	}
+	return r.deleteHalfCreatedTask(ctx, c.ID())
+}
+
+// deleteHalfCreatedTask removes a task that has no state (see replaceUnstartedTask)
+// through the task service itself, which drops it from containerd's list, deletes its
+// bundle and lets the shim exit once it serves nothing else. A task that does not exist
+// at all is fine.
+func (r *Runtime) deleteHalfCreatedTask(ctx context.Context, id string) error {
+	_, err := r.client.TaskService().Delete(ctx, &tasks.DeleteTaskRequest{ContainerID: id})
+	if err = errdefs.FromGRPC(err); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("containers: delete half-created task %s: %w", id, err)
+	}
+	if err == nil {
+		r.log.Info("deleted a half-created task", "container", id)
+	}
 	return nil
 }
 
@@ -564,6 +598,8 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 		if _, err := t.Delete(ctx, containerd.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("containers: delete task %s: %w", id, err)
 		}
+	} else if err := r.deleteHalfCreatedTask(ctx, id); err != nil {
+		return err
 	}
 	if inst != nil {
 		select {

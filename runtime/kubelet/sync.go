@@ -259,8 +259,12 @@ func (k *Kubelet) syncContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 		k.ensureProbes(ctx, pod, st, c, cur)
 		return nil
 	case containers.StateCreated:
-		// Created but never started (we died in between): start it now.
+		// Created but never started (we died in between): start it now. If that fails,
+		// remove it, so the retry makes a new one instead of failing on it forever.
 		if err := k.cfg.Runtime.StartContainer(ctx, cur.ID); err != nil {
+			if rerr := k.cfg.Runtime.Remove(ctx, cur.ID); rerr != nil {
+				k.log.Warn("remove container that did not start", "id", cur.ID, "err", rerr)
+			}
 			return fmt.Errorf("start %s: %w", c.Name, err)
 		}
 		return nil
