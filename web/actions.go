@@ -277,8 +277,10 @@ func (d *Dashboard) stepNext(c echo.Context) error {
 	if d.cfg.Gate == nil {
 		return c.JSON(http.StatusNotImplemented, map[string]any{"error": "step mode is not available"})
 	}
-	n := len(d.cfg.Gate.Waiting())
-	d.cfg.Gate.Next()
+	s, ok := d.cfg.Gate.Next()
 	d.changes <- change{kind: "held"}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "released": n})
+	if !ok {
+		return c.JSON(http.StatusOK, map[string]any{"ok": true, "released": 0, "message": "nothing is held right now"})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "released": 1, "step": s.Component + ": " + s.Message})
 }

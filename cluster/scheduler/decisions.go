@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -24,6 +25,35 @@ type Decision struct {
 	Nodes     []NodeResult `json:"nodes"`
 	Chosen    string       `json:"chosen,omitempty"` // empty when the pod did not fit
 	Message   string       `json:"message"`          // the Scheduled or FailedScheduling event text
+}
+
+// Why says in one plain clause why the chosen node won: "it is the only node that passes
+// every filter", or its score against the others'.
+func (d Decision) Why() string {
+	if d.Chosen == "" {
+		return d.Message
+	}
+	feasible, best, second := 0, int64(-1), int64(-1)
+	for _, n := range d.Nodes {
+		if !n.Feasible {
+			continue
+		}
+		feasible++
+		if n.Node == d.Chosen {
+			best = n.Score
+		} else {
+			second = max(second, n.Score)
+		}
+	}
+	switch {
+	case len(d.Nodes) == 1:
+		return "it is the only node"
+	case feasible == 1:
+		return "it is the only node that passes every filter"
+	case second == best:
+		return fmt.Sprintf("it ties with another node at score %d and won the draw", best)
+	}
+	return fmt.Sprintf("it scores %d, the highest of the %d nodes that pass every filter", best, feasible)
 }
 
 // ring keeps the last decisions, oldest overwritten first, so memory stays bounded

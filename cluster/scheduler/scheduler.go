@@ -260,7 +260,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
 	s.bindSem <- struct{}{}
 	go func() {
 		defer func() { <-s.bindSem }()
-		s.bind(ctx, pod, d.Chosen)
+		s.bind(ctx, pod, d.Chosen, d.Why())
 	}()
 	return nil
 }
@@ -341,10 +341,10 @@ func leastAllocated(requested, capacity int64) int64 {
 	return (capacity - requested) * 100 / capacity
 }
 
-func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, node string) {
+func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, node, why string) {
 	err := s.cfg.Gate.Wait(ctx, stepper.Step{Component: "scheduler", Action: "bind", Kind: "Pod",
 		Namespace: pod.Namespace, Name: pod.Name, Node: node,
-		Message: fmt.Sprintf("binding %s/%s to %s", pod.Namespace, pod.Name, node)})
+		Message: fmt.Sprintf("binding %s/%s to %s", pod.Namespace, pod.Name, node), Why: why})
 	if err == nil {
 		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},

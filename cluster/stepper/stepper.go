@@ -17,19 +17,27 @@ type Step struct {
 	Name      string
 	Node      string // node involved, if any
 	Message   string // human words: "binding default/echo to node-1"
+	Why       string // the reason, when the component knows it: "it is the only node that passes every filter"
 }
 
-// Gate holds steps while step mode is on.
+// waiter is one held Wait; release is closed to let exactly that one go.
+type waiter struct {
+	step    Step
+	seq     uint64
+	release chan struct{}
+}
+
+// Gate holds steps while step mode is on, each until it is released on its own.
 type Gate struct {
 	mu      sync.Mutex
 	on      bool
-	release chan struct{} // closed by Next or Run to let every waiting step go
-	waiting []Step
+	seq     uint64
+	waiting []*waiter // oldest first
 	notify  func(Step)
 }
 
 // New returns a Gate with step mode off.
-func New() *Gate { return &Gate{release: make(chan struct{})} }
+func New() *Gate { return &Gate{} }
 
 // OnWait registers a function told about every step that starts waiting (for the UI).
 func (g *Gate) OnWait(f func(Step)) {
@@ -38,8 +46,9 @@ func (g *Gate) OnWait(f func(Step)) {
 	g.mu.Unlock()
 }
 
-// Wait blocks while step mode is on, until Next or Run, or until ctx ends.
-// A nil Gate never blocks, so components can be built without one.
+// Wait blocks while step mode is on, until Next releases this step (the oldest held),
+// Run (step mode off) releases all, or ctx ends. A nil Gate never blocks, so components
+// can be built without one.
 func (g *Gate) Wait(ctx context.Context, s Step) error {
 	if g == nil {
 		return nil
@@ -49,24 +58,20 @@ func (g *Gate) Wait(ctx context.Context, s Step) error {
 		g.mu.Unlock()
 		return nil
 	}
-	ch := g.release
-	g.waiting = append(g.waiting, s)
+	g.seq++
+	w := &waiter{step: s, seq: g.seq, release: make(chan struct{})}
+	g.waiting = append(g.waiting, w)
 	notify := g.notify
 	g.mu.Unlock()
 	if notify != nil {
 		notify(s)
 	}
 	select {
-	case <-ch:
+	case <-w.release:
 		return nil
 	case <-ctx.Done():
 		g.mu.Lock()
-		for i, w := range g.waiting {
-			if w == s {
-				g.waiting = append(g.waiting[:i], g.waiting[i+1:]...)
-				break
-			}
-		}
+		g.removeLocked(w)
 		g.mu.Unlock()
 		return ctx.Err()
 	}
@@ -78,7 +83,10 @@ func (g *Gate) SetStepMode(on bool) {
 	defer g.mu.Unlock()
 	g.on = on
 	if !on {
-		g.releaseLocked()
+		for _, w := range g.waiting {
+			close(w.release)
+		}
+		g.waiting = nil
 	}
 }
 
@@ -89,22 +97,36 @@ func (g *Gate) StepMode() bool {
 	return g.on
 }
 
-// Next releases the steps waiting now; later steps wait again.
-func (g *Gate) Next() {
+// Next releases exactly one step, the one held longest, and returns it; ok is false when
+// nothing was held. Every other step stays held.
+func (g *Gate) Next() (s Step, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.releaseLocked()
+	if len(g.waiting) == 0 {
+		return Step{}, false
+	}
+	w := g.waiting[0]
+	g.waiting = g.waiting[1:]
+	close(w.release)
+	return w.step, true
 }
 
-// Waiting lists the steps being held.
+// Waiting lists the steps being held, oldest first.
 func (g *Gate) Waiting() []Step {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return append([]Step(nil), g.waiting...)
+	out := make([]Step, len(g.waiting))
+	for i, w := range g.waiting {
+		out[i] = w.step
+	}
+	return out
 }
 
-func (g *Gate) releaseLocked() {
-	close(g.release)
-	g.release = make(chan struct{})
-	g.waiting = nil
+func (g *Gate) removeLocked(w *waiter) {
+	for i, x := range g.waiting {
+		if x == w {
+			g.waiting = append(g.waiting[:i], g.waiting[i+1:]...)
+			return
+		}
+	}
 }

@@ -346,14 +346,15 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 	}
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "see-diff", Kind: "ReplicaSet",
 		Namespace: rs.Namespace, Name: rs.Name,
-		Message: fmt.Sprintf("ReplicaSet %s wants %d pods and has %d", rs.Name, want, len(pods))}); err != nil {
+		Message: fmt.Sprintf("ReplicaSet %s wants %d pods and has %d", rs.Name, want, len(pods)),
+		Why:     fmt.Sprintf("its pods' labels match the selector of %d, and spec.replicas says %d", len(pods), want)}); err != nil {
 		return err
 	}
 	if diff < 0 {
 		n := min(-diff, c.cfg.BurstReplicas)
 		// Expect first: the informer may deliver the new pods before Create returns.
 		c.exp.expectCreations(key, n)
-		created, err := slowStartBatch(n, 1, func() error { return c.createPod(ctx, rs) })
+		created, err := slowStartBatch(n, 1, func() error { return c.createPod(ctx, rs, len(pods), want) })
 		// Pods never created will never be observed.
 		for range n - created {
 			c.exp.creationObserved(key)
@@ -373,7 +374,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.deletePodFor(ctx, rs, p); err != nil {
+			if err := c.deletePodFor(ctx, rs, p, len(pods), want); err != nil {
 				c.exp.deletionObserved(key, p.Namespace+"/"+p.Name)
 				errs <- err
 			}
@@ -440,10 +441,11 @@ func podFromTemplate(rs *appsv1.ReplicaSet) *corev1.Pod {
 	}
 }
 
-func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet) error {
+func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, has, wants int) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "create-pod", Kind: "ReplicaSet",
 		Namespace: rs.Namespace, Name: rs.Name,
-		Message: fmt.Sprintf("creating a pod for ReplicaSet %s", rs.Name)}); err != nil {
+		Message: fmt.Sprintf("creating a pod for ReplicaSet %s", rs.Name),
+		Why:     fmt.Sprintf("it has %d, wants %d", has, wants)}); err != nil {
 		return err
 	}
 	pod, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, podFromTemplate(rs), metav1.CreateOptions{})
@@ -457,10 +459,11 @@ func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet) error
 	return nil
 }
 
-func (c *Controller) deletePodFor(ctx context.Context, rs *appsv1.ReplicaSet, p *corev1.Pod) error {
+func (c *Controller) deletePodFor(ctx context.Context, rs *appsv1.ReplicaSet, p *corev1.Pod, has, wants int) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "delete-pod", Kind: "Pod",
 		Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName,
-		Message: fmt.Sprintf("deleting pod %s of ReplicaSet %s", p.Name, rs.Name)}); err != nil {
+		Message: fmt.Sprintf("deleting pod %s of ReplicaSet %s", p.Name, rs.Name),
+		Why:     fmt.Sprintf("it has %d, wants %d", has, wants)}); err != nil {
 		return err
 	}
 	err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
