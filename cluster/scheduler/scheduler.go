@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"webkube/cluster/controllers/events"
+	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
 )
 
@@ -140,7 +141,7 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}()
 	// One scheduling loop, as in kube-scheduler: each decision sees the previous one's
 	// assumed pod. Bindings then proceed in parallel.
-	go s.run(ctx)
+	go worker.Run(ctx, s.queue, s.scheduleOne, s.cfg.Logger)
 	return nil
 }
 
@@ -207,22 +208,6 @@ func (s *Scheduler) retryUnschedulable() {
 	}
 }
 
-func (s *Scheduler) run(ctx context.Context) {
-	for {
-		key, quit := s.queue.Get()
-		if quit {
-			return
-		}
-		if err := s.scheduleOne(ctx, key); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.Warn("schedule", "pod", key, "err", err)
-			s.queue.AddRateLimited(key)
-		} else {
-			s.queue.Forget(key)
-		}
-		s.queue.Done(key)
-	}
-}
-
 func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
@@ -250,8 +235,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
 	d := s.decide(pod, nodes)
 	s.decisions.add(d)
 	if d.Chosen == "" {
-		s.markUnschedulable(ctx, pod, d.Message)
-		return nil
+		return s.markUnschedulable(ctx, pod, d.Message)
 	}
 	s.mu.Lock()
 	delete(s.unschedulable, key)
@@ -260,7 +244,12 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
 	s.bindSem <- struct{}{}
 	go func() {
 		defer func() { <-s.bindSem }()
-		s.bind(ctx, pod, d.Chosen, d.Why())
+		err := worker.Safely(func() error { s.bind(ctx, pod, d.Chosen, d.Why()); return nil })
+		if err != nil { // a panic: undo the assumption and try this pod again later
+			s.cache.forgetAssumed(pod.UID)
+			worker.LogRetry(s.cfg.Logger, key, err)
+			s.queue.AddRateLimited(key)
+		}
 	}()
 	return nil
 }
@@ -366,17 +355,28 @@ func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, node, why string)
 }
 
 // markUnschedulable records the failure once per distinct message, both as an Event and
-// as the pod's PodScheduled=False condition (what `kubectl describe pod` shows).
-func (s *Scheduler) markUnschedulable(ctx context.Context, pod *corev1.Pod, msg string) {
+// as the pod's PodScheduled=False condition (what `kubectl describe pod` shows). The pod
+// is remembered for a retry when nodes change; if the write fails (or panics) the
+// message is forgotten, so the retry writes it again.
+func (s *Scheduler) markUnschedulable(ctx context.Context, pod *corev1.Pod, msg string) error {
 	key, _ := cache.MetaNamespaceKeyFunc(pod)
 	s.mu.Lock()
 	prev, seen := s.unschedulable[key]
 	s.unschedulable[key] = msg
 	s.mu.Unlock()
 	if seen && prev == msg {
-		return
+		return nil
 	}
-	s.recorder.Event(pod, corev1.EventTypeWarning, "FailedScheduling", msg)
+	written := false
+	defer func() {
+		if !written {
+			s.mu.Lock()
+			if s.unschedulable[key] == msg {
+				s.unschedulable[key] = ""
+			}
+			s.mu.Unlock()
+		}
+	}()
 	p := pod.DeepCopy()
 	now := metav1.NewTime(s.cfg.Clock.Now())
 	cond := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
@@ -394,8 +394,14 @@ func (s *Scheduler) markUnschedulable(ctx context.Context, pod *corev1.Pod, msg 
 	if !replaced {
 		p.Status.Conditions = append(p.Status.Conditions, cond)
 	}
-	if _, err := s.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil &&
-		!apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && ctx.Err() == nil {
-		s.cfg.Logger.Warn("pod condition", "pod", key, "err", err)
+	_, err := s.client.CoreV1().Pods(p.Namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("pod condition: %w", err)
+	}
+	written = true
+	s.recorder.Event(pod, corev1.EventTypeWarning, "FailedScheduling", msg)
+	return nil
 }

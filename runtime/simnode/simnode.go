@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
 )
 
@@ -166,7 +167,7 @@ func (n *Node) Start(ctx context.Context) error {
 		n.queue.ShutDown()
 	}()
 	for range n.cfg.Workers {
-		go n.worker(ctx)
+		go worker.Run(ctx, n.queue, n.syncPod, n.cfg.Logger)
 	}
 	go n.heartbeat(ctx)
 	return nil
@@ -282,25 +283,6 @@ func (n *Node) forget(obj any) {
 		n.mu.Lock()
 		delete(n.ips, p.UID)
 		n.mu.Unlock()
-	}
-}
-
-func (n *Node) worker(ctx context.Context) {
-	for {
-		key, quit := n.queue.Get()
-		if quit {
-			return
-		}
-		err := n.syncPod(ctx, key)
-		switch {
-		case err == nil:
-			n.queue.Forget(key)
-		case ctx.Err() != nil:
-		default:
-			n.cfg.Logger.Warn("sync pod", "pod", key, "err", err)
-			n.queue.AddRateLimited(key)
-		}
-		n.queue.Done(key)
 	}
 }
 

@@ -63,6 +63,10 @@ type Options struct {
 	NoScheduler bool
 	// CountRequests counts the components' API requests by verb and resource (see Requests).
 	CountRequests bool
+	// Wrap, if set, wraps the components' transport (tests inject faults with it).
+	Wrap func(http.RoundTripper) http.RoundTripper
+	// Logger receives the components' logs; default warnings and errors to stderr.
+	Logger *slog.Logger
 }
 
 type counter struct {
@@ -109,6 +113,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 		reqs = &counter{n: map[string]int{}}
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { reqs.rt = rt; return reqs })
 	}
+	if opts.Wrap != nil {
+		cfg.Wrap(opts.Wrap)
+	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatalf("clustertest: client: %v", err)
@@ -119,7 +126,10 @@ func Start(t testing.TB, opts Options) *Cluster {
 		// Let components see ctx end before the API server (registered earlier) stops.
 		time.Sleep(50 * time.Millisecond)
 	})
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	c := &Cluster{API: api, Client: client, Gate: stepper.New(), Logger: logger, ctx: ctx, cacheDir: t.TempDir(), reqs: reqs}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	if !opts.NoScheduler {

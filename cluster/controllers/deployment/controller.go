@@ -20,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -32,6 +31,7 @@ import (
 
 	"webkube/cluster/controllers/events"
 	"webkube/cluster/controllers/ownerref"
+	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
 )
 
@@ -131,7 +131,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	}
 	go func() { <-ctx.Done(); c.queue.ShutDown() }()
 	for range c.cfg.Workers {
-		go c.worker(ctx)
+		go worker.Run(ctx, c.queue, c.Sync, c.cfg.Logger)
 	}
 	return nil
 }
@@ -180,27 +180,6 @@ func (c *Controller) onPodDelete(obj any) {
 		if err == nil && d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
 			c.queue.Add(d.Namespace + "/" + d.Name)
 		}
-	}
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for {
-		key, quit := c.queue.Get()
-		if quit {
-			return
-		}
-		func() {
-			defer c.queue.Done(key)
-			defer utilruntime.HandleCrash(func(any) { c.queue.AddRateLimited(key) })
-			if err := c.Sync(ctx, key); err != nil {
-				if ctx.Err() == nil && !apierrors.IsConflict(err) {
-					c.cfg.Logger.Warn("sync", "deployment", key, "err", err)
-				}
-				c.queue.AddRateLimited(key)
-				return
-			}
-			c.queue.Forget(key)
-		}()
 	}
 }
 

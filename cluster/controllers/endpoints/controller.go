@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
 )
 
@@ -154,7 +155,7 @@ func (c *Controller) Start(ctx context.Context) error {
 			return
 		}
 		for range c.workers {
-			go c.worker(ctx)
+			go worker.Run(ctx, c.queue, c.Sync, c.log)
 		}
 		go func() {
 			<-ctx.Done()
@@ -221,42 +222,6 @@ func (c *Controller) podChanged(oldObj, newObj any) {
 			}
 		}
 	}
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("panic: %v", r)
-			}
-		}()
-		return c.Sync(ctx, key)
-	}()
-	if err == nil {
-		c.queue.Forget(key)
-		return true
-	}
-	if ctx.Err() != nil {
-		return true
-	}
-	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
-		// Our cache has not seen our own last write yet; the retry will.
-		c.log.Debug("stale cache, retrying", "service", key, "err", err)
-	} else {
-		c.log.Warn("sync failed, retrying", "service", key, "err", err)
-	}
-	c.queue.AddRateLimited(key)
-	return true
 }
 
 // Sync reconciles the Endpoints and EndpointSlices of the Service with key namespace/name

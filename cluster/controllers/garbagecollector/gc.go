@@ -19,13 +19,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
 )
 
@@ -46,16 +46,19 @@ type Config struct {
 
 // item names one object: which resource, and namespace/name.
 type item struct {
-	kind      int
+	kind      *resource
 	namespace string
 	name      string
 }
+
+// String is how the worker logs an item: "ReplicaSet default/web".
+func (it item) String() string { return it.kind.gvk.Kind + " " + it.namespace + "/" + it.name }
 
 // Collector is the garbage collector.
 type Collector struct {
 	cfg    Config
 	res    []*resource
-	byKind map[schema.GroupKind]int
+	byKind map[schema.GroupKind]*resource
 	queue  workqueue.TypedRateLimitingInterface[item]
 }
 
@@ -80,12 +83,12 @@ func New(cfg Config) (*Collector, error) {
 	g := &Collector{
 		cfg:    cfg,
 		res:    resources(cfg.Client, cfg.Informers),
-		byKind: map[schema.GroupKind]int{},
+		byKind: map[schema.GroupKind]*resource{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[item](),
 			workqueue.TypedRateLimitingQueueConfig[item]{Name: "garbagecollector", Clock: cfg.Clock}),
 	}
-	for i, r := range g.res {
-		g.byKind[r.gvk.GroupKind()] = i
+	for _, r := range g.res {
+		g.byKind[r.gvk.GroupKind()] = r
 		// Informers shared with other controllers may already carry the index, or may
 		// already be running (an index can only be added before): then scan instead.
 		if _, ok := r.informer.GetIndexer().GetIndexers()[ownerIndex]; !ok {
@@ -94,7 +97,7 @@ func New(cfg Config) (*Collector, error) {
 				r.scan = true
 			}
 		}
-		if _, err := r.informer.AddEventHandler(g.handler(i)); err != nil {
+		if _, err := r.informer.AddEventHandler(g.handler(r)); err != nil {
 			return nil, fmt.Errorf("garbagecollector: handler %s: %w", r.gvk.Kind, err)
 		}
 	}
@@ -125,14 +128,14 @@ func (g *Collector) Start(ctx context.Context) error {
 	}
 	go func() { <-ctx.Done(); g.queue.ShutDown() }()
 	for range g.cfg.Workers {
-		go g.worker(ctx)
+		go worker.Run(ctx, g.queue, g.Sync, g.cfg.Logger)
 	}
 	return nil
 }
 
 func hasFinalizer(m metav1.Object, f string) bool { return slices.Contains(m.GetFinalizers(), f) }
 
-func (g *Collector) handler(kind int) cache.ResourceEventHandler {
+func (g *Collector) handler(kind *resource) cache.ResourceEventHandler {
 	enqueue := func(m metav1.Object) {
 		g.queue.Add(item{kind, m.GetNamespace(), m.GetName()})
 	}
@@ -204,7 +207,7 @@ func (g *Collector) enqueueWaitingOwners(m metav1.Object) {
 		if !ok {
 			continue
 		}
-		obj, exists, err := g.res[kind].informer.GetIndexer().GetByKey(m.GetNamespace() + "/" + ref.Name)
+		obj, exists, err := kind.informer.GetIndexer().GetByKey(m.GetNamespace() + "/" + ref.Name)
 		if err != nil || !exists {
 			continue
 		}
@@ -222,7 +225,7 @@ type dependent struct {
 
 func (g *Collector) dependents(uid types.UID) []dependent {
 	var out []dependent
-	for kind, r := range g.res {
+	for _, r := range g.res {
 		var objs []any
 		if r.scan {
 			objs = r.informer.GetStore().List()
@@ -239,7 +242,7 @@ func (g *Collector) dependents(uid types.UID) []dependent {
 			}
 			for _, ref := range m.GetOwnerReferences() {
 				if ref.UID == uid {
-					out = append(out, dependent{item{kind, m.GetNamespace(), m.GetName()}, m, ref})
+					out = append(out, dependent{item{r, m.GetNamespace(), m.GetName()}, m, ref})
 				}
 			}
 		}
@@ -247,40 +250,19 @@ func (g *Collector) dependents(uid types.UID) []dependent {
 	return out
 }
 
-func (g *Collector) kindOf(ref metav1.OwnerReference) (int, bool) {
+func (g *Collector) kindOf(ref metav1.OwnerReference) (*resource, bool) {
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
 	if err != nil {
-		return 0, false
+		return nil, false
 	}
 	k, ok := g.byKind[schema.GroupKind{Group: gv.Group, Kind: ref.Kind}]
 	return k, ok
 }
 
-func (g *Collector) worker(ctx context.Context) {
-	for {
-		it, quit := g.queue.Get()
-		if quit {
-			return
-		}
-		func() {
-			defer g.queue.Done(it)
-			defer utilruntime.HandleCrash(func(any) { g.queue.AddRateLimited(it) })
-			if err := g.Sync(ctx, it); err != nil {
-				if ctx.Err() == nil {
-					g.cfg.Logger.Warn("sync", "kind", g.res[it.kind].gvk.Kind, "object", it.namespace+"/"+it.name, "err", err)
-				}
-				g.queue.AddRateLimited(it)
-				return
-			}
-			g.queue.Forget(it)
-		}()
-	}
-}
-
 // Sync looks at one object: finishes its foreground or orphan deletion if it is being
 // deleted, and deletes it if all its owners are gone.
 func (g *Collector) Sync(ctx context.Context, it item) error {
-	r := g.res[it.kind]
+	r := it.kind
 	obj, exists, err := r.informer.GetIndexer().GetByKey(it.namespace + "/" + it.name)
 	if err != nil || !exists {
 		return err
@@ -375,11 +357,10 @@ const (
 // ownerState looks the owner up in the cache and, if missing there, asks the API server,
 // because a cache that lags must never cause a live object's dependents to be deleted.
 func (g *Collector) ownerState(ctx context.Context, ns string, ref metav1.OwnerReference) (ownerStateKind, error) {
-	kind, ok := g.kindOf(ref)
+	r, ok := g.kindOf(ref)
 	if !ok {
 		return ownerExists, nil // a kind we don't track: leave its dependents alone
 	}
-	r := g.res[kind]
 	var owner metav1.Object
 	if obj, exists, _ := r.informer.GetIndexer().GetByKey(ns + "/" + ref.Name); exists {
 		if m, err := meta.Accessor(obj); err == nil && m.GetUID() == ref.UID {
@@ -405,7 +386,7 @@ func (g *Collector) ownerState(ctx context.Context, ns string, ref metav1.OwnerR
 }
 
 func (g *Collector) deleteObject(ctx context.Context, it item, m metav1.Object, policy metav1.DeletionPropagation) error {
-	r := g.res[it.kind]
+	r := it.kind
 	if err := g.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "delete-dependent",
 		Kind: r.gvk.Kind, Namespace: it.namespace, Name: it.name,
 		Message: fmt.Sprintf("deleting %s %s/%s: its owner is gone", r.gvk.Kind, it.namespace, it.name)}); err != nil {
@@ -488,7 +469,7 @@ func (g *Collector) processDeletingDependents(ctx context.Context, it item, m me
 func (g *Collector) orphan(ctx context.Context, it item, m metav1.Object) error {
 	var errs []error
 	for _, d := range g.dependents(m.GetUID()) {
-		if err := g.removeOwnerRefs(ctx, g.res[d.kind], d.obj, []metav1.OwnerReference{d.ref}); err != nil {
+		if err := g.removeOwnerRefs(ctx, d.kind, d.obj, []metav1.OwnerReference{d.ref}); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -511,7 +492,7 @@ func (g *Collector) removeFinalizer(ctx context.Context, it item, m metav1.Objec
 		ops[1] = map[string]any{"op": "remove", "path": "/metadata/finalizers"}
 	}
 	b, _ := json.Marshal(ops)
-	err := g.res[it.kind].patch(ctx, it.namespace, it.name, types.JSONPatchType, b)
+	err := it.kind.patch(ctx, it.namespace, it.name, types.JSONPatchType, b)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

@@ -44,9 +44,9 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 
 func (f *fixture) sync(t *testing.T, kind, name string) {
 	t.Helper()
-	for i, r := range f.g.res {
+	for _, r := range f.g.res {
 		if r.gvk.Kind == kind {
-			if err := f.g.Sync(context.Background(), item{i, "default", name}); err != nil {
+			if err := f.g.Sync(context.Background(), item{r, "default", name}); err != nil {
 				t.Fatal(err)
 			}
 			return
@@ -228,7 +228,7 @@ func TestStaleCachedOwnerRefIsNotActedOn(t *testing.T) {
 	}
 	factory.Core().V1().Pods().Informer().GetIndexer().Add(cached)
 	client.ClearActions()
-	if err := g.Sync(context.Background(), item{0, "default", "p"}); err != nil {
+	if err := g.Sync(context.Background(), item{g.res[0], "default", "p"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range client.Actions() {

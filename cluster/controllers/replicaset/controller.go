@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -30,6 +29,7 @@ import (
 
 	"webkube/cluster/controllers/events"
 	"webkube/cluster/controllers/ownerref"
+	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
 )
 
@@ -132,7 +132,7 @@ func (c *Controller) Start(ctx context.Context) error {
 	}
 	go func() { <-ctx.Done(); c.queue.ShutDown() }()
 	for range c.cfg.Workers {
-		go c.worker(ctx)
+		go worker.Run(ctx, c.queue, c.Sync, c.cfg.Logger)
 	}
 	return nil
 }
@@ -254,30 +254,6 @@ func (c *Controller) deletePod(obj any) {
 	c.queue.Add(rsKey(rs))
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	defer utilruntime.HandleCrash(func(any) { c.queue.AddRateLimited(key) })
-	if err := c.Sync(ctx, key); err != nil {
-		// Conflicts are routine (the deployment controller writes the same object).
-		if ctx.Err() == nil && !apierrors.IsConflict(err) {
-			c.cfg.Logger.Warn("sync", "replicaset", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
-}
-
 // Sync reconciles one ReplicaSet, by namespace/name key, from the cached state.
 func (c *Controller) Sync(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
@@ -374,7 +350,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.deletePodFor(ctx, rs, p, len(pods), want); err != nil {
+			if err := worker.Safely(func() error { return c.deletePodFor(ctx, rs, p, len(pods), want) }); err != nil {
 				c.exp.deletionObserved(key, p.Namespace+"/"+p.Name)
 				errs <- err
 			}
@@ -401,7 +377,7 @@ func slowStartBatch(count, initial int, fn func() error) (int, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := fn(); err != nil {
+				if err := worker.Safely(fn); err != nil {
 					errs <- err
 				}
 			}()
