@@ -84,7 +84,11 @@ type iptablesProxier struct {
 	mu       sync.Mutex
 	services map[string][]kport // by ns/name
 	jumps    bool               // jump rules from the built-in chains are in place
-	applied  string             // the last rules written, to skip rewriting the same
+	// held keeps updates in memory only, until release writes them all at once: at start
+	// the rules a previous process left keep serving until every Service is known, instead
+	// of being rewritten one Service at a time (which drops all the others meanwhile).
+	held    bool
+	applied string // the last rules written, to skip rewriting the same
 
 	clock     clock.PassiveClock
 	countMu   sync.Mutex
@@ -145,6 +149,24 @@ func (k *iptablesProxier) update(key string, ports []kport) error {
 	} else {
 		k.services[key] = ports
 	}
+	if k.held {
+		return nil
+	}
+	return k.syncLocked()
+}
+
+// hold defers writing rules until release.
+func (k *iptablesProxier) hold() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.held = true
+}
+
+// release writes the rules of every Service updated while held, in one iptables-restore.
+func (k *iptablesProxier) release() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.held = false
 	return k.syncLocked()
 }
 

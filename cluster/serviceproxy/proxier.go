@@ -31,6 +31,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -192,6 +193,7 @@ func (p *Proxier) Start(ctx context.Context) error {
 		close(p.done)
 		return fmt.Errorf("serviceproxy: caches did not sync: %w", ctx.Err())
 	}
+	p.initialSync()
 	// One worker: syncs touch shared listener state and are cheap.
 	go func() {
 		for p.processNext() {
@@ -207,6 +209,31 @@ func (p *Proxier) Start(ctx context.Context) error {
 		close(p.done)
 	}()
 	return nil
+}
+
+// initialSync syncs every Service in the caches before the first rule is written, so a
+// restarted webkube replaces the rules its predecessor left (still serving) with the
+// complete set in one step. Failures are left to the queue's retries: every Service is
+// queued by the informers anyway.
+func (p *Proxier) initialSync() {
+	svcs, err := p.services.List(labels.Everything())
+	if err != nil {
+		return
+	}
+	if p.kernel != nil {
+		p.kernel.hold()
+	}
+	for _, svc := range svcs {
+		key := svc.Namespace + "/" + svc.Name
+		if err := p.sync(key); err != nil {
+			p.log.Warn("initial sync failed, retrying", "service", key, "err", err)
+		}
+	}
+	if p.kernel != nil {
+		if err := p.kernel.release(); err != nil {
+			p.log.Warn("write rules", "err", err)
+		}
+	}
 }
 
 // Done is closed once the Proxier has stopped and cleaned up after its context ended.

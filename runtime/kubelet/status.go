@@ -222,6 +222,11 @@ func (k *Kubelet) ensureProbes(ctx context.Context, pod *corev1.Pod, st *podStat
 	}
 	ps := &probeSet{name: c.Name}
 	st.probes[s.ID] = ps
+	// This very instance may have been probed by a kubelet before a restart: carry over
+	// what it reported, as the kubelet's status manager does, until a probe here says
+	// otherwise. Starting from "not ready" would drop the pod from its Services at every
+	// restart of webkube.
+	wasStarted, wasReady := reported(pod, c.Name, s.ID)
 	ip := ""
 	if st.network != nil {
 		ip = st.network.IP
@@ -237,10 +242,13 @@ func (k *Kubelet) ensureProbes(ctx context.Context, pod *corev1.Pod, st *podStat
 		}
 		if c.ReadinessProbe != nil {
 			ps.readiness = probes.NewWorker(probes.Readiness, c.ReadinessProbe, target, func(u probes.Update) { k.onProbe(ctx, ref, key, id, c.Name, u) })
+			if wasReady {
+				ps.readiness.Assume(probes.Success)
+			}
 			ps.readiness.Start(ctx, s.StartedAt)
 		}
 	}
-	if c.StartupProbe != nil {
+	if c.StartupProbe != nil && !wasStarted {
 		var once bool
 		ps.startup = probes.NewWorker(probes.Startup, c.StartupProbe, target, func(u probes.Update) {
 			k.onProbe(ctx, ref, key, id, c.Name, u)
@@ -256,6 +264,17 @@ func (k *Kubelet) ensureProbes(ctx context.Context, pod *corev1.Pod, st *podStat
 		return
 	}
 	startOthers()
+}
+
+// reported says whether the pod's status in the API shows container instance id of
+// container name as started and as ready.
+func reported(pod *corev1.Pod, name, id string) (started, ready bool) {
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == name && cs.ContainerID == "containerd://"+id && cs.State.Running != nil {
+			return cs.Started != nil && *cs.Started, cs.Ready
+		}
+	}
+	return false, false
 }
 
 func (k *Kubelet) onProbe(ctx context.Context, pod *corev1.Pod, key, id, name string, u probes.Update) {

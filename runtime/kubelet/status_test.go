@@ -1,11 +1,19 @@
 package kubelet
 
 import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"webkube/runtime/cni"
@@ -161,4 +169,92 @@ func TestGroupInstances(t *testing.T) {
 	if g["db"].latest().State != containers.StateRunning || g["db"].previous() != nil {
 		t.Fatalf("db instances %+v", g["db"])
 	}
+}
+
+// A kubelet restarted while a container runs keeps it as ready as the API shows it for
+// that same instance until a probe of its own fails; a new instance, or one reported
+// unready, starts unready as always (issue 9 item 8: a restart blipped every Service).
+func TestReadinessCarriedOverRestart(t *testing.T) {
+	var fail atomic.Bool
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release // the first probe is still running while the test reads the status
+		if fail.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	probe := &corev1.Probe{PeriodSeconds: 1, FailureThreshold: 1, TimeoutSeconds: 5, ProbeHandler: corev1.ProbeHandler{
+		HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.Parse(port)}}}
+
+	// apiPod is the pod as the previous kubelet reported it: app-0 running, started and ready.
+	apiPod := func(ready bool) *corev1.Pod {
+		pod := testPod(corev1.RestartPolicyAlways, "app")
+		pod.Spec.Containers[0].ReadinessProbe = probe.DeepCopy()
+		started := true
+		pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", ContainerID: "containerd://app-0", Ready: ready,
+			Started: &started, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		return pod
+	}
+	newKubelet := func() *Kubelet {
+		return &Kubelet{cfg: Config{Clock: clocktesting.NewFakeClock(time.Unix(200, 0))}, rec: record.NewFakeRecorder(100),
+			queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())}
+	}
+	start := func(k *Kubelet, pod *corev1.Pod, inst containers.Status) (*podState, func() corev1.ConditionStatus) {
+		st := testState()
+		st.network.IP = "127.0.0.1"
+		k.ensureProbes(context.Background(), pod, st, &pod.Spec.Containers[0], &inst)
+		t.Cleanup(func() { k.stopProbes(st) })
+		return st, func() corev1.ConditionStatus {
+			return cond(k.computeStatus(pod, st, groupInstances([]containers.Status{inst})), corev1.PodReady)
+		}
+	}
+
+	t.Run("SameInstanceStaysReady", func(t *testing.T) {
+		k := newKubelet()
+		_, ready := start(k, apiPod(true), running("app", 0))
+		if got := ready(); got != corev1.ConditionTrue {
+			t.Fatalf("Ready %s before any probe ran, want True as reported before the restart", got)
+		}
+	})
+	t.Run("StartedNeedsNoStartupProbeAgain", func(t *testing.T) {
+		k := newKubelet()
+		pod := apiPod(true)
+		pod.Spec.Containers[0].StartupProbe = probe.DeepCopy()
+		_, ready := start(k, pod, running("app", 0))
+		if got := ready(); got != corev1.ConditionTrue {
+			t.Fatalf("Ready %s: a started container waits for its startup probe again", got)
+		}
+	})
+	t.Run("NewInstanceStartsUnready", func(t *testing.T) {
+		k := newKubelet()
+		_, ready := start(k, apiPod(true), running("app", 1)) // app-1: not what the API shows
+		if got := ready(); got != corev1.ConditionFalse {
+			t.Fatalf("Ready %s for a new container instance before its probe, want False", got)
+		}
+	})
+	t.Run("ReportedUnreadyStaysUnready", func(t *testing.T) {
+		k := newKubelet()
+		_, ready := start(k, apiPod(false), running("app", 0))
+		if got := ready(); got != corev1.ConditionFalse {
+			t.Fatalf("Ready %s, want False as reported", got)
+		}
+	})
+	t.Run("FailingProbeStillCounts", func(t *testing.T) {
+		k := newKubelet()
+		fail.Store(true)
+		_, ready := start(k, apiPod(true), running("app", 0))
+		if got := ready(); got != corev1.ConditionTrue {
+			t.Fatalf("Ready %s before the probe answered", got)
+		}
+		close(release)
+		deadline := time.Now().Add(5 * time.Second)
+		for ready() != corev1.ConditionFalse {
+			if time.Now().After(deadline) {
+				t.Fatalf("still Ready 5 s after its probe failed")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }

@@ -239,6 +239,15 @@ func NewWorker(kind Kind, p *corev1.Probe, t Target, report func(Update)) *Worke
 	return w
 }
 
+// Assume sets the result the worker holds until its own runs pass a threshold; call it
+// before Start. A restarted kubelet keeps a running container as ready as it was reported
+// with it, so a restart alone does not take the pod out of its Services.
+func (w *Worker) Assume(r Result) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.result = r
+}
+
 // Result is the current thresholded result.
 func (w *Worker) Result() Result {
 	w.mu.Lock()
