@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,6 +21,54 @@ const (
 	tokenCookie = "wk_token"
 	csrfHeader  = "X-CSRF-Token"
 )
+
+// checkHost refuses requests whose Host, or Origin when sent, is not loopback or one of
+// Config.AllowedHosts. A page on another site can make its own name resolve to
+// 127.0.0.1 (DNS rebinding); its requests then reach the dashboard with that name in
+// Host and Origin, which is how they are told apart from the user's own.
+func (d *Dashboard) checkHost(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if !d.hostAllowed(r.Host) {
+			return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("host %q is not allowed: the dashboard answers only "+
+				"to localhost, 127.0.0.1, [::1] and the names given with --allowed-host; to open it as %q, start webkube "+
+				"with --allowed-host %s", r.Host, r.Host, hostOnly(r.Host)))
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			u, err := url.Parse(o)
+			if err != nil || u.Host == "" || !d.hostAllowed(u.Host) {
+				return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("origin %q is not allowed: pages of other "+
+					"sites may not use the dashboard; to allow one, start webkube with --allowed-host NAME", o))
+			}
+		}
+		return next(c)
+	}
+}
+
+func (d *Dashboard) hostAllowed(hostport string) bool {
+	h := hostOnly(hostport)
+	if h == "" {
+		return false
+	}
+	if h == "localhost" {
+		return true
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	return d.allowed[h]
+}
+
+// hostOnly is the lower-case name or address of a Host value, without port, brackets
+// or trailing dot.
+func hostOnly(hostport string) string {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		h = hostport
+	}
+	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
+	return strings.ToLower(h)
+}
 
 // withCSRFCookie gives the browser a random CSRF token in a cookie; pages repeat it in a
 // meta tag so scripts can send it back in a header (double submit). A cross-site page can

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,8 +73,11 @@ type Config struct {
 	RESTConfig *rest.Config         // required: dynamic apply, logs and exec use it
 	Gate       *stepper.Gate        // nil: step mode is not offered
 	Token      string               // non-empty: every dashboard request needs it (non-loopback listen)
-	Logger     *slog.Logger
-	Clock      clock.PassiveClock
+	// AllowedHosts are the names (or addresses) besides loopback that requests may carry
+	// in Host and Origin; any other gets 403, which stops DNS rebinding.
+	AllowedHosts []string
+	Logger       *slog.Logger
+	Clock        clock.PassiveClock
 
 	Traffic TrafficSource   // optional
 	Killer  ContainerKiller // optional
@@ -94,6 +98,7 @@ type Dashboard struct {
 	l       listers
 	hub     *hub
 	changes chan change
+	allowed map[string]bool // AllowedHosts, as hostOnly spells them
 
 	mu     sync.Mutex // guards ring and deriver (dispatcher) and synced
 	ring   *steps.Ring
@@ -136,6 +141,12 @@ func New(cfg Config) (*Dashboard, error) {
 		hub:     newHub(),
 		changes: make(chan change, 4096),
 		ring:    steps.NewRing(cfg.MaxSteps),
+		allowed: map[string]bool{},
+	}
+	for _, h := range cfg.AllowedHosts {
+		if h = hostOnly(strings.TrimSpace(h)); h != "" {
+			d.allowed[h] = true
+		}
 	}
 	d.l = newListers(d.factory)
 	if cfg.Gate != nil {
@@ -169,14 +180,15 @@ func (d *Dashboard) Start(ctx context.Context) error {
 
 // Register mounts the dashboard on e. It uses /, /o/, /editor, /steps, /login, /ws, /ui/
 // and /static/, leaving /api, /apis, /version, /openapi and the health paths to the API.
+// Every route first checks the Host and Origin (checkHost).
 func (d *Dashboard) Register(e *echo.Echo) {
 	sub, _ := fs.Sub(static.FS, ".")
 	files := http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
-	e.GET("/static/*", echo.WrapHandler(noCache(files)))
-	e.GET("/login", d.loginPage, d.withCSRFCookie)
-	e.POST("/login", d.login, d.withCSRFCookie)
+	e.GET("/static/*", echo.WrapHandler(noCache(files)), d.checkHost)
+	e.GET("/login", d.loginPage, d.checkHost, d.withCSRFCookie)
+	e.POST("/login", d.login, d.checkHost, d.withCSRFCookie)
 
-	page := []echo.MiddlewareFunc{d.withCSRFCookie, d.requireToken}
+	page := []echo.MiddlewareFunc{d.checkHost, d.withCSRFCookie, d.requireToken}
 	e.GET("/", d.overviewPage, page...)
 	e.GET("/editor", d.editorPage, page...)
 	e.GET("/steps", d.stepsPage, page...)
@@ -185,7 +197,7 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	e.GET("/ws/logs", d.logs, page...)
 	e.GET("/ws/exec", d.exec, page...)
 
-	act := []echo.MiddlewareFunc{d.requireToken, d.checkCSRF}
+	act := []echo.MiddlewareFunc{d.checkHost, d.requireToken, d.checkCSRF}
 	e.POST("/ui/apply", d.apply, act...)
 	e.POST("/ui/scale", d.scale, act...)
 	e.POST("/ui/delete", d.deleteObject, act...)

@@ -19,10 +19,10 @@ import (
 )
 
 // fakeDash is a dashboard over client-go's fake clientset, for the HTTP edge only.
-func fakeDash(t *testing.T, token string) (*Dashboard, *httptest.Server) {
+func fakeDash(t *testing.T, token string, allowedHosts ...string) (*Dashboard, *httptest.Server) {
 	t.Helper()
 	d, err := New(Config{Client: fake.NewSimpleClientset(), RESTConfig: &rest.Config{Host: "http://127.0.0.1:1"}, Token: token,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		AllowedHosts: allowedHosts, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,4 +197,89 @@ func TestWebsocketOrigin(t *testing.T) {
 		}
 	}
 	t.Error("no ready message in the snapshot")
+}
+
+// A page of another site whose name resolves to 127.0.0.1 (DNS rebinding) sends its
+// own name as Host and Origin; Origin then equals Host, so only the name tells it apart.
+func TestDNSRebinding(t *testing.T) {
+	_, srv := fakeDash(t, "", "dash.example")
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	const evil = "rebind.attacker.example"
+	// send makes the request a rebound page would make: Host and Origin are its own
+	// name, and it repeats the CSRF cookie it could read from the page in the header.
+	send := func(method, path, host, origin, body string) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Host = host
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		csrf := strings.Repeat("ab", 32)
+		req.AddCookie(&http.Cookie{Name: csrfCookie, Value: csrf})
+		req.Header.Set(csrfHeader, csrf)
+		res, err := noRedirect(nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	apply := `{"yaml":"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pwned\n","mode":"apply"}`
+	t.Run("ErrApply", func(t *testing.T) {
+		code, body := send("POST", "/ui/apply", evil+":"+port, "http://"+evil+":"+port, apply)
+		if code != http.StatusForbidden || !strings.Contains(body, evil) || !strings.Contains(body, "--allowed-host") {
+			t.Fatalf("POST /ui/apply as %s: %d %s, want 403 naming the host and --allowed-host", evil, code, body)
+		}
+	})
+	t.Run("ErrPage", func(t *testing.T) {
+		if code, body := send("GET", "/", evil, "", ""); code != http.StatusForbidden || !strings.Contains(body, evil) {
+			t.Fatalf("GET / as %s: %d %s", evil, code, body)
+		}
+	})
+	t.Run("ErrForeignOriginOnAllowedHost", func(t *testing.T) {
+		code, body := send("POST", "/ui/stepmode", "127.0.0.1:"+port, "http://"+evil+":"+port, `{"on":true}`)
+		if code != http.StatusForbidden || !strings.Contains(body, evil) {
+			t.Fatalf("foreign origin: %d %s", code, body)
+		}
+	})
+	for _, path := range []string{"/ws/exec?namespace=default&name=p&container=c", "/ws?page=overview", "/ws/logs?namespace=default&name=p"} {
+		t.Run("ErrWebsocket"+strings.SplitN(path, "?", 2)[0], func(t *testing.T) {
+			h := http.Header{}
+			h.Set("Origin", "http://"+evil+":"+port)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			conn, res, err := websocket.Dial(ctx, strings.Replace(srv.URL, "http", "ws", 1)+path,
+				&websocket.DialOptions{Host: evil + ":" + port, HTTPHeader: h})
+			if err == nil {
+				conn.CloseNow()
+			}
+			if err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+				t.Fatalf("websocket %s as %s: err %v res %v, want 403", path, evil, err, res)
+			}
+			b, _ := io.ReadAll(res.Body)
+			if !strings.Contains(string(b), evil) {
+				t.Errorf("refusal does not name the host: %s", b)
+			}
+		})
+	}
+	t.Run("OKLoopbackAndAllowedNames", func(t *testing.T) {
+		for _, host := range []string{"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port, "LocalHost.:" + port, "dash.example:" + port, "dash.example"} {
+			if code, body := send("POST", "/ui/stepmode", host, "http://"+host, `{"on":true}`); code != http.StatusNotImplemented {
+				t.Errorf("Host %s: %d %s, want 501 (passes the edge; no gate wired)", host, code, body)
+			}
+		}
+	})
+	t.Run("OKWebsocketAllowedName", func(t *testing.T) {
+		h := http.Header{}
+		h.Set("Origin", "http://dash.example:"+port)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, _, err := websocket.Dial(ctx, strings.Replace(srv.URL, "http", "ws", 1)+"/ws?page=overview",
+			&websocket.DialOptions{Host: "dash.example:" + port, HTTPHeader: h})
+		if err != nil {
+			t.Fatalf("allowed host refused: %v", err)
+		}
+		conn.CloseNow()
+	})
 }

@@ -11,8 +11,9 @@ import (
 
 // Config is what the command line sets.
 type Config struct {
-	Addr           string // dashboard (http)
-	APIAddr        string // Kubernetes API (https, token)
+	Addr           string   // dashboard (http)
+	AllowedHosts   []string // names the dashboard answers to besides loopback and --addr's host
+	APIAddr        string   // Kubernetes API (https, token)
 	DataDir        string
 	Nodes          int // nodes with a real kubelet on containerd
 	SimulatedNodes int // nodes whose pods turn Running without containers
@@ -38,10 +39,28 @@ func (m mirrorFlag) Set(v string) error {
 	return nil
 }
 
+type listFlag struct{ list *[]string }
+
+func (l listFlag) String() string {
+	if l.list == nil {
+		return ""
+	}
+	return strings.Join(*l.list, ",")
+}
+func (l listFlag) Set(v string) error {
+	v = strings.TrimSpace(v)
+	if v == "" || strings.ContainsAny(v, "/ ") {
+		return fmt.Errorf("want a host name or address such as webkube.lan or 192.168.1.5")
+	}
+	*l.list = append(*l.list, v)
+	return nil
+}
+
 func parseFlags(args []string) (Config, error) {
 	cfg := Config{Mirrors: map[string]string{}}
 	fs := flag.NewFlagSet("webkube", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address of the dashboard (http); any non-loopback address requires the token")
+	fs.Var(listFlag{&cfg.AllowedHosts}, "allowed-host", "a name (or address) the dashboard may be opened as besides localhost, 127.0.0.1, [::1] and --addr's host; others are refused, which stops DNS rebinding (repeatable)")
 	fs.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:6443", "address of the Kubernetes API (https with a bearer token; see <data-dir>/kubeconfig)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./webkube-data", "where the database, kubeconfig, containerd state and logs live")
 	fs.IntVar(&cfg.Nodes, "nodes", 1, "number of nodes with a real kubelet running pods on containerd (needs root)")

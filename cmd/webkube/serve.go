@@ -200,7 +200,8 @@ func (m *Main) Run(ctx context.Context) error {
 	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
 		e.GET(p, health)
 	}
-	dashCfg := web.Config{Client: client, RESTConfig: restCfg, Gate: gate, Logger: m.Logger, Clock: clk}
+	dashCfg := web.Config{Client: client, RESTConfig: restCfg, Gate: gate, Logger: m.Logger, Clock: clk,
+		AllowedHosts: dashboardHosts(cfg.Addr, cfg.AllowedHosts)}
 	if !isLoopback(cfg.Addr) {
 		dashCfg.Token = token
 	}
@@ -277,6 +278,31 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// dashboardHosts are the names the dashboard answers to besides loopback: --allowed-host,
+// the host --addr names, and, when --addr is an unspecified address (0.0.0.0, ::), the
+// addresses of this machine's interfaces, since the user then means to open it by those.
+func dashboardHosts(addr string, extra []string) []string {
+	hosts := append([]string(nil), extra...)
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return hosts
+	}
+	ip := net.ParseIP(host)
+	if host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return append(hosts, host)
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return hosts
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			hosts = append(hosts, n.IP.String())
+		}
+	}
+	return hosts
 }
 
 // loadOrCreateToken keeps one bearer token per data dir so kubeconfigs stay valid.
