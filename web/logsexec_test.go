@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -73,6 +74,7 @@ func TestBrowserLogsAndExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	ks, err := kubeletserver.New(kubeletserver.Config{Runtime: rt, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Certificate: api.KubeletServing(t), ClientCAs: api.CA.Pool(),
 		Lookup: kubeletserver.LookupFunc(func(_ context.Context, ns, p, c string) (string, error) {
 			if ns == "default" && p == "echo" && c == "app" {
 				return id, nil
@@ -82,9 +84,14 @@ func TestBrowserLogsAndExec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kl := httptest.NewServer(ks)
-	t.Cleanup(kl.Close)
-	host, portS, _ := net.SplitHostPort(kl.Listener.Addr().String())
+	ln, err := ks.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl := &http.Server{Handler: ks}
+	go kl.Serve(ln)
+	t.Cleanup(func() { kl.Close() })
+	host, portS, _ := net.SplitHostPort(ln.Addr().String())
 	port, _ := strconv.Atoi(portS)
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-1"}, Status: corev1.NodeStatus{
 		Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: host}},

@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,16 +10,24 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"nhooyr.io/websocket"
 
 	"webkube/cluster/apiserver/apiservertest"
+	"webkube/cluster/certs"
 )
 
-// fakeKubelet serves the two kubelet paths the API server proxies to, on loopback.
-func fakeKubelet(t *testing.T) (host string, port int32) {
+// fakeKubelet serves the two kubelet paths the API server proxies to, on loopback, with
+// TLS as a kubelet does: a serving certificate from ca, client certificates from the
+// server's CA required, and only the API server's identity let through.
+func fakeKubelet(t *testing.T, srv *apiservertest.Server, ca *certs.CA) (host string, port int32) {
+	serving, err := ca.IssueTLS(certs.Request{CommonName: "system:node:fake", Hosts: []string{"127.0.0.1"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/containerLogs/{ns}/{pod}/{container}", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "" {
@@ -43,7 +52,15 @@ func fakeKubelet(t *testing.T) (host string, port int32) {
 		_ = c.Write(ctx, websocket.MessageBinary, append([]byte{3}, []byte(st)...))
 		c.Close(websocket.StatusNormalClosure, "")
 	})
-	ts := httptest.NewServer(mux)
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cn := r.TLS.PeerCertificates[0].Subject.CommonName; cn != certs.KubeletClientUser {
+			http.Error(w, "client "+cn+" is not the API server", http.StatusForbidden)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	ts.TLS = &tls.Config{Certificates: []tls.Certificate{serving}, ClientCAs: srv.CA.Pool(), ClientAuth: tls.RequireAndVerifyClientCert}
+	ts.StartTLS()
 	t.Cleanup(ts.Close)
 	h, p, _ := net.SplitHostPort(ts.Listener.Addr().String())
 	n, _ := strconv.Atoi(p)
@@ -55,7 +72,13 @@ func TestLogsAndExecProxy(t *testing.T) {
 	cs := srv.Clientset()
 	ctx := context.Background()
 	k := newKubectl(t, srv)
-	host, port := fakeKubelet(t)
+	host, port := fakeKubelet(t, srv, srv.CA)
+	// A kubelet whose certificate webkube's CA did not issue is not talked to.
+	other, err := certs.NewCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, impostorPort := fakeKubelet(t, srv, other)
 
 	mkNode := func(name, ip string, port int32) {
 		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{
@@ -67,6 +90,7 @@ func TestLogsAndExecProxy(t *testing.T) {
 	}
 	mkNode("node-1", host, port)
 	mkNode("bare", "", 0)
+	mkNode("impostor", host, impostorPort)
 	mustCreatePod(t, cs, "default", "echo")
 	if err := bind(t, cs, "default", "echo", "node-1"); err != nil {
 		t.Fatal(err)
@@ -101,4 +125,10 @@ func TestLogsAndExecProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	k.fail(args("logs onbare"), `node "bare" has no kubelet endpoint`)
+	mustCreatePod(t, cs, "default", "trapped")
+	if err := bind(t, cs, "default", "trapped", "impostor"); err != nil {
+		t.Fatal(err)
+	}
+	k.fail(args("logs trapped"), `the kubelet on node "impostor" at `+net.JoinHostPort(host, strconv.Itoa(int(impostorPort)))+" is not reachable")
+	k.fail(args("exec trapped -- ls"), `is not reachable`)
 }

@@ -5,6 +5,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,10 @@ type Config struct {
 	MaxRequestBodyBytes int64
 	// BookmarkInterval is how often a watch that asked for bookmarks gets one (default 30s).
 	BookmarkInterval time.Duration
+	// KubeletTLS is the client TLS config logs and exec are proxied to kubelets with: the
+	// API server's client certificate and the CA kubelets' serving certificates come from
+	// (certs.CA.KubeletClientTLS). Without it those requests are refused, never sent in clear.
+	KubeletTLS *tls.Config
 	// EventTTL is how long an Event lives after its last update (default 1h, as
 	// kube-apiserver's --event-ttl); older ones are deleted.
 	EventTTL time.Duration
@@ -63,6 +68,8 @@ type Server struct {
 	events eventCache
 	// nsKick wakes the namespace finalizer after a namespace is marked for deletion.
 	nsKick chan struct{}
+	// kubelets carries logs and exec to kubelets (nil without Config.KubeletTLS).
+	kubelets http.RoundTripper
 }
 
 // Version is what /version reports; kubectl picks its matching minor from it.
@@ -109,6 +116,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger,
 		ips: ips, ports: ports, ctx: context.Background(), nsKick: make(chan struct{}, 1),
+		kubelets: kubeletTransport(cfg.KubeletTLS),
 	}, nil
 }
 

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"mime"
@@ -9,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -197,7 +199,9 @@ func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
 // --- pods/log and pods/exec ---
 
 // serveProxy forwards logs and exec to the kubelet of the pod's node, as
-// kube-apiserver does. httputil.ReverseProxy passes the websocket upgrade of exec through.
+// kube-apiserver does: over TLS, verifying the kubelet's certificate and presenting the
+// API server's client certificate (the kubelet answers nobody else).
+// httputil.ReverseProxy passes the websocket upgrade of exec through.
 func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, t target, kubeletPath string) error {
 	obj, _, err := s.getObject(r.Context(), t.res, t.namespace, t.name)
 	if err != nil {
@@ -230,8 +234,12 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, t target, ku
 	if host == "" || port == 0 {
 		return badRequest(fmt.Sprintf("node %q has no kubelet endpoint (InternalIP and kubelet port); its kubelet does not serve logs and exec", node.Name))
 	}
-	backend := &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(int(port)))}
+	if s.kubelets == nil {
+		return apierrors.NewServiceUnavailable("the API server has no kubelet client certificate; it does not reach kubelets without one")
+	}
+	backend := &url.URL{Scheme: "https", Host: net.JoinHostPort(host, strconv.Itoa(int(port)))}
 	proxy := &httputil.ReverseProxy{
+		Transport: s.kubelets,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = backend.Scheme
 			pr.Out.URL.Host = backend.Host
@@ -250,6 +258,21 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, t target, ku
 	}
 	proxy.ServeHTTP(w, r)
 	return nil
+}
+
+// kubeletTransport dials kubelets with cfg. It stays HTTP/1.1 (no ForceAttemptHTTP2):
+// exec's websocket upgrade cannot ride HTTP/2.
+func kubeletTransport(cfg *tls.Config) http.RoundTripper {
+	if cfg == nil {
+		return nil
+	}
+	return &http.Transport{
+		TLSClientConfig:     cfg.Clone(),
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 5 * time.Second,
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+	}
 }
 
 // podContainer picks the container a log/exec request means, as kube-apiserver does.

@@ -6,12 +6,14 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	containerdclient "github.com/containerd/containerd"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
+	"webkube/cluster/certs"
 	"webkube/cluster/stepper"
 	"webkube/runtime/cni"
 	wkcontainerd "webkube/runtime/containerd"
@@ -101,8 +103,15 @@ func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate 
 	if v, err := cc.Version(ctx); err == nil {
 		version = "containerd://" + v.Version
 	}
+	// The kubelet's serving certificate is issued afresh at every start; the API server
+	// checks it against the CA.
+	serving, err := m.ca.IssueTLS(certs.Request{CommonName: "system:node:" + name, Organization: []string{"system:nodes"},
+		Hosts: []string{"127.0.0.1", "localhost", name}}, time.Now())
+	if err != nil {
+		return err
+	}
 	kl, err = kubelet.New(kubelet.Config{Client: client, NodeName: name, Runtime: rt, Images: imgs, Network: network,
-		RuntimeVersion: version, Gate: gate, Clock: clock.RealClock{}, Logger: m.Logger,
+		ServerCert: serving, ClientCAs: m.ca.Pool(), RuntimeVersion: version, Gate: gate, Clock: clock.RealClock{}, Logger: m.Logger,
 		RuntimeHealthy: func(ctx context.Context) error {
 			ok, err := cc.IsServing(ctx)
 			if err == nil && !ok {

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"webkube/cluster/apiserver"
+	"webkube/cluster/certs"
 	"webkube/cluster/controllers"
 	"webkube/cluster/controllers/endpoints"
 	"webkube/cluster/dns"
@@ -40,6 +41,7 @@ type Main struct {
 	Logger *slog.Logger
 
 	store     *store.SQLite
+	ca        *certs.CA
 	api       *apiserver.Server
 	apiHTTP   *http.Server
 	dashboard *http.Server
@@ -70,7 +72,19 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.api, err = apiserver.New(apiserver.Config{Store: m.store, Token: token, ServiceCIDR: cfg.ServiceCIDR, Clock: clk, Logger: m.Logger})
+	// One CA for the API server's certificate, the kubelets' and the API server's client
+	// certificate to kubelets (which answer nobody else).
+	pki := filepath.Join(dataDir, "pki")
+	m.ca, err = certs.LoadOrCreateCA(pki, time.Now())
+	if err != nil {
+		return err
+	}
+	kubeletTLS, err := m.ca.KubeletClientTLS(time.Now())
+	if err != nil {
+		return err
+	}
+	m.api, err = apiserver.New(apiserver.Config{Store: m.store, Token: token, ServiceCIDR: cfg.ServiceCIDR, KubeletTLS: kubeletTLS,
+		Clock: clk, Logger: m.Logger})
 	if err != nil {
 		return err
 	}
@@ -81,7 +95,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("--api-addr: %w", err)
 	}
-	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(filepath.Join(dataDir, "pki"), []string{apiHost}, time.Now())
+	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(m.ca, pki, []string{apiHost}, time.Now())
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ package kubelet
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,6 +58,10 @@ type Config struct {
 	// ServerAddr is where logs and exec are served (host:port; port 0 picks one). The
 	// Node's InternalIP and kubelet endpoint port point the API server at it.
 	ServerAddr string
+	// ServerCert is the kubelet's serving certificate and ClientCAs the CA of the API
+	// server's client certificate: logs and exec answer only the API server.
+	ServerCert tls.Certificate
+	ClientCAs  *x509.CertPool
 	// RuntimeVersion is shown by `kubectl get nodes -o wide`, e.g. "containerd://1.6.20".
 	RuntimeVersion string
 	// RuntimeHealthy reports whether containerd answers; the Node turns NotReady if not.
@@ -141,11 +147,12 @@ func (k *Kubelet) Start(ctx context.Context) error {
 		k.rec = rec
 		go func() { <-ctx.Done(); stop() }()
 	}
-	srv, err := kubeletserver.New(kubeletserver.Config{Lookup: kubeletserver.LookupFunc(k.lookup), Runtime: k.cfg.Runtime, Logger: k.log})
+	srv, err := kubeletserver.New(kubeletserver.Config{Lookup: kubeletserver.LookupFunc(k.lookup), Runtime: k.cfg.Runtime, Logger: k.log,
+		Certificate: k.cfg.ServerCert, ClientCAs: k.cfg.ClientCAs})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", k.cfg.ServerAddr)
+	ln, err := srv.Listen(k.cfg.ServerAddr)
 	if err != nil {
 		return fmt.Errorf("kubelet: serve: %w", err)
 	}

@@ -27,10 +27,11 @@ import (
 // fakeAPIServer answers just what /usr/bin/kubectl asks before an exec or logs (version,
 // discovery, the pod) and proxies pods/exec and pods/log to the kubelet server, as the API
 // server does.
-func fakeAPIServer(t *testing.T, kubelet string) *httptest.Server {
+func fakeAPIServer(t *testing.T, f *fixture) *httptest.Server {
 	t.Helper()
-	target, _ := url.Parse(kubelet)
+	target, _ := url.Parse(f.url)
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = f.http.Transport // the API server's client certificate
 	writeJSON := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(v)
@@ -97,7 +98,7 @@ func kubectl(t *testing.T, api string, stdin string, args ...string) (string, st
 func TestKubectl(t *testing.T) {
 	f := newFixture(t)
 	f.start(t, "echo", 0, "sh", "-c", "echo started; exec sleep 1000")
-	api := fakeAPIServer(t, f.url)
+	api := fakeAPIServer(t, f)
 
 	t.Run("ExecOutputAndExitCode", func(t *testing.T) {
 		out, errs, code := kubectl(t, api.URL, "", "exec", "echo", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3")
@@ -128,7 +129,7 @@ func TestKubectl(t *testing.T) {
 func TestKubectlLogsFollow(t *testing.T) {
 	f := newFixture(t)
 	id := f.start(t, "ticker", 0, "sh", "-c", `trap "echo bye; exit 0" TERM; echo one; echo two; while true; do sleep 0.05; done`)
-	api := fakeAPIServer(t, f.url)
+	api := fakeAPIServer(t, f)
 	dir := t.TempDir()
 	cmd := exec.Command("/usr/bin/kubectl", "--server", api.URL, "--cache-dir", filepath.Join(dir, "cache"), "logs", "-f", "--tail=1", "ticker")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(dir, "none"), "HOME="+dir)
@@ -185,7 +186,7 @@ func openPTY(t *testing.T, rows, cols uint16) (master, slave *os.File) {
 func TestKubectlExecInteractive(t *testing.T) {
 	f := newFixture(t)
 	f.start(t, "echo", 0, "sleep", "1000")
-	api := fakeAPIServer(t, f.url)
+	api := fakeAPIServer(t, f)
 	master, slave := openPTY(t, 33, 120)
 	dir := t.TempDir()
 	cmd := exec.Command("/usr/bin/kubectl", "--server", api.URL, "--cache-dir", filepath.Join(dir, "cache"), "exec", "-it", "echo", "--", "sh")

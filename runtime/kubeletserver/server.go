@@ -5,11 +5,14 @@
 //	GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty   (websocket v5.channel.k8s.io)
 //
 // The kubelet tells it which containerd container a pod's container is (Lookup); the
-// containers.Runtime reads logs and runs the exec.
+// containers.Runtime reads logs and runs the exec. It serves TLS on loopback and answers
+// only the API server's client certificate (auth.go).
 package kubeletserver
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,8 +55,12 @@ type Runtime interface {
 type Config struct {
 	Lookup  Lookup
 	Runtime Runtime
-	Clock   func() time.Time // for sinceSeconds; default time.Now
-	Logger  *slog.Logger
+	// Certificate is this kubelet's serving certificate; ClientCAs the CA that issues the
+	// API server's client certificate. Both are required: no one else is answered.
+	Certificate tls.Certificate
+	ClientCAs   *x509.CertPool
+	Clock       func() time.Time // for sinceSeconds; default time.Now
+	Logger      *slog.Logger
 }
 
 // Server serves the kubelet API.
@@ -61,12 +68,17 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	// handler is mux behind authenticate.
+	handler http.Handler
 }
 
 // New returns a Server; it is an http.Handler.
 func New(cfg Config) (*Server, error) {
 	if cfg.Lookup == nil || cfg.Runtime == nil {
 		return nil, errors.New("kubeletserver: Lookup and Runtime are required")
+	}
+	if len(cfg.Certificate.Certificate) == 0 || cfg.ClientCAs == nil {
+		return nil, errors.New("kubeletserver: Certificate and ClientCAs are required (the kubelet answers only the API server)")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -75,13 +87,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "kubeletserver"), mux: http.NewServeMux()}
+	s.handler = s.authenticate(s.mux)
 	s.mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
 	s.mux.HandleFunc("GET /exec/{namespace}/{pod}/{container}", s.exec)
 	s.mux.HandleFunc("POST /exec/{namespace}/{pod}/{container}", s.exec)
 	return s, nil
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 func (s *Server) lookup(r *http.Request) (string, error) {
 	return s.cfg.Lookup.Lookup(r.Context(), r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container"))

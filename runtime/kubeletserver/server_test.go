@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"nhooyr.io/websocket"
 
+	"webkube/cluster/certs"
 	wkcd "webkube/runtime/containerd"
 	"webkube/runtime/containers"
 	"webkube/runtime/containers/containerstest"
@@ -49,6 +49,9 @@ type fixture struct {
 	ids  map[string]string // ns/pod/container -> container ID
 	url  string
 	base *containers.CreateOptions
+	ca   *certs.CA
+	// http is the API server's side: a client certificate from ca.
+	http *http.Client
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -66,19 +69,14 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{ctx: ctx, rt: rt, ids: map[string]string{}, base: &containers.CreateOptions{Image: img}}
-	srv, err := New(Config{Runtime: rt, Lookup: LookupFunc(func(_ context.Context, ns, pod, c string) (string, error) {
+	srv := f.serve(t, Config{Runtime: rt, Lookup: LookupFunc(func(_ context.Context, ns, pod, c string) (string, error) {
 		if id, ok := f.ids[ns+"/"+pod+"/"+c]; ok {
 			return id, nil
 		}
 		return "", apierrors.NewNotFound(schema.GroupResource{Resource: "pods"}, pod)
 	})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	f.url = hs.URL
 	t.Cleanup(func() {
-		hs.Close()
+		srv.Close()
 		bg := containerstest.Ctx()
 		sts, _ := rt.List(bg, "")
 		for _, s := range sts {
@@ -87,6 +85,37 @@ func newFixture(t *testing.T) *fixture {
 		cancel()
 	})
 	return f
+}
+
+// serve serves cfg as the kubelet does: TLS on loopback with a serving certificate from a
+// fresh CA, which also issues f.http's client certificate.
+func (f *fixture) serve(t *testing.T, cfg Config) *http.Server {
+	t.Helper()
+	var err error
+	if f.ca, err = certs.NewCA(time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Certificate, err = f.ca.IssueTLS(certs.Request{CommonName: "system:node:test", Hosts: []string{"127.0.0.1"}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ClientCAs = f.ca.Pool()
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv}
+	go hs.Serve(ln)
+	f.url = "https://" + ln.Addr().String()
+	clientTLS, err := f.ca.KubeletClientTLS(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.http = &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}}
+	return hs
 }
 
 // start runs a busybox container (no network: the host's is fine for these tests).
@@ -105,9 +134,9 @@ func (f *fixture) start(t *testing.T, pod string, restart int, cmd ...string) st
 	return id
 }
 
-func get(t *testing.T, u string) (int, string) {
+func (f *fixture) get(t *testing.T, u string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := f.http.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,21 +171,21 @@ func TestContainerLogs(t *testing.T) {
 		{"?sinceSeconds=5&sinceTime=2026-01-01T00:00:00Z", 400, ""},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
-			code, body := get(t, base+tc.query)
+			code, body := f.get(t, base+tc.query)
 			if code != tc.code || (code == 200 && body != tc.want) {
 				t.Fatalf("%d %q, want %d %q", code, body, tc.code, tc.want)
 			}
 		})
 	}
 	t.Run("Timestamps", func(t *testing.T) {
-		_, body := get(t, base+"?timestamps=true&tailLines=1")
+		_, body := f.get(t, base+"?timestamps=true&tailLines=1")
 		ts, line, _ := strings.Cut(strings.TrimSpace(body), " ")
 		if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || line != "c" {
 			t.Fatalf("%q: %v", body, err)
 		}
 	})
 	t.Run("NotFound", func(t *testing.T) {
-		code, body := get(t, f.url+"/containerLogs/default/nope/c")
+		code, body := f.get(t, f.url+"/containerLogs/default/nope/c")
 		var st metav1.Status
 		json.Unmarshal([]byte(body), &st)
 		if code != 404 || st.Kind != "Status" || st.Reason != metav1.StatusReasonNotFound {
@@ -165,7 +194,7 @@ func TestContainerLogs(t *testing.T) {
 	})
 	t.Run("NoPrevious", func(t *testing.T) {
 		f.start(t, "fresh", 0, "true")
-		if code, body := get(t, f.url+"/containerLogs/default/fresh/c?previous=true"); code != 400 {
+		if code, body := f.get(t, f.url+"/containerLogs/default/fresh/c?previous=true"); code != 400 {
 			t.Fatalf("%d %s", code, body)
 		}
 	})
@@ -174,7 +203,7 @@ func TestContainerLogs(t *testing.T) {
 func TestFollowLogs(t *testing.T) {
 	f := newFixture(t)
 	id := f.start(t, "follow", 0, "sh", "-c", `trap "echo bye; exit 0" TERM; echo start; while true; do sleep 0.05; done`)
-	resp, err := http.Get(f.url + "/containerLogs/default/follow/c?follow=true")
+	resp, err := f.http.Get(f.url + "/containerLogs/default/follow/c?follow=true")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,8 +232,8 @@ func wsExec(t *testing.T, f *fixture, query string, send func(ctx context.Contex
 	t.Helper()
 	ctx, cancel := context.WithTimeout(f.ctx, 15*time.Second)
 	defer cancel()
-	u := "ws" + strings.TrimPrefix(f.url, "http") + "/exec/default/exec/c?" + query
-	c, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{"v5.channel.k8s.io"}})
+	u := "wss" + strings.TrimPrefix(f.url, "https") + "/exec/default/exec/c?" + query
+	c, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: f.http, Subprotocols: []string{"v5.channel.k8s.io"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,17 +313,17 @@ func TestExecWebsocket(t *testing.T) {
 		}
 	})
 	t.Run("NotWebsocket", func(t *testing.T) {
-		if code, body := get(t, f.url+"/exec/default/exec/c?"+q("ls")+"&stdout=true"); code != 400 {
+		if code, body := f.get(t, f.url+"/exec/default/exec/c?"+q("ls")+"&stdout=true"); code != 400 {
 			t.Fatalf("%d %s", code, body)
 		}
 	})
 	t.Run("NoStreams", func(t *testing.T) {
-		if code, body := get(t, f.url+"/exec/default/exec/c?"+q("ls")); code != 400 {
+		if code, body := f.get(t, f.url+"/exec/default/exec/c?"+q("ls")); code != 400 {
 			t.Fatalf("%d %s", code, body)
 		}
 	})
 	t.Run("UnknownPod", func(t *testing.T) {
-		if code, body := get(t, f.url+"/exec/default/nope/c?"+q("ls")+"&stdout=true"); code != 404 {
+		if code, body := f.get(t, f.url+"/exec/default/nope/c?"+q("ls")+"&stdout=true"); code != 404 {
 			t.Fatalf("%d %s", code, body)
 		}
 	})

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"webkube/cluster/apiserver"
+	"webkube/cluster/certs"
 	"webkube/cluster/store"
 )
 
@@ -29,6 +30,9 @@ type Server struct {
 	// tokens only over https; CAData is the certificate to trust).
 	URL    string
 	CAData []byte
+	// CA issued the server's certificate and its client certificate to kubelets; a test
+	// kubelet serves a certificate from it (KubeletServing).
+	CA *certs.CA
 	// Token is the bearer token every request needs.
 	Token string
 	// KubeconfigPath is a kubeconfig file for /usr/bin/kubectl --kubeconfig.
@@ -71,7 +75,17 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&s.opts)
 	}
-	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(dir, nil, time.Now())
+	ca, err := certs.LoadOrCreateCA(dir, time.Now())
+	if err != nil {
+		t.Fatalf("apiservertest: %v", err)
+	}
+	s.CA = ca
+	if s.opts.cfg.KubeletTLS == nil {
+		if s.opts.cfg.KubeletTLS, err = ca.KubeletClientTLS(time.Now()); err != nil {
+			t.Fatalf("apiservertest: %v", err)
+		}
+	}
+	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(ca, dir, nil, time.Now())
 	if err != nil {
 		t.Fatalf("apiservertest: %v", err)
 	}
@@ -188,6 +202,18 @@ func (s *Server) RESTConfig() *rest.Config {
 		QPS:   1000,
 		Burst: 2000,
 	}
+}
+
+// KubeletServing is a serving certificate for a test kubelet on 127.0.0.1 that the
+// server trusts; the kubelet's ClientCAs is CA.Pool().
+func (s *Server) KubeletServing(t testing.TB) tls.Certificate {
+	t.Helper()
+	cert, err := s.CA.IssueTLS(certs.Request{CommonName: "system:node:test", Organization: []string{"system:nodes"},
+		Hosts: []string{"127.0.0.1"}}, time.Now())
+	if err != nil {
+		t.Fatalf("apiservertest: %v", err)
+	}
+	return cert
 }
 
 // Clientset is a typed client for the server.
