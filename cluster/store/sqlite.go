@@ -25,10 +25,17 @@ type Config struct {
 	Logger *slog.Logger
 	Clock  clock.WithTicker
 	// CompactInterval is how often old history is dropped (Kubernetes asks etcd every
-	// 5 minutes). Negative disables the background compactor; Compact still works.
+	// 5 minutes). The last compaction's time is kept in the database, so restarts do not
+	// postpone it. Negative disables the background compactor; Compact still works.
 	CompactInterval time.Duration
-	// KeepRevisions is how many of the newest revisions stay readable by List and Watch.
+	// KeepRevisions is how many of the newest revisions at most stay readable by List and
+	// Watch (default 10000).
 	KeepRevisions int64
+	// MaxHistoryAge drops revisions older than this too (default 10 minutes: etcd under
+	// kube-apiserver keeps 5 to 10), measured at each compaction, but never the newest
+	// MinRevisions (default 1000). Negative: bound by KeepRevisions only.
+	MaxHistoryAge time.Duration
+	MinRevisions  int64
 	// CompactBatch is how many revisions one compaction transaction covers, so the
 	// writer is never held for long.
 	CompactBatch int64
@@ -51,6 +58,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.KeepRevisions <= 0 {
 		c.KeepRevisions = 10000
+	}
+	if c.MaxHistoryAge == 0 {
+		c.MaxHistoryAge = 10 * time.Minute
+	}
+	if c.MinRevisions <= 0 {
+		c.MinRevisions = 1000
 	}
 	if c.CompactBatch <= 0 {
 		c.CompactBatch = 1000
@@ -81,8 +94,9 @@ type SQLite struct {
 	caughtUp     chan struct{} // writer → checkpointer: finished
 	walRows      int64         // rows written since the last checkpoint request (writer only)
 
-	rev       atomic.Int64 // newest committed revision
-	compacted atomic.Int64 // CompactedRevision
+	rev         atomic.Int64 // newest committed revision
+	compacted   atomic.Int64 // CompactedRevision
+	lastCompact time.Time    // when compaction last ran, as read at open; compactor only
 
 	ops        chan *op
 	quit       chan struct{} // closed by Close
@@ -207,15 +221,19 @@ func (s *SQLite) open(ctx context.Context) error {
 	s.readDB.SetMaxIdleConns(2)
 	s.readDB.SetConnMaxIdleTime(time.Minute)
 
-	var rev, compacted int64
+	var rev, compacted, compactMs int64
 	err = s.writeDB.QueryRowContext(ctx, `SELECT
 		IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'kv'), 0),
-		(SELECT value FROM meta WHERE key = 'compact_revision')`).Scan(&rev, &compacted)
+		(SELECT value FROM meta WHERE key = 'compact_revision'),
+		(SELECT value FROM meta WHERE key = 'compact_time')`).Scan(&rev, &compacted, &compactMs)
 	if err != nil {
 		return fmt.Errorf("store: read revisions from %s: %w", s.path, err)
 	}
 	s.rev.Store(rev)
 	s.compacted.Store(compacted)
+	if compactMs > 0 {
+		s.lastCompact = time.UnixMilli(compactMs)
+	}
 	return nil
 }
 
