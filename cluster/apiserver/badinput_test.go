@@ -35,6 +35,11 @@ func TestBadInput(t *testing.T) {
 			`,"selector":{"matchLabels":{"app":"` + selector + `"}},"template":{"metadata":{"labels":{"app":"web"}},` +
 			`"spec":{"containers":[{"name":"app","image":"nginx"}]}}}}`
 	}
+	const target = "/api/v1/namespaces/default/configmaps/target"
+	if code, out := call(t, srv, "POST", "/api/v1/namespaces/default/configmaps", jsonCT,
+		[]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"target"},"data":{"k":"1"}}`)); code != 201 {
+		t.Fatalf("create target: %d %s", code, out)
+	}
 	cases := []struct {
 		name, path, method, ct, body string
 		code                         int
@@ -84,6 +89,23 @@ func TestBadInput(t *testing.T) {
 			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x"}]}}`,
 			404, "NotFound", nil},
 		{"ErrMethodNotAllowed", pods + "/x/binding", "GET", "", "", 405, "MethodNotAllowed", nil},
+		// Found by fuzzing against kube-apiserver's answers:
+		{"ErrMergePatchRenames", target, "PATCH", "application/merge-patch+json", `{"metadata":{"name":"renamed"}}`, 400, "BadRequest",
+			[]string{"the name of the object (renamed) does not match the name on the URL (target)"}},
+		{"ErrJSONPatchRenames", target, "PATCH", "application/json-patch+json", `[{"op":"replace","path":"/metadata/name","value":"renamed"}]`,
+			400, "BadRequest", []string{"the name of the object (renamed) does not match the name on the URL (target)"}},
+		{"ErrApplyWithoutFieldManager", target, "PATCH", "application/apply-patch+yaml",
+			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: target\ndata:\n  k: \"2\"\n", 422, "Invalid",
+			[]string{`PatchOptions.meta.k8s.io "" is invalid`, "fieldManager: Required value: is required for apply patch"}},
+		{"ErrForceOnMergePatch", target + "?force=true", "PATCH", "application/merge-patch+json", `{"data":{"k":"2"}}`, 422, "Invalid",
+			[]string{"force: Forbidden: may not be specified for non-apply patch"}},
+		{"ErrContinueGarbage", pods + "?continue=garbage", "GET", "", "", 400, "BadRequest",
+			[]string{"invalid continue token: continue key is not valid"}},
+		{"ErrPutResourceVersionNotANumber", target, "PUT", jsonCT,
+			`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"target","resourceVersion":"abc"},"data":{"k":"2"}}`, 400, "BadRequest",
+			[]string{"metadata.resourceVersion", `"abc"`}},
+		{"ErrPatchResourceVersionNotANumber", target, "PATCH", "application/merge-patch+json",
+			`{"metadata":{"resourceVersion":"abc"},"data":{"k":"2"}}`, 400, "BadRequest", []string{"metadata.resourceVersion", `"abc"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

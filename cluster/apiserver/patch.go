@@ -5,10 +5,16 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 )
 
@@ -56,6 +62,9 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, t target) er
 	default:
 		return unsupportedMediaType(pt)
 	}
+	if err := validatePatchOptions(r.URL.Query(), pt); err != nil {
+		return err
+	}
 	opts, err := fieldValidation(w, r)
 	if err != nil {
 		return err
@@ -77,6 +86,24 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, t target) er
 		return err
 	}
 	return s.writeObject(w, r, http.StatusOK, t.res, out)
+}
+
+// validatePatchOptions checks the query as kube-apiserver does before reading a patch:
+// an apply needs a fieldManager, force is for applies only. (fieldValidation is checked
+// by fieldValidation.)
+func validatePatchOptions(q url.Values, pt string) error {
+	opts := &metav1.PatchOptions{FieldManager: q.Get("fieldManager"), DryRun: q["dryRun"]}
+	if v := q.Get("force"); v != "" {
+		force, err := strconv.ParseBool(v)
+		if err != nil {
+			return badRequest(fmt.Sprintf("force: invalid boolean %q", v))
+		}
+		opts.Force = &force
+	}
+	if errs := metav1validation.ValidatePatchOptions(opts, types.PatchType(pt)); len(errs) > 0 {
+		return apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: "PatchOptions"}, "", errs)
+	}
+	return nil
 }
 
 // serveApply is server-side apply reduced to create-or-update: a new object is created
@@ -134,9 +161,25 @@ func patchedObject(t target, pt string, patch []byte, opts decodeOpts) func(cur 
 		if err != nil {
 			return nil, err
 		}
+		if err := checkName(t, mustMeta(obj)); err != nil {
+			return nil, err
+		}
 		if err := checkPrecondition(t.res, t.name, mustMeta(obj).GetResourceVersion(), cur); err != nil {
 			return nil, err
 		}
 		return obj, nil
 	}
+}
+
+// checkName refuses a patched object that names another object than the URL (a patch
+// cannot rename), in kube-apiserver's words.
+func checkName(t target, m metav1.Object) error {
+	if m.GetName() != t.name {
+		return badRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), t.name))
+	}
+	if t.namespace != "" && m.GetNamespace() != "" && m.GetNamespace() != t.namespace {
+		return badRequest(fmt.Sprintf("the namespace of the object (%s) does not match the namespace on the request (%s)",
+			m.GetNamespace(), t.namespace))
+	}
+	return nil
 }

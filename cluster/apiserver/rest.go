@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -178,6 +179,9 @@ func (s *Server) list(ctx context.Context, r *resource, ns string, sel selectors
 
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request, t target) error {
 	q := r.URL.Query()
+	if c := q.Get("continue"); c != "" {
+		return badRequest("invalid continue token: " + continueError(c).Error())
+	}
 	sel, err := parseSelectors(t.res, q, "")
 	if err != nil {
 		return err
@@ -187,6 +191,22 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, t target) err
 		return err
 	}
 	return s.writeList(w, r, t.res, objs, rev)
+}
+
+// continueError says why a continue token is refused, in kube-apiserver's words where it
+// has them. Every token is refused: lists come back whole, so none was handed out.
+func continueError(c string) error {
+	data, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return fmt.Errorf("continue key is not valid: %v", err)
+	}
+	var tok struct {
+		APIVersion string `json:"v"`
+	}
+	if err := json.Unmarshal(data, &tok); err != nil {
+		return fmt.Errorf("continue key is not valid: %v", err)
+	}
+	return errors.New("continue key is not valid: this server returns every list in one page and hands out no continue tokens")
 }
 
 func newList(r *resource, objs []runtime.Object, rev int64) (runtime.Object, error) {
@@ -393,8 +413,12 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, t target) e
 }
 
 // checkPrecondition fails with 409 Conflict when the client's resourceVersion is not
-// the current one.
+// the current one, and with 400 when it is not one the server could have given out.
 func checkPrecondition(r *resource, name, rv string, cur runtime.Object) error {
+	if n, err := strconv.ParseUint(rv, 10, 64); rv != "" && (err != nil || n == 0) {
+		return badRequest(fmt.Sprintf("metadata.resourceVersion: Invalid value: %q: must be the resourceVersion "+
+			"the object was read at (a positive decimal number), or empty", rv))
+	}
 	if rv != "" && rv != mustMeta(cur).GetResourceVersion() {
 		return conflict(r, name)
 	}
