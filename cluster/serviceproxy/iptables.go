@@ -443,3 +443,20 @@ func (k *iptablesProxier) stats(key string) []EndpointStats {
 	}
 	return out
 }
+
+// InstanceTag is the part of this instance's chain names that tells them from other
+// instances' (WEBKUBE-SERVICES-<tag>, WK-SVC-<tag>-...).
+func InstanceTag(instance string) string { return instanceTag(instance) }
+
+// Cleanup removes every nat rule and chain a Proxier of instance left behind, e.g. one
+// killed before it could clean up (`webkube reset`). Other instances' rules stay.
+func Cleanup(instance string) error {
+	if instance == "" {
+		instance = DefaultInstance
+	}
+	k, err := newIPTablesProxier(instance, "", clock.RealClock{})
+	if err != nil {
+		return err
+	}
+	return k.cleanup()
+}

@@ -2,6 +2,7 @@
 //
 //	webkube [--addr 127.0.0.1:8080] [--data-dir ./webkube-data] [--nodes 1] ...
 //	webkube image import FILE | webkube image ls
+//	webkube reset [--data-dir D] [--data]   (webkube stopped: remove its pods, network and rules)
 package main
 
 import (
@@ -37,6 +38,8 @@ func run(args []string) error {
 			return runSample(args[1:])
 		case "image":
 			return runImage(args[1:])
+		case "reset":
+			return runReset(args[1:])
 		case "version":
 			fmt.Println(versionString())
 			return nil

@@ -49,6 +49,7 @@ type Main struct {
 	closers   []func()
 	client    kubernetes.Interface
 	kubelets  map[string]*kubelet.Kubelet
+	unlock    func() // releases the data dir's lock (see lockDataDir)
 }
 
 // Run starts everything and returns once it serves; Close stops it.
@@ -62,6 +63,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	// One webkube per data dir: two would fight over the database, containerd and pods.
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	m.unlock = unlock
 	clk := clock.RealClock{}
 
 	m.store, err = store.New(ctx, store.Config{Path: filepath.Join(dataDir, "webkube.db"), Logger: m.Logger, Clock: clk})
@@ -276,10 +283,14 @@ func (m *Main) Close() error {
 	for i := len(m.closers) - 1; i >= 0; i-- {
 		m.closers[i]()
 	}
+	var err error
 	if m.store != nil {
-		return m.store.Close()
+		err = m.store.Close()
 	}
-	return nil
+	if m.unlock != nil {
+		m.unlock() // last: everything on the data dir is closed
+	}
+	return err
 }
 
 func isLoopback(addr string) bool {

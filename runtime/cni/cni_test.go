@@ -395,3 +395,11 @@ func reservedIPs(m *Manager) []string {
 	}
 	return ips
 }
+
+func TestSplitRule(t *testing.T) {
+	got := splitRule(`POSTROUTING -s 10.244.1.0/24 ! -d 10.244.0.0/16 -m comment --comment "webkube pods on wkbr0" -j MASQUERADE`)
+	want := []string{"POSTROUTING", "-s", "10.244.1.0/24", "!", "-d", "10.244.0.0/16", "-m", "comment", "--comment", "webkube pods on wkbr0", "-j", "MASQUERADE"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
