@@ -101,7 +101,7 @@ func reset(ctx context.Context, cfg resetConfig, log *slog.Logger) error {
 	n, err := removeContainers(ctx, filepath.Join(cfg.dataDir, "containerd"), log)
 	errs = append(errs, err)
 	killed := killShims(filepath.Join(cfg.dataDir, "containerd"))
-	log.Info("containers stopped", "containers", n, "shims killed", killed)
+	log.Info("containers stopped", "containers", n, "orphanShimsKilled", killed)
 
 	bridges := map[string]bool{}
 	for _, d := range nodeDirs {
@@ -127,7 +127,7 @@ func reset(ctx context.Context, cfg resetConfig, log *slog.Logger) error {
 	if _, err := exec.LookPath("iptables"); err == nil {
 		errs = append(errs, serviceproxy.Cleanup(cfg.bridgePrefix))
 	}
-	log.Info("network removed", "bridges", sortedKeys(bridges), "service interface", svc, "iptables instance", cfg.bridgePrefix)
+	log.Info("network removed", "bridges", sortedKeys(bridges), "serviceInterface", svc, "iptablesInstance", cfg.bridgePrefix)
 
 	errs = append(errs, unmountUnder(cfg.dataDir))
 	if cfg.data && statErr == nil {
