@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"webkube/internal/eventually"
 )
 
 // fakeClock advances one second per reading so every line has its own, known time.
@@ -148,9 +150,9 @@ func TestFollow(t *testing.T) {
 	go func() {
 		result <- Read(context.Background(), path, Options{TailLines: -1, Follow: true, Done: done, Poll: 10 * time.Millisecond, Flush: func() { flushes++ }}, out)
 	}()
-	waitFor(t, func() bool { return out.String() == "before\n" })
+	eventually.True(t, 5*time.Second, `output "before\n"`, func() bool { return out.String() == "before\n" })
 	fmt.Fprint(f.Stderr(), "after\n")
-	waitFor(t, func() bool { return out.String() == "before\nafter\n" })
+	eventually.True(t, 5*time.Second, `output "before\nafter\n"`, func() bool { return out.String() == "before\nafter\n" })
 	fmt.Fprint(f.Stdout(), "last words")
 	f.Close()
 	close(done)
@@ -203,16 +205,5 @@ func TestPruneKeepsCurrentAndPrevious(t *testing.T) {
 	}
 	if p := Path("/d", "ns", "pod", "u", "c", 2); p != "/d/ns_pod_u/c/2.log" {
 		t.Fatalf("Path = %s", p)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

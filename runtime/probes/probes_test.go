@@ -14,6 +14,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"webkube/internal/eventually"
 )
 
 func hostPort(t *testing.T, addr string) (string, int) {
@@ -152,14 +154,14 @@ func TestWorkerThresholds(t *testing.T) {
 	start := time.Now()
 	w.Start(context.Background(), start)
 	defer w.Stop()
-	waitFor(t, 5*time.Second, func() bool { return w.Result() == Success })
+	eventually.True(t, 5*time.Second, "readiness Success", func() bool { return w.Result() == Success })
 	// Two successes are needed: the first run is at once, the second a period later.
 	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Fatalf("ready after %s, before successThreshold 2 could be met", d)
 	}
 	healthy.Store(false)
 	flipped := time.Now()
-	waitFor(t, 5*time.Second, func() bool { return w.Result() == Failure })
+	eventually.True(t, 5*time.Second, "readiness Failure", func() bool { return w.Result() == Failure })
 	if d := time.Since(flipped); d < 900*time.Millisecond {
 		t.Fatalf("not ready after %s, before failureThreshold 2 could be met", d)
 	}
@@ -191,16 +193,5 @@ func TestWorkerInitialDelay(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Fatalf("probed %d times during initialDelaySeconds", n)
 	}
-	waitFor(t, 3*time.Second, func() bool { return calls.Load() > 0 })
-}
-
-func waitFor(t *testing.T, d time.Duration, f func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.True(t, 3*time.Second, "a probe after initialDelaySeconds", func() bool { return calls.Load() > 0 })
 }

@@ -10,17 +10,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
-)
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
+	"webkube/internal/eventually"
+)
 
 func TestNodeRegistersAndRunsPods(t *testing.T) {
 	client := fake.NewSimpleClientset()
@@ -55,7 +47,7 @@ func TestNodeRegistersAndRunsPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got *corev1.Pod
-	waitFor(t, "pod running", func() bool {
+	eventually.True(t, 5*time.Second, "pod running", func() bool {
 		got, _ = client.CoreV1().Pods("default").Get(ctx, "p", metav1.GetOptions{})
 		return got != nil && got.Status.Phase == corev1.PodRunning
 	})
@@ -91,7 +83,7 @@ func TestNodeRegistersAndRunsPods(t *testing.T) {
 	if _, err := client.CoreV1().Pods("default").Update(ctx, got, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "pod removed", func() bool {
+	eventually.True(t, 5*time.Second, "pod removed", func() bool {
 		_, err := client.CoreV1().Pods("default").Get(ctx, "p", metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
@@ -129,7 +121,7 @@ func TestNodeRegistersAgainAfterDeletion(t *testing.T) {
 	if err := client.CoreV1().Nodes().Delete(ctx, "sim-1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "node back", func() bool {
+	eventually.True(t, 5*time.Second, "node back", func() bool {
 		node, err := client.CoreV1().Nodes().Get(ctx, "sim-1", metav1.GetOptions{})
 		return err == nil && len(node.Status.Conditions) == 1
 	})

@@ -24,6 +24,7 @@ import (
 	"webkube/cluster/controllers"
 	"webkube/cluster/scheduler"
 	"webkube/cluster/stepper"
+	"webkube/internal/eventually"
 	"webkube/runtime/simnode"
 )
 
@@ -201,21 +202,8 @@ func (c *Cluster) MustKubectl(t testing.TB, stdin string, args ...string) string
 	return out
 }
 
-// Eventually polls cond every 20ms until it returns true or timeout passes, then fails
-// with the last message cond gave.
+// Eventually fails t unless cond holds within timeout, with the last message cond gave.
 func Eventually(t testing.TB, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var msg string
-	for {
-		var ok bool
-		ok, msg = cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %v: %s", timeout, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually.That(t, timeout, "condition", cond)
 }
