@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"webkube/internal/eventually"
 )
 
 func objects() []runtime.Object {
@@ -199,14 +201,14 @@ func TestFollowsChanges(t *testing.T) {
 	if _, err := cs.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, func() bool {
+	eventually.True(t, 5*time.Second, "late.default resolves", func() bool {
 		got, err := r.LookupHost(ctx, "late.default.svc.cluster.local")
 		return err == nil && fmt.Sprint(got) == "[10.96.5.5]"
 	})
 	if err := cs.CoreV1().Services("default").Delete(ctx, "late", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, func() bool {
+	eventually.True(t, 5*time.Second, "late.default is NXDOMAIN", func() bool {
 		_, err := r.LookupHost(ctx, "late.default.svc.cluster.local")
 		var de *net.DNSError
 		return errors.As(err, &de) && de.IsNotFound
@@ -218,20 +220,10 @@ func TestFollowsChanges(t *testing.T) {
 	if _, err := cs.CoreV1().Endpoints("default").Update(ctx, ep, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, func() bool {
+	eventually.True(t, 5*time.Second, "db.default resolves to 3 pods", func() bool {
 		got, _ := r.LookupHost(ctx, "db.default.svc.cluster.local")
 		return len(got) == 3
 	})
-}
-
-func poll(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatal("condition not met within 5 s")
 }
 
 // TestSearchPathWithGlibc resolves short names the way a pod does: glibc's resolver
