@@ -141,7 +141,7 @@ func (a *apiCaller) call(t *testing.T, method, path, contentType, body string) (
 	b, _ := io.ReadAll(resp.Body)
 	var st metav1.Status
 	if err := json.Unmarshal(b, &st); err != nil || st.Kind != "Status" {
-		st = metav1.Status{Message: "not a Status: " + tail(string(b), 3)}
+		st = metav1.Status{Message: "not a Status: " + string(b[:min(len(b), 80)])}
 	}
 	return resp.StatusCode, st
 }
