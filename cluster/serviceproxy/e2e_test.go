@@ -24,6 +24,7 @@ import (
 	"webkube/cluster/apiserver/apiservertest"
 	"webkube/cluster/controllers/endpoints"
 	"webkube/cluster/dns"
+	"webkube/internal/eventually"
 )
 
 // podServer stands in for a pod: a TCP server on its own address on the test's service
@@ -99,19 +100,6 @@ func createPod(t *testing.T, cs kubernetes.Interface, name, ip string) {
 		t.Fatal(err)
 	}
 	setReady(t, cs, name, ip, true)
-}
-
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	var last string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		ok, s := cond()
-		if ok {
-			return
-		}
-		last = s
-	}
-	t.Fatalf("%s: not within 10 s; last: %s", what, last)
 }
 
 func readyIn(p *Proxier, addr string) bool {
@@ -219,7 +207,7 @@ func TestServicesEndToEnd(t *testing.T) {
 	nodeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(svc.Spec.Ports[0].NodePort)))
 
 	// Wait until all three are in rotation, then 300 connections each way reach all three.
-	eventually(t, "three endpoints ready", func() (bool, string) {
+	eventually.That(t, 10*time.Second, "three endpoints ready", func() (bool, string) {
 		n := 0
 		for _, s := range proxy.Stats("default", "echo") {
 			if s.Ready {
@@ -246,7 +234,7 @@ func TestServicesEndToEnd(t *testing.T) {
 	bAddr := pods["echo-b"].ip + ":3000"
 	changed := time.Now()
 	setReady(t, cs, "echo-b", pods["echo-b"].ip, false)
-	eventually(t, "echo-b out of rotation", func() (bool, string) { return !readyIn(proxy, bAddr), "" })
+	eventually.That(t, 10*time.Second, "echo-b out of rotation", func() (bool, string) { return !readyIn(proxy, bAddr), "" })
 	t.Logf("unready pod out of rotation %v after its status update", time.Since(changed))
 	before := pods["echo-b"].conns.Load()
 	for range 100 {
@@ -258,7 +246,7 @@ func TestServicesEndToEnd(t *testing.T) {
 		t.Errorf("echo-b got %d connections while unready", d)
 	}
 	setReady(t, cs, "echo-b", pods["echo-b"].ip, true)
-	eventually(t, "echo-b back in rotation", func() (bool, string) { return readyIn(proxy, bAddr), "" })
+	eventually.That(t, 10*time.Second, "echo-b back in rotation", func() (bool, string) { return readyIn(proxy, bAddr), "" })
 	got := 0
 	for range 30 {
 		if n, _ := greet(clusterAddr); n == "echo-b" {
@@ -296,12 +284,12 @@ func TestServicesEndToEnd(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	createPod(t, cs, "echo-d", pods["echo-d"].ip)
-	eventually(t, "echo-d in rotation", func() (bool, string) { return readyIn(proxy, pods["echo-d"].ip+":3000"), "" })
+	eventually.That(t, 10*time.Second, "echo-d in rotation", func() (bool, string) { return readyIn(proxy, pods["echo-d"].ip+":3000"), "" })
 	if err := cs.CoreV1().Pods("default").Delete(context.Background(), "echo-a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pods["echo-a"].ln.Close()
-	eventually(t, "echo-a out of rotation", func() (bool, string) { return !readyIn(proxy, pods["echo-a"].ip+":3000"), "" })
+	eventually.That(t, 10*time.Second, "echo-a out of rotation", func() (bool, string) { return !readyIn(proxy, pods["echo-a"].ip+":3000"), "" })
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -361,7 +349,7 @@ func TestIPTablesEndToEnd(t *testing.T) {
 	}
 	defer func() { cancel(); <-proxy.Done() }()
 	inRules := func(pod string) bool { return lab.live(ipOf[pod] + ":3000") }
-	eventually(t, "rules for three pods", func() (bool, string) {
+	eventually.That(t, 10*time.Second, "rules for three pods", func() (bool, string) {
 		return inRules("echo-a") && inRules("echo-b") && inRules("echo-c"), lab.natRules()
 	})
 	clusterAddr := net.JoinHostPort(svc.Spec.ClusterIP, "80")
@@ -381,7 +369,7 @@ func TestIPTablesEndToEnd(t *testing.T) {
 	}
 
 	setReady(t, cs, "echo-b", ipOf["echo-b"], false)
-	eventually(t, "echo-b out of the rules", func() (bool, string) { return !inRules("echo-b"), "" })
+	eventually.That(t, 10*time.Second, "echo-b out of the rules", func() (bool, string) { return !inRules("echo-b"), "" })
 	before := pods["echo-b"].conns.Load()
 	for range 100 {
 		if n, err := lab.hit(clusterAddr, ""); err != nil || n == "echo-b" {
@@ -392,7 +380,7 @@ func TestIPTablesEndToEnd(t *testing.T) {
 		t.Errorf("echo-b got %d connections while unready", d)
 	}
 	setReady(t, cs, "echo-b", ipOf["echo-b"], true)
-	eventually(t, "echo-b back", func() (bool, string) { return inRules("echo-b"), "" })
+	eventually.That(t, 10*time.Second, "echo-b back", func() (bool, string) { return inRules("echo-b"), "" })
 
 	// load runs 4 clients in the namespace until stop is closed.
 	load := func(stop chan struct{}) (ok, failed *atomic.Int64, wait func()) {
@@ -429,12 +417,12 @@ func TestIPTablesEndToEnd(t *testing.T) {
 	ok, failed, wait := load(stop)
 	time.Sleep(200 * time.Millisecond)
 	createPod(t, cs, "echo-d", ipOf["echo-d"])
-	eventually(t, "echo-d in the rules", func() (bool, string) { return inRules("echo-d"), "" })
+	eventually.That(t, 10*time.Second, "echo-d in the rules", func() (bool, string) { return inRules("echo-d"), "" })
 	if err := cs.CoreV1().Pods("default").Delete(context.Background(), "echo-a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	gone := time.Now()
-	eventually(t, "echo-a out of the rules", func() (bool, string) { return !inRules("echo-a"), "" })
+	eventually.That(t, 10*time.Second, "echo-a out of the rules", func() (bool, string) { return !inRules("echo-a"), "" })
 	t.Logf("deleted pod out of the rules after %v", time.Since(gone))
 	time.Sleep(time.Until(gone.Add(time.Second)))
 	pods["echo-a"].ln.Close()
@@ -455,7 +443,7 @@ func TestIPTablesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	pods["echo-d"].ln.Close()
-	eventually(t, "echo-d out of the rules", func() (bool, string) { return !inRules("echo-d"), "" })
+	eventually.That(t, 10*time.Second, "echo-d out of the rules", func() (bool, string) { return !inRules("echo-d"), "" })
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wait()

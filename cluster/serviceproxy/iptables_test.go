@@ -18,6 +18,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"webkube/internal/eventually"
 )
 
 // nsBinder puts ClusterIPs on lo inside a test network namespace.
@@ -183,7 +185,7 @@ func TestIPTablesMode(t *testing.T) {
 	clusterAddr, nodeAddr := cip+":80", "127.0.0.1:30080"
 
 	t.Run("NoEndpointsRefused", func(t *testing.T) {
-		waitFor(t, func() bool { return lab.live(chainServicesBase) })
+		eventually.True(t, 5*time.Second, "the services chain in place", func() bool { return lab.live(chainServicesBase) })
 		start := time.Now()
 		_, err := lab.dial(clusterAddr, "")
 		if !errors.Is(err, syscall.ECONNREFUSED) || time.Since(start) > time.Second {
@@ -192,7 +194,7 @@ func TestIPTablesMode(t *testing.T) {
 	})
 
 	setEndpoints(t, cs, epAt("echo", []*backend{a, b, c}, ips))
-	waitFor(t, func() bool { n, _ := lab.hit(clusterAddr, ""); return n != "" })
+	eventually.True(t, 5*time.Second, "an answer from the ClusterIP", func() bool { n, _ := lab.hit(clusterAddr, ""); return n != "" })
 
 	t.Run("RoundRobin", func(t *testing.T) {
 		for _, addr := range []string{clusterAddr, nodeAddr} {
@@ -250,7 +252,7 @@ func TestIPTablesMode(t *testing.T) {
 		}
 		p := podLab.backend("p", "198.19.8.2:3000")
 		setEndpoints(t, cs, epAt("echo", []*backend{p}, map[*backend]string{p: "198.19.8.2"}))
-		waitFor(t, func() bool { return lab.live("198.19.8.2:3000") })
+		eventually.True(t, 5*time.Second, "rules to 198.19.8.2:3000 in place", func() bool { return lab.live("198.19.8.2:3000") })
 		if n, err := lab.hit(clusterAddr, ""); err != nil || n != "p" {
 			t.Errorf("node to a pod through the ClusterIP: %q %v", n, err)
 		}
@@ -258,7 +260,7 @@ func TestIPTablesMode(t *testing.T) {
 			t.Errorf("pod to itself through the ClusterIP (hairpin): %q %v", n, err)
 		}
 		setEndpoints(t, cs, epAt("echo", []*backend{a, b, c}, ips))
-		waitFor(t, func() bool { return !strings.Contains(lab.natRules(), "198.19.8.2:3000") })
+		eventually.True(t, 5*time.Second, "198.19.8.2:3000 gone from the NAT rules", func() bool { return !strings.Contains(lab.natRules(), "198.19.8.2:3000") })
 	})
 
 	t.Run("UnreadyGetsNothingInFlightFinishes", func(t *testing.T) {
@@ -282,7 +284,7 @@ func TestIPTablesMode(t *testing.T) {
 		defer inflight.Close()
 		setEndpoints(t, cs, epAt("echo", []*backend{a, c}, ips))
 		changed := time.Now()
-		waitFor(t, func() bool { return !strings.Contains(lab.natRules(), "198.18.81.2:3000") })
+		eventually.True(t, 5*time.Second, "198.18.81.2:3000 gone from the NAT rules", func() bool { return !strings.Contains(lab.natRules(), "198.18.81.2:3000") })
 		t.Logf("rules without b %v after the Endpoints update", time.Since(changed))
 		before := b.conns.Load()
 		for range 60 {
@@ -299,7 +301,7 @@ func TestIPTablesMode(t *testing.T) {
 			t.Errorf("in-flight connection broke: %q %v", line, err)
 		}
 		setEndpoints(t, cs, epAt("echo", []*backend{a, b, c}, ips))
-		waitFor(t, func() bool { return lab.live("198.18.81.2:3000") })
+		eventually.True(t, 5*time.Second, "rules to 198.18.81.2:3000 in place", func() bool { return lab.live("198.18.81.2:3000") })
 	})
 
 	t.Run("ClientIPAffinity", func(t *testing.T) {
@@ -308,7 +310,7 @@ func TestIPTablesMode(t *testing.T) {
 		if _, err := cs.CoreV1().Services("default").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return lab.live("--rcheck") })
+		eventually.True(t, 5*time.Second, "the session affinity rule (--rcheck) in place", func() bool { return lab.live("--rcheck") })
 		distinct := map[string]bool{}
 		for _, client := range []string{"198.18.82.2", "198.18.82.3", "198.18.82.4"} {
 			seen := map[string]int{}
@@ -344,16 +346,6 @@ func TestIPTablesMode(t *testing.T) {
 	})
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatal("condition not met within 5 s")
-}
-
 // Two webkubes on one host: each proxier has its own instance and its own default/echo
 // (same namespace/name, other ClusterIP and pods). Neither may touch the other's chains
 // or jump rules, while both sync and when one stops.
@@ -373,11 +365,11 @@ func TestIPTablesInstancesIsolated(t *testing.T) {
 	}
 	pa, csA, _ := startKernelProxyAs(t, lab, "wk-a", svc(cipA, 30081))
 	setEndpoints(t, csA, epAt("echo", []*backend{a}, map[*backend]string{a: "198.18.83.1"}))
-	waitFor(t, func() bool { return lab.liveAs("wk-a", "198.18.83.1:3000") })
+	eventually.True(t, 5*time.Second, "wk-a's rules to 198.18.83.1:3000 in place", func() bool { return lab.liveAs("wk-a", "198.18.83.1:3000") })
 
 	pb, csB, cancelB := startKernelProxyAs(t, lab, "wk-b", svc(cipB, 30082))
 	setEndpoints(t, csB, epAt("echo", []*backend{b}, map[*backend]string{b: "198.18.84.1"}))
-	waitFor(t, func() bool { return lab.liveAs("wk-b", "198.18.84.1:3000") })
+	eventually.True(t, 5*time.Second, "wk-b's rules to 198.18.84.1:3000 in place", func() bool { return lab.liveAs("wk-b", "198.18.84.1:3000") })
 
 	expect := func(when string, addr, want string) {
 		t.Helper()
@@ -399,7 +391,7 @@ func TestIPTablesInstancesIsolated(t *testing.T) {
 	if _, err := csA.CoreV1().Services("default").Update(context.Background(), sa, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return lab.liveAs("wk-a", "--rcheck") })
+	eventually.True(t, 5*time.Second, "wk-a's session affinity rule in place", func() bool { return lab.liveAs("wk-a", "--rcheck") })
 	expect("after A resynced", cipB+":80", "b")
 	expect("after A resynced", cipA+":80", "a")
 	if st := pb.Stats("default", "echo"); len(st) != 1 || st[0].Connections < 20 {

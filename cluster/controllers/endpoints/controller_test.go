@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"webkube/cluster/stepper"
+	"webkube/internal/eventually"
 )
 
 func service(name string, sel map[string]string, ports ...corev1.ServicePort) *corev1.Service {
@@ -219,20 +220,6 @@ func startControllerWith(t *testing.T, cfg Config, objs ...runtime.Object) (kube
 	return cs, ctx
 }
 
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	var last string
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		ok, s := cond()
-		if ok {
-			return
-		}
-		last = s
-	}
-	t.Fatalf("%s: never happened; last state: %s", what, last)
-}
-
 func endpointIPs(ctx context.Context, cs kubernetes.Interface, name string) (string, error) {
 	ep, err := cs.CoreV1().Endpoints("default").Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
@@ -255,7 +242,7 @@ func TestControllerFollowsChanges(t *testing.T) {
 	)
 	want := func(what, expect string) {
 		t.Helper()
-		eventually(t, what, func() (bool, string) {
+		eventually.That(t, 5*time.Second, what, func() (bool, string) {
 			got, err := endpointIPs(ctx, cs, "echo")
 			if err != nil {
 				return false, err.Error()
@@ -264,7 +251,7 @@ func TestControllerFollowsChanges(t *testing.T) {
 		})
 	}
 	want("initial endpoints", "[10.244.0.2] [10.244.0.3]")
-	eventually(t, "slice created", func() (bool, string) {
+	eventually.That(t, 5*time.Second, "slice created", func() (bool, string) {
 		l, err := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=echo"})
 		if err != nil || len(l.Items) != 1 {
 			return false, fmt.Sprint(err, l)
@@ -306,7 +293,7 @@ func TestControllerFollowsChanges(t *testing.T) {
 	if err := cs.CoreV1().Services("default").Delete(ctx, "echo", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "endpoints deleted", func() (bool, string) {
+	eventually.That(t, 5*time.Second, "endpoints deleted", func() (bool, string) {
 		_, err := cs.CoreV1().Endpoints("default").Get(ctx, "echo", metav1.GetOptions{})
 		l, _ := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{})
 		return apierrors.IsNotFound(err) && len(l.Items) == 0, fmt.Sprint(err, len(l.Items))
@@ -325,7 +312,7 @@ func TestControllerLeavesSelectorlessServices(t *testing.T) {
 		pod("a", "10.244.0.2", true, echo),
 	)
 	// Once echo is done the controller has processed both Services.
-	eventually(t, "echo endpoints", func() (bool, string) {
+	eventually.That(t, 5*time.Second, "echo endpoints", func() (bool, string) {
 		got, err := endpointIPs(ctx, cs, "echo")
 		return err == nil && got == "[10.244.0.2] []", fmt.Sprint(got, err)
 	})
@@ -343,7 +330,7 @@ func TestControllerPointsKubernetesAtAPIServer(t *testing.T) {
 	cs, ctx := startControllerWith(t, Config{KubernetesEndpoint: "192.0.2.10:6443"},
 		service("kubernetes", nil, svcPort("https", 443, intstr.FromInt32(443))),
 	)
-	eventually(t, "kubernetes endpoints", func() (bool, string) {
+	eventually.That(t, 5*time.Second, "kubernetes endpoints", func() (bool, string) {
 		ep, err := cs.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -351,7 +338,7 @@ func TestControllerPointsKubernetesAtAPIServer(t *testing.T) {
 		got := fmt.Sprintf("%v %s %d", ips(ep.Subsets[0].Addresses), ep.Subsets[0].Ports[0].Name, ep.Subsets[0].Ports[0].Port)
 		return got == "[192.0.2.10] https 6443", got
 	})
-	eventually(t, "kubernetes slice", func() (bool, string) {
+	eventually.That(t, 5*time.Second, "kubernetes slice", func() (bool, string) {
 		s, err := cs.DiscoveryV1().EndpointSlices("default").Get(ctx, "kubernetes", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -370,7 +357,7 @@ func TestStepModeHoldsWrites(t *testing.T) {
 		service("echo", echo, svcPort("", 80, intstr.FromInt32(3000))),
 		pod("a", "10.244.0.2", true, echo),
 	)
-	eventually(t, "a step waiting", func() (bool, string) {
+	eventually.That(t, 5*time.Second, "a step waiting", func() (bool, string) {
 		w := gate.Waiting()
 		return len(w) == 1 && w[0].Component == Component && w[0].Action == "create-endpoints" && w[0].Name == "echo", fmt.Sprint(w)
 	})
@@ -381,7 +368,7 @@ func TestStepModeHoldsWrites(t *testing.T) {
 		t.Errorf("step message = %q", msg)
 	}
 	gate.SetStepMode(false)
-	eventually(t, "endpoints after release", func() (bool, string) {
+	eventually.That(t, 5*time.Second, "endpoints after release", func() (bool, string) {
 		got, err := endpointIPs(ctx, cs, "echo")
 		return err == nil && got == "[10.244.0.2] []", fmt.Sprint(got, err)
 	})
