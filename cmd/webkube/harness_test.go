@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"webkube/internal/eventually"
 )
 
 var webkubeBin string
@@ -217,17 +219,7 @@ func (c *cluster) jsonpath(obj, path string) string {
 
 func (c *cluster) eventually(timeout time.Duration, what string, f func() (bool, string)) {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, got := f()
-		if ok {
-			return
-		}
-		last = got
-		time.Sleep(200 * time.Millisecond)
-	}
-	c.t.Fatalf("timed out after %s waiting for %s; last: %s", timeout, what, last)
+	eventually.That(c.t, timeout, what, f)
 }
 
 func (c *cluster) waitPod(name, want string, timeout time.Duration) {
