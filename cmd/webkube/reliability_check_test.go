@@ -113,9 +113,9 @@ func (s *relSuite) nodeProblems() []string {
 	return problems
 }
 
-// containerLeaks lists node-1's containers in containerd and returns the ids of those
-// with a running task.
-func (s *relSuite) containerLeaks(ctx context.Context, live map[string]*corev1.Pod) (map[string]bool, []string) {
+// containerLeaks lists node-1's containers in containerd and returns the state of each
+// one's task: "running", "stopped" (exited, not deleted) or "" (no task).
+func (s *relSuite) containerLeaks(ctx context.Context, live map[string]*corev1.Pod) (map[string]string, []string) {
 	sock := filepath.Join(s.c.dataDir, "containerd", "containerd.sock")
 	client, err := containerdclient.New(sock, containerdclient.WithDefaultNamespace("webkube"),
 		containerdclient.WithTimeout(5*time.Second))
@@ -127,7 +127,7 @@ func (s *relSuite) containerLeaks(ctx context.Context, live map[string]*corev1.P
 	if err != nil {
 		return nil, []string{fmt.Sprintf("containerd containers: %v", err)}
 	}
-	running := map[string]bool{}
+	tasks := map[string]string{}
 	perContainer := map[string]int{} // pod uid/container name → running tasks
 	var problems []string
 	for _, c := range list {
@@ -141,12 +141,14 @@ func (s *relSuite) containerLeaks(ctx context.Context, live map[string]*corev1.P
 			problems = append(problems, fmt.Sprintf("orphan container %s (pod %s/%s %s)", short(c.ID()),
 				labels[containers.LabelPodNamespace], labels[containers.LabelPodName], uid))
 		}
+		tasks[c.ID()] = ""
 		task, err := c.Task(ctx, nil)
 		if err != nil {
 			continue // no task: a container kept for its restart count or logs
 		}
+		tasks[c.ID()] = "stopped"
 		if st, err := task.Status(ctx); err == nil && st.Status == containerdclient.Running {
-			running[c.ID()] = true
+			tasks[c.ID()] = "running"
 			perContainer[uid+"/"+labels[containers.LabelContainer]]++
 		}
 	}
@@ -157,19 +159,25 @@ func (s *relSuite) containerLeaks(ctx context.Context, live map[string]*corev1.P
 			}
 		}
 	}
-	return running, problems
+	return tasks, problems
 }
 
 // shimLeaks finds the shim processes serving this data dir's containerd (their -address
-// points into it) whose container has no running task.
-func shimLeaks(dataDir string, running map[string]bool) []string {
-	if running == nil {
+// points into it) whose container has no running task. A shim of an exited task that was
+// never deleted counts too: it serves a process that is gone (containerd's CRI deletes
+// the task when the process exits) and costs some 13 MB.
+func shimLeaks(dataDir string, tasks map[string]string) []string {
+	if tasks == nil {
 		return nil // containerd did not answer; already reported
 	}
 	var problems []string
 	for pid, id := range shims(dataDir) {
-		if !running[id] {
-			problems = append(problems, fmt.Sprintf("orphan shim pid %d for %s", pid, short(id)))
+		switch tasks[id] {
+		case "running":
+		case "stopped":
+			problems = append(problems, fmt.Sprintf("orphan shim pid %d of exited container %s (task not deleted)", pid, short(id)))
+		default:
+			problems = append(problems, fmt.Sprintf("orphan shim pid %d for %s (no task)", pid, short(id)))
 		}
 	}
 	return problems

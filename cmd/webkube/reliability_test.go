@@ -102,7 +102,7 @@ func TestReliability(t *testing.T) {
 	s.run(t, "kill -9 webkube during 0→N scale-up", "6", s.scaleUpKills)
 	s.run(t, "kill -9 webkube during a rollout", "6", s.rolloutKills)
 	s.run(t, "kill -9 webkube during a write stream", "", s.writeKills)
-	s.run(t, "kill -9 a container process", "", s.containerKills)
+	s.run(t, "kill -9 a container process", "6", s.containerKills)
 	s.run(t, "kill -9 a shim", "6", s.shimKills)
 	s.run(t, "kill -9 containerd", "7", s.containerdKills)
 	s.run(t, "Service requests across rollouts", "", s.serviceUnderLoad)
