@@ -70,6 +70,13 @@ func TestBrowserEchoPodFiveSteps(t *testing.T) {
 	if got != want {
 		t.Errorf("steps %q\nwant  %q", got, want)
 	}
+	// The diagram drew every step as an arrow between the right components, in order:
+	// your write, then the notes' five.
+	waitJS(t, ctx, "arrows drawn", `window.wkDiagram.state.played.filter(p => p.endsWith('Pod/echo')).length >= 6`, 30*time.Second)
+	want = "you:client→apiserver:write 1:apiserver→scheduler:watch 2:scheduler→apiserver:write 3:apiserver→kubelet/node-1:watch 4:kubelet/node-1→containerd/node-1:cri 5:kubelet/node-1→apiserver:write"
+	if got := evalString(t, ctx, `window.wkDiagram.state.played.filter(p => p.endsWith('Pod/echo')).map(p => p.split(':').slice(0, 3).join(':')).join(' ')`); got != want {
+		t.Errorf("arrows %q\nwant   %q", got, want)
+	}
 	run(t, ctx, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"), chromedp.WaitVisible(css(`#tbody-pods`)))
 	waitJS(t, ctx, "pod Running", `(() => { const r = document.getElementById('row-pod-default-echo'); return !!r && r.dataset.status === 'Running' })()`, 20*time.Second)
 	shot(t, ctx, "overview")
@@ -78,11 +85,15 @@ func TestBrowserEchoPodFiveSteps(t *testing.T) {
 	if d := evalString(t, ctx, `document.querySelector('#steps li[data-flow=pod][data-name=echo][data-n="2"] pre.diff').textContent`); !strings.Contains(d, "nodeName: node-1") {
 		t.Errorf("bind step diff lacks nodeName: %q", d)
 	}
-	// Scrub back to the first step: it is selected and the diagram shows it again.
-	run(t, ctx, "scrub", 5*time.Second, js(`(() => { const r = document.querySelector('#scrub'); r.value = 0; r.dispatchEvent(new Event('input')); return true })()`))
-	waitJS(t, ctx, "first step selected", `document.querySelector('#steps li.sel') === document.querySelector('#steps li') && document.querySelector('#scrub-label').textContent.startsWith('step 1 of')`, 5*time.Second)
-	if m := evalString(t, ctx, `document.querySelector('#diagram-msg').textContent`); !strings.Contains(m, "scheduler sees the unassigned pod") {
-		t.Errorf("diagram while scrubbed: %q", m)
+	// The steps are one story, named by what you did; it replays on the diagram.
+	if got := evalString(t, ctx, `Array.from(document.querySelectorAll('#steps .story .story-title')).map(e => e.textContent).join('|')`); got != "you created Pod/echo" {
+		t.Errorf("stories %q", got)
+	}
+	n := evalString(t, ctx, `String(window.wkDiagram.state.drawn)`)
+	run(t, ctx, "replay", 5*time.Second, click(`#steps .story [data-testid=replay]`))
+	waitJS(t, ctx, "replayed", `window.wkDiagram.state.drawn >= `+n+` + 6`, 30*time.Second)
+	if m := evalString(t, ctx, `document.querySelector('#diagram-msg').textContent`); !strings.Contains(m, "kubelet reports the pod status") {
+		t.Errorf("diagram after the replay: %q", m)
 	}
 	run(t, ctx, "pod page", 20*time.Second, chromedp.Navigate(e.url+"/o/pod/default/echo"), chromedp.WaitVisible(css(`[data-testid=obj-live]`)))
 	waitJS(t, ctx, "pod page live", `window.wk.ready`, 10*time.Second)

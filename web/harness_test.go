@@ -30,8 +30,12 @@ func startEnv(t testing.TB, nodes ...string) *env {
 	for _, n := range nodes {
 		c.AddNode(t, simnode.Config{Name: n, Gate: c.Gate, Heartbeat: time.Second})
 	}
-	d, err := New(Config{Client: c.Client, RESTConfig: c.API.RESTConfig(), Gate: c.Gate,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := Config{Client: c.Client, RESTConfig: c.API.RESTConfig(), Gate: c.Gate,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if c.Scheduler != nil {
+		cfg.Decisions = c.Scheduler
+	}
+	d, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

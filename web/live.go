@@ -19,7 +19,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"nhooyr.io/websocket"
 
+	"webkube/web/diagram"
 	"webkube/web/steps"
+	"webkube/web/stories"
 	"webkube/web/templates"
 )
 
@@ -125,17 +127,18 @@ const (
 // however many tabs are open.
 func (d *Dashboard) dispatch(ctx context.Context) {
 	der := steps.New(d.now)
+	st := stories.New()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ch := <-d.changes:
-			d.handle(der, ch)
+			d.handle(der, st, ch)
 		}
 	}
 }
 
-func (d *Dashboard) handle(der *steps.Deriver, ch change) {
+func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 	ts := ch.at.UnixMilli()
 	var derived []steps.Step
 	ns := ""
@@ -171,7 +174,7 @@ func (d *Dashboard) handle(der *steps.Deriver, ch change) {
 			return templates.NodeRowView(templates.NodeRowOf(n, d.podsOn(n.Name), d.now()))
 		}, ts)
 		if ch.typ != "MODIFIED" {
-			d.hub.publish(topicSteps, encode(msg{T: "up", ID: "diagram", HTML: html(templates.Diagram(d.nodeNames()))}))
+			d.hub.publish(topicSteps, encode(msg{T: "up", ID: "diagram", HTML: html(diagram.View(d.nodeNames(), d.tokens()))}))
 		}
 	case "replicaset":
 		rs, _ := ch.obj.(*appsv1.ReplicaSet)
@@ -186,10 +189,12 @@ func (d *Dashboard) handle(der *steps.Deriver, ch change) {
 		}, ts)
 	case "deployment":
 		dp, _ := ch.obj.(*appsv1.Deployment)
+		old, _ := ch.old.(*appsv1.Deployment)
 		if dp == nil {
 			return
 		}
 		ns = dp.Namespace
+		derived = der.Deployment(ch.typ, old, dp)
 		d.upsertOrRemove(ch.typ, "deployment", dp.Namespace, dp.Name, "tbody-deployments", func() templ.Component {
 			return templates.DeployRowView(templates.DeployRowOf(dp, d.now()))
 		}, ts)
@@ -205,10 +210,12 @@ func (d *Dashboard) handle(der *steps.Deriver, ch change) {
 		}, ts)
 	case "endpoints":
 		ep, _ := ch.obj.(*corev1.Endpoints)
+		oldEP, _ := ch.old.(*corev1.Endpoints)
 		if ep == nil {
 			return
 		}
 		ns = ep.Namespace
+		derived = der.Endpoints(ch.typ, oldEP, ep)
 		if s, err := d.l.services.Services(ep.Namespace).Get(ep.Name); err == nil {
 			if ch.typ == "DELETED" {
 				ep = nil
@@ -238,17 +245,40 @@ func (d *Dashboard) handle(der *steps.Deriver, ch change) {
 		derived = nil
 	}
 	if len(derived) > 0 {
+		for i := range derived {
+			st.Assign(&derived[i])
+		}
 		d.mu.Lock()
 		d.ring.Add(derived...)
 		d.mu.Unlock()
 		for _, s := range derived {
-			sv := stepView(s)
+			sv := d.withDecision(s, stepView(s))
 			d.hub.publish(topicSteps, encode(msg{T: "step", HTML: html(templates.StepItem(sv)), Ts: ts,
 				Step: &stepMsg{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: sv.RSN, Component: s.Component, Node: s.Node,
 					Kind: s.Kind, Name: s.Name, Title: s.Title}}))
 		}
 	}
 	d.refreshObjects(ch.kind, ns, ts)
+}
+
+// tokens are the pods the diagram draws as the page opens; later ones come with steps.
+func (d *Dashboard) tokens() []diagram.Token {
+	pods, _ := d.l.pods.List(everything)
+	sortByName(pods, func(p *corev1.Pod) string { return p.Namespace + "/" + p.Name })
+	out := make([]diagram.Token, 0, len(pods))
+	for _, p := range pods {
+		phase := string(p.Status.Phase)
+		switch st := templates.PodStatus(p); {
+		case p.DeletionTimestamp != nil:
+			phase = "Terminating"
+		case templates.StatusColor(st) == "bad":
+			phase = "Failed"
+		case p.Spec.NodeName != "" && phase == "Pending":
+			phase = "Bound"
+		}
+		out = append(out, diagram.Token{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, Phase: phase})
+	}
+	return out
 }
 
 func nodesTouched(old, p *corev1.Pod) []string {
@@ -421,10 +451,10 @@ func (d *Dashboard) live(c echo.Context) error {
 	all := d.ring.All()
 	d.mu.Unlock()
 	for _, s := range all {
-		_ = templates.StepItem(stepView(s)).Render(ctx, &stepsHTML)
+		_ = templates.StepItem(d.withDecision(s, stepView(s))).Render(ctx, &stepsHTML)
 	}
 	snap = append(snap, encode(msg{T: "set", ID: "steps", HTML: stepsHTML.String()}),
-		encode(msg{T: "up", ID: "diagram", HTML: html(templates.Diagram(d.nodeNames()))}))
+		encode(msg{T: "up", ID: "diagram", HTML: html(diagram.View(d.nodeNames(), d.tokens()))}))
 	if d.cfg.Gate != nil {
 		on := d.cfg.Gate.StepMode()
 		snap = append(snap, encode(msg{T: "mode", On: &on}),

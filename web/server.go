@@ -79,9 +79,10 @@ type Config struct {
 	Logger       *slog.Logger
 	Clock        clock.PassiveClock
 
-	Traffic TrafficSource   // optional
-	Killer  ContainerKiller // optional
-	Prober  ProbeBreaker    // optional
+	Decisions DecisionSource  // optional: the scheduler, so bind steps show its reasons
+	Traffic   TrafficSource   // optional
+	Killer    ContainerKiller // optional
+	Prober    ProbeBreaker    // optional
 	// MaxSteps is how many recent steps the timeline keeps (default 300).
 	MaxSteps int
 }
@@ -230,6 +231,7 @@ func (d *Dashboard) page(c echo.Context, title, active string) templates.Page {
 		p.Held = d.heldViews()
 	}
 	p.Nodes = d.nodeNames()
+	p.Pods = d.tokens()
 	d.mu.Lock()
 	for _, s := range d.ring.All() {
 		p.Steps = append(p.Steps, stepView(s))
@@ -254,18 +256,36 @@ func (d *Dashboard) heldViews() []templates.HeldView {
 	}
 	var out []templates.HeldView
 	for _, s := range d.cfg.Gate.Waiting() {
-		out = append(out, templates.HeldView{Component: s.Component, Action: s.Action, Kind: s.Kind,
-			Namespace: s.Namespace, Name: s.Name, Node: s.Node, Message: s.Message})
+		out = append(out, heldView(s))
 	}
 	return out
 }
 
 func stepView(s steps.Step) templates.StepView {
-	return templates.StepView{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: steps.RSStepOf(s), Title: s.Title,
+	v := templates.StepView{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: steps.RSStepOf(s), Title: s.Title,
 		Component: s.Component, Node: s.Node, Kind: s.Kind, Namespace: s.Namespace, Name: s.Name,
 		Owner: s.Owner, Time: s.Time.Format("15:04:05.000"), ResourceVersion: s.ResourceVersion,
-		Evidence: s.Evidence, Diff: s.Diff}
+		Evidence: s.Evidence, Diff: s.Diff, From: s.From, To: s.To, Style: s.Style, Fail: s.Fail,
+		Reason: s.Reason, Phase: s.Phase, Story: s.Story, StoryTitle: s.StoryTitle,
+		Obj: steps.Key(s.Kind, s.Namespace, s.Name)}
+	if kind, name, ok := strings.Cut(s.Owner, "/"); ok {
+		v.OwnerKey = steps.Key(kind, s.Namespace, name)
+	}
+	return v
 }
+
+// withDecision attaches the scheduler's decision to the steps that are its result.
+func (d *Dashboard) withDecision(s steps.Step, v templates.StepView) templates.StepView {
+	if d.cfg.Decisions == nil || s.Kind != "Pod" || s.Flow != steps.FlowPod || s.N != 2 {
+		return v
+	}
+	if dec, ok := d.cfg.Decisions.Decision(s.Namespace, s.Name); ok {
+		v.Decision = decisionView(dec)
+	}
+	return v
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
 
 func (d *Dashboard) overviewPage(c echo.Context) error {
 	return render(c, templates.OverviewPage(d.page(c, "Overview", "overview"), d.overview()))

@@ -221,7 +221,7 @@ func (m *Main) Run(ctx context.Context) error {
 	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
 		e.GET(p, health)
 	}
-	dashCfg := web.Config{Client: client, RESTConfig: restCfg, Gate: gate, Logger: m.Logger, Clock: clk,
+	dashCfg := web.Config{Client: client, RESTConfig: restCfg, Gate: gate, Decisions: sched, Logger: m.Logger, Clock: clk,
 		AllowedHosts: dashboardHosts(cfg.Addr, cfg.AllowedHosts)}
 	if !isLoopback(cfg.Addr) {
 		dashCfg.Token = token

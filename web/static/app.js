@@ -8,6 +8,7 @@
   const page = document.body.dataset.page;
   const objEl = $("#object");
   const wk = (window.wk = { stats: [], steps: 0, ready: false });
+  const dg = window.wkDiagram; // diagram.js: the animator's diagram and stories
 
   // ---- helpers ----
   function toast(text, bad) {
@@ -65,8 +66,10 @@
       case "up": {
         const el = document.getElementById(m.id);
         const f = frag(m.html || "");
-        if (el) el.replaceWith(f);
-        else {
+        if (el) {
+          el.replaceWith(f);
+          if (m.id === "diagram" && dg) dg.mount();
+        } else {
           const box = document.getElementById(m.in);
           if (!box) return;
           box.appendChild(f);
@@ -136,121 +139,16 @@
   }
   connect();
 
-  // ---- animator ----
-  function boxesFor(comp, node) {
-    let sel = '.box[data-comp="' + comp + '"]';
-    if (node && (comp === "kubelet" || comp === "containerd")) sel += '[data-node="' + CSS.escape(node) + '"]';
-    return $$(sel);
-  }
-  function flash(comp, node, text) {
-    const boxes = boxesFor(comp, node).concat(boxesFor("apiserver"));
-    boxes.forEach((b) => {
-      b.classList.remove("active");
-      void b.offsetWidth; // restart the animation
-      b.classList.add("active");
-    });
-    const msg = $("#diagram-msg");
-    if (msg) msg.textContent = text;
-  }
-  function stepText(s) {
-    const flow = s.flow === "replicaset" ? "ReplicaSet " : "Pod ";
-    return flow + s.n + " · " + s.title + " — " + s.kind + "/" + s.name + (s.node ? " → " + s.node : "");
-  }
+  // ---- animator: the diagram and the stories live in diagram.js ----
   function addStep(m) {
-    const list = $("#steps");
-    if (list) {
-      if (document.getElementById("step-" + m.step.seq)) return;
-      // Watches of different resources can deliver out of order; place the step by the
-      // resourceVersion of its change (the store's revision) so the timeline reads true.
-      const f = frag(m.html);
-      const li = f.firstElementChild;
-      const rv = Number(li && li.dataset.rv);
-      let before = null;
-      if (rv) {
-        for (let c = list.lastElementChild; c; c = c.previousElementSibling) {
-          const crv = Number(c.dataset.rv);
-          if (!crv || crv <= rv) break;
-          before = c;
-        }
-      }
-      list.insertBefore(f, before);
-      while (list.children.length > 300) list.firstElementChild.remove();
-      if (!scrubbing && li) li.scrollIntoView({ block: "nearest" });
-    }
     wk.steps++;
-    updateScrub();
-    if (!scrubbing) animate(m.step);
-  }
-  // Steps often arrive within milliseconds of each other; the diagram plays them one
-  // after another so the eye can follow. The list above is already up to date.
-  const queue = [];
-  let playing = false;
-  function animate(s) {
-    queue.push(s);
-    if (queue.length > 12) queue.splice(0, queue.length - 12);
-    if (!playing) playNext();
-  }
-  function playNext() {
-    const s = queue.shift();
-    if (!s || scrubbing) {
-      playing = false;
-      return;
-    }
-    playing = true;
-    flash(s.comp, s.node, stepText(s));
-    setTimeout(playNext, queue.length > 6 ? 250 : 700);
+    if (dg) dg.step(m);
   }
   function afterStepsReset() {
-    updateScrub();
-    showNewest();
+    if (dg) dg.reset();
   }
-  // A page opened with steps already listed shows the newest ones, as live ones are.
-  function showNewest() {
-    const list = $("#steps");
-    const col = list && list.closest(".anim-col");
-    if (col && !scrubbing) col.scrollTop = col.scrollHeight;
-  }
-  let scrubbing = false;
-  function updateScrub() {
-    const r = $("#scrub");
-    const list = $("#steps");
-    if (!r || !list) return;
-    const n = list.children.length;
-    const atEnd = !scrubbing || Number(r.value) >= Number(r.max);
-    r.max = Math.max(0, n - 1);
-    if (atEnd) {
-      r.value = r.max;
-      scrubbing = false;
-      $("#scrub-label").textContent = "live";
-    }
-  }
-  showNewest();
-  const scrub = $("#scrub");
-  if (scrub)
-    scrub.addEventListener("input", () => {
-      const list = $("#steps");
-      const i = Number(scrub.value);
-      scrubbing = i < Number(scrub.max);
-      $$(".step.sel", list).forEach((e) => e.classList.remove("sel"));
-      const li = list.children[i];
-      if (!li) return;
-      li.classList.add("sel");
-      li.scrollIntoView({ block: "nearest" });
-      const d = li.dataset;
-      flash(d.comp, d.node, $(".st-title", li).textContent + " — " + d.kind + "/" + d.name + (d.node ? " → " + d.node : ""));
-      $("#scrub-label").textContent = scrubbing ? "step " + (i + 1) + " of " + list.children.length : "live";
-    });
-  // Held steps light the component that is waiting, so the learner sees who is paused.
   function markHeld() {
-    $$(".box.held").forEach((b) => b.classList.remove("held"));
-    $$("[data-testid=held-step]").forEach((h) => {
-      const c = h.dataset.comp || "";
-      let boxes;
-      if (c.startsWith("kubelet/")) boxes = boxesFor("kubelet", c.slice(8));
-      else if (c === "scheduler") boxes = boxesFor("scheduler");
-      else boxes = boxesFor("controller-manager");
-      boxes.forEach((b) => b.classList.add("held"));
-    });
+    if (dg) dg.held();
   }
   function setMode(on) {
     const box = $("#stepmode");

@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func clock() func() time.Time {
@@ -51,8 +52,12 @@ func TestPodCreationFiveSteps(t *testing.T) {
 	p4.ResourceVersion = "15"
 	all = append(all, d.Pod("MODIFIED", p3, p4)...)
 
-	if got := summary(all); got != "p1 p2 p3 p4 p5" {
-		t.Fatalf("steps %q, want p1..p5", got)
+	if got := summary(all); got != "y0 p1 p2 p3 p4 p5" {
+		t.Fatalf("steps %q, want y0 (your write) p1..p5", got)
+	}
+	all = all[1:]
+	if all[1].From != "scheduler" || all[1].To != "apiserver" || all[1].Style != Write || all[0].Style != Watch {
+		t.Errorf("arrows: %+v %+v", all[0], all[1])
 	}
 	if all[1].Node != "node-1" || all[1].ResourceVersion != "11" || !strings.Contains(all[1].Diff, "+   nodeName: node-1") {
 		t.Errorf("bind step %+v", all[1])
@@ -61,7 +66,7 @@ func TestPodCreationFiveSteps(t *testing.T) {
 		t.Errorf("status step %+v", all[4])
 	}
 	for i, s := range all {
-		if s.Seq != i+1 || s.Name != "echo" {
+		if s.Seq != i+2 || s.Name != "echo" {
 			t.Errorf("step %d: seq %d name %q", i, s.Seq, s.Name)
 		}
 	}
@@ -90,21 +95,28 @@ func TestPodCreatedBound(t *testing.T) {
 	d := New(clock())
 	p := newPod("1")
 	p.Spec.NodeName = "node-1"
-	if got := d.Pod("ADDED", nil, p); len(got) != 0 {
-		t.Errorf("got %q, want no scheduler steps", summary(got))
+	if got := d.Pod("ADDED", nil, p); summary(got) != "y0" {
+		t.Errorf("got %q, want only your write, no scheduler steps", summary(got))
 	}
-	// The kubelet's steps that follow are still real.
+	// The kubelet's steps that follow are still real; a container status that is still
+	// waiting is not containerd having created it.
 	p2 := p.DeepCopy()
-	p2.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app"}}
-	if got := d.Pod("MODIFIED", p, p2); summary(got) != "p3 p4" {
-		t.Errorf("got %q, want p3 p4", summary(got))
+	p2.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}}
+	if got := d.Pod("MODIFIED", p, p2); summary(got) != "p3" {
+		t.Errorf("got %q, want p3", summary(got))
 	}
-	// A pod already running when the dashboard starts produces no steps.
+	p3 := p2.DeepCopy()
+	p3.Status.ContainerStatuses[0].State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	if got := d.Pod("MODIFIED", p2, p3); summary(got) != "p4" {
+		t.Errorf("got %q, want p4", summary(got))
+	}
+	// A pod already running when the dashboard starts produces no flow steps (the
+	// dashboard drops its ADDED write too while its caches sync).
 	q := newPod("1")
 	q.UID = "u2"
 	q.Spec.NodeName = "node-1"
 	q.Status.Phase = corev1.PodRunning
-	if got := d.Pod("ADDED", nil, q); len(got) != 0 {
+	if got := d.Pod("ADDED", nil, q); summary(got) != "y0" {
 		t.Errorf("running pod at start: %q", summary(got))
 	}
 }
@@ -137,25 +149,35 @@ func TestEventBeforeBinding(t *testing.T) {
 	}
 }
 
+func rsPod(name, rv, node string) *corev1.Pod {
+	tr := true
+	p := newPod(rv)
+	p.Name, p.UID = name, types.UID("uid-"+name)
+	p.Spec.NodeName = node
+	p.Labels = map[string]string{"app": "echo"}
+	p.OwnerReferences = []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "echo-rs", UID: "rs1", Controller: &tr}}
+	return p
+}
+
 func TestReplicaSetReconcile(t *testing.T) {
 	d := New(clock())
+	d.ReplicaSet("ADDED", nil, rsObj("1", 1, 1))
+	d.Pod("ADDED", nil, rsPod("echo-rs-a", "2", "node-1"))
 	r1 := rsObj("5", 1, 1)
 	r2 := rsObj("6", 3, 1) // scaled 1 -> 3
 	got := d.ReplicaSet("MODIFIED", r1, r2)
-	if summary(got) != "r1" || !strings.Contains(got[0].Evidence, "spec.replicas 3, status.replicas 1") {
+	if summary(got) != "y0 r1" || got[0].Title != "you scaled echo-rs 1→3" || got[0].Root == "" ||
+		!strings.Contains(got[1].Evidence, "spec.replicas 3, status.replicas 1") || !strings.Contains(got[1].Title, "has 1, wants 3") {
 		t.Fatalf("scale: %+v", got)
 	}
 	// Status catching up is not a new wish.
 	if got := d.ReplicaSet("MODIFIED", r2, rsObj("7", 3, 2)); len(got) != 0 {
 		t.Errorf("status progress produced %q", summary(got))
 	}
-	// The controller's pod: reconcile step 2, then pod steps that map to 3, 4, 5.
-	tr := true
-	p := newPod("8")
-	p.Name = "echo-rs-abcde"
-	p.OwnerReferences = []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "echo-rs", UID: "rs1", Controller: &tr}}
+	// The controller's pods: reconcile step 2, then pod steps that map to 3, 4, 5.
+	p := rsPod("echo-rs-b", "8", "")
 	got = d.Pod("ADDED", nil, p)
-	if summary(got) != "r2 p1" || got[0].Owner != "ReplicaSet/echo-rs" {
+	if summary(got) != "r2 p1" || got[0].Owner != "ReplicaSet/echo-rs" || got[0].From != RSCtrl || got[0].Title != "ReplicaSet/echo-rs creates pod echo-rs-b (has 1, wants 3)" {
 		t.Fatalf("created pod: %q %+v", summary(got), got)
 	}
 	if RSStepOf(got[1]) != 3 {
@@ -167,52 +189,54 @@ func TestReplicaSetReconcile(t *testing.T) {
 	if summary(got) != "p2" || RSStepOf(got[0]) != 4 {
 		t.Errorf("bind: %q", summary(got))
 	}
+	d.Pod("ADDED", nil, rsPod("echo-rs-c", "9", "node-1"))
 	// Scale down 3 -> 1 while it has 3: deletion is the controller's, reconcile step 2.
-	d.ReplicaSet("MODIFIED", rsObj("9", 3, 3), rsObj("10", 1, 3))
+	got = d.ReplicaSet("MODIFIED", rsObj("9", 3, 3), rsObj("10", 1, 3))
+	if summary(got) != "y0 r1" {
+		t.Errorf("scale down: %q", summary(got))
+	}
 	p3 := p2.DeepCopy()
 	now := metav1.Now()
 	p3.DeletionTimestamp = &now
 	got = d.Pod("MODIFIED", p2, p3)
-	if summary(got) != "r2" || !strings.Contains(got[0].Title, "deletes pod echo-rs-abcde (has 3, wants 1)") {
+	if summary(got) != "r2 d2" || got[0].Title != "ReplicaSet/echo-rs deletes echo-rs-b: has 3, wants 1" || got[1].To != "kubelet/node-2" {
 		t.Errorf("delete: %q %+v", summary(got), got)
 	}
-	// The final DELETED does not report it again.
-	if got := d.Pod("DELETED", nil, p3); len(got) != 0 {
+	// The final DELETED: the kubelet stopped the containers, the API removed it; the
+	// ReplicaSet still has more than it wants, so no desired ≠ current.
+	if got := d.Pod("DELETED", nil, p3); summary(got) != "d3 d4" || got[1].Phase != "Gone" {
 		t.Errorf("DELETED after deletionTimestamp: %q", summary(got))
 	}
 }
 
-// Deleting a pod by hand ("Break it") while the ReplicaSet is satisfied: the controller
-// sees desired ≠ current.
+// Deleting a pod by hand ("Break it") while the ReplicaSet is satisfied: your write,
+// then the controller sees desired ≠ current.
 func TestExternalDeletion(t *testing.T) {
 	d := New(clock())
 	d.ReplicaSet("ADDED", nil, rsObj("1", 2, 2))
-	tr := true
-	p := newPod("5")
-	p.Name = "echo-rs-x"
-	p.Spec.NodeName = "node-1"
-	p.OwnerReferences = []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "echo-rs", UID: "rs1", Controller: &tr}}
+	p := rsPod("echo-rs-x", "5", "node-1")
+	d.Pod("ADDED", nil, p)
+	d.Pod("ADDED", nil, rsPod("echo-rs-y", "6", "node-1"))
 	got := d.Pod("DELETED", nil, p)
-	if summary(got) != "r1" || got[0].Kind != "ReplicaSet" || got[0].Name != "echo-rs" || !strings.Contains(got[0].Title, "echo-rs-x was deleted") {
+	last := got[len(got)-1]
+	if summary(got) != "y0 d3 d4 r1" || got[0].Root != "you deleted Pod/echo-rs-x" || last.Kind != "ReplicaSet" || last.Name != "echo-rs" || !strings.Contains(last.Title, "echo-rs-x was deleted (has 1, wants 2)") {
 		t.Errorf("external deletion: %q %+v", summary(got), got)
 	}
 }
 
-// Relabeling a pod out of its ReplicaSet: the release is what the controller reacts to.
+// Relabeling a pod out of its ReplicaSet: your write, then the controller sees and releases it.
 func TestReleasedPod(t *testing.T) {
 	d := New(clock())
-	tr := true
-	p := newPod("1")
-	p.Spec.NodeName = "node-1"
+	d.ReplicaSet("ADDED", nil, rsObj("1", 1, 1))
+	p := rsPod("echo-rs-x", "2", "node-1")
 	p.Status.Phase = corev1.PodRunning
-	p.Labels = map[string]string{"app": "echo"}
-	p.OwnerReferences = []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "echo-rs", UID: "rs1", Controller: &tr}}
 	d.Pod("ADDED", nil, p)
 	p2 := p.DeepCopy()
 	p2.Labels = nil
 	p2.OwnerReferences = nil
 	got := d.Pod("MODIFIED", p, p2)
-	if summary(got) != "r1" || got[0].Name != "echo-rs" || !strings.Contains(got[0].Title, "released") {
+	if summary(got) != "y0 r1 r2" || got[0].Title != "you removed app from echo-rs-x" || got[2].Title != "ReplicaSet/echo-rs releases echo-rs-x" ||
+		!strings.Contains(got[1].Title, "has 0, wants 1") {
 		t.Errorf("release: %q %+v", summary(got), got)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
+
+	"webkube/web/diagram"
 )
 
 // Label is one label chip.
@@ -26,6 +28,7 @@ type Page struct {
 	StepMode  bool
 	StepsOK   bool // a Gate is wired, so step mode can be offered
 	Nodes     []string
+	Pods      []diagram.Token // the diagram's pod tokens as the page opens
 	Steps     []StepView
 	Held      []HeldView
 	Namespace string
@@ -130,6 +133,9 @@ func PodStatus(p *corev1.Pod) string {
 	}
 	return reason
 }
+
+// StatusColor is the colour class of a kubectl STATUS: ok, warn or bad.
+func StatusColor(s string) string { return statusColor(s) }
 
 func statusColor(s string) string {
 	switch s {
@@ -274,18 +280,40 @@ func SvcRowOf(s *corev1.Service, ep *corev1.Endpoints, now time.Time) SvcRow {
 	return r
 }
 
-// StepView is one animated step in the timeline.
+// StepView is one animated step in the timeline: an arrow From → To.
 type StepView struct {
 	Seq                                           int
 	Flow, Title, Component, Node, Kind, Namespace string
 	Name, Owner, Time, ResourceVersion, Evidence  string
 	Diff                                          string
 	N, RSN                                        int
+	From, To, Style, Reason, Phase                string
+	Fail                                          bool
+	Story                                         int
+	StoryTitle, Obj, OwnerKey                     string
+	Decision                                      *DecisionView
 }
 
-// HeldView is a step the Gate is holding in step mode.
+// DecisionView is the scheduler's decision behind a bind (or failed scheduling) step.
+type DecisionView struct {
+	Chosen, Message string
+	Nodes           []NodeDecision
+}
+
+// NodeDecision is how one node fared: filtered out (with kube-scheduler's reasons) or scored.
+type NodeDecision struct {
+	Node             string
+	Feasible, Chosen bool
+	Reasons, Scores  []string
+	Score            int64
+}
+
+// HeldView is a step the Gate is holding in step mode: the arrow it is about to draw,
+// its number and what the component will do, and why.
 type HeldView struct {
 	Component, Action, Kind, Namespace, Name, Node, Message string
+	Flow, From, To, Style, Sentence                         string
+	N                                                       int
 }
 
 // Condition is one status condition.

@@ -190,7 +190,7 @@ func TestSvcRowEndpoints(t *testing.T) {
 func TestOverviewPageAndLayout(t *testing.T) {
 	p := Page{Title: "Overview", Active: "overview", CSRF: "tok123", StepsOK: true, StepMode: true, Nodes: []string{"node-1", "node-2"},
 		Steps: []StepView{{Seq: 7, Flow: "pod", N: 2, Title: "scheduler binds it to a node", Component: "scheduler", Node: "node-1", Kind: "Pod", Namespace: "default", Name: "echo", ResourceVersion: "42", Diff: "+   nodeName: node-1\n"}},
-		Held:  []HeldView{{Component: "scheduler", Message: "binding default/echo to node-1"}}}
+		Held:  []HeldView{{Component: "scheduler", Message: "binding default/echo to node-1", N: 2, Flow: "pod", From: "scheduler", To: "apiserver", Style: "write", Sentence: "The scheduler will bind echo to node-1: it is the only node."}}}
 	doc := renderDoc(t, OverviewPage(p, Overview{}))
 	var csrf string
 	var walk func(*html.Node)
@@ -209,8 +209,9 @@ func TestOverviewPageAndLayout(t *testing.T) {
 	for _, id := range []string{"nodes", "pods", "replicasets", "deployments", "services", "animator", "diagram", "filter", "help", "confirm", "steps"} {
 		one(t, doc, id)
 	}
-	if len(byTestID(doc, "held-step")) != 1 || !strings.Contains(text(one(t, doc, "held-step")), "binding default/echo to node-1") {
-		t.Error("held step not shown")
+	if len(byTestID(doc, "held-step")) != 1 || !strings.Contains(text(one(t, doc, "held-step")), "The scheduler will bind echo to node-1") ||
+		!strings.Contains(text(one(t, doc, "held-step")), "Next ②") {
+		t.Error("held step not shown with its number and sentence")
 	}
 	if attr(one(t, doc, "stepmode"), "checked") == "" && !hasAttr(one(t, doc, "stepmode"), "checked") {
 		t.Error("step mode box not checked")
@@ -225,19 +226,9 @@ func TestOverviewPageAndLayout(t *testing.T) {
 	if !strings.Contains(text(st), "nodeName: node-1") || !strings.Contains(text(st), "42") {
 		t.Errorf("step text %q lacks diff or resourceVersion", text(st))
 	}
-	boxes := 0
-	var count func(*html.Node)
-	count = func(n *html.Node) {
-		if n.Type == html.ElementNode && attr(n, "data-comp") == "kubelet" {
-			boxes++
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			count(c)
-		}
-	}
-	count(doc)
-	if boxes != 2 {
-		t.Errorf("%d kubelet boxes, want one per node", boxes)
+	// The diagram is drawn by diagram.js from the nodes and pods it lists.
+	if got := attr(one(t, doc, "diagram"), "data-nodes"); got != `["node-1","node-2"]` {
+		t.Errorf("diagram nodes %s", got)
 	}
 }
 

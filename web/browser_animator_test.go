@@ -1,0 +1,181 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"webkube/cluster/controllers/clustertest"
+	"webkube/cluster/stepper"
+)
+
+func viewport(w, h int64, mobile bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+			Width: w, Height: h, DeviceScaleFactor: 1, Mobile: mobile})
+		return err
+	})
+}
+
+// inView is true when the element's box lies inside the viewport.
+func inView(sel string) string {
+	return fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (!e) return false;
+		const r = e.getBoundingClientRect();
+		return r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight + 1 && r.right <= innerWidth + 1 })()`, sel)
+}
+
+func scaleRS(t *testing.T, e *env, n int32) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, n)
+	if _, err := e.c.Client.AppsV1().ReplicaSets("default").Patch(context.Background(), "echo-rs", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// After more than 200 steps the diagram, its controls and step mode stay in view, at
+// desktop and at phone size, wherever the page is scrolled.
+func TestBrowserDiagramStaysInView(t *testing.T) {
+	e := startEnv(t, "node-1", "node-2")
+	if _, err := e.c.Client.AppsV1().ReplicaSets("default").Create(context.Background(), echoRS(0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []struct {
+		name   string
+		w, h   int64
+		mobile bool
+	}{{"desktop", 1440, 900, false}, {"phone", 390, 844, true}} {
+		t.Run(size.name, func(t *testing.T) {
+			ctx := browser(t)
+			run(t, ctx, "viewport", 10*time.Second, viewport(size.w, size.h, size.mobile))
+			run(t, ctx, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+			waitJS(t, ctx, "live", `window.wk && window.wk.ready`, 10*time.Second)
+			if size.name == "desktop" {
+				scaleRS(t, e, 36) // 36 pods: each created, scheduled, bound, run: over 200 steps
+			} else {
+				scaleRS(t, e, 0) // their deletions, then 20 new ones
+				waitJS(t, ctx, "deletions", `window.wk.steps >= 140`, 90*time.Second)
+				scaleRS(t, e, 20)
+			}
+			waitJS(t, ctx, "200 steps", `window.wk.steps >= 200`, 90*time.Second)
+			for _, scroll := range []string{"0", "document.body.scrollHeight"} {
+				run(t, ctx, "scroll", 5*time.Second, js(`window.scrollTo(0, `+scroll+`); true`))
+				time.Sleep(200 * time.Millisecond) // a scroll settles in a frame
+				for _, sel := range []string{"#diagram svg", "#step-next", "#stepmode", "#anim-speed", "#diagram-msg"} {
+					if ok := evalString(t, ctx, `String(`+inView(sel)+`)`); ok != "true" {
+						r := evalString(t, ctx, fmt.Sprintf(`JSON.stringify(document.querySelector(%q).getBoundingClientRect())`, sel))
+						t.Errorf("%s at scroll %s: %s not in the %dx%d viewport: %s", size.name, scroll, sel, size.w, size.h, r)
+					}
+				}
+				viewShot(t, ctx, "after-200-steps-scrolled-"+map[string]string{"0": "top"}[scroll]+"end")
+			}
+		})
+	}
+}
+
+// Step mode on and three pods created at once: each Next releases exactly one held
+// action, and before it the diagram names the next arrow, its number and why.
+func TestBrowserNextReleasesOne(t *testing.T) {
+	e := startEnv(t, "node-1")
+	ctx := browser(t)
+	run(t, ctx, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, ctx, "live", `window.wk && window.wk.ready`, 10*time.Second)
+	run(t, ctx, "step mode on", 10*time.Second, click(`#stepmode`))
+	clustertest.Eventually(t, 5*time.Second, func() (bool, string) { return e.c.Gate.StepMode(), "gate not in step mode" })
+	for _, n := range []string{"a", "b", "c"} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pod-" + n, Namespace: "default"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
+		if _, err := e.c.Client.CoreV1().Pods("default").Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	actions := func() string {
+		var out []string
+		for _, s := range e.c.Gate.Waiting() {
+			out = append(out, s.Action+" "+s.Name)
+		}
+		return strings.Join(out, ", ")
+	}
+	clustertest.Eventually(t, 10*time.Second, func() (bool, string) { return len(e.c.Gate.Waiting()) > 0, actions() })
+	waitJS(t, ctx, "held shown", `document.querySelectorAll('[data-testid=held-step]').length > 0`, 10*time.Second)
+	first := e.c.Gate.Waiting()[0].Name
+	msg := evalString(t, ctx, `document.querySelector('#diagram-msg').textContent`)
+	if want := "Next ①: The scheduler will take pod " + first + " from its watch: it has no node yet."; msg != want {
+		t.Errorf("before Next the diagram says %q, want %q", msg, want)
+	}
+	if n := evalString(t, ctx, `String(document.querySelectorAll('.dg-ghost [data-testid=arrow][data-from=apiserver][data-to=scheduler]').length)`); n != "1" {
+		t.Errorf("%s ghost arrows API server → scheduler, want 1", n)
+	}
+	viewShot(t, ctx, "first-held")
+	// The scheduler takes one pod at a time; once the first is bound, its kubelet and
+	// the scheduler (the next pod) hold at the same time. From then on, every Next must
+	// release exactly the oldest held action and leave the others held.
+	id := func(s stepper.Step) string { return s.Component + " " + s.Action + " " + s.Name }
+	checked := 0
+	for i := 0; i < 30 && checked < 4; i++ {
+		before := e.c.Gate.Waiting()
+		run(t, ctx, "next", 5*time.Second, click(`#step-next`))
+		var after []stepper.Step
+		clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
+			after = e.c.Gate.Waiting()
+			return len(after) > 0 && (len(after) != len(before) || id(after[0]) != id(before[0])), actions()
+		})
+		time.Sleep(300 * time.Millisecond) // anything wrongly released would move meanwhile
+		after = e.c.Gate.Waiting()
+		if len(before) < 2 {
+			continue
+		}
+		checked++
+		left := map[string]bool{}
+		for _, s := range after {
+			left[id(s)] = true
+		}
+		if left[id(before[0])] {
+			t.Errorf("Next did not release the oldest, %q; held now: %s", id(before[0]), actions())
+		}
+		for _, s := range before[1:] {
+			if !left[id(s)] {
+				t.Errorf("Next released %q as well as %q", id(s), id(before[0]))
+			}
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("only %d Next clicks had two or more actions held", checked)
+	}
+	viewShot(t, ctx, "after-nexts")
+	// Step mode is visibly on, and still on after a reload.
+	run(t, ctx, "reload", 20*time.Second, chromedp.Navigate(e.url+"/editor"))
+	waitJS(t, ctx, "live", `window.wk && window.wk.ready`, 10*time.Second)
+	waitJS(t, ctx, "step mode shown", `document.querySelector('#stepmode').checked && document.body.classList.contains('stepping') && getComputedStyle(document.querySelector('[data-testid=stepbanner]')).display !== 'none'`, 5*time.Second)
+	e.c.Gate.SetStepMode(false)
+}
+
+// viewShot saves what the viewport shows (a full-page shot would unpin the diagram).
+func viewShot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	buf, err := chromedp.Run(c, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	dir := filepath.Join("testdata", "artifacts")
+	_ = os.MkdirAll(dir, 0o755)
+	fn := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".png")
+	if err := os.WriteFile(fn, buf, 0o644); err != nil {
+		t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	t.Logf("screenshot %s", fn)
+}

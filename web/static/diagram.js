@@ -1,0 +1,481 @@
+// webkube's animator: the control-plane diagram (SVG) and the stories. Every step the
+// server derives from a real watch event arrives here; it joins its story in the list at
+// once and plays on the diagram as an arrow, in order, none skipped: a watch notification
+// (API server → component) dashed, a write (component → API server) solid, a CRI call
+// (kubelet → containerd) dotted, failures red. Pods are tokens that appear at the API
+// server, move onto their node when bound, change colour with their phase and leave when
+// deleted. In step mode, the action about to happen is drawn as a pulsing ghost arrow.
+(function () {
+  "use strict";
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const $ = (s, r) => (r || document).querySelector(s);
+  const $$ = (s, r) => Array.from((r || document).querySelectorAll(s));
+  const SPEEDS = { slow: 1800, normal: 900, fast: 300 };
+  const W = 420;
+  const CTRLS = [
+    ["replicaset-controller", "ReplicaSet"],
+    ["deployment-controller", "Deployment"],
+    ["garbage-collector", "garbage collector"],
+    ["endpoints-controller", "endpoints"],
+  ];
+  const st = {
+    boxes: {},
+    areas: {},
+    tokens: new Map(),
+    queue: [],
+    playing: false,
+    timer: 0,
+    speed: "normal",
+    pending: [],
+    arrows: [], // {seq, ts, at}: when each step's arrow was drawn (benchmarks read it)
+    played: [], // what was drawn, in order: "n:from→to:style:kind/name" (tests read it)
+    drawn: 0,
+    story: null,
+  };
+  try {
+    st.speed = localStorage.getItem("wk-speed") || "normal";
+  } catch (e) {}
+  const circled = (n) => (n >= 1 && n <= 20 ? String.fromCharCode(0x2460 + n - 1) : "·");
+
+  // ---- drawing helpers ----
+  function el(tag, attrs, parent) {
+    const e = document.createElementNS(SVGNS, tag);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  function text(parent, x, y, s, cls) {
+    const t = el("text", { x: x, y: y, class: cls || "" }, parent);
+    t.textContent = s;
+    return t;
+  }
+  function box(g, id, x, y, w, h, label, cls) {
+    const r = el("rect", { x: x, y: y, width: w, height: h, rx: 6, class: "dg-box " + (cls || ""), "data-box": id }, g);
+    text(g, x + w / 2, y + Math.min(h / 2 + 4, 15), label, "dg-label");
+    st.boxes[id] = { x: x, y: y, w: w, h: h, r: r };
+    return r;
+  }
+
+  // ---- layout: the components as the notes draw them ----
+  function mount() {
+    const d = $("#diagram");
+    const svg = d && $("svg", d);
+    if (!svg) return;
+    let nodes = [],
+      pods = [];
+    try {
+      nodes = JSON.parse(d.dataset.nodes || "[]") || [];
+      pods = JSON.parse(d.dataset.pods || "[]") || [];
+    } catch (e) {}
+    svg.textContent = "";
+    st.boxes = {};
+    st.areas = {};
+    st.tokens = new Map();
+    const defs = el("defs", {}, svg);
+    for (const k of ["watch", "write", "cri", "fail", "held"]) {
+      const m = el("marker", { id: "dg-head-" + k, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+      el("path", { d: "M0,0 L10,5 L0,10 z", class: "dg-head " + k }, m);
+    }
+    const g = el("g", { class: "dg-static" }, svg);
+    box(g, "client", 6, 6, 112, 34, "you: kubectl / UI", "client");
+    box(g, "scheduler", 6, 88, 112, 34, "scheduler", "sched");
+    box(g, "apiserver", 162, 26, 100, 58, "API server", "api");
+    el("ellipse", { cx: 212, cy: 66, rx: 22, ry: 5, class: "dg-db" }, g);
+    text(g, 212, 79, "SQLite", "dg-small");
+    el("rect", { x: 300, y: 6, width: 114, height: 128, rx: 8, class: "dg-group" }, g);
+    text(g, 357, 19, "controller manager", "dg-small");
+    CTRLS.forEach(([id, label], i) => box(g, id, 305, 25 + i * 27, 104, 22, label, "ctrl"));
+    st.areas[""] = { x: 150, y: 92, w: 124, h: 44 };
+    el("rect", { x: 150, y: 92, width: 124, height: 44, rx: 6, class: "dg-pool" }, g);
+    text(g, 212, 132, "pods without a node", "dg-small");
+    const per = Math.max(1, Math.min(4, nodes.length || 1));
+    const rows = Math.max(1, Math.ceil(nodes.length / per));
+    const nw = (W - 12 - (per - 1) * 6) / per;
+    nodes.forEach((n, i) => {
+      const x = 6 + (i % per) * (nw + 6);
+      const y = 146 + Math.floor(i / per) * 122;
+      el("rect", { x: x, y: y, width: nw, height: 116, rx: 8, class: "dg-node", "data-node": n }, g);
+      text(g, x + nw / 2, y + 13, n, "dg-small dg-nodename");
+      box(g, "kubelet/" + n, x + 5, y + 18, nw - 10, 22, "kubelet", "kubelet");
+      box(g, "containerd/" + n, x + 5, y + 44, nw - 10, 22, "containerd", "ctrd");
+      st.areas[n] = { x: x + 4, y: y + 70, w: nw - 8, h: 44 };
+    });
+    if (!nodes.length) text(g, W / 2, 166, "no nodes yet", "dg-small");
+    const H = 146 + rows * 122 + 2;
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+    st.arrowLayer = el("g", { class: "dg-arrows" }, svg);
+    st.tokenLayer = el("g", { class: "dg-tokens" }, svg);
+    st.ghostLayer = el("g", { class: "dg-ghost" }, svg);
+    for (const p of pods) setToken(p.ns, p.name, p.node, p.phase, true);
+    layoutTokens();
+    held();
+  }
+
+  // ---- tokens ----
+  function setToken(ns, name, node, phase, quiet) {
+    const key = ns + "/" + name;
+    let t = st.tokens.get(key);
+    if (phase === "Gone") {
+      if (t) {
+        t.g.classList.add("leaving");
+        st.tokens.delete(key);
+        setTimeout(() => t.g.remove(), 600);
+      }
+      return;
+    }
+    if (!t) {
+      const g = el("g", { class: "dg-token", "data-pod": key }, st.tokenLayer);
+      el("circle", { r: 5.5 }, g);
+      const tt = el("title", {}, g);
+      tt.textContent = key;
+      // Appear at the API server: that is where every pod is first written.
+      const a = st.boxes.apiserver;
+      g.style.transform = "translate(" + (a.x + a.w / 2) + "px," + (a.y + a.h / 2) + "px)";
+      t = { g: g, node: "", phase: "" };
+      st.tokens.set(key, t);
+    }
+    if (node !== undefined && node !== null && node !== t.node && (node === "" || st.areas[node])) t.node = node;
+    if (phase) {
+      t.phase = phase;
+      t.g.setAttribute("data-phase", phase);
+    }
+    if (!quiet) layoutTokens();
+  }
+  // Tokens sit in their node's area (or the API server's pool) in a grid; beyond what
+  // fits, a "+N" says how many more.
+  function layoutTokens() {
+    const by = {};
+    for (const [, t] of st.tokens) (by[t.node] = by[t.node] || []).push(t);
+    $$(".dg-more", st.tokenLayer).forEach((e) => e.remove());
+    for (const area in by) {
+      const a = st.areas[area] || st.areas[""];
+      const cols = Math.max(1, Math.floor((a.w - 4) / 13));
+      const fit = cols * Math.max(1, Math.floor((a.h - 4) / 13));
+      by[area].forEach((t, i) => {
+        t.g.style.display = i < fit ? "" : "none";
+        const x = a.x + 8 + (i % cols) * 13;
+        const y = a.y + 8 + Math.floor(i / cols) * 13;
+        t.g.style.transform = "translate(" + x + "px," + y + "px)";
+      });
+      if (by[area].length > fit) text(st.tokenLayer, a.x + a.w - 4, a.y + a.h - 3, "+" + (by[area].length - fit), "dg-small dg-more").setAttribute("text-anchor", "end");
+    }
+  }
+
+  // ---- arrows ----
+  function edge(b, tx, ty) {
+    const cx = b.x + b.w / 2,
+      cy = b.y + b.h / 2;
+    const dx = tx - cx,
+      dy = ty - cy;
+    if (!dx && !dy) return [cx, cy];
+    const s = Math.min(dx ? b.w / 2 / Math.abs(dx) : Infinity, dy ? b.h / 2 / Math.abs(dy) : Infinity);
+    return [cx + dx * s, cy + dy * s];
+  }
+  function arrowPath(from, to) {
+    const a = st.boxes[from],
+      b = st.boxes[to];
+    if (!a || !b) return null;
+    if (from === to) {
+      const x = a.x + a.w,
+        y = a.y + 10;
+      return { d: "M" + x + "," + y + " c 24,-10 24,30 0,20", mx: x + 18, my: y + 10 };
+    }
+    const [x1, y1] = edge(a, b.x + b.w / 2, b.y + b.h / 2);
+    const [x2, y2] = edge(b, a.x + a.w / 2, a.y + a.h / 2);
+    return { d: "M" + x1 + "," + y1 + " L" + x2 + "," + y2, mx: (x1 + x2) / 2, my: (y1 + y2) / 2 };
+  }
+  function drawArrow(layer, s, cls, dur) {
+    const p = arrowPath(s.from, s.to);
+    if (!p) return null;
+    const kind = cls === "held" ? "held" : s.fail ? "fail" : s.style || "write";
+    const g = el("g", { class: "dg-arrow " + (s.style || "write") + " " + (s.fail ? "fail " : "") + cls, "data-from": s.from, "data-to": s.to, "data-n": s.n, "data-style": s.style || "write", "data-testid": "arrow" }, layer);
+    const path = el("path", { d: p.d, "marker-end": "url(#dg-head-" + kind + ")" }, g);
+    if (cls !== "held" && dur) {
+      const dot = el("circle", { r: 3.5, class: "dg-dot" }, g);
+      el("animateMotion", { dur: Math.max(0.15, (dur * 0.7) / 1000) + "s", path: p.d, fill: "freeze" }, dot);
+    }
+    const n = s.flow === "you" ? "you" : circled(Number(s.n));
+    el("circle", { cx: p.mx, cy: p.my, r: n === "you" ? 11 : 8, class: "dg-num-bg" }, g);
+    text(g, p.mx, p.my + 4, n, "dg-num");
+    return g;
+  }
+  function light(ids) {
+    $$(".dg-box.active").forEach((b) => b.classList.remove("active"));
+    for (const id of ids) {
+      const b = st.boxes[id];
+      if (b) b.r.classList.add("active");
+    }
+  }
+
+  // ---- steps and the queue ----
+  function stepOf(li) {
+    const d = li.dataset;
+    return {
+      seq: Number(d.seq),
+      flow: d.flow,
+      n: Number(d.n),
+      from: d.from,
+      to: d.to,
+      style: d.style,
+      fail: d.fail === "true",
+      reason: d.reason,
+      phase: d.phase,
+      kind: d.kind,
+      ns: d.ns,
+      name: d.name,
+      node: d.node,
+      story: d.story,
+      title: ($(".st-title", li) || {}).textContent || "",
+    };
+  }
+  function sayStep(s) {
+    return (s.fail ? "✗ " : "") + (s.flow === "you" ? "you · " : circled(s.n) + " ") + s.title + " — " + s.kind + "/" + s.name + (s.node ? " → " + s.node : "");
+  }
+  function play(s, dur) {
+    const old = $$(".dg-arrow.now", st.arrowLayer);
+    old.forEach((a) => a.classList.replace("now", "past"));
+    $$(".dg-arrow.past", st.arrowLayer)
+      .slice(0, -2)
+      .forEach((a) => a.remove());
+    drawArrow(st.arrowLayer, s, "now", dur);
+    light([s.from, s.to]);
+    if (s.kind === "Pod" && s.phase) setToken(s.ns, s.name, s.node || "", s.phase);
+    const m = $("#diagram-msg");
+    if (m && !$(".held-step")) {
+      m.textContent = sayStep(s);
+      m.classList.toggle("bad", !!s.fail);
+    }
+    st.drawn++;
+    st.played.push((s.flow === "you" ? "you" : s.n) + ":" + s.from + "→" + s.to + ":" + (s.fail ? "fail" : s.style) + ":" + s.kind + "/" + s.name);
+    if (st.played.length > 5000) st.played.splice(0, 2500);
+    if (s.ts) {
+      st.arrows.push({ seq: s.seq, ts: s.ts, at: Date.now() });
+      if (st.arrows.length > 20000) st.arrows.splice(0, 10000);
+    }
+  }
+  function enqueue(s) {
+    st.queue.push(s);
+    if (!st.playing) playNext();
+    else queueLabel();
+  }
+  // Steps play one after another so the eye can follow; a backlog plays faster, but
+  // every step is still drawn.
+  function playNext() {
+    const s = st.queue.shift();
+    if (!s) {
+      st.playing = false;
+      queueLabel();
+      return;
+    }
+    st.playing = true;
+    const base = SPEEDS[st.speed] || SPEEDS.normal;
+    const n = st.queue.length;
+    let dur = n > 50 ? Math.min(base, 40) : n > 10 ? Math.min(base, 150) : base;
+    // In step mode each Next releases one action: show it at once, not after a queue.
+    if (document.body.classList.contains("stepping")) dur = Math.min(dur, 400);
+    play(s, dur);
+    queueLabel();
+    st.timer = setTimeout(playNext, dur);
+  }
+  function queueLabel() {
+    const q = $("#anim-queue");
+    if (q) q.textContent = st.queue.length ? st.queue.length + " queued" : "";
+  }
+
+  // ---- stories ----
+  function objKey() {
+    const o = $("#object");
+    if (!o) return null;
+    return { key: o.dataset.kind + "/" + (o.dataset.ns === "_" ? "" : o.dataset.ns || "") + "/" + o.dataset.name, kind: o.dataset.kind, name: o.dataset.name };
+  }
+  const obj = objKey();
+  function mine(li) {
+    if (!obj) return true;
+    const d = li.dataset;
+    if (obj.kind === "Node") return d.node === obj.name;
+    return d.obj === obj.key || d.owner === obj.key;
+  }
+  function storyFor(li, list) {
+    const id = li.dataset.story || "0";
+    let sec = document.getElementById("story-" + id);
+    if (sec) return sec;
+    sec = document.createElement("details");
+    sec.className = "story";
+    sec.id = "story-" + id;
+    sec.dataset.story = id;
+    sec.dataset.testid = "story";
+    sec.setAttribute("data-testid", "story");
+    sec.hidden = !!obj;
+    const sum = document.createElement("summary");
+    const t = document.createElement("span");
+    t.className = "story-title";
+    t.textContent = li.dataset.storyTitle || "steps";
+    const c = document.createElement("span");
+    c.className = "story-count muted";
+    const b = document.createElement("button");
+    b.className = "small replay";
+    b.type = "button";
+    b.textContent = "Replay";
+    b.setAttribute("data-testid", "replay");
+    sum.append(t, c, b);
+    const ol = document.createElement("ol");
+    ol.className = "steps";
+    sec.append(sum, ol);
+    list.appendChild(sec);
+    return sec;
+  }
+  // place puts a step into its story, ordered by resourceVersion (the store's revision),
+  // which undoes the reordering of separate watches.
+  function place(li, list, live) {
+    const sec = storyFor(li, list);
+    const ol = $("ol", sec);
+    const rv = Number(li.dataset.rv);
+    let before = null;
+    if (rv) {
+      for (let c = ol.lastElementChild; c; c = c.previousElementSibling) {
+        const crv = Number(c.dataset.rv);
+        if (!crv || crv <= rv) break;
+        before = c;
+      }
+    }
+    ol.insertBefore(li, before);
+    if (mine(li)) sec.hidden = false;
+    if (live && st.story !== sec) {
+      // A new story plays: the older ones fold (and can be replayed).
+      if (!sec.open) {
+        $$("details.story[open]", list).forEach((o) => (o.open = false));
+        sec.open = true;
+      }
+      st.story = sec;
+    }
+    return sec;
+  }
+  function count(sec) {
+    const n = $("ol", sec).children.length;
+    $(".story-count", sec).textContent = n + (n === 1 ? " step" : " steps");
+  }
+  function trim(list) {
+    let all = $$("li.step", list);
+    for (let i = 0; i < all.length - 300; i++) {
+      const sec = all[i].closest(".story");
+      all[i].remove();
+      if (sec && !$("li", sec)) sec.remove();
+    }
+  }
+  // Incoming steps are put into the DOM once per frame, however many arrive.
+  function step(m) {
+    st.pending.push(m);
+    if (st.pending.length === 1) requestAnimationFrame(flush);
+  }
+  function flush() {
+    const list = $("#steps");
+    const batch = st.pending;
+    st.pending = [];
+    const touched = new Set();
+    for (const m of batch) {
+      if (document.getElementById("step-" + m.step.seq)) continue;
+      const t = document.createElement("template");
+      t.innerHTML = (m.html || "").trim();
+      const li = t.content.firstElementChild;
+      if (!li) continue;
+      if (list) touched.add(place(li, list, true));
+      if (!mine(li)) continue;
+      const s = stepOf(li);
+      s.ts = m.ts;
+      enqueue(s);
+    }
+    touched.forEach(count);
+    if (list) {
+      trim(list);
+      if (list.scrollHeight > list.clientHeight + 4 && !list.dataset.userScrolled) list.scrollTop = list.scrollHeight;
+    }
+  }
+  // reset regroups a fresh list of steps (a page load or reconnect) into stories; the
+  // newest story is open, older ones folded. Nothing is animated.
+  function reset() {
+    const list = $("#steps");
+    if (!list) return;
+    const lis = $$("li.step", list);
+    $$(".story", list).forEach((s) => s.remove());
+    list.textContent = "";
+    st.story = null;
+    const secs = new Set();
+    for (const li of lis) secs.add(place(li, list, false));
+    secs.forEach(count);
+    const visible = $$("details.story:not([hidden])", list);
+    if (visible.length) {
+      visible[visible.length - 1].open = true;
+      st.story = visible[visible.length - 1];
+    }
+    list.scrollTop = list.scrollHeight;
+  }
+  function replay(sec) {
+    clearTimeout(st.timer);
+    st.queue = [];
+    st.playing = false;
+    $$("li.step", sec).forEach((li) => st.queue.push(stepOf(li)));
+    $$(".story.replaying").forEach((s) => s.classList.remove("replaying"));
+    sec.classList.add("replaying");
+    playNext();
+  }
+
+  // ---- step mode: the action about to happen ----
+  function held() {
+    if (!st.ghostLayer) return;
+    st.ghostLayer.textContent = "";
+    $$(".dg-box.held").forEach((b) => b.classList.remove("held"));
+    const h = $(".held-step");
+    const m = $("#diagram-msg");
+    if (!h) {
+      if (m && m.classList.contains("pending")) {
+        m.textContent = "";
+        m.classList.remove("pending");
+      }
+      return;
+    }
+    const d = h.dataset;
+    drawArrow(st.ghostLayer, { from: d.from, to: d.to, style: d.style, n: d.n, flow: d.flow }, "held", 0);
+    const who = d.from === "apiserver" ? d.to : d.from;
+    if (st.boxes[who]) st.boxes[who].r.classList.add("held");
+    if (m) {
+      m.textContent = "Next " + circled(Number(d.n)) + ": " + (($(".held-say", h) || {}).textContent || "");
+      m.classList.add("pending");
+      m.classList.remove("bad");
+    }
+  }
+
+  // ---- controls ----
+  function setSpeed(v) {
+    st.speed = SPEEDS[v] ? v : "normal";
+    const sel = $("#anim-speed");
+    if (sel) sel.value = st.speed;
+    try {
+      localStorage.setItem("wk-speed", st.speed);
+    } catch (e) {}
+  }
+  document.addEventListener("change", (ev) => {
+    if (ev.target.id === "anim-speed") setSpeed(ev.target.value);
+  });
+  document.addEventListener("click", (ev) => {
+    const b = ev.target.closest(".replay");
+    if (!b) return;
+    ev.preventDefault();
+    replay(b.closest(".story"));
+  });
+  const list0 = $("#steps");
+  if (list0)
+    list0.addEventListener("scroll", () => {
+      const atEnd = list0.scrollTop + list0.clientHeight >= list0.scrollHeight - 8;
+      if (atEnd) delete list0.dataset.userScrolled;
+      else list0.dataset.userScrolled = "1";
+    });
+  // On a phone the pinned diagram is fixed at the top; the page starts below it.
+  const pin = $("#anim-pin");
+  if (pin && window.ResizeObserver)
+    new ResizeObserver(() => document.documentElement.style.setProperty("--pin-h", pin.offsetHeight + "px")).observe(pin);
+
+  setSpeed(st.speed);
+  mount();
+  reset();
+  window.wkDiagram = { step: step, reset: reset, mount: mount, held: held, replay: replay, setSpeed: setSpeed, state: st };
+})();

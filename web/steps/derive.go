@@ -1,0 +1,380 @@
+package steps
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Flows. Each is a numbered sequence of arrows, as the notes draw them.
+const (
+	FlowYou        = "you"        // the learner's own write (apply, scale, relabel, delete): N 0
+	FlowPod        = "pod"        // Pod creation, steps 1-5
+	FlowReplicaSet = "replicaset" // ReplicaSet reconcile, steps 1-2 (3-5 are the new pods' own)
+	FlowDelete     = "delete"     // a pod's deletion: 2 kubelet sees it, 3 stops the containers, 4 API removes it
+	FlowGC         = "gc"         // garbage collector: 1 sees the owner gone, 2 deletes a dependent
+	FlowDeployment = "deployment" // deployment controller: 1 sees the change, 2 creates or scales a ReplicaSet
+	FlowEndpoints  = "endpoints"  // readiness: 1 kubelet reports, 2 endpoints controller sees, 3 writes Endpoints
+)
+
+// Arrow styles: a watch notification (API server → component), a write (component → API
+// server), and the kubelet's calls to containerd over CRI.
+const (
+	Watch = "watch"
+	Write = "write"
+	CRI   = "cri"
+)
+
+// Components, as the diagram names its boxes; kubelets and containerds are per node.
+const (
+	Client     = "client"
+	APIServer  = "apiserver"
+	Scheduler  = "scheduler"
+	RSCtrl     = "replicaset-controller"
+	DeployCtrl = "deployment-controller"
+	GC         = "garbage-collector"
+	EPCtrl     = "endpoints-controller"
+)
+
+// Kubelet names a node's kubelet box.
+func Kubelet(node string) string { return "kubelet/" + node }
+
+// Containerd names a node's containerd box.
+func Containerd(node string) string { return "containerd/" + node }
+
+// Step is one animated step: one arrow between two components, backed by one observed
+// object change (its resourceVersion and diff).
+type Step struct {
+	Seq       int       `json:"seq"`
+	Flow      string    `json:"flow"`
+	N         int       `json:"n"`
+	Title     string    `json:"title"`
+	Component string    `json:"component"` // scheduler, controller-manager, kubelet, containerd, client
+	From      string    `json:"from"`      // the arrow's tail: one of the components above
+	To        string    `json:"to"`        // its head
+	Style     string    `json:"style"`     // watch, write, cri
+	Fail      bool      `json:"fail,omitempty"`
+	Reason    string    `json:"reason,omitempty"` // a failure's reason: FailedScheduling, ErrImagePull, ...
+	Phase     string    `json:"phase,omitempty"`  // the pod token after this step: Pending, Bound, Running, Failed, Terminating, Gone
+	Node      string    `json:"node,omitempty"`
+	Kind      string    `json:"kind"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	Owner     string    `json:"owner,omitempty"` // "ReplicaSet/echo-rs" for pods a ReplicaSet made
+	Time      time.Time `json:"time"`
+	// StoryKey is the object ("Kind/ns/name") whose story this step continues; Binds are
+	// objects whose later steps belong to the same story; Root, when set, starts a new
+	// story with that title (a learner's action).
+	StoryKey        string   `json:"-"`
+	Binds           []string `json:"-"`
+	Root            string   `json:"-"`
+	Story           int      `json:"story"`
+	StoryTitle      string   `json:"storyTitle"`
+	ResourceVersion string   `json:"resourceVersion"`
+	Evidence        string   `json:"evidence"` // the watch event behind it: "MODIFIED Pod default/echo: spec.nodeName set"
+	Diff            string   `json:"diff,omitempty"`
+}
+
+// Key names an object for stories: "Pod/default/echo".
+func Key(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
+
+// Pod creation titles, as the seed words them.
+var podTitles = [6]string{"",
+	"scheduler sees the unassigned pod",
+	"scheduler binds it to a node",
+	"kubelet sees the pod bound to its node",
+	"kubelet has containerd create the containers",
+	"kubelet reports the pod status",
+}
+
+// Deriver keeps per-object progress so each step is reported once and in order.
+// It is not safe for concurrent use; feed it from one goroutine.
+type Deriver struct {
+	seq     int
+	pods    map[types.UID]*podProgress
+	rss     map[string]rsState                // "namespace/name"
+	owned   map[string]map[types.UID]struct{} // ReplicaSet "namespace/name" -> its live pods
+	deps    map[string]depState               // Deployment "namespace/name"
+	events  map[types.UID]int32               // Event uid -> count already turned into steps
+	ownedBy map[types.UID]string              // live pod -> its ReplicaSet "namespace/name"
+	now     func() time.Time
+}
+
+type podProgress struct {
+	last     int
+	owner    string // "ReplicaSet/name"
+	node     string
+	deleting bool            // its deletion was reported
+	fails    map[string]bool // failure steps reported: "reason/container/restarts"
+	ready    bool
+}
+
+type rsState struct {
+	desired, current int32
+	deploy           string // owning Deployment's name, if any
+	deleting         bool
+}
+
+type depState struct {
+	replicas   int32
+	generation int64
+	deleting   bool
+}
+
+// New returns a Deriver; now stamps steps whose evidence has no time of its own.
+func New(now func() time.Time) *Deriver {
+	return &Deriver{pods: map[types.UID]*podProgress{}, rss: map[string]rsState{},
+		owned: map[string]map[types.UID]struct{}{}, deps: map[string]depState{},
+		events: map[types.UID]int32{}, ownedBy: map[types.UID]string{}, now: now}
+}
+
+// mk numbers a step, stamps it and names its component from the arrow's non-API end.
+func (d *Deriver) mk(s Step) Step {
+	d.seq++
+	s.Seq = d.seq
+	if s.Time.IsZero() {
+		s.Time = d.now()
+	}
+	if s.Component == "" && s.Style == CRI {
+		s.Component = "containerd" // the kubelet asks; containerd does the work
+	}
+	if s.Component == "" {
+		end := s.From
+		if end == APIServer {
+			end = s.To
+		}
+		switch {
+		case strings.HasPrefix(end, "kubelet/"):
+			s.Component = "kubelet"
+		case strings.HasPrefix(end, "containerd/"):
+			s.Component = "containerd"
+		case end == Scheduler || end == Client:
+			s.Component = end
+		default:
+			s.Component = "controller-manager"
+		}
+	}
+	return s
+}
+
+// Pod derives steps from a pod watch event. old is nil for ADDED; for DELETED, pass the
+// last known object as pod.
+func (d *Deriver) Pod(eventType string, old, pod *corev1.Pod) []Step {
+	if pod == nil {
+		return nil
+	}
+	out := d.pod(eventType, old, pod)
+	d.track(eventType, pod)
+	// The diff costs two YAML renderings; most pod events (status churn) yield no step.
+	if len(out) > 0 {
+		diff := objectDiff(old, pod)
+		for i := range out {
+			if out[i].Diff == "" {
+				out[i].Diff = diff
+			}
+		}
+	}
+	return out
+}
+
+func ownerOf(o metav1.Object, kind string) string {
+	if ref := metav1.GetControllerOf(o); ref != nil && ref.Kind == kind {
+		return ref.Name
+	}
+	return ""
+}
+
+func (d *Deriver) pod(eventType string, old, pod *corev1.Pod) []Step {
+	ev := func(what string) string {
+		return fmt.Sprintf("%s Pod %s/%s: %s", eventType, pod.Namespace, pod.Name, what)
+	}
+	rs := ownerOf(pod, "ReplicaSet")
+	owner := ""
+	if rs != "" {
+		owner = "ReplicaSet/" + rs
+	}
+	if eventType == "DELETED" {
+		return d.podGone(pod, rs, ev)
+	}
+	var out []Step
+	pp := d.pods[pod.UID]
+	if pp == nil {
+		pp = &podProgress{owner: owner, fails: map[string]bool{}}
+		d.pods[pod.UID] = pp
+		if eventType == "ADDED" {
+			out = append(out, d.created(pod, rs, ev))
+		}
+		if pod.Spec.NodeName != "" {
+			// Bound before we saw it (we joined late, or it was created with nodeName):
+			// whatever it has reached did not happen in front of us.
+			pp.last = reachedOf(pod)
+			pp.node = pod.Spec.NodeName
+			return out
+		}
+	}
+	pp.owner = owner
+	if old != nil {
+		out = append(out, d.relabelled(old, pod, ev)...)
+	}
+	if old != nil && old.DeletionTimestamp == nil && pod.DeletionTimestamp != nil && !pp.deleting {
+		pp.deleting = true
+		return append(out, d.deletion(pod, rs, ev)...)
+	}
+	if pod.DeletionTimestamp != nil {
+		return out
+	}
+	wasRunning := pp.last == 5
+	out = append(out, d.progress(eventType, pod, pp, ev)...)
+	out = append(out, d.podFailures(old, pod, pp, ev)...)
+	out = append(out, d.readiness(old, pod, pp, wasRunning, ev)...)
+	return out
+}
+
+// created is the write that made the pod: the learner's, or its ReplicaSet's (step 2).
+func (d *Deriver) created(pod *corev1.Pod, rs string, ev func(string) string) Step {
+	key := Key("Pod", pod.Namespace, pod.Name)
+	if rs != "" {
+		st := d.rss[pod.Namespace+"/"+rs]
+		has := len(d.owned[pod.Namespace+"/"+rs])
+		return d.mk(Step{Flow: FlowReplicaSet, N: 2, From: RSCtrl, To: APIServer, Style: Write, Phase: "Pending",
+			Title: fmt.Sprintf("ReplicaSet/%s creates pod %s (has %d, wants %d)", rs, pod.Name, has, st.desired),
+			Kind:  "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: "ReplicaSet/" + rs,
+			StoryKey: Key("ReplicaSet", pod.Namespace, rs), Binds: []string{key},
+			ResourceVersion: pod.ResourceVersion, Evidence: ev("created with an ownerReference to ReplicaSet/" + rs)})
+	}
+	what := "you created Pod/" + pod.Name
+	return d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Phase: "Pending", Title: what,
+		Root: what, StoryKey: key, Binds: []string{key}, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name,
+		ResourceVersion: pod.ResourceVersion, Evidence: ev("created without an owner: a client wrote it")})
+}
+
+// progress reports the creation steps the pod has newly reached.
+func (d *Deriver) progress(eventType string, pod *corev1.Pod, pp *podProgress, ev func(string) string) []Step {
+	reached, why := 0, ""
+	switch {
+	case pod.Status.Phase == corev1.PodRunning || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
+		reached, why = 5, "status.phase "+string(pod.Status.Phase)
+	case startedContainer(pod):
+		reached, why = 4, "status.containerStatuses reported"
+	case pod.Spec.NodeName != "" && (pod.Status.HostIP != "" || hasCondition(pod, corev1.PodInitialized) ||
+		hasCondition(pod, corev1.ContainersReady) || hasContainerStatus(pod)):
+		reached, why = 3, "kubelet wrote status (hostIP/conditions)"
+	case pod.Spec.NodeName != "":
+		reached, why = 2, "spec.nodeName set to "+pod.Spec.NodeName
+	case eventType == "ADDED" || pp.last == 0:
+		reached, why = 1, "spec.nodeName empty"
+	}
+	var out []Step
+	for n := pp.last + 1; n <= reached; n++ {
+		w := why
+		if n < reached {
+			w = why + " (implies this step)"
+		}
+		if n == 2 && reached > 2 {
+			w = "spec.nodeName set to " + pod.Spec.NodeName
+		}
+		out = append(out, d.podStep(n, pod, pp.owner, ev(w)))
+	}
+	if reached > pp.last {
+		pp.last = reached
+	}
+	if pod.Spec.NodeName != "" {
+		pp.node = pod.Spec.NodeName
+	}
+	return out
+}
+
+var podArrows = [6][3]string{{}, {APIServer, Scheduler, Watch}, {Scheduler, APIServer, Write},
+	{APIServer, "kubelet", Watch}, {"kubelet", "containerd", CRI}, {"kubelet", APIServer, Write}}
+
+var podPhases = [6]string{"", "Pending", "Bound", "Bound", "Bound", "Running"}
+
+func (d *Deriver) podStep(n int, pod *corev1.Pod, owner, evidence string) Step {
+	a := podArrows[n]
+	node := pod.Spec.NodeName
+	end := func(c string) string {
+		switch c {
+		case "kubelet":
+			return Kubelet(node)
+		case "containerd":
+			return Containerd(node)
+		}
+		return c
+	}
+	phase := podPhases[n]
+	if n == 5 && pod.Status.Phase != "" {
+		phase = string(pod.Status.Phase)
+	}
+	return d.mk(Step{Flow: FlowPod, N: n, Title: podTitles[n], From: end(a[0]), To: end(a[1]), Style: a[2], Phase: phase,
+		Node: node, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: owner,
+		StoryKey: Key("Pod", pod.Namespace, pod.Name), ResourceVersion: pod.ResourceVersion, Evidence: evidence})
+}
+
+// Event derives steps from a core/v1 Event: kubelet events (Pulling, Pulled, Created,
+// Started) are the clearest evidence of steps 3 and 4; FailedScheduling, failed pulls and
+// probes are failures drawn in red.
+func (d *Deriver) Event(e *corev1.Event, pod *corev1.Pod) []Step {
+	if e == nil || e.InvolvedObject.Kind != "Pod" {
+		return nil
+	}
+	if seen, ok := d.events[e.UID]; ok && e.UID != "" && seen >= e.Count {
+		return nil
+	}
+	d.events[e.UID] = e.Count
+	if f := d.eventFailure(e, pod); f != nil {
+		return f
+	}
+	// Scheduled is not used: the binding itself arrives as a pod MODIFIED with nodeName,
+	// which carries the diff. Kubelet events only count once that binding was seen, since
+	// the Events watch can run ahead of the pods watch.
+	target := 0
+	switch e.Reason {
+	case "Pulling", "Pulled":
+		target = 3
+	case "Created", "Started":
+		target = 4
+	default:
+		return nil
+	}
+	pp := d.pods[e.InvolvedObject.UID]
+	if pp == nil || pp.last < 2 || pp.last >= target || pp.deleting {
+		return nil
+	}
+	p := eventPod(e, pod)
+	var out []Step
+	for n := pp.last + 1; n <= target; n++ {
+		s := d.podStep(n, p, pp.owner, fmt.Sprintf("Event %s: %s", e.Reason, e.Message))
+		s.ResourceVersion = e.ResourceVersion
+		// lastTimestamp has whole seconds on the wire and would sort before the binding
+		// step; only the precise eventTime beats the time the event arrived.
+		if !e.EventTime.IsZero() {
+			s.Time = e.EventTime.Time
+		}
+		out = append(out, s)
+	}
+	pp.last = target
+	return out
+}
+
+func eventPod(e *corev1.Event, pod *corev1.Pod) *corev1.Pod {
+	if pod != nil {
+		return pod
+	}
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: e.InvolvedObject.Name,
+		Namespace: e.InvolvedObject.Namespace, UID: e.InvolvedObject.UID}}
+}
+
+// startedContainer: some container got past waiting (running or terminated), so
+// containerd did create it. A container still waiting on its image is not step 4.
+func startedContainer(p *corev1.Pod) bool {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Running != nil || c.State.Terminated != nil || c.LastTerminationState.Terminated != nil {
+			return true
+		}
+	}
+	return false
+}

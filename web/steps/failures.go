@@ -1,0 +1,182 @@
+package steps
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Waiting reasons that mean containerd could not make or keep the container.
+var pullFailures = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "InvalidImageName": true,
+	"ErrImageNeverPull": true}
+
+var runFailures = map[string]bool{"CrashLoopBackOff": true, "CreateContainerError": true,
+	"CreateContainerConfigError": true, "RunContainerError": true}
+
+// podFailures reports, once each, a container that cannot be pulled or keeps crashing,
+// and every restart, in red with the reason the kubelet wrote.
+func (d *Deriver) podFailures(old, pod *corev1.Pod, pp *podProgress, ev func(string) string) []Step {
+	node := pod.Spec.NodeName
+	if node == "" {
+		return nil
+	}
+	prev := map[string]int32{}
+	if old != nil {
+		for _, c := range old.Status.ContainerStatuses {
+			prev[c.Name] = c.RestartCount
+		}
+	}
+	var out []Step
+	for _, c := range pod.Status.ContainerStatuses {
+		s := Step{Flow: FlowPod, N: 4, From: Kubelet(node), To: Containerd(node), Style: CRI, Fail: true, Phase: "Failed",
+			Node: node, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: pp.owner,
+			StoryKey: Key("Pod", pod.Namespace, pod.Name), ResourceVersion: pod.ResourceVersion}
+		if w := c.State.Waiting; w != nil && (pullFailures[w.Reason] || runFailures[w.Reason]) {
+			k := fmt.Sprintf("%s/%s/%d", w.Reason, c.Name, c.RestartCount)
+			if pp.fails[k] {
+				continue
+			}
+			pp.fails[k] = true
+			s.Reason = w.Reason
+			if pullFailures[w.Reason] {
+				s.Title = fmt.Sprintf("containerd cannot pull image %s for %s: %s", c.Image, c.Name, w.Reason)
+			} else {
+				s.Title = fmt.Sprintf("container %s of %s keeps failing (%s, %d restarts): the kubelet waits before trying again", c.Name, pod.Name, w.Reason, c.RestartCount)
+			}
+			s.Evidence = ev("containerStatuses[" + c.Name + "].state.waiting " + w.Reason + ": " + w.Message)
+			out = append(out, d.mk(s))
+			continue
+		}
+		if p, ok := prev[c.Name]; ok && c.RestartCount > p {
+			last := "exited"
+			if t := c.LastTerminationState.Terminated; t != nil {
+				last = fmt.Sprintf("%s, exit code %d", t.Reason, t.ExitCode)
+				s.Fail = t.Reason != "Completed"
+			}
+			s.Reason, s.Phase = "Restarted", string(pod.Status.Phase)
+			s.Title = fmt.Sprintf("kubelet has containerd restart %s of %s (restart %d; last: %s)", c.Name, pod.Name, c.RestartCount, last)
+			s.Evidence = ev(fmt.Sprintf("containerStatuses[%s].restartCount %d", c.Name, c.RestartCount))
+			out = append(out, d.mk(s))
+		}
+	}
+	return out
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// readiness: a running pod turned ready or not ready (its readiness probe), which the
+// kubelet writes, and which the endpoints controller acts on.
+func (d *Deriver) readiness(old, pod *corev1.Pod, pp *podProgress, wasRunning bool, ev func(string) string) []Step {
+	r := podReady(pod)
+	changed := r != pp.ready
+	pp.ready = r
+	if !wasRunning || !changed || old == nil || pod.Spec.NodeName == "" {
+		return nil
+	}
+	s := Step{Flow: FlowEndpoints, N: 1, From: Kubelet(pod.Spec.NodeName), To: APIServer, Style: Write,
+		Node: pod.Spec.NodeName, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: pp.owner,
+		StoryKey: Key("Pod", pod.Namespace, pod.Name), ResourceVersion: pod.ResourceVersion, Phase: "Running",
+		Evidence: ev(fmt.Sprintf("condition Ready %v", r))}
+	if r {
+		s.Title = "kubelet reports " + pod.Name + " ready: its readiness probe passes"
+	} else {
+		s.Title, s.Fail, s.Reason, s.Phase = "kubelet reports "+pod.Name+" not ready: its readiness probe fails", true, "NotReady", "NotReady"
+	}
+	return []Step{d.mk(s)}
+}
+
+// eventFailure turns a failure Event into a red step: the scheduler found no node, or a
+// liveness probe failed and the kubelet restarts the container.
+func (d *Deriver) eventFailure(e *corev1.Event, pod *corev1.Pod) []Step {
+	pp := d.pods[e.InvolvedObject.UID]
+	p := eventPod(e, pod)
+	s := Step{Fail: true, Reason: e.Reason, Kind: "Pod", Namespace: p.Namespace, Name: p.Name,
+		StoryKey: Key("Pod", p.Namespace, p.Name), ResourceVersion: e.ResourceVersion,
+		Evidence: fmt.Sprintf("Event %s from %s (count %d): %s", e.Reason, e.Source.Component, e.Count, e.Message)}
+	if pp != nil {
+		s.Owner = pp.owner
+	}
+	node := p.Spec.NodeName
+	if node == "" && pp != nil {
+		node = pp.node
+	}
+	switch {
+	case e.Reason == "FailedScheduling":
+		s.Flow, s.N, s.From, s.To, s.Style, s.Phase = FlowPod, 2, Scheduler, APIServer, Write, "Pending"
+		s.Title = "scheduler cannot place " + p.Name + ": " + e.Message
+	case e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Liveness") && node != "" && e.Count <= 1:
+		s.Flow, s.N, s.From, s.To, s.Style, s.Node = FlowPod, 4, Kubelet(node), Containerd(node), CRI, node
+		s.Title = "liveness probe of " + p.Name + " fails: " + e.Message
+	case e.Reason == "Killing" && strings.Contains(e.Message, "liveness") && node != "":
+		s.Flow, s.N, s.From, s.To, s.Style, s.Node = FlowPod, 4, Kubelet(node), Containerd(node), CRI, node
+		s.Title = "kubelet has containerd kill " + p.Name + "'s container to restart it: " + e.Message
+	default:
+		return nil
+	}
+	return []Step{d.mk(s)}
+}
+
+// Endpoints derives the endpoints controller adding or removing pods from a Service as
+// they turn ready or not ready, or go away.
+func (d *Deriver) Endpoints(eventType string, old, ep *corev1.Endpoints) []Step {
+	if ep == nil || eventType == "DELETED" {
+		return nil
+	}
+	before, after := readyPods(old), readyPods(ep)
+	var out []Step
+	for _, name := range sortedDiff(after, before) {
+		out = append(out, d.endpointSteps(ep, name, "adds", "ready")...)
+	}
+	for _, name := range sortedDiff(before, after) {
+		out = append(out, d.endpointSteps(ep, name, "removes", "not ready or gone")...)
+	}
+	return out
+}
+
+func (d *Deriver) endpointSteps(ep *corev1.Endpoints, pod, verb, state string) []Step {
+	base := Step{Flow: FlowEndpoints, Kind: "Service", Namespace: ep.Namespace, Name: ep.Name,
+		StoryKey: Key("Pod", ep.Namespace, pod), ResourceVersion: ep.ResourceVersion, Fail: verb == "removes",
+		Evidence: fmt.Sprintf("Endpoints %s/%s: %s %s the ready addresses", ep.Namespace, ep.Name, pod, map[string]string{"adds": "joined", "removes": "left"}[verb])}
+	s2 := base
+	s2.N, s2.From, s2.To, s2.Style = 2, APIServer, EPCtrl, Watch
+	s2.Title = fmt.Sprintf("endpoints controller sees pod %s %s", pod, state)
+	s3 := base
+	s3.N, s3.From, s3.To, s3.Style = 3, EPCtrl, APIServer, Write
+	s3.Title = fmt.Sprintf("endpoints controller %s %s %s Service/%s", verb, pod, map[string]string{"adds": "to", "removes": "from"}[verb], ep.Name)
+	return []Step{d.mk(s2), d.mk(s3)}
+}
+
+func readyPods(ep *corev1.Endpoints) map[string]bool {
+	out := map[string]bool{}
+	if ep == nil {
+		return out
+	}
+	for _, ss := range ep.Subsets {
+		for _, a := range ss.Addresses {
+			if a.TargetRef != nil && a.TargetRef.Kind == "Pod" {
+				out[a.TargetRef.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+func sortedDiff(a, b map[string]bool) []string {
+	var out []string
+	for k := range a {
+		if !b[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

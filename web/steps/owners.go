@@ -1,0 +1,357 @@
+package steps
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// track keeps, per ReplicaSet, which live (not terminating) pods it controls, so a
+// deletion can be told apart: the ReplicaSet's own (it has more than it wants), the
+// garbage collector's (the owner is gone) or someone else's.
+func (d *Deriver) track(eventType string, pod *corev1.Pod) {
+	if prev, ok := d.ownedBy[pod.UID]; ok {
+		delete(d.owned[prev], pod.UID)
+		delete(d.ownedBy, pod.UID)
+	}
+	rs := ownerOf(pod, "ReplicaSet")
+	if eventType == "DELETED" || pod.DeletionTimestamp != nil || rs == "" {
+		return
+	}
+	key := pod.Namespace + "/" + rs
+	if d.owned[key] == nil {
+		d.owned[key] = map[types.UID]struct{}{}
+	}
+	d.owned[key][pod.UID] = struct{}{}
+	d.ownedBy[pod.UID] = key
+}
+
+// deleter says who set a pod's deletionTimestamp (or deleted it at once), from what the
+// watches showed just before: the answer is the same one the controllers themselves act on.
+func (d *Deriver) deleter(pod *corev1.Pod, rs string) (who string, has, wants int) {
+	if rs == "" {
+		return Client, 0, 0
+	}
+	st, ok := d.rss[pod.Namespace+"/"+rs]
+	if !ok || st.deleting {
+		return GC, 0, 0
+	}
+	has = len(d.owned[pod.Namespace+"/"+rs])
+	if has > int(st.desired) {
+		return RSCtrl, has, int(st.desired)
+	}
+	return Client, 0, 0
+}
+
+// deletion is the write that starts a pod's deletion, by whoever did it, and the kubelet
+// of its node seeing it.
+func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev func(string) string) []Step {
+	key := Key("Pod", pod.Namespace, pod.Name)
+	base := Step{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, To: APIServer, Style: Write,
+		Phase: "Terminating", Node: pod.Spec.NodeName, Binds: []string{key}, ResourceVersion: pod.ResourceVersion,
+		Evidence: ev("deletionTimestamp set")}
+	if pod.DeletionTimestamp == nil {
+		base.Evidence = ev("deleted at once (no grace period, or never on a node)")
+	}
+	if rs != "" {
+		base.Owner = "ReplicaSet/" + rs
+	}
+	who, has, wants := d.deleter(pod, rs)
+	s := base
+	s.From = who
+	switch who {
+	case GC:
+		s.Flow, s.N, s.StoryKey = FlowGC, 2, Key("ReplicaSet", pod.Namespace, rs)
+		s.Title = fmt.Sprintf("garbage collector deletes %s: its owner ReplicaSet/%s is gone", pod.Name, rs)
+	case RSCtrl:
+		s.Flow, s.N, s.StoryKey = FlowReplicaSet, 2, Key("ReplicaSet", pod.Namespace, rs)
+		s.Title = fmt.Sprintf("ReplicaSet/%s deletes %s: has %d, wants %d", rs, pod.Name, has, wants)
+	default:
+		s.Flow, s.StoryKey = FlowYou, key
+		s.Title = "you deleted Pod/" + pod.Name
+		s.Root = s.Title
+	}
+	out := []Step{d.mk(s)}
+	if pod.Spec.NodeName != "" && pod.DeletionTimestamp != nil {
+		g := int64(30)
+		if pod.DeletionGracePeriodSeconds != nil {
+			g = *pod.DeletionGracePeriodSeconds
+		}
+		out = append(out, d.mk(Step{Flow: FlowDelete, N: 2, From: APIServer, To: Kubelet(pod.Spec.NodeName), Style: Watch,
+			Title: fmt.Sprintf("kubelet sees %s is terminating: it stops the containers within %ds", pod.Name, g),
+			Phase: "Terminating", Node: pod.Spec.NodeName, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name,
+			Owner: base.Owner, StoryKey: key, ResourceVersion: pod.ResourceVersion, Evidence: ev("deletionTimestamp set")}))
+	}
+	return out
+}
+
+// podGone: the API server removed the pod. On a node, that follows the kubelet stopping
+// its containers and confirming with grace 0; its ReplicaSet, if it still wants it,
+// now sees desired ≠ current.
+func (d *Deriver) podGone(pod *corev1.Pod, rs string, ev func(string) string) []Step {
+	pp := d.pods[pod.UID]
+	delete(d.pods, pod.UID)
+	var out []Step
+	if pp == nil || !pp.deleting {
+		out = append(out, d.deletion(pod, rs, ev)...)
+	}
+	key := Key("Pod", pod.Namespace, pod.Name)
+	owner := ""
+	if rs != "" {
+		owner = "ReplicaSet/" + rs
+	}
+	base := Step{Flow: FlowDelete, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: owner,
+		Node: pod.Spec.NodeName, StoryKey: key, ResourceVersion: pod.ResourceVersion}
+	if n := pod.Spec.NodeName; n != "" {
+		s := base
+		s.N, s.From, s.To, s.Style, s.Phase = 3, Kubelet(n), Containerd(n), CRI, "Terminating"
+		s.Title = "kubelet has containerd stop the containers of " + pod.Name
+		s.Evidence = ev("the kubelet confirmed with grace 0: its containers have stopped (implies this step)")
+		out = append(out, d.mk(s))
+		s = base
+		s.N, s.From, s.To, s.Style, s.Phase = 4, Kubelet(n), APIServer, Write, "Gone"
+		s.Title = "kubelet confirms; the API server removes " + pod.Name
+		s.Evidence = ev("removed")
+		out = append(out, d.mk(s))
+	} else {
+		s := base
+		s.N, s.From, s.To, s.Style, s.Phase = 4, APIServer, APIServer, Write, "Gone"
+		s.Title = "the API server removes " + pod.Name + " (it never ran on a node)"
+		s.Evidence = ev("removed")
+		out = append(out, d.mk(s))
+	}
+	if rs == "" {
+		return out
+	}
+	st, ok := d.rss[pod.Namespace+"/"+rs]
+	has := len(d.owned[pod.Namespace+"/"+rs])
+	if _, counted := d.owned[pod.Namespace+"/"+rs][pod.UID]; counted {
+		has--
+	}
+	if ok && !st.deleting && has < int(st.desired) {
+		out = append(out, d.mk(Step{Flow: FlowReplicaSet, N: 1, From: APIServer, To: RSCtrl, Style: Watch,
+			Title: fmt.Sprintf("ReplicaSet/%s sees desired ≠ current: pod %s was deleted (has %d, wants %d)", rs, pod.Name, has, st.desired),
+			Kind:  "ReplicaSet", Namespace: pod.Namespace, Name: rs, StoryKey: key,
+			Binds: []string{Key("ReplicaSet", pod.Namespace, rs)}, ResourceVersion: pod.ResourceVersion, Evidence: ev("removed")}))
+	}
+	return out
+}
+
+// relabelled: a client changed the pod's labels (controllers never do), and the
+// ReplicaSet controller released or adopted it as a result.
+func (d *Deriver) relabelled(old, pod *corev1.Pod, ev func(string) string) []Step {
+	var out []Step
+	key := Key("Pod", pod.Namespace, pod.Name)
+	if !maps.Equal(old.Labels, pod.Labels) {
+		what := "you " + labelChange(old.Labels, pod.Labels) + " " + pod.Name
+		out = append(out, d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Title: what, Root: what,
+			Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Node: pod.Spec.NodeName, StoryKey: key,
+			Binds: []string{key}, ResourceVersion: pod.ResourceVersion, Evidence: ev("metadata.labels changed")}))
+	}
+	was, is := ownerOf(old, "ReplicaSet"), ownerOf(pod, "ReplicaSet")
+	rs, verb, note := was, "releases", "no longer matches its selector"
+	if was == "" && is != "" {
+		rs, verb, note = is, "adopts", "matches its selector"
+	} else if was == "" || is != "" {
+		return out
+	}
+	rsKey := Key("ReplicaSet", pod.Namespace, rs)
+	st := d.rss[pod.Namespace+"/"+rs]
+	has := len(d.owned[pod.Namespace+"/"+rs])
+	if verb == "releases" {
+		has--
+	} else {
+		has++
+	}
+	base := Step{Flow: FlowReplicaSet, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Node: pod.Spec.NodeName,
+		StoryKey: key, Binds: []string{rsKey}, ResourceVersion: pod.ResourceVersion}
+	s1 := base
+	s1.N, s1.From, s1.To, s1.Style = 1, APIServer, RSCtrl, Watch
+	s1.Title = fmt.Sprintf("ReplicaSet/%s sees desired ≠ current: %s %s (has %d, wants %d)", rs, pod.Name, note, has, st.desired)
+	s1.Evidence = ev("labels changed")
+	s2 := base
+	s2.N, s2.From, s2.To, s2.Style = 2, RSCtrl, APIServer, Write
+	s2.Title = fmt.Sprintf("ReplicaSet/%s %s %s", rs, verb, pod.Name)
+	s2.Evidence = ev("ownerReference to ReplicaSet/" + rs + map[string]string{"releases": " removed", "adopts": " added"}[verb])
+	if verb == "releases" {
+		s2.Owner = ""
+	} else {
+		s2.Owner = "ReplicaSet/" + rs
+	}
+	return append(out, d.mk(s1), d.mk(s2))
+}
+
+// labelChange words a label edit: "removed app from", "set app=echo on".
+func labelChange(old, cur map[string]string) string {
+	var removed, set []string
+	for k := range old {
+		if _, ok := cur[k]; !ok {
+			removed = append(removed, k)
+		}
+	}
+	for k, v := range cur {
+		if ov, ok := old[k]; !ok || ov != v {
+			set = append(set, k+"="+v)
+		}
+	}
+	sort.Strings(removed)
+	sort.Strings(set)
+	var parts []string
+	if len(set) > 0 {
+		parts = append(parts, "set "+strings.Join(set, ",")+" on")
+	}
+	if len(removed) > 0 {
+		parts = append(parts, "removed "+strings.Join(removed, ",")+" from")
+	}
+	return strings.Join(parts, " and ")
+}
+
+// ReplicaSet derives the writes that changed a ReplicaSet (the learner's, or its
+// Deployment's) and step 1 of the reconcile: its controller sees desired ≠ current.
+func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Step {
+	if rs == nil || rs.Spec.Replicas == nil {
+		return nil
+	}
+	key := rs.Namespace + "/" + rs.Name
+	rsKey := Key("ReplicaSet", rs.Namespace, rs.Name)
+	dep := ownerOf(rs, "Deployment")
+	prev, known := d.rss[key]
+	desired := *rs.Spec.Replicas
+	ev := func(what string) string {
+		return fmt.Sprintf("%s ReplicaSet %s/%s: %s", eventType, rs.Namespace, rs.Name, what)
+	}
+	if eventType == "DELETED" {
+		delete(d.rss, key)
+		return d.rsGone(rs, dep, known && prev.deleting, ev)
+	}
+	d.rss[key] = rsState{desired: desired, current: rs.Status.Replicas, deploy: dep, deleting: rs.DeletionTimestamp != nil}
+	diff := objectDiff(old, rs)
+	base := Step{Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, To: APIServer, Style: Write,
+		Binds: []string{rsKey}, ResourceVersion: rs.ResourceVersion, Diff: diff}
+	var out []Step
+	write := func(title string) {
+		s := base
+		s.Title, s.Evidence = title, ev("spec.replicas "+fmt.Sprint(desired))
+		if dep != "" {
+			s.Flow, s.N, s.From, s.StoryKey = FlowDeployment, 2, DeployCtrl, Key("Deployment", rs.Namespace, dep)
+			s.Title = "Deployment/" + dep + strings.TrimPrefix(title, "you")
+		} else {
+			s.Flow, s.From, s.StoryKey, s.Root = FlowYou, Client, rsKey, title
+		}
+		out = append(out, d.mk(s))
+	}
+	wishChanged := false
+	switch {
+	case old == nil:
+		write(fmt.Sprintf("you created ReplicaSet/%s with %d replicas", rs.Name, desired))
+		wishChanged = true
+	case old.DeletionTimestamp == nil && rs.DeletionTimestamp != nil:
+		if dep == "" {
+			write("you deleted ReplicaSet/" + rs.Name)
+		}
+		return out
+	case old.Spec.Replicas != nil && *old.Spec.Replicas != desired:
+		write(fmt.Sprintf("you scaled %s %d→%d", rs.Name, *old.Spec.Replicas, desired))
+		wishChanged = true
+	}
+	has := len(d.owned[key])
+	if !wishChanged || has == int(desired) {
+		return out
+	}
+	return append(out, d.mk(Step{Flow: FlowReplicaSet, N: 1, From: APIServer, To: RSCtrl, Style: Watch,
+		Title: fmt.Sprintf("ReplicaSet/%s sees desired ≠ current (has %d, wants %d)", rs.Name, has, desired),
+		Kind:  "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, StoryKey: rsKey,
+		Evidence:        fmt.Sprintf("%s ReplicaSet %s/%s: spec.replicas %d, status.replicas %d", eventType, rs.Namespace, rs.Name, desired, rs.Status.Replicas),
+		ResourceVersion: rs.ResourceVersion, Diff: diff}))
+}
+
+// rsGone: a ReplicaSet was removed, by the learner, by its Deployment (old revisions),
+// or by the garbage collector (its Deployment is gone); the garbage collector then sees
+// its pods without an owner.
+func (d *Deriver) rsGone(rs *appsv1.ReplicaSet, dep string, reported bool, ev func(string) string) []Step {
+	rsKey := Key("ReplicaSet", rs.Namespace, rs.Name)
+	base := Step{Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, To: APIServer, Style: Write,
+		Binds: []string{rsKey}, ResourceVersion: rs.ResourceVersion, Evidence: ev("removed")}
+	var out []Step
+	ds, depKnown := d.deps[rs.Namespace+"/"+dep]
+	switch {
+	case dep != "" && (!depKnown || ds.deleting):
+		s := base
+		s.Flow, s.N, s.From, s.StoryKey = FlowGC, 2, GC, Key("Deployment", rs.Namespace, dep)
+		s.Title = fmt.Sprintf("garbage collector deletes ReplicaSet/%s: its owner Deployment/%s is gone", rs.Name, dep)
+		out = append(out, d.mk(s))
+	case dep != "":
+		s := base
+		s.Flow, s.N, s.From, s.StoryKey = FlowDeployment, 2, DeployCtrl, Key("Deployment", rs.Namespace, dep)
+		s.Title = fmt.Sprintf("Deployment/%s deletes old ReplicaSet/%s", dep, rs.Name)
+		out = append(out, d.mk(s))
+	case !reported:
+		s := base
+		s.Flow, s.From, s.StoryKey = FlowYou, Client, rsKey
+		s.Title = "you deleted ReplicaSet/" + rs.Name
+		s.Root = s.Title
+		out = append(out, d.mk(s))
+	}
+	if n := len(d.owned[rs.Namespace+"/"+rs.Name]); n > 0 {
+		out = append(out, d.mk(Step{Flow: FlowGC, N: 1, From: APIServer, To: GC, Style: Watch,
+			Title: fmt.Sprintf("garbage collector sees ReplicaSet/%s gone: its %d pods have no owner", rs.Name, n),
+			Kind:  "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, StoryKey: rsKey,
+			ResourceVersion: rs.ResourceVersion, Evidence: ev("removed; dependents keep an ownerReference to it")}))
+	}
+	return out
+}
+
+// Deployment derives the learner's writes to a Deployment and its controller seeing them.
+func (d *Deriver) Deployment(eventType string, old, dp *appsv1.Deployment) []Step {
+	if dp == nil {
+		return nil
+	}
+	key := dp.Namespace + "/" + dp.Name
+	dKey := Key("Deployment", dp.Namespace, dp.Name)
+	prev, known := d.deps[key]
+	replicas := int32(1)
+	if dp.Spec.Replicas != nil {
+		replicas = *dp.Spec.Replicas
+	}
+	ev := func(what string) string {
+		return fmt.Sprintf("%s Deployment %s/%s: %s", eventType, dp.Namespace, dp.Name, what)
+	}
+	if eventType == "DELETED" {
+		delete(d.deps, key)
+	} else {
+		d.deps[key] = depState{replicas: replicas, generation: dp.Generation, deleting: dp.DeletionTimestamp != nil}
+	}
+	title := ""
+	switch {
+	case eventType == "DELETED" && !(known && prev.deleting), eventType != "DELETED" && dp.DeletionTimestamp != nil && !(known && prev.deleting):
+		title = "you deleted Deployment/" + dp.Name
+	case eventType == "ADDED" || old == nil:
+		title = "you created Deployment/" + dp.Name
+	case !apiequality.Semantic.DeepEqual(old.Spec.Template, dp.Spec.Template):
+		title = "rollout of deploy/" + dp.Name + ": you changed its template"
+	case old.Spec.Replicas != nil && *old.Spec.Replicas != replicas:
+		title = fmt.Sprintf("you scaled deploy/%s %d→%d", dp.Name, *old.Spec.Replicas, replicas)
+	default:
+		return nil
+	}
+	var oldObj any
+	if old != nil {
+		oldObj = old
+	}
+	out := []Step{d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Title: title, Root: title,
+		Kind: "Deployment", Namespace: dp.Namespace, Name: dp.Name, StoryKey: dKey, Binds: []string{dKey},
+		ResourceVersion: dp.ResourceVersion, Evidence: ev(fmt.Sprintf("generation %d", dp.Generation)), Diff: objectDiff(oldObj, dp)})}
+	if strings.HasPrefix(title, "you deleted") {
+		return out
+	}
+	return append(out, d.mk(Step{Flow: FlowDeployment, N: 1, From: APIServer, To: DeployCtrl, Style: Watch,
+		Title: fmt.Sprintf("deployment controller sees Deployment/%s at generation %d", dp.Name, dp.Generation),
+		Kind:  "Deployment", Namespace: dp.Namespace, Name: dp.Name, StoryKey: dKey,
+		ResourceVersion: dp.ResourceVersion, Evidence: ev("spec changed")}))
+}
