@@ -37,6 +37,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"webkube/cluster/controllers/events"
+	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
 	"webkube/runtime/cni"
 	"webkube/runtime/containers"
@@ -234,34 +235,7 @@ func (k *Kubelet) resync(ctx context.Context) {
 }
 
 func (k *Kubelet) worker(ctx context.Context) {
-	for {
-		key, quit := k.queue.Get()
-		if quit {
-			return
-		}
-		err := k.syncSafely(ctx, key)
-		switch {
-		case err == nil:
-			k.queue.Forget(key)
-		case ctx.Err() != nil:
-		case apierrors.IsConflict(err):
-			// Our cached pod was older than the one stored; the newer one is queued.
-			k.queue.AddRateLimited(key)
-		default:
-			k.log.Warn("sync pod", "pod", key, "err", err)
-			k.queue.AddRateLimited(key)
-		}
-		k.queue.Done(key)
-	}
-}
-
-func (k *Kubelet) syncSafely(ctx context.Context, key string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic: %v", r)
-		}
-	}()
-	return k.syncPod(ctx, key)
+	worker.Run(ctx, k.queue, k.syncPod, k.log)
 }
 
 // lookup resolves a pod's container for logs and exec: the running instance, or the
