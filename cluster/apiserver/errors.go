@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -59,6 +60,10 @@ func (s *Server) toStatus(req *http.Request, err error) *metav1.Status {
 	var se apierrors.APIStatus
 	if errors.As(err, &se) {
 		st := se.Status()
+		return &st
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		st := apierrors.NewBadRequest("the request body ended early (the client went away?)").Status()
 		return &st
 	}
 	var mbe *http.MaxBytesError

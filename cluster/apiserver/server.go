@@ -5,6 +5,7 @@ package apiserver
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -35,6 +36,15 @@ type Config struct {
 	NodePortRange string
 	// MaxRequestBodyBytes limits request bodies (default 3 MiB, as kube-apiserver).
 	MaxRequestBodyBytes int64
+	// BodyTimeout is how long a client may take to send a request body (default 30s);
+	// a slower one gets 408. Requests without a body (watches, exec, logs) are not limited.
+	BodyTimeout time.Duration
+	// MaxRequestsInFlight and MaxMutatingRequestsInFlight bound the reads and the writes
+	// being served at once (default 400 and 200, as kube-apiserver); past them a request
+	// gets 429 with Retry-After: 1. Watches, exec, attach, logs, port-forward and proxy
+	// are long-running and do not count.
+	MaxRequestsInFlight         int
+	MaxMutatingRequestsInFlight int
 	// BookmarkInterval is how often a watch that asked for bookmarks gets one (default 30s).
 	BookmarkInterval time.Duration
 	// KubeletTLS is the client TLS config logs and exec are proxied to kubelets with: the
@@ -68,6 +78,8 @@ type Server struct {
 	events eventCache
 	// nsKick wakes the namespace finalizer after a namespace is marked for deletion.
 	nsKick chan struct{}
+	// reads and writes hold a token per request in flight (limitInFlight).
+	reads, writes chan struct{}
 	// kubelets carries logs and exec to kubelets (nil without Config.KubeletTLS).
 	kubelets http.RoundTripper
 }
@@ -93,6 +105,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxRequestBodyBytes == 0 {
 		cfg.MaxRequestBodyBytes = 3 << 20
 	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = 30 * time.Second
+	}
+	if cfg.MaxRequestsInFlight == 0 {
+		cfg.MaxRequestsInFlight = 400
+	}
+	if cfg.MaxMutatingRequestsInFlight == 0 {
+		cfg.MaxMutatingRequestsInFlight = 200
+	}
 	if cfg.BookmarkInterval == 0 {
 		cfg.BookmarkInterval = 30 * time.Second
 	}
@@ -117,6 +138,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger,
 		ips: ips, ports: ports, ctx: context.Background(), nsKick: make(chan struct{}, 1),
 		kubelets: kubeletTransport(cfg.KubeletTLS),
+		reads:    make(chan struct{}, cfg.MaxRequestsInFlight), writes: make(chan struct{}, cfg.MaxMutatingRequestsInFlight),
 	}, nil
 }
 
@@ -162,7 +184,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoRoute)
 	})
-	return s.withAuth(mux)
+	return s.withAuth(s.limitInFlight(mux))
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
@@ -178,13 +200,15 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 func (s *Server) withAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token != "" && !isHealthPath(r.URL.Path) {
-			if r.Header.Get("Authorization") != "Bearer "+s.cfg.Token {
+			// Constant time: how long a comparison takes must not tell how much matched.
+			got := []byte(r.Header.Get("Authorization"))
+			if subtle.ConstantTimeCompare(got, []byte("Bearer "+s.cfg.Token)) != 1 {
 				s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
 				return
 			}
 		}
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBodyBytes)
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, withBodyDeadline(w, r.Body, s.cfg.BodyTimeout), s.cfg.MaxRequestBodyBytes)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -110,7 +110,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("api: %w", err)
 	}
-	m.apiHTTP = &http.Server{Handler: m.api.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	m.apiHTTP = apiserver.NewHTTPServer(m.api.Handler(), tlsCfg)
 	go func() {
 		if err := m.apiHTTP.ServeTLS(apiLn, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("api server stopped", "err", err)
@@ -252,7 +252,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
-	m.dashboard = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	m.dashboard = apiserver.NewHTTPServer(apiserver.BodyDeadline(e, 30*time.Second), nil)
 	go func() {
 		if err := m.dashboard.Serve(dashLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("dashboard stopped", "err", err)

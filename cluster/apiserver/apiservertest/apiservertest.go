@@ -136,7 +136,7 @@ func (s *Server) start(ln net.Listener) error {
 		st.Close()
 		return err
 	}
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: s.tls}
+	srv := apiserver.NewHTTPServer(api.Handler(), s.tls)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
