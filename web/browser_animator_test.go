@@ -179,3 +179,129 @@ func viewShot(t *testing.T, ctx context.Context, name string) {
 	}
 	t.Logf("screenshot %s", fn)
 }
+
+// storyOf names the story a step belongs to, by its title.
+const storyOf = `(li) => li.closest('.story').querySelector('.story-title').textContent`
+
+// The notes' ReplicaSet lesson, as the learner does it with kubectl label: removing app
+// makes a replacement; putting it back makes the ReplicaSet delete one named pod (has 2,
+// wants 1); deleting the ReplicaSet makes the garbage collector delete its pods.
+func TestBrowserLabelBackAndGarbageCollector(t *testing.T) {
+	e := startEnv(t, "node-1")
+	ctx := context.Background()
+	if _, err := e.c.Client.AppsV1().ReplicaSets("default").Create(ctx, echoRS(1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	clustertest.Eventually(t, 20*time.Second, func() (bool, string) {
+		pods, _ := e.c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning {
+				first = p.Name
+				return true, ""
+			}
+		}
+		return false, "no running pod"
+	})
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "live", `window.wk && window.wk.ready`, 10*time.Second)
+	label := func(patch string) {
+		t.Helper()
+		if _, err := e.c.Client.CoreV1().Pods("default").Patch(ctx, first, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	label(`{"metadata":{"labels":{"app":null}}}`)
+	clustertest.Eventually(t, 20*time.Second, func() (bool, string) {
+		n, r := countPods(t, e, "app=echo,tier=app")
+		return n == 1 && r == 1, fmt.Sprintf("%d matching, %d running", n, r)
+	})
+	waitJS(t, b, "replacement created", `Array.from(document.querySelectorAll('#steps li[data-flow=replicaset][data-n="2"]')).some(l => /creates pod/.test(l.textContent) && (`+storyOf+`)(l) === 'you removed app from `+first+`')`, 20*time.Second)
+	label(`{"metadata":{"labels":{"app":"echo"}}}`)
+	sel := `Array.from(document.querySelectorAll('#steps li[data-flow=replicaset][data-n="2"]')).find(l => / deletes \S+: has 2, wants 1/.test(l.querySelector('.st-title').textContent))`
+	waitJS(t, b, "ReplicaSet deletes one", `!!`+sel, 20*time.Second)
+	title := evalString(t, b, sel+`.querySelector('.st-title').textContent`)
+	victim := strings.TrimSuffix(strings.Fields(strings.SplitN(title, " deletes ", 2)[1])[0], ":")
+	if s := evalString(t, b, `(`+storyOf+`)(`+sel+`)`); s != "you set app=echo on "+first {
+		t.Errorf("the deletion is in story %q", s)
+	}
+	if c := evalString(t, b, sel+`.dataset.comp + ' ' + `+sel+`.dataset.from + '→' + `+sel+`.dataset.to`); c != "controller-manager replicaset-controller→apiserver" {
+		t.Errorf("deletion step drawn as %q", c)
+	}
+	clustertest.Eventually(t, 20*time.Second, func() (bool, string) {
+		_, err := e.c.Client.CoreV1().Pods("default").Get(ctx, victim, metav1.GetOptions{})
+		return err != nil, "the pod the step named, " + victim + ", is still there"
+	})
+	waitJS(t, b, "victim's deletion flow", `['2','3','4'].every(n => !!document.querySelector('#steps li[data-flow=delete][data-name=`+victim+`][data-n="'+n+'"]'))`, 20*time.Second)
+	viewShot(t, b, "label-back")
+	if err := e.c.Client.AppsV1().ReplicaSets("default").Delete(ctx, "echo-rs", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, b, "garbage collector deletes", `Array.from(document.querySelectorAll('#steps li[data-flow=gc][data-n="2"]')).some(l => l.dataset.name === '`+first+`' && (`+storyOf+`)(l) === 'you deleted ReplicaSet/echo-rs')`, 20*time.Second)
+	got := evalString(t, b, `Array.from(document.querySelectorAll('#steps .story')).filter(s => s.querySelector('.story-title').textContent === 'you deleted ReplicaSet/echo-rs').flatMap(s => Array.from(s.querySelectorAll('li'))).map(l => l.dataset.from + '→' + l.dataset.to + ' ' + l.querySelector('.st-title').textContent).join('\n')`)
+	for _, want := range []string{"client→apiserver you deleted ReplicaSet/echo-rs", "apiserver→garbage-collector garbage collector sees ReplicaSet/echo-rs gone",
+		"garbage-collector→apiserver garbage collector deletes " + first + ": its owner ReplicaSet/echo-rs is gone"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the ReplicaSet's deletion story lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "ReplicaSet/echo-rs deletes") {
+		t.Errorf("garbage collection attributed to the ReplicaSet controller:\n%s", got)
+	}
+	viewShot(t, b, "gc")
+}
+
+// The bind step opens the scheduler's decision: a cordoned node filtered out with its
+// reason, the chosen node's scores; in step mode the sentence says why before it happens.
+// With every node cordoned, FailedScheduling is a red step with the scheduler's message.
+func TestBrowserSchedulerReasons(t *testing.T) {
+	e := startEnv(t, "node-1", "node-2")
+	ctx := context.Background()
+	cordon := func(node string) {
+		t.Helper()
+		if _, err := e.c.Client.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cordon("node-2")
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "live", `window.wk && window.wk.ready`, 10*time.Second)
+	time.Sleep(500 * time.Millisecond) // the scheduler's node cache sees the cordon
+	run(t, b, "step mode on", 10*time.Second, click(`#stepmode`))
+	clustertest.Eventually(t, 5*time.Second, func() (bool, string) { return e.c.Gate.StepMode(), "gate not in step mode" })
+	defer e.c.Gate.SetStepMode(false)
+	mk := func(name string) {
+		t.Helper()
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
+		if _, err := e.c.Client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("echo")
+	waitJS(t, b, "held see", `/^Next ①: The scheduler will take pod echo/.test(document.querySelector('#diagram-msg').textContent)`, 10*time.Second)
+	run(t, b, "next", 5*time.Second, click(`#step-next`))
+	waitJS(t, b, "held bind", `document.querySelector('#diagram-msg').textContent === 'Next ②: The scheduler will bind echo to node-1: it is the only node that passes every filter.'`, 10*time.Second)
+	viewShot(t, b, "bind-held")
+	e.c.Gate.SetStepMode(false)
+	sel := `#steps li[data-flow=pod][data-n="2"][data-name=echo]`
+	waitJS(t, b, "bind step", `!!document.querySelector('`+sel+`')`, 10*time.Second)
+	run(t, b, "open bind step", 5*time.Second, click(sel+` summary`))
+	rows := evalString(t, b, `Array.from(document.querySelectorAll('`+sel+` [data-testid=decision-node]')).map(r => r.dataset.node + ':' + r.dataset.feasible + ':' + Array.from(r.cells).map(c => c.innerText.replace(/\s+/g, ' ').trim()).join(' | ')).join('\n')`)
+	if !strings.Contains(rows, "node-1:true:node-1 ✓ chosen | passes every filter | ") || !strings.Contains(rows, "node-2:false:node-2 | node(s) were unschedulable | not scored") {
+		t.Errorf("decision rows:\n%s", rows)
+	}
+	viewShot(t, b, "decision")
+	cordon("node-1")
+	time.Sleep(500 * time.Millisecond)
+	mk("stuck")
+	fail := `#steps li.fail[data-reason=FailedScheduling][data-name=stuck]`
+	waitJS(t, b, "FailedScheduling", `!!document.querySelector('`+fail+`')`, 20*time.Second)
+	if got := evalString(t, b, `document.querySelector('`+fail+` .st-title').textContent`); !strings.Contains(got, "scheduler cannot place stuck: 0/2 nodes are available") {
+		t.Errorf("failure step %q", got)
+	}
+	waitJS(t, b, "red arrow", `window.wkDiagram.state.played.some(p => p === '2:scheduler→apiserver:fail:Pod/stuck')`, 20*time.Second)
+	viewShot(t, b, "failed-scheduling")
+}
