@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,5 +41,13 @@ func TestParseResetFlags(t *testing.T) {
 	cfg, err := parseResetFlags([]string{"--data-dir", "rel", "--data"})
 	if err != nil || !cfg.data || !strings.HasSuffix(cfg.dataDir, "/rel") || cfg.dataDir[0] != '/' {
 		t.Fatalf("got %+v, %v", cfg, err)
+	}
+}
+
+// Without its data dir, reset does not guess whose network to remove.
+func TestResetNeedsDataDirOrPrefix(t *testing.T) {
+	err := reset(context.Background(), resetConfig{dataDir: filepath.Join(t.TempDir(), "typo")}, slog.Default())
+	if err == nil || !strings.Contains(err.Error(), "--bridge-prefix") {
+		t.Fatalf("reset of a missing data dir without --bridge-prefix: %v", err)
 	}
 }

@@ -86,6 +86,11 @@ func reset(ctx context.Context, cfg resetConfig, log *slog.Logger) error {
 		return errors.New("reset: needs root (it stops containers and removes network interfaces)")
 	}
 	_, statErr := os.Stat(cfg.dataDir)
+	if statErr != nil && cfg.bridgePrefix == "" {
+		// Without the data dir nothing says whose bridges and rules to remove; guessing the
+		// default prefix could tear down another webkube's network after a typo.
+		return fmt.Errorf("reset: data dir %s: %w; to clean up after a webkube whose data dir is gone, name its --bridge-prefix", cfg.dataDir, statErr)
+	}
 	if statErr == nil {
 		unlock, err := lockDataDir(cfg.dataDir)
 		if err != nil {
