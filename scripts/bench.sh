@@ -46,6 +46,8 @@ setting_for() {
     ./runtime/containers:BenchmarkPodStart20Parallel) echo "2x 3" ;;
     ./runtime/cni:*)                               echo "30x 3" ;;
     ./web:BenchmarkWatchToDOM10Tabs)               echo "100x 3" ;; # headless Chromium
+    ./web:BenchmarkWatchToArrow10Tabs)             echo "100x 3" ;; # headless Chromium
+    ./web:BenchmarkScale0To100)                    echo "1x 3" ;;   # 100 pods, one browser
     *)                                             echo "$DEFAULT_SETTING" ;;
   esac
 }
@@ -148,6 +150,9 @@ targets=$(cat <<'EOF'
 5|cluster/serviceproxy|BenchmarkProxyVsDirect|bulk-ratio|info||ClusterIP/direct bulk MiB/s
 6|web|BenchmarkWatchToDOM10Tabs|p99-ms|<=|100|watch event -> DOM updated, 10 tabs, p99
 6|web|BenchmarkFanout100|p99-µs/100-clients|info||websocket fan-out to 100 clients, p99 (us)
+10|web|BenchmarkWatchToArrow10Tabs|p99-ms|<=|100|API write -> arrow drawn on the diagram, 10 tabs, p99
+10|web|BenchmarkScale0To100|dropped|<=|0|scale 0->100: steps received but not drawn
+10|web|BenchmarkScale0To100|longest-task-ms|<=|50|scale 0->100: longest main-thread task in Chromium
 EOF
 )
 

@@ -305,3 +305,26 @@ func TestBrowserSchedulerReasons(t *testing.T) {
 	waitJS(t, b, "red arrow", `window.wkDiagram.state.played.some(p => p === '2:scheduler→apiserver:fail:Pod/stuck')`, 20*time.Second)
 	viewShot(t, b, "failed-scheduling")
 }
+
+// An object's page shows only its own stories.
+func TestBrowserObjectPageShowsItsStories(t *testing.T) {
+	e := startEnv(t, "node-1")
+	ctx := context.Background()
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "live", `window.wk && window.wk.ready`, 10*time.Second)
+	for _, n := range []string{"one", "two"} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: n, Namespace: "default"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
+		if _, err := e.c.Client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitJS(t, b, "both stories", `document.querySelectorAll('#steps .story:not([hidden])').length === 2`, 20*time.Second)
+	run(t, b, "pod page", 20*time.Second, chromedp.Navigate(e.url+"/o/pod/default/one"))
+	waitJS(t, b, "live", `window.wk && window.wk.ready`, 10*time.Second)
+	got := evalString(t, b, `Array.from(document.querySelectorAll('#steps .story:not([hidden]) .story-title')).map(e => e.textContent).join('|')`)
+	if got != "you created Pod/one" {
+		t.Errorf("pod one's page shows stories %q", got)
+	}
+}

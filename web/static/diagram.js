@@ -365,7 +365,8 @@
   // Incoming steps are put into the DOM once per frame, however many arrive.
   function step(m) {
     st.pending.push(m);
-    if (st.pending.length === 1) requestAnimationFrame(flush);
+    // A hidden tab gets no animation frames; it still keeps its list and diagram current.
+    if (st.pending.length === 1) document.hidden ? setTimeout(flush, 16) : requestAnimationFrame(flush);
   }
   function flush() {
     const list = $("#steps");

@@ -234,6 +234,9 @@ func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Ste
 	diff := objectDiff(old, rs)
 	base := Step{Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, To: APIServer, Style: Write,
 		Binds: []string{rsKey}, ResourceVersion: rs.ResourceVersion, Diff: diff}
+	if dep != "" {
+		base.Owner = "Deployment/" + dep // so the Deployment's page shows its ReplicaSets' steps
+	}
 	var out []Step
 	write := func(title string) {
 		s := base
