@@ -17,6 +17,7 @@ type hub struct {
 }
 
 type client struct {
+	lang   string // the page's language; fragments are rendered in it
 	send   chan []byte
 	topics map[string]bool
 	once   sync.Once
@@ -60,6 +61,29 @@ func (h *hub) publish(topic string, msg []byte) {
 		}
 		select {
 		case c.send <- msg:
+		default:
+			c.drop()
+		}
+	}
+}
+
+// publishLang is publish for a fragment that depends on the page's language: build runs
+// once per language that a subscribed client speaks.
+func (h *hub) publishLang(topic string, build func(lang string) []byte) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	built := map[string][]byte{}
+	for c := range h.clients {
+		if !c.topics[topic] {
+			continue
+		}
+		m, ok := built[c.lang]
+		if !ok {
+			m = build(c.lang)
+			built[c.lang] = m
+		}
+		select {
+		case c.send <- m:
 		default:
 			c.drop()
 		}

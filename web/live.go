@@ -20,6 +20,7 @@ import (
 	"nhooyr.io/websocket"
 
 	"webkube/web/diagram"
+	"webkube/web/i18n"
 	"webkube/web/steps"
 	"webkube/web/stories"
 	"webkube/web/templates"
@@ -109,9 +110,12 @@ func encode(m msg) []byte {
 	return b
 }
 
-func html(c templ.Component) string {
+func html(c templ.Component) string { return htmlIn("", c) }
+
+// htmlIn renders c in lang (English when empty).
+func htmlIn(lang string, c templ.Component) string {
 	var b bytes.Buffer
-	_ = c.Render(context.Background(), &b)
+	_ = c.Render(i18n.WithLang(context.Background(), lang), &b)
 	return b.String()
 }
 
@@ -144,7 +148,10 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 	ns := ""
 	switch ch.kind {
 	case "held":
-		d.hub.publish(topicSteps, encode(msg{T: "set", ID: "held", HTML: html(templates.Held(d.heldViews()))}))
+		held := d.heldViews()
+		d.hub.publishLang(topicSteps, func(lang string) []byte {
+			return encode(msg{T: "set", ID: "held", HTML: htmlIn(lang, templates.Held(held))})
+		})
 		return
 	case "pod":
 		p, _ := ch.obj.(*corev1.Pod)
@@ -253,9 +260,11 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 		d.mu.Unlock()
 		for _, s := range derived {
 			sv := d.withDecision(s, stepView(s))
-			d.hub.publish(topicSteps, encode(msg{T: "step", HTML: html(templates.StepItem(sv)), Ts: ts,
-				Step: &stepMsg{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: sv.RSN, Component: s.Component, Node: s.Node,
-					Kind: s.Kind, Name: s.Name, Title: s.Title}}))
+			d.hub.publishLang(topicSteps, func(lang string) []byte {
+				return encode(msg{T: "step", HTML: htmlIn(lang, templates.StepItem(sv)), Ts: ts,
+					Step: &stepMsg{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: sv.RSN, Component: s.Component, Node: s.Node,
+						Kind: s.Kind, Name: s.Name, Title: s.Title}})
+			})
 		}
 	}
 	d.refreshObjects(ch.kind, ns, ts)
@@ -309,7 +318,9 @@ func (d *Dashboard) upsertOrRemove(typ, kind, ns, name, in string, row func() te
 		d.hub.publish(topicOverview, encode(msg{T: "rm", ID: id, Ts: ts}))
 		return
 	}
-	d.hub.publish(topicOverview, encode(msg{T: "up", ID: id, In: in, HTML: html(row()), Ts: ts}))
+	d.hub.publishLang(topicOverview, func(lang string) []byte {
+		return encode(msg{T: "up", ID: id, In: in, HTML: htmlIn(lang, row()), Ts: ts})
+	})
 }
 
 // refreshObjects re-renders the live part of every object page that is open and may be
@@ -326,11 +337,17 @@ func (d *Dashboard) refreshObjects(kind, ns string, ts int64) {
 		}
 		o, ok := d.object(okind, ons, oname)
 		if !ok {
-			d.hub.publish(t, encode(msg{T: "set", ID: "obj-live", HTML: `<p class="card gone" data-testid="gone">This object was deleted.</p>`, Ts: ts}))
+			d.hub.publishLang(t, func(lang string) []byte {
+				return encode(msg{T: "set", ID: "obj-live", HTML: `<p class="card gone" data-testid="gone">` + i18n.Tr(lang, "obj.deleted") + `</p>`, Ts: ts})
+			})
 			continue
 		}
-		d.hub.publish(t, encode(msg{T: "set", ID: "obj-live", HTML: html(templates.ObjectLive(o)), Ts: ts}))
-		d.hub.publish(t, encode(msg{T: "set", ID: "obj-yaml", HTML: html(templates.ObjectYAML(o))}))
+		d.hub.publishLang(t, func(lang string) []byte {
+			return encode(msg{T: "set", ID: "obj-live", HTML: htmlIn(lang, templates.ObjectLive(o)), Ts: ts})
+		})
+		d.hub.publishLang(t, func(lang string) []byte {
+			return encode(msg{T: "set", ID: "obj-yaml", HTML: htmlIn(lang, templates.ObjectYAML(o))})
+		})
 	}
 }
 
@@ -360,7 +377,9 @@ func (d *Dashboard) trafficLoop(ctx context.Context) {
 			}
 			last[topic] = string(b)
 			if o, ok := d.object(parts[0], parts[1], parts[2]); ok {
-				d.hub.publish(topic, encode(msg{T: "set", ID: "obj-live", HTML: html(templates.ObjectLive(o))}))
+				d.hub.publishLang(topic, func(lang string) []byte {
+					return encode(msg{T: "set", ID: "obj-live", HTML: htmlIn(lang, templates.ObjectLive(o))})
+				})
 			}
 		}
 	}
@@ -424,6 +443,8 @@ func (d *Dashboard) live(c echo.Context) error {
 		topics = append(topics, topicObj+obj)
 	}
 	cl := newClient(topics...)
+	cl.lang = langOf(c)
+	lang := cl.lang
 	d.hub.add(cl)
 	defer d.hub.remove(cl)
 	// Snapshot after subscribing: anything that changes meanwhile arrives after it.
@@ -431,18 +452,18 @@ func (d *Dashboard) live(c echo.Context) error {
 	if page == "overview" {
 		o := d.overview()
 		snap = append(snap,
-			encode(msg{T: "set", ID: "tbody-nodes", HTML: html(templates.NodeRows(o.Nodes))}),
-			encode(msg{T: "set", ID: "tbody-pods", HTML: html(templates.PodRows(o.Pods))}),
-			encode(msg{T: "set", ID: "tbody-replicasets", HTML: html(templates.RSRows(o.ReplicaSets))}),
-			encode(msg{T: "set", ID: "tbody-deployments", HTML: html(templates.DeployRows(o.Deployments))}),
-			encode(msg{T: "set", ID: "tbody-services", HTML: html(templates.SvcRows(o.Services))}))
+			encode(msg{T: "set", ID: "tbody-nodes", HTML: htmlIn(lang, templates.NodeRows(o.Nodes))}),
+			encode(msg{T: "set", ID: "tbody-pods", HTML: htmlIn(lang, templates.PodRows(o.Pods))}),
+			encode(msg{T: "set", ID: "tbody-replicasets", HTML: htmlIn(lang, templates.RSRows(o.ReplicaSets))}),
+			encode(msg{T: "set", ID: "tbody-deployments", HTML: htmlIn(lang, templates.DeployRows(o.Deployments))}),
+			encode(msg{T: "set", ID: "tbody-services", HTML: htmlIn(lang, templates.SvcRows(o.Services))}))
 	}
 	if obj != "" {
 		parts := strings.SplitN(obj, "/", 3)
 		if len(parts) == 3 {
 			if o, ok := d.object(parts[0], parts[1], parts[2]); ok {
-				snap = append(snap, encode(msg{T: "set", ID: "obj-live", HTML: html(templates.ObjectLive(o))}),
-					encode(msg{T: "set", ID: "obj-yaml", HTML: html(templates.ObjectYAML(o))}))
+				snap = append(snap, encode(msg{T: "set", ID: "obj-live", HTML: htmlIn(lang, templates.ObjectLive(o))}),
+					encode(msg{T: "set", ID: "obj-yaml", HTML: htmlIn(lang, templates.ObjectYAML(o))}))
 			}
 		}
 	}
@@ -451,14 +472,14 @@ func (d *Dashboard) live(c echo.Context) error {
 	all := d.ring.All()
 	d.mu.Unlock()
 	for _, s := range all {
-		_ = templates.StepItem(d.withDecision(s, stepView(s))).Render(ctx, &stepsHTML)
+		_ = templates.StepItem(d.withDecision(s, stepView(s))).Render(i18n.WithLang(ctx, lang), &stepsHTML)
 	}
 	snap = append(snap, encode(msg{T: "set", ID: "steps", HTML: stepsHTML.String()}),
-		encode(msg{T: "up", ID: "diagram", HTML: html(diagram.View(d.nodeNames(), d.tokens()))}))
+		encode(msg{T: "up", ID: "diagram", HTML: htmlIn(lang, diagram.View(d.nodeNames(), d.tokens()))}))
 	if d.cfg.Gate != nil {
 		on := d.cfg.Gate.StepMode()
 		snap = append(snap, encode(msg{T: "mode", On: &on}),
-			encode(msg{T: "set", ID: "held", HTML: html(templates.Held(d.heldViews()))}))
+			encode(msg{T: "set", ID: "held", HTML: htmlIn(lang, templates.Held(d.heldViews()))}))
 	}
 	snap = append(snap, encode(msg{T: "ready"}))
 	for _, m := range snap {

@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"webkube/cluster/stepper"
+	"webkube/web/i18n"
 	"webkube/web/static"
 	"webkube/web/steps"
 	"webkube/web/templates"
@@ -186,10 +187,11 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	sub, _ := fs.Sub(static.FS, ".")
 	files := http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
 	e.GET("/static/*", echo.WrapHandler(noCache(files)), d.checkHost)
-	e.GET("/login", d.loginPage, d.checkHost, d.withCSRFCookie)
-	e.POST("/login", d.login, d.checkHost, d.withCSRFCookie)
+	e.GET("/login", d.loginPage, d.checkHost, d.withCSRFCookie, withLang)
+	e.POST("/login", d.login, d.checkHost, d.withCSRFCookie, withLang)
+	e.GET("/lang/:lang", setLang, d.checkHost)
 
-	page := []echo.MiddlewareFunc{d.checkHost, d.withCSRFCookie, d.requireToken}
+	page := []echo.MiddlewareFunc{d.checkHost, d.withCSRFCookie, d.requireToken, withLang}
 	e.GET("/", d.overviewPage, page...)
 	e.GET("/editor", d.editorPage, page...)
 	e.GET("/steps", d.stepsPage, page...)
@@ -198,7 +200,7 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	e.GET("/ws/logs", d.logs, page...)
 	e.GET("/ws/exec", d.exec, page...)
 
-	act := []echo.MiddlewareFunc{d.checkHost, d.requireToken, d.checkCSRF}
+	act := []echo.MiddlewareFunc{d.checkHost, d.requireToken, d.checkCSRF, withLang}
 	e.POST("/ui/apply", d.apply, act...)
 	e.POST("/ui/scale", d.scale, act...)
 	e.POST("/ui/delete", d.deleteObject, act...)
@@ -225,7 +227,9 @@ func render(c echo.Context, comp templ.Component) error {
 
 // page fills what every page's layout shows.
 func (d *Dashboard) page(c echo.Context, title, active string) templates.Page {
-	p := templates.Page{Title: title, Active: active, CSRF: csrfOf(c), StepsOK: d.cfg.Gate != nil}
+	lang := langOf(c)
+	p := templates.Page{Title: title, Active: active, CSRF: csrfOf(c), StepsOK: d.cfg.Gate != nil,
+		Lang: lang, Catalogue: catalogueJSON(lang), Path: c.Request().URL.RequestURI()}
 	if d.cfg.Gate != nil {
 		p.StepMode = d.cfg.Gate.StepMode()
 		p.Held = d.heldViews()
@@ -288,15 +292,15 @@ func (d *Dashboard) withDecision(s steps.Step, v templates.StepView) templates.S
 func sortStrings(s []string) { sort.Strings(s) }
 
 func (d *Dashboard) overviewPage(c echo.Context) error {
-	return render(c, templates.OverviewPage(d.page(c, "Overview", "overview"), d.overview()))
+	return render(c, templates.OverviewPage(d.page(c, i18n.T(c.Request().Context(), "nav.overview"), "overview"), d.overview()))
 }
 
 func (d *Dashboard) editorPage(c echo.Context) error {
-	return render(c, templates.EditorPage(d.page(c, "YAML editor", "editor"), Examples))
+	return render(c, templates.EditorPage(d.page(c, i18n.T(c.Request().Context(), "nav.editor"), "editor"), Examples))
 }
 
 func (d *Dashboard) stepsPage(c echo.Context) error {
-	return render(c, templates.StepsPage(d.page(c, "Steps", "steps")))
+	return render(c, templates.StepsPage(d.page(c, i18n.T(c.Request().Context(), "nav.steps"), "steps")))
 }
 
 func (d *Dashboard) objectPage(c echo.Context) error {
@@ -306,7 +310,7 @@ func (d *Dashboard) objectPage(c echo.Context) error {
 	}
 	o, ok := d.object(kind, ns, name)
 	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("%s %s/%s not found (it may have been deleted)", kind, ns, name))
+		return echo.NewHTTPError(http.StatusNotFound, i18n.T(c.Request().Context(), "err.object_not_found", kind, ns, name))
 	}
 	return render(c, templates.ObjectPage(d.page(c, o.Kind+" "+o.Name, "object"), o))
 }

@@ -9,6 +9,12 @@
   const objEl = $("#object");
   const wk = (window.wk = { stats: [], steps: 0, ready: false });
   const dg = window.wkDiagram; // diagram.js: the animator's diagram and stories
+  // The page's language catalogue (web/i18n), so scripts speak the page's language too.
+  const cat = JSON.parse(($("#i18n-catalogue") || {}).textContent || "{}");
+  const t = (wk.t = (key, ...args) => {
+    let i = 0;
+    return (cat[key] || key).replace(/%[sd]/g, () => String(args[i++]));
+  });
 
   // ---- helpers ----
   function toast(text, bad) {
@@ -30,7 +36,7 @@
       });
       data = await res.json().catch(() => ({}));
     } catch (e) {
-      toast("The dashboard did not answer: " + e.message, true);
+      toast(t("js.no_answer", e.message), true);
       throw e;
     }
     if (!res.ok) {
@@ -51,7 +57,7 @@
     const d = $("#confirm");
     if (!d || !d.showModal) return Promise.resolve(window.confirm(text));
     $("#confirm-text").textContent = text;
-    $('[data-testid="confirm-ok"]', d).textContent = okText || "Delete";
+    $('[data-testid="confirm-ok"]', d).textContent = okText || t("confirm.delete");
     d.returnValue = "";
     d.showModal();
     return new Promise((resolve) => d.addEventListener("close", () => resolve(d.returnValue === "ok"), { once: true }));
@@ -199,7 +205,7 @@
     try {
       if (act === "delete") {
         const what = b.dataset.kind + " " + b.dataset.name;
-        if (!(await confirmDialog("Delete " + what + "? Its controller, if any, will notice and react."))) return;
+        if (!(await confirmDialog(t("js.confirm_delete", what)))) return;
         await post("/ui/delete", { kind: b.dataset.kind, namespace: b.dataset.ns, name: b.dataset.name });
       } else if (act === "scale-inc" || act === "scale-dec") {
         const s = b.closest(".scale");
@@ -211,8 +217,15 @@
         await post("/ui/cordon", { node: b.dataset.node, on: b.dataset.on === "true" });
       } else if (act === "kill") {
         const c = $("#exec-container");
-        if (!(await confirmDialog("Kill container " + (c ? c.value : "") + " of " + b.dataset.name + "?", "Kill"))) return;
+        if (!(await confirmDialog(t("js.confirm_kill", c ? c.value : "", b.dataset.name), t("js.kill")))) return;
         await post("/ui/kill", { namespace: b.dataset.ns, name: b.dataset.name, container: c ? c.value : "" });
+      } else if (act === "lesson-do") {
+        await post("/ui/lessons/do", { lesson: b.dataset.lesson, step: Number(b.dataset.step) });
+      } else if (act === "lesson-reset") {
+        if (!(await confirmDialog(t("js.confirm_reset"), t("js.reset")))) return;
+        await post("/ui/lessons/reset", { lesson: b.dataset.lesson });
+      } else if (act === "copy") {
+        await navigator.clipboard.writeText(b.dataset.text).then(() => toast(t("js.copied")), () => toast(t("js.copy_failed"), true));
       } else if (act === "probe") {
         const c = $("#exec-container");
         await post("/ui/probe", { namespace: b.dataset.ns, name: b.dataset.name, container: c ? c.value : "" });

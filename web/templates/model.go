@@ -32,6 +32,9 @@ type Page struct {
 	Steps     []StepView
 	Held      []HeldView
 	Namespace string
+	Lang      string // the page's language: en or ko
+	Catalogue string // that language's catalogue as JSON, for the page's scripts
+	Path      string // this page, for the language switch to come back to
 }
 
 // PodRow is one pod in a table.
