@@ -91,9 +91,19 @@ func (s *Server) limitInFlight(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		default:
 			w.Header().Set("Retry-After", "1")
+			refuseBody(w, r)
 			s.writeError(w, r, apierrors.NewTooManyRequests("Too many requests, please try again later.", 1))
 		}
 	})
+}
+
+// refuseBody closes an HTTP/1 connection after the answer when the request's body was
+// not read: otherwise the server would first read the rest of it, as slowly as the client
+// sends it, before answering.
+func refuseBody(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // isLongRunning reports a watch or a streaming subresource (exec, attach, log,

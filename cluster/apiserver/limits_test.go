@@ -15,7 +15,7 @@ import (
 
 	"webkube/cluster/apiserver"
 	"webkube/cluster/apiserver/apiservertest"
-	"webkube/cluster/controllers/clustertest"
+	"webkube/internal/eventually"
 )
 
 const configMaps = "/api/v1/namespaces/default/configmaps"
@@ -123,7 +123,7 @@ func TestMaxRequestsInFlight(t *testing.T) {
 	}()
 	var resp *http.Response
 	var out []byte
-	clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
+	eventually.That(t, 10*time.Second, "a second create refused while the first is in flight", func() (bool, string) {
 		var err error
 		if resp, err = post(t, srv, srv.HTTPClient(), strings.NewReader(configMap("second")), len(configMap("second"))); err != nil {
 			return false, err.Error()
@@ -136,13 +136,20 @@ func TestMaxRequestsInFlight(t *testing.T) {
 	if st.Reason != metav1.StatusReasonTooManyRequests || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("429 without reason or Retry-After: %q %q %s", st.Reason, resp.Header.Get("Retry-After"), out)
 	}
+	// A refused request is answered at once, even if its body trickles in.
+	start := time.Now()
+	resp, err = post(t, srv, srv.HTTPClient(), trickle(configMap("refused")), len(configMap("refused")))
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests || time.Since(start) > 3*time.Second {
+		t.Fatalf("slow refused create: %v %v after %v, want 429 at once", err, resp, time.Since(start))
+	}
+	resp.Body.Close()
 	// Reads have their own pool; the watch still serves.
 	if code, out := call(t, srv, "GET", configMaps, "", nil); code != 200 {
 		t.Fatalf("list while writes are full: %d %s", code, out)
 	}
 	// Once the slot frees, writes go through again.
 	pw.CloseWithError(io.ErrUnexpectedEOF)
-	clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
+	eventually.That(t, 10*time.Second, "a create once the slot is free", func() (bool, string) {
 		code, out := call(t, srv, "POST", configMaps, "application/json", []byte(configMap("third")))
 		return code == 201, string(out)
 	})

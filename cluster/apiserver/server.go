@@ -203,6 +203,7 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 			// Constant time: how long a comparison takes must not tell how much matched.
 			got := []byte(r.Header.Get("Authorization"))
 			if subtle.ConstantTimeCompare(got, []byte("Bearer "+s.cfg.Token)) != 1 {
+				refuseBody(w, r)
 				s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
 				return
 			}
