@@ -21,6 +21,7 @@ import (
 
 	"webkube/web/diagram"
 	"webkube/web/i18n"
+	"webkube/web/lessons"
 	"webkube/web/steps"
 	"webkube/web/stories"
 	"webkube/web/templates"
@@ -268,6 +269,7 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 		}
 	}
 	d.refreshObjects(ch.kind, ns, ts)
+	d.refreshLessons()
 }
 
 // tokens are the pods the diagram draws as the page opens; later ones come with steps.
@@ -442,6 +444,9 @@ func (d *Dashboard) live(c echo.Context) error {
 	if obj != "" {
 		topics = append(topics, topicObj+obj)
 	}
+	if l := c.QueryParam("lesson"); l != "" {
+		topics = append(topics, topicLesson+l)
+	}
 	cl := newClient(topics...)
 	cl.lang = langOf(c)
 	lang := cl.lang
@@ -465,6 +470,11 @@ func (d *Dashboard) live(c echo.Context) error {
 				snap = append(snap, encode(msg{T: "set", ID: "obj-live", HTML: htmlIn(lang, templates.ObjectLive(o))}),
 					encode(msg{T: "set", ID: "obj-yaml", HTML: htmlIn(lang, templates.ObjectYAML(o))}))
 			}
+		}
+	}
+	if l, ok := lessons.Find(c.QueryParam("lesson")); ok {
+		if v, err := d.lessonView(ctx, l, lang); err == nil {
+			snap = append(snap, encode(msg{T: "set", ID: "lesson-steps", HTML: htmlIn(lang, templates.LessonSteps(v))}))
 		}
 	}
 	var stepsHTML bytes.Buffer

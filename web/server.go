@@ -27,6 +27,7 @@ import (
 
 	"webkube/cluster/stepper"
 	"webkube/web/i18n"
+	"webkube/web/lessons"
 	"webkube/web/static"
 	"webkube/web/steps"
 	"webkube/web/templates"
@@ -84,23 +85,26 @@ type Config struct {
 	Traffic   TrafficSource   // optional
 	Killer    ContainerKiller // optional
 	Prober    ProbeBreaker    // optional
+	// Progress keeps lesson progress (SQLite in webkube); nil keeps it in memory.
+	Progress lessons.Progress
 	// MaxSteps is how many recent steps the timeline keeps (default 300).
 	MaxSteps int
 }
 
 // Dashboard serves the pages and keeps them live.
 type Dashboard struct {
-	cfg     Config
-	log     *slog.Logger
-	clk     clock.PassiveClock
-	client  kubernetes.Interface
-	dyn     dynamic.Interface
-	mapper  *restmapper.DeferredDiscoveryRESTMapper
-	factory informers.SharedInformerFactory
-	l       listers
-	hub     *hub
-	changes chan change
-	allowed map[string]bool // AllowedHosts, as hostOnly spells them
+	cfg      Config
+	log      *slog.Logger
+	clk      clock.PassiveClock
+	client   kubernetes.Interface
+	dyn      dynamic.Interface
+	mapper   *restmapper.DeferredDiscoveryRESTMapper
+	factory  informers.SharedInformerFactory
+	l        listers
+	hub      *hub
+	changes  chan change
+	allowed  map[string]bool // AllowedHosts, as hostOnly spells them
+	progress lessons.Progress
 
 	mu     sync.Mutex // guards ring and deriver (dispatcher) and synced
 	ring   *steps.Ring
@@ -133,17 +137,21 @@ func New(cfg Config) (*Dashboard, error) {
 		return nil, fmt.Errorf("web: dynamic client: %w", err)
 	}
 	d := &Dashboard{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "dashboard"),
-		clk:     cfg.Clock,
-		client:  cfg.Client,
-		dyn:     dyn,
-		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cfg.Client.Discovery())),
-		factory: informers.NewSharedInformerFactory(cfg.Client, 0),
-		hub:     newHub(),
-		changes: make(chan change, 4096),
-		ring:    steps.NewRing(cfg.MaxSteps),
-		allowed: map[string]bool{},
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "dashboard"),
+		clk:      cfg.Clock,
+		client:   cfg.Client,
+		dyn:      dyn,
+		mapper:   restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(cfg.Client.Discovery())),
+		factory:  informers.NewSharedInformerFactory(cfg.Client, 0),
+		hub:      newHub(),
+		changes:  make(chan change, 4096),
+		ring:     steps.NewRing(cfg.MaxSteps),
+		allowed:  map[string]bool{},
+		progress: cfg.Progress,
+	}
+	if d.progress == nil {
+		d.progress = lessons.NewMemory()
 	}
 	for _, h := range cfg.AllowedHosts {
 		if h = hostOnly(strings.TrimSpace(h)); h != "" {
@@ -195,6 +203,8 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	e.GET("/", d.overviewPage, page...)
 	e.GET("/editor", d.editorPage, page...)
 	e.GET("/steps", d.stepsPage, page...)
+	e.GET("/lessons", d.lessonsPage, page...)
+	e.GET("/lessons/:id", d.lessonPage, page...)
 	e.GET("/o/:kind/:ns/:name", d.objectPage, page...)
 	e.GET("/ws", d.live, page...)
 	e.GET("/ws/logs", d.logs, page...)
@@ -211,6 +221,8 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	e.POST("/ui/probe", d.breakProbe, act...)
 	e.POST("/ui/stepmode", d.stepMode, act...)
 	e.POST("/ui/next", d.stepNext, act...)
+	e.POST("/ui/lessons/do", d.lessonDo, act...)
+	e.POST("/ui/lessons/reset", d.lessonReset, act...)
 }
 
 func noCache(h http.Handler) http.Handler {

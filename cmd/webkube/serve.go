@@ -32,6 +32,7 @@ import (
 	"webkube/runtime/kubelet"
 	"webkube/runtime/simnode"
 	"webkube/web"
+	"webkube/web/lessons"
 )
 
 // Main is a running webkube: every component, wired the way a Kubernetes cluster is,
@@ -223,6 +224,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	dashCfg := web.Config{Client: client, RESTConfig: restCfg, Gate: gate, Decisions: sched, Logger: m.Logger, Clock: clk,
 		AllowedHosts: dashboardHosts(cfg.Addr, cfg.AllowedHosts)}
+	progress, err := lessons.OpenSQLite(ctx, filepath.Join(dataDir, "webkube.db"))
+	if err != nil {
+		return err
+	}
+	m.closers = append(m.closers, func() { _ = progress.Close() })
+	dashCfg.Progress = progress
 	if !isLoopback(cfg.Addr) {
 		dashCfg.Token = token
 	}

@@ -123,6 +123,8 @@
     const q = new URLSearchParams();
     q.set("page", page || "");
     if (objEl) q.set("obj", [objEl.dataset.kind.toLowerCase(), objEl.dataset.ns || "_", objEl.dataset.name].join("/"));
+    const lessonEl = $("#lesson");
+    if (lessonEl) q.set("lesson", lessonEl.dataset.lesson);
     const ws = new WebSocket(wsURL("/ws?" + q.toString()));
     ws.onopen = () => {
       backoff = 500;
