@@ -39,6 +39,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+
+	"webkube/cluster/controllers/worker"
 )
 
 // AddressBinder makes ClusterIPs local addresses of this host so the proxy can listen on
@@ -195,10 +197,7 @@ func (p *Proxier) Start(ctx context.Context) error {
 	}
 	p.initialSync()
 	// One worker: syncs touch shared listener state and are cheap.
-	go func() {
-		for p.processNext() {
-		}
-	}()
+	go worker.Run(ctx, p.queue, func(_ context.Context, key string) error { return p.sync(key) }, p.log)
 	go func() {
 		<-ctx.Done()
 		p.queue.ShutDown()
@@ -225,8 +224,8 @@ func (p *Proxier) initialSync() {
 	}
 	for _, svc := range svcs {
 		key := svc.Namespace + "/" + svc.Name
-		if err := p.sync(key); err != nil {
-			p.log.Warn("initial sync failed, retrying", "service", key, "err", err)
+		if err := worker.Safely(func() error { return p.sync(key) }); err != nil {
+			worker.LogRetry(p.log, key, err)
 		}
 	}
 	if p.kernel != nil {
@@ -246,23 +245,6 @@ func (p *Proxier) enqueue(obj any) {
 		return
 	}
 	p.queue.Add(key)
-}
-
-func (p *Proxier) processNext() bool {
-	key, quit := p.queue.Get()
-	if quit {
-		return false
-	}
-	defer p.queue.Done(key)
-	if err := p.sync(key); err != nil {
-		if p.ctx.Err() == nil {
-			p.log.Warn("sync failed, retrying", "service", key, "err", err)
-			p.queue.AddRateLimited(key)
-		}
-		return true
-	}
-	p.queue.Forget(key)
-	return true
 }
 
 // ProxyNameLabel on a Service tells the proxy to leave it to another proxy, as it tells
