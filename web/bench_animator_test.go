@@ -83,7 +83,8 @@ func BenchmarkWatchToArrow10Tabs(b *testing.B) {
 			tab = append(tab, time.Duration(a.At-a.Ts)*time.Millisecond)
 		}
 		t50, t99 := percentiles(tab)
-		b.Logf("tab: dashboard share p50 %v p99 %v", t50, t99)
+		b.Logf("tab: dashboard share p50 %v p99 %v; message received: %s", t50, t99,
+			evalString(b, c, `window.wk.stats.filter(x => String(x.id).startsWith('step-')).slice(-5).map(x => x.at - x.ts).join(',')`))
 		for i, a := range got {
 			own = append(own, time.Duration(a.At-a.Ts)*time.Millisecond)
 			full = append(full, time.UnixMilli(a.At).Sub(sent[i]))

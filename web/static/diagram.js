@@ -120,6 +120,7 @@
         t.g.classList.add("leaving");
         st.tokens.delete(key);
         setTimeout(() => t.g.remove(), 600);
+        if (!quiet) layoutTokens();
       }
       return;
     }
@@ -134,12 +135,17 @@
       t = { g: g, node: "", phase: "" };
       st.tokens.set(key, t);
     }
-    if (node !== undefined && node !== null && node !== t.node && (node === "" || st.areas[node])) t.node = node;
-    if (phase) {
+    let moved = t.phase === "";
+    if (node !== undefined && node !== null && node !== t.node && (node === "" || st.areas[node])) {
+      t.node = node;
+      moved = true;
+    }
+    if (phase && phase !== t.phase) {
       t.phase = phase;
       t.g.setAttribute("data-phase", phase);
     }
-    if (!quiet) layoutTokens();
+    // Only a pod that appeared or changed place moves the grid; a colour change does not.
+    if (!quiet && moved) layoutTokens();
   }
   // Tokens sit in their node's area (or the API server's pool) in a grid; beyond what
   // fits, a "+N" says how many more.
@@ -253,10 +259,16 @@
       if (st.arrows.length > 20000) st.arrows.splice(0, 10000);
     }
   }
+  // A lone new step does not wait for the previous arrow's full time: once that one has
+  // been seen (MIN_SHOW), the new one is drawn at once. Bursts still queue.
+  const MIN_SHOW = 120;
   function enqueue(s) {
     st.queue.push(s);
     if (!st.playing) playNext();
-    else queueLabel();
+    else if (st.queue.length === 1 && Date.now() - st.startedAt >= MIN_SHOW) {
+      clearTimeout(st.timer);
+      playNext();
+    } else queueLabel();
   }
   // Steps play one after another so the eye can follow; a backlog plays faster, but
   // every step is still drawn.
@@ -274,6 +286,7 @@
     // In step mode each Next releases one action: show it at once, not after a queue.
     if (document.body.classList.contains("stepping")) dur = Math.min(dur, 400);
     play(s, dur);
+    st.startedAt = Date.now();
     queueLabel();
     st.timer = setTimeout(playNext, dur);
   }
@@ -355,6 +368,7 @@
     $(".story-count", sec).textContent = n + (n === 1 ? " step" : " steps");
   }
   function trim(list) {
+    if (list.getElementsByTagName("li").length <= 300) return;
     let all = $$("li.step", list);
     for (let i = 0; i < all.length - 300; i++) {
       const sec = all[i].closest(".story");
@@ -362,16 +376,19 @@
       if (sec && !$("li", sec)) sec.remove();
     }
   }
-  // Incoming steps are put into the DOM once per frame, however many arrive.
+  // Incoming steps are put into the DOM in batches, however many arrive.
   function step(m) {
     st.pending.push(m);
-    // A hidden tab gets no animation frames; it still keeps its list and diagram current.
-    if (st.pending.length === 1) document.hidden ? setTimeout(flush, 16) : requestAnimationFrame(flush);
+    // One task takes every message that arrived meanwhile (no animation frame: a tab in
+    // the background gets none, and its list and diagram must still keep up).
+    if (st.pending.length === 1) setTimeout(flush, 0);
   }
+  // At most a few dozen per task, so a burst (scaling to 100 pods) never blocks the page.
+  const PER_FRAME = 25;
   function flush() {
     const list = $("#steps");
-    const batch = st.pending;
-    st.pending = [];
+    const batch = st.pending.splice(0, PER_FRAME);
+    if (st.pending.length) setTimeout(flush, 0);
     const touched = new Set();
     for (const m of batch) {
       if (document.getElementById("step-" + m.step.seq)) continue;
