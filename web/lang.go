@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"time"
@@ -41,9 +40,3 @@ func setLang(c echo.Context) error {
 }
 
 func langOf(c echo.Context) string { return i18n.LangOf(c.Request().Context()) }
-
-// catalogueJSON is the language's catalogue for the page's scripts.
-func catalogueJSON(lang string) string {
-	b, _ := json.Marshal(i18n.Catalogue(lang))
-	return string(b)
-}

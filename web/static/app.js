@@ -10,7 +10,12 @@
   const wk = (window.wk = { stats: [], steps: 0, ready: false });
   const dg = window.wkDiagram; // diagram.js: the animator's diagram and stories
   // The page's language catalogue (web/i18n), so scripts speak the page's language too.
-  const cat = JSON.parse(($("#i18n-catalogue") || {}).textContent || "{}");
+  let cat = {};
+  try {
+    cat = JSON.parse(($("#i18n-catalogue") || {}).textContent || "{}");
+  } catch (e) {
+    console.error("i18n catalogue", e); // keys show as themselves; the page still works
+  }
   const t = (wk.t = (key, ...args) => {
     let i = 0;
     return (cat[key] || key).replace(/%[sd]/g, () => String(args[i++]));

@@ -33,7 +33,6 @@ type Page struct {
 	Held      []HeldView
 	Namespace string
 	Lang      string // the page's language: en or ko
-	Catalogue string // that language's catalogue as JSON, for the page's scripts
 	Path      string // this page, for the language switch to come back to
 }
 
