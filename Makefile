@@ -9,7 +9,7 @@ TEMPL_VERSION := $(shell awk '$$1 == "github.com/a-h/templ" {print $$2}' go.mod)
 TEMPL := $(GO) run github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 # Everything the tests and the kubelet use at run time.
 DEB_PACKAGES := containerd runc containernetworking-plugins busybox-static iptables iproute2 \
-	chromium docker-registry redis-server ca-certificates procps
+	chromium fonts-noto-cjk docker-registry redis-server ca-certificates procps
 TEST_TIMEOUT ?= 80m
 # containerd's plugin package imports Go's plugin loader, which makes the linker keep every
 # symbol; webkube never loads Go plugins, and without it the binary and its RSS shrink.
