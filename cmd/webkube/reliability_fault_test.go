@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -239,19 +240,31 @@ func (s *relSuite) serviceUnderLoad(t *testing.T, o *outcome) {
 		l.wait()
 		o.tried += l.n
 		o.lost += len(l.fails)
-		for i, f := range l.fails {
-			if i < 3 {
-				o.details = append(o.details, fmt.Sprintf("%s failed at +%s: %v", l.url, f.at.Sub(start).Round(time.Millisecond), f.err))
-			}
+		if n := len(l.fails); n > 0 {
+			first, last := l.fails[0], l.fails[n-1]
+			o.details = append(o.details, fmt.Sprintf("%s: %d failed between +%s and +%s, first: %v", l.url, n,
+				first.at.Sub(start).Round(time.Millisecond), last.at.Sub(start).Round(time.Millisecond), first.err))
 		}
-		if len(l.fails) > 3 {
-			o.details = append(o.details, fmt.Sprintf("%s: %d more", l.url, len(l.fails)-3))
-		}
+	}
+	if o.lost > 0 {
+		keepLog(t, c, "webkube-reliability-service.log")
 	}
 	o.survived = o.tried - o.lost
 	t.Logf("%s; %d requests, %d failed", strings.Join(events, ", "), o.tried, o.lost)
 	if o.tried < 100 {
 		o.lost++
 		o.details = append(o.details, fmt.Sprintf("only %d requests: the load did not run", o.tried))
+	}
+}
+
+// keepLog copies webkube's whole log where it outlives the test, for the root cause.
+func keepLog(t *testing.T, c *cluster, name string) {
+	b, err := os.ReadFile(c.logPath)
+	if err != nil {
+		return
+	}
+	keep := filepath.Join(os.TempDir(), name)
+	if os.WriteFile(keep, b, 0o644) == nil {
+		t.Logf("whole webkube log: %s", keep)
 	}
 }
