@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -327,4 +328,42 @@ func TestBrowserObjectPageShowsItsStories(t *testing.T) {
 	if got != "you created Pod/one" {
 		t.Errorf("pod one's page shows stories %q", got)
 	}
+}
+
+// A rollout: the deployment controller creates the new ReplicaSet and scales the old one
+// down, each with its own ReplicaSet flow, all in the story of your template change.
+func TestBrowserRolloutStory(t *testing.T) {
+	e := startEnv(t, "node-1")
+	ctx := context.Background()
+	l := map[string]string{"app": "web"}
+	one := int32(1)
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: l},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: l},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "ghcr.io/subicura/echo:v1"}}}}}}
+	if _, err := e.c.Client.AppsV1().Deployments("default").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 30*time.Second, func() (bool, string) {
+		_, r := countPods(t, e, "app=web")
+		return r == 1, "web not running"
+	})
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "live", `window.wk && window.wk.ready`, 10*time.Second)
+	patch := `{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"ghcr.io/subicura/echo:v2"}]}}}}`
+	if _, err := e.c.Client.AppsV1().Deployments("default").Patch(ctx, "web", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	story := `Array.from(document.querySelectorAll('#steps .story')).filter(s => s.querySelector('.story-title').textContent === 'rollout of deploy/web: you changed its template').flatMap(s => Array.from(s.querySelectorAll('li'))).map(l => l.dataset.flow + ' ' + l.querySelector('.st-title').textContent).join('\n')`
+	waitJS(t, b, "old pod deleted", `/deletes web-\S+: has 1, wants 0/.test(`+story+`)`, 30*time.Second)
+	got := evalString(t, b, story)
+	for _, want := range []string{"deployment deployment controller sees Deployment/web at generation 2",
+		"deployment Deployment/web creates ReplicaSet/web-", "replicaset ReplicaSet/web-", "pod scheduler sees the unassigned pod",
+		"deployment Deployment/web scales web-"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rollout story lacks %q:\n%s", want, got)
+		}
+	}
+	viewShot(t, b, "rollout")
 }

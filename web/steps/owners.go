@@ -243,7 +243,7 @@ func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Ste
 		s.Title, s.Evidence = title, ev("spec.replicas "+fmt.Sprint(desired))
 		if dep != "" {
 			s.Flow, s.N, s.From, s.StoryKey = FlowDeployment, 2, DeployCtrl, Key("Deployment", rs.Namespace, dep)
-			s.Title = "Deployment/" + dep + strings.TrimPrefix(title, "you")
+			s.Title = "Deployment/" + dep + strings.NewReplacer(" created ", " creates ", " scaled ", " scales ", " deleted ", " deletes ").Replace(strings.TrimPrefix(title, "you"))
 		} else {
 			s.Flow, s.From, s.StoryKey, s.Root = FlowYou, Client, rsKey, title
 		}
