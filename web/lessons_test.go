@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"webkube/cluster/controllers/endpoints"
 	"webkube/internal/eventually"
 	"webkube/web/lessons"
 )
@@ -165,4 +166,49 @@ func rsPod(r *lessonRig) string {
 	}
 	r.t.Fatal("echo-rs has no pod")
 	return ""
+}
+
+func TestLessonDeploymentChecks(t *testing.T) {
+	r := newLessonRig(t, "deployment")
+	r.do("apply")
+	r.passes("apply")
+	r.e.c.Gate.SetStepMode(true)
+	r.do("update")
+	r.sees("template v2 stored", func() bool {
+		d, err := r.e.d.l.deploys.Deployments("default").Get("echo-deploy")
+		return err == nil && d.Spec.Template.Spec.Containers[0].Image == "ghcr.io/subicura/echo:v2"
+	})
+	r.fails("update", "the controllers are held, so every pod still runs v1")
+	r.e.c.Gate.SetStepMode(false)
+	r.passes("update")
+	r.fails("undo", "the pods run v2")
+	r.do("undo")
+	r.passes("undo")
+	r.do("delete")
+	r.passes("delete")
+}
+
+func TestLessonServiceChecks(t *testing.T) {
+	r := newLessonRig(t, "service")
+	ep, err := endpoints.NewController(endpoints.Config{Client: r.e.c.Client, Gate: r.e.c.Gate, Logger: r.e.c.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = ep.Start(ctx) }()
+	r.fails("apply", "there is no Service")
+	r.do("apply")
+	r.passes("apply")
+	r.e.c.Gate.SetStepMode(true)
+	r.do("scale")
+	r.sees("replicas 2 stored", func() bool {
+		d, err := r.e.d.l.deploys.Deployments("default").Get("redis")
+		return err == nil && *d.Spec.Replicas == 2
+	})
+	r.fails("scale", "the controllers are held, so one endpoint")
+	r.e.c.Gate.SetStepMode(false)
+	r.passes("scale")
+	r.do("delete")
+	r.passes("delete")
 }

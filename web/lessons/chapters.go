@@ -34,7 +34,7 @@ func del(kind, name string) func(context.Context, Actions, State) error {
 	return func(ctx context.Context, a Actions, _ State) error { return a.Delete(ctx, kind, Namespace, name) }
 }
 
-var all = []*Lesson{podLesson(), rsLesson(), scaleLesson()}
+var all = []*Lesson{podLesson(), rsLesson(), scaleLesson(), deployLesson(), serviceLesson()}
 
 // podLesson is chapter 1 of the notes: kubectl run, apply -f, get, logs, exec, delete.
 func podLesson() *Lesson {
