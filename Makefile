@@ -15,7 +15,12 @@ TEST_TIMEOUT ?= 80m
 # symbol; webkube never loads Go plugins, and without it the binary and its RSS shrink.
 export GOFLAGS := $(strip $(GOFLAGS) -tags=no_dynamic_plugins)
 
-.PHONY: all deps build generate run test test-unit reliability bench fmt vet clean
+# The dashboard's editor and terminal (CodeMirror, xterm.js) come from the npm registry at
+# the versions in web/frontend/package-lock.json; esbuild bundles them into web/static/dist,
+# which the binary embeds (go build fails without it).
+FRONTEND := web/frontend
+
+.PHONY: all deps bundle build generate run test test-unit reliability bench fmt vet clean
 
 all: build
 
@@ -25,7 +30,16 @@ deps:
 generate:
 	$(TEMPL) generate -path web
 
-build:
+# npm ci only when node_modules is missing or the lockfile changed (npm ci writes
+# node_modules/.package-lock.json); esbuild itself takes well under a second.
+$(FRONTEND)/node_modules/.package-lock.json: $(FRONTEND)/package-lock.json $(FRONTEND)/package.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	touch $@
+
+bundle: $(FRONTEND)/node_modules/.package-lock.json
+	cd $(FRONTEND) && node build.mjs
+
+build: bundle
 	$(GO) build -o $(BIN) ./cmd/webkube
 
 run: deps build
@@ -33,8 +47,9 @@ run: deps build
 
 # The tests share one machine's containerd children, bridges and ports, so packages run
 # one at a time (-p 1); tests inside a package may still run in parallel.
-test: deps
+test: deps bundle
 	@scripts/check-generated.sh
+	cd $(FRONTEND) && node --test test/
 	$(GO) vet ./...
 	$(GO) build -o $(BIN) ./cmd/webkube
 	$(GO) test -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./...
@@ -52,4 +67,4 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 clean:
-	rm -rf bin
+	rm -rf bin web/static/dist

@@ -5,6 +5,13 @@ missing=()
 for p in "$@"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The dashboard's front end is bundled with node and npm (Debian's nodejs and npm, or any
+# node >= 18 already on PATH).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  for p in nodejs npm; do
+    [[ " ${missing[*]} " == *" $p "* ]] || missing+=("$p")
+  done
+fi
 if ! command -v go >/dev/null 2>&1; then
   echo "install-deps: Go is not on PATH; webkube needs Go $(awk '/^go /{print $2}' go.mod) or newer" >&2
   exit 1

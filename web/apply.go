@@ -161,30 +161,41 @@ func (d *Dashboard) applyYAML(ctx context.Context, src []byte, mode string) ([]D
 			applied = false
 			continue
 		}
-		switch {
-		case !exists:
-			r.Action = "created"
-		case out.GetResourceVersion() == live.GetResourceVersion():
-			r.Action = "unchanged"
-		default:
-			r.Action = "configured"
-		}
-		if mode == "diff" {
-			before := ""
-			if exists {
-				before = cleanYAML(live)
-			}
-			r.Diff = steps.LineDiff(before, cleanYAML(out))
-			if r.Diff == "" {
-				r.Action = "unchanged"
-			}
-		}
+		r.Action, r.Diff = outcome(live, out, exists, opts.DryRun != nil, mode == "diff")
 		if opts.DryRun != nil {
-			r.Action += " (dry run)"
 			applied = false
 		}
 	}
 	return results, applied
+}
+
+// outcome names what an apply did, or would do in a dry run. A dry run does not bump the
+// resourceVersion, so there the objects themselves are compared: a diff that shows
+// changes must not be labelled "unchanged".
+func outcome(live, out *unstructured.Unstructured, exists, dryRun, diff bool) (action, delta string) {
+	before, after := "", cleanYAML(out)
+	if exists {
+		before = cleanYAML(live)
+	}
+	switch {
+	case !exists && dryRun:
+		action = "would be created"
+	case !exists:
+		action = "created"
+	case dryRun && before != after:
+		action = "would be configured"
+	case dryRun, out.GetResourceVersion() == live.GetResourceVersion():
+		action = "unchanged"
+	default:
+		action = "configured"
+	}
+	if diff {
+		delta = steps.LineDiff(before, after)
+	}
+	if dryRun {
+		action += " (dry run)"
+	}
+	return action, delta
 }
 
 func (d *Dashboard) mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {

@@ -44,7 +44,7 @@ func TestApply(t *testing.T) {
 
 	t.Run("DryRunCreatesNothing", func(t *testing.T) {
 		r := onlyResult(t, mustApply(t, d, seedEchoPod, "dryrun"))
-		if len(r.Errors) > 0 || r.Action != "created (dry run)" {
+		if len(r.Errors) > 0 || r.Action != "would be created (dry run)" {
 			t.Fatalf("dry run: %+v", r)
 		}
 		if _, err := pods.Get(ctx, "echo", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -71,6 +71,14 @@ func TestApply(t *testing.T) {
 		r := onlyResult(t, mustApply(t, d, changed, "diff"))
 		if !strings.Contains(r.Diff, "+     tier: web") || !strings.Contains(r.Action, "dry run") {
 			t.Errorf("diff: %+v", r)
+		}
+		// A diff that shows changes is labelled as a change, never "unchanged".
+		if r.Action != "would be configured (dry run)" {
+			t.Errorf("diff with changes labelled %q", r.Action)
+		}
+		same := onlyResult(t, mustApply(t, d, seedEchoPod, "diff"))
+		if same.Diff != "" || same.Action != "unchanged (dry run)" {
+			t.Errorf("diff of the live object: %+v", same)
 		}
 		p, _ := pods.Get(ctx, "echo", metav1.GetOptions{})
 		if p.Labels["tier"] != "" {

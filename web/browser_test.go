@@ -8,6 +8,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"webkube/web/browsertest"
 )
 
 const seedEchoPod = `# echo-pod.yml
@@ -23,12 +25,8 @@ spec:
       image: ghcr.io/subicura/echo:v1
 `
 
-// paste puts text into the editor as a paste would (value + input event).
-func paste(text string) chromedp.Action[chromedp.Void] {
-	return chromedp.Steps(
-		chromedp.SetValue(chromedp.CSS("#yaml"), text),
-		js(`document.querySelector('#yaml').dispatchEvent(new Event('input')); true`))
-}
+// paste puts text into the editor as a paste would.
+var paste = browsertest.SetEditor
 
 // js runs a script for its effect.
 func js(expr string) chromedp.Action[chromedp.Void] {

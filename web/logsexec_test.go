@@ -27,6 +27,7 @@ import (
 	"webkube/runtime/containers"
 	"webkube/runtime/containers/containerstest"
 	"webkube/runtime/kubeletserver"
+	"webkube/web/browsertest"
 )
 
 // Logs and the terminal against a real container: busybox on containerd, served by
@@ -138,9 +139,18 @@ func TestBrowserLogsAndExec(t *testing.T) {
 	// The terminal runs ls in the container.
 	run(t, b, "connect", 10*time.Second, click(`#exec-start`))
 	waitJS(t, b, "connected", `document.querySelector('#exec-state').textContent === 'connected'`, 10*time.Second)
-	run(t, b, "type ls", 10*time.Second, chromedp.Focus(css(`#term`)), chromedp.KeyEvent("ls /\r"))
-	waitJS(t, b, "ls output", `(() => { const s = document.querySelector('#term').textContent; return s.includes('bin') && s.includes('etc') && s.includes('proc') })()`, 10*time.Second)
-	run(t, b, "type exit", 10*time.Second, chromedp.KeyEvent("exit 3\r"))
+	run(t, b, "type ls", 10*time.Second, browsertest.TypeTerm("ls /\r"))
+	waitJS(t, b, "ls output", `(() => { const s = `+browsertest.TermText+`; return s.includes('bin') && s.includes('etc') && s.includes('proc') })()`, 10*time.Second)
+	// The TTY has the terminal's size (resize messages reach the container), and top, a
+	// full-screen program, draws on the alternate screen.
+	run(t, b, "stty size", 10*time.Second, browsertest.TypeTerm("stty size\r"))
+	waitJS(t, b, "tty size", `(() => { const t = wk.term.term; return t.rows > 10 && t.cols > 40 && wk.term.text().includes(t.rows + ' ' + t.cols) })()`, 10*time.Second)
+	run(t, b, "top", 10*time.Second, browsertest.TypeTerm("top\r"))
+	waitJS(t, b, "top draws", `(() => { const s = wk.term.screen(); return wk.term.term.buffer.active.type === 'alternate' && s.includes('PID') && s.includes('Mem:') })()`, 10*time.Second)
+	shot(t, b, "top")
+	run(t, b, "quit top", 10*time.Second, browsertest.TypeTerm("q"))
+	waitJS(t, b, "top gone", `wk.term.term.buffer.active.type === 'normal'`, 10*time.Second)
+	run(t, b, "type exit", 10*time.Second, browsertest.TypeTerm("exit 3\r"))
 	waitJS(t, b, "exit code", `document.querySelector('#exec-state').textContent.includes('3')`, 10*time.Second)
 	shot(t, b, "logs-exec")
 
@@ -159,7 +169,7 @@ func TestBrowserLogsAndExec(t *testing.T) {
 	if err := d.execOnce(ctx, "default", "echo", "app", []string{"cat", "/tmp/healthy"}, io.Discard); !errors.As(err, &ee) || ee.Code != 1 {
 		t.Errorf("probe command after breaking: %v, want exit code 1", err)
 	}
-	if got := evalString(t, b, `document.querySelector('#term').textContent`); !strings.Contains(got, "ls /") {
+	if got := evalString(t, b, browsertest.TermText); !strings.Contains(got, "ls /") {
 		t.Errorf("terminal did not echo the command: %q", got)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"webkube/cluster/stepper"
+	"webkube/web/editor"
 	"webkube/web/i18n"
 	"webkube/web/lessons"
 	"webkube/web/static"
@@ -195,6 +196,15 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	sub, _ := fs.Sub(static.FS, ".")
 	files := http.StripPrefix("/static/", http.FileServer(http.FS(sub)))
 	e.GET("/static/*", echo.WrapHandler(noCache(files)), d.checkHost)
+	// Browsers ask for /favicon.ico whatever the page links; an SVG answers both.
+	e.GET("/favicon.ico", func(c echo.Context) error {
+		b, err := fs.ReadFile(static.FS, "favicon.svg")
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+		return c.Blob(http.StatusOK, "image/svg+xml", b)
+	}, d.checkHost)
 	e.GET("/login", d.loginPage, d.checkHost, d.withCSRFCookie, withLang)
 	e.POST("/login", d.login, d.checkHost, d.withCSRFCookie, withLang)
 	e.GET("/lang/:lang", setLang, d.checkHost)
@@ -209,6 +219,9 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	e.GET("/ws", d.live, page...)
 	e.GET("/ws/logs", d.logs, page...)
 	e.GET("/ws/exec", d.exec, page...)
+	openapi := editor.NewOpenAPI(d.client.Discovery().RESTClient())
+	e.GET(editor.Prefix, openapi.Handle, page...)
+	e.GET(editor.Prefix+"/*", openapi.Handle, page...)
 
 	act := []echo.MiddlewareFunc{d.checkHost, d.requireToken, d.checkCSRF, withLang}
 	e.POST("/ui/apply", d.apply, act...)

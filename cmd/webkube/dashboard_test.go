@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +26,7 @@ func TestDashboard(t *testing.T) {
 		c.t = t
 		dashRun(t, ctx, "open editor", 20*time.Second, chromedp.Navigate(base+"/editor"), chromedp.WaitVisible(chromedp.CSS(`#yaml`)))
 		dashWaitJS(t, ctx, "live", `!!(window.wk && window.wk.ready)`, 10*time.Second)
-		dashRun(t, ctx, "paste typo and apply", 10*time.Second, dashPaste(examples.Get("echo-pod-typo")), chromedp.Click(chromedp.CSS(`#apply`)))
+		dashRun(t, ctx, "paste typo and apply", 10*time.Second, browsertest.SetEditor(examples.Get("echo-pod-typo")), chromedp.Click(chromedp.CSS(`#apply`)))
 		dashWaitJS(t, ctx, "error shown", `!!document.querySelector('[data-testid=error]')`, 10*time.Second)
 		dashShot(t, ctx, "editor-typo")
 		// The typo is on line 2 of the pasted text (line 1 is the file-name comment).
@@ -47,7 +46,7 @@ func TestDashboard(t *testing.T) {
 		c.t = t
 		dashRun(t, ctx, "open editor", 20*time.Second, chromedp.Navigate(base+"/editor"), chromedp.WaitVisible(chromedp.CSS(`#yaml`)))
 		dashWaitJS(t, ctx, "live", `!!(window.wk && window.wk.ready)`, 10*time.Second)
-		dashRun(t, ctx, "paste and apply", 10*time.Second, dashPaste(seedEchoPod), chromedp.Click(chromedp.CSS(`#apply`)))
+		dashRun(t, ctx, "paste and apply", 10*time.Second, browsertest.SetEditor(seedEchoPod), chromedp.Click(chromedp.CSS(`#apply`)))
 		dashWaitJS(t, ctx, "applied", `!!document.querySelector('[data-testid=result][data-ok=true]')`, 10*time.Second)
 		if got := dashEval(t, ctx, `document.querySelector('#results').textContent`); !strings.Contains(got, "Pod/echo created") {
 			t.Errorf("apply result %q", got)
@@ -83,9 +82,9 @@ func TestDashboard(t *testing.T) {
 
 		dashRun(t, ctx, "connect terminal", 10*time.Second, chromedp.Click(chromedp.CSS(`#exec-start`)))
 		dashWaitJS(t, ctx, "terminal connected", `document.querySelector('#exec-state').textContent === 'connected'`, 20*time.Second)
-		dashWaitJS(t, ctx, "prompt", `document.querySelector('#term').textContent.length > 0`, 10*time.Second)
-		dashRun(t, ctx, "type ls", 10*time.Second, chromedp.Focus(chromedp.CSS(`#term`)), chromedp.KeyEvent("ls\r"))
-		dashWaitJS(t, ctx, "ls output", `/\bbin\b/.test(document.querySelector('#term').textContent.split('ls').slice(1).join('ls'))`, 10*time.Second)
+		dashWaitJS(t, ctx, "prompt", browsertest.TermText+`.trim().length > 0`, 10*time.Second)
+		dashRun(t, ctx, "type ls", 10*time.Second, browsertest.TypeTerm("ls\r"))
+		dashWaitJS(t, ctx, "ls output", `/\bbin\b/.test(`+browsertest.TermText+`.split('ls').slice(1).join('ls'))`, 10*time.Second)
 		dashShot(t, ctx, "pod-exec")
 		c.mustKubectl("delete", "pod", "echo", "--wait=true")
 	})
@@ -133,16 +132,6 @@ func TestDashboard(t *testing.T) {
 		dashWaitJS(t, ctx, "page shows the restart", `document.body.textContent.includes('Killing') || document.body.textContent.includes('Liveness probe failed')`, 15*time.Second)
 		dashShot(t, ctx, "probe-pod-after")
 	})
-}
-
-// dashPaste puts text in the editor as a paste does (value, then an input event).
-func dashPaste(text string) chromedp.Action[chromedp.Void] {
-	return chromedp.Steps(
-		chromedp.SetValue(chromedp.CSS("#yaml"), text),
-		func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-			_, err := chromedp.Evaluate[bool](`document.querySelector('#yaml').dispatchEvent(new Event('input')); true`)(ctx, t)
-			return chromedp.Void{}, err
-		})
 }
 
 // The browser helpers are web's own (web/browsertest).

@@ -5,6 +5,8 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,4 +120,36 @@ func Shot(t testing.TB, ctx context.Context, name string) {
 		return
 	}
 	t.Logf("screenshot %s", fn)
+}
+
+// TypeTerm types s into the xterm.js terminal through its input path (onData), as the
+// keyboard does. (chromedp's KeyEvent sends each key as keydown and char, which xterm
+// would see twice.)
+func TypeTerm(s string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		b, _ := json.Marshal(s)
+		_, err := chromedp.Evaluate[bool](`(() => { window.wk.term.term.input(`+string(b)+`, true); return true })()`)(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+// TermText is the terminal's whole buffer (scrollback and screen) as text.
+const TermText = `window.wk.term.text()`
+
+// SetEditor replaces the YAML editor's text, as pasting it over a selection does.
+func SetEditor(text string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		b, _ := json.Marshal(text)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ok, err := chromedp.Evaluate[bool](`(() => { if (!window.wk || !window.wk.editor) return false; window.wk.editor.set(`+string(b)+`); return true })()`)(ctx, t)
+			if err != nil || ok {
+				return chromedp.Void{}, err
+			}
+			if time.Now().After(deadline) {
+				return chromedp.Void{}, fmt.Errorf("the YAML editor did not load (window.wk.editor unset)")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }

@@ -253,7 +253,7 @@
   let gPending = false;
   document.addEventListener("keydown", (ev) => {
     const t = ev.target;
-    const typing = t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable || t.id === "term";
+    const typing = t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable;
     if (ev.key === "Escape") {
       $$("dialog[open]").forEach((d) => d.close());
       if (t === filter) {
@@ -290,103 +290,10 @@
   const helpBtn = $("#help-btn");
   if (helpBtn) helpBtn.addEventListener("click", () => $("#help").showModal());
 
-  // ---- YAML editor ----
-  const ta = $("#yaml");
-  if (ta) {
-    const gutter = $("#gutter");
-    let errLines = {};
-    const drawGutter = () => {
-      const n = ta.value.split("\n").length;
-      let h = "";
-      for (let i = 1; i <= n; i++) {
-        const e = errLines[i];
-        h += e ? '<div class="err" data-testid="gutter-err" data-line="' + i + '" title="' + e.replace(/"/g, "&quot;") + '">' + i + "</div>" : "<div>" + i + "</div>";
-      }
-      gutter.innerHTML = h;
-      gutter.scrollTop = ta.scrollTop;
-    };
-    ta.addEventListener("input", () => {
-      errLines = {};
-      drawGutter();
-    });
-    ta.addEventListener("scroll", () => (gutter.scrollTop = ta.scrollTop));
-    drawGutter();
-    $$("[data-example]").forEach((b) =>
-      b.addEventListener("click", () => {
-        ta.value = $("#ex-" + b.dataset.example).content.textContent;
-        errLines = {};
-        drawGutter();
-        $("#results").innerHTML = "";
-        ta.focus();
-      })
-    );
-    const selectLine = (line) => {
-      const lines = ta.value.split("\n");
-      let start = 0;
-      for (let i = 0; i < line - 1 && i < lines.length; i++) start += lines[i].length + 1;
-      ta.focus();
-      ta.setSelectionRange(start, start + (lines[line - 1] || "").length);
-      const lh = parseFloat(getComputedStyle(ta).lineHeight) || 18;
-      ta.scrollTop = Math.max(0, (line - 4) * lh);
-    };
-    const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-    const run = async (mode) => {
-      const state = $("#editor-state");
-      state.textContent = mode === "apply" ? "applying…" : mode === "diff" ? "diffing…" : "dry run…";
-      let data;
-      try {
-        data = await post("/ui/apply", { yaml: ta.value, mode: mode });
-      } catch (e) {
-        state.textContent = "";
-        return;
-      }
-      errLines = {};
-      const out = [];
-      let bad = 0;
-      for (const r of data.results) {
-        const what = r.kind ? r.kind + "/" + r.name : "document " + (r.doc + 1);
-        if (r.errors && r.errors.length) {
-          bad++;
-          let h = '<li class="res bad" data-testid="result" data-ok="false"><b>' + esc(what) + "</b><ul>";
-          for (const e of r.errors) {
-            errLines[e.line] = (errLines[e.line] ? errLines[e.line] + "\n" : "") + e.message;
-            h += '<li data-testid="error" data-line="' + e.line + '" data-field="' + esc(e.field || "") + '"><a href="#" data-line="' + e.line + '">line ' + e.line + "</a> " + (e.field ? "<code>" + esc(e.field) + "</code> " : "") + esc(e.message) + "</li>";
-          }
-          out.push(h + "</ul></li>");
-        } else {
-          let h = '<li class="res ok" data-testid="result" data-ok="true"><b>' + esc(what) + "</b> " + esc(r.action || "");
-          if (r.kind && r.name && !/dry run|not sent/.test(r.action || ""))
-            h += ' <a href="/o/' + esc(r.kind.toLowerCase()) + "/" + esc(r.namespace || "_") + "/" + esc(r.name) + '">open</a>';
-          if (mode === "diff") h += r.diff ? '<pre class="diff" data-testid="diff-out">' + esc(r.diff) + "</pre>" : ' <span class="muted">no changes</span>';
-          out.push(h + "</li>");
-        }
-      }
-      $("#results").innerHTML = out.join("");
-      drawGutter();
-      state.textContent = bad ? bad + " document(s) with errors; nothing applied" : data.applied ? "applied" : "done";
-      const first = Object.keys(errLines)[0];
-      if (first) selectLine(Number(first));
-    };
-    $("#results").addEventListener("click", (ev) => {
-      const a = ev.target.closest("a[data-line]");
-      if (a) {
-        ev.preventDefault();
-        selectLine(Number(a.dataset.line));
-      }
-    });
-    $("#apply").addEventListener("click", () => run("apply"));
-    $("#dryrun").addEventListener("click", () => run("dryrun"));
-    $("#diff").addEventListener("click", () => run("diff"));
-    ta.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
-        ev.preventDefault();
-        run("apply");
-      } else if (ev.key === "Tab") {
-        ev.preventDefault();
-        ta.setRangeText("  ", ta.selectionStart, ta.selectionEnd, "end");
-      }
-    });
-  }
+  // The YAML editor (CodeMirror) and the terminal (xterm.js) are bundles of their own,
+  // built from web/frontend into /static/dist; they use wk.post and wk.toast.
+  wk.post = post;
+  wk.toast = toast;
 
   // ---- label editor ----
   const chips = $("#label-chips");
@@ -517,70 +424,4 @@
     start();
   }
 
-  // ---- terminal ----
-  const term = $("#term");
-  if (term && objEl) {
-    let tws = null;
-    const dec = new TextDecoder();
-    const state = $("#exec-state");
-    const write = (s) => {
-      s = s.replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, "").replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, "").replace(/\x1b[()][A-Za-z0-9]/g, "").replace(/\x1b[=>]/g, "");
-      let t = term.textContent;
-      for (const ch of s) {
-        if (ch === "\r") continue;
-        if (ch === "\b") t = t.slice(0, -1);
-        else if (ch === "\x07") continue;
-        else t += ch;
-      }
-      if (t.length > 200000) t = t.slice(-100000);
-      term.textContent = t;
-      term.scrollTop = term.scrollHeight;
-    };
-    const send = (s) => {
-      if (tws && tws.readyState === 1) tws.send(JSON.stringify({ t: "in", s: s }));
-    };
-    $("#exec-start").addEventListener("click", () => {
-      if (tws) tws.close();
-      term.textContent = "";
-      const q = new URLSearchParams({ namespace: objEl.dataset.ns, name: objEl.dataset.name, container: $("#exec-container").value, cmd: $("#exec-cmd").value });
-      tws = new WebSocket(wsURL("/ws/exec?" + q));
-      tws.binaryType = "arraybuffer";
-      state.textContent = "connecting…";
-      tws.onopen = () => {
-        state.textContent = "connected";
-        const cols = Math.max(20, Math.floor(term.clientWidth / 8.4));
-        tws.send(JSON.stringify({ t: "resize", w: cols, h: 24 }));
-        term.focus();
-      };
-      tws.onmessage = (ev) => {
-        if (typeof ev.data === "string") {
-          const m = JSON.parse(ev.data);
-          if (m.t === "exit") state.textContent = m.s;
-          return;
-        }
-        write(dec.decode(new Uint8Array(ev.data), { stream: true }));
-      };
-      tws.onclose = () => {
-        if (state.textContent === "connected") state.textContent = "closed";
-      };
-    });
-    const keys = { Enter: "\r", Backspace: "\x7f", Tab: "\t", ArrowUp: "\x1b[A", ArrowDown: "\x1b[B", ArrowRight: "\x1b[C", ArrowLeft: "\x1b[D", Escape: "\x1b", Delete: "\x1b[3~", Home: "\x1b[H", End: "\x1b[F" };
-    term.addEventListener("keydown", (ev) => {
-      if (ev.metaKey) return;
-      let s = null;
-      if (ev.ctrlKey && ev.key.length === 1) {
-        const c = ev.key.toLowerCase().charCodeAt(0);
-        if (c >= 97 && c <= 122) s = String.fromCharCode(c - 96);
-      } else if (keys[ev.key]) s = keys[ev.key];
-      else if (ev.key.length === 1) s = ev.key;
-      if (s !== null) {
-        ev.preventDefault();
-        send(s);
-      }
-    });
-    term.addEventListener("paste", (ev) => {
-      ev.preventDefault();
-      send(ev.clipboardData.getData("text"));
-    });
-  }
 })();

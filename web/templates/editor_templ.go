@@ -120,7 +120,7 @@ func EditorPage(p Page, examples []Example) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "</div><div class=\"code\"><div id=\"gutter\" class=\"gutter\" aria-hidden=\"true\"></div><textarea id=\"yaml\" spellcheck=\"false\" autocomplete=\"off\" wrap=\"off\" placeholder=\"Paste one or more documents, separated by ---\" data-testid=\"yaml-input\"></textarea></div><div class=\"editor-bar\"><button id=\"apply\" class=\"primary\" data-testid=\"apply\" title=\"Ctrl+Enter\">Apply</button> <button id=\"dryrun\" data-testid=\"dryrun\">Dry run</button> <button id=\"diff\" data-testid=\"diff\">Diff against live</button> <span id=\"editor-state\" class=\"muted\" data-testid=\"editor-state\"></span></div><ul id=\"results\" class=\"results\" data-testid=\"results\"></ul></section>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "</div><p class=\"muted hint\">Completion (Ctrl+Space) and the notes under each field (hover a key) come from this API server's own OpenAPI schemas; unknown fields are underlined as you type.</p><div id=\"yaml\" class=\"code cm-host\" data-testid=\"yaml-input\"></div><div class=\"editor-bar\"><button id=\"apply\" class=\"primary\" data-testid=\"apply\" title=\"Ctrl+Enter\">Apply</button> <button id=\"dryrun\" data-testid=\"dryrun\">Dry run</button> <button id=\"diff\" data-testid=\"diff\">Diff against live</button> <span id=\"editor-state\" class=\"muted\" data-testid=\"editor-state\"></span></div><ul id=\"results\" class=\"results\" data-testid=\"results\"></ul></section><script src=\"/static/dist/editor.js\"></script>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1430,7 +1430,7 @@ func Terminal(o Object) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 127, "</select> <input id=\"exec-cmd\" value=\"sh\" size=\"10\" aria-label=\"command\" data-testid=\"exec-cmd\"> <button id=\"exec-start\" class=\"small\" data-testid=\"exec-start\">Connect</button> <span id=\"exec-state\" class=\"muted\" data-testid=\"exec-state\"></span></div><pre id=\"term\" class=\"term\" tabindex=\"0\" data-testid=\"term\"></pre></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 127, "</select> <input id=\"exec-cmd\" value=\"sh\" size=\"10\" aria-label=\"command\" data-testid=\"exec-cmd\"> <button id=\"exec-start\" class=\"small\" data-testid=\"exec-start\">Connect</button> <span id=\"exec-state\" class=\"muted\" data-testid=\"exec-state\"></span></div><div id=\"term\" class=\"term\" data-testid=\"term\"></div></section><link rel=\"stylesheet\" href=\"/static/dist/terminal.css\"><script src=\"/static/dist/terminal.js\"></script>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
