@@ -45,7 +45,7 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 			o.Facts = append(o.Facts, templates.Label{Key: "container " + cs.Name, Value: containerState(cs)})
 		}
 		o.Kill = d.cfg.Killer != nil && p.Spec.NodeName != ""
-		o.ProbeBreak = d.cfg.Prober != nil || len(probeFiles(p)) > 0
+		o.ProbeBreak = hasProbes(p) && (d.cfg.Prober != nil || len(probeFiles(p)) > 0)
 	case "node":
 		n, err := d.l.nodes.Get(name)
 		if err != nil {
@@ -299,4 +299,15 @@ func probeFiles(p *corev1.Pod) map[string]string {
 		}
 	}
 	return out
+}
+
+// hasProbes says whether any container has a liveness, readiness or startup probe: only
+// then is there a probe to make fail.
+func hasProbes(p *corev1.Pod) bool {
+	for _, c := range p.Spec.Containers {
+		if c.LivenessProbe != nil || c.ReadinessProbe != nil || c.StartupProbe != nil {
+			return true
+		}
+	}
+	return false
 }

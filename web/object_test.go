@@ -89,3 +89,42 @@ func TestServiceTraffic(t *testing.T) {
 		}
 	}
 }
+
+type noProber struct{}
+
+func (noProber) BreakProbe(context.Context, string, string, string) error { return nil }
+
+// "Make probe fail" is offered only on pods that have a probe to break, even with the
+// kubelet's prober wired (it answered 502 on pods without one).
+func TestProbeBreakOnlyWithProbes(t *testing.T) {
+	api := apiservertest.Start(t)
+	cs := api.Clientset()
+	ctx := context.Background()
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}}
+	for name, p := range map[string]*corev1.Probe{"plain": nil, "probed": probe} {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox", LivenessProbe: p}}}}
+		if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := New(Config{Client: cs, RESTConfig: api.RESTConfig(), Prober: noProber{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := d.Start(dctx); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 5*time.Second, func() (bool, string) {
+		_, ok1 := d.object("pod", "default", "plain")
+		_, ok2 := d.object("pod", "default", "probed")
+		return ok1 && ok2, "pods not in the cache yet"
+	})
+	plain, _ := d.object("pod", "default", "plain")
+	probed, _ := d.object("pod", "default", "probed")
+	if plain.ProbeBreak || !probed.ProbeBreak {
+		t.Errorf("probe break offered: without probes %v, with a liveness probe %v", plain.ProbeBreak, probed.ProbeBreak)
+	}
+}
