@@ -84,8 +84,6 @@ func TestBrowserNoConsoleErrors(t *testing.T) {
 	pages := []string{"/", "/editor", "/steps", "/o/pod/default/" + pod, "/o/replicaset/default/echo-rs", "/o/node/_/node-1"}
 	for _, p := range pages {
 		run(t, b, "open "+p, 20*time.Second, chromedp.Navigate(e.url+p))
-		time.Sleep(2 * time.Second)
-		t.Logf("%s: %q", p, errs.take())
 		waitJS(t, b, "live "+strings.ReplaceAll(p, "/", "_"), `!!(window.wk && window.wk.ready)`, 10*time.Second)
 		if p == "/editor" {
 			run(t, b, "use the editor", 10*time.Second, paste(podHead+"  containers:\n    - name: a\n      image: busybox\n"), click(`#dryrun`))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	corev1 "k8s.io/api/core/v1"
@@ -38,7 +39,7 @@ func (d *Dashboard) logs(c echo.Context) error {
 	rc, err := d.client.CoreV1().Pods(ns).GetLogs(name, opts).Stream(ctx)
 	if err != nil {
 		_ = conn.Write(ctx, websocket.MessageText, jsonLine("error", err.Error()))
-		conn.Close(websocket.StatusNormalClosure, "")
+		awaitPeerClose(ctx, conn)
 		return nil
 	}
 	defer rc.Close()
@@ -50,8 +51,21 @@ func (d *Dashboard) logs(c echo.Context) error {
 		}
 	}
 	_ = conn.Write(ctx, websocket.MessageText, jsonLine("end", ""))
-	conn.Close(websocket.StatusNormalClosure, "")
+	awaitPeerClose(ctx, conn)
 	return nil
+}
+
+// awaitPeerClose lets the page close the socket after the last message (it does on "end"
+// and "error"): a server-sent close racing CloseRead's reply made Chromium log "Close
+// received after close". ctx is CloseRead's, done when the page's close arrives.
+func awaitPeerClose(ctx context.Context, conn *websocket.Conn) {
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+		conn.Close(websocket.StatusNormalClosure, "")
+	}
 }
 
 func jsonLine(t, s string) []byte {

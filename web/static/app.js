@@ -411,8 +411,10 @@
       lws.onmessage = (ev) => {
         const m = JSON.parse(ev.data);
         if (m.t === "line") addLine(m.s);
-        else if (m.t === "error") state.textContent = m.s;
-        else if (m.t === "end") state.textContent = "end of log";
+        else if (m.t === "error" || m.t === "end") {
+          state.textContent = m.t === "end" ? "end of log" : m.s;
+          lws.close(); // the server waits for the page to close (see awaitPeerClose)
+        }
       };
       lws.onclose = () => {
         if (state.textContent === "following") state.textContent = "disconnected";
