@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"webkube/web/i18n"
 	"webkube/web/preview"
 )
 
@@ -34,10 +35,11 @@ func (d *Dashboard) apiError(c echo.Context, err error) error {
 		if code == 0 {
 			code = http.StatusBadRequest
 		}
-		return c.JSON(code, map[string]any{"error": s.Message, "reason": s.Reason})
+		// The API server's message stays as it said it; the hint is ours, in the page's language.
+		return c.JSON(code, map[string]any{"error": s.Message, "reason": s.Reason, "hint": apiHint(c, s.Reason)})
 	}
 	d.log.Error("action failed", "err", err)
-	return c.JSON(http.StatusBadGateway, map[string]any{"error": "the API server did not answer: " + err.Error()})
+	return c.JSON(http.StatusBadGateway, map[string]any{"error": i18n.T(c.Request().Context(), "err.api_no_answer", err.Error())})
 }
 
 func bad(c echo.Context, msg string) error {
@@ -58,7 +60,7 @@ func (d *Dashboard) scale(c echo.Context) error {
 		return bad(c, "want {kind, namespace, name, replicas}")
 	}
 	if req.Replicas < 0 || req.Replicas > 100 {
-		return bad(c, "replicas must be between 0 and 100 here")
+		return bad(c, i18n.T(c.Request().Context(), "err.replicas_range"))
 	}
 	ctx, cancel := d.ctx(c)
 	defer cancel()
@@ -72,12 +74,12 @@ func (d *Dashboard) scale(c echo.Context) error {
 		_, err = d.client.AppsV1().Deployments(req.Namespace).Patch(ctx, req.Name, types.MergePatchType, patch,
 			metav1.PatchOptions{FieldManager: fieldManager}, "scale")
 	default:
-		return bad(c, "only replicasets and deployments scale")
+		return bad(c, i18n.T(c.Request().Context(), "err.only_scale"))
 	}
 	if err != nil {
 		return d.apiError(c, err)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": fmt.Sprintf("%s/%s scaled to %d", req.Kind, req.Name, req.Replicas)})
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": i18n.T(c.Request().Context(), "msg.scaled", req.Kind, req.Name, req.Replicas)})
 }
 
 func (d *Dashboard) deleteObject(c echo.Context) error {
@@ -100,12 +102,12 @@ func (d *Dashboard) deleteObject(c echo.Context) error {
 	case "service":
 		err = d.client.CoreV1().Services(req.Namespace).Delete(ctx, req.Name, opts)
 	default:
-		return bad(c, "cannot delete a "+req.Kind+" from here")
+		return bad(c, i18n.T(c.Request().Context(), "err.cannot_delete", req.Kind))
 	}
 	if err != nil {
 		return d.apiError(c, err)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": fmt.Sprintf("%s %s deleted", req.Kind, req.Name)})
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": i18n.T(c.Request().Context(), "msg.deleted", req.Kind, req.Name)})
 }
 
 // cordon sets spec.unschedulable, as `kubectl cordon` does.
@@ -146,7 +148,7 @@ func (d *Dashboard) labelPreview(c echo.Context) error {
 	}
 	pod, err := d.l.pods.Pods(req.Namespace).Get(req.Name)
 	if err != nil {
-		return c.JSON(http.StatusNotFound, map[string]any{"error": "pod " + req.Name + " not found"})
+		return c.JSON(http.StatusNotFound, map[string]any{"error": i18n.T(c.Request().Context(), "err.pod_not_found", req.Name)})
 	}
 	rss, _ := d.l.rss.ReplicaSets(req.Namespace).List(everything)
 	svcs, _ := d.l.services.Services(req.Namespace).List(everything)
@@ -167,7 +169,7 @@ func (d *Dashboard) setLabels(c echo.Context) error {
 	}
 	pod, err := d.l.pods.Pods(req.Namespace).Get(req.Name)
 	if err != nil {
-		return c.JSON(http.StatusNotFound, map[string]any{"error": "pod " + req.Name + " not found"})
+		return c.JSON(http.StatusNotFound, map[string]any{"error": i18n.T(c.Request().Context(), "err.pod_not_found", req.Name)})
 	}
 	labels := map[string]any{}
 	for k := range pod.Labels {
@@ -183,7 +185,7 @@ func (d *Dashboard) setLabels(c echo.Context) error {
 		metav1.PatchOptions{FieldManager: fieldManager}); err != nil {
 		return d.apiError(c, err)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": "labels of " + req.Name + " updated"})
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": i18n.T(c.Request().Context(), "msg.labels_updated", req.Name)})
 }
 
 type containerReq struct {
@@ -209,7 +211,7 @@ func (d *Dashboard) kill(c echo.Context) error {
 		return bad(c, "want {namespace, name, container}")
 	}
 	if d.cfg.Killer == nil {
-		return c.JSON(http.StatusNotImplemented, map[string]any{"error": "killing a container needs the kubelet, which is not wired to the dashboard"})
+		return c.JSON(http.StatusNotImplemented, map[string]any{"error": i18n.T(c.Request().Context(), "err.no_killer")})
 	}
 	if _, err := d.pickContainer(&req); err != nil {
 		return c.JSON(http.StatusNotFound, map[string]any{"error": err.Error()})
@@ -218,9 +220,9 @@ func (d *Dashboard) kill(c echo.Context) error {
 	defer cancel()
 	if err := d.cfg.Killer.KillContainer(ctx, req.Namespace, req.Name, req.Container); err != nil {
 		d.log.Warn("kill container", "pod", req.Namespace+"/"+req.Name, "err", err)
-		return c.JSON(http.StatusBadGateway, map[string]any{"error": "could not kill the container: " + err.Error()})
+		return c.JSON(http.StatusBadGateway, map[string]any{"error": i18n.T(c.Request().Context(), "err.kill_failed", err.Error())})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": "killed " + req.Container + " in " + req.Name})
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": i18n.T(c.Request().Context(), "msg.killed", req.Container, req.Name)})
 }
 
 // breakProbe makes a probe fail: through the ProbeBreaker when wired, else by removing,
@@ -238,9 +240,9 @@ func (d *Dashboard) breakProbe(c echo.Context) error {
 	defer cancel()
 	if d.cfg.Prober != nil {
 		if err := d.cfg.Prober.BreakProbe(ctx, req.Namespace, req.Name, req.Container); err != nil {
-			return c.JSON(http.StatusBadGateway, map[string]any{"error": "could not break the probe: " + err.Error()})
+			return c.JSON(http.StatusBadGateway, map[string]any{"error": i18n.T(c.Request().Context(), "err.probe_failed", err.Error())})
 		}
-		return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": "the probe of " + req.Container + " will fail now"})
+		return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": i18n.T(c.Request().Context(), "msg.probe_broken", req.Container)})
 	}
 	files := probeFiles(pod)
 	for name, f := range files {
@@ -253,12 +255,12 @@ func (d *Dashboard) breakProbe(c echo.Context) error {
 		}
 		return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": fmt.Sprintf("removed %s in %s: its probe will fail", f, name)})
 	}
-	return c.JSON(http.StatusNotImplemented, map[string]any{"error": "this pod has no exec probe that checks a file"})
+	return c.JSON(http.StatusNotImplemented, map[string]any{"error": i18n.T(c.Request().Context(), "err.no_file_probe")})
 }
 
 func (d *Dashboard) stepMode(c echo.Context) error {
 	if d.cfg.Gate == nil {
-		return c.JSON(http.StatusNotImplemented, map[string]any{"error": "step mode is not available"})
+		return c.JSON(http.StatusNotImplemented, map[string]any{"error": i18n.T(c.Request().Context(), "err.no_stepmode")})
 	}
 	var req struct {
 		On bool `json:"on"`
@@ -275,12 +277,30 @@ func (d *Dashboard) stepMode(c echo.Context) error {
 
 func (d *Dashboard) stepNext(c echo.Context) error {
 	if d.cfg.Gate == nil {
-		return c.JSON(http.StatusNotImplemented, map[string]any{"error": "step mode is not available"})
+		return c.JSON(http.StatusNotImplemented, map[string]any{"error": i18n.T(c.Request().Context(), "err.no_stepmode")})
 	}
 	s, ok := d.cfg.Gate.Next()
 	d.changes <- change{kind: "held"}
 	if !ok {
-		return c.JSON(http.StatusOK, map[string]any{"ok": true, "released": 0, "message": "nothing is held right now"})
+		return c.JSON(http.StatusOK, map[string]any{"ok": true, "released": 0, "message": i18n.T(c.Request().Context(), "msg.nothing_held")})
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "released": 1, "step": s.Component + ": " + s.Message})
+}
+
+// apiHint says in the page's language what an API server refusal usually means here.
+func apiHint(c echo.Context, reason metav1.StatusReason) string {
+	ctx := c.Request().Context()
+	switch reason {
+	case metav1.StatusReasonNotFound:
+		return i18n.T(ctx, "hint.not_found")
+	case metav1.StatusReasonAlreadyExists:
+		return i18n.T(ctx, "hint.already_exists")
+	case metav1.StatusReasonConflict:
+		return i18n.T(ctx, "hint.conflict")
+	case metav1.StatusReasonInvalid:
+		return i18n.T(ctx, "hint.invalid")
+	case metav1.StatusReasonForbidden:
+		return i18n.T(ctx, "hint.forbidden")
+	}
+	return ""
 }

@@ -87,9 +87,24 @@ func TestLessonPodChecks(t *testing.T) {
 	r.passes("delete-run")
 	r.do("apply")
 	r.passes("apply")
-	r.do("delete")
-	r.passes("delete")
 
+	// A reset deletes the lesson's objects (through the API) and forgets its progress.
+	ctx := context.Background()
+	for _, id := range []string{"run", "delete-run", "apply"} {
+		if err := r.p.MarkDone(ctx, "pod", id, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lessons.Reset(ctx, r.l, r.act, r.p); err != nil {
+		t.Fatal(err)
+	}
+	if done, _ := r.p.Done(ctx, "pod"); len(done) != 0 {
+		t.Fatalf("reset kept %v", done)
+	}
+	r.passes("delete") // the pod echo is gone
+	if err := lessons.Reset(ctx, r.l, r.act, r.p); err != nil {
+		t.Fatalf("a second reset (nothing left to delete): %v", err)
+	}
 }
 
 func TestLessonReplicaSetChecks(t *testing.T) {

@@ -45,7 +45,7 @@
       throw e;
     }
     if (!res.ok) {
-      toast(data.error || data.message || res.statusText, true);
+      toast((data.error || data.message || res.statusText) + (data.hint ? " — " + data.hint : ""), true);
       const err = new Error(data.error || res.statusText);
       err.data = data;
       throw err;
