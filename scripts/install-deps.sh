@@ -16,6 +16,11 @@ if ! command -v go >/dev/null 2>&1; then
   echo "install-deps: Go is not on PATH; webkube needs Go $(awk '/^go /{print $2}' go.mod) or newer" >&2
   exit 1
 fi
+# The dashboard's front end is bundled with Node.js and npm (web/frontend). A machine that
+# has them from elsewhere (NodeSource, nvm) keeps its own; otherwise Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
