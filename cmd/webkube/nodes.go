@@ -28,6 +28,7 @@ import (
 func (m *Main) startNodes(ctx context.Context, client kubernetes.Interface, gate *stepper.Gate, dataDir, clusterDNS string) error {
 	cfg := m.Config
 	address := cfg.Containerd
+	var daemon *wkcontainerd.Daemon
 	if address == "" {
 		d, err := wkcontainerd.NewDaemon(wkcontainerd.Config{DataDir: filepath.Join(dataDir, "containerd"), Logger: m.Logger})
 		if err != nil {
@@ -39,7 +40,7 @@ func (m *Main) startNodes(ctx context.Context, client kubernetes.Interface, gate
 		// Stopping the daemon leaves the containers running (their shims outlive it); a
 		// restarted webkube reattaches to them.
 		m.closers = append(m.closers, d.Stop)
-		address = d.Address()
+		address, daemon = d.Address(), d
 	} else if err := wkcontainerd.CheckBinaries(); err != nil {
 		return err
 	}
@@ -58,15 +59,38 @@ func (m *Main) startNodes(ctx context.Context, client kubernetes.Interface, gate
 			return err
 		}
 		m.closers = append(m.closers, func() { cc.Close() })
-		if err := m.startNode(ctx, client, gate, cc, dataDir, name, ns, clusterDNS, i); err != nil {
+		if err := m.startNode(ctx, client, gate, cc, runtimeHealth(daemon, cc), dataDir, name, ns, clusterDNS, i); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return nil
 }
 
+// runtimeHealth tells a kubelet whether containerd is up: our own daemon's supervisor
+// knows when it died; then the client must answer too.
+func runtimeHealth(d *wkcontainerd.Daemon, cc *containerdclient.Client) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if d != nil {
+			if err := d.Health(); err != nil {
+				return err
+			}
+		}
+		ok, err := cc.IsServing(ctx)
+		if err == nil && ok {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("containerd is not serving")
+		}
+		// gRPC redials a lost containerd with a back-off of up to two minutes; one that
+		// is back should be used at once.
+		cc.Conn().ResetConnectBackoff()
+		return fmt.Errorf("containerd does not answer: %w", err)
+	}
+}
+
 func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate *stepper.Gate, cc *containerdclient.Client,
-	dataDir, name, namespace, clusterDNS string, index int) error {
+	health func(context.Context) error, dataDir, name, namespace, clusterDNS string, index int) error {
 	nodeDir := filepath.Join(dataDir, "nodes", name)
 	imgs, err := images.NewService(images.Config{Client: cc, Logger: m.Logger, Mirrors: m.Config.Mirrors,
 		TempDir: filepath.Join(dataDir, "tmp")})
@@ -112,13 +136,7 @@ func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate 
 	}
 	kl, err = kubelet.New(kubelet.Config{Client: client, NodeName: name, Runtime: rt, Images: imgs, Network: network,
 		ServerCert: serving, ClientCAs: m.ca.Pool(), RuntimeVersion: version, Gate: gate, Clock: clock.RealClock{}, Logger: m.Logger,
-		RuntimeHealthy: func(ctx context.Context) error {
-			ok, err := cc.IsServing(ctx)
-			if err == nil && !ok {
-				err = fmt.Errorf("containerd is not serving")
-			}
-			return err
-		}})
+		RuntimeHealthy: health})
 	if err != nil {
 		return err
 	}

@@ -195,3 +195,83 @@ func TestDaemonSurvivesThreadExits(t *testing.T) {
 	}
 	c.Close()
 }
+
+// TestKilledDaemonIsRestarted: a containerd that dies on its own (kill -9) is restarted
+// with back-off; Health says why it is down meanwhile, containers keep running and are
+// found again, and a stopped daemon stays stopped.
+func TestKilledDaemonIsRestarted(t *testing.T) {
+	requireRoot(t)
+	dir := shortDir(t)
+	busyboxRootfs(t, dir)
+	d, err := wkcd.NewDaemon(wkcd.Config{DataDir: dir, RestartDelay: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := namespaces.WithNamespace(context.Background(), wkcd.Namespace)
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	c, err := wkcd.Connect(ctx, d.Address(), wkcd.Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctr, err := c.NewContainer(ctx, "kept", wkcd.WithRuntime(dir),
+		containerd.WithNewSpec(oci.WithRootFSPath(dir+"/rootfs"), oci.WithProcessArgs("/bin/busybox", "sleep", "300")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := ctr.NewTask(ctx, cio.NullIO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		task.Delete(ctx, containerd.WithProcessKill)
+		ctr.Delete(ctx)
+	}()
+	if err := task.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	for round := 1; round <= 2; round++ {
+		old := d.Pid()
+		killed := time.Now()
+		if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 2*time.Second, "Health reports the dead containerd", func() bool {
+			err := d.Health()
+			return err != nil && strings.Contains(err.Error(), "killed")
+		})
+		waitUntil(t, 10*time.Second, "containerd restarted", func() bool { return d.Health() == nil && d.Pid() != old })
+		took := time.Since(killed)
+		t.Logf("round %d: restarted in %v", round, took.Round(time.Millisecond))
+		// The second exit within a minute waits twice as long.
+		if want := time.Duration(round) * 300 * time.Millisecond; took < want {
+			t.Fatalf("round %d: restarted after %v, want a back-off of at least %v", round, took, want)
+		}
+		waitUntil(t, 10*time.Second, "the client reconnected and finds the running task", func() bool {
+			st, err := task.Status(ctx)
+			return err == nil && st.Status == containerd.Running
+		})
+	}
+
+	d.Stop()
+	pid := d.Pid()
+	time.Sleep(time.Second) // longer than the back-off: a restart would have happened
+	if d.Pid() != 0 || pid != 0 || d.Health() == nil {
+		t.Fatalf("stopped daemon restarted: pid %d, health %v", d.Pid(), d.Health())
+	}
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting until %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/api/types/runc/options"
 	"github.com/containerd/containerd/namespaces"
+	"k8s.io/utils/clock"
 )
 
 const (
@@ -88,6 +89,12 @@ type Config struct {
 	Binary string
 	// ReadyTimeout bounds how long Start waits for the socket to serve; default 20s.
 	ReadyTimeout time.Duration
+	// RestartDelay is the first wait before restarting a containerd that exited on its
+	// own; it doubles on every exit that comes within a minute of the start, up to
+	// MaxRestartDelay. Defaults 1s and 30s.
+	RestartDelay, MaxRestartDelay time.Duration
+	// Clock times the restart back-off; default the real clock.
+	Clock clock.Clock
 }
 
 // Daemon is a containerd child process.
@@ -100,6 +107,9 @@ type Daemon struct {
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd has been reaped
 	logFile *os.File
+	started time.Time
+	down    error              // why containerd is not serving, while the supervisor restarts it
+	cancel  context.CancelFunc // ends the supervisor; set while started
 }
 
 // NewDaemon checks the configuration and the environment: root and the Debian binaries.
@@ -119,6 +129,15 @@ func NewDaemon(cfg Config) (*Daemon, error) {
 	}
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 20 * time.Second
+	}
+	if cfg.RestartDelay == 0 {
+		cfg.RestartDelay = time.Second
+	}
+	if cfg.MaxRestartDelay == 0 {
+		cfg.MaxRestartDelay = 30 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
 	}
 	// A unix socket path holds at most 107 bytes; the ttrpc socket is the longest.
 	if n := len(filepath.Join(dir, "containerd.sock.ttrpc")); n > 107 {
@@ -219,11 +238,12 @@ disabled_plugins = [
 }
 
 // Start writes the config, starts containerd and returns once its socket serves. ctx bounds
-// only that wait: containerd runs until Stop, or until webkube's process dies.
+// only that wait: containerd runs until Stop, or until webkube's process dies. Should it
+// exit before, it is restarted with back-off (see Health).
 func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.cmd != nil {
+	if d.cmd != nil || d.cancel != nil {
 		return errors.New("containerd already started")
 	}
 	if err := os.MkdirAll(d.dir, 0o711); err != nil {
@@ -238,7 +258,17 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// A containerd left behind by a webkube that was killed before Pdeathsig could act
 	// would hold the bolt database lock; stop it (the shims and containers stay).
 	d.stopStale()
+	if err := d.spawnLocked(ctx); err != nil {
+		return err
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	go d.supervise(sctx, d.cmd, d.exited)
+	return nil
+}
 
+// spawnLocked starts the containerd process and waits until it serves.
+func (d *Daemon) spawnLocked(ctx context.Context) error {
 	logFile, err := os.OpenFile(d.LogPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("containerd log: %w", err)
@@ -274,13 +304,78 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return fmt.Errorf("start containerd: %w", err)
 	}
 	_ = os.WriteFile(d.pidPath(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
-	d.cmd, d.exited, d.logFile = cmd, exited, logFile
+	d.cmd, d.exited, d.logFile, d.started = cmd, exited, logFile, d.cfg.Clock.Now()
 
 	if err := d.waitReady(ctx, exited); err != nil {
 		d.stopLocked()
 		return err
 	}
 	d.log.Info("containerd ready", "address", d.Address(), "pid", cmd.Process.Pid, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// supervise restarts containerd when it exits on its own, waiting RestartDelay, doubled
+// for every exit within a minute of its start, up to MaxRestartDelay. Stop ends it.
+func (d *Daemon) supervise(ctx context.Context, cmd *exec.Cmd, exited <-chan struct{}) {
+	delay := time.Duration(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-exited:
+		}
+		d.mu.Lock()
+		if ctx.Err() != nil || d.cmd != cmd {
+			d.mu.Unlock()
+			return // stopped on purpose
+		}
+		if d.cfg.Clock.Since(d.started) >= time.Minute || delay == 0 {
+			delay = d.cfg.RestartDelay
+		} else {
+			delay = min(2*delay, d.cfg.MaxRestartDelay)
+		}
+		d.down = fmt.Errorf("containerd exited (%v), restarting it", cmd.ProcessState)
+		d.log.Error("containerd exited; restarting it", "pid", cmd.Process.Pid, "state", cmd.ProcessState.String(), "in", delay, "log", d.LogPath())
+		d.logFile.Close()
+		d.cmd = nil
+		d.mu.Unlock()
+
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-d.cfg.Clock.After(delay):
+			}
+			d.mu.Lock()
+			if ctx.Err() != nil {
+				d.mu.Unlock()
+				return
+			}
+			err := d.spawnLocked(ctx)
+			if err == nil {
+				d.down = nil
+				cmd, exited = d.cmd, d.exited
+				d.mu.Unlock()
+				break
+			}
+			d.down = fmt.Errorf("containerd exited, restarting it failed: %w", err)
+			d.mu.Unlock()
+			delay = min(2*delay, d.cfg.MaxRestartDelay)
+			d.log.Error("restarting containerd failed", "err", err, "retry in", delay)
+		}
+	}
+}
+
+// Health is nil while containerd runs, and says why not while the supervisor restarts it.
+func (d *Daemon) Health() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.down != nil {
+		return d.down
+	}
+	if d.cmd == nil {
+		return errors.New("containerd is not running")
+	}
 	return nil
 }
 
@@ -359,6 +454,11 @@ func (d *Daemon) stopStale() {
 func (d *Daemon) Stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.cancel != nil {
+		d.cancel()
+		d.cancel = nil
+	}
+	d.down = nil
 	d.stopLocked()
 }
 

@@ -66,7 +66,9 @@ type Config struct {
 	// RuntimeVersion is shown by `kubectl get nodes -o wide`, e.g. "containerd://1.6.20".
 	RuntimeVersion string
 	// RuntimeHealthy reports whether containerd answers; the Node turns NotReady if not.
+	// It is called every RuntimeCheck (default 1s).
 	RuntimeHealthy func(ctx context.Context) error
+	RuntimeCheck   time.Duration
 	Gate           *stepper.Gate
 	Clock          clock.WithTicker
 	Logger         *slog.Logger
@@ -92,6 +94,11 @@ type Kubelet struct {
 
 	mu    sync.Mutex
 	state map[string]*podState // by namespace/name
+
+	kick    chan struct{} // asks the heartbeat for a node status now
+	rtMu    sync.Mutex
+	rtErr   error     // why the container runtime was down at the last check
+	rtSince time.Time // when it went down
 }
 
 // New checks cfg; nothing runs until Start.
@@ -116,6 +123,9 @@ func New(cfg Config) (*Kubelet, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = 8
 	}
+	if cfg.RuntimeCheck == 0 {
+		cfg.RuntimeCheck = time.Second
+	}
 	if cfg.MaxPods == 0 {
 		cfg.MaxPods = 110
 	}
@@ -129,6 +139,7 @@ func New(cfg Config) (*Kubelet, error) {
 		cfg:   cfg,
 		log:   cfg.Logger.With("component", "kubelet", "node", cfg.NodeName),
 		state: map[string]*podState{},
+		kick:  make(chan struct{}, 1),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 30*time.Second),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kubelet-" + cfg.NodeName}),
@@ -162,6 +173,7 @@ func (k *Kubelet) Start(ctx context.Context) error {
 	go func() { _ = k.server.Serve(ln) }()
 	go func() { <-ctx.Done(); _ = k.server.Close() }()
 
+	k.rtErr = k.probeRuntime(ctx)
 	if err := k.register(ctx); err != nil {
 		return err
 	}
@@ -202,6 +214,7 @@ func (k *Kubelet) Start(ctx context.Context) error {
 	}
 	go func() { <-ctx.Done(); k.queue.ShutDown() }()
 	go k.resync(ctx)
+	go k.watchRuntime(ctx)
 	return nil
 }
 
@@ -293,6 +306,7 @@ func (k *Kubelet) heartbeat(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C():
+		case <-k.kick:
 		}
 		if err := k.updateNodeStatus(ctx); err != nil && ctx.Err() == nil {
 			k.log.Warn("node heartbeat", "err", err)
@@ -309,11 +323,9 @@ func (k *Kubelet) updateNodeStatus(ctx context.Context) error {
 	now := metav1.NewTime(k.cfg.Clock.Now())
 	ready := corev1.NodeCondition{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
 		Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now}
-	if k.cfg.RuntimeHealthy != nil {
-		if err := k.cfg.RuntimeHealthy(ctx); err != nil {
-			ready.Status, ready.Reason = corev1.ConditionFalse, "KubeletNotReady"
-			ready.Message = "container runtime is down: " + err.Error()
-		}
+	if err := k.runtimeErr(); err != nil {
+		ready.Status, ready.Reason = corev1.ConditionFalse, "KubeletNotReady"
+		ready.Message = "container runtime is down: " + err.Error()
 	}
 	conds := []corev1.NodeCondition{
 		{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse, Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available"},
