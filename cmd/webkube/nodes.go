@@ -59,7 +59,7 @@ func (m *Main) startNodes(ctx context.Context, client kubernetes.Interface, gate
 			return err
 		}
 		m.closers = append(m.closers, func() { cc.Close() })
-		if err := m.startNode(ctx, client, gate, cc, runtimeHealth(daemon, cc), dataDir, name, ns, clusterDNS, i); err != nil {
+		if err := m.startNode(ctx, client, gate, cc, address, runtimeHealth(daemon, cc), dataDir, name, ns, clusterDNS, i); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
@@ -90,7 +90,7 @@ func runtimeHealth(d *wkcontainerd.Daemon, cc *containerdclient.Client) func(con
 }
 
 func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate *stepper.Gate, cc *containerdclient.Client,
-	health func(context.Context) error, dataDir, name, namespace, clusterDNS string, index int) error {
+	address string, health func(context.Context) error, dataDir, name, namespace, clusterDNS string, index int) error {
 	nodeDir := filepath.Join(dataDir, "nodes", name)
 	imgs, err := images.NewService(images.Config{Client: cc, Logger: m.Logger, Mirrors: m.Config.Mirrors,
 		TempDir: filepath.Join(dataDir, "tmp")})
@@ -114,7 +114,7 @@ func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate 
 		return err
 	}
 	var kl *kubelet.Kubelet
-	rt, err := containers.New(containers.Config{Client: cc, Namespace: namespace, RuncRoot: wkcontainerd.RuncRoot(filepath.Join(dataDir, "containerd")),
+	rt, err := containers.New(containers.Config{Client: cc, Namespace: namespace, Address: address, RuncRoot: wkcontainerd.RuncRoot(filepath.Join(dataDir, "containerd")),
 		DataDir: nodeDir, Logger: m.Logger, OnExit: func(s containers.Status) {
 			if kl != nil {
 				kl.OnContainerExit(s)

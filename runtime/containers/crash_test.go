@@ -4,10 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/namespaces"
+
 	wkcd "webkube/runtime/containerd"
+	"webkube/runtime/containers/containerstest"
 )
 
 // bundleDir is where containerd 1.6 keeps a task's bundle (its shim's address, its spec).
@@ -95,6 +99,107 @@ func TestStartAfterHalfCreatedTask(t *testing.T) {
 	for _, id := range []string{idA, idB, idC} {
 		if st, err := rt2.Status(f.ctx, id); err != nil || st.State != StateRunning {
 			t.Fatalf("%s: %+v, %v; want Running", id, st, err)
+		}
+	}
+}
+
+// TestReapShims: a shim containerd lost track of (its bundle gone, as after a crash that
+// lost state) keeps its container running and ~13 MB of its own forever. ReapShims kills
+// it and its process, once it is old enough, and leaves alone the shim of a known task and
+// the shims of another namespace (another webkube's node) on the same containerd.
+func TestReapShims(t *testing.T) {
+	f := newFixture(t)
+	rt, err := New(Config{Client: env.Client, RuncRoot: f.rt.cfg.RuncRoot, DataDir: f.rt.cfg.DataDir, Address: env.Daemon.Address()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	keptID, _ := f.run(t, newPod("kept", sh("c", "sleep 300")), 0, 0, nil)
+	strayID, _ := f.run(t, newPod("stray", sh("c", "sleep 300")), 0, 0, nil)
+
+	// Another node's namespace on the same containerd.
+	otherNS := wkcd.Namespace + "-reaptest"
+	octx := namespaces.WithNamespace(f.ctx, otherNS)
+	other, err := New(Config{Client: env.Client, Namespace: otherNS, RuncRoot: f.rt.cfg.RuncRoot, DataDir: filepath.Join(f.dataDir, "other"), Address: env.Daemon.Address()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Start(octx); err != nil {
+		t.Fatal(err)
+	}
+	img, err := env.Busybox(octx, "test/busybox:1", containerstest.ImageConfig{Cmd: []string{"sh"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opod := newPod("other", sh("c", "sleep 300"))
+	onw, err := f.net.SetUp(f.ctx, string(opod.UID), opod.Namespace, opod.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherID, err := other.Create(octx, CreateOptions{Pod: opod, Container: &opod.Spec.Containers[0], Image: img, Network: onw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Remove(octx, otherID)
+	if err := other.StartContainer(octx, otherID); err != nil {
+		t.Fatal(err)
+	}
+
+	pid := func(r *Runtime, ctx context.Context, id string) int {
+		st, err := r.Status(ctx, id)
+		if err != nil || st.State != StateRunning {
+			t.Fatalf("%s: %+v %v", id, st, err)
+		}
+		return int(st.Pid)
+	}
+	keptPid, strayPid, otherPid := pid(rt, f.ctx, keptID), pid(rt, f.ctx, strayID), pid(other, octx, otherID)
+	strayShim, _ := procPPid(strayPid)
+	keptShim, _ := procPPid(keptPid)
+	otherShim, _ := procPPid(otherPid)
+
+	// containerd loses the stray's bundle while it is down.
+	env.Daemon.Stop()
+	if err := syscall.Unmount(filepath.Join(bundleDir(strayID), "rootfs"), syscall.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(bundleDir(strayID)); err != nil {
+		t.Fatal(err)
+	}
+	restartDaemon(t, f.ctx)
+	if _, err := rt.Status(f.ctx, strayID); err != nil {
+		t.Fatal(err)
+	}
+
+	if killed, err := rt.ReapShims(f.ctx, time.Hour); err != nil || len(killed) != 0 {
+		t.Fatalf("young shims reaped: %v %v", killed, err)
+	}
+	killed, err := rt.ReapShims(f.ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(killed) != 1 || killed[0] != strayShim {
+		t.Fatalf("reaped %v, want only the stray shim %d (kept %d, other namespace %d)", killed, strayShim, keptShim, otherShim)
+	}
+	waitGone := func(pid int) {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			f, err := procStat(pid)
+			if err != nil || f[0] == "Z" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d still there", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitGone(strayShim)
+	waitGone(strayPid)
+	for _, p := range []int{keptPid, keptShim, otherPid, otherShim} {
+		if f, err := procStat(p); err != nil || f[0] == "Z" {
+			t.Fatalf("process %d was killed", p)
 		}
 	}
 }

@@ -54,7 +54,9 @@ const (
 type Config struct {
 	Client    *containerd.Client
 	Namespace string // containerd namespace; default webkube's
-	RuncRoot  string // runc state dir; default runc's own
+	// Address is containerd's socket; with it, ReapShims finds this runtime's shims.
+	Address  string
+	RuncRoot string // runc state dir; default runc's own
 	// DataDir holds per-pod volume dirs (pods/<uid>), container logs (logs/) and the FIFOs
 	// that carry container output (fifo/). It must survive restarts of webkube.
 	DataDir     string

@@ -69,11 +69,14 @@ type Config struct {
 	// It is called every RuntimeCheck (default 1s).
 	RuntimeHealthy func(ctx context.Context) error
 	RuntimeCheck   time.Duration
-	Gate           *stepper.Gate
-	Clock          clock.WithTicker
-	Logger         *slog.Logger
-	Heartbeat      time.Duration // default 10s
-	Workers        int           // default 8
+	// SweepInterval is how often containers, networks and shims no pod owns are removed;
+	// default 1m.
+	SweepInterval time.Duration
+	Gate          *stepper.Gate
+	Clock         clock.WithTicker
+	Logger        *slog.Logger
+	Heartbeat     time.Duration // default 10s
+	Workers       int           // default 8
 	// MaxPods is the node's pod capacity; default 110.
 	MaxPods int
 	// Recorder overrides the event recorder (tests).
@@ -122,6 +125,9 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = 8
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = time.Minute
 	}
 	if cfg.RuntimeCheck == 0 {
 		cfg.RuntimeCheck = time.Second
@@ -215,6 +221,7 @@ func (k *Kubelet) Start(ctx context.Context) error {
 	go func() { <-ctx.Done(); k.queue.ShutDown() }()
 	go k.resync(ctx)
 	go k.watchRuntime(ctx)
+	go k.sweep(ctx)
 	return nil
 }
 

@@ -551,18 +551,18 @@ func (k *Kubelet) killPod(ctx context.Context, uid, namespace, name string, grac
 }
 
 // cleanupOrphans removes containers and networks of pods that no longer exist (deleted
-// while webkube was down).
+// while webkube was down, or left by a failure), and shims that serve no known task. It
+// runs at start and every SweepInterval.
 func (k *Kubelet) cleanupOrphans(ctx context.Context) {
-	pods, _ := k.pods.List(everything)
-	live := map[string]bool{}
-	for _, p := range pods {
-		live[string(p.UID)] = true
-	}
+	// Containers and networks are listed before the pods: one made meanwhile belongs to a
+	// pod already in the cache and in k.state, so it is never taken for an orphan.
 	list, err := k.cfg.Runtime.List(ctx, "")
 	if err != nil {
 		k.log.Warn("list containers", "err", err)
 		return
 	}
+	nets, nerr := k.cfg.Network.List(ctx)
+	live := k.livePods()
 	done := map[string]bool{}
 	for _, s := range list {
 		if !live[s.PodUID] && !done[s.PodUID] {
@@ -573,15 +573,50 @@ func (k *Kubelet) cleanupOrphans(ctx context.Context) {
 			}
 		}
 	}
-	nets, err := k.cfg.Network.List(ctx)
-	if err != nil {
-		return
-	}
-	for _, n := range nets {
-		if !live[n.PodUID] && !done[n.PodUID] {
-			if err := k.cfg.Network.TearDown(ctx, n.PodUID); err != nil {
-				k.log.Warn("remove orphan network", "pod", n.Namespace+"/"+n.Name, "err", err)
+	if nerr == nil {
+		for _, n := range nets {
+			if !live[n.PodUID] && !done[n.PodUID] {
+				if err := k.cfg.Network.TearDown(ctx, n.PodUID); err != nil {
+					k.log.Warn("remove orphan network", "pod", n.Namespace+"/"+n.Name, "err", err)
+				}
 			}
+		}
+	}
+	// A shim younger than a minute may be starting a container right now.
+	if killed, err := k.cfg.Runtime.ReapShims(ctx, time.Minute); err != nil {
+		k.log.Warn("reap shims", "err", err)
+	} else if len(killed) > 0 {
+		k.log.Info("killed shims that served no known task", "pids", killed)
+	}
+}
+
+// livePods are the UIDs of the pods in the cache and of those the kubelet still handles.
+func (k *Kubelet) livePods() map[string]bool {
+	live := map[string]bool{}
+	pods, _ := k.pods.List(everything)
+	for _, p := range pods {
+		live[string(p.UID)] = true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, st := range k.state {
+		live[string(st.uid)] = true
+	}
+	return live
+}
+
+// sweep runs cleanupOrphans every SweepInterval.
+func (k *Kubelet) sweep(ctx context.Context) {
+	t := k.cfg.Clock.NewTicker(k.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+		if k.runtimeErr() == nil {
+			k.cleanupOrphans(ctx)
 		}
 	}
 }
