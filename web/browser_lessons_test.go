@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"webkube/internal/eventually"
 )
 
 // A learner finishes the Pod and ReplicaSet lessons by clicking only, from the empty
@@ -52,8 +54,21 @@ func finishLesson(t *testing.T, b context.Context, id, lang string) {
 			return
 		}
 		step := evalString(t, b, `document.querySelector('[data-testid=lesson-step][data-current=true]').dataset.step`)
-		run(t, b, id+"/"+step, 10*time.Second, click(`[data-testid=lesson-step][data-current=true] [data-testid=lesson-do]`))
-		waitJS(t, b, id+"/"+step+" done", fmt.Sprintf(`!!document.querySelector('[data-testid=lesson-step][data-step=%q][data-done=true]')`, step), 40*time.Second)
+		// The steps re-render on every watched change, so a click can land on a button just
+		// replaced; press again (the actions are idempotent) if the step is still current.
+		done := fmt.Sprintf(`String(!!document.querySelector('[data-testid=lesson-step][data-step=%q][data-done=true]'))`, step)
+		for try := 0; try < 4 && evalString(t, b, done) != "true"; try++ {
+			if evalString(t, b, fmt.Sprintf(`String(!!document.querySelector('[data-testid=lesson-step][data-step=%q][data-current=true] [data-testid=lesson-do]'))`, step)) == "true" {
+				// Clicked from within the page, so the button cannot be swapped out between
+				// finding it and clicking it.
+				evalString(t, b, `(document.querySelector('[data-testid=lesson-step][data-current=true] [data-testid=lesson-do]').click(), "clicked")`)
+			}
+			ok, _ := eventually.Within(10*time.Second, func() (bool, string) { return evalString(t, b, done) == "true", "" })
+			if ok {
+				break
+			}
+		}
+		waitJS(t, b, id+"/"+step+" done", done+` === "true"`, 20*time.Second)
 	}
 	t.Fatalf("lesson %s not complete after 10 presses", id)
 }
