@@ -20,8 +20,10 @@ type ServiceInterface struct {
 }
 
 // NewServiceInterface creates the interface name and brings it up. One left behind by a
-// crash is adopted with its addresses flushed, so ClusterIPs of Services deleted meanwhile
-// do not linger; the proxy adds the current ones back. It needs root and iproute2.
+// crash or a kill is adopted as it is: its ClusterIPs keep answering (the NAT rules left
+// behind still serve them) until the proxy's first full sync, which removes those of
+// Services deleted meanwhile (Proxier's Config.KeepAddresses). Flushing here cut every
+// Service off from the host for the moments of a restart. It needs root and iproute2.
 func NewServiceInterface(name string) (*ServiceInterface, error) {
 	ipBin, err := exec.LookPath("ip")
 	if err != nil {
@@ -34,8 +36,6 @@ func NewServiceInterface(name string) (*ServiceInterface, error) {
 				return nil, err
 			}
 		}
-	} else if err := d.run("addr", "flush", "dev", name); err != nil {
-		return nil, err
 	}
 	if err := d.run("link", "set", name, "up"); err != nil {
 		return nil, err

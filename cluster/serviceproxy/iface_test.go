@@ -113,15 +113,19 @@ func TestServiceInterfaceClusterIP(t *testing.T) {
 	})
 	ns := podNetns(t, tag)
 
-	// Adopting an interface left by a crash drops its stale addresses.
-	if err := d.AddAddress("198.18.77.99"); err != nil {
-		t.Fatal(err)
+	// Adopting an interface left by a crash keeps its addresses (a restarted webkube's
+	// Services keep answering); the proxy's first full sync removes those no Service has
+	// and keeps the ones it is told to (the DNS address).
+	for _, a := range []string{"198.18.77.99", "198.18.77.53", "198.18.77.10"} {
+		if err := d.AddAddress(a); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if d, err = NewServiceInterface(name); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := d.Addresses(); len(got) != 0 {
-		t.Fatalf("adopted interface kept %v", got)
+	if got, _ := d.Addresses(); len(got) != 3 {
+		t.Fatalf("adopted interface has %v, want the 3 addresses it had", got)
 	}
 
 	a := startBackend(t, "a")
@@ -133,12 +137,16 @@ func TestServiceInterfaceClusterIP(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p, err := New(Config{Client: fake.NewClientset(svc, endpointsOf("echo", []*backend{a}, nil)), Addresses: d})
+	p, err := New(Config{Client: fake.NewClientset(svc, endpointsOf("echo", []*backend{a}, nil)), Addresses: d,
+		KeepAddresses: []string{"198.18.77.53"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if got, _ := d.Addresses(); slices.Contains(got, "198.18.77.99") || !slices.Contains(got, "198.18.77.53") {
+		t.Fatalf("after the first sync the interface has %v: want the stale 198.18.77.99 gone and the kept 198.18.77.53 there", got)
 	}
 	// Wait for the address itself: this VM's network accepts TCP to any outside address,
 	// so a successful dial alone does not prove the ClusterIP is ours yet.

@@ -60,10 +60,15 @@ type Config struct {
 	// NodeAddress is the host address NodePort (and LoadBalancer) Services listen on,
 	// e.g. "0.0.0.0" or "127.0.0.1". Empty: no NodePorts.
 	NodeAddress string
-	Addresses   AddressBinder      // optional, see AddressBinder
-	Clock       clock.PassiveClock // optional; for session affinity timeouts
-	Logger      *slog.Logger       // optional
-	DialTimeout time.Duration      // to an endpoint; default 2 s
+	Addresses   AddressBinder // optional, see AddressBinder
+	// KeepAddresses are addresses on the Addresses interface that are not ClusterIPs of
+	// this proxy's but must stay (the cluster DNS address). Every other address the
+	// interface holds after the first full sync is a leftover and is removed, when the
+	// binder can list its addresses.
+	KeepAddresses []string
+	Clock         clock.PassiveClock // optional; for session affinity timeouts
+	Logger        *slog.Logger       // optional
+	DialTimeout   time.Duration      // to an endpoint; default 2 s
 	// Mode is ModeUserspace (default) or ModeIPTables.
 	Mode Mode
 	// NetNS runs the iptables commands of ModeIPTables inside this named network
@@ -81,6 +86,7 @@ type Proxier struct {
 	client      kubernetes.Interface
 	nodeAddress string
 	binder      AddressBinder
+	keepAddrs   []string
 	clock       clock.PassiveClock
 	log         *slog.Logger
 	dialTimeout time.Duration
@@ -151,6 +157,7 @@ func New(cfg Config) (*Proxier, error) {
 		client:      cfg.Client,
 		nodeAddress: cfg.NodeAddress,
 		binder:      cfg.Addresses,
+		keepAddrs:   cfg.KeepAddresses,
 		clock:       cfg.Clock,
 		log:         cfg.Logger.With("component", "service-proxy"),
 		dialTimeout: cfg.DialTimeout,
@@ -196,6 +203,7 @@ func (p *Proxier) Start(ctx context.Context) error {
 		return fmt.Errorf("serviceproxy: caches did not sync: %w", ctx.Err())
 	}
 	p.initialSync()
+	p.pruneAddresses()
 	// One worker: syncs touch shared listener state and are cheap.
 	go worker.Run(ctx, p.queue, func(_ context.Context, key string) error { return p.sync(key) }, p.log)
 	go func() {
@@ -231,6 +239,48 @@ func (p *Proxier) initialSync() {
 	if p.kernel != nil {
 		if err := p.kernel.release(); err != nil {
 			p.log.Warn("write rules", "err", err)
+		}
+	}
+}
+
+// addressLister is the part of ServiceInterface pruneAddresses needs.
+type addressLister interface {
+	Addresses() ([]string, error)
+}
+
+// pruneAddresses removes, after the first full sync, the addresses a previous webkube left
+// on the interface for Services that are gone. It keeps every ClusterIP a Service still
+// has (even one whose sync is being retried) and Config.KeepAddresses.
+func (p *Proxier) pruneAddresses() {
+	lister, ok := p.binder.(addressLister)
+	if !ok {
+		return
+	}
+	have, err := lister.Addresses()
+	if err != nil {
+		p.log.Warn("list cluster IPs", "err", err)
+		return
+	}
+	keep := map[string]bool{}
+	for _, a := range p.keepAddrs {
+		keep[a] = true
+	}
+	svcs, err := p.services.List(labels.Everything())
+	if err != nil {
+		return
+	}
+	for _, svc := range svcs {
+		for _, ip := range svc.Spec.ClusterIPs {
+			keep[ip] = true
+		}
+		keep[svc.Spec.ClusterIP] = true
+	}
+	for _, a := range have {
+		if keep[a] {
+			continue
+		}
+		if err := p.binder.RemoveAddress(a); err != nil {
+			p.log.Warn("remove stale cluster IP", "ip", a, "err", err)
 		}
 	}
 }

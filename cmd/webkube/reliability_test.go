@@ -113,10 +113,7 @@ func TestReliability(t *testing.T) {
 // pending are the items of issue 9 whose fixes have not landed yet. The short pass (part
 // of `make test`, which must pass) leaves out the scenarios that need one; the long pass
 // runs everything and shows what still fails. Delete an item here when its fix lands.
-var pending = map[string]string{
-	"6": "reaping orphan shims",
-	"7": "supervising containerd",
-}
+var pending = map[string]string{}
 
 // run runs one scenario as a subtest; it fails when the scenario's rows (it may add
 // more with s.row) lost anything. needs names the item of issue 9 it relies on.

@@ -180,7 +180,7 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 		proxier, err = serviceproxy.New(serviceproxy.Config{Client: client, Informers: shared, NodeAddress: cfg.NodePortAddr,
-			Addresses: svcIface, Mode: serviceproxy.Mode(cfg.ProxyMode), Instance: cfg.BridgePrefix, Clock: clk, Logger: m.Logger})
+			Addresses: svcIface, KeepAddresses: []string{dnsIP}, Mode: serviceproxy.Mode(cfg.ProxyMode), Instance: cfg.BridgePrefix, Clock: clk, Logger: m.Logger})
 		if err != nil {
 			return err
 		}
