@@ -19,6 +19,8 @@ import (
 
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
+	"github.com/containerd/containerd/errdefs"
+	"github.com/containerd/containerd/namespaces"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -345,6 +347,25 @@ func TestExitCodes(t *testing.T) {
 			st := f.wait(t, id, 10*time.Second)
 			if st.State != StateExited || st.ExitCode != tc.code || st.Reason != tc.reason || st.FinishedAt.IsZero() {
 				t.Fatalf("status %+v, want exit %d %s", st, tc.code, tc.reason)
+			}
+			// The exited instance's task is deleted, so no shim stays behind for it (one
+			// per restart piled up, ~13 MB each); its status still reads the same, also
+			// for a Runtime started afterwards (a restarted webkube).
+			nsCtx := namespaces.WithNamespace(f.ctx, f.rt.cfg.Namespace)
+			c, err := env.Client.LoadContainer(nsCtx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Task(nsCtx, nil); !errdefs.IsNotFound(err) {
+				t.Fatalf("task of the exited container still there (err %v): its shim keeps running", err)
+			}
+			rt, err := New(Config{Client: env.Client, RuncRoot: f.rt.cfg.RuncRoot, DataDir: f.rt.cfg.DataDir, Address: env.Daemon.Address()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := rt.Status(f.ctx, id)
+			if err != nil || again.State != StateExited || again.ExitCode != tc.code || again.Reason != tc.reason || !again.FinishedAt.Equal(st.FinishedAt) {
+				t.Fatalf("after the task is gone: %+v, %v; want %+v", again, err, st)
 			}
 		})
 	}

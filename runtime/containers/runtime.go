@@ -47,7 +47,11 @@ const (
 	LabelRestartCount = "webkube.io/restart-count"
 	LabelStartedAt    = "webkube.io/started-at"
 	LabelOOMKilled    = "webkube.io/oom-killed"
-	LabelTTY          = "webkube.io/tty" // spec.tty: output comes through a terminal
+	// An exited container's exit code and time, kept on the container once its task (and
+	// so its shim) is deleted, as CRI keeps them in its own store.
+	LabelExitCode   = "webkube.io/exit-code"
+	LabelFinishedAt = "webkube.io/finished-at"
+	LabelTTY        = "webkube.io/tty" // spec.tty: output comes through a terminal
 )
 
 // Config configures a Runtime.
@@ -234,8 +238,13 @@ func (r *Runtime) reattach(ctx context.Context, c containerd.Container) error {
 	if err != nil {
 		return err
 	}
+	if st.Status == containerd.Stopped {
+		// It exited while webkube was down: record it and end its shim, as monitor does.
+		r.finish(ctx, c.ID(), t, containerd.NewExitStatus(st.ExitStatus, st.ExitTime, nil))
+		return nil
+	}
 	if st.Status != containerd.Running {
-		return nil // its exit is read from the task when asked
+		return nil // its state is read from the task when asked
 	}
 	lf, err := logs.Create(r.logPathFromLabels(labels), r.now)
 	if err != nil {
@@ -411,6 +420,7 @@ func outputStreams(labels map[string]string, lf *logs.File) []cio.Opt {
 // monitor waits for the process to exit, lets its output drain into the log, records an
 // OOM kill, and tells OnExit.
 func (r *Runtime) monitor(id string, inst *instance, exitCh <-chan containerd.ExitStatus) {
+	var exitStatus *containerd.ExitStatus // nil when the task went behind our back
 	for {
 		var exit containerd.ExitStatus
 		select {
@@ -420,6 +430,7 @@ func (r *Runtime) monitor(id string, inst *instance, exitCh <-chan containerd.Ex
 			return
 		}
 		if exit.Error() == nil {
+			exitStatus = &exit
 			break
 		}
 		if r.bg.Err() != nil {
@@ -452,16 +463,44 @@ func (r *Runtime) monitor(id string, inst *instance, exitCh <-chan containerd.Ex
 	case <-time.After(2 * time.Second):
 	}
 	inst.log.Close()
-	if r.oomKilled(r.bg, id) {
-		if c, err := r.client.LoadContainer(r.bg, id); err == nil {
-			c.SetLabels(r.bg, map[string]string{LabelOOMKilled: "true"})
-		}
-	}
+	r.finish(r.bg, id, inst.task, exitStatus)
 	close(inst.done)
 	if r.cfg.OnExit != nil {
 		if st, err := r.Status(r.bg, id); err == nil {
 			r.cfg.OnExit(st)
 		}
+	}
+}
+
+// finish records an exited container's end on the container itself (exit code, time, OOM
+// kill) and then deletes its task, which ends the task's shim: a shim per exited instance
+// kept ~13 MB each until the pod went. The container and its log stay, for the status and
+// `logs --previous`. Without a known exit the task is left, and its status read from it.
+func (r *Runtime) finish(ctx context.Context, id string, t containerd.Task, exit *containerd.ExitStatus) {
+	oom := r.oomKilled(ctx, id) // before the delete: it may read the task's cgroup
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return
+	}
+	l := map[string]string{}
+	if oom {
+		l[LabelOOMKilled] = "true"
+	}
+	if exit != nil {
+		l[LabelExitCode] = strconv.Itoa(int(exit.ExitCode()))
+		l[LabelFinishedAt] = exit.ExitTime().UTC().Format(time.RFC3339Nano)
+	}
+	if len(l) > 0 {
+		if _, err := c.SetLabels(ctx, l); err != nil {
+			r.log.Warn("record container exit", "container", id, "err", err)
+			return
+		}
+	}
+	if exit == nil {
+		return
+	}
+	if _, err := t.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+		r.log.Warn("delete exited task", "container", id, "err", err)
 	}
 }
 
@@ -659,6 +698,12 @@ func (r *Runtime) status(ctx context.Context, c containerd.Container) (Status, e
 	st.StartedAt, _ = time.Parse(time.RFC3339Nano, l[LabelStartedAt])
 	t, err := c.Task(ctx, nil)
 	if errdefs.IsNotFound(err) {
+		if l[LabelFinishedAt] != "" { // exited, its task deleted (finish)
+			code, _ := strconv.Atoi(l[LabelExitCode])
+			st.FinishedAt, _ = time.Parse(time.RFC3339Nano, l[LabelFinishedAt])
+			st.State, st.ExitCode = StateExited, int32(code)
+			st.Reason = exitReason(l[LabelOOMKilled] == "true", uint32(code))
+		}
 		return st, nil
 	}
 	if err != nil {
@@ -679,18 +724,23 @@ func (r *Runtime) status(ctx context.Context, c containerd.Container) (Status, e
 		st.State = StateExited
 		st.ExitCode = int32(ts.ExitStatus)
 		st.FinishedAt = ts.ExitTime
-		switch {
-		case l[LabelOOMKilled] == "true" || r.oomKilled(ctx, c.ID()):
-			st.Reason = "OOMKilled"
-		case ts.ExitStatus == 0:
-			st.Reason = "Completed"
-		default:
-			st.Reason = "Error"
-		}
+		st.Reason = exitReason(l[LabelOOMKilled] == "true" || r.oomKilled(ctx, c.ID()), ts.ExitStatus)
 	default:
 		st.State = StateUnknown
 	}
 	return st, nil
+}
+
+// exitReason is the reason an exited container shows, as the kubelet words it.
+func exitReason(oom bool, code uint32) string {
+	switch {
+	case oom:
+		return "OOMKilled"
+	case code == 0:
+		return "Completed"
+	default:
+		return "Error"
+	}
 }
 
 // List reports the containers of one pod, or of all pods when podUID is "".
