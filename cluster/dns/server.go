@@ -119,12 +119,21 @@ func NewServer(cfg Config) (*Server, error) {
 // Start syncs the caches, then listens on UDP and TCP and serves until ctx ends; Done is
 // closed once the sockets are closed and in-flight answers are written.
 func (s *Server) Start(ctx context.Context) error {
-	s.factory.Start(ctx.Done())
+	// Our own informers get a context of their own: Shutdown waits for them to stop, so a
+	// failed start must stop them first (it waited forever on the caller's live ctx).
+	stopCh, stopInformers := ctx.Done(), context.CancelFunc(func() {})
+	if s.ownInf {
+		ictx, cancel := context.WithCancel(ctx)
+		stopCh, stopInformers = ictx.Done(), cancel
+	}
+	s.factory.Start(stopCh)
 	if !cache.WaitForCacheSync(ctx.Done(), s.hasSynced...) {
+		stopInformers()
 		close(s.done)
 		return fmt.Errorf("dns: caches did not sync: %w", ctx.Err())
 	}
 	if err := s.listen(); err != nil {
+		stopInformers()
 		if s.ownInf {
 			s.factory.Shutdown()
 		}
@@ -146,6 +155,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.udp.Close()
 		s.tcp.Close()
 		s.wg.Wait()
+		stopInformers()
 		if s.ownInf {
 			s.factory.Shutdown()
 		}

@@ -293,3 +293,30 @@ func TestClusterDNSIP(t *testing.T) {
 		}
 	}
 }
+
+// A server that cannot listen (its address is not this host's, as when the ClusterIP
+// interface lost it) says so at once and stops its informers, instead of hanging in
+// Start while the caller's context is still live.
+func TestStartFailsWhenAddressIsNotLocal(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := NewServer(Config{Client: fake.NewClientset(objects()...), Addr: "192.0.2.53:53"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Start(ctx) }()
+	select {
+	case err := <-errc:
+		if err == nil || !strings.Contains(err.Error(), "192.0.2.53:53") {
+			t.Fatalf("Start = %v, want an error naming 192.0.2.53:53", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start hung after failing to listen")
+	}
+	select {
+	case <-s.Done():
+	default:
+		t.Fatal("Done not closed after a failed Start")
+	}
+}

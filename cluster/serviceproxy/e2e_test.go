@@ -168,7 +168,13 @@ func TestServicesEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := New(Config{Client: cs, NodeAddress: "127.0.0.1", Addresses: iface, Logger: log})
+	// The stand-in pods' addresses live on the same interface here, so the proxy keeps
+	// them as it keeps the DNS address.
+	keep := []string{dnsIP}
+	for _, p := range pods {
+		keep = append(keep, p.ip)
+	}
+	proxy, err := New(Config{Client: cs, NodeAddress: "127.0.0.1", Addresses: iface, KeepAddresses: keep, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
