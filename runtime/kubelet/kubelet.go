@@ -306,18 +306,26 @@ func (k *Kubelet) register(ctx context.Context) error {
 }
 
 func (k *Kubelet) heartbeat(ctx context.Context) {
-	t := k.cfg.Clock.NewTicker(k.cfg.Heartbeat)
+	k.every(ctx, k.cfg.Heartbeat, k.kick, func() {
+		if err := k.updateNodeStatus(ctx); err != nil && ctx.Err() == nil {
+			k.log.Warn("node heartbeat", "err", err)
+		}
+	})
+}
+
+// every runs f on each tick of the kubelet's clock (and on each kick, when kick is not
+// nil) until ctx ends: the heartbeat, the runtime check and the orphan sweep.
+func (k *Kubelet) every(ctx context.Context, interval time.Duration, kick <-chan struct{}, f func()) {
+	t := k.cfg.Clock.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
-		case <-k.kick:
+		case <-kick:
 		}
-		if err := k.updateNodeStatus(ctx); err != nil && ctx.Err() == nil {
-			k.log.Warn("node heartbeat", "err", err)
-		}
+		f()
 	}
 }
 

@@ -33,16 +33,7 @@ func (k *Kubelet) runtimeErr() error {
 }
 
 func (k *Kubelet) watchRuntime(ctx context.Context) {
-	t := k.cfg.Clock.NewTicker(k.cfg.RuntimeCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-		}
-		k.checkRuntime(ctx)
-	}
+	k.every(ctx, k.cfg.RuntimeCheck, nil, func() { k.checkRuntime(ctx) })
 }
 
 // checkRuntime acts on a change: down, the node turns NotReady with the reason and events

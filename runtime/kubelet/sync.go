@@ -607,18 +607,11 @@ func (k *Kubelet) livePods() map[string]bool {
 
 // sweep runs cleanupOrphans every SweepInterval.
 func (k *Kubelet) sweep(ctx context.Context) {
-	t := k.cfg.Clock.NewTicker(k.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-		}
+	k.every(ctx, k.cfg.SweepInterval, nil, func() {
 		if k.runtimeErr() == nil {
 			k.cleanupOrphans(ctx)
 		}
-	}
+	})
 }
 
 // errImagePullShown is how long ErrImagePull shows before ImagePullBackOff.
