@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -28,27 +27,7 @@ type arrowStat struct {
 // so the figure is the pipeline's, not the animation queue's.
 func BenchmarkWatchToArrow10Tabs(b *testing.B) {
 	const tabs = 10
-	e := startEnv(b, "node-1")
-	ctx := context.Background()
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: "default", Labels: map[string]string{"bench": "start"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
-	if _, err := e.c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	clustertest.Eventually(b, 20*time.Second, func() (bool, string) {
-		p, err := e.c.Client.CoreV1().Pods("default").Get(ctx, "bench", metav1.GetOptions{})
-		return err == nil && p.Status.Phase == corev1.PodRunning, "bench pod not running"
-	})
-	first := browser(b)
-	tabCtx := []context.Context{first}
-	for i := 1; i < tabs; i++ {
-		c, cancel := chromedp.NewContext(first)
-		b.Cleanup(cancel)
-		if err := chromedp.Do(c); err != nil {
-			b.Fatal(err)
-		}
-		tabCtx = append(tabCtx, c)
-	}
+	e, ctx, tabCtx := benchTabs(b, tabs)
 	for i, c := range tabCtx {
 		run(b, c, fmt.Sprintf("open tab %d", i), 20*time.Second, chromedp.Navigate(e.url+"/"))
 		waitJS(b, c, "live", `window.wk && window.wk.ready && !!window.wkDiagram`, 20*time.Second)

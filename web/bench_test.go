@@ -108,28 +108,7 @@ const observer = `(() => {
 // → DOM), in real headless Chromium. Run with -benchtime=100x.
 func BenchmarkWatchToDOM10Tabs(b *testing.B) {
 	const tabs = 10
-	e := startEnv(b, "node-1")
-	ctx := context.Background()
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: "default", Labels: map[string]string{"bench": "start"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
-	if _, err := e.c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	clustertest.Eventually(b, 20*time.Second, func() (bool, string) {
-		p, err := e.c.Client.CoreV1().Pods("default").Get(ctx, "bench", metav1.GetOptions{})
-		return err == nil && p.Status.Phase == corev1.PodRunning, "bench pod not running"
-	})
-	first := browser(b)
-	tabCtx := []context.Context{first}
-	for i := 1; i < tabs; i++ {
-		c, cancel := chromedp.NewContext(first)
-		b.Cleanup(cancel)
-		// The first run opens the tab and ties it to its context: no timeout here.
-		if err := chromedp.Do(c); err != nil {
-			b.Fatal(err)
-		}
-		tabCtx = append(tabCtx, c)
-	}
+	e, ctx, tabCtx := benchTabs(b, tabs)
 	for i, c := range tabCtx {
 		run(b, c, fmt.Sprintf("open tab %d", i), 20*time.Second, chromedp.Navigate(e.url+"/"))
 		waitJS(b, c, "live", `window.wk && window.wk.ready && !!document.getElementById('row-pod-default-bench')`, 20*time.Second)
@@ -187,4 +166,32 @@ func BenchmarkWatchToDOM10Tabs(b *testing.B) {
 	b.ReportMetric(float64(p50.Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(p99.Milliseconds()), "p99-ms")
 	b.ReportMetric(float64(len(lat)), "samples")
+}
+
+// benchTabs starts a cluster with one Running pod "bench" (labelled bench=start) and opens
+// n browser tabs, not yet on any page: the set-up the 10-tab benchmarks share.
+func benchTabs(b *testing.B, n int) (*env, context.Context, []context.Context) {
+	e := startEnv(b, "node-1")
+	ctx := context.Background()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bench", Namespace: "default", Labels: map[string]string{"bench": "start"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
+	if _, err := e.c.Client.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	clustertest.Eventually(b, 20*time.Second, func() (bool, string) {
+		p, err := e.c.Client.CoreV1().Pods("default").Get(ctx, "bench", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, "bench pod not running"
+	})
+	first := browser(b)
+	tabCtx := []context.Context{first}
+	for i := 1; i < n; i++ {
+		c, cancel := chromedp.NewContext(first)
+		b.Cleanup(cancel)
+		// The first run opens the tab and ties it to its context: no timeout here.
+		if err := chromedp.Do(c); err != nil {
+			b.Fatal(err)
+		}
+		tabCtx = append(tabCtx, c)
+	}
+	return e, ctx, tabCtx
 }
