@@ -8,6 +8,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +20,10 @@ var Langs = []string{"en", "ko"}
 // Cookie is the name of the cookie that remembers a chosen language.
 const Cookie = "webkube-lang"
 
-//go:embed catalogue/*.json
+// Each language's messages live in catalogue/<lang>/<prefix>.json, one file per key prefix
+// ("anim.next" is in anim.json), so features add their strings without touching each other's.
+//
+//go:embed catalogue
 var files embed.FS
 
 var catalogues = mustLoad()
@@ -27,17 +31,45 @@ var catalogues = mustLoad()
 func mustLoad() map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for _, l := range Langs {
-		b, err := files.ReadFile("catalogue/" + l + ".json")
+		m, err := load(files, l)
 		if err != nil {
-			panic(fmt.Sprintf("i18n: catalogue %s: %v", l, err))
-		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
 			panic(fmt.Sprintf("i18n: catalogue %s: %v", l, err))
 		}
 		out[l] = m
 	}
 	return out
+}
+
+// load merges lang's files; a key outside its file's prefix is an error, so each key has
+// exactly one home.
+func load(fsys fs.FS, lang string) (map[string]string, error) {
+	dir := "catalogue/" + lang
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, e := range entries {
+		prefix, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		b, err := fs.ReadFile(fsys, dir+"/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		part := map[string]string{}
+		if err := json.Unmarshal(b, &part); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
+		}
+		for k, v := range part {
+			if !strings.HasPrefix(k, prefix+".") {
+				return nil, fmt.Errorf("%s: key %q belongs in %s.json", e.Name(), k, strings.Split(k, ".")[0])
+			}
+			m[k] = v
+		}
+	}
+	return m, nil
 }
 
 // Catalogue is one language's messages (a copy), e.g. for the page's scripts.
