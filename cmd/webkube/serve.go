@@ -53,63 +53,119 @@ type Main struct {
 	unlock    func() // releases the data dir's lock (see lockDataDir)
 }
 
-// Run starts everything and returns once it serves; Close stops it.
+// Run starts everything and returns once it serves; Close stops it. The phases run in the
+// order a cluster comes up: storage, the API server, the control plane talking to it, the
+// nodes and their network, and last the dashboard that watches them all.
 func (m *Main) Run(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(ctx)
-	cfg := m.Config
-	dataDir, err := filepath.Abs(cfg.DataDir)
+	dataDir, err := m.openDataDir()
 	if err != nil {
 		return err
+	}
+	clk := clock.RealClock{}
+	token, err := m.openStore(ctx, dataDir, clk)
+	if err != nil {
+		return err
+	}
+	api, err := m.startAPI(ctx, dataDir, token, clk)
+	if err != nil {
+		return err
+	}
+	gate := stepper.New()
+	shared := informers.NewSharedInformerFactory(m.client, 0)
+	sched, err := m.startControlPlane(ctx, shared, gate, clk)
+	if err != nil {
+		return err
+	}
+	var proxier *serviceproxy.Proxier
+	if m.Config.Nodes > 0 {
+		if proxier, err = m.startNetworkAndNodes(ctx, shared, gate, dataDir, clk); err != nil {
+			return err
+		}
+	}
+	if err := m.startSimulatedNodes(ctx, gate, clk); err != nil {
+		return err
+	}
+	dashURL, err := m.startDashboard(ctx, dashboardDeps{rest: api.rest, token: token, gate: gate, sched: sched,
+		proxier: proxier, dataDir: dataDir, clock: clk})
+	if err != nil {
+		return err
+	}
+	m.Logger.Info("webkube is up",
+		"dashboard", dashURL,
+		"api", api.url,
+		"kubeconfig", api.kubeconfig,
+		"try", "kubectl --kubeconfig "+api.kubeconfig+" get pods")
+	return nil
+}
+
+// openDataDir makes the data dir (private to root) and takes its lock: one webkube per
+// data dir, since two would fight over the database, containerd and pods.
+func (m *Main) openDataDir() (string, error) {
+	dataDir, err := filepath.Abs(m.Config.DataDir)
+	if err != nil {
+		return "", err
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+		return "", fmt.Errorf("data dir: %w", err)
 	}
-	// One webkube per data dir: two would fight over the database, containerd and pods.
 	unlock, err := lockDataDir(dataDir)
 	if err != nil {
-		return err
+		return "", err
 	}
 	m.unlock = unlock
-	clk := clock.RealClock{}
+	return dataDir, nil
+}
 
+// openStore opens the SQLite store, the admin token and the CA: one CA for the API
+// server's certificate, the kubelets' and the API server's client certificate to kubelets
+// (which answer nobody else).
+func (m *Main) openStore(ctx context.Context, dataDir string, clk clock.WithTicker) (token string, err error) {
 	m.store, err = store.New(ctx, store.Config{Path: filepath.Join(dataDir, "webkube.db"), Logger: m.Logger, Clock: clk})
 	if err != nil {
-		return err
+		return "", err
 	}
-	token, err := loadOrCreateToken(filepath.Join(dataDir, "token"))
-	if err != nil {
-		return err
+	if token, err = loadOrCreateToken(filepath.Join(dataDir, "token")); err != nil {
+		return "", err
 	}
-	// One CA for the API server's certificate, the kubelets' and the API server's client
-	// certificate to kubelets (which answer nobody else).
+	m.ca, err = certs.LoadOrCreateCA(filepath.Join(dataDir, "pki"), time.Now())
+	return token, err
+}
+
+// apiEndpoint is where the API server listens and how its clients reach it.
+type apiEndpoint struct {
+	url, kubeconfig string
+	rest            *rest.Config
+}
+
+// startAPI starts the API server on --api-addr with TLS, writes the admin kubeconfig and
+// makes the client every component shares.
+func (m *Main) startAPI(ctx context.Context, dataDir, token string, clk clock.WithTicker) (apiEndpoint, error) {
+	cfg := m.Config
 	pki := filepath.Join(dataDir, "pki")
-	m.ca, err = certs.LoadOrCreateCA(pki, time.Now())
-	if err != nil {
-		return err
-	}
 	kubeletTLS, err := m.ca.KubeletClientTLS(time.Now())
 	if err != nil {
-		return err
+		return apiEndpoint{}, err
 	}
 	m.api, err = apiserver.New(apiserver.Config{Store: m.store, Token: token, ServiceCIDR: cfg.ServiceCIDR, KubeletTLS: kubeletTLS,
 		Clock: clk, Logger: m.Logger})
 	if err != nil {
-		return err
+		return apiEndpoint{}, err
 	}
 	if err := m.api.Start(ctx); err != nil {
-		return err
+		return apiEndpoint{}, err
 	}
 	apiHost, _, err := net.SplitHostPort(cfg.APIAddr)
 	if err != nil {
-		return fmt.Errorf("--api-addr: %w", err)
+		return apiEndpoint{}, fmt.Errorf("--api-addr: %w", err)
 	}
 	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(m.ca, pki, []string{apiHost}, time.Now())
 	if err != nil {
-		return err
+		return apiEndpoint{}, err
 	}
 	apiLn, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
-		return fmt.Errorf("api: %w", err)
+		return apiEndpoint{}, fmt.Errorf("api: %w", err)
 	}
 	m.apiHTTP = apiserver.NewHTTPServer(m.api.Handler(), tlsCfg)
 	go func() {
@@ -117,97 +173,98 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Error("api server stopped", "err", err)
 		}
 	}()
-	apiURL := "https://" + apiLn.Addr().String()
-	kubeconfig := filepath.Join(dataDir, "kubeconfig")
-	if err := apiserver.WriteKubeconfig(kubeconfig, apiURL, token, caPEM); err != nil {
-		return err
+	ep := apiEndpoint{url: "https://" + apiLn.Addr().String(), kubeconfig: filepath.Join(dataDir, "kubeconfig")}
+	if err := apiserver.WriteKubeconfig(ep.kubeconfig, ep.url, token, caPEM); err != nil {
+		return apiEndpoint{}, err
 	}
-	restCfg := &rest.Config{Host: apiURL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM},
+	ep.rest = &rest.Config{Host: ep.url, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAData: caPEM},
 		QPS: 500, Burst: 1000, UserAgent: "webkube",
 		// client-go 1.32 defaults to protobuf; webkube's API server speaks JSON.
 		ContentConfig: rest.ContentConfig{ContentType: "application/json"}}
-	client, err := kubernetes.NewForConfig(restCfg)
-	if err != nil {
-		return err
+	if m.client, err = kubernetes.NewForConfig(ep.rest); err != nil {
+		return apiEndpoint{}, err
 	}
-	m.client = client
 	m.kubelets = map[string]*kubelet.Kubelet{}
+	return ep, nil
+}
 
-	gate := stepper.New()
-	shared := informers.NewSharedInformerFactory(client, 0)
-	sched, err := scheduler.New(scheduler.Config{Client: client, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
+// startControlPlane starts the scheduler, the controller manager and the endpoints
+// controller, each a client of the API server.
+func (m *Main) startControlPlane(ctx context.Context, shared informers.SharedInformerFactory, gate *stepper.Gate, clk clock.WithTicker) (*scheduler.Scheduler, error) {
+	sched, err := scheduler.New(scheduler.Config{Client: m.client, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	mgr, err := controllers.NewManager(controllers.Config{Client: client, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
+	mgr, err := controllers.NewManager(controllers.Config{Client: m.client, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	eps, err := endpoints.NewController(endpoints.Config{Client: client, Informers: shared, Gate: gate, Logger: m.Logger})
+	eps, err := endpoints.NewController(endpoints.Config{Client: m.client, Informers: shared, Gate: gate, Logger: m.Logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := sched.Start(ctx); err != nil {
-		return err
-	}
-	if err := mgr.Start(ctx); err != nil {
-		return err
-	}
-	if err := eps.Start(ctx); err != nil {
-		return err
-	}
-	var proxier *serviceproxy.Proxier
-	if cfg.Nodes > 0 {
-		// Services: ClusterIPs live on a dummy interface so the proxy and DNS can listen on
-		// them and pods reach them through their default route.
-		dnsIP, err := dns.ClusterDNSIP(cfg.ServiceCIDR)
-		if err != nil {
-			return err
-		}
-		svcIface, err := serviceproxy.NewServiceInterface(cfg.BridgePrefix + "svc")
-		if err != nil {
-			return err
-		}
-		if err := svcIface.AddAddress(dnsIP); err != nil {
-			return err
-		}
-		dnsSrv, err := dns.NewServer(dns.Config{Client: client, Informers: shared, Addr: net.JoinHostPort(dnsIP, "53"),
-			Logger: m.Logger, RegisterService: true})
-		if err != nil {
-			return err
-		}
-		if err := dnsSrv.Start(ctx); err != nil {
-			return err
-		}
-		proxier, err = serviceproxy.New(serviceproxy.Config{Client: client, Informers: shared, NodeAddress: cfg.NodePortAddr,
-			Addresses: svcIface, KeepAddresses: []string{dnsIP}, Mode: serviceproxy.Mode(cfg.ProxyMode), Instance: cfg.BridgePrefix, Clock: clk, Logger: m.Logger})
-		if err != nil {
-			return err
-		}
-		if err := proxier.Start(ctx); err != nil {
-			return err
-		}
-		// On the way out: the proxy removes its rules and listeners once ctx ends; wait
-		// for it, then drop the interface holding the ClusterIPs.
-		m.closers = append(m.closers, func() {
-			select {
-			case <-proxier.Done():
-			case <-time.After(5 * time.Second):
-			}
-			select {
-			case <-dnsSrv.Done():
-			case <-time.After(2 * time.Second):
-			}
-			if err := svcIface.Delete(); err != nil {
-				m.Logger.Warn("remove service interface", "err", err)
-			}
-		})
-		if err := m.startNodes(ctx, client, gate, dataDir, dnsIP); err != nil {
-			return err
+	for _, c := range []interface{ Start(context.Context) error }{sched, mgr, eps} {
+		if err := c.Start(ctx); err != nil {
+			return nil, err
 		}
 	}
-	for i := 1; i <= cfg.SimulatedNodes; i++ {
-		n, err := simnode.New(simnode.Config{Client: client, Name: fmt.Sprintf("sim-%d", i), Gate: gate, Clock: clk, Logger: m.Logger})
+	return sched, nil
+}
+
+// startNetworkAndNodes brings up Services (ClusterIPs live on a dummy interface so the
+// proxy and DNS can listen on them and pods reach them through their default route),
+// cluster DNS, the Service proxy and the real nodes.
+func (m *Main) startNetworkAndNodes(ctx context.Context, shared informers.SharedInformerFactory, gate *stepper.Gate, dataDir string, clk clock.WithTicker) (*serviceproxy.Proxier, error) {
+	cfg := m.Config
+	dnsIP, err := dns.ClusterDNSIP(cfg.ServiceCIDR)
+	if err != nil {
+		return nil, err
+	}
+	svcIface, err := serviceproxy.NewServiceInterface(cfg.BridgePrefix + "svc")
+	if err != nil {
+		return nil, err
+	}
+	if err := svcIface.AddAddress(dnsIP); err != nil {
+		return nil, err
+	}
+	dnsSrv, err := dns.NewServer(dns.Config{Client: m.client, Informers: shared, Addr: net.JoinHostPort(dnsIP, "53"),
+		Logger: m.Logger, RegisterService: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := dnsSrv.Start(ctx); err != nil {
+		return nil, err
+	}
+	proxier, err := serviceproxy.New(serviceproxy.Config{Client: m.client, Informers: shared, NodeAddress: cfg.NodePortAddr,
+		Addresses: svcIface, KeepAddresses: []string{dnsIP}, Mode: serviceproxy.Mode(cfg.ProxyMode), Instance: cfg.BridgePrefix, Clock: clk, Logger: m.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := proxier.Start(ctx); err != nil {
+		return nil, err
+	}
+	// On the way out: the proxy removes its rules and listeners once ctx ends; wait for it,
+	// then drop the interface holding the ClusterIPs.
+	m.closers = append(m.closers, func() {
+		select {
+		case <-proxier.Done():
+		case <-time.After(5 * time.Second):
+		}
+		select {
+		case <-dnsSrv.Done():
+		case <-time.After(2 * time.Second):
+		}
+		if err := svcIface.Delete(); err != nil {
+			m.Logger.Warn("remove service interface", "err", err)
+		}
+	})
+	return proxier, m.startNodes(ctx, m.client, gate, dataDir, dnsIP)
+}
+
+// startSimulatedNodes adds --simulated-nodes nodes that run no containers (for scale).
+func (m *Main) startSimulatedNodes(ctx context.Context, gate *stepper.Gate, clk clock.WithTicker) error {
+	for i := 1; i <= m.Config.SimulatedNodes; i++ {
+		n, err := simnode.New(simnode.Config{Client: m.client, Name: fmt.Sprintf("sim-%d", i), Gate: gate, Clock: clk, Logger: m.Logger})
 		if err != nil {
 			return err
 		}
@@ -215,33 +272,43 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
 
+// dashboardDeps is what the dashboard is wired to.
+type dashboardDeps struct {
+	rest    *rest.Config
+	token   string
+	gate    *stepper.Gate
+	sched   *scheduler.Scheduler
+	proxier *serviceproxy.Proxier // nil without real nodes
+	dataDir string
+	clock   clock.WithTicker
+}
+
+// startDashboard serves the dashboard (and the health endpoints) on --addr and returns its
+// URL. A token is asked for only when it listens beyond loopback.
+func (m *Main) startDashboard(ctx context.Context, d dashboardDeps) (string, error) {
+	cfg := m.Config
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	health := echo.WrapHandler(m.api.Handler())
 	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
 		e.GET(p, health)
 	}
-	dashCfg := web.Config{Client: client, RESTConfig: restCfg, Gate: gate, Decisions: sched, Logger: m.Logger, Clock: clk,
+	dashCfg := web.Config{Client: m.client, RESTConfig: d.rest, Gate: d.gate, Decisions: d.sched, Logger: m.Logger, Clock: d.clock,
 		AllowedHosts: dashboardHosts(cfg.Addr, cfg.AllowedHosts)}
-	progress, err := lessons.OpenSQLite(ctx, filepath.Join(dataDir, "webkube.db"))
+	progress, err := lessons.OpenSQLite(ctx, filepath.Join(d.dataDir, "webkube.db"))
 	if err != nil {
-		return err
+		return "", err
 	}
 	m.closers = append(m.closers, func() { _ = progress.Close() })
 	dashCfg.Progress = progress
 	if !isLoopback(cfg.Addr) {
-		dashCfg.Token = token
+		dashCfg.Token = d.token
 	}
-	if proxier != nil {
-		dashCfg.Traffic = web.TrafficFunc(func(ns, svc string) map[string]web.Traffic {
-			out := map[string]web.Traffic{}
-			for _, st := range proxier.Stats(ns, svc) {
-				out[st.Address] = web.Traffic{Connections: st.Connections, Active: st.Active, Failed: st.Failed,
-					BytesIn: st.BytesIn, BytesOut: st.BytesOut}
-			}
-			return out
-		})
+	if d.proxier != nil {
+		dashCfg.Traffic = proxyTraffic(d.proxier)
 	}
 	if cfg.Nodes > 0 {
 		dashCfg.Killer = m
@@ -249,15 +316,15 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	dash, err := web.New(dashCfg)
 	if err != nil {
-		return err
+		return "", err
 	}
 	dash.Register(e)
 	if err := dash.Start(ctx); err != nil {
-		return err
+		return "", err
 	}
 	dashLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("dashboard: %w", err)
+		return "", fmt.Errorf("dashboard: %w", err)
 	}
 	m.dashboard = apiserver.NewHTTPServer(apiserver.BodyDeadline(e, 30*time.Second), nil)
 	go func() {
@@ -265,12 +332,19 @@ func (m *Main) Run(ctx context.Context) error {
 			m.Logger.Error("dashboard stopped", "err", err)
 		}
 	}()
-	m.Logger.Info("webkube is up",
-		"dashboard", "http://"+dashLn.Addr().String(),
-		"api", apiURL,
-		"kubeconfig", kubeconfig,
-		"try", "kubectl --kubeconfig "+kubeconfig+" get pods")
-	return nil
+	return "http://" + dashLn.Addr().String(), nil
+}
+
+// proxyTraffic shows the dashboard the Service proxy's per-endpoint counters.
+func proxyTraffic(p *serviceproxy.Proxier) web.TrafficFunc {
+	return func(ns, svc string) map[string]web.Traffic {
+		out := map[string]web.Traffic{}
+		for _, st := range p.Stats(ns, svc) {
+			out[st.Address] = web.Traffic{Connections: st.Connections, Active: st.Active, Failed: st.Failed,
+				BytesIn: st.BytesIn, BytesOut: st.BytesOut}
+		}
+		return out
+	}
 }
 
 // Close stops the servers and components. Containers keep running: a restarted webkube
