@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -91,6 +92,7 @@ var (
 	coreV1      = corev1.SchemeGroupVersion
 	appsV1      = appsv1.SchemeGroupVersion
 	discoveryV1 = discoveryv1.SchemeGroupVersion
+	batchV1     = batchv1.SchemeGroupVersion
 )
 
 // resourceTable lists every resource webkube serves.
@@ -189,10 +191,24 @@ var resourceTable = []*resource{
 		gvr: discoveryV1.WithResource("endpointslices"), kind: "EndpointSlice", singular: "endpointslice", namespaced: true,
 		newObj: func() runtime.Object { return &discoveryv1.EndpointSlice{} }, newList: func() runtime.Object { return &discoveryv1.EndpointSliceList{} },
 	},
+	{
+		gvr: batchV1.WithResource("jobs"), kind: "Job", singular: "job", namespaced: true,
+		categories: []string{"all"}, subresources: []string{"status"}, hasStatus: true, bumpGeneration: true,
+		newObj: func() runtime.Object { return &batchv1.Job{} }, newList: func() runtime.Object { return &batchv1.JobList{} },
+		fields: func(o runtime.Object) fields.Set {
+			return fields.Set{"status.successful": fmt.Sprint(o.(*batchv1.Job).Status.Succeeded)}
+		},
+	},
+	{
+		gvr: batchV1.WithResource("cronjobs"), kind: "CronJob", singular: "cronjob", namespaced: true,
+		shortNames: []string{"cj"}, categories: []string{"all"}, subresources: []string{"status"},
+		hasStatus: true, bumpGeneration: true,
+		newObj: func() runtime.Object { return &batchv1.CronJob{} }, newList: func() runtime.Object { return &batchv1.CronJobList{} },
+	},
 }
 
 // groupVersions in the order discovery lists them.
-var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1}
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1}
 
 func findResource(gv schema.GroupVersion, name string) *resource {
 	for _, r := range resourceTable {

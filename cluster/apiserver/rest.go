@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -316,6 +317,11 @@ func prepareForCreate(obj runtime.Object) {
 		o.Status = appsv1.ReplicaSetStatus{}
 	case *appsv1.Deployment:
 		o.Status = appsv1.DeploymentStatus{}
+	case *batchv1.Job:
+		o.Status = batchv1.JobStatus{}
+		generateJobSelector(o)
+	case *batchv1.CronJob:
+		o.Status = batchv1.CronJobStatus{}
 	case *corev1.Service:
 		o.Status = corev1.ServiceStatus{}
 	case *corev1.Namespace:

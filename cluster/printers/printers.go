@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -155,6 +156,10 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return eventCells(o, now)
 	case *corev1.ConfigMap:
 		return []interface{}{o.Name, int64(len(o.Data) + len(o.BinaryData)), age(o.CreationTimestamp, now)}
+	case *batchv1.Job:
+		return jobCells(o, now)
+	case *batchv1.CronJob:
+		return cronJobCells(o, now)
 	}
 	m, err := meta.Accessor(obj)
 	if err != nil {

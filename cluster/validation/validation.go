@@ -17,6 +17,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -48,6 +49,10 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateDeployment(o)
 	case *discoveryv1.EndpointSlice:
 		return validateEndpointSlice(o)
+	case *batchv1.Job:
+		return validateJob(o)
+	case *batchv1.CronJob:
+		return validateCronJob(o)
 	}
 	return nil
 }
@@ -84,6 +89,10 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return update(o, old, validateDeploymentUpdate)
 	case *discoveryv1.EndpointSlice:
 		return update(o, old, validateEndpointSliceUpdate)
+	case *batchv1.Job:
+		return update(o, old, validateJobUpdate)
+	case *batchv1.CronJob:
+		return update(o, old, validateCronJobUpdate)
 	}
 	return nil
 }
