@@ -339,9 +339,7 @@ func (d *Dashboard) refreshObjects(kind, ns string, ts int64) {
 		}
 		o, ok := d.object(okind, ons, oname)
 		if !ok {
-			d.hub.publishLang(t, func(lang string) []byte {
-				return encode(msg{T: "set", ID: "obj-live", HTML: `<p class="card gone" data-testid="gone">` + i18n.Tr(lang, "obj.deleted") + `</p>`, Ts: ts})
-			})
+			d.hub.publishLang(t, func(lang string) []byte { return goneMsg(lang, ts) })
 			continue
 		}
 		d.hub.publishLang(t, func(lang string) []byte {
@@ -351,6 +349,12 @@ func (d *Dashboard) refreshObjects(kind, ns string, ts int64) {
 			return encode(msg{T: "set", ID: "obj-yaml", HTML: htmlIn(lang, templates.ObjectYAML(o))})
 		})
 	}
+}
+
+// goneMsg tells an object page its object was deleted: the page says so and disables its
+// actions (they could only fail, or worse, act on a new object of the same name).
+func goneMsg(lang string, ts int64) []byte {
+	return encode(msg{T: "gone", ID: "obj-live", HTML: `<p class="card gone wide" data-testid="gone">` + i18n.Tr(lang, "obj.deleted") + `</p>`, Ts: ts})
 }
 
 // trafficLoop pushes Service pages fresh traffic counters; the proxy's counters are not
@@ -469,6 +473,8 @@ func (d *Dashboard) live(c echo.Context) error {
 			if o, ok := d.object(parts[0], parts[1], parts[2]); ok {
 				snap = append(snap, encode(msg{T: "set", ID: "obj-live", HTML: htmlIn(lang, templates.ObjectLive(o))}),
 					encode(msg{T: "set", ID: "obj-yaml", HTML: htmlIn(lang, templates.ObjectYAML(o))}))
+			} else {
+				snap = append(snap, goneMsg(lang, 0)) // deleted between the page and its websocket
 			}
 		}
 	}

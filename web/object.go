@@ -36,7 +36,7 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 			{Key: "restartPolicy", Value: string(p.Spec.RestartPolicy)}}
 		for _, c := range p.Status.Conditions {
 			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
-				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now)})
+				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
 		}
 		for _, c := range p.Spec.Containers {
 			o.Containers = append(o.Containers, c.Name)
@@ -60,7 +60,7 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 			{Key: "allocatable memory", Value: n.Status.Allocatable.Memory().String()}}
 		for _, c := range n.Status.Conditions {
 			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
-				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now)})
+				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
 		}
 		pods, _ := d.l.pods.List(everything)
 		for _, p := range pods {
@@ -82,7 +82,7 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 			{Key: "observedGeneration", Value: fmt.Sprint(rs.Status.ObservedGeneration)}}
 		for _, c := range rs.Status.Conditions {
 			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
-				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now)})
+				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
 		}
 		o.Owned = d.ownedPods(rs.Namespace, rs.UID, rs.Spec.Selector)
 	case "deployment":
@@ -98,7 +98,7 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 			{Key: "up-to-date", Value: fmt.Sprint(row.UpToDate)}, {Key: "available", Value: fmt.Sprint(row.Available)}}
 		for _, c := range dp.Status.Conditions {
 			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
-				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now)})
+				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
 		}
 		rss, _ := d.l.rss.ReplicaSets(ns).List(everything)
 		for _, rs := range rss {
@@ -126,7 +126,7 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 	}
 	o.Namespace, o.Name = meta.GetNamespace(), meta.GetName()
 	o.ResourceVersion = meta.GetResourceVersion()
-	o.Age = templates.Age(meta.GetCreationTimestamp(), now)
+	o.Age, o.AgeAt = templates.Age(meta.GetCreationTimestamp(), now), templates.Millis(meta.GetCreationTimestamp())
 	o.Labels = labelList(meta.GetLabels())
 	for _, ref := range meta.GetOwnerReferences() {
 		note := ""
@@ -234,7 +234,15 @@ func (d *Dashboard) eventsFor(kind string, m metav1.Object) []templates.EventVie
 			mine = append(mine, e)
 		}
 	}
-	sort.Slice(mine, func(i, j int) bool { return eventTime(mine[i]).Time.Before(eventTime(mine[j]).Time) })
+	// Event times have a resolution of one second, so events of the same second are put in
+	// the order the API server stored them (resourceVersion), not the lister's map order.
+	sort.Slice(mine, func(i, j int) bool {
+		ti, tj := eventTime(mine[i]).Time, eventTime(mine[j]).Time
+		if !ti.Equal(tj) {
+			return ti.Before(tj)
+		}
+		return rvLess(mine[i].ResourceVersion, mine[j].ResourceVersion)
+	})
 	now := d.now()
 	var out []templates.EventView
 	for _, e := range mine {
@@ -246,9 +254,18 @@ func (d *Dashboard) eventsFor(kind string, m metav1.Object) []templates.EventVie
 			src = e.ReportingController
 		}
 		out = append(out, templates.EventView{Type: e.Type, Reason: e.Reason, Message: e.Message, Source: src,
-			Age: templates.Age(eventTime(e), now), Count: e.Count})
+			Age: templates.Age(eventTime(e), now), AgeAt: templates.Millis(eventTime(e)), Count: e.Count})
 	}
 	return out
+}
+
+// rvLess orders resourceVersions, which webkube's store hands out as increasing integers;
+// shorter is smaller, so no parse is needed (and an odd one still sorts somewhere).
+func rvLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
 }
 
 func eventTime(e *corev1.Event) (t metav1.Time) {

@@ -254,7 +254,7 @@ func render(c echo.Context, comp templ.Component) error {
 func (d *Dashboard) page(c echo.Context, title, active string) templates.Page {
 	lang := langOf(c)
 	p := templates.Page{Title: title, Active: active, CSRF: csrfOf(c), StepsOK: d.cfg.Gate != nil,
-		Lang: lang, Path: c.Request().URL.RequestURI()}
+		Lang: lang, Path: c.Request().URL.RequestURI(), Now: d.now().UnixMilli()}
 	if d.cfg.Gate != nil {
 		p.StepMode = d.cfg.Gate.StepMode()
 		p.Held = d.heldViews()

@@ -99,6 +99,16 @@
         if (m.id === "held") markHeld();
         break;
       }
+      case "gone": {
+        // The object was deleted: say so, and offer no action on it any more.
+        const el = document.getElementById(m.id);
+        if (el) el.innerHTML = m.html || "";
+        if (objEl) {
+          objEl.dataset.gone = "true";
+          $$("[data-act], .obj-head input, #labels button, #labels input, #exec-start", objEl).forEach((b) => (b.disabled = true));
+        }
+        break;
+      }
       case "step":
         addStep(m);
         break;
@@ -151,6 +161,36 @@
     };
   }
   connect();
+
+  // ---- ages ----
+  // The server renders an age with the instant it counts from (data-t) and its own clock
+  // (body data-now); the page ticks them on, as kubectl's AGE would read now.
+  const skew = Number(document.body.dataset.now || 0) ? Number(document.body.dataset.now) - Date.now() : 0;
+  const humanAge = (wk.humanAge = (ms) => {
+    // k8s.io/apimachinery/pkg/util/duration.HumanDuration, which kubectl uses.
+    const tr = Math.trunc, sec = tr(ms / 1000), min = tr(ms / 60000), h = tr(ms / 3600000), d = tr(h / 24), y = tr(d / 365);
+    if (sec < -1) return "<invalid>";
+    if (sec < 0) return "0s";
+    if (sec < 120) return sec + "s";
+    if (min < 10) return sec % 60 === 0 ? min + "m" : min + "m" + (sec % 60) + "s";
+    if (min < 180) return min + "m";
+    if (h < 8) return min % 60 === 0 ? h + "h" : h + "h" + (min % 60) + "m";
+    if (h < 48) return h + "h";
+    if (h < 192) return h % 24 === 0 ? d + "d" : d + "d" + (h % 24) + "h";
+    if (h < 24 * 365 * 2) return d + "d";
+    if (h < 24 * 365 * 8) return d % 365 === 0 ? y + "y" : y + "y" + (d % 365) + "d";
+    return y + "y";
+  });
+  function tickAges() {
+    const now = Date.now() + skew;
+    $$("time.age[data-t]").forEach((el) => {
+      const at = Number(el.dataset.t);
+      if (!at) return;
+      const s = humanAge(now - at);
+      if (el.textContent !== s) el.textContent = s;
+    });
+  }
+  setInterval(tickAges, 1000);
 
   // ---- animator: the diagram and the stories live in diagram.js ----
   function addStep(m) {
@@ -212,7 +252,8 @@
     try {
       if (act === "delete") {
         const what = b.dataset.kind + " " + b.dataset.name;
-        if (!(await confirmDialog(t("js.confirm_delete", what)))) return;
+        const say = b.dataset.say ? "\n" + b.dataset.say : ""; // who reacts: the GC, a controller, nobody
+        if (!(await confirmDialog(t("del.confirm", what) + say))) return;
         await post("/ui/delete", { kind: b.dataset.kind, namespace: b.dataset.ns, name: b.dataset.name });
       } else if (act === "scale-inc" || act === "scale-dec") {
         const s = b.closest(".scale");

@@ -33,6 +33,7 @@ type Page struct {
 	Held      []HeldView
 	Namespace string
 	Lang      string // the page's language: en or ko
+	Now       int64  // the server's clock as the page was rendered (Unix ms): ages tick from it
 	Path      string // this page, for the language switch to come back to
 }
 
@@ -41,6 +42,7 @@ type PodRow struct {
 	Namespace, Name, Status, Ready, Node, IP, Age, Owner, OwnerKind string
 	Restarts                                                        int32
 	Color                                                           string // ok, warn, bad, idle
+	AgeAt                                                           int64  // see Millis
 	Labels                                                          []Label
 }
 
@@ -49,6 +51,7 @@ type NodeRow struct {
 	Name, Status, Age, Color, Version, IP string
 	Unschedulable                         bool
 	Pods                                  int
+	AgeAt                                 int64 // see Millis
 }
 
 // RSRow is one ReplicaSet.
@@ -101,7 +104,17 @@ func labelsOf(m map[string]string) []Label {
 	return out
 }
 
-// Age formats like kubectl's AGE column.
+// Millis is the instant an age counts from, in Unix milliseconds (0 when unknown). Ages
+// are rendered with it, so the page ticks them on (the server renders a row only when the
+// object changes, and an unchanged pod would read "1s" for ever).
+func Millis(t metav1.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// Age formats like kubectl's AGE column, at now from the dashboard's clock.
 func Age(t metav1.Time, now time.Time) string {
 	if t.IsZero() {
 		return "<unknown>"
@@ -161,7 +174,7 @@ func PodRowOf(p *corev1.Pod, now time.Time) PodRow {
 	r := PodRow{
 		Namespace: p.Namespace, Name: p.Name, Status: PodStatus(p), Node: p.Spec.NodeName, IP: p.Status.PodIP,
 		Ready: fmt.Sprintf("%d/%d", ready, len(p.Spec.Containers)), Restarts: restarts,
-		Age: Age(p.CreationTimestamp, now), Labels: labelsOf(p.Labels),
+		Age: Age(p.CreationTimestamp, now), AgeAt: Millis(p.CreationTimestamp), Labels: labelsOf(p.Labels),
 	}
 	if ref := metav1.GetControllerOf(p); ref != nil {
 		r.Owner, r.OwnerKind = ref.Name, ref.Kind
@@ -188,7 +201,7 @@ func NodeRowOf(n *corev1.Node, pods int, now time.Time) NodeRow {
 			}
 		}
 	}
-	r := NodeRow{Name: n.Name, Age: Age(n.CreationTimestamp, now), Unschedulable: n.Spec.Unschedulable,
+	r := NodeRow{Name: n.Name, Age: Age(n.CreationTimestamp, now), AgeAt: Millis(n.CreationTimestamp), Unschedulable: n.Spec.Unschedulable,
 		Pods: pods, Version: n.Status.NodeInfo.KubeletVersion, Color: statusColor(status)}
 	for _, a := range n.Status.Addresses {
 		if a.Type == corev1.NodeInternalIP {
@@ -321,6 +334,7 @@ type HeldView struct {
 // Condition is one status condition.
 type Condition struct {
 	Type, Status, Reason, Message, Age string
+	AgeAt                              int64 // see Millis
 }
 
 // Ref links to another object.
@@ -333,6 +347,7 @@ type Ref struct {
 type EventView struct {
 	Type, Reason, Message, Source, Age string
 	Count                              int32
+	AgeAt                              int64 // see Millis
 }
 
 // Endpoint is one Service endpoint with its traffic.
@@ -357,6 +372,7 @@ type Object struct {
 	Scalable, IsPod, IsNode, IsService, Unschedulable                bool
 	Endpoints                                                        []Endpoint
 	Kill, ProbeBreak                                                 bool // break-it actions available
+	AgeAt                                                            int64 // see Millis
 	Facts                                                            []Label
 }
 
