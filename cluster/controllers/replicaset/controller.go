@@ -28,6 +28,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"webkube/cluster/controllers/events"
+	"webkube/cluster/controllers/expectations"
 	"webkube/cluster/controllers/ownerref"
 	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
@@ -59,7 +60,7 @@ type Controller struct {
 	pods     corelisters.PodLister
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
-	exp      *expectations
+	exp      *expectations.Expectations
 	recorder record.EventRecorder
 }
 
@@ -94,7 +95,7 @@ func New(cfg Config) (*Controller, error) {
 		synced:   []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset", Clock: cfg.Clock}),
-		exp:      newExpectations(cfg.Clock),
+		exp:      expectations.New(cfg.Clock),
 		recorder: cfg.Recorder,
 	}
 	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -102,7 +103,7 @@ func New(cfg Config) (*Controller, error) {
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
 		DeleteFunc: func(obj any) {
 			if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-				c.exp.delete(key)
+				c.exp.Delete(key)
 				c.queue.Add(key)
 			}
 		},
@@ -182,7 +183,7 @@ func (c *Controller) addPod(obj any) {
 	}
 	if ref := metav1.GetControllerOf(pod); ref != nil {
 		if rs := c.resolveControllerRef(pod.Namespace, ref); rs != nil {
-			c.exp.creationObserved(rsKey(rs))
+			c.exp.CreationObserved(rsKey(rs))
 			c.queue.Add(rsKey(rs))
 		}
 		return
@@ -250,7 +251,7 @@ func (c *Controller) deletePod(obj any) {
 	if rs == nil {
 		return
 	}
-	c.exp.deletionObserved(rsKey(rs), pod.Namespace+"/"+pod.Name)
+	c.exp.DeletionObserved(rsKey(rs), pod.Namespace+"/"+pod.Name)
 	c.queue.Add(rsKey(rs))
 }
 
@@ -262,7 +263,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	}
 	cached, err := c.rsLister.ReplicaSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.exp.delete(key)
+		c.exp.Delete(key)
 		return nil
 	}
 	if err != nil {
@@ -273,7 +274,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil // invalid selectors are rejected by the API server; nothing to do
 	}
-	needsSync := c.exp.satisfied(key)
+	needsSync := c.exp.Satisfied(key)
 
 	all, err := c.pods.Pods(ns).List(labels.Everything())
 	if err != nil {
@@ -329,11 +330,11 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 	if diff < 0 {
 		n := min(-diff, c.cfg.BurstReplicas)
 		// Expect first: the informer may deliver the new pods before Create returns.
-		c.exp.expectCreations(key, n)
+		c.exp.ExpectCreations(key, n)
 		created, err := slowStartBatch(n, 1, func() error { return c.createPod(ctx, rs, len(pods), want) })
 		// Pods never created will never be observed.
 		for range n - created {
-			c.exp.creationObserved(key)
+			c.exp.CreationObserved(key)
 		}
 		return err
 	}
@@ -343,7 +344,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 	for i, p := range victims {
 		keys[i] = p.Namespace + "/" + p.Name
 	}
-	c.exp.expectDeletions(key, keys)
+	c.exp.ExpectDeletions(key, keys)
 	errs := make(chan error, len(victims))
 	var wg sync.WaitGroup
 	for _, p := range victims {
@@ -351,7 +352,7 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 		go func() {
 			defer wg.Done()
 			if err := worker.Safely(func() error { return c.deletePodFor(ctx, rs, p, len(pods), want) }); err != nil {
-				c.exp.deletionObserved(key, p.Namespace+"/"+p.Name)
+				c.exp.DeletionObserved(key, p.Namespace+"/"+p.Name)
 				errs <- err
 			}
 		}()

@@ -173,7 +173,7 @@ func TestSyncSlowStartStopsOnError(t *testing.T) {
 		t.Errorf("conditions %+v", got.Conditions)
 	}
 	// The failed creations were never going to be observed: the next sync may try again.
-	if !f.c.exp.satisfied("default/echo") {
+	if !f.c.exp.Satisfied("default/echo") {
 		t.Error("expectations still pending after failed creates")
 	}
 }
