@@ -371,7 +371,7 @@ type Object struct {
 	Replicas                                                         int32
 	Scalable, IsPod, IsNode, IsService, Unschedulable                bool
 	Endpoints                                                        []Endpoint
-	Kill, ProbeBreak                                                 bool // break-it actions available
+	Kill, ProbeBreak                                                 bool  // break-it actions available
 	AgeAt                                                            int64 // see Millis
 	Facts                                                            []Label
 }
