@@ -173,6 +173,11 @@ var resourceTable = []*resource{
 		newObj:     func() runtime.Object { return &corev1.ConfigMap{} }, newList: func() runtime.Object { return &corev1.ConfigMapList{} },
 	},
 	{
+		gvr: coreV1.WithResource("secrets"), kind: "Secret", singular: "secret", namespaced: true,
+		newObj: func() runtime.Object { return &corev1.Secret{} }, newList: func() runtime.Object { return &corev1.SecretList{} },
+		fields: func(o runtime.Object) fields.Set { return fields.Set{"type": string(o.(*corev1.Secret).Type)} },
+	},
+	{
 		gvr: appsV1.WithResource("replicasets"), kind: "ReplicaSet", singular: "replicaset", namespaced: true,
 		shortNames: []string{"rs"}, categories: []string{"all"}, subresources: []string{"status", "scale"},
 		hasStatus: true, bumpGeneration: true,

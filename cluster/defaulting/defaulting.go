@@ -52,6 +52,8 @@ func Default(obj runtime.Object) {
 		defaultEndpoints(o)
 	case *corev1.Event, *corev1.ConfigMap:
 		// Kubernetes defaults nothing on these.
+	case *corev1.Secret:
+		defaultSecret(o)
 	case *corev1.PodTemplate:
 		defaultPodTemplateSpec(&o.Template)
 	case *appsv1.ReplicaSet:
@@ -64,6 +66,23 @@ func Default(obj runtime.Object) {
 		defaultJob(o)
 	case *batchv1.CronJob:
 		defaultCronJob(o)
+	}
+}
+
+// defaultSecret merges stringData into data, as kube-apiserver's conversion does on every
+// write (stringData wins on a shared key and is never stored), and sets type Opaque.
+func defaultSecret(s *corev1.Secret) {
+	if len(s.StringData) > 0 {
+		if s.Data == nil {
+			s.Data = map[string][]byte{}
+		}
+		for k, v := range s.StringData {
+			s.Data[k] = []byte(v)
+		}
+	}
+	s.StringData = nil
+	if s.Type == "" {
+		s.Type = corev1.SecretTypeOpaque
 	}
 }
 

@@ -122,6 +122,17 @@ var columns = map[schema.GroupResource][]metav1.TableColumnDefinition{
 		col("Data", "integer", corev1.ConfigMap{}.SwaggerDoc()["data"]),
 		ageColumn,
 	},
+	{Resource: "secrets"}: {
+		nameColumn,
+		col("Type", "string", corev1.Secret{}.SwaggerDoc()["type"]),
+		col("Data", "string", corev1.Secret{}.SwaggerDoc()["data"]),
+		ageColumn,
+	},
+	{Resource: "serviceaccounts"}: {
+		nameColumn,
+		col("Secrets", "string", corev1.ServiceAccount{}.SwaggerDoc()["secrets"]),
+		ageColumn,
+	},
 }
 
 // Columns returns the table columns for a resource (priority 1 = only with -o wide).
@@ -160,6 +171,10 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return jobCells(o, now)
 	case *batchv1.CronJob:
 		return cronJobCells(o, now)
+	case *corev1.Secret:
+		return []interface{}{o.Name, string(o.Type), int64(len(o.Data)), age(o.CreationTimestamp, now)}
+	case *corev1.ServiceAccount:
+		return []interface{}{o.Name, int64(len(o.Secrets)), age(o.CreationTimestamp, now)}
 	}
 	m, err := meta.Accessor(obj)
 	if err != nil {

@@ -53,6 +53,8 @@ func TestColumns(t *testing.T) {
 		{schema.GroupResource{Resource: "events"}, []string{"Last Seen", "Type", "Reason", "Object", "Message"},
 			[]string{"Last Seen", "Type", "Reason", "Object", "Subobject", "Source", "Message", "First Seen", "Count", "Name"}},
 		{schema.GroupResource{Resource: "configmaps"}, []string{"Name", "Data", "Age"}, nil},
+		{schema.GroupResource{Resource: "secrets"}, []string{"Name", "Type", "Data", "Age"}, nil},
+		{schema.GroupResource{Resource: "serviceaccounts"}, []string{"Name", "Secrets", "Age"}, nil},
 		{schema.GroupResource{Group: "example.com", Resource: "widgets"}, []string{"Name", "Age"}, nil},
 	} {
 		cols := Columns(tc.gr)
@@ -87,6 +89,7 @@ func TestCellsMatchColumns(t *testing.T) {
 		{Resource: "events"}:                                    &corev1.Event{},
 		{Resource: "configmaps"}:                                &corev1.ConfigMap{},
 		{Resource: "secrets"}:                                   &corev1.Secret{},
+		{Resource: "serviceaccounts"}:                           &corev1.ServiceAccount{},
 	} {
 		cells := Cells(obj, now)
 		if len(cells) != len(Columns(gr)) {
@@ -408,8 +411,17 @@ func TestOtherCells(t *testing.T) {
 		t.Errorf("new-style event: got %#v, want %#v", got, want)
 	}
 
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", CreationTimestamp: created}}
-	if got, want := Cells(sec, now), []interface{}{"s", "5m"}; !reflect.DeepEqual(got, want) {
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", CreationTimestamp: created}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": nil, "tls.key": nil}}
+	if got, want := Cells(sec, now), []interface{}{"s", "kubernetes.io/tls", int64(2), "5m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("secret: got %#v, want %#v", got, want)
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", CreationTimestamp: created}}
+	if got, want := Cells(sa, now), []interface{}{"default", int64(0), "5m"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("serviceaccount: got %#v, want %#v", got, want)
+	}
+	pc := &corev1.PodTemplate{ObjectMeta: metav1.ObjectMeta{Name: "t", CreationTimestamp: created}}
+	if got, want := Cells(pc, now), []interface{}{"t", "5m"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("unknown kind: got %#v, want %#v", got, want)
 	}
 }

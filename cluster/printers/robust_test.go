@@ -31,6 +31,8 @@ func TestRandomObjectsPrint(t *testing.T) {
 		{Resource: "namespaces"}:                                func() runtime.Object { return &corev1.Namespace{} },
 		{Resource: "events"}:                                    func() runtime.Object { return &corev1.Event{} },
 		{Resource: "configmaps"}:                                func() runtime.Object { return &corev1.ConfigMap{} },
+		{Resource: "secrets"}:                                   func() runtime.Object { return &corev1.Secret{} },
+		{Resource: "serviceaccounts"}:                           func() runtime.Object { return &corev1.ServiceAccount{} },
 	}
 	for gr, newObj := range kinds {
 		cols := len(Columns(gr))

@@ -43,6 +43,10 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateEvent(o)
 	case *corev1.ConfigMap:
 		return validateConfigMap(o)
+	case *corev1.Secret:
+		return validateSecret(o)
+	case *corev1.ServiceAccount:
+		return validateServiceAccount(o)
 	case *appsv1.ReplicaSet:
 		return validateReplicaSet(o)
 	case *appsv1.Deployment:
@@ -83,6 +87,12 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		})
 	case *corev1.ConfigMap:
 		return update(o, old, validateConfigMapUpdate)
+	case *corev1.Secret:
+		return update(o, old, validateSecretUpdate)
+	case *corev1.ServiceAccount:
+		return update(o, old, func(n, o *corev1.ServiceAccount) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateServiceAccount(n)...)
+		})
 	case *appsv1.ReplicaSet:
 		return update(o, old, validateReplicaSetUpdate)
 	case *appsv1.Deployment:

@@ -378,7 +378,7 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podSt
 		return nil
 	}
 	delete(st.pullBackoff, c.Name)
-	cms, err := k.configMaps(ctx, pod, c)
+	cms, secrets, err := k.configData(ctx, pod, c)
 	if err != nil {
 		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
 		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
@@ -386,7 +386,7 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podSt
 		return nil
 	}
 	id, err := k.cfg.Runtime.Create(ctx, containers.CreateOptions{Pod: pod, Container: c, Image: img, Network: *st.network,
-		RestartCount: restartCount, ConfigMaps: cms})
+		RestartCount: restartCount, ConfigMaps: cms, Secrets: secrets})
 	if err != nil {
 		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
 		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
@@ -409,36 +409,67 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podSt
 	return nil
 }
 
-// configMaps fetches the ConfigMaps a container's volumes and env refer to.
-func (k *Kubelet) configMaps(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (map[string]map[string]string, error) {
-	names := map[string]bool{}
+// configRefs lists the ConfigMaps and Secrets a container's volumes and env refer to,
+// each with whether it must exist (not marked optional).
+func configRefs(pod *corev1.Pod, c *corev1.Container) (cms, secrets map[string]bool) {
+	cms, secrets = map[string]bool{}, map[string]bool{}
+	need := func(m map[string]bool, name string, optional *bool) {
+		m[name] = m[name] || optional == nil || !*optional
+	}
 	for _, v := range pod.Spec.Volumes {
 		if v.ConfigMap != nil {
-			names[v.ConfigMap.Name] = v.ConfigMap.Optional == nil || !*v.ConfigMap.Optional
+			need(cms, v.ConfigMap.Name, v.ConfigMap.Optional)
+		}
+		if v.Secret != nil {
+			need(secrets, v.Secret.SecretName, v.Secret.Optional)
 		}
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
-			names[e.ValueFrom.ConfigMapKeyRef.Name] = e.ValueFrom.ConfigMapKeyRef.Optional == nil || !*e.ValueFrom.ConfigMapKeyRef.Optional
+			need(cms, e.ValueFrom.ConfigMapKeyRef.Name, e.ValueFrom.ConfigMapKeyRef.Optional)
+		}
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			need(secrets, e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Optional)
 		}
 	}
 	for _, e := range c.EnvFrom {
 		if e.ConfigMapRef != nil {
-			names[e.ConfigMapRef.Name] = e.ConfigMapRef.Optional == nil || !*e.ConfigMapRef.Optional
+			need(cms, e.ConfigMapRef.Name, e.ConfigMapRef.Optional)
+		}
+		if e.SecretRef != nil {
+			need(secrets, e.SecretRef.Name, e.SecretRef.Optional)
 		}
 	}
-	out := map[string]map[string]string{}
-	for name, required := range names {
+	return cms, secrets
+}
+
+// configData fetches the ConfigMaps and Secrets a container refers to; a missing one that
+// is not optional is an error the kubelet reports as CreateContainerConfigError.
+func (k *Kubelet) configData(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (map[string]map[string]string, map[string]map[string][]byte, error) {
+	cmRefs, secretRefs := configRefs(pod, c)
+	cms := map[string]map[string]string{}
+	for name, required := range cmRefs {
 		cm, err := k.cfg.Client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) && !required {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("configmap %q not found", name)
+			return nil, nil, fmt.Errorf("configmap %q not found", name)
 		}
-		out[name] = cm.Data
+		cms[name] = cm.Data
 	}
-	return out, nil
+	secrets := map[string]map[string][]byte{}
+	for name, required := range secretRefs {
+		s, err := k.cfg.Client.CoreV1().Secrets(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && !required {
+			continue
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("secret %q not found", name)
+		}
+		secrets[name] = s.Data
+	}
+	return cms, secrets, nil
 }
 
 // step announces an action to the dashboard's step gate (and waits there in step mode).

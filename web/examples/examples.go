@@ -45,4 +45,5 @@ var index = []struct{ id, title string }{
 	{"echo-rs-scaled", "echo-rs scaled (4)"},
 	{"echo-deployment", "Deployment"},
 	{"counter-service", "Service (redis + counter)"},
+	{"secret-pod", "Secret (as env and files)"},
 }
