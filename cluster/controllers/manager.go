@@ -1,5 +1,5 @@
 // Package controllers wires webkube's controllers together the way kube-controller-manager
-// does: one shared informer cache, the ReplicaSet, Deployment and garbage collector
+// does: one shared informer cache, the ReplicaSet, Deployment, Job and garbage collector
 // controllers, each a client of the API server.
 package controllers
 
@@ -15,6 +15,7 @@ import (
 
 	"webkube/cluster/controllers/deployment"
 	"webkube/cluster/controllers/garbagecollector"
+	"webkube/cluster/controllers/job"
 	"webkube/cluster/controllers/replicaset"
 	"webkube/cluster/stepper"
 )
@@ -36,6 +37,7 @@ type Manager struct {
 	ReplicaSet  *replicaset.Controller
 	Deployment  *deployment.Controller
 	GarbageColl *garbagecollector.Collector
+	Job         *job.Controller
 }
 
 // NewManager builds every controller; nothing runs until Start.
@@ -62,6 +64,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
+	if m.Job, err = job.New(job.Config{Client: cfg.Client, Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
 	if m.GarbageColl, err = garbagecollector.New(garbagecollector.Config{Client: cfg.Client, Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
@@ -77,6 +83,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	if err := m.ReplicaSet.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.Job.Start(ctx); err != nil {
 		return err
 	}
 	return m.Deployment.Start(ctx)

@@ -1,0 +1,221 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/cache"
+
+	"webkube/cluster/controllers/ownerref"
+	"webkube/cluster/stepper"
+)
+
+// Counting finished pods exactly once, as Kubernetes' job controller does: a pod is created
+// with the job-tracking finalizer, so it cannot vanish before it is counted. A finished
+// pod's UID is first written to status.uncountedTerminatedPods, then its finalizer is
+// removed, then the UID moves into status.succeeded or status.failed. A crash between
+// steps repeats the step, never the count.
+
+var removeFinalizerPatch = []byte(fmt.Sprintf(`{"metadata":{"$deleteFromPrimitiveList/finalizers":[%q]}}`, batchv1.JobTrackingFinalizer))
+
+func hasTrackingFinalizer(p *corev1.Pod) bool {
+	for _, f := range p.Finalizers {
+		if f == batchv1.JobTrackingFinalizer {
+			return true
+		}
+	}
+	return false
+}
+
+// podFailed: a failed pod, or one deleted before it succeeded (it may never reach Failed).
+func podFailed(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodFailed || p.DeletionTimestamp != nil && p.Status.Phase != corev1.PodSucceeded
+}
+
+func podFinished(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded || podFailed(p) }
+
+// finishTime is when a finished pod's last container ended (now if it does not say).
+func finishTime(p *corev1.Pod, now time.Time) time.Time {
+	var t time.Time
+	for _, cs := range p.Status.ContainerStatuses {
+		if term := cs.State.Terminated; term != nil && term.FinishedAt.After(t) {
+			t = term.FinishedAt.Time
+		}
+	}
+	if t.IsZero() {
+		return now
+	}
+	return t
+}
+
+// claimPods returns the pods the Job owns (finished ones too), adopting and releasing.
+func (c *Controller) claimPods(ctx context.Context, job *batchv1.Job) ([]*corev1.Pod, error) {
+	selector, err := metav1.LabelSelectorAsSelector(job.Spec.Selector)
+	if err != nil {
+		return nil, nil // refused by the API server; nothing to do
+	}
+	all, err := c.pods.Pods(job.Namespace).List(selector)
+	if err != nil {
+		return nil, err
+	}
+	m := &ownerref.Manager{
+		Owner: job, OwnerGVK: controllerKind, Selector: selector,
+		Patch: func(ctx context.Context, ns, name string, patch []byte) error {
+			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+			return err
+		},
+		CanAdopt: ownerref.RecheckOwner(job, func(ctx context.Context) (metav1.Object, error) {
+			return c.client.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+		}),
+	}
+	return ownerref.Claim(ctx, m, all)
+}
+
+// trackFinished counts the pods that finished since the last sync into job.Status (in
+// place, written by the caller), persisting the uncounted UIDs first.
+func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) (*batchv1.Job, error) {
+	u := job.Status.UncountedTerminatedPods
+	if u == nil {
+		u = &batchv1.UncountedTerminatedPods{}
+	}
+	uncounted := sets.New(u.Succeeded...).Insert(u.Failed...)
+	var newly []*corev1.Pod
+	for _, p := range pods {
+		if hasTrackingFinalizer(p) && podFinished(p) && !uncounted.Has(p.UID) {
+			newly = append(newly, p)
+		}
+	}
+	if len(newly) > 0 {
+		if err := c.step(ctx, job, "count-pods", fmt.Sprintf("counting %d finished pod(s) of Job %s", len(newly), job.Name),
+			"they ended; each is counted once, while its finalizer holds it"); err != nil {
+			return nil, err
+		}
+		now := c.cfg.Clock.Now()
+		for _, p := range newly {
+			uncounted.Insert(p.UID)
+			if podFailed(p) {
+				u.Failed = append(u.Failed, p.UID)
+				c.backoff.failed(key, finishTime(p, now))
+			} else {
+				u.Succeeded = append(u.Succeeded, p.UID)
+				c.backoff.succeeded(key)
+			}
+		}
+		job.Status.UncountedTerminatedPods = u
+		updated, err := c.writeStatus(ctx, job)
+		if err != nil {
+			return nil, err
+		}
+		job = updated
+	}
+	if uncounted.Len() == 0 {
+		job.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
+		return job, nil
+	}
+	if err := c.removeFinalizers(ctx, job, pods, func(p *corev1.Pod) bool { return uncounted.Has(p.UID) }); err != nil {
+		return nil, err
+	}
+	job.Status.Succeeded += int32(len(u.Succeeded))
+	job.Status.Failed += int32(len(u.Failed))
+	job.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
+	return job, nil
+}
+
+// removeFinalizers takes the job-tracking finalizer off the pods which pick.
+func (c *Controller) removeFinalizers(ctx context.Context, job *batchv1.Job, pods []*corev1.Pod, pick func(*corev1.Pod) bool) error {
+	for _, p := range pods {
+		if !hasTrackingFinalizer(p) || !pick(p) {
+			continue
+		}
+		if err := c.removeFinalizer(ctx, p); err != nil {
+			return fmt.Errorf("pod %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+func (c *Controller) removeFinalizer(ctx context.Context, p *corev1.Pod) error {
+	_, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.StrategicMergePatchType,
+		removeFinalizerPatch, metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// SyncOrphanPod frees a pod still holding the job-tracking finalizer when its Job is gone
+// (deleted, or the pod released), so the pod can be deleted.
+func (c *Controller) SyncOrphanPod(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	pod, err := c.pods.Pods(ns).Get(name)
+	if err != nil || !hasTrackingFinalizer(pod) || c.jobFor(pod) != nil {
+		return nil
+	}
+	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "remove-finalizer", Kind: "Pod",
+		Namespace: ns, Name: name, Node: pod.Spec.NodeName,
+		Message: fmt.Sprintf("removing the job-tracking finalizer from pod %s", name),
+		Why:     "no Job owns it any more, so nothing is left to count"}); err != nil {
+		return err
+	}
+	return c.removeFinalizer(ctx, pod)
+}
+
+// backoffStore remembers per Job the failures since its last success and when the last
+// one happened, to delay replacements exponentially (in memory, as Kubernetes does).
+type backoffStore struct {
+	mu sync.Mutex
+	m  map[string]backoffRecord
+}
+
+type backoffRecord struct {
+	failures    int
+	lastFailure time.Time
+}
+
+func newBackoffStore() *backoffStore { return &backoffStore{m: map[string]backoffRecord{}} }
+
+func (b *backoffStore) failed(key string, at time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.m[key]
+	r.failures++
+	if at.After(r.lastFailure) {
+		r.lastFailure = at
+	}
+	b.m[key] = r
+}
+
+func (b *backoffStore) succeeded(key string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.m, key)
+}
+
+func (b *backoffStore) forget(key string) { b.succeeded(key) }
+
+// remaining is how long to wait before creating pods: 10 s after the first failure,
+// doubling per failure since the last success, at most 6 minutes.
+func (b *backoffStore) remaining(key string, now time.Time) time.Duration {
+	b.mu.Lock()
+	r, ok := b.m[key]
+	b.mu.Unlock()
+	if !ok || r.failures == 0 {
+		return 0
+	}
+	delay := DefaultBackoff
+	for i := 1; i < r.failures && delay < MaxBackoff; i++ {
+		delay *= 2
+	}
+	return r.lastFailure.Add(min(delay, MaxBackoff)).Sub(now)
+}
