@@ -16,6 +16,7 @@ import (
 
 	"webkube/web/i18n"
 	"webkube/web/preview"
+	"webkube/web/rollout"
 )
 
 const fieldManager = "webkube-dashboard"
@@ -66,8 +67,15 @@ func (d *Dashboard) scale(c echo.Context) error {
 	defer cancel()
 	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, req.Replicas))
 	var err error
+	msg := i18n.T(c.Request().Context(), "msg.scaled", req.Kind, req.Name, req.Replicas)
 	switch req.Kind {
 	case "replicaset":
+		if rs, gerr := d.l.rss.ReplicaSets(req.Namespace).Get(req.Name); gerr == nil {
+			// A Deployment's ReplicaSet goes back: say so, rather than let it look broken.
+			if ow, ok := rollout.OwnerOf(rs); ok && ow.Replicas != req.Replicas {
+				msg = i18n.T(c.Request().Context(), "rollout.scaled_owned", req.Name, req.Replicas, ow.Deployment, ow.Replicas)
+			}
+		}
 		_, err = d.client.AppsV1().ReplicaSets(req.Namespace).Patch(ctx, req.Name, types.MergePatchType, patch,
 			metav1.PatchOptions{FieldManager: fieldManager}, "scale")
 	case "deployment":
@@ -79,7 +87,7 @@ func (d *Dashboard) scale(c echo.Context) error {
 	if err != nil {
 		return d.apiError(c, err)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": i18n.T(c.Request().Context(), "msg.scaled", req.Kind, req.Name, req.Replicas)})
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": msg})
 }
 
 func (d *Dashboard) deleteObject(c echo.Context) error {

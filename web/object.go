@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
+	"webkube/web/probes"
+	"webkube/web/rollout"
 	"webkube/web/templates"
 )
 
@@ -46,6 +48,9 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 		}
 		o.Kill = d.cfg.Killer != nil && p.Spec.NodeName != ""
 		o.ProbeBreak = hasProbes(p) && (d.cfg.Prober != nil || len(probeFiles(p)) > 0)
+		svcs, _ := d.l.services.Services(p.Namespace).List(everything)
+		pv := probes.Of(p, svcs)
+		o.Probes = &pv
 	case "node":
 		n, err := d.l.nodes.Get(name)
 		if err != nil {
@@ -85,6 +90,9 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
 		}
 		o.Owned = d.ownedPods(rs.Namespace, rs.UID, rs.Spec.Selector)
+		if ow, ok := rollout.OwnerOf(rs); ok {
+			o.RSOwner = &ow
+		}
 	case "deployment":
 		dp, err := d.l.deploys.Deployments(ns).Get(name)
 		if err != nil {
@@ -101,6 +109,8 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
 		}
 		rss, _ := d.l.rss.ReplicaSets(ns).List(everything)
+		rv := rollout.Of(dp, rss)
+		o.Rollout = &rv
 		for _, rs := range rss {
 			if ref := metav1.GetControllerOf(rs); ref != nil && ref.UID == dp.UID {
 				r := templates.RSRowOf(rs, now)

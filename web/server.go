@@ -232,6 +232,8 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	e.POST("/ui/labels", d.setLabels, act...)
 	e.POST("/ui/kill", d.kill, act...)
 	e.POST("/ui/probe", d.breakProbe, act...)
+	e.POST("/ui/rollout/undo", d.rolloutUndo, act...)
+	e.POST("/ui/rollout/pause", d.rolloutPause, act...)
 	e.POST("/ui/stepmode", d.stepMode, act...)
 	e.POST("/ui/next", d.stepNext, act...)
 	e.POST("/ui/lessons/do", d.lessonDo, act...)

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"webkube/web/diagram"
+	"webkube/web/probes"
+	"webkube/web/rollout"
 )
 
 // Label is one label chip.
@@ -374,6 +376,9 @@ type Object struct {
 	Kill, ProbeBreak                                                 bool  // break-it actions available
 	AgeAt                                                            int64 // see Millis
 	Facts                                                            []Label
+	Rollout                                                          *rollout.View  // a Deployment's history and bar
+	RSOwner                                                          *rollout.Owner // a ReplicaSet's controlling Deployment
+	Probes                                                           *probes.View   // a pod's probes, explained
 }
 
 // Example is one starting point in the editor.
