@@ -1,6 +1,6 @@
 // Package controllers wires webkube's controllers together the way kube-controller-manager
-// does: one shared informer cache, the ReplicaSet, Deployment, Job and garbage collector
-// controllers, each a client of the API server.
+// does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob and garbage
+// collector controllers, each a client of the API server.
 package controllers
 
 import (
@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"webkube/cluster/controllers/deployment"
+	"webkube/cluster/controllers/cronjob"
 	"webkube/cluster/controllers/garbagecollector"
 	"webkube/cluster/controllers/job"
 	"webkube/cluster/controllers/replicaset"
@@ -38,6 +39,7 @@ type Manager struct {
 	Deployment  *deployment.Controller
 	GarbageColl *garbagecollector.Collector
 	Job         *job.Controller
+	CronJob     *cronjob.Controller
 }
 
 // NewManager builds every controller; nothing runs until Start.
@@ -68,6 +70,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
+	if m.CronJob, err = cronjob.New(cronjob.Config{Client: cfg.Client, Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
 	if m.GarbageColl, err = garbagecollector.New(garbagecollector.Config{Client: cfg.Client, Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
@@ -86,6 +92,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	if err := m.Job.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.CronJob.Start(ctx); err != nil {
 		return err
 	}
 	return m.Deployment.Start(ctx)
