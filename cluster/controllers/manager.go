@@ -13,8 +13,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
-	"webkube/cluster/controllers/deployment"
 	"webkube/cluster/controllers/cronjob"
+	"webkube/cluster/controllers/deployment"
 	"webkube/cluster/controllers/garbagecollector"
 	"webkube/cluster/controllers/job"
 	"webkube/cluster/controllers/replicaset"
