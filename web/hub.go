@@ -82,6 +82,9 @@ func (h *hub) publishLang(topic string, build func(lang string) []byte) {
 			m = build(c.lang)
 			built[c.lang] = m
 		}
+		if m == nil { // build had nothing new for this language
+			continue
+		}
 		select {
 		case c.send <- m:
 		default:

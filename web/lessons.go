@@ -1,12 +1,15 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 	appsv1 "k8s.io/api/apps/v1"
@@ -23,7 +26,10 @@ import (
 const topicLesson = "lesson/"
 
 // lessonState is the informers' view of the cluster, as the lessons' checks read it.
-type lessonState struct{ l listers }
+type lessonState struct {
+	l    listers
+	live *lessonLive
+}
 
 func (s lessonState) Pods(ns string) []*corev1.Pod {
 	out, _ := s.l.pods.Pods(ns).List(everything)
@@ -45,6 +51,12 @@ func (s lessonState) Endpoints(ns, name string) *corev1.Endpoints {
 	ep, _ := s.l.endpoints.Endpoints(ns).Get(name)
 	return ep
 }
+func (s lessonState) Logs(ns, pod, container string) string { return s.live.logs(ns, pod, container) }
+func (s lessonState) Exec(ns, pod, container string, cmd ...string) (string, bool) {
+	return s.live.exec(ns, pod, container, cmd...)
+}
+
+func (d *Dashboard) lessonState() lessonState { return lessonState{l: d.l, live: &d.lessons.live} }
 
 // lessonActions do a step's button through the API, as the dashboard's other actions do.
 type lessonActions struct{ d *Dashboard }
@@ -90,6 +102,51 @@ func (a lessonActions) Label(ctx context.Context, ns, pod string, labels map[str
 	return err
 }
 
+// Rollback copies a revision's template into the Deployment, as kubectl rollout undo:
+// the revision is the one of the Deployment's ReplicaSets carrying it, 0 the one before
+// the current.
+func (a lessonActions) Rollback(ctx context.Context, ns, name string, to int64) error {
+	d, err := a.d.client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	rss, err := a.d.client.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	cur, _ := strconv.ParseInt(d.Annotations[revisionKey], 10, 64)
+	var pick *appsv1.ReplicaSet
+	var pickRev int64
+	for i := range rss.Items {
+		r := &rss.Items[i]
+		rev, _ := strconv.ParseInt(r.Annotations[revisionKey], 10, 64)
+		if !metav1.IsControlledBy(r, d) || rev == cur {
+			continue
+		}
+		if (to != 0 && rev == to) || (to == 0 && rev > pickRev) {
+			pick, pickRev = r, rev
+		}
+	}
+	if pick == nil {
+		return fmt.Errorf("deployment %s has no revision %d to roll back to", name, to)
+	}
+	d = d.DeepCopy()
+	d.Spec.Template = *pick.Spec.Template.DeepCopy()
+	delete(d.Spec.Template.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	_, err = a.d.client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{FieldManager: fieldManager})
+	return err
+}
+
+const revisionKey = "deployment.kubernetes.io/revision"
+
+func (a lessonActions) Exec(ctx context.Context, ns, pod, container string, cmd []string) error {
+	var out bytes.Buffer
+	if err := a.d.execOnce(ctx, ns, pod, container, cmd, &out); err != nil {
+		return fmt.Errorf("exec %s in %s/%s: %w (%s)", strings.Join(cmd, " "), pod, container, err, strings.TrimSpace(out.String()))
+	}
+	return nil
+}
+
 func (a lessonActions) Scale(ctx context.Context, kind, ns, name string, n int32) error {
 	body := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n)
 	var err error
@@ -105,7 +162,7 @@ func (a lessonActions) Scale(ctx context.Context, kind, ns, name string, n int32
 // lessonView evaluates a lesson's checks against the watched state (recording passes) and
 // renders it in lang.
 func (d *Dashboard) lessonView(ctx context.Context, l *lessons.Lesson, lang string) (templates.LessonView, error) {
-	st := lessonState{d.l}
+	st := d.lessonState()
 	states, err := lessons.Evaluate(ctx, l, st, d.progress, d.now())
 	if err != nil {
 		return templates.LessonView{}, err
@@ -114,6 +171,9 @@ func (d *Dashboard) lessonView(ctx context.Context, l *lessons.Lesson, lang stri
 	for i, s := range l.Steps {
 		sv := templates.LessonStepView{N: i + 1, ID: s.ID, Title: i18n.Tr(lang, s.Title), Explain: i18n.Tr(lang, s.Explain),
 			Command: s.Command(st), Done: states[i].Done, Current: states[i].Current}
+		for _, f := range s.Files {
+			sv.Files = append(sv.Files, templates.LessonFile{Name: f.Name, YAML: f.YAML})
+		}
 		if s.Story != nil {
 			if kind, rest, ok := strings.Cut(s.Story(st), "/"); ok {
 				if ns, name, ok := strings.Cut(rest, "/"); ok {
@@ -179,7 +239,7 @@ func (d *Dashboard) lessonDo(c echo.Context) error {
 	}
 	ctx, cancel := d.ctx(c)
 	defer cancel()
-	if err := l.Steps[req.Step].Do(ctx, lessonActions{d}, lessonState{d.l}); err != nil {
+	if err := l.Steps[req.Step].Do(ctx, lessonActions{d}, d.lessonState()); err != nil {
 		return d.apiError(c, err)
 	}
 	d.refreshLessons()
@@ -197,6 +257,7 @@ func (d *Dashboard) lessonReset(c echo.Context) error {
 	if err := lessons.Reset(ctx, l, lessonActions{d}, d.progress); err != nil {
 		return d.apiError(c, err)
 	}
+	d.lessons.live.forget()
 	d.refreshLessons()
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": i18n.T(c.Request().Context(), "lesson.reset_done")})
 }
@@ -214,8 +275,21 @@ func (d *Dashboard) bindLesson(c echo.Context, req *lessonReq) (*lessons.Lesson,
 	return l, true
 }
 
-// refreshLessons re-checks every lesson some tab has open and pushes its steps.
+// lessonRun is the lessons' live part of the dashboard.
+type lessonRun struct {
+	live lessonLive
+	mu   sync.Mutex        // serialises refreshLessons (dispatcher and lesson loop)
+	sent map[string][]byte // topic|lang -> the steps last sent, so only changes go out
+}
+
+// refreshLessons re-checks every lesson some tab has open and pushes its steps when they
+// changed.
 func (d *Dashboard) refreshLessons() {
+	d.lessons.mu.Lock()
+	defer d.lessons.mu.Unlock()
+	if d.lessons.sent == nil {
+		d.lessons.sent = map[string][]byte{}
+	}
 	for _, t := range d.hub.topicsWith(topicLesson) {
 		l, ok := lessons.Find(strings.TrimPrefix(t, topicLesson))
 		if !ok {
@@ -225,9 +299,14 @@ func (d *Dashboard) refreshLessons() {
 			v, err := d.lessonView(context.Background(), l, lang)
 			if err != nil {
 				d.log.Error("lesson progress", "lesson", l.ID, "err", err)
-				return encode(msg{T: "noop"})
+				return nil
 			}
-			return encode(msg{T: "set", ID: "lesson-steps", HTML: htmlIn(lang, templates.LessonSteps(v))})
+			m := encode(msg{T: "set", ID: "lesson-steps", HTML: htmlIn(lang, templates.LessonSteps(v))})
+			if bytes.Equal(d.lessons.sent[t+"|"+lang], m) {
+				return nil
+			}
+			d.lessons.sent[t+"|"+lang] = m
+			return m
 		})
 	}
 }

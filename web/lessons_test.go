@@ -29,7 +29,7 @@ func newLessonRig(t *testing.T, id string) *lessonRig {
 	if !ok {
 		t.Fatalf("no lesson %s", id)
 	}
-	return &lessonRig{t: t, e: e, l: l, p: lessons.NewMemory(), st: lessonState{e.d.l}, act: lessonActions{e.d}}
+	return &lessonRig{t: t, e: e, l: l, p: lessons.NewMemory(), st: e.d.lessonState(), act: lessonActions{e.d}}
 }
 
 func (r *lessonRig) step(id string) lessons.Step {
@@ -185,20 +185,25 @@ func rsPod(r *lessonRig) string {
 
 func TestLessonDeploymentChecks(t *testing.T) {
 	r := newLessonRig(t, "deployment")
+	r.fails("apply", "there is no Deployment")
 	r.do("apply")
 	r.passes("apply")
 	r.e.c.Gate.SetStepMode(true)
 	r.do("update")
-	r.sees("template v2 stored", func() bool {
+	r.sees("template VERSION=v2 stored", func() bool {
 		d, err := r.e.d.l.deploys.Deployments("default").Get("echo-deploy")
-		return err == nil && d.Spec.Template.Spec.Containers[0].Image == "ghcr.io/subicura/echo:v2"
+		return err == nil && len(d.Spec.Template.Spec.Containers[0].Env) == 1
 	})
-	r.fails("update", "the controllers are held, so every pod still runs v1")
+	r.fails("update", "the controllers are held, so every pod still runs without VERSION")
 	r.e.c.Gate.SetStepMode(false)
 	r.passes("update")
 	r.fails("undo", "the pods run v2")
 	r.do("undo")
 	r.passes("undo")
+	r.fails("revision", "the pods run revision 3 (v1)")
+	r.do("revision")
+	r.passes("revision")
+	r.fails("delete", "the Deployment is there")
 	r.do("delete")
 	r.passes("delete")
 }
@@ -215,15 +220,29 @@ func TestLessonServiceChecks(t *testing.T) {
 	r.fails("apply", "there is no Service")
 	r.do("apply")
 	r.passes("apply")
+	r.fails("dns", "there is no counter app")
+	r.e.c.Gate.SetStepMode(true)
+	r.do("dns")
+	r.sees("counter stored", func() bool {
+		_, err := r.e.d.l.deploys.Deployments("default").Get("counter")
+		return err == nil
+	})
+	r.fails("dns", "the controllers are held, so no counter pod exists")
+	r.e.c.Gate.SetStepMode(false)
+	r.passes("dns")
+	r.fails("nodeport", "there is no NodePort Service")
+	r.do("nodeport")
+	r.passes("nodeport")
 	r.e.c.Gate.SetStepMode(true)
 	r.do("scale")
-	r.sees("replicas 2 stored", func() bool {
-		d, err := r.e.d.l.deploys.Deployments("default").Get("redis")
-		return err == nil && *d.Spec.Replicas == 2
+	r.sees("replicas 3 stored", func() bool {
+		d, err := r.e.d.l.deploys.Deployments("default").Get("counter")
+		return err == nil && *d.Spec.Replicas == 3
 	})
-	r.fails("scale", "the controllers are held, so one endpoint")
+	r.fails("scale", "the controllers are held, so two endpoints")
 	r.e.c.Gate.SetStepMode(false)
 	r.passes("scale")
+	r.fails("delete", "the Services are there")
 	r.do("delete")
 	r.passes("delete")
 }

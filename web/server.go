@@ -106,6 +106,7 @@ type Dashboard struct {
 	changes  chan change
 	allowed  map[string]bool // AllowedHosts, as hostOnly spells them
 	progress lessons.Progress
+	lessons  lessonRun
 
 	mu     sync.Mutex // guards ring and deriver (dispatcher) and synced
 	ring   *steps.Ring
@@ -151,6 +152,7 @@ func New(cfg Config) (*Dashboard, error) {
 		allowed:  map[string]bool{},
 		progress: cfg.Progress,
 	}
+	d.lessons.live.d = d
 	if d.progress == nil {
 		d.progress = lessons.NewMemory()
 	}
@@ -178,6 +180,7 @@ func (d *Dashboard) Start(ctx context.Context) error {
 	d.factory.Start(ctx.Done())
 	go d.dispatch(ctx)
 	go d.trafficLoop(ctx)
+	go d.lessonLoop(ctx)
 	for typ, ok := range d.factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return fmt.Errorf("web: cache for %v did not sync", typ)

@@ -2,8 +2,8 @@ package lessons
 
 import (
 	"context"
+	"strings"
 
-	"webkube/web/examples"
 	"webkube/web/i18n"
 )
 
@@ -22,7 +22,10 @@ spec:
 
 var rsSelector = map[string]string{"app": "echo", "tier": "app"}
 
-func fixed(cmd string) func(State) string { return func(State) string { return cmd } }
+func fixed(lines ...string) func(State) string {
+	cmd := strings.Join(lines, "\n")
+	return func(State) string { return cmd }
+}
 
 func obj(ref string) func(State) string { return func(State) string { return ref } }
 
@@ -30,11 +33,37 @@ func apply(yaml string) func(context.Context, Actions, State) error {
 	return func(ctx context.Context, a Actions, _ State) error { return a.Apply(ctx, yaml) }
 }
 
-func del(kind, name string) func(context.Context, Actions, State) error {
-	return func(ctx context.Context, a Actions, _ State) error { return a.Delete(ctx, kind, Namespace, name) }
+// applyFiles applies the named files, as kubectl apply -f does.
+func applyFiles(names ...string) func(context.Context, Actions, State) error {
+	return func(ctx context.Context, a Actions, _ State) error {
+		for _, n := range names {
+			if err := a.Apply(ctx, file(n).YAML); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
-var all = []*Lesson{podLesson(), rsLesson(), scaleLesson(), deployLesson(), serviceLesson()}
+func del(refs ...string) func(context.Context, Actions, State) error {
+	return func(ctx context.Context, a Actions, _ State) error {
+		for _, r := range refs {
+			kind, name, _ := cut(r)
+			if err := a.Delete(ctx, kind, Namespace, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func execIn(pod, container string, cmd ...string) func(context.Context, Actions, State) error {
+	return func(ctx context.Context, a Actions, _ State) error {
+		return a.Exec(ctx, Namespace, pod, container, cmd)
+	}
+}
+
+var all = []*Lesson{podLesson(), probesLesson(), multiLesson(), rsLesson(), scaleLesson(), deployLesson(), serviceLesson()}
 
 // podLesson is chapter 1 of the notes: kubectl run, apply -f, get, logs, exec, delete.
 func podLesson() *Lesson {
@@ -49,19 +78,39 @@ func podLesson() *Lesson {
 		}, {
 			ID: "delete-run", Title: i18n.K("lesson.pod.delete_run.title"), Explain: i18n.K("lesson.pod.delete_run.explain"),
 			Command: fixed("kubectl delete pod echo"),
-			Do:      del("pod", "echo"),
+			Do:      del("pod/echo"),
 			Check:   func(s State) bool { return gone(s, "echo") },
+			Story:   obj("pod/default/echo"),
 		}, {
 			ID: "apply", Title: i18n.K("lesson.pod.apply.title"), Explain: i18n.K("lesson.pod.apply.explain"),
-			Command: fixed("kubectl apply -f echo-pod.yml"),
-			Do:      apply(examples.Get("echo-pod")),
+			Command: fixed("kubectl apply -f echo-pod.yml", "kubectl get pod"),
+			Files:   files("echo-pod.yml", "echo-pod-typo.yml"),
+			Do:      applyFiles("echo-pod.yml"),
 			Check:   func(s State) bool { p := pod(s, "echo"); return running(p) && p.Labels["app"] == "echo" },
 			Story:   obj("pod/default/echo"),
 		}, {
+			ID: "logs", Title: i18n.K("lesson.pod.logs.title"), Explain: i18n.K("lesson.pod.logs.explain"),
+			Command: fixed("kubectl logs echo", "kubectl logs -f echo", "kubectl exec echo -- wget -qO- localhost:3000/hello"),
+			Do:      execIn("echo", "app", "wget", "-qO-", "localhost:3000/hello"),
+			Check: func(s State) bool {
+				return running(pod(s, "echo")) && strings.Contains(s.Logs(Namespace, "echo", "app"), "GET /hello")
+			},
+			Story: obj("pod/default/echo"),
+		}, {
+			ID: "exec", Title: i18n.K("lesson.pod.exec.title"), Explain: i18n.K("lesson.pod.exec.explain"),
+			Command: fixed("kubectl exec -it echo -- sh", "# ls", "# ps", "# touch /tmp/hello", "# exit"),
+			Do:      execIn("echo", "app", "touch", "/tmp/hello"),
+			Check: func(s State) bool {
+				_, ok := s.Exec(Namespace, "echo", "app", "test", "-f", "/tmp/hello")
+				return running(pod(s, "echo")) && ok
+			},
+			Story: obj("pod/default/echo"),
+		}, {
 			ID: "delete", Title: i18n.K("lesson.pod.delete.title"), Explain: i18n.K("lesson.pod.delete.explain"),
 			Command: fixed("kubectl delete -f echo-pod.yml"),
-			Do:      del("pod", "echo"),
+			Do:      del("pod/echo"),
 			Check:   func(s State) bool { return gone(s, "echo") },
+			Story:   obj("pod/default/echo"),
 		}},
 	}
 }
@@ -72,13 +121,16 @@ func rsLesson() *Lesson {
 		Objects: []string{"replicaset/echo-rs"},
 		Steps: []Step{{
 			ID: "apply", Title: i18n.K("lesson.rs.apply.title"), Explain: i18n.K("lesson.rs.apply.explain"),
-			Command: fixed("kubectl apply -f echo-rs.yml"),
-			Do:      apply(examples.Get("echo-rs")),
+			Command: fixed("kubectl apply -f echo-rs.yml", "kubectl get po,rs"),
+			Files:   files("echo-rs.yml"),
+			Do:      applyFiles("echo-rs.yml"),
 			Check:   func(s State) bool { return rsSettled(s, "echo-rs", rsSelector, 1) },
 			Story:   obj("replicaset/default/echo-rs"),
 		}, {
 			ID: "unlabel", Title: i18n.K("lesson.rs.unlabel.title"), Explain: i18n.K("lesson.rs.unlabel.explain"),
-			Command: func(s State) string { return "kubectl label pod/" + rsPodName(s) + " app-" },
+			Command: func(s State) string {
+				return "kubectl label pod/" + rsPodName(s) + " app-\nkubectl get pod --show-labels"
+			},
 			Do: func(ctx context.Context, a Actions, s State) error {
 				return a.Label(ctx, Namespace, rsPodName(s), map[string]*string{"app": nil})
 			},
@@ -96,12 +148,15 @@ func rsLesson() *Lesson {
 		}, {
 			ID: "delete", Title: i18n.K("lesson.rs.delete.title"), Explain: i18n.K("lesson.rs.delete.explain"),
 			Command: fixed("kubectl delete replicaset.apps/echo-rs"),
-			Do:      del("replicaset", "echo-rs"),
-			Check: func(s State) bool {
-				return rs(s, "echo-rs") == nil && len(matching(s, map[string]string{"tier": "app"})) == 0
-			},
+			Do:      del("replicaset/echo-rs"),
+			Check:   rsGone,
+			Story:   obj("replicaset/default/echo-rs"),
 		}},
 	}
+}
+
+func rsGone(s State) bool {
+	return rs(s, "echo-rs") == nil && len(matching(s, map[string]string{"tier": "app", "app": "echo"})) == 0
 }
 
 // scaleLesson is "스케일 아웃": the same ReplicaSet asked for 4.
@@ -111,22 +166,23 @@ func scaleLesson() *Lesson {
 		Steps: []Step{{
 			ID: "apply", Title: i18n.K("lesson.rs.apply.title"), Explain: i18n.K("lesson.rs.apply.explain"),
 			Command: fixed("kubectl apply -f echo-rs.yml"),
-			Do:      apply(examples.Get("echo-rs")),
+			Files:   files("echo-rs.yml"),
+			Do:      applyFiles("echo-rs.yml"),
 			Check:   func(s State) bool { r := rs(s, "echo-rs"); return r != nil && r.Status.ReadyReplicas >= 1 },
 			Story:   obj("replicaset/default/echo-rs"),
 		}, {
 			ID: "scale", Title: i18n.K("lesson.scale.scale.title"), Explain: i18n.K("lesson.scale.scale.explain"),
-			Command: fixed("kubectl apply -f echo-rs-scaled.yml"),
-			Do:      apply(examples.Get("echo-rs-scaled")),
+			Command: fixed("kubectl apply -f echo-rs-scaled.yml", "kubectl get pod,rs"),
+			Files:   files("echo-rs-scaled.yml"),
+			Do:      applyFiles("echo-rs-scaled.yml"),
 			Check:   func(s State) bool { return rsSettled(s, "echo-rs", rsSelector, 4) },
 			Story:   obj("replicaset/default/echo-rs"),
 		}, {
 			ID: "delete", Title: i18n.K("lesson.rs.delete.title"), Explain: i18n.K("lesson.rs.delete.explain"),
 			Command: fixed("kubectl delete replicaset.apps/echo-rs"),
-			Do:      del("replicaset", "echo-rs"),
-			Check: func(s State) bool {
-				return rs(s, "echo-rs") == nil && len(matching(s, map[string]string{"tier": "app"})) == 0
-			},
+			Do:      del("replicaset/echo-rs"),
+			Check:   rsGone,
+			Story:   obj("replicaset/default/echo-rs"),
 		}},
 	}
 }

@@ -24,6 +24,11 @@ type State interface {
 	Deployments(ns string) []*appsv1.Deployment
 	Services(ns string) []*corev1.Service
 	Endpoints(ns, name string) *corev1.Endpoints
+	// Logs is a container's recent output, "" while there is none or it cannot be read.
+	Logs(ns, pod, container string) string
+	// Exec runs cmd in a container: its output and whether it exited 0. It asks the
+	// kubelet (through the API server's pods/exec), so a check sees inside the container.
+	Exec(ns, pod, container string, cmd ...string) (string, bool)
 }
 
 // Actions are what a step's button does, through the Kubernetes API as kubectl would.
@@ -33,6 +38,11 @@ type Actions interface {
 	// Label sets (value non-nil) or removes (nil) labels of a pod.
 	Label(ctx context.Context, ns, pod string, labels map[string]*string) error
 	Scale(ctx context.Context, kind, ns, name string, replicas int32) error
+	// Rollback puts a Deployment's template back to that of a revision (0: the previous
+	// one), as kubectl rollout undo does.
+	Rollback(ctx context.Context, ns, name string, toRevision int64) error
+	// Exec runs cmd in a container, as kubectl exec does.
+	Exec(ctx context.Context, ns, pod, container string, cmd []string) error
 }
 
 // Progress remembers which steps of which lesson are done.
@@ -45,13 +55,20 @@ type Progress interface {
 // Step is one thing to do and see.
 type Step struct {
 	ID      string
-	Title   string               // i18n key
-	Explain string               // i18n key: what happened, in the notes' terms
-	Command func(s State) string // the exact kubectl command (may name a live pod)
+	Title   string // i18n key
+	Explain string // i18n key: what happened, in the notes' terms
+	// Command is the exact kubectl command (may name a live pod). It may be several lines:
+	// a line starting with "# " is typed into the shell the kubectl line above opened, as
+	// the notes write it.
+	Command func(s State) string
+	Files   []File // the files the command names, shown with it
 	Do      func(ctx context.Context, a Actions, s State) error
 	Check   func(s State) bool   // true only when the live cluster reached the state
 	Story   func(s State) string // the object whose page shows this step's story, kind/ns/name; "" for none
 }
+
+// File is a YAML file a step's command applies.
+type File struct{ Name, YAML string }
 
 // Lesson is one chapter of the notes.
 type Lesson struct {

@@ -3,6 +3,7 @@ package lessons
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,10 @@ func (f fakeState) ReplicaSets(string) []*appsv1.ReplicaSet    { return nil }
 func (f fakeState) Deployments(string) []*appsv1.Deployment    { return nil }
 func (f fakeState) Services(string) []*corev1.Service          { return nil }
 func (f fakeState) Endpoints(string, string) *corev1.Endpoints { return nil }
+func (f fakeState) Logs(string, string, string) string         { return "" }
+func (f fakeState) Exec(string, string, string, ...string) (string, bool) {
+	return "", false
+}
 
 func TestEvaluateInOrder(t *testing.T) {
 	ctx := context.Background()
@@ -60,8 +65,9 @@ func TestLessonsFollowTheNotes(t *testing.T) {
 			}
 		}
 	}
-	if len(ids) < 3 || ids[0] != "pod" || ids[1] != "replicaset" || ids[2] != "scale" {
-		t.Errorf("lessons %v, want the notes' order pod, replicaset, scale, …", ids)
+	want := "pod probes multi replicaset scale deployment service"
+	if strings.Join(ids, " ") != want {
+		t.Errorf("lessons %v, want the notes' order %s", ids, want)
 	}
 }
 
