@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"webkube/cluster/controllers/clustertest"
+	"webkube/cluster/controllers/endpoints"
 	"webkube/cluster/stepper"
 )
 
@@ -366,4 +369,118 @@ func TestBrowserRolloutStory(t *testing.T) {
 		}
 	}
 	viewShot(t, b, "rollout")
+}
+
+// playedFor lists, in the order the diagram drew them, the arrows of one object:
+// "n:from→to:style" (style is "fail" for a red one).
+func playedFor(t *testing.T, ctx context.Context, kind, name string) []string {
+	t.Helper()
+	s := evalString(t, ctx, fmt.Sprintf(`window.wkDiagram.state.played.filter(p => p.endsWith(':%s/%s')).map(p => p.slice(0, p.lastIndexOf(':'))).join('\n')`, kind, name))
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// inOrder reports whether want occurs in got as a subsequence.
+func inOrder(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+// Scaling a ReplicaSet down: the ReplicaSet controller deletes named pods ("has N, wants
+// M"), and each deletion is drawn as the notes teach it: the deletion timestamp written,
+// the kubelet seeing it and having containerd stop the containers, the API server removing
+// the pod; its token leaves the diagram. Deleting a pod by hand is the learner's story,
+// with the ReplicaSet making a replacement in it. The endpoints controller adds each
+// ready pod to the Service and removes the deleted ones.
+func TestBrowserScaleDownAndPodDeletion(t *testing.T) {
+	e := startEnv(t, "node-1")
+	ctx := context.Background()
+	// The binary runs the endpoints controller beside the controller manager; so does this test.
+	eps, err := endpoints.NewController(endpoints.Config{Client: e.c.Client, Gate: e.c.Gate,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	epCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	if err := eps.Start(epCtx); err != nil {
+		t.Fatal(err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "echo"}, Ports: []corev1.ServicePort{{Port: 80}}}}
+	if _, err := e.c.Client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "live", `window.wk && window.wk.ready`, 10*time.Second)
+	run(t, b, "fast", 5*time.Second, js(`window.wkDiagram.setSpeed('fast'); true`))
+	if _, err := e.c.Client.AppsV1().ReplicaSets("default").Create(ctx, echoRS(3), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.Eventually(t, 30*time.Second, func() (bool, string) {
+		_, r := countPods(t, e, "app=echo,tier=app")
+		return r == 3, fmt.Sprintf("%d running", r)
+	})
+	// Each running pod joins the Service through the endpoints controller.
+	added := `Array.from(document.querySelectorAll('#steps li[data-flow=endpoints][data-n="3"]')).filter(l => / adds \S+ to Service\/echo/.test(l.querySelector('.st-title').textContent)).length`
+	waitJS(t, b, "endpoints add three", added+` === 3`, 30*time.Second)
+
+	scaleRS(t, e, 1)
+	dels := `Array.from(document.querySelectorAll('#steps li[data-flow=replicaset][data-n="2"]')).map(l => l.querySelector('.st-title').textContent).filter(s => / deletes /.test(s))`
+	waitJS(t, b, "two deletions", dels+`.length === 2`, 30*time.Second)
+	var victims []string
+	for _, title := range strings.Split(evalString(t, b, dels+`.join('\n')`), "\n") {
+		m := strings.Fields(title) // ReplicaSet/echo-rs deletes <pod>: has N, wants 1
+		if len(m) != 7 || m[1] != "deletes" || m[5] != "wants" || m[6] != "1" {
+			t.Fatalf("deletion step %q, want \"ReplicaSet/echo-rs deletes <pod>: has N, wants 1\"", title)
+		}
+		victims = append(victims, strings.TrimSuffix(m[2], ":"))
+	}
+	if s := evalString(t, b, `Array.from(document.querySelectorAll('#steps li[data-flow=replicaset][data-n="2"]')).filter(l => / deletes /.test(l.textContent)).map(l => (`+storyOf+`)(l)).join('|')`); s != "you scaled echo-rs 3→1|you scaled echo-rs 3→1" {
+		t.Errorf("the deletions are in stories %q", s)
+	}
+	for _, v := range victims {
+		clustertest.Eventually(t, 20*time.Second, func() (bool, string) {
+			_, err := e.c.Client.CoreV1().Pods("default").Get(ctx, v, metav1.GetOptions{})
+			return err != nil, v + " still in the API"
+		})
+		waitJS(t, b, "deletion drawn", fmt.Sprintf(`window.wkDiagram.state.played.includes('4:kubelet/node-1→apiserver:write:Pod/%s') && !document.querySelector('.dg-token[data-pod="default/%s"]')`, v, v), 20*time.Second)
+		want := []string{"2:replicaset-controller→apiserver:write", "2:apiserver→kubelet/node-1:watch",
+			"3:kubelet/node-1→containerd/node-1:cri", "4:kubelet/node-1→apiserver:write"}
+		if got := playedFor(t, b, "Pod", v); !inOrder(got, want) {
+			t.Errorf("%s's deletion drawn as\n%s\nwant in order\n%s", v, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		waitJS(t, b, "endpoints remove", fmt.Sprintf(`Array.from(document.querySelectorAll('#steps li[data-flow=endpoints][data-n="3"]')).some(l => l.querySelector('.st-title').textContent === 'endpoints controller removes %s from Service/echo')`, v), 20*time.Second)
+	}
+	viewShot(t, b, "scaled-down")
+
+	// By hand, with a grace period: the learner's own story.
+	pods, err := e.c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=echo"})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("pods left: %v %v", pods, err)
+	}
+	last := pods.Items[0].Name
+	grace := int64(5)
+	if err = e.c.Client.CoreV1().Pods("default").Delete(ctx, last, metav1.DeleteOptions{GracePeriodSeconds: &grace}); err != nil {
+		t.Fatal(err)
+	}
+	story := `Array.from(document.querySelectorAll('#steps .story')).filter(s => s.querySelector('.story-title').textContent === 'you deleted Pod/` + last + `').flatMap(s => Array.from(s.querySelectorAll('li'))).map(l => l.dataset.flow + ' ' + l.dataset.n + ' ' + l.querySelector('.st-title').textContent)`
+	waitJS(t, b, "replacement in the story", story+`.some(s => /^replicaset 2 ReplicaSet\/echo-rs creates pod /.test(s))`, 30*time.Second)
+	got := strings.Split(evalString(t, b, story+`.join('\n')`), "\n")
+	want := []string{"you 0 you deleted Pod/" + last,
+		"delete 2 kubelet sees " + last + " is terminating: it stops the containers within 5s",
+		"delete 3 kubelet has containerd stop the containers of " + last,
+		"delete 4 kubelet confirms; the API server removes " + last}
+	if !inOrder(got, want) {
+		t.Errorf("story of deleting %s:\n%s\nwant in order:\n%s", last, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	viewShot(t, b, "deleted-by-hand")
 }

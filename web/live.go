@@ -143,10 +143,13 @@ func (d *Dashboard) dispatch(ctx context.Context) {
 	}
 }
 
+// handle derives the steps of one change and publishes them first (the diagram's arrow
+// is what the learner watches), then the table rows and open object pages it touches.
 func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 	ts := ch.at.UnixMilli()
 	var derived []steps.Step
 	ns := ""
+	rows := func() {}
 	switch ch.kind {
 	case "held":
 		held := d.heldViews()
@@ -162,15 +165,17 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 		}
 		ns = p.Namespace
 		derived = der.Pod(ch.typ, old, p)
-		d.upsertOrRemove(ch.typ, "pod", p.Namespace, p.Name, "tbody-pods", func() templ.Component {
-			return templates.PodRowView(templates.PodRowOf(p, d.now()))
-		}, ts)
-		// A node's pod count changes when pods are bound to it or leave it.
-		for _, n := range nodesTouched(old, p) {
-			if node, err := d.l.nodes.Get(n); err == nil {
-				d.upsertOrRemove("MODIFIED", "node", "", n, "tbody-nodes", func() templ.Component {
-					return templates.NodeRowView(templates.NodeRowOf(node, d.podsOn(n), d.now()))
-				}, ts)
+		rows = func() {
+			d.upsertOrRemove(ch.typ, "pod", p.Namespace, p.Name, "tbody-pods", func() templ.Component {
+				return templates.PodRowView(templates.PodRowOf(p, d.now()))
+			}, ts)
+			// A node's pod count changes when pods are bound to it or leave it.
+			for _, n := range nodesTouched(old, p) {
+				if node, err := d.l.nodes.Get(n); err == nil {
+					d.upsertOrRemove("MODIFIED", "node", "", n, "tbody-nodes", func() templ.Component {
+						return templates.NodeRowView(templates.NodeRowOf(node, d.podsOn(n), d.now()))
+					}, ts)
+				}
 			}
 		}
 	case "node":
@@ -192,9 +197,11 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 		}
 		ns = rs.Namespace
 		derived = der.ReplicaSet(ch.typ, old, rs)
-		d.upsertOrRemove(ch.typ, "replicaset", rs.Namespace, rs.Name, "tbody-replicasets", func() templ.Component {
-			return templates.RSRowView(templates.RSRowOf(rs, d.now()))
-		}, ts)
+		rows = func() {
+			d.upsertOrRemove(ch.typ, "replicaset", rs.Namespace, rs.Name, "tbody-replicasets", func() templ.Component {
+				return templates.RSRowView(templates.RSRowOf(rs, d.now()))
+			}, ts)
+		}
 	case "deployment":
 		dp, _ := ch.obj.(*appsv1.Deployment)
 		old, _ := ch.old.(*appsv1.Deployment)
@@ -203,9 +210,11 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 		}
 		ns = dp.Namespace
 		derived = der.Deployment(ch.typ, old, dp)
-		d.upsertOrRemove(ch.typ, "deployment", dp.Namespace, dp.Name, "tbody-deployments", func() templ.Component {
-			return templates.DeployRowView(templates.DeployRowOf(dp, d.now()))
-		}, ts)
+		rows = func() {
+			d.upsertOrRemove(ch.typ, "deployment", dp.Namespace, dp.Name, "tbody-deployments", func() templ.Component {
+				return templates.DeployRowView(templates.DeployRowOf(dp, d.now()))
+			}, ts)
+		}
 	case "service":
 		s, _ := ch.obj.(*corev1.Service)
 		if s == nil {
@@ -228,9 +237,11 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 			if ch.typ == "DELETED" {
 				ep = nil
 			}
-			d.upsertOrRemove("MODIFIED", "service", s.Namespace, s.Name, "tbody-services", func() templ.Component {
-				return templates.SvcRowView(templates.SvcRowOf(s, ep, d.now()))
-			}, ts)
+			rows = func() {
+				d.upsertOrRemove("MODIFIED", "service", s.Namespace, s.Name, "tbody-services", func() templ.Component {
+					return templates.SvcRowView(templates.SvcRowOf(s, ep, d.now()))
+				}, ts)
+			}
 		}
 	case "event":
 		e, _ := ch.obj.(*corev1.Event)
@@ -252,24 +263,31 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 		// these are not steps that happened in front of the learner.
 		derived = nil
 	}
-	if len(derived) > 0 {
-		for i := range derived {
-			st.Assign(&derived[i])
-		}
-		d.mu.Lock()
-		d.ring.Add(derived...)
-		d.mu.Unlock()
-		for _, s := range derived {
-			sv := d.withDecision(s, stepView(s))
-			d.hub.publishLang(topicSteps, func(lang string) []byte {
-				return encode(msg{T: "step", HTML: htmlIn(lang, templates.StepItem(sv)), Ts: ts,
-					Step: &stepMsg{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: sv.RSN, Component: s.Component, Node: s.Node,
-						Kind: s.Kind, Name: s.Name, Title: s.Title}})
-			})
-		}
-	}
+	d.publishSteps(st, derived, ts)
+	rows()
 	d.refreshObjects(ch.kind, ns, ts)
 	d.refreshLessons()
+}
+
+// publishSteps assigns the steps their stories, keeps them and sends them to every tab.
+func (d *Dashboard) publishSteps(st *stories.Tracker, derived []steps.Step, ts int64) {
+	if len(derived) == 0 {
+		return
+	}
+	for i := range derived {
+		st.Assign(&derived[i])
+	}
+	d.mu.Lock()
+	d.ring.Add(derived...)
+	d.mu.Unlock()
+	for _, s := range derived {
+		sv := d.withDecision(s, stepView(s))
+		d.hub.publishLang(topicSteps, func(lang string) []byte {
+			return encode(msg{T: "step", HTML: htmlIn(lang, templates.StepItem(sv)), Ts: ts,
+				Step: &stepMsg{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: sv.RSN, Component: s.Component, Node: s.Node,
+					Kind: s.Kind, Name: s.Name, Title: s.Title}})
+		})
+	}
 }
 
 // tokens are the pods the diagram draws as the page opens; later ones come with steps.

@@ -35,6 +35,19 @@
   try {
     st.speed = localStorage.getItem("wk-speed") || "normal";
   } catch (e) {}
+  // soon runs fn once before the next frame (coalescing repeated calls); a tab in the
+  // background gets no frames, so there it is a short timer instead.
+  const soonFns = new Set();
+  function soon(fn) {
+    if (soonFns.has(fn)) return;
+    soonFns.add(fn);
+    const go = () => {
+      soonFns.delete(fn);
+      fn();
+    };
+    if (document.hidden || !window.requestAnimationFrame) setTimeout(go, 50);
+    else requestAnimationFrame(go);
+  }
   const circled = (n) => (n >= 1 && n <= 20 ? String.fromCharCode(0x2460 + n - 1) : "·");
 
   // ---- drawing helpers ----
@@ -120,7 +133,7 @@
         t.g.classList.add("leaving");
         st.tokens.delete(key);
         setTimeout(() => t.g.remove(), 600);
-        if (!quiet) layoutTokens();
+        if (!quiet) soon(layoutTokens);
       }
       return;
     }
@@ -145,7 +158,7 @@
       t.g.setAttribute("data-phase", phase);
     }
     // Only a pod that appeared or changed place moves the grid; a colour change does not.
-    if (!quiet && moved) layoutTokens();
+    if (!quiet && moved) soon(layoutTokens);
   }
   // Tokens sit in their node's area (or the API server's pool) in a grid; beyond what
   // fits, a "+N" says how many more.
@@ -158,10 +171,11 @@
       const cols = Math.max(1, Math.floor((a.w - 4) / 13));
       const fit = cols * Math.max(1, Math.floor((a.h - 4) / 13));
       by[area].forEach((t, i) => {
-        t.g.style.display = i < fit ? "" : "none";
-        const x = a.x + 8 + (i % cols) * 13;
-        const y = a.y + 8 + Math.floor(i / cols) * 13;
-        t.g.style.transform = "translate(" + x + "px," + y + "px)";
+        // Write only what changed: a style write restyles the token (and restarts its move).
+        const show = i < fit ? "" : "none";
+        if (t.show !== show) t.g.style.display = t.show = show;
+        const at = "translate(" + (a.x + 8 + (i % cols) * 13) + "px," + (a.y + 8 + Math.floor(i / cols) * 13) + "px)";
+        if (t.at !== at) t.g.style.transform = t.at = at;
       });
       if (by[area].length > fit) text(st.tokenLayer, a.x + a.w - 4, a.y + a.h - 3, "+" + (by[area].length - fit), "dg-small dg-more").setAttribute("text-anchor", "end");
     }
@@ -383,11 +397,11 @@
     // the background gets none, and its list and diagram must still keep up).
     if (st.pending.length === 1) setTimeout(flush, 0);
   }
-  // At most a few dozen per task, so a burst (scaling to 100 pods) never blocks the page.
-  const PER_FRAME = 25;
+  // A few per task, so a burst (scaling to 100 pods) never blocks the page.
+  const PER_TASK = 8;
   function flush() {
     const list = $("#steps");
-    const batch = st.pending.splice(0, PER_FRAME);
+    const batch = st.pending.splice(0, PER_TASK);
     if (st.pending.length) setTimeout(flush, 0);
     const touched = new Set();
     for (const m of batch) {
@@ -405,7 +419,19 @@
     touched.forEach(count);
     if (list) {
       trim(list);
-      if (list.scrollHeight > list.clientHeight + 4 && !list.dataset.userScrolled) list.scrollTop = list.scrollHeight;
+      // Reading the list's height here would lay the page out once per batch; the end is
+      // followed once per frame instead, unless the learner scrolled up.
+      if (!list.dataset.userScrolled) soon(follow);
+    }
+  }
+  // follow runs before a frame is drawn, when the page is laid out once anyway.
+  function follow() {
+    const list = $("#steps");
+    if (!list || list.dataset.userScrolled) return;
+    const end = list.scrollHeight - list.clientHeight;
+    if (end > list.scrollTop + 1) {
+      st.ownScroll = true;
+      list.scrollTop = end;
     }
   }
   // reset regroups a fresh list of steps (a page load or reconnect) into stories; the
@@ -480,9 +506,15 @@
     ev.preventDefault();
     replay(b.closest(".story"));
   });
+  // The list follows its end until the learner scrolls up. A scroll the list made itself
+  // (follow) is not looked at: reading its heights there laid the page out once more.
   const list0 = $("#steps");
   if (list0)
     list0.addEventListener("scroll", () => {
+      if (st.ownScroll) {
+        st.ownScroll = false;
+        return;
+      }
       const atEnd = list0.scrollTop + list0.clientHeight >= list0.scrollHeight - 8;
       if (atEnd) delete list0.dataset.userScrolled;
       else list0.dataset.userScrolled = "1";
