@@ -175,3 +175,50 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkReplicaSet1000Delete deletes a Running 1000-replica ReplicaSet on simulated
+// nodes (background propagation: the garbage collector deletes the pods, the nodes
+// confirm) and times it until no pod is left (s-to-zero-pods). Issue 16's target: ≤ 6 s.
+func BenchmarkReplicaSet1000Delete(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		c := clustertest.Start(b, clustertest.Options{Nodes: []simnode.Config{
+			{Name: "sim-0", CPU: "64", Memory: "256Gi", Pods: benchReplicas/2 + 50, Workers: 16},
+			{Name: "sim-1", CPU: "64", Memory: "256Gi", Pods: benchReplicas/2 + 50, Workers: 16},
+		}, CountRequests: true})
+		ctx, cancel := context.WithCancel(c.Context())
+		pt := trackPods(ctx, b, c)
+		createBenchRS(ctx, b, c)
+		pt.wait(b, pt.allRunning, "create")
+		// The count comes from an informer of the benchmark's own client, so polling
+		// costs the cluster nothing and shares no rate limit with it.
+		factory := informers.NewSharedInformerFactoryWithOptions(c.API.Clientset(), 0, informers.WithTweakListOptions(
+			func(o *metav1.ListOptions) { o.LabelSelector = "app=bench" }))
+		left := factory.Core().V1().Pods().Informer()
+		factory.Start(ctx.Done())
+		cache.WaitForCacheSync(ctx.Done(), left.HasSynced)
+		before := c.Requests()
+		b.StartTimer()
+		start, cpu0 := time.Now(), cpuTime()
+		if err := c.Client.AppsV1().ReplicaSets("default").Delete(ctx, "bench", metav1.DeleteOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		deadline := time.Now().Add(90 * time.Second)
+		for len(left.GetStore().List()) > 0 {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d pods still there after 90s", len(left.GetStore().List()))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		elapsed, cpu := time.Since(start), cpuTime()-cpu0
+		b.StopTimer()
+		b.ReportMetric(elapsed.Seconds(), "s-to-zero-pods")
+		b.ReportMetric(cpu.Seconds(), "cpu-s")
+		after := c.Requests()
+		for k, v := range before {
+			after[k] -= v
+		}
+		b.Logf("delete: %v; requests %v", elapsed, after)
+		cancel()
+	}
+}
