@@ -1,7 +1,9 @@
 package apiserver
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"webkube/cluster/printers"
+	"webkube/cluster/watchcache"
 )
 
 // outputMode is the representation a client's Accept header asks for.
@@ -69,6 +72,19 @@ func (s *Server) writeObject(w http.ResponseWriter, r *http.Request, code int, r
 	case modePartial:
 		writeJSON(w, code, partial(obj))
 	default:
+		m := mustMeta(obj)
+		rev, _ := strconv.ParseInt(m.GetResourceVersion(), 10, 64)
+		if o := s.events.lookup(res.key(m.GetNamespace(), m.GetName()), rev); o != nil && o.Obj == obj {
+			// Just written: encode it once for this answer, the watchers and the cache.
+			raw, err := o.JSON()
+			if err != nil {
+				return err
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_, _ = w.Write(raw)
+			return nil
+		}
 		writeJSON(w, code, obj)
 	}
 	return nil
@@ -101,6 +117,74 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, res *resource
 		}
 		writeJSON(w, http.StatusOK, list)
 	}
+	return nil
+}
+
+// writeCachedObject writes a read-only cached object, as JSON from its cached encoding.
+func (s *Server) writeCachedObject(w http.ResponseWriter, r *http.Request, res *resource, o *watchcache.Object) error {
+	if negotiate(r).mode != modeObject {
+		return s.writeObject(w, r, http.StatusOK, res, o.Obj)
+	}
+	raw, err := o.JSON()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(raw)
+	return nil
+}
+
+// writeListPage writes one page of a list. A plain JSON list is assembled from each
+// object's cached encoding, so unchanged objects are not encoded again.
+func (s *Server) writeListPage(w http.ResponseWriter, r *http.Request, res *resource, p listPage) error {
+	out := negotiate(r)
+	meta := metav1.ListMeta{ResourceVersion: strconv.FormatInt(p.rev, 10), Continue: p.continued, RemainingItemCount: p.remaining}
+	if out.mode != modeObject {
+		objs := make([]runtime.Object, len(p.objs))
+		for i, o := range p.objs {
+			objs[i] = o.Obj
+		}
+		switch out.mode {
+		case modeTable:
+			t, err := s.table(res, objs, meta.ResourceVersion, out.include, true)
+			if err != nil {
+				return err
+			}
+			t.ListMeta = meta
+			writeJSON(w, http.StatusOK, t)
+		default:
+			list := &metav1.PartialObjectMetadataList{
+				TypeMeta: metav1.TypeMeta{Kind: "PartialObjectMetadataList", APIVersion: "meta.k8s.io/v1"},
+				ListMeta: meta, Items: make([]metav1.PartialObjectMetadata, 0, len(objs)),
+			}
+			for _, o := range objs {
+				list.Items = append(list.Items, *partial(o))
+			}
+			writeJSON(w, http.StatusOK, list)
+		}
+		return nil
+	}
+	metaJSON, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, `{"kind":%q,"apiVersion":%q,"metadata":%s,"items":[`, res.kind+"List", res.gvr.GroupVersion().String(), metaJSON)
+	for i, o := range p.objs {
+		raw, err := o.JSON()
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(raw)
+	}
+	buf.WriteString("]}")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
 	return nil
 }
 

@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +28,7 @@ import (
 	"webkube/cluster/defaulting"
 	"webkube/cluster/store"
 	"webkube/cluster/validation"
+	"webkube/cluster/watchcache"
 )
 
 // decodeKV turns a stored value into a typed object whose resourceVersion is the
@@ -98,11 +98,44 @@ func isDryRun(q url.Values) bool {
 // --- get and list ---
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, t target) error {
+	if rv := r.URL.Query().Get("resourceVersion"); rv != "" {
+		if o, err := s.cachedGet(r.Context(), t, rv); o != nil || err != nil {
+			if err != nil {
+				return err
+			}
+			return s.writeCachedObject(w, r, t.res, o)
+		}
+	}
 	obj, _, err := s.getObject(r.Context(), t.res, t.namespace, t.name)
 	if err != nil {
 		return err
 	}
 	return s.writeObject(w, r, http.StatusOK, t.res, obj)
+}
+
+// cachedGet serves a GET at resourceVersion=0 or "not older than" a revision from the
+// watch cache, as kube-apiserver's; nil, nil when the store must answer (no cache yet).
+func (s *Server) cachedGet(ctx context.Context, t target, rvStr string) (*watchcache.Object, error) {
+	rv, err := parseRV(rvStr)
+	if err != nil {
+		return nil, err
+	}
+	if cur, err := s.store.CurrentRevision(ctx); err != nil {
+		return nil, err
+	} else if rv > cur {
+		return nil, tooLarge(rv, cur)
+	}
+	if err := s.cache.WaitFor(ctx, rv, cacheWait); err != nil {
+		return nil, nil
+	}
+	o, _, ok, err := s.cache.Get(t.res.key(t.namespace, t.name))
+	if err != nil {
+		return nil, nil
+	}
+	if !ok {
+		return nil, notFound(t.res, t.name)
+	}
+	return o, nil
 }
 
 // selectors are the parsed labelSelector and fieldSelector of a list or watch.
@@ -139,9 +172,9 @@ func parseSelectors(r *resource, q url.Values, name string) (selectors, error) {
 	return selectors{label: ls, field: fs}, nil
 }
 
-// list returns the objects of r in ns matching sel, consistent at one revision.
-// `limit` is ignored: every match comes back in one page with no continue token, which
-// clients handle (they only page when the server hands out a token).
+// list returns the objects of r in ns matching sel, consistent at one revision, read
+// from the store and decoded afresh (callers may change them). Clients' lists are
+// served by serveList, from the watch cache.
 func (s *Server) list(ctx context.Context, r *resource, ns string, sel selectors, q url.Values) ([]runtime.Object, int64, error) {
 	rv, err := parseRV(q.Get("resourceVersion"))
 	if err != nil {
@@ -178,38 +211,6 @@ func (s *Server) list(ctx context.Context, r *resource, ns string, sel selectors
 	return objs, rev, nil
 }
 
-func (s *Server) serveList(w http.ResponseWriter, r *http.Request, t target) error {
-	q := r.URL.Query()
-	if c := q.Get("continue"); c != "" {
-		return badRequest("invalid continue token: " + continueError(c).Error())
-	}
-	sel, err := parseSelectors(t.res, q, "")
-	if err != nil {
-		return err
-	}
-	objs, rev, err := s.list(r.Context(), t.res, t.namespace, sel, q)
-	if err != nil {
-		return err
-	}
-	return s.writeList(w, r, t.res, objs, rev)
-}
-
-// continueError says why a continue token is refused, in kube-apiserver's words where it
-// has them. Every token is refused: lists come back whole, so none was handed out.
-func continueError(c string) error {
-	data, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return fmt.Errorf("continue key is not valid: %v", err)
-	}
-	var tok struct {
-		APIVersion string `json:"v"`
-	}
-	if err := json.Unmarshal(data, &tok); err != nil {
-		return fmt.Errorf("continue key is not valid: %v", err)
-	}
-	return errors.New("continue key is not valid: this server returns every list in one page and hands out no continue tokens")
-}
-
 func newList(r *resource, objs []runtime.Object, rev int64) (runtime.Object, error) {
 	list := r.newList()
 	if err := meta.SetList(list, objs); err != nil {
@@ -244,6 +245,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t target) e
 
 // create stores a new object, filling in what the server owns (uid, timestamps,
 // defaults, cluster IPs) and refusing invalid objects before anything is written.
+// The object returned is shared with the watch cache and watchers: read-only.
 func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime.Object, dryRun bool) (runtime.Object, error) {
 	m := mustMeta(obj)
 	if r.namespaced {
@@ -305,6 +307,7 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 		return nil, storeErr(r, m.GetName(), err)
 	}
 	setRV(obj, rev)
+	s.events.prime(r, r.key(m.GetNamespace(), m.GetName()), rev, obj)
 	return obj, nil
 }
 
@@ -431,7 +434,8 @@ func checkPrecondition(r *resource, name, rv string, cur runtime.Object) error {
 	return nil
 }
 
-// update applies mutate to the current object and writes the result, retrying when
+// update applies mutate to the current object and writes the result (returned
+// read-only: the watch cache and watchers share it), retrying when
 // another writer got in between (mutate re-runs on the fresh object; a stale
 // client-supplied resourceVersion fails inside mutate). sub "status" keeps everything
 // but status; the main resource keeps the stored status.
@@ -501,6 +505,7 @@ func (s *Server) update(ctx context.Context, r *resource, ns, name, sub string, 
 		}
 		release(false)
 		setRV(next, rev)
+		s.events.prime(r, key, rev, next)
 		return next, nil
 	}
 	return nil, conflict(r, name)

@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"webkube/cluster/store"
+	"webkube/cluster/watchcache"
 )
 
 // Config configures a Server.
@@ -74,8 +75,10 @@ type Server struct {
 	ctx   context.Context
 	// activeNS caches which namespaces accept new objects.
 	activeNS nsCache
-	// events shares decoding and encoding of watch events between watchers.
+	// events shares decoding and encoding of watch events between watchers and cache.
 	events eventCache
+	// cache holds every resource's current objects for lists and gets (watchcache).
+	cache *watchcache.Cache
 	// nsKick wakes the namespace finalizer after a namespace is marked for deletion.
 	nsKick chan struct{}
 	// reads and writes hold a token per request in flight (limitInFlight).
@@ -134,12 +137,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: node port range: %w", err)
 	}
-	return &Server{
+	s := &Server{
 		cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger,
 		ips: ips, ports: ports, ctx: context.Background(), nsKick: make(chan struct{}, 1),
 		kubelets: kubeletTransport(cfg.KubeletTLS),
 		reads:    make(chan struct{}, cfg.MaxRequestsInFlight), writes: make(chan struct{}, cfg.MaxMutatingRequestsInFlight),
-	}, nil
+	}
+	if s.cache, err = s.newWatchCache(); err != nil {
+		return nil, fmt.Errorf("apiserver: %w", err)
+	}
+	return s, nil
 }
 
 // Start loads the service IP and port allocations from the store, creates the
@@ -149,6 +156,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.ctxMu.Lock()
 	s.ctx = ctx
 	s.ctxMu.Unlock()
+	s.cache.Start(ctx) // loads in the background; lists wait for it
 	if err := s.loadAllocations(ctx); err != nil {
 		return fmt.Errorf("apiserver: loading service allocations: %w", err)
 	}

@@ -12,31 +12,26 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"webkube/cluster/store"
+	"webkube/cluster/watchcache"
 )
 
-// eventCache shares decoded and encoded objects between the watchers of one write, so
-// 100 watchers cost about one decode and one encode per event, not 100 of each. The
-// cached objects are read-only.
+// eventCache shares decoded and encoded objects between the watchers of one write and
+// the watch cache, so 100 watchers and the cache cost about one decode and one encode
+// per event, not 101 of each. The objects are read-only.
 type eventCache struct {
 	mu sync.Mutex
-	m  map[string]*cachedObject
-}
-
-type cachedObject struct {
-	obj  runtime.Object
-	once sync.Once
-	raw  []byte
-	err  error
+	m  map[string]*watchcache.Object
 }
 
 // eventCacheSize is small: watchers of one write read its entry within moments, and a
 // big cache would keep megabytes of old objects alive in an idle server.
 const eventCacheSize = 512
 
-func (c *eventCache) entry(r *resource, kv store.KeyValue) (*cachedObject, error) {
+func (c *eventCache) entry(r *resource, kv store.KeyValue) (*watchcache.Object, error) {
 	k := kv.Key + "@" + strconv.FormatInt(kv.ModRevision, 10)
 	c.mu.Lock()
 	e, ok := c.m[k]
@@ -44,22 +39,50 @@ func (c *eventCache) entry(r *resource, kv store.KeyValue) (*cachedObject, error
 	if ok {
 		return e, nil
 	}
+	e, err := cacheObject(r, kv)
+	if err != nil {
+		return nil, err
+	}
+	return c.put(k, e), nil
+}
+
+// prime offers the object a write just stored, so neither the watch cache nor the
+// watchers decode it again. obj is shared from here on: nobody may change it.
+func (c *eventCache) prime(r *resource, key string, rev int64, obj runtime.Object) {
+	m := mustMeta(obj)
+	e := watchcache.NewObject(key, rev, obj, labels.Set(m.GetLabels()), r.fieldSet(obj, m))
+	c.put(key+"@"+strconv.FormatInt(rev, 10), e)
+}
+
+// lookup is the shared copy of key at rev, if one is held.
+func (c *eventCache) lookup(key string, rev int64) *watchcache.Object {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key+"@"+strconv.FormatInt(rev, 10)]
+}
+
+// put adds e unless an entry for k is there already, and returns the one kept.
+func (c *eventCache) put(k string, e *watchcache.Object) *watchcache.Object {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= eventCacheSize {
+		c.m = make(map[string]*watchcache.Object, eventCacheSize) // old events are not asked for again
+	}
+	if prev, ok := c.m[k]; ok {
+		return prev
+	}
+	c.m[k] = e
+	return e
+}
+
+// cacheObject decodes kv with the labels and fields selectors test.
+func cacheObject(r *resource, kv store.KeyValue) (*watchcache.Object, error) {
 	obj, err := decodeKV(r, kv)
 	if err != nil {
 		return nil, err
 	}
-	e = &cachedObject{obj: obj}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= eventCacheSize {
-		c.m = make(map[string]*cachedObject, eventCacheSize) // old events are not asked for again
-	}
-	if prev, ok := c.m[k]; ok {
-		e = prev
-	} else {
-		c.m[k] = e
-	}
-	c.mu.Unlock()
-	return e, nil
+	m := mustMeta(obj)
+	return watchcache.NewObject(kv.Key, kv.ModRevision, obj, labels.Set(m.GetLabels()), r.fieldSet(obj, m)), nil
 }
 
 func (c *eventCache) decoded(r *resource, kv store.KeyValue) (runtime.Object, error) {
@@ -67,7 +90,7 @@ func (c *eventCache) decoded(r *resource, kv store.KeyValue) (runtime.Object, er
 	if err != nil {
 		return nil, err
 	}
-	return e.obj, nil
+	return e.Obj, nil
 }
 
 func (c *eventCache) encoded(r *resource, kv store.KeyValue) ([]byte, error) {
@@ -75,8 +98,7 @@ func (c *eventCache) encoded(r *resource, kv store.KeyValue) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.once.Do(func() { e.raw, e.err = json.Marshal(e.obj) })
-	return e.raw, e.err
+	return e.JSON()
 }
 
 // serveWatch streams changes as newline-delimited JSON events, like kube-apiserver.
