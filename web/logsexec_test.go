@@ -106,6 +106,18 @@ func TestBrowserLogsAndExec(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Report the container running, as the kubelet would: the page follows the log of the
+	// instance the pod's status names.
+	bound, err := cs.CoreV1().Pods("default").Get(ctx, "echo", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "app",
+		ContainerID: "containerd://" + id, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}}
+	if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, bound, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	d, err := New(Config{Client: cs, RESTConfig: api.RESTConfig(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +162,21 @@ func TestBrowserLogsAndExec(t *testing.T) {
 	shot(t, b, "top")
 	run(t, b, "quit top", 10*time.Second, browsertest.TypeTerm("q"))
 	waitJS(t, b, "prompt after top", `(() => { const l = wk.term.screen().split('\n').filter(x => x.trim()); return /# ?$/.test(l[l.length - 1]) })()`, 10*time.Second)
+	// vi, another full-screen program: it draws its empty buffer (a column of ~), takes
+	// insert mode and Escape, and writes the file.
+	run(t, b, "vi", 10*time.Second, browsertest.TypeTerm("vi /tmp/note\r"))
+	waitJS(t, b, "vi draws", `(() => { const l = wk.term.screen().split('\n'); return l.filter(x => x.startsWith('~')).length >= wk.term.term.rows - 3 })()`, 10*time.Second)
+	shot(t, b, "vi")
+	run(t, b, "type in vi", 10*time.Second, browsertest.TypeTerm("ihello from vi"))
+	waitJS(t, b, "vi shows the text", `wk.term.screen().includes('hello from vi')`, 10*time.Second)
+	run(t, b, "escape", 10*time.Second, browsertest.TypeTerm("\x1b"))
+	// vi reads a lone Escape only after its escape-sequence timeout: there is nothing on the
+	// screen to wait for, so give it that time before the next key.
+	time.Sleep(500 * time.Millisecond)
+	run(t, b, "write and quit", 10*time.Second, browsertest.TypeTerm(":wq\r"))
+	waitJS(t, b, "prompt after vi", `(() => { const l = wk.term.screen().split('\n').filter(x => x.trim()); return /# ?$/.test(l[l.length - 1]) })()`, 10*time.Second)
+	run(t, b, "cat", 10*time.Second, browsertest.TypeTerm("cat /tmp/note\r"))
+	waitJS(t, b, "vi wrote the file", `wk.term.screen().split('\n').some(x => x.trim() === 'hello from vi')`, 10*time.Second)
 	run(t, b, "type exit", 10*time.Second, browsertest.TypeTerm("exit 3\r"))
 	waitJS(t, b, "exit code", `document.querySelector('#exec-state').textContent.includes('3')`, 10*time.Second)
 	shot(t, b, "logs-exec")

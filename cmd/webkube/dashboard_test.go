@@ -89,6 +89,41 @@ func TestDashboard(t *testing.T) {
 		c.mustKubectl("delete", "pod", "echo", "--wait=true")
 	})
 
+	// The pod page opened before the container starts follows its log once it does; "Kill
+	// container" kills the container chosen beside it (not the terminal's), says how it
+	// exited, and the log goes on with the restarted instance.
+	t.Run("LogsWaitKillFollowsRestart", func(t *testing.T) {
+		c.t = t
+		c.apply(tickerPod)
+		dashRun(t, ctx, "ticker page", 20*time.Second, chromedp.Navigate(base+"/o/pod/default/ticker"), chromedp.WaitVisible(chromedp.CSS(`#log-out`)))
+		dashWaitJS(t, ctx, "waiting for the container", `document.querySelector('#log-state').textContent.includes('waiting for container app')`, 10*time.Second)
+		dashShot(t, ctx, "logs-waiting")
+		dashWaitJS(t, ctx, "following once started", `document.querySelector('#log-state').textContent === 'following' && document.querySelector('#log-out').textContent.includes('tick 3')`, 60*time.Second)
+		// The terminal's picker says side, the kill's says app: app is the one killed.
+		dashRun(t, ctx, "pick", 5*time.Second, chromedp.SetValue(chromedp.CSS(`#exec-container`), "side"), chromedp.SetValue(chromedp.CSS(`#act-container`), "app"))
+		dashRun(t, ctx, "kill", 10*time.Second, chromedp.Click(chromedp.CSS(`[data-testid=kill]`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=confirm-ok]`)), chromedp.Click(chromedp.CSS(`[data-testid=confirm-ok]`)))
+		dashWaitJS(t, ctx, "kill result", `!document.querySelector('#kill-result').hidden`, 20*time.Second)
+		res := dashEval(t, ctx, `document.querySelector('#kill-result').textContent`)
+		t.Logf("kill says: %s", res)
+		if !strings.Contains(res, "137") || !strings.Contains(res, "app") || !strings.Contains(res, "restarts: 1") {
+			t.Errorf("kill result %q, want app's exit code 137 and one restart", res)
+		}
+		if rc := c.jsonpath("pod/ticker", "{.status.containerStatuses[?(@.name=='app')].restartCount} {.status.containerStatuses[?(@.name=='side')].restartCount}"); rc != "1 0" {
+			t.Errorf("restart counts app, side = %q, want 1 0", rc)
+		}
+		// The log goes on with the new instance, which counts from 0 again.
+		dashWaitJS(t, ctx, "log follows the new instance", `(() => {
+			const r = document.querySelector('#log-out .ll.restart');
+			if (!r) return false;
+			let n = r.nextElementSibling, seen = false;
+			for (; n; n = n.nextElementSibling) if (n.textContent === 'tick 2') seen = true;
+			return seen && document.querySelector('#log-state').textContent === 'following';
+		})()`, 30*time.Second)
+		dashShot(t, ctx, "logs-after-kill")
+		c.mustKubectl("delete", "pod", "ticker", "--wait=true")
+	})
+
 	t.Run("ProbeFailRestarts", func(t *testing.T) {
 		c.t = t
 		c.apply(seedProbePod)
@@ -142,3 +177,24 @@ var (
 	dashEval    = browsertest.Eval
 	dashShot    = browsertest.Shot
 )
+
+// tickerPod counts in its log; its init container holds it back a few seconds, so a page
+// opened at once sees the container not started yet.
+const tickerPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: ticker
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+    - name: wait
+      image: busybox
+      command: ["sleep", "4"]
+  containers:
+    - name: app
+      image: busybox
+      command: ["sh", "-c", "trap 'exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done"]
+    - name: side
+      image: busybox
+      command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+`

@@ -264,9 +264,20 @@
       } else if (act === "cordon") {
         await post("/ui/cordon", { node: b.dataset.node, on: b.dataset.on === "true" });
       } else if (act === "kill") {
-        const c = $("#exec-container");
+        // Kill and probe have their own container choice; the terminal's is the terminal's.
+        const c = $("#act-container");
         if (!(await confirmDialog(t("js.confirm_kill", c ? c.value : "", b.dataset.name), t("js.kill")))) return;
-        await post("/ui/kill", { namespace: b.dataset.ns, name: b.dataset.name, container: c ? c.value : "" });
+        const out = $("#kill-result");
+        b.disabled = true;
+        try {
+          const r = await post("/ui/kill", { namespace: b.dataset.ns, name: b.dataset.name, container: c ? c.value : "" });
+          if (out) {
+            out.textContent = r.message; // the exit code and state the kubelet reported
+            out.hidden = false;
+          }
+        } finally {
+          b.disabled = objEl && objEl.dataset.gone === "true";
+        }
       } else if (act === "lesson-do") {
         await post("/ui/lessons/do", { lesson: b.dataset.lesson, step: Number(b.dataset.step) });
       } else if (act === "lesson-reset") {
@@ -275,7 +286,7 @@
       } else if (act === "copy") {
         await navigator.clipboard.writeText(b.dataset.text).then(() => toast(t("js.copied")), () => toast(t("js.copy_failed"), true));
       } else if (act === "probe") {
-        const c = $("#exec-container");
+        const c = $("#act-container");
         await post("/ui/probe", { namespace: b.dataset.ns, name: b.dataset.name, container: c ? c.value : "" });
       }
     } catch (e) {
@@ -452,7 +463,12 @@
       lws.onmessage = (ev) => {
         const m = JSON.parse(ev.data);
         if (m.t === "line") addLine(m.s);
-        else if (m.t === "error" || m.t === "end") {
+        else if (m.t === "follow") state.textContent = "following";
+        else if (m.t === "wait") state.textContent = m.s; // not started yet: the server waits for it
+        else if (m.t === "restart") {
+          addLine(m.s); // a new instance of the container: its log goes on below
+          logOut.lastElementChild.classList.add("restart");
+        } else if (m.t === "error" || m.t === "end") {
           state.textContent = m.t === "end" ? "end of log" : m.s;
           lws.close(); // the server waits for the page to close (see awaitPeerClose)
         }
