@@ -484,3 +484,35 @@ func TestBrowserScaleDownAndPodDeletion(t *testing.T) {
 	}
 	viewShot(t, b, "deleted-by-hand")
 }
+
+// The diagram speaks the page's language: its legend (watch, write, CRI, failure), its own
+// labels, the story controls and, in step mode, the sentence of what happens next; the
+// components keep their Kubernetes names.
+func TestBrowserAnimatorKorean(t *testing.T) {
+	e := startEnv(t, "node-1")
+	b := browser(t)
+	run(t, b, "Korean", 20*time.Second, chromedp.Navigate(e.url+"/lang/ko?back=/"))
+	waitJS(t, b, "live", `window.wk && window.wk.ready && document.documentElement.lang === 'ko'`, 10*time.Second)
+	legend := evalString(t, b, `Array.from(document.querySelectorAll('[data-testid=legend] li')).map(l => l.dataset.style + ' ' + l.textContent).join('\n')`)
+	if want := "watch watch: API 서버가 컴포넌트에 변경을 알림\nwrite write: 컴포넌트가 API 서버에 기록\ncri CRI: kubelet이 containerd에 요청\nfail 빨간색: 실패 (이유와 함께)"; legend != want {
+		t.Errorf("legend:\n%s\nwant\n%s", legend, want)
+	}
+	labels := evalString(t, b, `Array.from(document.querySelectorAll('#diagram svg text')).map(t => t.textContent).join('|')`)
+	for _, want := range []string{"나: kubectl / UI", "컨트롤러 매니저", "노드가 없는 파드", "scheduler", "API server", "kubelet", "containerd"} {
+		if !strings.Contains(labels, want) {
+			t.Errorf("diagram labels lack %q: %s", want, labels)
+		}
+	}
+	run(t, b, "step mode on", 10*time.Second, click(`#stepmode`))
+	clustertest.Eventually(t, 5*time.Second, func() (bool, string) { return e.c.Gate.StepMode(), "gate not in step mode" })
+	defer e.c.Gate.SetStepMode(false)
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
+	if _, err := e.c.Client.CoreV1().Pods("default").Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	want := "다음 ①: 스케줄러가 watch로 파드 echo를 가져갑니다: 아직 노드가 없습니다."
+	waitJS(t, b, "held sentence", fmt.Sprintf(`document.querySelector('#diagram-msg').textContent === %q`, want), 10*time.Second)
+	waitJS(t, b, "story controls", `(() => { const s = document.querySelector('#steps .story'); return !!s && s.querySelector('.replay').textContent === '다시 보기' && /^\d+단계$/.test(s.querySelector('.story-count').textContent) })()`, 10*time.Second)
+	viewShot(t, b, "korean")
+}

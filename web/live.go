@@ -187,7 +187,10 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 			return templates.NodeRowView(templates.NodeRowOf(n, d.podsOn(n.Name), d.now()))
 		}, ts)
 		if ch.typ != "MODIFIED" {
-			d.hub.publish(topicSteps, encode(msg{T: "up", ID: "diagram", HTML: html(diagram.View(d.nodeNames(), d.tokens()))}))
+			nodes, tokens := d.nodeNames(), d.tokens()
+			d.hub.publishLang(topicSteps, func(lang string) []byte {
+				return encode(msg{T: "up", ID: "diagram", HTML: htmlIn(lang, diagram.View(nodes, tokens))})
+			})
 		}
 	case "replicaset":
 		rs, _ := ch.obj.(*appsv1.ReplicaSet)

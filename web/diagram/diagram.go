@@ -4,7 +4,12 @@
 // SVG and animates every step as an arrow between two of these boxes, with pods as tokens.
 package diagram
 
-import "encoding/json"
+import (
+	"context"
+	"encoding/json"
+
+	"webkube/web/i18n"
+)
 
 // Token is one pod on the diagram.
 type Token struct {
@@ -20,4 +25,21 @@ func jsonOf(v any) string {
 		return "[]"
 	}
 	return string(b)
+}
+
+// labels are the diagram's own words in the page's language; component names stay the
+// Kubernetes ones.
+func labels(ctx context.Context) map[string]string {
+	return map[string]string{
+		"client":  i18n.T(ctx, "anim.dg_client"),
+		"ctrlmgr": i18n.T(ctx, "anim.dg_ctrlmgr"),
+		"pool":    i18n.T(ctx, "anim.dg_pool"),
+		"nonodes": i18n.T(ctx, "anim.dg_nonodes"),
+		"you":     i18n.T(ctx, "anim.dg_you"),
+		"queued":  i18n.T(ctx, "anim.dg_queued"),
+		"replay":  i18n.T(ctx, "anim.dg_replay"),
+		"steps":   i18n.T(ctx, "anim.dg_steps"),
+		"step":    i18n.T(ctx, "anim.dg_step"),
+		"next":    i18n.T(ctx, "anim.next"),
+	}
 }

@@ -48,6 +48,11 @@
     if (document.hidden || !window.requestAnimationFrame) setTimeout(go, 50);
     else requestAnimationFrame(go);
   }
+  // L: the diagram's words in the page's language (data-i18n on #diagram), English until
+  // the diagram is mounted.
+  let L = { client: "you: kubectl / UI", ctrlmgr: "controller manager", pool: "pods without a node", nonodes: "no nodes yet",
+    you: "you", queued: "%d queued", replay: "Replay", steps: "%d steps", step: "1 step", next: "Next" };
+  const fmt = (s, n) => String(s).replace("%d", n);
   const circled = (n) => (n >= 1 && n <= 20 ? String.fromCharCode(0x2460 + n - 1) : "·");
 
   // ---- drawing helpers ----
@@ -79,6 +84,7 @@
     try {
       nodes = JSON.parse(d.dataset.nodes || "[]") || [];
       pods = JSON.parse(d.dataset.pods || "[]") || [];
+      L = Object.assign(L, JSON.parse(d.dataset.i18n || "{}"));
     } catch (e) {}
     svg.textContent = "";
     st.boxes = {};
@@ -90,17 +96,17 @@
       el("path", { d: "M0,0 L10,5 L0,10 z", class: "dg-head " + k }, m);
     }
     const g = el("g", { class: "dg-static" }, svg);
-    box(g, "client", 6, 6, 112, 34, "you: kubectl / UI", "client");
+    box(g, "client", 6, 6, 112, 34, L.client, "client");
     box(g, "scheduler", 6, 88, 112, 34, "scheduler", "sched");
     box(g, "apiserver", 162, 26, 100, 58, "API server", "api");
     el("ellipse", { cx: 212, cy: 66, rx: 22, ry: 5, class: "dg-db" }, g);
     text(g, 212, 79, "SQLite", "dg-small");
     el("rect", { x: 300, y: 6, width: 114, height: 128, rx: 8, class: "dg-group" }, g);
-    text(g, 357, 19, "controller manager", "dg-small");
+    text(g, 357, 19, L.ctrlmgr, "dg-small");
     CTRLS.forEach(([id, label], i) => box(g, id, 305, 25 + i * 27, 104, 22, label, "ctrl"));
     st.areas[""] = { x: 150, y: 92, w: 124, h: 44 };
     el("rect", { x: 150, y: 92, width: 124, height: 44, rx: 6, class: "dg-pool" }, g);
-    text(g, 212, 132, "pods without a node", "dg-small");
+    text(g, 212, 132, L.pool, "dg-small");
     const per = Math.max(1, Math.min(4, nodes.length || 1));
     const rows = Math.max(1, Math.ceil(nodes.length / per));
     const nw = (W - 12 - (per - 1) * 6) / per;
@@ -113,7 +119,7 @@
       box(g, "containerd/" + n, x + 5, y + 44, nw - 10, 22, "containerd", "ctrd");
       st.areas[n] = { x: x + 4, y: y + 70, w: nw - 8, h: 44 };
     });
-    if (!nodes.length) text(g, W / 2, 166, "no nodes yet", "dg-small");
+    if (!nodes.length) text(g, W / 2, 166, L.nonodes, "dg-small");
     const H = 146 + rows * 122 + 2;
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     st.arrowLayer = el("g", { class: "dg-arrows" }, svg);
@@ -214,8 +220,9 @@
       const dot = el("circle", { r: 3.5, class: "dg-dot" }, g);
       el("animateMotion", { dur: Math.max(0.15, (dur * 0.7) / 1000) + "s", path: p.d, fill: "freeze" }, dot);
     }
-    const n = s.flow === "you" ? "you" : circled(Number(s.n));
-    el("circle", { cx: p.mx, cy: p.my, r: n === "you" ? 11 : 8, class: "dg-num-bg" }, g);
+    const you = s.flow === "you";
+    const n = you ? L.you : circled(Number(s.n));
+    el("circle", { cx: p.mx, cy: p.my, r: you ? 11 : 8, class: "dg-num-bg" }, g);
     text(g, p.mx, p.my + 4, n, "dg-num");
     return g;
   }
@@ -249,7 +256,7 @@
     };
   }
   function sayStep(s) {
-    return (s.fail ? "✗ " : "") + (s.flow === "you" ? "you · " : circled(s.n) + " ") + s.title + " — " + s.kind + "/" + s.name + (s.node ? " → " + s.node : "");
+    return (s.fail ? "✗ " : "") + (s.flow === "you" ? L.you + " · " : circled(s.n) + " ") + s.title + " — " + s.kind + "/" + s.name + (s.node ? " → " + s.node : "");
   }
   function play(s, dur) {
     const old = $$(".dg-arrow.now", st.arrowLayer);
@@ -306,7 +313,7 @@
   }
   function queueLabel() {
     const q = $("#anim-queue");
-    if (q) q.textContent = st.queue.length ? st.queue.length + " queued" : "";
+    if (q) q.textContent = st.queue.length ? fmt(L.queued, st.queue.length) : "";
   }
 
   // ---- stories ----
@@ -342,7 +349,7 @@
     const b = document.createElement("button");
     b.className = "small replay";
     b.type = "button";
-    b.textContent = "Replay";
+    b.textContent = L.replay;
     b.setAttribute("data-testid", "replay");
     sum.append(t, c, b);
     const ol = document.createElement("ol");
@@ -379,7 +386,7 @@
   }
   function count(sec) {
     const n = $("ol", sec).children.length;
-    $(".story-count", sec).textContent = n + (n === 1 ? " step" : " steps");
+    $(".story-count", sec).textContent = n === 1 ? L.step : fmt(L.steps, n);
   }
   function trim(list) {
     if (list.getElementsByTagName("li").length <= 300) return;
@@ -482,7 +489,7 @@
     const who = d.from === "apiserver" ? d.to : d.from;
     if (st.boxes[who]) st.boxes[who].r.classList.add("held");
     if (m) {
-      m.textContent = "Next " + circled(Number(d.n)) + ": " + (($(".held-say", h) || {}).textContent || "");
+      m.textContent = L.next + " " + circled(Number(d.n)) + ": " + (($(".held-say", h) || {}).textContent || "");
       m.classList.add("pending");
       m.classList.remove("bad");
     }

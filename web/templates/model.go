@@ -4,6 +4,7 @@
 package templates
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"webkube/web/diagram"
+	"webkube/web/i18n"
 	"webkube/web/probes"
 	"webkube/web/rollout"
 )
@@ -331,6 +333,16 @@ type HeldView struct {
 	Component, Action, Kind, Namespace, Name, Node, Message string
 	Flow, From, To, Style, Sentence                         string
 	N                                                       int
+	Key                                                     string // the sentence in the catalogue, with Args
+	Args                                                    []any
+}
+
+// heldSay is the held action's sentence in the page's language.
+func heldSay(ctx context.Context, h HeldView) string {
+	if h.Key == "" {
+		return h.Sentence
+	}
+	return i18n.T(ctx, h.Key, h.Args...)
 }
 
 // Condition is one status condition.
