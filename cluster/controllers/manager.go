@@ -24,9 +24,12 @@ import (
 // Config configures a Manager.
 type Config struct {
 	Client kubernetes.Interface
-	Gate   *stepper.Gate // nil: never hold
-	Clock  clock.WithTicker
-	Logger *slog.Logger
+	// Clients, if set, gives each controller a client of its own (see Clients); Client
+	// is then still the default informers' client.
+	Clients *Clients
+	Gate    *stepper.Gate // nil: never hold
+	Clock   clock.WithTicker
+	Logger  *slog.Logger
 	// Informers lets the caller share one informer cache with other components (the
 	// scheduler, the endpoints controller); default a new one.
 	Informers informers.SharedInformerFactory
@@ -58,27 +61,35 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{informers: cfg.Informers}
 	var err error
-	if m.ReplicaSet, err = replicaset.New(replicaset.Config{Client: cfg.Client, Informers: cfg.Informers,
+	if m.ReplicaSet, err = replicaset.New(replicaset.Config{Client: cfg.client("replicaset-controller"), Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
-	if m.Deployment, err = deployment.New(deployment.Config{Client: cfg.Client, Informers: cfg.Informers,
+	if m.Deployment, err = deployment.New(deployment.Config{Client: cfg.client("deployment-controller"), Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
-	if m.Job, err = job.New(job.Config{Client: cfg.Client, Informers: cfg.Informers,
+	if m.Job, err = job.New(job.Config{Client: cfg.client("job-controller"), Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
-	if m.CronJob, err = cronjob.New(cronjob.Config{Client: cfg.Client, Informers: cfg.Informers,
+	if m.CronJob, err = cronjob.New(cronjob.Config{Client: cfg.client("job-controller"), Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
-	if m.GarbageColl, err = garbagecollector.New(garbagecollector.Config{Client: cfg.Client, Informers: cfg.Informers,
+	if m.GarbageColl, err = garbagecollector.New(garbagecollector.Config{Client: cfg.client("garbage-collector"), Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
 	return m, nil
+}
+
+// client is the named controller's own client, or the shared one.
+func (cfg Config) client(component string) kubernetes.Interface {
+	if cfg.Clients != nil {
+		return cfg.Clients.For(component)
+	}
+	return cfg.Client
 }
 
 // Start starts the informers and all controllers; it returns once their caches have

@@ -48,7 +48,8 @@ type Main struct {
 	dashboard *http.Server
 	cancel    context.CancelFunc
 	closers   []func()
-	client    kubernetes.Interface
+	client    kubernetes.Interface // webkube's own requests (node helpers)
+	clients   *controllers.Clients // every component's own client and rate limit
 	kubelets  map[string]*kubelet.Kubelet
 	unlock    func() // releases the data dir's lock (see lockDataDir)
 }
@@ -72,7 +73,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	gate := stepper.New()
-	shared := informers.NewSharedInformerFactory(m.client, 0)
+	shared := informers.NewSharedInformerFactory(m.clients.For("shared-informers"), 0)
 	sched, err := m.startControlPlane(ctx, shared, gate, clk)
 	if err != nil {
 		return err
@@ -139,7 +140,7 @@ type apiEndpoint struct {
 }
 
 // startAPI starts the API server on --api-addr with TLS, writes the admin kubeconfig and
-// makes the client every component shares.
+// makes the components' clients, one each with its own rate limit.
 func (m *Main) startAPI(ctx context.Context, dataDir, token string, clk clock.WithTicker) (apiEndpoint, error) {
 	cfg := m.Config
 	pki := filepath.Join(dataDir, "pki")
@@ -181,9 +182,10 @@ func (m *Main) startAPI(ctx context.Context, dataDir, token string, clk clock.Wi
 		QPS: 500, Burst: 1000, UserAgent: "webkube",
 		// client-go 1.32 defaults to protobuf; webkube's API server speaks JSON.
 		ContentConfig: rest.ContentConfig{ContentType: "application/json"}}
-	if m.client, err = kubernetes.NewForConfig(ep.rest); err != nil {
+	if m.clients, err = controllers.NewClients(ep.rest); err != nil {
 		return apiEndpoint{}, err
 	}
+	m.client = m.clients.For("webkube")
 	m.kubelets = map[string]*kubelet.Kubelet{}
 	return ep, nil
 }
@@ -191,15 +193,15 @@ func (m *Main) startAPI(ctx context.Context, dataDir, token string, clk clock.Wi
 // startControlPlane starts the scheduler, the controller manager and the endpoints
 // controller, each a client of the API server.
 func (m *Main) startControlPlane(ctx context.Context, shared informers.SharedInformerFactory, gate *stepper.Gate, clk clock.WithTicker) (*scheduler.Scheduler, error) {
-	sched, err := scheduler.New(scheduler.Config{Client: m.client, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
+	sched, err := scheduler.New(scheduler.Config{Client: m.clients.For("scheduler"), Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := controllers.NewManager(controllers.Config{Client: m.client, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
+	mgr, err := controllers.NewManager(controllers.Config{Client: m.clients.For("controller-manager"), Clients: m.clients, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
 	if err != nil {
 		return nil, err
 	}
-	eps, err := endpoints.NewController(endpoints.Config{Client: m.client, Informers: shared, Gate: gate, Logger: m.Logger})
+	eps, err := endpoints.NewController(endpoints.Config{Client: m.clients.For("endpoint-controller"), Informers: shared, Gate: gate, Logger: m.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +229,7 @@ func (m *Main) startNetworkAndNodes(ctx context.Context, shared informers.Shared
 	if err := svcIface.AddAddress(dnsIP); err != nil {
 		return nil, err
 	}
-	dnsSrv, err := dns.NewServer(dns.Config{Client: m.client, Informers: shared, Addr: net.JoinHostPort(dnsIP, "53"),
+	dnsSrv, err := dns.NewServer(dns.Config{Client: m.clients.For("dns"), Informers: shared, Addr: net.JoinHostPort(dnsIP, "53"),
 		Logger: m.Logger, RegisterService: true})
 	if err != nil {
 		return nil, err
@@ -235,7 +237,7 @@ func (m *Main) startNetworkAndNodes(ctx context.Context, shared informers.Shared
 	if err := dnsSrv.Start(ctx); err != nil {
 		return nil, err
 	}
-	proxier, err := serviceproxy.New(serviceproxy.Config{Client: m.client, Informers: shared, NodeAddress: cfg.NodePortAddr,
+	proxier, err := serviceproxy.New(serviceproxy.Config{Client: m.clients.For("proxy"), Informers: shared, NodeAddress: cfg.NodePortAddr,
 		Addresses: svcIface, KeepAddresses: []string{dnsIP}, Mode: serviceproxy.Mode(cfg.ProxyMode), Instance: cfg.BridgePrefix, Clock: clk, Logger: m.Logger})
 	if err != nil {
 		return nil, err
@@ -258,13 +260,13 @@ func (m *Main) startNetworkAndNodes(ctx context.Context, shared informers.Shared
 			m.Logger.Warn("remove service interface", "err", err)
 		}
 	})
-	return proxier, m.startNodes(ctx, m.client, gate, dataDir, dnsIP)
+	return proxier, m.startNodes(ctx, m.clients.For("kubelet"), gate, dataDir, dnsIP)
 }
 
 // startSimulatedNodes adds --simulated-nodes nodes that run no containers (for scale).
 func (m *Main) startSimulatedNodes(ctx context.Context, gate *stepper.Gate, clk clock.WithTicker) error {
 	for i := 1; i <= m.Config.SimulatedNodes; i++ {
-		n, err := simnode.New(simnode.Config{Client: m.client, Name: fmt.Sprintf("sim-%d", i), Gate: gate, Clock: clk, Logger: m.Logger})
+		n, err := simnode.New(simnode.Config{Client: m.clients.For(fmt.Sprintf("kubelet-sim-%d", i)), Name: fmt.Sprintf("sim-%d", i), Gate: gate, Clock: clk, Logger: m.Logger})
 		if err != nil {
 			return err
 		}
@@ -296,7 +298,7 @@ func (m *Main) startDashboard(ctx context.Context, d dashboardDeps) (string, err
 	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
 		e.GET(p, health)
 	}
-	dashCfg := web.Config{Client: m.client, RESTConfig: d.rest, Gate: d.gate, Decisions: d.sched, Logger: m.Logger, Clock: d.clock,
+	dashCfg := web.Config{Client: m.clients.For("dashboard"), RESTConfig: d.rest, Gate: d.gate, Decisions: d.sched, Logger: m.Logger, Clock: d.clock,
 		AllowedHosts: dashboardHosts(cfg.Addr, cfg.AllowedHosts)}
 	progress, err := lessons.OpenSQLite(ctx, filepath.Join(d.dataDir, "webkube.db"))
 	if err != nil {

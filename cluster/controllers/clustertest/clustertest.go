@@ -39,6 +39,7 @@ type Cluster struct {
 	ctx       context.Context
 	cacheDir  string
 	reqs      *counter
+	clients   *controllers.Clients
 }
 
 // Requests returns how many API requests the components made, by "VERB resource[/sub]".
@@ -131,14 +132,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	c := &Cluster{API: api, Client: client, Gate: stepper.New(), Logger: logger, ctx: ctx, cacheDir: t.TempDir(), reqs: reqs}
-	factory := informers.NewSharedInformerFactory(client, 0)
+	// Each component its own client and rate limit, as webkube's binary does.
+	clients, err := controllers.NewClients(cfg)
+	if err != nil {
+		t.Fatalf("clustertest: %v", err)
+	}
+	c := &Cluster{API: api, Client: client, clients: clients, Gate: stepper.New(), Logger: logger, ctx: ctx, cacheDir: t.TempDir(), reqs: reqs}
+	factory := informers.NewSharedInformerFactory(clients.For("shared-informers"), 0)
 	if !opts.NoScheduler {
-		if c.Scheduler, err = scheduler.New(scheduler.Config{Client: client, Informers: factory, Gate: c.Gate, Logger: logger}); err != nil {
+		if c.Scheduler, err = scheduler.New(scheduler.Config{Client: clients.For("scheduler"), Informers: factory, Gate: c.Gate, Logger: logger}); err != nil {
 			t.Fatalf("clustertest: %v", err)
 		}
 	}
-	if c.Manager, err = controllers.NewManager(controllers.Config{Client: client, Informers: factory, Gate: c.Gate, Logger: logger}); err != nil {
+	if c.Manager, err = controllers.NewManager(controllers.Config{Client: client, Clients: clients, Informers: factory, Gate: c.Gate, Logger: logger}); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
 	if err := c.Manager.Start(ctx); err != nil {
@@ -161,7 +167,7 @@ func (c *Cluster) Context() context.Context { return c.ctx }
 // AddNode registers and starts one simulated node.
 func (c *Cluster) AddNode(t testing.TB, cfg simnode.Config) *simnode.Node {
 	t.Helper()
-	cfg.Client = c.Client
+	cfg.Client = c.clients.For("kubelet-" + cfg.Name)
 	if cfg.Logger == nil {
 		cfg.Logger = c.Logger
 	}

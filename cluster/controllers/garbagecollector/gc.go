@@ -41,7 +41,7 @@ type Config struct {
 	Gate      *stepper.Gate
 	Clock     clock.WithTicker
 	Logger    *slog.Logger
-	Workers   int // default 4
+	Workers   int // default 20, as kube-controller-manager's --concurrent-gc-syncs
 }
 
 // item names one object: which resource, and namespace/name.
@@ -60,6 +60,7 @@ type Collector struct {
 	res    []*resource
 	byKind map[schema.GroupKind]*resource
 	queue  workqueue.TypedRateLimitingInterface[item]
+	absent absentOwners
 }
 
 // New builds a Collector; its informers must not have been started yet.
@@ -78,7 +79,7 @@ func New(cfg Config) (*Collector, error) {
 	}
 	cfg.Logger = cfg.Logger.With("component", Component)
 	if cfg.Workers <= 0 {
-		cfg.Workers = 4
+		cfg.Workers = 20
 	}
 	g := &Collector{
 		cfg:    cfg,
@@ -178,6 +179,7 @@ func (g *Collector) handler(kind *resource) cache.ResourceEventHandler {
 			if err != nil {
 				return
 			}
+			g.absent.add(m.GetUID()) // seen deleted: gone for good
 			g.enqueueDependents(m.GetUID())
 			g.enqueueWaitingOwners(m)
 		},
@@ -283,25 +285,11 @@ func (g *Collector) Sync(ctx context.Context, it item) error {
 	if len(m.GetOwnerReferences()) == 0 {
 		return nil
 	}
+	// Judged from the cache: every write below carries the cached object's UID, and a
+	// delete its resourceVersion too, so a cache that lags (an orphaning owner strips
+	// references right before it goes) gets a conflict and a retry, never a wrong delete.
 	solid, dangling, waiting, err := g.classify(ctx, it.namespace, m.GetOwnerReferences())
 	if err != nil || len(dangling)+len(waiting) == 0 {
-		return err
-	}
-	// About to act: judge by the object as stored, not as cached. The cache may still
-	// show a reference that was just removed (an orphaning owner strips them right
-	// before it goes), and acting on it would delete an object that is no longer owned.
-	live, err := r.get(ctx, it.namespace, it.name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if live.GetUID() != m.GetUID() || live.GetDeletionTimestamp() != nil {
-		return nil // replaced, or already going; its own events bring it back
-	}
-	m = live
-	if solid, dangling, waiting, err = g.classify(ctx, it.namespace, m.GetOwnerReferences()); err != nil || len(dangling)+len(waiting) == 0 {
 		return err
 	}
 	switch {
@@ -354,8 +342,9 @@ const (
 	ownerWaiting // being deleted in the foreground
 )
 
-// ownerState looks the owner up in the cache and, if missing there, asks the API server,
-// because a cache that lags must never cause a live object's dependents to be deleted.
+// ownerState looks the owner up in the cache, then among owners known to be gone, and
+// only then asks the API server, because a cache that lags must never cause a live
+// object's dependents to be deleted.
 func (g *Collector) ownerState(ctx context.Context, ns string, ref metav1.OwnerReference) (ownerStateKind, error) {
 	r, ok := g.kindOf(ref)
 	if !ok {
@@ -367,15 +356,17 @@ func (g *Collector) ownerState(ctx context.Context, ns string, ref metav1.OwnerR
 			owner = m
 		}
 	}
+	if owner == nil && g.absent.has(ref.UID) {
+		return ownerGone, nil
+	}
 	if owner == nil {
 		live, err := r.get(ctx, ns, ref.Name)
 		switch {
-		case apierrors.IsNotFound(err):
+		case apierrors.IsNotFound(err), err == nil && live.GetUID() != ref.UID:
+			g.absent.add(ref.UID)
 			return ownerGone, nil
 		case err != nil:
 			return 0, err
-		case live.GetUID() != ref.UID:
-			return ownerGone, nil
 		}
 		owner = live
 	}
@@ -392,11 +383,16 @@ func (g *Collector) deleteObject(ctx context.Context, it item, m metav1.Object, 
 		Message: fmt.Sprintf("deleting %s %s/%s: its owner is gone", r.gvk.Kind, it.namespace, it.name)}); err != nil {
 		return err
 	}
-	uid := m.GetUID()
+	uid, rv := m.GetUID(), m.GetResourceVersion()
 	err := r.delete(ctx, it.namespace, it.name, metav1.DeleteOptions{
-		PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &uid}})
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-		return nil // gone, or replaced by a new object of the same name
+		PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if apierrors.IsConflict(err) {
+		// Changed since the cache saw it (or replaced): look again once the cache has
+		// the change.
+		return fmt.Errorf("%s %s/%s changed while being collected: %w", r.gvk.Kind, it.namespace, it.name, err)
 	}
 	if err == nil {
 		g.cfg.Logger.Debug("deleted dependent", "kind", r.gvk.Kind, "object", it.namespace+"/"+it.name, "policy", policy)

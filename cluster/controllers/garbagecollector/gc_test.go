@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"webkube/cluster/apiserver/apiservertest"
 )
 
 type fixture struct {
@@ -77,7 +79,7 @@ func rs(name string, uid types.UID, finalizers ...string) *appsv1.ReplicaSet {
 }
 
 func pod(name string, owners ...*appsv1.ReplicaSet) *corev1.Pod {
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name + "-uid")}}
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name + "-uid"), ResourceVersion: "7"}}
 	for _, o := range owners {
 		t := true
 		p.OwnerReferences = append(p.OwnerReferences, metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet",
@@ -91,14 +93,40 @@ func TestDanglingDependentIsDeleted(t *testing.T) {
 	f := newFixture(t, pod("p", gone)) // the owner exists neither in cache nor in the API
 	f.sync(t, "Pod", "p")
 	got := strings.Join(f.verbs(), ";")
-	// Owner looked up live (not cached), then the pod itself read live before acting.
-	if got != "get replicasets gone;get pods p;get replicasets gone;delete pods p" {
+	// Owner looked up live (not cached); the pod is deleted as cached, on condition
+	// that its UID and resourceVersion are still those.
+	if got != "get replicasets gone;delete pods p" {
 		t.Fatalf("actions %q", got)
 	}
-	del := f.client.Actions()[3].(k8stesting.DeleteActionImpl)
-	if del.DeleteOptions.PropagationPolicy == nil || *del.DeleteOptions.PropagationPolicy != metav1.DeletePropagationBackground ||
-		del.DeleteOptions.Preconditions == nil || *del.DeleteOptions.Preconditions.UID != "p-uid" {
+	del := f.client.Actions()[1].(k8stesting.DeleteActionImpl)
+	if p := del.DeleteOptions.Preconditions; del.DeleteOptions.PropagationPolicy == nil ||
+		*del.DeleteOptions.PropagationPolicy != metav1.DeletePropagationBackground ||
+		p == nil || *p.UID != "p-uid" || p.ResourceVersion == nil || *p.ResourceVersion != "7" {
 		t.Errorf("delete options %+v", del.DeleteOptions)
+	}
+}
+
+// An owner found gone is remembered: its other dependents cost no lookup (Kubernetes'
+// absentOwnerCache), and an owner whose deletion the informer saw costs none at all.
+func TestAbsentOwnerLookedUpOnce(t *testing.T) {
+	gone := rs("gone", "gone-uid")
+	f := newFixture(t, pod("p1", gone), pod("p2", gone))
+	f.sync(t, "Pod", "p1")
+	f.sync(t, "Pod", "p2")
+	if got := strings.Join(f.verbs(), ";"); got != "get replicasets gone;delete pods p1;delete pods p2" {
+		t.Fatalf("actions %q", got)
+	}
+
+	seen := rs("seen", "seen-uid")
+	f = newFixture(t, pod("p3", seen))
+	for _, r := range f.g.res {
+		if r.gvk.Kind == "ReplicaSet" {
+			f.g.handler(r).OnDelete(seen)
+		}
+	}
+	f.sync(t, "Pod", "p3")
+	if got := strings.Join(f.verbs(), ";"); got != "delete pods p3" {
+		t.Fatalf("after the owner's delete event: actions %q", got)
 	}
 }
 
@@ -125,10 +153,10 @@ func TestSolidAndDanglingOwnersDropsOnlyTheDanglingRef(t *testing.T) {
 	f := newFixture(t, live, pod("p", live, gone))
 	f.sync(t, "Pod", "p")
 	acts := f.client.Actions()
-	if len(acts) != 4 || acts[3].GetVerb() != "patch" {
+	if len(acts) != 2 || acts[1].GetVerb() != "patch" {
 		t.Fatalf("actions %v", f.verbs())
 	}
-	patch := string(acts[3].(k8stesting.PatchAction).GetPatch())
+	patch := string(acts[1].(k8stesting.PatchAction).GetPatch())
 	if !strings.Contains(patch, `"$patch":"delete"`) || !strings.Contains(patch, "gone-uid") || strings.Contains(patch, "live-uid") {
 		t.Errorf("patch %s", patch)
 	}
@@ -158,10 +186,10 @@ func TestForegroundWaitsForBlockingDependents(t *testing.T) {
 	// The dependent, looked at, is deleted in the foreground too (its owner waits).
 	f.sync(t, "Pod", "a")
 	acts := f.client.Actions()
-	if len(acts) != 2 || acts[1].GetVerb() != "delete" {
+	if len(acts) != 1 || acts[0].GetVerb() != "delete" {
 		t.Fatalf("actions %v", f.verbs())
 	}
-	if p := acts[1].(k8stesting.DeleteActionImpl).DeleteOptions.PropagationPolicy; p == nil || *p != metav1.DeletePropagationForeground {
+	if p := acts[0].(k8stesting.DeleteActionImpl).DeleteOptions.PropagationPolicy; p == nil || *p != metav1.DeletePropagationForeground {
 		t.Errorf("policy %v", p)
 	}
 	// Once it is gone, the owner's finalizer goes.
@@ -179,7 +207,7 @@ func TestOwnersAcrossKinds(t *testing.T) {
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "echo", UID: "uid-1", Controller: &t1}}}}
 	f := newFixture(t, cm) // owner missing
 	f.sync(t, "ConfigMap", "cfg")
-	if got := strings.Join(f.verbs(), ";"); got != "get replicasets echo;get configmaps cfg;get replicasets echo;delete configmaps cfg" {
+	if got := strings.Join(f.verbs(), ";"); got != "get replicasets echo;delete configmaps cfg" {
 		t.Errorf("actions %q", got)
 	}
 	f = newFixture(t, cm, owner)
@@ -215,25 +243,36 @@ func TestStartedInformersFallBackToScanning(t *testing.T) {
 }
 
 // The cache still shows a reference the owner's orphaning just removed; the stored object
-// has none, so nothing is deleted.
+// has none (and a newer resourceVersion), so the real API server refuses the delete and
+// nothing is deleted.
 func TestStaleCachedOwnerRefIsNotActedOn(t *testing.T) {
-	gone := rs("gone", "gone-uid")
-	cached := pod("p", gone)
-	stored := pod("p")
-	client := fake.NewSimpleClientset(stored)
-	factory := informers.NewSharedInformerFactory(client, 0)
-	g, err := New(Config{Client: client, Informers: factory})
+	srv := apiservertest.Start(t)
+	client := srv.Clientset()
+	ctx := context.Background()
+	cached, err := client.CoreV1().Pods("default").Create(ctx, withContainer(pod("p", rs("gone", "gone-uid"))), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory.Core().V1().Pods().Informer().GetIndexer().Add(cached)
-	client.ClearActions()
-	if err := g.Sync(context.Background(), item{g.res[0], "default", "p"}); err != nil {
+	stripped := cached.DeepCopy()
+	stripped.OwnerReferences = nil
+	if _, err := client.CoreV1().Pods("default").Update(ctx, stripped, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range client.Actions() {
-		if a.GetVerb() == "delete" || a.GetVerb() == "patch" {
-			t.Errorf("acted on a stale cache: %s %s", a.GetVerb(), a.GetResource().Resource)
-		}
+	g, err := New(Config{Client: client, Informers: informers.NewSharedInformerFactory(client, 0)})
+	if err != nil {
+		t.Fatal(err)
 	}
+	g.res[0].informer.GetIndexer().Add(cached)
+	if err := g.Sync(ctx, item{g.res[0], "default", "p"}); err == nil {
+		t.Error("a delete judged on a stale cache succeeded or was not retried")
+	}
+	if _, err := client.CoreV1().Pods("default").Get(ctx, "p", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the pod, no longer owned, was deleted: %v", err)
+	}
+}
+
+func withContainer(p *corev1.Pod) *corev1.Pod {
+	p.ResourceVersion, p.UID = "", ""
+	p.Spec.Containers = []corev1.Container{{Name: "c", Image: "nginx"}}
+	return p
 }
