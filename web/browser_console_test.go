@@ -81,7 +81,7 @@ func TestBrowserNoConsoleErrors(t *testing.T) {
 	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
 	waitJS(t, b, "pod running", `document.querySelectorAll('#tbody-pods tr[data-status=Running]').length === 1`, 20*time.Second)
 	pod := evalString(t, b, `document.querySelector('#tbody-pods tr[data-status=Running]').dataset.name`)
-	pages := []string{"/", "/editor", "/steps", "/o/pod/default/" + pod, "/o/replicaset/default/echo-rs", "/o/node/_/node-1"}
+	pages := []string{"/", "/editor", "/steps", "/o/pod/default/" + pod, "/o/replicaset/default/echo-rs", "/o/node/_/node-1", "/o/service/default/kubernetes"}
 	for _, p := range pages {
 		run(t, b, "open "+p, 20*time.Second, chromedp.Navigate(e.url+p))
 		waitJS(t, b, "live "+strings.ReplaceAll(p, "/", "_"), `!!(window.wk && window.wk.ready)`, 10*time.Second)
