@@ -43,6 +43,13 @@ func noSideways(sel string) string {
 	return fmt.Sprintf(`Array.from(document.querySelectorAll(%q)).filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map(e => e.dataset.testid + ' ' + e.scrollWidth + '>' + e.clientWidth).join(', ')`, sel)
 }
 
+// pressJS clicks sel from within the page, waiting until it is there and enabled: the
+// rollout card is re-rendered by every watch event, which can swap a button out between
+// chromedp finding it and clicking it.
+func pressJS(sel string) string {
+	return fmt.Sprintf(`(() => { const b = document.querySelector(%q); if (!b || b.disabled) return false; b.click(); return true })()`, sel)
+}
+
 // The Deployment page: history with change-cause and diff, Undo restoring the previous
 // image as a new revision, pause/resume, the live bar; + on its ReplicaSet explains why
 // it goes back; the pod page's probe card; layouts at desktop and phone size.
@@ -78,7 +85,7 @@ func TestBrowserRollout(t *testing.T) {
 	shot(t, b, "rollout-v2")
 
 	// Undo: the previous image comes back as revision 3.
-	run(t, b, "undo", 10*time.Second, click(`[data-testid=rollout-undo]`))
+	waitJS(t, b, "undo", pressJS(`[data-testid=rollout-undo]`), 10*time.Second)
 	waitJS(t, b, "page shows revision 3", `document.querySelector('[data-testid=rollout]').dataset.revision === '3' && document.querySelector('[data-testid=revision][data-current=true]').dataset.revision === '3'`, 20*time.Second)
 	if img, rev, _ := deployState(t, e); img != "ghcr.io/subicura/echo:v1" || rev != "3" {
 		t.Errorf("after Undo the Deployment runs %s at revision %s", img, rev)
@@ -88,17 +95,17 @@ func TestBrowserRollout(t *testing.T) {
 	}
 
 	// Pause: Undo is refused while paused, as kubectl refuses; resume.
-	run(t, b, "pause", 10*time.Second, click(`[data-testid=rollout-pause]`))
+	waitJS(t, b, "pause", pressJS(`[data-testid=rollout-pause]`), 10*time.Second)
 	waitJS(t, b, "paused shown", `document.querySelector('[data-testid=rollout]').dataset.paused === 'true' && document.querySelector('[data-testid=rollout-undo]').disabled`, 10*time.Second)
 	if _, _, paused := deployState(t, e); !paused {
 		t.Error("spec.paused not set")
 	}
 	shot(t, b, "rollout-paused")
-	run(t, b, "resume", 10*time.Second, click(`[data-testid=rollout-resume]`))
+	waitJS(t, b, "resume", pressJS(`[data-testid=rollout-resume]`), 10*time.Second)
 	waitJS(t, b, "resumed", `document.querySelector('[data-testid=rollout]').dataset.paused === 'false'`, 10*time.Second)
 
 	// "Roll back to this revision" on revision 2: v2 again, as revision 4.
-	run(t, b, "roll back to 2", 10*time.Second, click(`[data-testid=revision][data-revision="2"] [data-testid=rollout-to]`))
+	waitJS(t, b, "roll back to 2", pressJS(`[data-testid=revision][data-revision="2"] [data-testid=rollout-to]`), 10*time.Second)
 	waitJS(t, b, "revision 4", `document.querySelector('[data-testid=rollout]').dataset.revision === '4'`, 20*time.Second)
 	if img, rev, _ := deployState(t, e); img != "ghcr.io/subicura/echo:v2" || rev != "4" {
 		t.Errorf("after rolling back to 2 the Deployment runs %s at revision %s", img, rev)
@@ -109,8 +116,10 @@ func TestBrowserRollout(t *testing.T) {
 	run(t, b, "replicaset page", 20*time.Second, chromedp.Navigate(e.url+"/o/replicaset/default/"+rsName))
 	waitJS(t, b, "live", `window.wk && window.wk.ready`, 10*time.Second)
 	waitJS(t, b, "owned note", `!!document.querySelector('[data-testid=rs-owned-note]')`, 10*time.Second)
-	run(t, b, "press +", 10*time.Second, click(`.obj-head [data-testid=scale-inc]`))
-	waitJS(t, b, "toast explains", `document.querySelector('#toast').textContent.includes('sets it back to 2')`, 10*time.Second)
+	// Every toast the page shows from now on, so a short one is not missed.
+	run(t, b, "watch toasts", 5*time.Second, js(`window.toasts = []; new MutationObserver(() => window.toasts.push(document.querySelector('#toast').textContent)).observe(document.querySelector('#toast'), {childList: true, characterData: true, subtree: true}); true`))
+	waitJS(t, b, "press +", pressJS(`.obj-head [data-testid=scale-inc]`), 10*time.Second)
+	waitJS(t, b, "toast explains", `window.toasts.some(s => s.includes('sets it back to 2'))`, 10*time.Second)
 	clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
 		rs, err := e.c.Client.AppsV1().ReplicaSets("default").Get(ctx, rsName, metav1.GetOptions{})
 		return err == nil && *rs.Spec.Replicas == 2, fmt.Sprintf("%s replicas %v", rsName, rs.Spec.Replicas)

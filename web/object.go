@@ -213,6 +213,7 @@ func (d *Dashboard) endpoints(s *corev1.Service, ep *corev1.Endpoints) []templat
 		}
 		if t, ok := traffic[fmt.Sprintf("%s:%d", a.IP, port)]; ok {
 			e.Conns, e.Active, e.BytesIn, e.BytesOut, e.HasTraffic = t.Connections, t.Active, t.BytesIn, t.BytesOut, true
+			e.Bytes = d.cfg.TrafficBytes
 		} else if traffic != nil {
 			e.HasTraffic = true
 		}

@@ -82,10 +82,13 @@ type Config struct {
 	Logger       *slog.Logger
 	Clock        clock.PassiveClock
 
-	Decisions DecisionSource  // optional: the scheduler, so bind steps show its reasons
-	Traffic   TrafficSource   // optional
-	Killer    ContainerKiller // optional
-	Prober    ProbeBreaker    // optional
+	Decisions DecisionSource // optional: the scheduler, so bind steps show its reasons
+	Traffic   TrafficSource  // optional
+	// TrafficBytes says Traffic counts bytes and open connections (the userspace proxy);
+	// the kernel's NAT rules (iptables mode) count connections only.
+	TrafficBytes bool
+	Killer       ContainerKiller // optional
+	Prober       ProbeBreaker    // optional
 	// Progress keeps lesson progress (SQLite in webkube); nil keeps it in memory.
 	Progress lessons.Progress
 	// MaxSteps is how many recent steps the timeline keeps (default 300).
@@ -237,6 +240,7 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	e.POST("/ui/probe", d.breakProbe, act...)
 	e.POST("/ui/rollout/undo", d.rolloutUndo, act...)
 	e.POST("/ui/rollout/pause", d.rolloutPause, act...)
+	e.POST("/ui/traffic/send", d.trafficSend, act...)
 	e.POST("/ui/stepmode", d.stepMode, act...)
 	e.POST("/ui/next", d.stepNext, act...)
 	e.POST("/ui/lessons/do", d.lessonDo, act...)
@@ -341,6 +345,9 @@ func (d *Dashboard) objectPage(c echo.Context) error {
 	o, ok := d.object(kind, ns, name)
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, i18n.T(c.Request().Context(), "err.object_not_found", kind, ns, name))
+	}
+	if o.IsService {
+		o.Traffic = d.trafficView(ns, name, hostOnly(c.Request().Host))
 	}
 	return render(c, templates.ObjectPage(d.page(c, o.Kind+" "+o.Name, "object"), o))
 }

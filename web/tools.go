@@ -1,13 +1,17 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
+	"k8s.io/utils/clock"
 
 	"webkube/web/i18n"
 	"webkube/web/rollout"
+	"webkube/web/traffic"
 )
 
 // The object pages' tools (web/rollout, web/traffic): these handlers only bind the
@@ -67,4 +71,62 @@ func (d *Dashboard) rolloutPause(c echo.Context) error {
 		msg = i18n.T(rc, "rollout.paused_msg", req.Name)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "changed": changed, "message": msg})
+}
+
+// trafficView is the Service page's traffic card; host is the page's own host name, where
+// NodePorts (on every address of this machine) are reached.
+func (d *Dashboard) trafficView(ns, name, host string) *traffic.View {
+	s, err := d.l.services.Services(ns).Get(name)
+	if err != nil {
+		return nil
+	}
+	ep, _ := d.l.endpoints.Endpoints(ns).Get(name)
+	v := traffic.Of(s, ep, host)
+	v.Counting, v.CountsBytes = d.cfg.Traffic != nil, d.cfg.TrafficBytes
+	return &v
+}
+
+// trafficSend sends N requests to a Service from inside a pod and shows how the service
+// proxy spread them over the ready pods.
+func (d *Dashboard) trafficSend(c echo.Context) error {
+	var req struct {
+		objRef
+		N int `json:"n"`
+	}
+	if err := c.Bind(&req); err != nil || req.Name == "" {
+		return bad(c, "want {namespace, name, n}")
+	}
+	rc := c.Request().Context()
+	svc, err := d.l.services.Services(req.Namespace).Get(req.Name)
+	if err != nil {
+		return c.JSON(http.StatusNotFound, map[string]any{"error": i18n.T(rc, "err.object_not_found", "service", req.Namespace, req.Name)})
+	}
+	ep, _ := d.l.endpoints.Endpoints(req.Namespace).Get(req.Name)
+	pods, _ := d.l.pods.List(everything)
+	s := traffic.Sender{Exec: d.execOnce, Clock: clock.RealClock{}}
+	if d.cfg.Traffic != nil {
+		s.Count = func(ns, name string) map[string]uint64 {
+			out := map[string]uint64{}
+			for addr, t := range d.cfg.Traffic.EndpointTraffic(ns, name) {
+				out[addr] = t.Connections
+			}
+			return out
+		}
+	}
+	// Up to 50 requests with a 2 s timeout each, one after another.
+	ctx, cancel := context.WithTimeout(rc, 2*time.Minute)
+	defer cancel()
+	r, err := s.Send(ctx, svc, ep, pods, req.N)
+	switch {
+	case errors.Is(err, traffic.ErrCount):
+		return bad(c, i18n.T(rc, "traffic.err_count", traffic.MaxRequests))
+	case errors.Is(err, traffic.ErrNoSend):
+		return bad(c, i18n.T(rc, "traffic.err_no_send"))
+	case errors.Is(err, traffic.ErrNoClient):
+		return c.JSON(http.StatusConflict, map[string]any{"error": i18n.T(rc, "traffic.err_no_client")})
+	case err != nil:
+		d.log.Warn("send requests", "service", req.Namespace+"/"+req.Name, "err", err)
+		return c.JSON(http.StatusBadGateway, map[string]any{"error": err.Error()})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "result": r, "html": htmlIn(langOf(c), traffic.ResultView(r))})
 }

@@ -497,6 +497,10 @@ func (p *Proxier) shutdown() {
 	}
 }
 
+// CountsBytes says whether Stats has bytes and open connections: the userspace relay
+// counts them; the kernel's NAT rules (ModeIPTables) count only new connections.
+func (p *Proxier) CountsBytes() bool { return p.kernel == nil }
+
 // Stats reports the traffic per endpoint of one Service, across its ports, sorted by port
 // then address. Endpoints that left recently are listed with Ready false.
 func (p *Proxier) Stats(namespace, service string) []EndpointStats {

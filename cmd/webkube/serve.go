@@ -311,6 +311,7 @@ func (m *Main) startDashboard(ctx context.Context, d dashboardDeps) (string, err
 	}
 	if d.proxier != nil {
 		dashCfg.Traffic = proxyTraffic(d.proxier)
+		dashCfg.TrafficBytes = d.proxier.CountsBytes()
 	}
 	if cfg.Nodes > 0 {
 		dashCfg.Killer = m

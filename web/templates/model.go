@@ -19,6 +19,7 @@ import (
 	"webkube/web/i18n"
 	"webkube/web/probes"
 	"webkube/web/rollout"
+	"webkube/web/traffic"
 )
 
 // Label is one label chip.
@@ -372,6 +373,7 @@ type Endpoint struct {
 	BytesOut            uint64
 	Active              int64
 	HasTraffic          bool
+	Bytes               bool // Active and bytes are counted (the userspace proxy; iptables counts connections only)
 }
 
 // Object is everything the object page shows.
@@ -391,6 +393,7 @@ type Object struct {
 	Rollout                                                          *rollout.View  // a Deployment's history and bar
 	RSOwner                                                          *rollout.Owner // a ReplicaSet's controlling Deployment
 	Probes                                                           *probes.View   // a pod's probes, explained
+	Traffic                                                          *traffic.View  // a Service's traffic card (page only, not live)
 }
 
 // Example is one starting point in the editor.

@@ -280,11 +280,13 @@ func TestObjectPagePod(t *testing.T) {
 
 func TestObjectPageService(t *testing.T) {
 	o := Object{Kind: "Service", Namespace: "default", Name: "echo", IsService: true,
-		Endpoints: []Endpoint{{IP: "10.1.0.2", Port: "3000", Pod: "echo-a", Ready: true, HasTraffic: true, Conns: 5, Active: 1, BytesIn: 2048, BytesOut: 40},
-			{IP: "10.1.0.3", Port: "3000", Pod: "echo-b", Ready: false}}}
+		Endpoints: []Endpoint{{IP: "10.1.0.2", Port: "3000", Pod: "echo-a", Ready: true, HasTraffic: true, Bytes: true, Conns: 5, Active: 1, BytesIn: 2048, BytesOut: 40},
+			{IP: "10.1.0.3", Port: "3000", Pod: "echo-b", Ready: false},
+			// iptables mode: connections counted, bytes not, so none shown.
+			{IP: "10.1.0.4", Port: "3000", Pod: "echo-c", Ready: true, HasTraffic: true, Conns: 2}}}
 	doc := renderDoc(t, ObjectLive(o))
 	eps := byTestID(doc, "endpoint")
-	if len(eps) != 2 || attr(eps[0], "data-pod") != "echo-a" {
+	if len(eps) != 3 || attr(eps[0], "data-pod") != "echo-a" {
 		t.Fatalf("endpoints %d", len(eps))
 	}
 	if r := text(one(t, eps[0], "conns")); r != "5" {
@@ -295,6 +297,9 @@ func TestObjectPageService(t *testing.T) {
 	}
 	if !strings.Contains(text(eps[1]), "not ready") {
 		t.Errorf("second endpoint %q", text(eps[1]))
+	}
+	if r := text(one(t, eps[2], "conns")); r != "2" || len(byTestID(eps[2], "bytes")) != 0 || len(byTestID(eps[2], "active")) != 0 {
+		t.Errorf("uncounted bytes shown: %q", text(eps[2]))
 	}
 }
 
