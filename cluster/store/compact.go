@@ -68,6 +68,9 @@ func (s *SQLite) Compact(ctx context.Context) error {
 	}
 	if total > 0 {
 		s.log.Info("compacted", "revision", from, "rowsDeleted", total)
+		if err := s.vacuum(ctx); err != nil {
+			return err
+		}
 	}
 	return s.noteCompaction(ctx, now, cur)
 }

@@ -191,6 +191,9 @@ func (s *SQLite) open(ctx context.Context) error {
 	if err := s.writeDB.PingContext(ctx); err != nil {
 		return fmt.Errorf("store: open %s: %w", s.path, err)
 	}
+	if err := s.enableIncrementalVacuum(ctx); err != nil {
+		return err
+	}
 	if err := migrate(ctx, s.writeDB, s.path, s.cfg.Clock, s.log); err != nil {
 		return err
 	}
