@@ -79,6 +79,8 @@ type Server struct {
 	events eventCache
 	// cache holds every resource's current objects for lists and gets (watchcache).
 	cache *watchcache.Cache
+	// requests counts answered requests for /metrics.
+	requests requestCounts
 	// nsKick wakes the namespace finalizer after a namespace is marked for deletion.
 	nsKick chan struct{}
 	// reads and writes hold a token per request in flight (limitInFlight).
@@ -189,10 +191,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/apis/", s.serveAPI)
 	mux.HandleFunc("/openapi/v3", s.serveOpenAPI)
 	mux.HandleFunc("/openapi/v3/", s.serveOpenAPI)
+	mux.HandleFunc("/metrics", s.serveMetrics)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoRoute)
 	})
-	return s.withAuth(s.limitInFlight(mux))
+	return s.countRequests(s.withAuth(s.limitInFlight(mux)))
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
