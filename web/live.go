@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -106,9 +108,14 @@ type stepMsg struct {
 	Title     string `json:"title"`
 }
 
+// encode writes m as JSON without HTML escaping: the fragments are mostly markup, and
+// json.Marshal's \u003c for every < made them up to a third bigger.
 func encode(m msg) []byte {
-	b, _ := json.Marshal(m)
-	return b
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(m)
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 func html(c templ.Component) string { return htmlIn("", c) }
@@ -412,6 +419,26 @@ func (d *Dashboard) trafficLoop(ctx context.Context) {
 	}
 }
 
+// fullSteps is how many of the newest steps a page's snapshot sends with their bodies.
+const fullSteps = 40
+
+// stepBody answers the body of a step the snapshot sent without it.
+func (d *Dashboard) stepBody(c echo.Context) error {
+	seq, err := strconv.Atoi(c.Param("seq"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "step number wanted")
+	}
+	d.mu.Lock()
+	all := d.ring.All()
+	d.mu.Unlock()
+	for _, s := range all {
+		if s.Seq == seq {
+			return render(c, templates.StepBody(d.withDecision(s, stepView(s))))
+		}
+	}
+	return echo.NewHTTPError(http.StatusNotFound, i18n.T(c.Request().Context(), "anim.step_gone"))
+}
+
 // overview renders the tables from the informer caches.
 func (d *Dashboard) overview() templates.Overview {
 	now := d.now()
@@ -508,8 +535,12 @@ func (d *Dashboard) live(c echo.Context) error {
 	d.mu.Lock()
 	all := d.ring.All()
 	d.mu.Unlock()
-	for _, s := range all {
-		_ = templates.StepItem(d.withDecision(s, stepView(s))).Render(i18n.WithLang(ctx, lang), &stepsHTML)
+	for i, s := range all {
+		sv := d.withDecision(s, stepView(s))
+		// Only the newest steps come whole; older ones sit folded in their stories, and
+		// their bodies (diffs, decisions) were most of a 300-step page's megabyte.
+		sv.Lazy = i < len(all)-fullSteps
+		_ = templates.StepItem(sv).Render(i18n.WithLang(ctx, lang), &stepsHTML)
 	}
 	snap = append(snap, encode(msg{T: "set", ID: "steps", HTML: stepsHTML.String()}),
 		encode(msg{T: "up", ID: "diagram", HTML: htmlIn(lang, diagram.View(d.nodeNames(), d.tokens()))}))

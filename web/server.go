@@ -225,6 +225,7 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	e.GET("/ws", d.live, page...)
 	e.GET("/ws/logs", d.logs, page...)
 	e.GET("/ws/exec", d.exec, page...)
+	e.GET("/ui/step/:seq", d.stepBody, page...)
 	openapi := editor.NewOpenAPI(d.client.Discovery().RESTClient())
 	e.GET(editor.Prefix, openapi.Handle, page...)
 	e.GET(editor.Prefix+"/*", openapi.Handle, page...)
@@ -270,12 +271,7 @@ func (d *Dashboard) page(c echo.Context, title, active string) templates.Page {
 	}
 	p.Nodes = d.nodeNames()
 	p.Pods = d.tokens()
-	d.mu.Lock()
-	for _, s := range d.ring.All() {
-		p.Steps = append(p.Steps, stepView(s))
-	}
-	d.mu.Unlock()
-	return p
+	return p // the steps come with the websocket's snapshot, once
 }
 
 func (d *Dashboard) nodeNames() []string {

@@ -145,6 +145,7 @@
       backoff = 500;
     };
     ws.onmessage = (ev) => {
+      if (!wk.ready) wk.snapBytes = (wk.snapBytes || 0) + ev.data.length; // the snapshot's size, for tests
       let m;
       try {
         m = JSON.parse(ev.data);
@@ -191,6 +192,24 @@
     });
   }
   setInterval(tickAges, 1000);
+
+  // Older steps come without their bodies (see fullSteps in live.go): fetched when opened.
+  // toggle does not bubble, so it is caught on its way down.
+  document.addEventListener(
+    "toggle",
+    (ev) => {
+      const d = ev.target;
+      const body = d.tagName === "DETAILS" && d.open && $(":scope > .st-body[data-lazy]", d);
+      if (!body) return;
+      const seq = body.dataset.lazy;
+      delete body.dataset.lazy;
+      fetch("/ui/step/" + seq, { credentials: "same-origin" })
+        .then((r) => r.text())
+        .then((h) => (body.innerHTML = h))
+        .catch(() => (body.dataset.lazy = seq));
+    },
+    true
+  );
 
   // ---- animator: the diagram and the stories live in diagram.js ----
   function addStep(m) {

@@ -312,6 +312,7 @@ type StepView struct {
 	Story                                         int
 	StoryTitle, Obj, OwnerKey                     string
 	Decision                                      *DecisionView
+	Lazy                                          bool // body left out: the page fetches it when opened
 }
 
 // DecisionView is the scheduler's decision behind a bind (or failed scheduling) step.
