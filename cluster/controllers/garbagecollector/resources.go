@@ -4,6 +4,7 @@ import (
 	"context"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -68,5 +69,9 @@ func resources(c kubernetes.Interface, f informers.SharedInformerFactory) []*res
 			func(ns string) objClient[*corev1.ConfigMap] { return c.CoreV1().ConfigMaps(ns) }),
 		mk(core.WithKind("Event"), f.Core().V1().Events().Informer(),
 			func(ns string) objClient[*corev1.Event] { return c.CoreV1().Events(ns) }),
+		mk(batchv1.SchemeGroupVersion.WithKind("Job"), f.Batch().V1().Jobs().Informer(),
+			func(ns string) objClient[*batchv1.Job] { return c.BatchV1().Jobs(ns) }),
+		mk(batchv1.SchemeGroupVersion.WithKind("CronJob"), f.Batch().V1().CronJobs().Informer(),
+			func(ns string) objClient[*batchv1.CronJob] { return c.BatchV1().CronJobs(ns) }),
 	}
 }
