@@ -46,4 +46,6 @@ var index = []struct{ id, title string }{
 	{"echo-deployment", "Deployment"},
 	{"counter-service", "Service (redis + counter)"},
 	{"secret-pod", "Secret (as env and files)"},
+	{"job-pi", "Job (3 completions, 2 at a time)"},
+	{"cronjob-hello", "CronJob (every minute, Seoul time)"},
 }
