@@ -13,10 +13,12 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
+	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"nhooyr.io/websocket"
@@ -39,33 +41,37 @@ type listers struct {
 	events    corelisters.EventLister
 	rss       appslisters.ReplicaSetLister
 	deploys   appslisters.DeploymentLister
+	jobs      batchlisters.JobLister
+	cronJobs  batchlisters.CronJobLister
 
 	informers []cache.SharedIndexInformer
 }
 
 func newListers(f informers.SharedInformerFactory) listers {
-	core, apps := f.Core().V1(), f.Apps().V1()
+	core, apps, batch := f.Core().V1(), f.Apps().V1(), f.Batch().V1()
 	l := listers{
 		pods: core.Pods().Lister(), nodes: core.Nodes().Lister(), services: core.Services().Lister(),
 		endpoints: core.Endpoints().Lister(), events: core.Events().Lister(),
 		rss: apps.ReplicaSets().Lister(), deploys: apps.Deployments().Lister(),
+		jobs: batch.Jobs().Lister(), cronJobs: batch.CronJobs().Lister(),
 	}
 	l.informers = []cache.SharedIndexInformer{core.Pods().Informer(), core.Nodes().Informer(),
 		core.Services().Informer(), core.Endpoints().Informer(), core.Events().Informer(),
-		apps.ReplicaSets().Informer(), apps.Deployments().Informer()}
+		apps.ReplicaSets().Informer(), apps.Deployments().Informer(),
+		batch.Jobs().Informer(), batch.CronJobs().Informer()}
 	return l
 }
 
 // change is one watch event (or a Gate notice) waiting for the dispatcher.
 type change struct {
-	kind     string // pod, node, service, endpoints, event, replicaset, deployment, held
+	kind     string // pod, node, service, endpoints, event, replicaset, deployment, job, cronjob, held
 	typ      string // ADDED, MODIFIED, DELETED
 	old, obj any
 	at       time.Time
 }
 
 func (d *Dashboard) addHandlers() {
-	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment"}
+	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment", "job", "cronjob"}
 	for i, inf := range d.l.informers {
 		kind := kinds[i]
 		inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -223,6 +229,28 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 		rows = func() {
 			d.upsertOrRemove(ch.typ, "deployment", dp.Namespace, dp.Name, "tbody-deployments", func() templ.Component {
 				return templates.DeployRowView(templates.DeployRowOf(dp, d.now()))
+			}, ts)
+		}
+	case "job":
+		j, _ := ch.obj.(*batchv1.Job)
+		if j == nil {
+			return
+		}
+		ns = j.Namespace
+		rows = func() {
+			d.upsertOrRemove(ch.typ, "job", j.Namespace, j.Name, "tbody-jobs", func() templ.Component {
+				return templates.JobRowView(templates.JobRowOf(j, d.now()))
+			}, ts)
+		}
+	case "cronjob":
+		cj, _ := ch.obj.(*batchv1.CronJob)
+		if cj == nil {
+			return
+		}
+		ns = cj.Namespace
+		rows = func() {
+			d.upsertOrRemove(ch.typ, "cronjob", cj.Namespace, cj.Name, "tbody-cronjobs", func() templ.Component {
+				return templates.CronJobRowView(templates.CronJobRowOf(cj, d.now()))
 			}, ts)
 		}
 	case "service":
@@ -465,6 +493,16 @@ func (d *Dashboard) overview() templates.Overview {
 	for _, r := range deps {
 		o.Deployments = append(o.Deployments, templates.DeployRowOf(r, now))
 	}
+	jobs, _ := d.l.jobs.List(everything)
+	sortByName(jobs, func(j *batchv1.Job) string { return j.Namespace + "/" + j.Name })
+	for _, j := range jobs {
+		o.Jobs = append(o.Jobs, templates.JobRowOf(j, now))
+	}
+	cjs, _ := d.l.cronJobs.List(everything)
+	sortByName(cjs, func(j *batchv1.CronJob) string { return j.Namespace + "/" + j.Name })
+	for _, j := range cjs {
+		o.CronJobs = append(o.CronJobs, templates.CronJobRowOf(j, now))
+	}
 	svcs, _ := d.l.services.List(everything)
 	sortByName(svcs, func(r *corev1.Service) string { return r.Namespace + "/" + r.Name })
 	for _, s := range svcs {
@@ -513,7 +551,9 @@ func (d *Dashboard) live(c echo.Context) error {
 			encode(msg{T: "set", ID: "tbody-pods", HTML: htmlIn(lang, templates.PodRows(o.Pods))}),
 			encode(msg{T: "set", ID: "tbody-replicasets", HTML: htmlIn(lang, templates.RSRows(o.ReplicaSets))}),
 			encode(msg{T: "set", ID: "tbody-deployments", HTML: htmlIn(lang, templates.DeployRows(o.Deployments))}),
-			encode(msg{T: "set", ID: "tbody-services", HTML: htmlIn(lang, templates.SvcRows(o.Services))}))
+			encode(msg{T: "set", ID: "tbody-services", HTML: htmlIn(lang, templates.SvcRows(o.Services))}),
+			encode(msg{T: "set", ID: "tbody-jobs", HTML: htmlIn(lang, templates.JobRows(o.Jobs))}),
+			encode(msg{T: "set", ID: "tbody-cronjobs", HTML: htmlIn(lang, templates.CronJobRows(o.CronJobs))}))
 	}
 	if obj != "" {
 		parts := strings.SplitN(obj, "/", 3)

@@ -85,6 +85,8 @@ type Overview struct {
 	ReplicaSets []RSRow
 	Deployments []DeployRow
 	Services    []SvcRow
+	Jobs        []JobRow
+	CronJobs    []CronJobRow
 }
 
 // RowID names the DOM element of an object's row, so live updates can find it.
