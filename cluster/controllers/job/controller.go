@@ -68,6 +68,7 @@ type Controller struct {
 	orphans  workqueue.TypedRateLimitingInterface[string] // pod keys whose Job is gone
 	exp      *expectations.Expectations
 	backoff  *backoffStore
+	released uidSet // pods whose finalizer was removed, until the informer shows it
 	recorder record.EventRecorder
 }
 
@@ -170,6 +171,9 @@ func jobKey(job *batchv1.Job) string { return job.Namespace + "/" + job.Name }
 
 func (c *Controller) podChanged(obj any, added bool) {
 	pod := obj.(*corev1.Pod)
+	if !hasTrackingFinalizer(pod) {
+		c.released.remove(pod.UID)
+	}
 	job := c.jobFor(pod)
 	if job == nil {
 		if hasTrackingFinalizer(pod) {
@@ -207,6 +211,7 @@ func (c *Controller) podDeleted(obj any) {
 	if !ok {
 		return
 	}
+	c.released.remove(pod.UID)
 	if job := c.jobFor(pod); job != nil {
 		c.exp.DeletionObserved(jobKey(job), pod.Namespace+"/"+pod.Name)
 		c.queue.Add(jobKey(job))

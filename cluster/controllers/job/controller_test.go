@@ -153,8 +153,8 @@ func TestCompletionsWithParallelism(t *testing.T) {
 	}
 	f.waitJob("work", "active 2, startTime", func(j *batchv1.Job) bool { return j.Status.Active == 2 && j.Status.StartTime != nil })
 	f.end(ps[0], 0)
-	f.waitJob("work", "succeeded 1", func(j *batchv1.Job) bool { return j.Status.Succeeded == 1 && j.Status.Active == 1 })
-	// Only one more is needed for 3: parallelism 2 but completions left 2, one running.
+	f.waitJob("work", "succeeded 1", func(j *batchv1.Job) bool { return j.Status.Succeeded == 1 })
+	// Two left to complete, two at a time: the pod that ended is replaced.
 	ps = f.waitPods(j, 2)
 	eventually.That(t, 10*time.Second, "the counted pod's finalizer removed", func() (bool, string) {
 		all := f.pods(j, false)
@@ -166,7 +166,15 @@ func TestCompletionsWithParallelism(t *testing.T) {
 		return true, ""
 	})
 	f.end(ps[0], 0)
-	f.end(ps[1], 0)
+	f.waitJob("work", "succeeded 2", func(j *batchv1.Job) bool { return j.Status.Succeeded == 2 })
+	// One left, one running: no new pod.
+	if ok, got := eventually.Within(300*time.Millisecond, func() (bool, string) {
+		n := len(f.pods(j, true))
+		return n != 1, fmt.Sprint(n)
+	}); ok {
+		t.Fatalf("%s pods running with one completion left and one running", got)
+	}
+	f.end(f.waitPods(j, 1)[0], 0)
 	done := f.waitJob("work", "Complete", func(j *batchv1.Job) bool { return hasCond(j, batchv1.JobComplete) != nil })
 	if done.Status.Succeeded != 3 || done.Status.Failed != 0 || done.Status.Active != 0 || done.Status.CompletionTime == nil ||
 		hasCond(done, batchv1.JobSuccessCriteriaMet) == nil || hasCond(done, batchv1.JobComplete).Reason != "CompletionsReached" {

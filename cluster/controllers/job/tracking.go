@@ -89,7 +89,7 @@ func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1
 	uncounted := sets.New(u.Succeeded...).Insert(u.Failed...)
 	var newly []*corev1.Pod
 	for _, p := range pods {
-		if hasTrackingFinalizer(p) && podFinished(p) && !uncounted.Has(p.UID) {
+		if hasTrackingFinalizer(p) && podFinished(p) && !uncounted.Has(p.UID) && !c.released.has(p.UID) {
 			newly = append(newly, p)
 		}
 	}
@@ -148,7 +148,39 @@ func (c *Controller) removeFinalizer(ctx context.Context, p *corev1.Pod) error {
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
+	if err == nil {
+		c.released.add(p.UID)
+	}
 	return err
+}
+
+// uidSet holds the pods whose finalizer this controller removed and whose informer copy
+// may still show it: they are counted already, and a stale cache must not count them
+// again (Kubernetes' finalizer expectations).
+type uidSet struct {
+	mu sync.Mutex
+	m  map[types.UID]bool
+}
+
+func (s *uidSet) add(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[types.UID]bool{}
+	}
+	s.m[uid] = true
+}
+
+func (s *uidSet) has(uid types.UID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[uid]
+}
+
+func (s *uidSet) remove(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, uid)
 }
 
 // SyncOrphanPod frees a pod still holding the job-tracking finalizer when its Job is gone
