@@ -1,7 +1,6 @@
 package web
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,25 +15,38 @@ func TestOverviewListsJobsAndCronJobs(t *testing.T) {
 	e := startEnv(t)
 	e.c.MustKubectl(t, "", "create", "job", "pi", "--image=busybox", "--", "echo", "3.14")
 	e.c.MustKubectl(t, "", "create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *", "--", "date")
-	get := func(lang string) string {
-		req, _ := http.NewRequest(http.MethodGet, e.url+"/", nil)
-		req.AddCookie(&http.Cookie{Name: "lang", Value: lang})
-		req.Header.Set("Accept-Language", lang)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	get := func(lang string) string { return page(t, e.url+"/", lang) }
 	eventually.That(t, 10*time.Second, "job and cronjob rows on the overview", func() (bool, string) {
 		page := get("en")
 		return strings.Contains(page, `data-testid="job-row" data-name="pi"`) && strings.Contains(page, "Running") &&
 			strings.Contains(page, "0/1") && strings.Contains(page, `data-testid="cronjob-row" data-name="tick"`) &&
-			strings.Contains(page, "*/5 * * * *") && strings.Contains(page, "CronJobs"), page
+			strings.Contains(page, "*/5 * * * *") && strings.Contains(page, "CronJobs") &&
+			strings.Contains(page, `href="/o/job/default/pi"`), page
 	})
 	if page := get("ko"); !strings.Contains(page, "크론잡") || !strings.Contains(page, "잡") {
 		t.Fatalf("Korean overview lacks the Job and CronJob headings")
 	}
+	// Their pages: the Job's counts and pod, the CronJob's schedule and policy.
+	jobPage := page(t, e.url+"/o/job/default/pi", "en")
+	for _, w := range []string{"Job", "pi", "completions", "0/1", "backoffLimit", "6", "Pod/pi-"} {
+		if !strings.Contains(jobPage, w) {
+			t.Fatalf("job page lacks %q:\n%s", w, jobPage)
+		}
+	}
+	cjPage := page(t, e.url+"/o/cronjob/default/tick", "en")
+	for _, w := range []string{"CronJob", "tick", "*/5 * * * *", "concurrencyPolicy", "Allow"} {
+		if !strings.Contains(cjPage, w) {
+			t.Fatalf("cronjob page lacks %q:\n%s", w, cjPage)
+		}
+	}
+}
+
+// page GETs url in lang and requires 200.
+func page(t *testing.T, url, lang string) string {
+	t.Helper()
+	code, body, _ := getPage(t, url, lang, "")
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, code)
+	}
+	return body
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // object builds the object page's model from the caches. kind is the lower-case name used
-// in URLs: pod, node, replicaset, deployment, service.
+// in URLs: pod, node, replicaset, deployment, service, job, cronjob.
 func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 	now := d.now()
 	var o templates.Object
@@ -131,6 +131,20 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 		o.Facts = []templates.Label{{Key: "type", Value: row.Type}, {Key: "cluster IP", Value: row.ClusterIP},
 			{Key: "ports", Value: row.Ports}, {Key: "selector", Value: row.Selector}}
 		o.Endpoints = d.endpoints(s, ep)
+	case "job":
+		j, err := d.l.jobs.Jobs(ns).Get(name)
+		if err != nil {
+			return o, false
+		}
+		meta, obj = j, j
+		d.jobObject(&o, j)
+	case "cronjob":
+		cj, err := d.l.cronJobs.CronJobs(ns).Get(name)
+		if err != nil {
+			return o, false
+		}
+		meta, obj = cj, cj
+		d.cronJobObject(&o, cj)
 	default:
 		return o, false
 	}
