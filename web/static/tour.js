@@ -1,0 +1,66 @@
+// The first-visit tour: names each box of the "How it happens" diagram in turn and
+// outlines it. Closing it (or finishing) is remembered in localStorage; the help dialog's
+// "Take the tour" starts it again.
+(function () {
+  "use strict";
+  const KEY = "wk.tour";
+  const tour = document.getElementById("tour");
+  // The diagram's element is replaced when the page's live snapshot arrives: look it up.
+  const diagram = () => document.getElementById("diagram") || document.createElement("div");
+  if (!tour || !document.getElementById("diagram")) return;
+  const stops = Array.from(tour.querySelectorAll(".tour-stop"));
+  let at = -1;
+  let timer = 0;
+
+  // ctrl stands for every controller box (they sit in the controller manager's group).
+  function boxes(prefix) {
+    const all = Array.from(diagram().querySelectorAll("[data-box]"));
+    if (prefix === "ctrl") return all.filter((b) => b.classList.contains("ctrl"));
+    return all.filter((b) => b.dataset.box === prefix || (prefix.endsWith("/") && b.dataset.box.startsWith(prefix)) ||
+      (prefix === "kubelet/" && b.dataset.box.startsWith("containerd/")));
+  }
+  // The diagram redraws itself on changes, so the outline is put back every half second.
+  function outline() {
+    for (const b of diagram().querySelectorAll(".tour-on")) b.classList.remove("tour-on");
+    if (at >= 0) for (const b of boxes(stops[at].dataset.box)) b.classList.add("tour-on");
+  }
+  function show(i) {
+    // Right under the diagram it names (the layout renders it at the end of the column).
+    const d = document.getElementById("diagram");
+    if (d && d.nextElementSibling !== tour) d.after(tour);
+    at = Math.max(0, Math.min(stops.length - 1, i));
+    stops.forEach((s, j) => (s.hidden = j !== at));
+    tour.querySelector("[data-tour=back]").disabled = at === 0;
+    tour.querySelector("[data-tour=next]").textContent = at === stops.length - 1 ? tour.dataset.done : tour.dataset.next;
+    tour.hidden = false;
+    tour.dataset.at = String(at + 1);
+    outline();
+    if (!timer) timer = setInterval(outline, 500);
+  }
+  function close() {
+    tour.hidden = true;
+    at = -1;
+    outline();
+    clearInterval(timer);
+    timer = 0;
+    try { localStorage.setItem(KEY, "done"); } catch (e) { /* private mode: shown again next time */ }
+  }
+  tour.dataset.next = tour.querySelector("[data-tour=next]").textContent;
+  tour.dataset.done = tour.querySelector("[data-tour=next]").dataset.done;
+  tour.addEventListener("click", (ev) => {
+    const b = ev.target.closest("[data-tour]");
+    if (!b) return;
+    if (b.dataset.tour === "back") show(at - 1);
+    else if (b.dataset.tour === "next") (at === stops.length - 1 ? close() : show(at + 1));
+    else close();
+  });
+  document.addEventListener("click", (ev) => {
+    if (!ev.target.closest("[data-testid=tour-start]")) return;
+    const help = document.getElementById("help");
+    if (help && help.open) help.close();
+    show(0);
+  });
+  let seen = null;
+  try { seen = localStorage.getItem(KEY); } catch (e) { /* as not seen */ }
+  if (seen !== "done") show(0);
+})();
