@@ -25,9 +25,13 @@
     if (at >= 0) for (const b of boxes(stops[at].dataset.box)) b.classList.add("tour-on");
   }
   function show(i) {
-    // Right under the diagram it names (the layout renders it at the end of the column).
+    // Right under the diagram it names (the layout renders it at the end of the column);
+    // on a phone the diagram is a small pinned band, so the tour opens the page instead.
     const d = document.getElementById("diagram");
-    if (d && d.nextElementSibling !== tour) d.after(tour);
+    const main = document.getElementById("main");
+    if (window.matchMedia("(max-width: 600px)").matches && main) {
+      if (main.firstElementChild !== tour) main.prepend(tour);
+    } else if (d && d.nextElementSibling !== tour) d.after(tour);
     at = Math.max(0, Math.min(stops.length - 1, i));
     stops.forEach((s, j) => (s.hidden = j !== at));
     tour.querySelector("[data-tour=back]").disabled = at === 0;
