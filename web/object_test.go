@@ -84,7 +84,7 @@ func TestServiceTraffic(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no pushed update with the new count: %v", err)
 		}
-		if strings.Contains(string(m), `"id":"obj-live"`) && strings.Contains(string(m), `data-testid=\"conns\"\u003e42`) {
+		if strings.Contains(string(m), `"id":"obj-live"`) && strings.Contains(string(m), `data-testid=\"conns\">42`) {
 			return
 		}
 	}

@@ -34,7 +34,6 @@ type Page struct {
 	StepsOK   bool // a Gate is wired, so step mode can be offered
 	Nodes     []string
 	Pods      []diagram.Token // the diagram's pod tokens as the page opens
-	Steps     []StepView
 	Held      []HeldView
 	Namespace string
 	Lang      string // the page's language: en or ko

@@ -189,7 +189,6 @@ func TestSvcRowEndpoints(t *testing.T) {
 
 func TestOverviewPageAndLayout(t *testing.T) {
 	p := Page{Title: "Overview", Active: "overview", CSRF: "tok123", StepsOK: true, StepMode: true, Nodes: []string{"node-1", "node-2"},
-		Steps: []StepView{{Seq: 7, Flow: "pod", N: 2, Title: "scheduler binds it to a node", Component: "scheduler", Node: "node-1", Kind: "Pod", Namespace: "default", Name: "echo", ResourceVersion: "42", Diff: "+   nodeName: node-1\n"}},
 		Held:  []HeldView{{Component: "scheduler", Message: "binding default/echo to node-1", N: 2, Flow: "pod", From: "scheduler", To: "apiserver", Style: "write", Sentence: "The scheduler will bind echo to node-1: it is the only node."}}}
 	doc := renderDoc(t, OverviewPage(p, Overview{}))
 	var csrf string
@@ -219,12 +218,23 @@ func TestOverviewPageAndLayout(t *testing.T) {
 	if hasAttr(one(t, doc, "step-next"), "disabled") {
 		t.Error("Next disabled in step mode")
 	}
-	st := one(t, doc, "step")
+	// The steps come once, with the websocket's snapshot, not in the page as well.
+	if n := len(byTestID(doc, "step")); n != 0 {
+		t.Errorf("the page renders %d steps", n)
+	}
+	sv := StepView{Seq: 7, Flow: "pod", N: 2, Title: "scheduler binds it to a node", Component: "scheduler", Node: "node-1", Kind: "Pod", Namespace: "default", Name: "echo", ResourceVersion: "42", Diff: "+   nodeName: node-1\n"}
+	st := one(t, renderDoc(t, StepItem(sv)), "step")
 	if attr(st, "data-n") != "2" || attr(st, "data-node") != "node-1" || attr(st, "id") != "step-7" {
 		t.Errorf("step attrs %v", st.Attr)
 	}
 	if !strings.Contains(text(st), "nodeName: node-1") || !strings.Contains(text(st), "42") {
 		t.Errorf("step text %q lacks diff or resourceVersion", text(st))
+	}
+	// An older step is sent without its body, which the page fetches when it is opened.
+	sv.Lazy = true
+	lazy := one(t, renderDoc(t, StepItem(sv)), "step")
+	if strings.Contains(text(lazy), "nodeName: node-1") || !strings.Contains(text(lazy), "scheduler binds it to a node") {
+		t.Errorf("lazy step text %q: want the title without the diff", text(lazy))
 	}
 	// The diagram is drawn by diagram.js from the nodes and pods it lists.
 	if got := attr(one(t, doc, "diagram"), "data-nodes"); got != `["node-1","node-2"]` {
