@@ -178,6 +178,11 @@ var resourceTable = []*resource{
 		fields: func(o runtime.Object) fields.Set { return fields.Set{"type": string(o.(*corev1.Secret).Type)} },
 	},
 	{
+		gvr: coreV1.WithResource("serviceaccounts"), kind: "ServiceAccount", singular: "serviceaccount", namespaced: true,
+		shortNames: []string{"sa"}, subresources: []string{"token"},
+		newObj: func() runtime.Object { return &corev1.ServiceAccount{} }, newList: func() runtime.Object { return &corev1.ServiceAccountList{} },
+	},
+	{
 		gvr: appsV1.WithResource("replicasets"), kind: "ReplicaSet", singular: "replicaset", namespaced: true,
 		shortNames: []string{"rs"}, categories: []string{"all"}, subresources: []string{"status", "scale"},
 		hasStatus: true, bumpGeneration: true,

@@ -316,6 +316,14 @@ func prepareForCreate(obj runtime.Object) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		o.Status = corev1.PodStatus{Phase: corev1.PodPending}
+		// The ServiceAccount admission plugin: every pod runs as a service account.
+		if o.Spec.ServiceAccountName == "" {
+			o.Spec.ServiceAccountName = o.Spec.DeprecatedServiceAccount
+		}
+		if o.Spec.ServiceAccountName == "" {
+			o.Spec.ServiceAccountName = "default"
+		}
+		o.Spec.DeprecatedServiceAccount = o.Spec.ServiceAccountName
 	case *appsv1.ReplicaSet:
 		o.Status = appsv1.ReplicaSetStatus{}
 	case *appsv1.Deployment:

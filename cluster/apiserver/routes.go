@@ -168,6 +168,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 		if method == http.MethodPost {
 			return s.serveBinding(w, r, t)
 		}
+	case "token":
+		if method == http.MethodPost {
+			return s.serveToken(w, r, t)
+		}
 	case "log":
 		if method == http.MethodGet {
 			return s.serveProxy(w, r, t, "containerLogs")

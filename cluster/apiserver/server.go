@@ -5,7 +5,7 @@ package apiserver
 
 import (
 	"context"
-	"crypto/subtle"
+	"crypto/rsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -55,8 +55,13 @@ type Config struct {
 	// EventTTL is how long an Event lives after its last update (default 1h, as
 	// kube-apiserver's --event-ttl); older ones are deleted.
 	EventTTL time.Duration
-	Clock    clock.PassiveClock
-	Logger   *slog.Logger
+	// ServiceAccountKey signs service account tokens (TokenRequest) and verifies them as
+	// credentials; without it neither is offered. ServiceAccountIssuer is their iss and
+	// accepted audience (default DefaultIssuer).
+	ServiceAccountKey    *rsa.PrivateKey
+	ServiceAccountIssuer string
+	Clock                clock.PassiveClock
+	Logger               *slog.Logger
 }
 
 // Server is the API server. Create it with New, call Start, then serve Handler.
@@ -87,6 +92,8 @@ type Server struct {
 	reads, writes chan struct{}
 	// kubelets carries logs and exec to kubelets (nil without Config.KubeletTLS).
 	kubelets http.RoundTripper
+	// tokens signs and verifies service account tokens (nil without a key).
+	tokens *tokenSigner
 }
 
 // Version is what /version reports; kubectl picks its matching minor from it.
@@ -139,8 +146,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: node port range: %w", err)
 	}
+	var tokens *tokenSigner
+	if cfg.ServiceAccountKey != nil {
+		if cfg.ServiceAccountIssuer == "" {
+			cfg.ServiceAccountIssuer = DefaultIssuer
+		}
+		if tokens, err = newTokenSigner(cfg.ServiceAccountKey, cfg.ServiceAccountIssuer); err != nil {
+			return nil, fmt.Errorf("apiserver: service account key: %w", err)
+		}
+	}
 	s := &Server{
-		cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger,
+		cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, tokens: tokens,
 		ips: ips, ports: ports, ctx: context.Background(), nsKick: make(chan struct{}, 1),
 		kubelets: kubeletTransport(cfg.KubeletTLS),
 		reads:    make(chan struct{}, cfg.MaxRequestsInFlight), writes: make(chan struct{}, cfg.MaxMutatingRequestsInFlight),
@@ -211,9 +227,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 func (s *Server) withAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token != "" && !isHealthPath(r.URL.Path) {
-			// Constant time: how long a comparison takes must not tell how much matched.
-			got := []byte(r.Header.Get("Authorization"))
-			if subtle.ConstantTimeCompare(got, []byte("Bearer "+s.cfg.Token)) != 1 {
+			if !s.authenticate(r) {
 				refuseBody(w, r)
 				s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
 				return

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -25,7 +26,11 @@ import (
 // kubeconfigs already handed out stay valid.
 func LoadOrCreateTLS(ca *certs.CA, dir string, hosts []string, now time.Time) (cfg *tls.Config, certPEM []byte, err error) {
 	certPath, keyPath := filepath.Join(dir, "apiserver.crt"), filepath.Join(dir, "apiserver.key")
-	if _, err := os.Stat(certPath); errors.Is(err, os.ErrNotExist) {
+	_, err = os.Stat(certPath)
+	if err == nil && lacksHosts(ca, certPath, hosts, now) {
+		err = os.ErrNotExist // issued by our CA for fewer names (an older webkube): issue again
+	}
+	if errors.Is(err, os.ErrNotExist) {
 		certPEM, keyPEM, err := ca.Issue(certs.Request{CommonName: "webkube-apiserver", Organization: []string{"webkube"},
 			Hosts: append([]string{"127.0.0.1", "localhost"}, hosts...)}, now)
 		if err != nil {
@@ -58,4 +63,41 @@ func LoadOrCreateTLS(ca *certs.CA, dir string, hosts []string, now time.Time) (c
 		}
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, trust, nil
+}
+
+// lacksHosts says whether the certificate at path comes from ca but does not cover every
+// host (the `kubernetes` Service's IP and names came later than the first certificates).
+// A certificate from elsewhere is kept as it is.
+func lacksHosts(ca *certs.CA, path string, hosts []string, now time.Time) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return false
+	}
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return false
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), CurrentTime: now}); err != nil {
+		return false
+	}
+	for _, h := range hosts {
+		if leaf.VerifyHostname(h) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// KubernetesHosts are the names and address pods use for the API server: the `kubernetes`
+// Service's ClusterIP (the first address of serviceCIDR) and its DNS names.
+func KubernetesHosts(serviceCIDR string) ([]string, error) {
+	ip, err := firstIP(serviceCIDR)
+	if err != nil {
+		return nil, err
+	}
+	return []string{ip.String(), "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}, nil
 }

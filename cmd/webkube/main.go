@@ -16,6 +16,7 @@ import (
 
 	"webkube/runtime/images/samples/counter"
 	"webkube/runtime/images/samples/echo"
+	"webkube/runtime/images/samples/incluster"
 )
 
 func main() {
@@ -70,6 +71,8 @@ func runSample(args []string) error {
 		return echo.Main(args[1:])
 	case "counter":
 		return counter.Main(args[1:])
+	case "incluster":
+		return incluster.Main(args[1:])
 	}
-	return fmt.Errorf("sample: unknown sample %q (want echo or counter)", args[0])
+	return fmt.Errorf("sample: unknown sample %q (want echo, counter or incluster)", args[0])
 }

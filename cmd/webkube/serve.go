@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"webkube/cluster/certs"
 	"webkube/cluster/controllers"
 	"webkube/cluster/controllers/endpoints"
+	"webkube/cluster/controllers/serviceaccount"
 	"webkube/cluster/dns"
 	"webkube/cluster/scheduler"
 	"webkube/cluster/serviceproxy"
@@ -45,6 +47,9 @@ type Main struct {
 	ca        *certs.CA
 	api       *apiserver.Server
 	apiHTTP   *http.Server
+	apiPort   string          // the port --api-addr got; pods reach the API at the `kubernetes` ClusterIP on it
+	saKey     *rsa.PrivateKey // signs service account tokens (<data-dir>/pki/sa.key)
+	apiCA     []byte          // what clients trust for the API server (pods get it as ca.crt)
 	dashboard *http.Server
 	cancel    context.CancelFunc
 	closers   []func()
@@ -129,7 +134,10 @@ func (m *Main) openStore(ctx context.Context, dataDir string, clk clock.WithTick
 	if token, err = loadOrCreateToken(filepath.Join(dataDir, "token")); err != nil {
 		return "", err
 	}
-	m.ca, err = certs.LoadOrCreateCA(filepath.Join(dataDir, "pki"), time.Now())
+	if m.ca, err = certs.LoadOrCreateCA(filepath.Join(dataDir, "pki"), time.Now()); err != nil {
+		return "", err
+	}
+	m.saKey, err = certs.LoadOrCreateServiceAccountKey(filepath.Join(dataDir, "pki"))
 	return token, err
 }
 
@@ -149,7 +157,7 @@ func (m *Main) startAPI(ctx context.Context, dataDir, token string, clk clock.Wi
 		return apiEndpoint{}, err
 	}
 	m.api, err = apiserver.New(apiserver.Config{Store: m.store, Token: token, ServiceCIDR: cfg.ServiceCIDR, KubeletTLS: kubeletTLS,
-		Clock: clk, Logger: m.Logger})
+		ServiceAccountKey: m.saKey, Clock: clk, Logger: m.Logger})
 	if err != nil {
 		return apiEndpoint{}, err
 	}
@@ -160,7 +168,11 @@ func (m *Main) startAPI(ctx context.Context, dataDir, token string, clk clock.Wi
 	if err != nil {
 		return apiEndpoint{}, fmt.Errorf("--api-addr: %w", err)
 	}
-	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(m.ca, pki, []string{apiHost}, time.Now())
+	inCluster, err := apiserver.KubernetesHosts(cfg.ServiceCIDR)
+	if err != nil {
+		return apiEndpoint{}, err
+	}
+	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(m.ca, pki, append([]string{apiHost}, inCluster...), time.Now())
 	if err != nil {
 		return apiEndpoint{}, err
 	}
@@ -174,6 +186,8 @@ func (m *Main) startAPI(ctx context.Context, dataDir, token string, clk clock.Wi
 			m.Logger.Error("api server stopped", "err", err)
 		}
 	}()
+	_, m.apiPort, _ = net.SplitHostPort(apiLn.Addr().String())
+	m.apiCA = caPEM
 	ep := apiEndpoint{url: "https://" + apiLn.Addr().String(), kubeconfig: filepath.Join(dataDir, "kubeconfig")}
 	if err := apiserver.WriteKubeconfig(ep.kubeconfig, ep.url, token, caPEM); err != nil {
 		return apiEndpoint{}, err
@@ -201,11 +215,26 @@ func (m *Main) startControlPlane(ctx context.Context, shared informers.SharedInf
 	if err != nil {
 		return nil, err
 	}
-	eps, err := endpoints.NewController(endpoints.Config{Client: m.clients.For("endpoint-controller"), Informers: shared, Gate: gate, Logger: m.Logger})
+	// With real nodes the `kubernetes` Service points at the API server's in-cluster
+	// listener (see listenInCluster), so pods reach the API at its ClusterIP.
+	epsCfg := endpoints.Config{Client: m.clients.For("endpoint-controller"), Informers: shared, Gate: gate, Logger: m.Logger}
+	if m.Config.Nodes > 0 {
+		ip, err := kubernetesIP(m.Config.ServiceCIDR)
+		if err != nil {
+			return nil, err
+		}
+		epsCfg.KubernetesEndpoint = net.JoinHostPort(ip, m.apiPort)
+	}
+	eps, err := endpoints.NewController(epsCfg)
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range []interface{ Start(context.Context) error }{sched, mgr, eps} {
+	sa, err := serviceaccount.New(serviceaccount.Config{Client: m.clients.For("serviceaccount-controller"), Informers: shared, RootCA: m.apiCA, Gate: gate,
+		Clock: clk, Logger: m.Logger})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []interface{ Start(context.Context) error }{sched, mgr, eps, sa} {
 		if err := c.Start(ctx); err != nil {
 			return nil, err
 		}
@@ -229,6 +258,10 @@ func (m *Main) startNetworkAndNodes(ctx context.Context, shared informers.Shared
 	if err := svcIface.AddAddress(dnsIP); err != nil {
 		return nil, err
 	}
+	kubeIP, err := m.listenInCluster(svcIface)
+	if err != nil {
+		return nil, err
+	}
 	dnsSrv, err := dns.NewServer(dns.Config{Client: m.clients.For("dns"), Informers: shared, Addr: net.JoinHostPort(dnsIP, "53"),
 		Logger: m.Logger, RegisterService: true})
 	if err != nil {
@@ -238,7 +271,7 @@ func (m *Main) startNetworkAndNodes(ctx context.Context, shared informers.Shared
 		return nil, err
 	}
 	proxier, err := serviceproxy.New(serviceproxy.Config{Client: m.clients.For("proxy"), Informers: shared, NodeAddress: cfg.NodePortAddr,
-		Addresses: svcIface, KeepAddresses: []string{dnsIP}, Mode: serviceproxy.Mode(cfg.ProxyMode), Instance: cfg.BridgePrefix, Clock: clk, Logger: m.Logger})
+		Addresses: svcIface, KeepAddresses: []string{dnsIP, kubeIP}, Mode: serviceproxy.Mode(cfg.ProxyMode), Instance: cfg.BridgePrefix, Clock: clk, Logger: m.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +294,39 @@ func (m *Main) startNetworkAndNodes(ctx context.Context, shared informers.Shared
 		}
 	})
 	return proxier, m.startNodes(ctx, m.clients.For("kubelet"), gate, dataDir, dnsIP)
+}
+
+// kubernetesIP is the `kubernetes` Service's ClusterIP: the first address of the range.
+func kubernetesIP(serviceCIDR string) (string, error) {
+	hosts, err := apiserver.KubernetesHosts(serviceCIDR)
+	if err != nil {
+		return "", err
+	}
+	return hosts[0], nil
+}
+
+// listenInCluster serves the API also on the `kubernetes` ClusterIP (held by the Service
+// interface) at --api-addr's port: the endpoint of the `kubernetes` Service, which pods
+// reach through the Service proxy as KUBERNETES_SERVICE_HOST:443. --api-addr itself stays
+// on loopback.
+func (m *Main) listenInCluster(iface *serviceproxy.ServiceInterface) (string, error) {
+	ip, err := kubernetesIP(m.Config.ServiceCIDR)
+	if err != nil {
+		return "", err
+	}
+	if err := iface.AddAddress(ip); err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, m.apiPort))
+	if err != nil {
+		return "", fmt.Errorf("api (in-cluster): %w", err)
+	}
+	go func() {
+		if err := m.apiHTTP.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("in-cluster api listener stopped", "err", err)
+		}
+	}()
+	return ip, nil
 }
 
 // startSimulatedNodes adds --simulated-nodes nodes that run no containers (for scale).

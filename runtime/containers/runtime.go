@@ -112,6 +112,20 @@ type CreateOptions struct {
 	Secrets    map[string]map[string][]byte
 	// ExtraEnv comes before the container's own env (e.g. Service variables).
 	ExtraEnv []corev1.EnvVar
+	// ServiceAccount, when set, is mounted read-only at ServiceAccountMountPath (unless the
+	// container mounts something else there), as the kubelet mounts a pod's projected
+	// kube-api-access volume.
+	ServiceAccount *ServiceAccountFiles
+}
+
+// ServiceAccountMountPath is where client-go's in-cluster config looks for its credentials.
+const ServiceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// ServiceAccountFiles are the files of a pod's service account volume.
+type ServiceAccountFiles struct {
+	Token     []byte // a token bound to the pod
+	CA        []byte // the CA the API server's certificate comes from (PEM)
+	Namespace string
 }
 
 // Runtime runs pod containers on one containerd.

@@ -285,7 +285,28 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 		}
 		mounts = append(mounts, specs.Mount{Destination: vm.MountPath, Type: "bind", Source: src, Options: []string{"rbind", "rprivate", mode}})
 	}
-	return mounts, nil
+	return r.serviceAccountMount(opts, volDir, mounts)
+}
+
+// serviceAccountMount adds the pod's service account files (token, ca.crt, namespace) at
+// ServiceAccountMountPath, read-only, unless the container mounts its own volume there.
+func (r *Runtime) serviceAccountMount(opts *CreateOptions, volDir string, mounts []specs.Mount) ([]specs.Mount, error) {
+	sa := opts.ServiceAccount
+	if sa == nil {
+		return mounts, nil
+	}
+	for _, m := range mounts {
+		if filepath.Clean(m.Destination) == ServiceAccountMountPath {
+			return mounts, nil
+		}
+	}
+	src := filepath.Join(volDir, "kube-api-access")
+	files := map[string][]byte{"token": sa.Token, "ca.crt": sa.CA, "namespace": []byte(sa.Namespace)}
+	if err := writeVolumeFiles(src, files, nil, nil); err != nil {
+		return nil, fmt.Errorf("service account volume: %w", err)
+	}
+	return append(mounts, specs.Mount{Destination: ServiceAccountMountPath, Type: "bind", Source: src,
+		Options: []string{"rbind", "rprivate", "ro"}}), nil
 }
 
 // writeVolumeFiles writes a configMap's or secret's keys as files (or only the chosen items).

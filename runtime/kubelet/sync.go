@@ -44,6 +44,8 @@ type podState struct {
 	pullBackoff map[string]*backoff                     // image pull back-off by container name
 	waiting     map[string]corev1.ContainerStateWaiting // why a container has no running instance
 	probes      map[string]*probeSet                    // by container ID
+	// serviceAccount holds the pod's service account files once fetched (token, CA).
+	serviceAccount *containers.ServiceAccountFiles
 	terminating atomic.Bool                             // set by the sync worker, cleared by the terminate goroutine on failure
 }
 
@@ -378,15 +380,12 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podSt
 		return nil
 	}
 	delete(st.pullBackoff, c.Name)
-	cms, secrets, err := k.configData(ctx, pod, c)
-	if err != nil {
-		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
-		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+	opts := containers.CreateOptions{Pod: pod, Container: c, Image: img, Network: *st.network, RestartCount: restartCount}
+	if !k.containerConfig(ctx, pod, st, &opts) {
 		k.queue.AddAfter(podKey(pod), 5*time.Second)
 		return nil
 	}
-	id, err := k.cfg.Runtime.Create(ctx, containers.CreateOptions{Pod: pod, Container: c, Image: img, Network: *st.network,
-		RestartCount: restartCount, ConfigMaps: cms, Secrets: secrets})
+	id, err := k.cfg.Runtime.Create(ctx, opts)
 	if err != nil {
 		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: err.Error()}
 		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
@@ -407,6 +406,30 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podSt
 		k.ensureProbes(ctx, pod, st, c, &s)
 	}
 	return nil
+}
+
+// containerConfig fills in what a container gets from the API: its ConfigMaps and Secrets,
+// the Service variables and the service account files. On failure it records why, as the
+// kubelet does, and returns false: a missing ConfigMap or Secret is a
+// CreateContainerConfigError; a token that cannot be had leaves the pod ContainerCreating,
+// as a projected volume that cannot be mounted.
+func (k *Kubelet) containerConfig(ctx context.Context, pod *corev1.Pod, st *podState, opts *containers.CreateOptions) bool {
+	c := opts.Container
+	var err error
+	opts.ConfigMaps, opts.Secrets, err = k.configData(ctx, pod, c)
+	if err == nil {
+		opts.ExtraEnv, err = k.serviceEnv(ctx, pod)
+	}
+	if err != nil {
+		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
+		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		return false
+	}
+	if opts.ServiceAccount, err = k.serviceAccountFiles(ctx, pod, st); err != nil {
+		k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", "kube-api-access", err)
+		return false
+	}
+	return true
 }
 
 // configRefs lists the ConfigMaps and Secrets a container's volumes and env refer to,

@@ -48,4 +48,5 @@ var index = []struct{ id, title string }{
 	{"secret-pod", "Secret (as env and files)"},
 	{"job-pi", "Job (3 completions, 2 at a time)"},
 	{"cronjob-hello", "CronJob (every minute, Seoul time)"},
+	{"serviceaccount-pod", "ServiceAccount (in-cluster client)"},
 }

@@ -4,6 +4,8 @@ package apiservertest
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -85,6 +87,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 			t.Fatalf("apiservertest: %v", err)
 		}
 	}
+	if s.opts.cfg.ServiceAccountKey == nil {
+		if s.opts.cfg.ServiceAccountKey, err = serviceAccountKey(); err != nil {
+			t.Fatalf("apiservertest: %v", err)
+		}
+	}
 	tlsCfg, caPEM, err := apiserver.LoadOrCreateTLS(ca, dir, nil, time.Now())
 	if err != nil {
 		t.Fatalf("apiservertest: %v", err)
@@ -106,6 +113,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 	t.Cleanup(s.stop)
 	return s
 }
+
+// serviceAccountKey is one signing key for every test server of the process: an RSA key
+// takes a noticeable moment to make.
+var serviceAccountKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
 
 func (s *Server) start(ln net.Listener) error {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,0 +1,82 @@
+package apiserver_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"webkube/cluster/apiserver/apiservertest"
+)
+
+// ServiceAccounts and their tokens with the real kubectl: `create token` hands out a
+// signed token that authenticates until its service account (or bound pod) goes.
+func TestKubectlServiceAccountTokens(t *testing.T) {
+	srv := apiservertest.Start(t)
+	k := newKubectl(t, srv)
+
+	k.ok(args("create serviceaccount robot"), "serviceaccount/robot created")
+	if out := strings.Join(strings.Fields(k.ok(args("get sa robot"))), " "); !strings.HasPrefix(out, "NAME SECRETS AGE robot 0 ") {
+		t.Fatalf("get sa robot: want NAME SECRETS AGE / robot 0 <age>, got %q", out)
+	}
+	k.ok(args("describe serviceaccount robot"), "Name:", "robot", "Namespace:", "default", "Tokens:")
+	k.ok(args("explain serviceaccount.automountServiceAccountToken"), "FIELD: automountServiceAccountToken <boolean>")
+
+	token := strings.TrimSpace(k.ok(args("create token robot")))
+	claims := jwtClaims(t, token)
+	if claims["sub"] != "system:serviceaccount:default:robot" || claims["iss"] != "https://kubernetes.default.svc.cluster.local" {
+		t.Fatalf("token claims: %v", claims)
+	}
+	if exp, iat := claims["exp"].(float64), claims["iat"].(float64); exp-iat != 3600 {
+		t.Fatalf("default lifetime is %vs, want 3600", exp-iat)
+	}
+	withToken := func(tok string, rest ...string) []string {
+		return append([]string{"--token", tok}, rest...)
+	}
+	k.ok(withToken(token, "get", "pods"), "No resources found")
+	k.fail(withToken(token[:len(token)-4]+"AAAA", "get", "pods"), "Unauthorized")
+	k.fail(withToken("not-a-token", "get", "pods"), "Unauthorized")
+	k.fail(args("create token robot --duration=1m"),
+		`TokenRequest.authentication.k8s.io "robot" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes`)
+	k.fail(args("create token ghost"), `serviceaccounts "ghost" not found`)
+
+	// Every pod runs as a service account: default when it names none.
+	k.ok(args("run plain --image=busybox"), "pod/plain created")
+	k.ok(args("get pod plain -o jsonpath={.spec.serviceAccountName}/{.spec.serviceAccount}"), "default/default")
+
+	// A token bound to a pod ends with the pod.
+	k.ok(args("run bot --image=busybox --overrides={\"spec\":{\"serviceAccountName\":\"robot\"}}"), "pod/bot created")
+	bound := strings.TrimSpace(k.ok(args("create token robot --bound-object-kind Pod --bound-object-name bot")))
+	if pod, _ := jwtClaims(t, bound)["kubernetes.io"].(map[string]any)["pod"].(map[string]any); pod["name"] != "bot" {
+		t.Fatalf("bound token names pod %v", pod)
+	}
+	k.fail(args("create token robot --bound-object-kind Pod --bound-object-name plain"), `pod "plain": the pod runs as serviceaccount "default"`)
+	k.ok(withToken(bound, "get", "pod", "bot"), "bot")
+	k.ok(args("delete pod bot --grace-period=0 --force"), `pod "bot" force deleted`)
+	k.fail(withToken(bound, "get", "pods"), "Unauthorized")
+
+	// Deleting the service account ends its tokens, even with the same name made again.
+	k.ok(args("delete sa robot"), `serviceaccount "robot" deleted`)
+	k.fail(withToken(token, "get", "pods"), "Unauthorized")
+	k.ok(args("create sa robot"), "serviceaccount/robot created")
+	k.fail(withToken(token, "get", "pods"), "Unauthorized")
+	k.ok(withToken(strings.TrimSpace(k.ok(args("create token robot"))), "get", "sa", "robot"), "robot")
+}
+
+// jwtClaims decodes a token's payload (without checking it: the server did).
+func jwtClaims(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -1,0 +1,130 @@
+package kubelet
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"webkube/runtime/containers"
+)
+
+// kubeAPITokenSeconds is what the kubelet asks for a pod's token, as for kube's projected
+// kube-api-access volume; the API server makes such a pod-bound token last a year.
+const kubeAPITokenSeconds = 3607
+
+// rootCAConfigMap is the namespace's CA bundle, published by the serviceaccount controller.
+const rootCAConfigMap = "kube-root-ca.crt"
+
+// serviceAccountFiles returns what the pod's service account volume holds: a token bound
+// to the pod, the cluster CA and the namespace; nil when the pod or its service account
+// opts out with automountServiceAccountToken: false. The files are made once per pod.
+func (k *Kubelet) serviceAccountFiles(ctx context.Context, pod *corev1.Pod, st *podState) (*containers.ServiceAccountFiles, error) {
+	if st.serviceAccount != nil || (pod.Spec.AutomountServiceAccountToken != nil && !*pod.Spec.AutomountServiceAccountToken) {
+		return st.serviceAccount, nil
+	}
+	name := pod.Spec.ServiceAccountName
+	if name == "" {
+		name = "default"
+	}
+	core := k.cfg.Client.CoreV1()
+	sa, err := core.ServiceAccounts(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("failed to fetch token: %w", err)
+	}
+	if pod.Spec.AutomountServiceAccountToken == nil && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
+		return nil, nil
+	}
+	tr, err := core.ServiceAccounts(pod.Namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(kubeAPITokenSeconds)),
+			BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("failed to fetch token: %w", err)
+	}
+	cm, err := core.ConfigMaps(pod.Namespace).Get(ctx, rootCAConfigMap, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("configmap %q: %w", rootCAConfigMap, err)
+	}
+	st.serviceAccount = &containers.ServiceAccountFiles{Token: []byte(tr.Status.Token), CA: []byte(cm.Data["ca.crt"]), Namespace: pod.Namespace}
+	return st.serviceAccount, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// serviceEnv is the Service variables the kubelet gives every container: those of the
+// `kubernetes` Service always, and of every Service of the pod's namespace unless
+// enableServiceLinks is false, as {NAME}_SERVICE_HOST, _SERVICE_PORT and Docker link
+// variables ({NAME}_PORT_443_TCP_ADDR, ...).
+func (k *Kubelet) serviceEnv(ctx context.Context, pod *corev1.Pod) ([]corev1.EnvVar, error) {
+	core := k.cfg.Client.CoreV1()
+	byName := map[string]*corev1.Service{}
+	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
+		list, err := core.Services(pod.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			byName[list.Items[i].Name] = &list.Items[i]
+		}
+	}
+	if _, ok := byName["kubernetes"]; !ok {
+		svc, err := core.Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		if err == nil {
+			byName["kubernetes"] = svc
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var env []corev1.EnvVar
+	for _, n := range names {
+		env = append(env, serviceVars(byName[n])...)
+	}
+	return env, nil
+}
+
+// serviceVars follows the kubelet's envvars.FromServices.
+func serviceVars(svc *corev1.Service) []corev1.EnvVar {
+	ip := svc.Spec.ClusterIP
+	if ip == "" || ip == corev1.ClusterIPNone || len(svc.Spec.Ports) == 0 {
+		return nil
+	}
+	prefix := strings.ToUpper(strings.ReplaceAll(svc.Name, "-", "_"))
+	env := []corev1.EnvVar{
+		{Name: prefix + "_SERVICE_HOST", Value: ip},
+		{Name: prefix + "_SERVICE_PORT", Value: strconv.Itoa(int(svc.Spec.Ports[0].Port))},
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.Name != "" {
+			env = append(env, corev1.EnvVar{Name: prefix + "_SERVICE_PORT_" + strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_")),
+				Value: strconv.Itoa(int(p.Port))})
+		}
+	}
+	for i, p := range svc.Spec.Ports {
+		proto := string(p.Protocol)
+		if proto == "" {
+			proto = string(corev1.ProtocolTCP)
+		}
+		url := strings.ToLower(proto) + "://" + net.JoinHostPort(ip, strconv.Itoa(int(p.Port)))
+		if i == 0 { // Docker special-cases the first port
+			env = append(env, corev1.EnvVar{Name: prefix + "_PORT", Value: url})
+		}
+		pp := fmt.Sprintf("%s_PORT_%d_%s", prefix, p.Port, strings.ToUpper(proto))
+		env = append(env, corev1.EnvVar{Name: pp, Value: url}, corev1.EnvVar{Name: pp + "_PROTO", Value: strings.ToLower(proto)},
+			corev1.EnvVar{Name: pp + "_PORT", Value: strconv.Itoa(int(p.Port))}, corev1.EnvVar{Name: pp + "_ADDR", Value: ip})
+	}
+	return env
+}
