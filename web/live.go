@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
@@ -43,6 +44,8 @@ type listers struct {
 	deploys   appslisters.DeploymentLister
 	jobs      batchlisters.JobLister
 	cronJobs  batchlisters.CronJobLister
+	secrets   corelisters.SecretLister
+	accounts  corelisters.ServiceAccountLister
 
 	informers []cache.SharedIndexInformer
 }
@@ -54,11 +57,13 @@ func newListers(f informers.SharedInformerFactory) listers {
 		endpoints: core.Endpoints().Lister(), events: core.Events().Lister(),
 		rss: apps.ReplicaSets().Lister(), deploys: apps.Deployments().Lister(),
 		jobs: batch.Jobs().Lister(), cronJobs: batch.CronJobs().Lister(),
+		secrets: core.Secrets().Lister(), accounts: core.ServiceAccounts().Lister(),
 	}
 	l.informers = []cache.SharedIndexInformer{core.Pods().Informer(), core.Nodes().Informer(),
 		core.Services().Informer(), core.Endpoints().Informer(), core.Events().Informer(),
 		apps.ReplicaSets().Informer(), apps.Deployments().Informer(),
-		batch.Jobs().Informer(), batch.CronJobs().Informer()}
+		batch.Jobs().Informer(), batch.CronJobs().Informer(),
+		core.Secrets().Informer(), core.ServiceAccounts().Informer()}
 	return l
 }
 
@@ -71,7 +76,7 @@ type change struct {
 }
 
 func (d *Dashboard) addHandlers() {
-	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment", "job", "cronjob"}
+	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment", "job", "cronjob", "secret", "serviceaccount"}
 	for i, inf := range d.l.informers {
 		kind := kinds[i]
 		inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -280,6 +285,11 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 					return templates.SvcRowView(templates.SvcRowOf(s, ep, d.now()))
 				}, ts)
 			}
+		}
+	case "secret", "serviceaccount":
+		// No overview rows: only their open object pages follow them.
+		if m, ok := ch.obj.(metav1.Object); ok {
+			ns = m.GetNamespace()
 		}
 	case "event":
 		e, _ := ch.obj.(*corev1.Event)

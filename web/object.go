@@ -146,7 +146,11 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 		meta, obj = cj, cj
 		d.cronJobObject(&o, cj)
 	default:
-		return o, false
+		m, ob, ok := d.accessObject(kind, ns, name, &o)
+		if !ok {
+			return o, false
+		}
+		meta, obj = m, ob
 	}
 	o.Namespace, o.Name = meta.GetNamespace(), meta.GetName()
 	o.ResourceVersion = meta.GetResourceVersion()
