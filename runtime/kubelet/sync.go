@@ -46,7 +46,7 @@ type podState struct {
 	probes      map[string]*probeSet                    // by container ID
 	// serviceAccount holds the pod's service account files once fetched (token, CA).
 	serviceAccount *containers.ServiceAccountFiles
-	terminating atomic.Bool                             // set by the sync worker, cleared by the terminate goroutine on failure
+	terminating    atomic.Bool // set by the sync worker, cleared by the terminate goroutine on failure
 }
 
 type backoff struct {
