@@ -404,8 +404,9 @@
     // the background gets none, and its list and diagram must still keep up).
     if (st.pending.length === 1) setTimeout(flush, 0);
   }
-  // A few per task, so a burst (scaling to 100 pods) never blocks the page.
-  const PER_TASK = 8;
+  // Up to 25 per task: a burst (scaling to 100 pods) neither blocks the page nor dirties
+  // its layout in every frame (under load, each frame that lays the page out is long).
+  const PER_TASK = 25;
   function flush() {
     const list = $("#steps");
     const batch = st.pending.splice(0, PER_TASK);
@@ -426,12 +427,12 @@
     touched.forEach(count);
     if (list) {
       trim(list);
-      // Reading the list's height here would lay the page out once per batch; the end is
-      // followed once per frame instead, unless the learner scrolled up.
-      if (!list.dataset.userScrolled) soon(follow);
+      // Following the end here lays the page out in this task, apart from the frame's
+      // paint: two shorter tasks rather than one long one.
+      follow();
     }
   }
-  // follow runs before a frame is drawn, when the page is laid out once anyway.
+  // follow keeps the list at its end unless the learner scrolled up.
   function follow() {
     const list = $("#steps");
     if (!list || list.dataset.userScrolled) return;
