@@ -18,6 +18,7 @@ import (
 
 	"webkube/cluster/apiserver/apiservertest"
 	"webkube/cluster/controllers/job"
+	"webkube/cluster/stepper"
 	"webkube/internal/eventually"
 )
 
@@ -32,14 +33,16 @@ type fixture struct {
 	ctx    context.Context
 }
 
-func start(t *testing.T) *fixture {
+func start(t *testing.T) *fixture { return startWithGate(t, nil) }
+
+func startWithGate(t *testing.T, gate *stepper.Gate) *fixture {
 	srv := apiservertest.Start(t)
 	client := srv.Clientset()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	clk := clocktesting.NewFakeClock(time.Now())
 	c, err := job.New(job.Config{Client: client, Informers: informers.NewSharedInformerFactory(client, 0),
-		Clock: clk, Recorder: record.NewFakeRecorder(1000), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Clock: clk, Gate: gate, Recorder: record.NewFakeRecorder(1000), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,4 +255,47 @@ func TestDeletedJobReleasesFinalizers(t *testing.T) {
 		ps := f.pods(j, false)
 		return len(ps) == 1 && len(ps[0].Finalizers) == 0, fmt.Sprint(ps)
 	})
+}
+
+// In step mode the controller holds each action at the gate, saying what and why, so the
+// animator can draw it: nothing is created until the learner presses Next.
+func TestStepModeHoldsEachAction(t *testing.T) {
+	gate := stepper.New()
+	gate.SetStepMode(true)
+	f := startWithGate(t, gate)
+	j := f.create(newJob("held", nil))
+	prev := ""
+	next := func(action string) stepper.Step {
+		t.Helper()
+		var s stepper.Step
+		eventually.That(t, 10*time.Second, "a held "+action, func() (bool, string) {
+			w := gate.Waiting()
+			if len(w) == 0 {
+				return false, "nothing held"
+			}
+			s = w[0]
+			if s.Action == prev && s.Action != action {
+				gate.Next() // a sync retried after a conflict announces its step again
+			}
+			return s.Action == action, fmt.Sprintf("%+v", w)
+		})
+		prev = action
+		if s.Component != job.Component || s.Name == "" || s.Message == "" || s.Why == "" {
+			t.Fatalf("held step without its words: %+v", s)
+		}
+		if (action == "see-diff" || action == "create-pod") && len(f.pods(j, false)) != 0 {
+			t.Fatalf("a pod exists while %s is held", action)
+		}
+		gate.Next()
+		return s
+	}
+	next("see-diff")
+	next("create-pod")
+	f.end(f.waitPods(j, 1)[0], 0)
+	next("count-pods")
+	if s := next("see-finished"); s.Why != "Reached expected number of succeeded pods" {
+		t.Fatalf("see-finished says why %q", s.Why)
+	}
+	next("finish-job")
+	f.waitJob("held", "Complete", func(j *batchv1.Job) bool { return hasCond(j, batchv1.JobComplete) != nil })
 }
