@@ -379,7 +379,7 @@
         .sort()
         .map(
           (k) =>
-            '<span class="chip' + (initial[k] !== cur[k] ? " changed" : "") + '" data-key="' + esc(k) + '" data-value="' + esc(cur[k]) + '" data-testid="label-chip"><span class="chip-text" title="click to edit">' + esc(k) + "=" + esc(cur[k]) + '</span><button class="chip-x" aria-label="remove ' + esc(k) + '" data-testid="label-remove">×</button></span>'
+            '<span class="chip' + (initial[k] !== cur[k] ? " changed" : "") + '" data-key="' + esc(k) + '" data-value="' + esc(cur[k]) + '" data-testid="label-chip"><span class="chip-text" title="' + esc(t("js.click_to_edit")) + '">' + esc(k) + "=" + esc(cur[k]) + '</span><button class="chip-x" aria-label="' + esc(t("js.remove_label", k)) + '" data-testid="label-remove">×</button></span>'
         )
         .join("");
       const removed = Object.keys(initial).filter((k) => !(k in cur));
@@ -477,23 +477,23 @@
         timestamps: $("#log-ts").checked,
       });
       lws = new WebSocket(wsURL("/ws/logs?" + q));
-      state.textContent = "connecting…";
-      lws.onopen = () => (state.textContent = $("#log-follow").checked ? "following" : "");
+      state.textContent = t("js.connecting");
+      lws.onopen = () => (state.textContent = $("#log-follow").checked ? t("js.following") : "");
       lws.onmessage = (ev) => {
         const m = JSON.parse(ev.data);
         if (m.t === "line") addLine(m.s);
-        else if (m.t === "follow") state.textContent = "following";
+        else if (m.t === "follow") state.textContent = t("js.following");
         else if (m.t === "wait") state.textContent = m.s; // not started yet: the server waits for it
         else if (m.t === "restart") {
           addLine(m.s); // a new instance of the container: its log goes on below
           logOut.lastElementChild.classList.add("restart");
         } else if (m.t === "error" || m.t === "end") {
-          state.textContent = m.t === "end" ? "end of log" : m.s;
+          state.textContent = m.t === "end" ? t("js.end_of_log") : m.s;
           lws.close(); // the server waits for the page to close (see awaitPeerClose)
         }
       };
       lws.onclose = () => {
-        if (state.textContent === "following") state.textContent = "disconnected";
+        if (state.textContent === t("js.following")) state.textContent = t("js.disconnected");
       };
     };
     ["#log-container", "#log-follow", "#log-previous", "#log-ts"].forEach((s) => $(s).addEventListener("change", start));

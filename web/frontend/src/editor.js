@@ -244,7 +244,7 @@ function mount() {
 
   async function run(mode) {
     const state = $("#editor-state");
-    state.textContent = mode === "apply" ? "applying…" : mode === "diff" ? "diffing…" : "dry run…";
+    state.textContent = mode === "apply" ? wk.t("js.applying") : mode === "diff" ? wk.t("js.diffing") : wk.t("js.dry_running");
     let data;
     try {
       data = await wk.post("/ui/apply", { yaml: view.state.doc.toString(), mode });

@@ -5,6 +5,9 @@ import { Terminal } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import "@xterm/xterm/css/xterm.css";
 
+// The page's catalogue (app.js's wk.t), so the terminal speaks the page's language.
+const t = (key, ...args) => (window.wk && window.wk.t ? window.wk.t(key, ...args) : key);
+
 const $ = (s, r) => (r || document).querySelector(s);
 
 function mount() {
@@ -50,9 +53,9 @@ function mount() {
     const q = new URLSearchParams({ namespace: objEl.dataset.ns, name: objEl.dataset.name, container: $("#exec-container").value, cmd: $("#exec-cmd").value });
     ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/exec?" + q);
     ws.binaryType = "arraybuffer";
-    state.textContent = "connecting…";
+    state.textContent = t("js.connecting");
     ws.onopen = () => {
-      state.textContent = "connected";
+      state.textContent = t("js.connected");
       fit.fit();
       sendSize();
       term.focus();
@@ -66,7 +69,7 @@ function mount() {
       term.write(new Uint8Array(ev.data));
     };
     ws.onclose = () => {
-      if (state.textContent === "connected") state.textContent = "closed";
+      if (state.textContent === t("js.connected")) state.textContent = t("js.closed");
     };
   };
   $("#exec-start").addEventListener("click", connect);
