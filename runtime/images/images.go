@@ -163,6 +163,11 @@ func Normalize(ref string) (string, error) {
 // pull policy decides between the local image and a pull. onEvent (may be nil) receives the
 // events the kubelet records: Pulling, Pulled, Failed, ErrImageNeverPull. A failure is an *Error.
 func (s *Service) Ensure(ctx context.Context, ref string, policy corev1.PullPolicy, onEvent func(reason, msg string)) (containerd.Image, error) {
+	return s.EnsureWithAuth(ctx, ref, policy, nil, onEvent)
+}
+
+// EnsureWithAuth is Ensure with registry credentials (a pod's imagePullSecrets) for a pull.
+func (s *Service) EnsureWithAuth(ctx context.Context, ref string, policy corev1.PullPolicy, auth Auth, onEvent func(reason, msg string)) (containerd.Image, error) {
 	if onEvent == nil {
 		onEvent = func(string, string) {}
 	}
@@ -206,7 +211,7 @@ func (s *Service) Ensure(ctx context.Context, ref string, policy corev1.PullPoli
 	onEvent("Pulling", fmt.Sprintf("Pulling image %q", ref))
 	start := time.Now()
 	// Pods starting together with the same image share one pull.
-	v, err, _ := s.pulls.Do(name, func() (any, error) { return s.Pull(ctx, name) })
+	v, err, _ := s.pulls.Do(name+auth.key(), func() (any, error) { return s.pull(ctx, name, auth) })
 	if err != nil {
 		msg := fmt.Sprintf("Failed to pull image %q: %v", ref, err)
 		onEvent("Failed", msg)
@@ -240,9 +245,13 @@ func (s *Service) unpacked(ctx context.Context, name string) (containerd.Image, 
 
 // Pull fetches a fully normalized name from its registry (or its mirror) and unpacks it.
 func (s *Service) Pull(ctx context.Context, name string) (containerd.Image, error) {
+	return s.pull(ctx, name, nil)
+}
+
+func (s *Service) pull(ctx context.Context, name string, auth Auth) (containerd.Image, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: s.hosts})
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: s.hostsWith(auth)})
 	img, err := s.client.Pull(ctx, name,
 		containerd.WithResolver(resolver),
 		containerd.WithPullUnpack,
@@ -258,6 +267,17 @@ func (s *Service) Pull(ctx context.Context, name string) (containerd.Image, erro
 // hosts tells the resolver where a registry host is served: at its mirror only when one is
 // configured, else at the registry itself (plain HTTP for localhost).
 func (s *Service) hosts(host string) ([]docker.RegistryHost, error) {
+	return s.hostsWith(nil)(host)
+}
+
+// hostsWith is hosts with credentials: the authorizer answers a registry's 401 challenge
+// with the user and password auth holds for that host.
+func (s *Service) hostsWith(auth Auth) docker.RegistryHosts {
+	return func(host string) ([]docker.RegistryHost, error) { return s.registryHosts(host, auth) }
+}
+
+func (s *Service) registryHosts(host string, auth Auth) ([]docker.RegistryHost, error) {
+	authorizer := docker.NewDockerAuthorizer(docker.WithAuthClient(s.http), docker.WithAuthCreds(auth.credentials))
 	if u, ok := s.mirrors[host]; ok {
 		return []docker.RegistryHost{{
 			Client:       s.http,
@@ -265,19 +285,24 @@ func (s *Service) hosts(host string) ([]docker.RegistryHost, error) {
 			Scheme:       u.Scheme,
 			Path:         strings.TrimSuffix(u.Path, "/") + "/v2",
 			Capabilities: docker.HostCapabilityPull | docker.HostCapabilityResolve | docker.HostCapabilityPush,
-			Authorizer:   docker.NewDockerAuthorizer(docker.WithAuthClient(s.http)),
+			Authorizer:   authorizer,
 		}}, nil
 	}
 	return docker.ConfigureDefaultRegistries(
 		docker.WithClient(s.http),
 		docker.WithPlainHTTP(docker.MatchLocalhost),
-		docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthClient(s.http))),
+		docker.WithAuthorizer(authorizer),
 	)(host)
 }
 
 // Resolver is the registry resolver Pull uses, for pushing in tests and tools.
 func (s *Service) Resolver() remotes.Resolver {
 	return docker.NewResolver(docker.ResolverOptions{Hosts: s.hosts})
+}
+
+// ResolverWithAuth is Resolver with credentials (to push to a registry that wants them).
+func (s *Service) ResolverWithAuth(auth Auth) remotes.Resolver {
+	return docker.NewResolver(docker.ResolverOptions{Hosts: s.hostsWith(auth)})
 }
 
 // Import loads an OCI image layout or `docker save` tarball, unpacks its images and returns

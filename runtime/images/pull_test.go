@@ -27,6 +27,12 @@ import (
 // startRegistry runs Debian's docker-registry on a free loopback port and returns host:port.
 func startRegistry(t *testing.T) string {
 	t.Helper()
+	return startRegistryWith(t, "")
+}
+
+// startRegistryWith is startRegistry with more configuration (YAML at the top level).
+func startRegistryWith(t *testing.T, extra string) string {
+	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		t.Fatal("docker-registry missing: apt-get install -y docker-registry")
@@ -42,7 +48,7 @@ storage:
 http:
   addr: %s
   secret: webkube-test
-`, filepath.Join(dir, "data"), addr))
+%s`, filepath.Join(dir, "data"), addr, extra))
 	logf, err := os.Create(filepath.Join(dir, "registry.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +68,7 @@ http:
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == 200 || resp.StatusCode == 401 { // 401: it wants a password
 				return addr
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"webkube/runtime/containers"
+	"webkube/runtime/images"
 )
 
 // kubeAPITokenSeconds is what the kubelet asks for a pod's token, as for kube's projected
@@ -127,4 +128,29 @@ func serviceVars(svc *corev1.Service) []corev1.EnvVar {
 			corev1.EnvVar{Name: pp + "_PORT", Value: strconv.Itoa(int(p.Port))}, corev1.EnvVar{Name: pp + "_ADDR", Value: ip})
 	}
 	return env
+}
+
+// pullAuth gathers the registry credentials of the pod's imagePullSecrets (dockerconfigjson
+// and dockercfg Secrets). As the kubelet does, a missing or unreadable one is skipped with
+// a warning event and the pull goes ahead with the rest.
+func (k *Kubelet) pullAuth(ctx context.Context, pod *corev1.Pod) images.Auth {
+	auth := images.Auth{}
+	for _, ref := range pod.Spec.ImagePullSecrets {
+		s, err := k.cfg.Client.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err == nil {
+			switch {
+			case s.Type == corev1.SecretTypeDockerConfigJson:
+				err = images.ParseDockerConfig(s.Data[corev1.DockerConfigJsonKey], false, auth)
+			case s.Type == corev1.SecretTypeDockercfg:
+				err = images.ParseDockerConfig(s.Data[corev1.DockerConfigKey], true, auth)
+			default:
+				err = fmt.Errorf("type %s is not a registry credential", s.Type)
+			}
+		}
+		if err != nil {
+			k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedToRetrieveImagePullSecret",
+				"Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.", ref.Name)
+		}
+	}
+	return auth
 }

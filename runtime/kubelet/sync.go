@@ -350,7 +350,7 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podSt
 	if _, ok := st.waiting[c.Name]; !ok {
 		st.waiting[c.Name] = corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 	}
-	img, err := k.cfg.Images.Ensure(ctx, c.Image, c.ImagePullPolicy, func(reason, msg string) {
+	img, err := k.cfg.Images.EnsureWithAuth(ctx, c.Image, c.ImagePullPolicy, k.pullAuth(ctx, pod), func(reason, msg string) {
 		typ := corev1.EventTypeNormal
 		if reason == "Failed" || reason == images.ReasonErrImageNeverPull {
 			typ = corev1.EventTypeWarning
