@@ -189,7 +189,7 @@ func TestSvcRowEndpoints(t *testing.T) {
 
 func TestOverviewPageAndLayout(t *testing.T) {
 	p := Page{Title: "Overview", Active: "overview", CSRF: "tok123", StepsOK: true, StepMode: true, Nodes: []string{"node-1", "node-2"},
-		Held:  []HeldView{{Component: "scheduler", Message: "binding default/echo to node-1", N: 2, Flow: "pod", From: "scheduler", To: "apiserver", Style: "write", Sentence: "The scheduler will bind echo to node-1: it is the only node."}}}
+		Held: []HeldView{{Component: "scheduler", Message: "binding default/echo to node-1", N: 2, Flow: "pod", From: "scheduler", To: "apiserver", Style: "write", Sentence: "The scheduler will bind echo to node-1: it is the only node."}}}
 	doc := renderDoc(t, OverviewPage(p, Overview{}))
 	var csrf string
 	var walk func(*html.Node)
