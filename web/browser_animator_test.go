@@ -514,5 +514,12 @@ func TestBrowserAnimatorKorean(t *testing.T) {
 	want := "다음 ①: 스케줄러가 watch로 파드 echo를 가져갑니다: 아직 노드가 없습니다."
 	waitJS(t, b, "held sentence", fmt.Sprintf(`document.querySelector('#diagram-msg').textContent === %q`, want), 10*time.Second)
 	waitJS(t, b, "story controls", `(() => { const s = document.querySelector('#steps .story'); return !!s && s.querySelector('.replay').textContent === '다시 보기' && /^\d+단계$/.test(s.querySelector('.story-count').textContent) })()`, 10*time.Second)
+	// The step titles and the story's title are Korean too, as they arrive over the
+	// websocket and as the page renders them when it opens.
+	stepTitle := `(() => { const s = document.querySelector('#steps .story'); return !!s && s.querySelector('.story-title').textContent === '내가 Pod/echo을(를) 만들었습니다' && Array.from(s.querySelectorAll('.st-title')).some(t => t.textContent === '내가 Pod/echo을(를) 만들었습니다') })()`
+	waitJS(t, b, "Korean step title", stepTitle, 10*time.Second)
 	viewShot(t, b, "korean")
+	run(t, b, "reload", 20*time.Second, chromedp.Reload())
+	waitJS(t, b, "live again", `window.wk && window.wk.ready && document.documentElement.lang === 'ko'`, 10*time.Second)
+	waitJS(t, b, "Korean step title after reload", stepTitle, 10*time.Second)
 }

@@ -333,7 +333,7 @@ func (d *Dashboard) publishSteps(st *stories.Tracker, derived []steps.Step, ts i
 		d.hub.publishLang(topicSteps, func(lang string) []byte {
 			return encode(msg{T: "step", HTML: htmlIn(lang, templates.StepItem(sv)), Ts: ts,
 				Step: &stepMsg{Seq: s.Seq, Flow: s.Flow, N: s.N, RSN: sv.RSN, Component: s.Component, Node: s.Node,
-					Kind: s.Kind, Name: s.Name, Title: s.Title}})
+					Kind: s.Kind, Name: s.Name, Title: s.TitleIn(lang)}})
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"webkube/web/i18n"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,7 +53,9 @@ type Step struct {
 	Seq       int       `json:"seq"`
 	Flow      string    `json:"flow"`
 	N         int       `json:"n"`
-	Title     string    `json:"title"`
+	Title     string    `json:"title"` // the English; TitleKey and TitleArgs render it in a page's language
+	TitleKey  string    `json:"-"`
+	TitleArgs []any     `json:"-"`
 	Component string    `json:"component"` // scheduler, controller-manager, kubelet, containerd, client
 	From      string    `json:"from"`      // the arrow's tail: one of the components above
 	To        string    `json:"to"`        // its head
@@ -74,6 +77,8 @@ type Step struct {
 	Root            string   `json:"-"`
 	Story           int      `json:"story"`
 	StoryTitle      string   `json:"storyTitle"`
+	StoryTitleKey   string   `json:"-"` // the story title in the catalogue, with StoryTitleArgs ("" when it is an object's name)
+	StoryTitleArgs  []any    `json:"-"`
 	ResourceVersion string   `json:"resourceVersion"`
 	Evidence        string   `json:"evidence"` // the watch event behind it: "MODIFIED Pod default/echo: spec.nodeName set"
 	Diff            string   `json:"diff,omitempty"`
@@ -84,11 +89,45 @@ func Key(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
 
 // Pod creation titles, as the seed words them.
 var podTitles = [6]string{"",
-	"scheduler sees the unassigned pod",
-	"scheduler binds it to a node",
-	"kubelet sees the pod bound to its node",
-	"kubelet has containerd create the containers",
-	"kubelet reports the pod status",
+	i18n.K("step.pod_1"),
+	i18n.K("step.pod_2"),
+	i18n.K("step.pod_3"),
+	i18n.K("step.pod_4"),
+	i18n.K("step.pod_5"),
+}
+
+// say sets the step's title from a catalogue key and its arguments, so each page can say
+// it in its own language; Title is the English, which tests and logs use.
+func (s *Step) say(key string, args ...any) {
+	s.TitleKey, s.TitleArgs, s.Title = key, args, i18n.Tr("en", key, args...)
+}
+
+// titled is s with its title said from key and args.
+func (s Step) titled(key string, args ...any) Step {
+	s.say(key, args...)
+	return s
+}
+
+// root makes the step start a story titled as the step is.
+func (s Step) root() Step {
+	s.Root = s.Title
+	return s
+}
+
+// TitleIn is the step's title in lang.
+func (s Step) TitleIn(lang string) string {
+	if s.TitleKey == "" {
+		return s.Title
+	}
+	return i18n.Tr(lang, s.TitleKey, s.TitleArgs...)
+}
+
+// StoryTitleIn is the title of the step's story in lang.
+func (s Step) StoryTitleIn(lang string) string {
+	if s.StoryTitleKey == "" {
+		return s.StoryTitle
+	}
+	return i18n.Tr(lang, s.StoryTitleKey, s.StoryTitleArgs...)
 }
 
 // Deriver keeps per-object progress so each step is reported once and in order.
@@ -241,15 +280,15 @@ func (d *Deriver) created(pod *corev1.Pod, rs string, ev func(string) string) St
 		st := d.rss[pod.Namespace+"/"+rs]
 		has := len(d.owned[pod.Namespace+"/"+rs])
 		return d.mk(Step{Flow: FlowReplicaSet, N: 2, From: RSCtrl, To: APIServer, Style: Write, Phase: "Pending",
-			Title: fmt.Sprintf("ReplicaSet/%s creates pod %s (has %d, wants %d)", rs, pod.Name, has, st.desired),
-			Kind:  "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: "ReplicaSet/" + rs,
+			Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: "ReplicaSet/" + rs,
 			StoryKey: Key("ReplicaSet", pod.Namespace, rs), Binds: []string{key},
-			ResourceVersion: pod.ResourceVersion, Evidence: ev("created with an ownerReference to ReplicaSet/" + rs)})
+			ResourceVersion: pod.ResourceVersion, Evidence: ev("created with an ownerReference to ReplicaSet/" + rs)}.
+			titled(i18n.K("step.rs_creates"), rs, pod.Name, has, st.desired))
 	}
-	what := "you created Pod/" + pod.Name
-	return d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Phase: "Pending", Title: what,
-		Root: what, StoryKey: key, Binds: []string{key}, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name,
-		ResourceVersion: pod.ResourceVersion, Evidence: ev("created without an owner: a client wrote it")})
+	return d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Phase: "Pending",
+		StoryKey: key, Binds: []string{key}, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name,
+		ResourceVersion: pod.ResourceVersion, Evidence: ev("created without an owner: a client wrote it")}.
+		titled(i18n.K("step.you_created_pod"), pod.Name).root())
 }
 
 // progress reports the creation steps the pod has newly reached.
@@ -309,9 +348,10 @@ func (d *Deriver) podStep(n int, pod *corev1.Pod, owner, evidence string) Step {
 	if n == 5 && pod.Status.Phase != "" {
 		phase = string(pod.Status.Phase)
 	}
-	return d.mk(Step{Flow: FlowPod, N: n, Title: podTitles[n], From: end(a[0]), To: end(a[1]), Style: a[2], Phase: phase,
+	return d.mk(Step{Flow: FlowPod, N: n, From: end(a[0]), To: end(a[1]), Style: a[2], Phase: phase,
 		Node: node, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: owner,
-		StoryKey: Key("Pod", pod.Namespace, pod.Name), ResourceVersion: pod.ResourceVersion, Evidence: evidence})
+		StoryKey: Key("Pod", pod.Namespace, pod.Name), ResourceVersion: pod.ResourceVersion, Evidence: evidence}.
+		titled(podTitles[n]))
 }
 
 // Event derives steps from a core/v1 Event: kubelet events (Pulling, Pulled, Created,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"webkube/web/i18n"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -41,22 +42,21 @@ func (d *Deriver) podFailures(old, pod *corev1.Pod, pp *podProgress, ev func(str
 			pp.fails[k] = true
 			s.Reason = w.Reason
 			if pullFailures[w.Reason] {
-				s.Title = fmt.Sprintf("containerd cannot pull image %s for %s: %s", c.Image, c.Name, w.Reason)
+				s.say(i18n.K("step.pull_fails"), c.Image, c.Name, w.Reason)
 			} else {
-				s.Title = fmt.Sprintf("container %s of %s keeps failing (%s, %d restarts): the kubelet waits before trying again", c.Name, pod.Name, w.Reason, c.RestartCount)
+				s.say(i18n.K("step.keeps_failing"), c.Name, pod.Name, w.Reason, c.RestartCount)
 			}
 			s.Evidence = ev("containerStatuses[" + c.Name + "].state.waiting " + w.Reason + ": " + w.Message)
 			out = append(out, d.mk(s))
 			continue
 		}
 		if p, ok := prev[c.Name]; ok && c.RestartCount > p {
-			last := "exited"
+			s.say(i18n.K("step.restart"), c.Name, pod.Name, c.RestartCount)
 			if t := c.LastTerminationState.Terminated; t != nil {
-				last = fmt.Sprintf("%s, exit code %d", t.Reason, t.ExitCode)
+				s.say(i18n.K("step.restart_exit"), c.Name, pod.Name, c.RestartCount, t.Reason, t.ExitCode)
 				s.Fail = t.Reason != "Completed"
 			}
 			s.Reason, s.Phase = "Restarted", string(pod.Status.Phase)
-			s.Title = fmt.Sprintf("kubelet has containerd restart %s of %s (restart %d; last: %s)", c.Name, pod.Name, c.RestartCount, last)
 			s.Evidence = ev(fmt.Sprintf("containerStatuses[%s].restartCount %d", c.Name, c.RestartCount))
 			out = append(out, d.mk(s))
 		}
@@ -87,9 +87,10 @@ func (d *Deriver) readiness(old, pod *corev1.Pod, pp *podProgress, wasRunning bo
 		StoryKey: Key("Pod", pod.Namespace, pod.Name), ResourceVersion: pod.ResourceVersion, Phase: "Running",
 		Evidence: ev(fmt.Sprintf("condition Ready %v", r))}
 	if r {
-		s.Title = "kubelet reports " + pod.Name + " ready: its readiness probe passes"
+		s.say(i18n.K("step.ready"), pod.Name)
 	} else {
-		s.Title, s.Fail, s.Reason, s.Phase = "kubelet reports "+pod.Name+" not ready: its readiness probe fails", true, "NotReady", "NotReady"
+		s.say(i18n.K("step.not_ready"), pod.Name)
+		s.Fail, s.Reason, s.Phase = true, "NotReady", "NotReady"
 	}
 	return []Step{d.mk(s)}
 }
@@ -112,13 +113,13 @@ func (d *Deriver) eventFailure(e *corev1.Event, pod *corev1.Pod) []Step {
 	switch {
 	case e.Reason == "FailedScheduling":
 		s.Flow, s.N, s.From, s.To, s.Style, s.Phase = FlowPod, 2, Scheduler, APIServer, Write, "Pending"
-		s.Title = "scheduler cannot place " + p.Name + ": " + e.Message
+		s.say(i18n.K("step.cannot_schedule"), p.Name, e.Message)
 	case e.Reason == "Unhealthy" && strings.HasPrefix(e.Message, "Liveness") && node != "" && e.Count <= 1:
 		s.Flow, s.N, s.From, s.To, s.Style, s.Node = FlowPod, 4, Kubelet(node), Containerd(node), CRI, node
-		s.Title = "liveness probe of " + p.Name + " fails: " + e.Message
+		s.say(i18n.K("step.liveness_fails"), p.Name, e.Message)
 	case e.Reason == "Killing" && strings.Contains(e.Message, "liveness") && node != "":
 		s.Flow, s.N, s.From, s.To, s.Style, s.Node = FlowPod, 4, Kubelet(node), Containerd(node), CRI, node
-		s.Title = "kubelet has containerd kill " + p.Name + "'s container to restart it: " + e.Message
+		s.say(i18n.K("step.liveness_kill"), p.Name, e.Message)
 	default:
 		return nil
 	}
@@ -134,24 +135,24 @@ func (d *Deriver) Endpoints(eventType string, old, ep *corev1.Endpoints) []Step 
 	before, after := readyPods(old), readyPods(ep)
 	var out []Step
 	for _, name := range sortedDiff(after, before) {
-		out = append(out, d.endpointSteps(ep, name, "adds", "ready")...)
+		out = append(out, d.endpointSteps(ep, name, "adds")...)
 	}
 	for _, name := range sortedDiff(before, after) {
-		out = append(out, d.endpointSteps(ep, name, "removes", "not ready or gone")...)
+		out = append(out, d.endpointSteps(ep, name, "removes")...)
 	}
 	return out
 }
 
-func (d *Deriver) endpointSteps(ep *corev1.Endpoints, pod, verb, state string) []Step {
+func (d *Deriver) endpointSteps(ep *corev1.Endpoints, pod, verb string) []Step {
 	base := Step{Flow: FlowEndpoints, Kind: "Service", Namespace: ep.Namespace, Name: ep.Name,
 		StoryKey: Key("Pod", ep.Namespace, pod), ResourceVersion: ep.ResourceVersion, Fail: verb == "removes",
 		Evidence: fmt.Sprintf("Endpoints %s/%s: %s %s the ready addresses", ep.Namespace, ep.Name, pod, map[string]string{"adds": "joined", "removes": "left"}[verb])}
 	s2 := base
 	s2.N, s2.From, s2.To, s2.Style = 2, APIServer, EPCtrl, Watch
-	s2.Title = fmt.Sprintf("endpoints controller sees pod %s %s", pod, state)
+	s2.say(map[string]string{"adds": i18n.K("step.ep_sees_ready"), "removes": i18n.K("step.ep_sees_gone")}[verb], pod)
 	s3 := base
 	s3.N, s3.From, s3.To, s3.Style = 3, EPCtrl, APIServer, Write
-	s3.Title = fmt.Sprintf("endpoints controller %s %s %s Service/%s", verb, pod, map[string]string{"adds": "to", "removes": "from"}[verb], ep.Name)
+	s3.say(map[string]string{"adds": i18n.K("step.ep_adds"), "removes": i18n.K("step.ep_removes")}[verb], pod, ep.Name)
 	return []Step{d.mk(s2), d.mk(s3)}
 }
 

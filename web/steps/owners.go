@@ -5,6 +5,7 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"webkube/web/i18n"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -68,14 +69,13 @@ func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev func(string) string) [
 	switch who {
 	case GC:
 		s.Flow, s.N, s.StoryKey = FlowGC, 2, Key("ReplicaSet", pod.Namespace, rs)
-		s.Title = fmt.Sprintf("garbage collector deletes %s: its owner ReplicaSet/%s is gone", pod.Name, rs)
+		s.say(i18n.K("step.gc_deletes_pod"), pod.Name, rs)
 	case RSCtrl:
 		s.Flow, s.N, s.StoryKey = FlowReplicaSet, 2, Key("ReplicaSet", pod.Namespace, rs)
-		s.Title = fmt.Sprintf("ReplicaSet/%s deletes %s: has %d, wants %d", rs, pod.Name, has, wants)
+		s.say(i18n.K("step.rs_deletes"), rs, pod.Name, has, wants)
 	default:
 		s.Flow, s.StoryKey = FlowYou, key
-		s.Title = "you deleted Pod/" + pod.Name
-		s.Root = s.Title
+		s = s.titled(i18n.K("step.you_deleted_pod"), pod.Name).root()
 	}
 	out := []Step{d.mk(s)}
 	if pod.Spec.NodeName != "" && pod.DeletionTimestamp != nil {
@@ -84,9 +84,9 @@ func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev func(string) string) [
 			g = *pod.DeletionGracePeriodSeconds
 		}
 		out = append(out, d.mk(Step{Flow: FlowDelete, N: 2, From: APIServer, To: Kubelet(pod.Spec.NodeName), Style: Watch,
-			Title: fmt.Sprintf("kubelet sees %s is terminating: it stops the containers within %ds", pod.Name, g),
 			Phase: "Terminating", Node: pod.Spec.NodeName, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name,
-			Owner: base.Owner, StoryKey: key, ResourceVersion: pod.ResourceVersion, Evidence: ev("deletionTimestamp set")}))
+			Owner: base.Owner, StoryKey: key, ResourceVersion: pod.ResourceVersion, Evidence: ev("deletionTimestamp set")}.
+			titled(i18n.K("step.kubelet_terminating"), pod.Name, g)))
 	}
 	return out
 }
@@ -111,18 +111,18 @@ func (d *Deriver) podGone(pod *corev1.Pod, rs string, ev func(string) string) []
 	if n := pod.Spec.NodeName; n != "" {
 		s := base
 		s.N, s.From, s.To, s.Style, s.Phase = 3, Kubelet(n), Containerd(n), CRI, "Terminating"
-		s.Title = "kubelet has containerd stop the containers of " + pod.Name
+		s.say(i18n.K("step.kubelet_stops"), pod.Name)
 		s.Evidence = ev("the kubelet confirmed with grace 0: its containers have stopped (implies this step)")
 		out = append(out, d.mk(s))
 		s = base
 		s.N, s.From, s.To, s.Style, s.Phase = 4, Kubelet(n), APIServer, Write, "Gone"
-		s.Title = "kubelet confirms; the API server removes " + pod.Name
+		s.say(i18n.K("step.kubelet_confirms"), pod.Name)
 		s.Evidence = ev("removed")
 		out = append(out, d.mk(s))
 	} else {
 		s := base
 		s.N, s.From, s.To, s.Style, s.Phase = 4, APIServer, APIServer, Write, "Gone"
-		s.Title = "the API server removes " + pod.Name + " (it never ran on a node)"
+		s.say(i18n.K("step.removed_unscheduled"), pod.Name)
 		s.Evidence = ev("removed")
 		out = append(out, d.mk(s))
 	}
@@ -136,9 +136,9 @@ func (d *Deriver) podGone(pod *corev1.Pod, rs string, ev func(string) string) []
 	}
 	if ok && !st.deleting && has < int(st.desired) {
 		out = append(out, d.mk(Step{Flow: FlowReplicaSet, N: 1, From: APIServer, To: RSCtrl, Style: Watch,
-			Title: fmt.Sprintf("ReplicaSet/%s sees desired ≠ current: pod %s was deleted (has %d, wants %d)", rs, pod.Name, has, st.desired),
-			Kind:  "ReplicaSet", Namespace: pod.Namespace, Name: rs, StoryKey: key,
-			Binds: []string{Key("ReplicaSet", pod.Namespace, rs)}, ResourceVersion: pod.ResourceVersion, Evidence: ev("removed")}))
+			Kind: "ReplicaSet", Namespace: pod.Namespace, Name: rs, StoryKey: key,
+			Binds: []string{Key("ReplicaSet", pod.Namespace, rs)}, ResourceVersion: pod.ResourceVersion, Evidence: ev("removed")}.
+			titled(i18n.K("step.rs_sees_deleted"), rs, pod.Name, has, st.desired)))
 	}
 	return out
 }
@@ -149,15 +149,16 @@ func (d *Deriver) relabelled(old, pod *corev1.Pod, ev func(string) string) []Ste
 	var out []Step
 	key := Key("Pod", pod.Namespace, pod.Name)
 	if !maps.Equal(old.Labels, pod.Labels) {
-		what := "you " + labelChange(old.Labels, pod.Labels) + " " + pod.Name
-		out = append(out, d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Title: what, Root: what,
+		key2, args := labelChange(old.Labels, pod.Labels, pod.Name)
+		out = append(out, d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write,
 			Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Node: pod.Spec.NodeName, StoryKey: key,
-			Binds: []string{key}, ResourceVersion: pod.ResourceVersion, Evidence: ev("metadata.labels changed")}))
+			Binds: []string{key}, ResourceVersion: pod.ResourceVersion, Evidence: ev("metadata.labels changed")}.
+			titled(key2, args...).root()))
 	}
 	was, is := ownerOf(old, "ReplicaSet"), ownerOf(pod, "ReplicaSet")
-	rs, verb, note := was, "releases", "no longer matches its selector"
+	rs, verb, note := was, "releases", i18n.K("step.rs_sees_released")
 	if was == "" && is != "" {
-		rs, verb, note = is, "adopts", "matches its selector"
+		rs, verb, note = is, "adopts", i18n.K("step.rs_sees_adopted")
 	} else if was == "" || is != "" {
 		return out
 	}
@@ -173,11 +174,11 @@ func (d *Deriver) relabelled(old, pod *corev1.Pod, ev func(string) string) []Ste
 		StoryKey: key, Binds: []string{rsKey}, ResourceVersion: pod.ResourceVersion}
 	s1 := base
 	s1.N, s1.From, s1.To, s1.Style = 1, APIServer, RSCtrl, Watch
-	s1.Title = fmt.Sprintf("ReplicaSet/%s sees desired ≠ current: %s %s (has %d, wants %d)", rs, pod.Name, note, has, st.desired)
+	s1.say(note, rs, pod.Name, has, st.desired)
 	s1.Evidence = ev("labels changed")
 	s2 := base
 	s2.N, s2.From, s2.To, s2.Style = 2, RSCtrl, APIServer, Write
-	s2.Title = fmt.Sprintf("ReplicaSet/%s %s %s", rs, verb, pod.Name)
+	s2.say(map[string]string{"releases": i18n.K("step.rs_releases"), "adopts": i18n.K("step.rs_adopts")}[verb], rs, pod.Name)
 	s2.Evidence = ev("ownerReference to ReplicaSet/" + rs + map[string]string{"releases": " removed", "adopts": " added"}[verb])
 	if verb == "releases" {
 		s2.Owner = ""
@@ -188,7 +189,7 @@ func (d *Deriver) relabelled(old, pod *corev1.Pod, ev func(string) string) []Ste
 }
 
 // labelChange words a label edit: "removed app from", "set app=echo on".
-func labelChange(old, cur map[string]string) string {
+func labelChange(old, cur map[string]string, pod string) (string, []any) {
 	var removed, set []string
 	for k := range old {
 		if _, ok := cur[k]; !ok {
@@ -202,14 +203,14 @@ func labelChange(old, cur map[string]string) string {
 	}
 	sort.Strings(removed)
 	sort.Strings(set)
-	var parts []string
-	if len(set) > 0 {
-		parts = append(parts, "set "+strings.Join(set, ",")+" on")
+	s, r := strings.Join(set, ","), strings.Join(removed, ",")
+	switch {
+	case len(set) > 0 && len(removed) > 0:
+		return i18n.K("step.you_label_both"), []any{s, r, pod}
+	case len(removed) > 0:
+		return i18n.K("step.you_label_removed"), []any{r, pod}
 	}
-	if len(removed) > 0 {
-		parts = append(parts, "removed "+strings.Join(removed, ",")+" from")
-	}
-	return strings.Join(parts, " and ")
+	return i18n.K("step.you_label_set"), []any{s, pod}
 }
 
 // ReplicaSet derives the writes that changed a ReplicaSet (the learner's, or its
@@ -238,29 +239,32 @@ func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Ste
 		base.Owner = "Deployment/" + dep // so the Deployment's page shows its ReplicaSets' steps
 	}
 	var out []Step
-	write := func(title string) {
+	// write is the learner's write (you, key) or, for a Deployment's ReplicaSet, the
+	// deployment controller's (byDep, the Deployment's name first).
+	write := func(you, byDep string, args ...any) {
 		s := base
-		s.Title, s.Evidence = title, ev("spec.replicas "+fmt.Sprint(desired))
+		s.Evidence = ev("spec.replicas " + fmt.Sprint(desired))
 		if dep != "" {
 			s.Flow, s.N, s.From, s.StoryKey = FlowDeployment, 2, DeployCtrl, Key("Deployment", rs.Namespace, dep)
-			s.Title = "Deployment/" + dep + strings.NewReplacer(" created ", " creates ", " scaled ", " scales ", " deleted ", " deletes ").Replace(strings.TrimPrefix(title, "you"))
+			s.say(byDep, append([]any{dep}, args...)...)
 		} else {
-			s.Flow, s.From, s.StoryKey, s.Root = FlowYou, Client, rsKey, title
+			s.Flow, s.From, s.StoryKey = FlowYou, Client, rsKey
+			s = s.titled(you, args...).root()
 		}
 		out = append(out, d.mk(s))
 	}
 	wishChanged := false
 	switch {
 	case old == nil:
-		write(fmt.Sprintf("you created ReplicaSet/%s with %d replicas", rs.Name, desired))
+		write(i18n.K("step.you_created_rs"), i18n.K("step.dep_creates_rs"), rs.Name, desired)
 		wishChanged = true
 	case old.DeletionTimestamp == nil && rs.DeletionTimestamp != nil:
 		if dep == "" {
-			write("you deleted ReplicaSet/" + rs.Name)
+			write(i18n.K("step.you_deleted_rs"), "", rs.Name)
 		}
 		return out
 	case old.Spec.Replicas != nil && *old.Spec.Replicas != desired:
-		write(fmt.Sprintf("you scaled %s %d→%d", rs.Name, *old.Spec.Replicas, desired))
+		write(i18n.K("step.you_scaled_rs"), i18n.K("step.dep_scales_rs"), rs.Name, *old.Spec.Replicas, desired)
 		wishChanged = true
 	}
 	has := len(d.owned[key])
@@ -268,10 +272,9 @@ func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Ste
 		return out
 	}
 	return append(out, d.mk(Step{Flow: FlowReplicaSet, N: 1, From: APIServer, To: RSCtrl, Style: Watch,
-		Title: fmt.Sprintf("ReplicaSet/%s sees desired ≠ current (has %d, wants %d)", rs.Name, has, desired),
-		Kind:  "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, StoryKey: rsKey,
+		Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, StoryKey: rsKey,
 		Evidence:        fmt.Sprintf("%s ReplicaSet %s/%s: spec.replicas %d, status.replicas %d", eventType, rs.Namespace, rs.Name, desired, rs.Status.Replicas),
-		ResourceVersion: rs.ResourceVersion, Diff: diff}))
+		ResourceVersion: rs.ResourceVersion, Diff: diff}.titled(i18n.K("step.rs_sees_diff"), rs.Name, has, desired)))
 }
 
 // rsGone: a ReplicaSet was removed, by the learner, by its Deployment (old revisions),
@@ -287,25 +290,24 @@ func (d *Deriver) rsGone(rs *appsv1.ReplicaSet, dep string, reported bool, ev fu
 	case dep != "" && (!depKnown || ds.deleting):
 		s := base
 		s.Flow, s.N, s.From, s.StoryKey = FlowGC, 2, GC, Key("Deployment", rs.Namespace, dep)
-		s.Title = fmt.Sprintf("garbage collector deletes ReplicaSet/%s: its owner Deployment/%s is gone", rs.Name, dep)
+		s.say(i18n.K("step.gc_deletes_rs"), rs.Name, dep)
 		out = append(out, d.mk(s))
 	case dep != "":
 		s := base
 		s.Flow, s.N, s.From, s.StoryKey = FlowDeployment, 2, DeployCtrl, Key("Deployment", rs.Namespace, dep)
-		s.Title = fmt.Sprintf("Deployment/%s deletes old ReplicaSet/%s", dep, rs.Name)
+		s.say(i18n.K("step.dep_deletes_rs"), dep, rs.Name)
 		out = append(out, d.mk(s))
 	case !reported:
 		s := base
 		s.Flow, s.From, s.StoryKey = FlowYou, Client, rsKey
-		s.Title = "you deleted ReplicaSet/" + rs.Name
-		s.Root = s.Title
+		s = s.titled(i18n.K("step.you_deleted_rs"), rs.Name).root()
 		out = append(out, d.mk(s))
 	}
 	if n := len(d.owned[rs.Namespace+"/"+rs.Name]); n > 0 {
 		out = append(out, d.mk(Step{Flow: FlowGC, N: 1, From: APIServer, To: GC, Style: Watch,
-			Title: fmt.Sprintf("garbage collector sees ReplicaSet/%s gone: its %d pods have no owner", rs.Name, n),
-			Kind:  "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, StoryKey: rsKey,
-			ResourceVersion: rs.ResourceVersion, Evidence: ev("removed; dependents keep an ownerReference to it")}))
+			Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, StoryKey: rsKey,
+			ResourceVersion: rs.ResourceVersion, Evidence: ev("removed; dependents keep an ownerReference to it")}.
+			titled(i18n.K("step.gc_sees_rs_gone"), rs.Name, n)))
 	}
 	return out
 }
@@ -330,16 +332,16 @@ func (d *Deriver) Deployment(eventType string, old, dp *appsv1.Deployment) []Ste
 	} else {
 		d.deps[key] = depState{replicas: replicas, generation: dp.Generation, deleting: dp.DeletionTimestamp != nil}
 	}
-	title := ""
+	title, args := "", []any{dp.Name}
 	switch {
 	case eventType == "DELETED" && !(known && prev.deleting), eventType != "DELETED" && dp.DeletionTimestamp != nil && !(known && prev.deleting):
-		title = "you deleted Deployment/" + dp.Name
+		title = i18n.K("step.you_deleted_deploy")
 	case eventType == "ADDED" || old == nil:
-		title = "you created Deployment/" + dp.Name
+		title = i18n.K("step.you_created_deploy")
 	case !apiequality.Semantic.DeepEqual(old.Spec.Template, dp.Spec.Template):
-		title = "rollout of deploy/" + dp.Name + ": you changed its template"
+		title = i18n.K("step.rollout")
 	case old.Spec.Replicas != nil && *old.Spec.Replicas != replicas:
-		title = fmt.Sprintf("you scaled deploy/%s %d→%d", dp.Name, *old.Spec.Replicas, replicas)
+		title, args = i18n.K("step.you_scaled_deploy"), []any{dp.Name, *old.Spec.Replicas, replicas}
 	default:
 		return nil
 	}
@@ -347,14 +349,15 @@ func (d *Deriver) Deployment(eventType string, old, dp *appsv1.Deployment) []Ste
 	if old != nil {
 		oldObj = old
 	}
-	out := []Step{d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Title: title, Root: title,
+	out := []Step{d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write,
 		Kind: "Deployment", Namespace: dp.Namespace, Name: dp.Name, StoryKey: dKey, Binds: []string{dKey},
-		ResourceVersion: dp.ResourceVersion, Evidence: ev(fmt.Sprintf("generation %d", dp.Generation)), Diff: objectDiff(oldObj, dp)})}
-	if strings.HasPrefix(title, "you deleted") {
+		ResourceVersion: dp.ResourceVersion, Evidence: ev(fmt.Sprintf("generation %d", dp.Generation)), Diff: objectDiff(oldObj, dp)}.
+		titled(title, args...).root())}
+	if title == "step.you_deleted_deploy" {
 		return out
 	}
 	return append(out, d.mk(Step{Flow: FlowDeployment, N: 1, From: APIServer, To: DeployCtrl, Style: Watch,
-		Title: fmt.Sprintf("deployment controller sees Deployment/%s at generation %d", dp.Name, dp.Generation),
-		Kind:  "Deployment", Namespace: dp.Namespace, Name: dp.Name, StoryKey: dKey,
-		ResourceVersion: dp.ResourceVersion, Evidence: ev("spec changed")}))
+		Kind: "Deployment", Namespace: dp.Namespace, Name: dp.Name, StoryKey: dKey,
+		ResourceVersion: dp.ResourceVersion, Evidence: ev("spec changed")}.
+		titled(i18n.K("step.dep_sees"), dp.Name, dp.Generation)))
 }

@@ -281,3 +281,32 @@ func TestRing(t *testing.T) {
 		t.Errorf("ring %+v", got)
 	}
 }
+
+// A derived step keeps its title as a catalogue key and arguments: English in Title (tests
+// and logs), and in Korean on a Korean page with the same names and numbers.
+func TestStepTitleInKorean(t *testing.T) {
+	d := New(clock())
+	d.ReplicaSet("ADDED", nil, rsObj("1", 1, 1))
+	d.Pod("ADDED", nil, rsPod("echo-rs-a", "2", "node-1"))
+	got := d.ReplicaSet("MODIFIED", rsObj("5", 1, 1), rsObj("6", 3, 1))
+	got = append(got, d.Pod("ADDED", nil, rsPod("echo-rs-b", "8", ""))...)
+	if len(got) != 4 {
+		t.Fatalf("steps %q", summary(got))
+	}
+	for _, c := range []struct {
+		s      Step
+		key    string
+		en, ko string
+	}{
+		{got[0], "step.you_scaled_rs", "you scaled echo-rs 1→3", "내가 echo-rs의 규모를 1→3(으)로 바꿨습니다"},
+		{got[1], "step.rs_sees_diff", "ReplicaSet/echo-rs sees desired ≠ current (has 1, wants 3)",
+			"ReplicaSet/echo-rs이(가) 원하는 상태 ≠ 현재 상태를 봅니다 (현재 1개, 원하는 수 3개)"},
+		{got[2], "step.rs_creates", "ReplicaSet/echo-rs creates pod echo-rs-b (has 1, wants 3)",
+			"ReplicaSet/echo-rs이(가) 파드 echo-rs-b을(를) 만듭니다 (현재 1개, 원하는 수 3개)"},
+		{got[3], "step.pod_1", "scheduler sees the unassigned pod", "스케줄러가 노드 없는 파드를 봅니다"},
+	} {
+		if c.s.TitleKey != c.key || c.s.Title != c.en || c.s.TitleIn("en") != c.en || c.s.TitleIn("ko") != c.ko {
+			t.Errorf("%s: key %q title %q, ko %q; want %q %q %q", c.key, c.s.TitleKey, c.s.Title, c.s.TitleIn("ko"), c.key, c.en, c.ko)
+		}
+	}
+}

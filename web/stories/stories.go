@@ -15,7 +15,15 @@ import (
 type Tracker struct {
 	next   int
 	bound  map[string]int // object key -> the story its next steps join
-	titles map[int]string
+	titles map[int]title
+}
+
+// title is a story's title: the English, and its catalogue key and arguments when it has
+// them (a learner's action), so each page can say it in its own language.
+type title struct {
+	text string
+	key  string
+	args []any
 }
 
 // maxBound caps the remembered objects; past it, old bindings are forgotten (a later step
@@ -23,25 +31,27 @@ type Tracker struct {
 const maxBound = 20000
 
 // New returns an empty Tracker.
-func New() *Tracker { return &Tracker{bound: map[string]int{}, titles: map[int]string{}} }
+func New() *Tracker { return &Tracker{bound: map[string]int{}, titles: map[int]title{}} }
 
 // Assign sets s.Story and s.StoryTitle: a learner's action starts a new story; any other
 // step joins the story of its object, else of its owner, else starts one of its own.
 func (t *Tracker) Assign(s *steps.Step) {
 	id := 0
 	switch {
+	case s.Root != "" && s.Root == s.Title:
+		id = t.start(title{s.Root, s.TitleKey, s.TitleArgs})
 	case s.Root != "":
-		id = t.start(s.Root)
+		id = t.start(title{text: s.Root})
 	case t.bound[s.StoryKey] != 0:
 		id = t.bound[s.StoryKey]
 	case s.Owner != "" && t.bound[ownerKey(s)] != 0:
 		id = t.bound[ownerKey(s)]
 	default:
-		id = t.start(orphanTitle(s))
+		id = t.start(title{text: orphanTitle(s)})
 	}
 	if len(t.bound) > maxBound {
 		t.bound = map[string]int{}
-		t.titles = map[int]string{id: t.titles[id]}
+		t.titles = map[int]title{id: t.titles[id]}
 	}
 	if s.StoryKey != "" {
 		t.bound[s.StoryKey] = id
@@ -49,10 +59,11 @@ func (t *Tracker) Assign(s *steps.Step) {
 	for _, k := range s.Binds {
 		t.bound[k] = id
 	}
-	s.Story, s.StoryTitle = id, t.titles[id]
+	tt := t.titles[id]
+	s.Story, s.StoryTitle, s.StoryTitleKey, s.StoryTitleArgs = id, tt.text, tt.key, tt.args
 }
 
-func (t *Tracker) start(title string) int {
+func (t *Tracker) start(title title) int {
 	t.next++
 	t.titles[t.next] = title
 	return t.next

@@ -173,3 +173,22 @@ func TestFailures(t *testing.T) {
 		}
 	}
 }
+
+// A story started by a learner's action keeps its title's key, so a Korean page names it
+// in Korean; a story named after its object keeps the object's name in every language.
+func TestStoryTitleInKorean(t *testing.T) {
+	f := newFeed()
+	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 1)))
+	f.add(f.d.Pod("ADDED", nil, pod("echo-rs-a", "2", true, map[string]string{"app": "echo"})))
+	last := f.out[len(f.out)-1]
+	if last.StoryTitle != "you created ReplicaSet/echo-rs with 1 replicas" ||
+		last.StoryTitleIn("ko") != "내가 레플리카 1개로 ReplicaSet/echo-rs을(를) 만들었습니다" {
+		t.Errorf("story title %q, in Korean %q", last.StoryTitle, last.StoryTitleIn("ko"))
+	}
+	var s steps.Step
+	s.Kind, s.Name, s.StoryKey = "Pod", "lonely", "Pod/default/lonely"
+	f.t.Assign(&s)
+	if s.StoryTitleIn("ko") != "Pod/lonely" {
+		t.Errorf("orphan story in Korean: %q", s.StoryTitleIn("ko"))
+	}
+}

@@ -312,6 +312,8 @@ type StepView struct {
 	Fail                                          bool
 	Story                                         int
 	StoryTitle, Obj, OwnerKey                     string
+	TitleKey, StoryTitleKey                       string // Title and StoryTitle in the catalogue, with their args
+	TitleArgs, StoryTitleArgs                     []any
 	Decision                                      *DecisionView
 	Lazy                                          bool // body left out: the page fetches it when opened
 }
@@ -338,6 +340,22 @@ type HeldView struct {
 	N                                                       int
 	Key                                                     string // the sentence in the catalogue, with Args
 	Args                                                    []any
+}
+
+// stepTitle is the step's title in the page's language.
+func stepTitle(ctx context.Context, s StepView) string {
+	if s.TitleKey == "" {
+		return s.Title
+	}
+	return i18n.T(ctx, s.TitleKey, s.TitleArgs...)
+}
+
+// storyTitle is the title of the step's story in the page's language.
+func storyTitle(ctx context.Context, s StepView) string {
+	if s.StoryTitleKey == "" {
+		return s.StoryTitle
+	}
+	return i18n.T(ctx, s.StoryTitleKey, s.StoryTitleArgs...)
 }
 
 // heldSay is the held action's sentence in the page's language.
