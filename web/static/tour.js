@@ -23,6 +23,15 @@
   function outline() {
     for (const b of diagram().querySelectorAll(".tour-on")) b.classList.remove("tour-on");
     if (at >= 0) for (const b of boxes(stops[at].dataset.box)) b.classList.add("tour-on");
+    if (at >= 0) keepInView();
+  }
+  // In a short window the pinned column scrolls within itself (the stories keep their
+  // third): scroll it, never the page, so the card stays in view as the stories grow.
+  function keepInView() {
+    const pin = tour.closest(".anim-pin");
+    if (!pin || pin.scrollHeight <= pin.clientHeight) return;
+    const p = pin.getBoundingClientRect(), r = tour.getBoundingClientRect();
+    if (r.bottom > p.bottom) pin.scrollTop += Math.min(r.bottom - p.bottom, r.top - p.top);
   }
   function show(i) {
     // Right under the diagram it names (the layout renders it at the end of the column);
