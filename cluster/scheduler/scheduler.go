@@ -127,9 +127,7 @@ func New(cfg Config) (*Scheduler, error) {
 // Start runs the scheduler until ctx ends. It returns once caches have synced.
 func (s *Scheduler) Start(ctx context.Context) error {
 	if s.recorder == nil {
-		rec, stop := events.NewRecorder(ctx, s.client, Name)
-		s.recorder = rec
-		go func() { <-ctx.Done(); stop() }()
+		s.recorder = events.RecorderUntilDone(ctx, s.client, Name)
 	}
 	s.cfg.Informers.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {

@@ -102,19 +102,10 @@ func New(cfg Config) (*Controller, error) {
 // Start starts the informers and workers; it returns once caches have synced.
 func (c *Controller) Start(ctx context.Context) error {
 	if c.recorder == nil {
-		rec, stop := events.NewRecorder(ctx, c.client, Component)
-		c.recorder = rec
-		go func() { <-ctx.Done(); stop() }()
+		c.recorder = events.RecorderUntilDone(ctx, c.client, Component)
 	}
-	c.cfg.Informers.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return errors.New("cronjob: caches did not sync")
-	}
-	go func() { <-ctx.Done(); c.queue.ShutDown() }()
-	for range c.cfg.Workers {
-		go worker.Run(ctx, c.queue, c.Sync, c.cfg.Logger)
-	}
-	return nil
+	return worker.Loop[string]{Name: "cronjob", Informers: c.cfg.Informers, Synced: c.synced, Queue: c.queue,
+		Workers: c.cfg.Workers, Sync: c.Sync, Logger: c.cfg.Logger}.Start(ctx)
 }
 
 func (c *Controller) enqueue(obj any) {

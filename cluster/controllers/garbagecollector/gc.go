@@ -119,19 +119,12 @@ func indexByOwner(obj any) ([]string, error) {
 
 // Start starts the informers and workers; it returns once caches have synced.
 func (g *Collector) Start(ctx context.Context) error {
-	g.cfg.Informers.Start(ctx.Done())
 	synced := make([]cache.InformerSynced, len(g.res))
 	for i, r := range g.res {
 		synced[i] = r.informer.HasSynced
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return errors.New("garbagecollector: caches did not sync")
-	}
-	go func() { <-ctx.Done(); g.queue.ShutDown() }()
-	for range g.cfg.Workers {
-		go worker.Run(ctx, g.queue, g.Sync, g.cfg.Logger)
-	}
-	return nil
+	return worker.Loop[item]{Name: "garbagecollector", Informers: g.cfg.Informers, Synced: synced, Queue: g.queue,
+		Workers: g.cfg.Workers, Sync: g.Sync, Logger: g.cfg.Logger}.Start(ctx)
 }
 
 func hasFinalizer(m metav1.Object, f string) bool { return slices.Contains(m.GetFinalizers(), f) }

@@ -132,18 +132,14 @@ func New(cfg Config) (*Controller, error) {
 // Start starts the informers and workers; it returns once caches have synced.
 func (c *Controller) Start(ctx context.Context) error {
 	if c.recorder == nil {
-		rec, stop := events.NewRecorder(ctx, c.client, Component)
-		c.recorder = rec
-		go func() { <-ctx.Done(); stop() }()
+		c.recorder = events.RecorderUntilDone(ctx, c.client, Component)
 	}
-	c.cfg.Informers.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return errors.New("job: caches did not sync")
+	if err := (worker.Loop[string]{Name: "job", Informers: c.cfg.Informers, Synced: c.synced, Queue: c.queue,
+		Workers: c.cfg.Workers, Sync: c.Sync, Logger: c.cfg.Logger}).Start(ctx); err != nil {
+		return err
 	}
-	go func() { <-ctx.Done(); c.queue.ShutDown(); c.orphans.ShutDown() }()
-	for range c.cfg.Workers {
-		go worker.Run(ctx, c.queue, c.Sync, c.cfg.Logger)
-	}
+	// Pods whose Job is gone, freed of the tracking finalizer by one worker of their own.
+	go func() { <-ctx.Done(); c.orphans.ShutDown() }()
 	go worker.Run(ctx, c.orphans, c.SyncOrphanPod, c.cfg.Logger)
 	return nil
 }

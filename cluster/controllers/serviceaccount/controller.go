@@ -119,15 +119,8 @@ func New(cfg Config) (*Controller, error) {
 
 // Start starts the informers and workers; it returns once caches have synced.
 func (c *Controller) Start(ctx context.Context) error {
-	c.cfg.Informers.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return errors.New("serviceaccount: caches did not sync")
-	}
-	go func() { <-ctx.Done(); c.queue.ShutDown() }()
-	for range c.cfg.Workers {
-		go worker.Run(ctx, c.queue, c.Sync, c.cfg.Logger)
-	}
-	return nil
+	return worker.Loop[string]{Name: "serviceaccount", Informers: c.cfg.Informers, Synced: c.synced, Queue: c.queue,
+		Workers: c.cfg.Workers, Sync: c.Sync, Logger: c.cfg.Logger}.Start(ctx)
 }
 
 // Sync makes sure the active namespace ns has its default ServiceAccount and root CA
