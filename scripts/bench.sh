@@ -35,10 +35,11 @@ mkdir -p "$OUT/bin"
 setting_for() {
   case "$1:$2" in
     ./cmd/webkube:*)                               echo "1x 3" ;;   # whole webkube processes
+    ./cluster/apiserver:BenchmarkKubectlGetPods10000) echo "5x 3" ;; # a kubectl process per op
     ./cluster/apiserver:*|./cluster/store:*)       echo "0.5s 5" ;; # each op is ~1 ms: 0.5 s is 500+ samples
     ./cluster/printers:*|./cluster/validation:*|./runtime/images:BenchmarkEnsureBuiltin|./web:BenchmarkFanout100)
                                                    echo "0.5s 5" ;; # micro-benchmarks
-    ./cluster/controllers:BenchmarkReplicaSet1000) echo "1x 3" ;;
+    ./cluster/controllers:BenchmarkReplicaSet1000*) echo "1x 3" ;;
     ./cluster/scheduler:BenchmarkSchedule1000)     echo "1x 5" ;;
     ./cluster/serviceproxy:BenchmarkProxyVsDirect) echo "1x 3" ;;   # alternates direct/proxy inside
     ./runtime/images:BenchmarkRunBusybox)          echo "50x 3" ;;  # the `ctr run` baseline
@@ -117,7 +118,8 @@ echo "## benchstat (median ± 95% confidence interval, ∞ under 6 runs: see [mi
 # The issues' figures: median over the runs, the runs' min..max as the noise, the target.
 # Rows: issue|package|benchmark (without -GOMAXPROCS)|metric|op|target|what
 # op is >= or <= (checked), info (shown); ratio rows (op "x") divide the figure's median by
-# a second figure's, given as package|benchmark|metric, or by a constant: const||N.
+# a second figure's, given as package|benchmark|metric, or by a constant: const||N, then
+# the label and optionally a target on the ratio (|<=|0.5).
 targets=$(cat <<'EOF'
 2|cluster/apiserver|BenchmarkPodCreate/clients=1|creates/s|>=|1000|pod creates over HTTP, 1 client
 2|cluster/apiserver|BenchmarkPodCreate/clients=1|p99-ms|<=|10|  p99 latency
@@ -153,6 +155,25 @@ targets=$(cat <<'EOF'
 10|web|BenchmarkWatchToArrow10Tabs|p99-ms|<=|100|API write -> arrow drawn on the diagram, 10 tabs, p99
 10|web|BenchmarkScale0To100|dropped|<=|0|scale 0->100: steps received but not drawn
 10|web|BenchmarkScale0To100|longest-task-ms|<=|50|scale 0->100: longest main-thread task in Chromium
+16|cluster/apiserver|BenchmarkList/pods=1000/all/rv0|p50-ms|x|cluster/apiserver|BenchmarkList/pods=1000/all/store|p50-ms|LIST 1000 pods all rv0 / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=1000/all/consistent|p50-ms|x|cluster/apiserver|BenchmarkList/pods=1000/all/store|p50-ms|LIST 1000 pods all consistent / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=1000/label/rv0|p50-ms|x|cluster/apiserver|BenchmarkList/pods=1000/label/store|p50-ms|LIST 1000 pods label rv0 / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=1000/label/consistent|p50-ms|x|cluster/apiserver|BenchmarkList/pods=1000/label/store|p50-ms|LIST 1000 pods label consistent / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=1000/field/rv0|p50-ms|x|cluster/apiserver|BenchmarkList/pods=1000/field/store|p50-ms|LIST 1000 pods field rv0 / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=1000/field/consistent|p50-ms|x|cluster/apiserver|BenchmarkList/pods=1000/field/store|p50-ms|LIST 1000 pods field consistent / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=10000/all/rv0|p50-ms|x|cluster/apiserver|BenchmarkList/pods=10000/all/store|p50-ms|LIST 10000 pods all rv0 / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=10000/all/consistent|p50-ms|x|cluster/apiserver|BenchmarkList/pods=10000/all/store|p50-ms|LIST 10000 pods all consistent / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=10000/label/rv0|p50-ms|x|cluster/apiserver|BenchmarkList/pods=10000/label/store|p50-ms|LIST 10000 pods label rv0 / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=10000/label/consistent|p50-ms|x|cluster/apiserver|BenchmarkList/pods=10000/label/store|p50-ms|LIST 10000 pods label consistent / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=10000/field/rv0|p50-ms|x|cluster/apiserver|BenchmarkList/pods=10000/field/store|p50-ms|LIST 10000 pods field rv0 / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=10000/field/consistent|p50-ms|x|cluster/apiserver|BenchmarkList/pods=10000/field/store|p50-ms|LIST 10000 pods field consistent / uncached store LIST, p50|<=|0.5
+16|cluster/apiserver|BenchmarkList/pods=1000/all/consistent|p50-ms|info||LIST 1,000 pods, consistent, p50 ms (kube-apiserver: 43)
+16|cluster/apiserver|BenchmarkList/pods=10000/all/consistent|p50-ms|info||LIST 10,000 pods, consistent, p50 ms (kube-apiserver: 327)
+16|cluster/apiserver|BenchmarkKubectlGetPods10000|p50-ms|info||kubectl get pods -A on 10,000 pods, p50 ms
+16|cluster/controllers|BenchmarkReplicaSet1000Delete|s-to-zero-pods|<=|6|delete a Running 1000-replica RS until 0 pods (simulated), s
+16|cluster/store|BenchmarkStoreSize|MB-10k-writes|info||store MB after 1,000 ConfigMaps x 10 writes
+16|cluster/store|BenchmarkStoreSize|MB-compacted|<=|5|  after compaction (etcd: about 5 MB)
+16|cluster/apiserver|BenchmarkPodCreate/clients=1|cpu-us/op|info||CPU per pod create, 1 client (us; issue 16: within 5% of the pre-cache figure)
 EOF
 )
 
@@ -192,7 +213,10 @@ awk -v targets="$targets" '
       # ratio: against another figure of this run, or against a constant anchor
       d = (f[6] == "const") ? f[8] : med(f[6] SUBSEP f[7] SUBSEP f[8])
       if (d == "" || d == 0) { printf "%-5s %-62s %10s\n", f[1], label, "no baseline"; return }
-      printf "%-5s %-62s %10s %-22s %-10s %s\n", f[1], label, num(m / d), "", "", "(ratio)"
+      verdict = "(ratio)"; tgt = ""
+      if (f[10] == "<=") { tgt = "<= " f[11]; verdict = (m / d <= f[11]) ? "ok" : "MISSED" }
+      if (f[10] == ">=") { tgt = ">= " f[11]; verdict = (m / d >= f[11]) ? "ok" : "MISSED" }
+      printf "%-5s %-62s %10s %-22s %-10s %s\n", f[1], label, num(m / d), "", tgt, verdict
       return
     }
     range = sprintf("[%s..%s] n=%d", num(lo), num(hi), n[k])
