@@ -20,6 +20,14 @@ const aggregatedContentType = "application/json;g=apidiscovery.k8s.io;v=v2;as=AP
 
 var verbsAll = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
 
+// verbs are the verbs discovery lists for r: reviews are only created.
+func (r *resource) verbs() []string {
+	if r.review {
+		return []string{"create"}
+	}
+	return verbsAll
+}
+
 func subresourceInfo(r *resource, sub string) (kind schema.GroupVersionKind, verbs []string) {
 	switch sub {
 	case "status":
@@ -71,7 +79,7 @@ func aggregatedDiscovery(core bool) *apidiscoveryv2.APIGroupDiscoveryList {
 				ResponseKind:     &metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
 				Scope:            scope,
 				SingularResource: r.singular,
-				Verbs:            verbsAll,
+				Verbs:            r.verbs(),
 				ShortNames:       r.shortNames,
 				Categories:       r.categories,
 			}
@@ -152,7 +160,7 @@ func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request, gv sc
 		}
 		list.APIResources = append(list.APIResources, metav1.APIResource{
 			Name: res.gvr.Resource, SingularName: res.singular, Namespaced: res.namespaced, Kind: res.kind,
-			Verbs: verbsAll, ShortNames: res.shortNames, Categories: res.categories,
+			Verbs: res.verbs(), ShortNames: res.shortNames, Categories: res.categories,
 		})
 		for _, sub := range res.subresources {
 			k, verbs := subresourceInfo(res, sub)

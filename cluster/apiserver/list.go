@@ -35,6 +35,9 @@ const cacheWait = 3 * time.Second
 func (s *Server) newWatchCache() (*watchcache.Cache, error) {
 	var res []watchcache.Resource
 	for _, r := range resourceTable {
+		if r.review {
+			continue
+		}
 		res = append(res, watchcache.Resource{Prefix: r.keyPrefix(), Indexes: cacheIndexes[r.gr()],
 			Decode: func(kv store.KeyValue) (*watchcache.Object, error) { return s.events.entry(r, kv) }})
 	}

@@ -35,6 +35,8 @@ type resource struct {
 	hasStatus bool
 	// bumpGeneration: spec changes increment metadata.generation.
 	bumpGeneration bool
+	// review: only created and answered, never stored (SelfSubjectAccessReview, TokenReview…).
+	review bool
 }
 
 func (r *resource) gvk() schema.GroupVersionKind {
@@ -218,7 +220,9 @@ var resourceTable = []*resource{
 }
 
 // groupVersions in the order discovery lists them.
-var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1}
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, authenticationV1, authorizationV1}
+
+func init() { resourceTable = append(resourceTable, reviewResources...) }
 
 func findResource(gv schema.GroupVersion, name string) *resource {
 	for _, r := range resourceTable {

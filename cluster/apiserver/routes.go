@@ -113,6 +113,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 	q := r.URL.Query()
 	isWatch := t.legacyWatch || q.Get("watch") == "true" || q.Get("watch") == "1"
 	method := r.Method
+	if t.res.review {
+		return s.serveReview(w, r, t)
+	}
 	if t.res.namespaced && t.namespace == "" && (t.name != "" || method != http.MethodGet) {
 		return errNoRoute // namespaced objects are only written (and named) under a namespace
 	}

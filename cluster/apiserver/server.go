@@ -94,6 +94,8 @@ type Server struct {
 	kubelets http.RoundTripper
 	// tokens signs and verifies service account tokens (nil without a key).
 	tokens *tokenSigner
+	// authz decides every authenticated request (withAuthorization) and the access reviews.
+	authz authorizer
 }
 
 // Version is what /version reports; kubectl picks its matching minor from it.
@@ -158,8 +160,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, tokens: tokens,
 		ips: ips, ports: ports, ctx: context.Background(), nsKick: make(chan struct{}, 1),
-		kubelets: kubeletTransport(cfg.KubeletTLS),
-		reads:    make(chan struct{}, cfg.MaxRequestsInFlight), writes: make(chan struct{}, cfg.MaxMutatingRequestsInFlight),
+		kubelets: kubeletTransport(cfg.KubeletTLS), authz: allowAll{},
+		reads: make(chan struct{}, cfg.MaxRequestsInFlight), writes: make(chan struct{}, cfg.MaxMutatingRequestsInFlight),
 	}
 	if s.cache, err = s.newWatchCache(); err != nil {
 		return nil, fmt.Errorf("apiserver: %w", err)
@@ -211,7 +213,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoRoute)
 	})
-	return s.countRequests(s.withAuth(s.limitInFlight(mux)))
+	return s.countRequests(s.withAuth(s.withAuthorization(s.limitInFlight(mux))))
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
@@ -226,13 +228,21 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) withAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.cfg.Token != "" && !isHealthPath(r.URL.Path) {
-			if !s.authenticate(r) {
+		// Without a token configured everyone is the admin (tests, a private socket); the
+		// health endpoints are open to all, as system:public-info-viewer makes them.
+		u := adminUser
+		switch {
+		case s.cfg.Token == "":
+		case isHealthPath(r.URL.Path):
+			u = anonymousUser
+		default:
+			if u = s.authenticate(r); u == nil {
 				refuseBody(w, r)
 				s.writeError(w, r, apierrors.NewUnauthorized("Unauthorized"))
 				return
 			}
 		}
+		r = r.WithContext(withUser(r.Context(), u))
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, withBodyDeadline(w, r.Body, s.cfg.BodyTimeout), s.cfg.MaxRequestBodyBytes)
 		}

@@ -2,11 +2,9 @@ package apiserver
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"math"
 	"net/http"
-	"strings"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -14,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -134,40 +131,4 @@ func (s *Server) bindToken(ctx context.Context, sa *corev1.ServiceAccount, ref *
 		c.K8s.Secret = bound
 	}
 	return nil
-}
-
-// authenticate says whether a request carries the admin token or a live service account
-// token: signed by us, not expired, and its service account (and the pod or secret it is
-// bound to) still the very objects it was issued for.
-func (s *Server) authenticate(r *http.Request) bool {
-	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
-	// Constant time: how long a comparison takes must not tell how much matched.
-	if subtle.ConstantTimeCompare([]byte(bearer), []byte(s.cfg.Token)) == 1 {
-		return true
-	}
-	if s.tokens == nil {
-		return false
-	}
-	c, err := s.tokens.verify(bearer, s.clock.Now())
-	if err != nil {
-		return false
-	}
-	ctx := r.Context()
-	alive := func(res string, name string, uid types.UID) bool {
-		obj, _, err := s.getObject(ctx, resourceFor(coreGR(res)), c.K8s.Namespace, name)
-		return err == nil && mustMeta(obj).GetUID() == uid && mustMeta(obj).GetDeletionTimestamp() == nil
-	}
-	if !alive("serviceaccounts", c.K8s.ServiceAccount.Name, c.K8s.ServiceAccount.UID) {
-		return false
-	}
-	if p := c.K8s.Pod; p != nil && !alive("pods", p.Name, p.UID) {
-		return false
-	}
-	if sec := c.K8s.Secret; sec != nil && !alive("secrets", sec.Name, sec.UID) {
-		return false
-	}
-	return true
 }
