@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -95,6 +96,7 @@ var (
 	appsV1      = appsv1.SchemeGroupVersion
 	discoveryV1 = discoveryv1.SchemeGroupVersion
 	batchV1     = batchv1.SchemeGroupVersion
+	storageV1   = storagev1.SchemeGroupVersion
 )
 
 // resourceTable lists every resource webkube serves.
@@ -217,10 +219,25 @@ var resourceTable = []*resource{
 		hasStatus: true, bumpGeneration: true,
 		newObj: func() runtime.Object { return &batchv1.CronJob{} }, newList: func() runtime.Object { return &batchv1.CronJobList{} },
 	},
+	{
+		gvr: coreV1.WithResource("persistentvolumes"), kind: "PersistentVolume", singular: "persistentvolume",
+		shortNames: []string{"pv"}, subresources: []string{"status"}, hasStatus: true,
+		newObj: func() runtime.Object { return &corev1.PersistentVolume{} }, newList: func() runtime.Object { return &corev1.PersistentVolumeList{} },
+	},
+	{
+		gvr: coreV1.WithResource("persistentvolumeclaims"), kind: "PersistentVolumeClaim", singular: "persistentvolumeclaim",
+		namespaced: true, shortNames: []string{"pvc"}, subresources: []string{"status"}, hasStatus: true,
+		newObj: func() runtime.Object { return &corev1.PersistentVolumeClaim{} }, newList: func() runtime.Object { return &corev1.PersistentVolumeClaimList{} },
+	},
+	{
+		gvr: storageV1.WithResource("storageclasses"), kind: "StorageClass", singular: "storageclass",
+		shortNames: []string{"sc"},
+		newObj:     func() runtime.Object { return &storagev1.StorageClass{} }, newList: func() runtime.Object { return &storagev1.StorageClassList{} },
+	},
 }
 
 // groupVersions in the order discovery lists them.
-var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, authenticationV1, authorizationV1}
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, authenticationV1, authorizationV1}
 
 func init() { resourceTable = append(resourceTable, reviewResources...) }
 

@@ -282,6 +282,9 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 			return nil, err
 		}
 	}
+	if err := s.admit(ctx, obj); err != nil {
+		return nil, err
+	}
 	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(r.gvk().GroupKind(), m.GetName(), errs)
 	}
@@ -335,6 +338,10 @@ func prepareForCreate(obj runtime.Object) {
 		o.Status = batchv1.CronJobStatus{}
 	case *corev1.Service:
 		o.Status = corev1.ServiceStatus{}
+	case *corev1.PersistentVolume:
+		o.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending}
+	case *corev1.PersistentVolumeClaim:
+		o.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}
 	case *corev1.Namespace:
 		o.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
 		if len(o.Spec.Finalizers) == 0 {

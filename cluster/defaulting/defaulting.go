@@ -16,6 +16,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -66,6 +67,12 @@ func Default(obj runtime.Object) {
 		defaultJob(o)
 	case *batchv1.CronJob:
 		defaultCronJob(o)
+	case *corev1.PersistentVolume:
+		defaultPersistentVolume(o)
+	case *corev1.PersistentVolumeClaim:
+		defaultPersistentVolumeClaim(o)
+	case *storagev1.StorageClass:
+		defaultStorageClass(o)
 	}
 }
 

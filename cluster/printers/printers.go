@@ -15,6 +15,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -175,6 +176,12 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return []interface{}{o.Name, string(o.Type), int64(len(o.Data)), age(o.CreationTimestamp, now)}
 	case *corev1.ServiceAccount:
 		return []interface{}{o.Name, int64(len(o.Secrets)), age(o.CreationTimestamp, now)}
+	case *corev1.PersistentVolume:
+		return persistentVolumeCells(o, now)
+	case *corev1.PersistentVolumeClaim:
+		return persistentVolumeClaimCells(o, now)
+	case *storagev1.StorageClass:
+		return storageClassCells(o, now)
 	}
 	m, err := meta.Accessor(obj)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -57,6 +58,12 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateJob(o)
 	case *batchv1.CronJob:
 		return validateCronJob(o)
+	case *corev1.PersistentVolume:
+		return validatePersistentVolume(o)
+	case *corev1.PersistentVolumeClaim:
+		return validatePersistentVolumeClaim(o)
+	case *storagev1.StorageClass:
+		return validateStorageClass(o)
 	}
 	return nil
 }
@@ -103,6 +110,12 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return update(o, old, validateJobUpdate)
 	case *batchv1.CronJob:
 		return update(o, old, validateCronJobUpdate)
+	case *corev1.PersistentVolume:
+		return update(o, old, validatePersistentVolumeUpdate)
+	case *corev1.PersistentVolumeClaim:
+		return update(o, old, validatePersistentVolumeClaimUpdate)
+	case *storagev1.StorageClass:
+		return update(o, old, validateStorageClassUpdate)
 	}
 	return nil
 }

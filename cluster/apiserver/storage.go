@@ -1,0 +1,66 @@
+package apiserver
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+
+	"webkube/cluster/printers"
+)
+
+// defaultStorageClass is kube-apiserver's DefaultStorageClass admission plugin: a new
+// claim that names no class gets the default one (the newest, when several are marked
+// default); with no default class it stays without one and only binds to PVs without a
+// class.
+func (s *Server) defaultStorageClass(ctx context.Context, pvc *corev1.PersistentVolumeClaim) error {
+	if pvc.Spec.StorageClassName != nil {
+		return nil
+	}
+	if _, ok := pvc.Annotations[printers.BetaStorageClassAnnotation]; ok {
+		return nil
+	}
+	name, err := s.defaultClassName(ctx)
+	if err != nil || name == "" {
+		return err
+	}
+	pvc.Spec.StorageClassName = &name
+	return nil
+}
+
+func (s *Server) defaultClassName(ctx context.Context) (string, error) {
+	r := resourceFor(storageV1.WithResource("storageclasses").GroupResource())
+	kvs, _, err := s.store.List(ctx, r.listPrefix(""), 0)
+	if err != nil {
+		return "", err
+	}
+	var best *storagev1.StorageClass
+	for _, kv := range kvs {
+		obj, err := decodeKV(r, kv)
+		if err != nil {
+			return "", err
+		}
+		sc := obj.(*storagev1.StorageClass)
+		if !printers.IsDefaultClass(sc) {
+			continue
+		}
+		if best == nil || sc.CreationTimestamp.After(best.CreationTimestamp.Time) ||
+			(sc.CreationTimestamp.Equal(&best.CreationTimestamp) && sc.Name < best.Name) {
+			best = sc
+		}
+	}
+	if best == nil {
+		return "", nil
+	}
+	return best.Name, nil
+}
+
+// admit runs the admission webkube does beyond defaulting on a new object: the plugins
+// that must read other objects.
+func (s *Server) admit(ctx context.Context, obj any) error {
+	switch o := obj.(type) {
+	case *corev1.PersistentVolumeClaim:
+		return s.defaultStorageClass(ctx, o)
+	}
+	return nil
+}
