@@ -457,9 +457,6 @@ func (d *Dashboard) trafficLoop(ctx context.Context) {
 	}
 }
 
-// fullSteps is how many of the newest steps a page's snapshot sends with their bodies.
-const fullSteps = 40
-
 // stepBody answers the body of a step the snapshot sent without it.
 func (d *Dashboard) stepBody(c echo.Context) error {
 	seq, err := strconv.Atoi(c.Param("seq"))
@@ -581,18 +578,11 @@ func (d *Dashboard) live(c echo.Context) error {
 			snap = append(snap, encode(msg{T: "set", ID: "lesson-steps", HTML: htmlIn(lang, templates.LessonSteps(v))}))
 		}
 	}
-	var stepsHTML bytes.Buffer
 	d.mu.Lock()
 	all := d.ring.All()
 	d.mu.Unlock()
-	for i, s := range all {
-		sv := d.withDecision(s, stepView(s))
-		// Only the newest steps come whole; older ones sit folded in their stories, and
-		// their bodies (diffs, decisions) were most of a 300-step page's megabyte.
-		sv.Lazy = i < len(all)-fullSteps
-		_ = templates.StepItem(sv).Render(i18n.WithLang(ctx, lang), &stepsHTML)
-	}
-	snap = append(snap, encode(msg{T: "set", ID: "steps", HTML: stepsHTML.String()}),
+	stepsHTML := d.storiesHTML(i18n.WithLang(ctx, lang), all, mineOn(obj))
+	snap = append(snap, encode(msg{T: "set", ID: "steps", HTML: stepsHTML}),
 		encode(msg{T: "up", ID: "diagram", HTML: htmlIn(lang, diagram.View(d.nodeNames(), d.tokens()))}))
 	if d.cfg.Gate != nil {
 		on := d.cfg.Gate.StepMode()

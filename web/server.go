@@ -226,6 +226,7 @@ func (d *Dashboard) Register(e *echo.Echo) {
 	e.GET("/ws/logs", d.logs, page...)
 	e.GET("/ws/exec", d.exec, page...)
 	e.GET("/ui/step/:seq", d.stepBody, page...)
+	e.GET("/ui/story/:id", d.storySteps, page...)
 	openapi := editor.NewOpenAPI(d.client.Discovery().RESTClient())
 	e.GET(editor.Prefix, openapi.Handle, page...)
 	e.GET(editor.Prefix+"/*", openapi.Handle, page...)

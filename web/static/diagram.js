@@ -373,6 +373,8 @@
       }
     }
     ol.insertBefore(li, before);
+    // data-n is how many steps the story has, shown or not (a folded story's were not sent).
+    if (live) sec.dataset.n = Number(sec.dataset.n || 0) + 1;
     if (mine(li)) sec.hidden = false;
     if (live && st.story !== sec) {
       // A new story plays: the older ones fold (and can be replayed).
@@ -385,7 +387,7 @@
     return sec;
   }
   function count(sec) {
-    const n = $("ol", sec).children.length;
+    const n = Math.max(Number(sec.dataset.n || 0), $("ol", sec).children.length);
     $(".story-count", sec).textContent = n === 1 ? L.step : fmt(L.steps, n);
   }
   function trim(list) {
@@ -394,7 +396,8 @@
     for (let i = 0; i < all.length - 300; i++) {
       const sec = all[i].closest(".story");
       all[i].remove();
-      if (sec && !$("li", sec)) sec.remove();
+      // The server still has them: opening the story fetches them again.
+      if (sec) sec.dataset.more = "";
     }
   }
   // Incoming steps are put into the DOM in batches, however many arrive.
@@ -442,26 +445,55 @@
       list.scrollTop = end;
     }
   }
-  // reset regroups a fresh list of steps (a page load or reconnect) into stories; the
-  // newest story is open, older ones folded. Nothing is animated.
+  // reset takes a fresh list of stories (a page load or reconnect): one summary per story,
+  // only the newest with its latest steps (see storiesHTML in web/storysnap.go). The newest
+  // story is open, older ones folded. Nothing is animated.
   function reset() {
     const list = $("#steps");
     if (!list) return;
-    const lis = $$("li.step", list);
-    $$(".story", list).forEach((s) => s.remove());
-    list.textContent = "";
     st.story = null;
-    const secs = new Set();
-    for (const li of lis) secs.add(place(li, list, false));
+    const secs = $$("details.story", list);
     secs.forEach(count);
-    const visible = $$("details.story:not([hidden])", list);
+    const visible = secs.filter((s) => !s.hidden);
     if (visible.length) {
-      visible[visible.length - 1].open = true;
-      st.story = visible[visible.length - 1];
+      const last = visible[visible.length - 1];
+      last.dataset.noload = ""; // opened here with its newest steps: no fetch of the rest
+      last.open = true;
+      st.story = last;
     }
     list.scrollTop = list.scrollHeight;
   }
+  // load fetches the steps of a story the snapshot sent folded (or in part) and puts the
+  // ones not on the page yet in their place.
+  function load(sec) {
+    if (!sec || !("more" in sec.dataset)) return Promise.resolve();
+    if (sec.loading) return sec.loading;
+    const list = $("#steps");
+    sec.loading = fetch("/ui/story/" + sec.dataset.story, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : Promise.reject(new Error(r.statusText))))
+      .then((h) => {
+        const t = document.createElement("template");
+        t.innerHTML = h;
+        for (const li of Array.from(t.content.querySelectorAll("li.step"))) {
+          if (!document.getElementById(li.id)) place(li, list, false);
+        }
+        delete sec.dataset.more;
+        const b = $(".more-steps", sec);
+        if (b) b.remove();
+        count(sec);
+      })
+      .catch(() => {})
+      .finally(() => (sec.loading = null));
+    return sec.loading;
+  }
   function replay(sec) {
+    if ("more" in sec.dataset) {
+      load(sec).then(() => replay2(sec));
+      return;
+    }
+    replay2(sec);
+  }
+  function replay2(sec) {
     clearTimeout(st.timer);
     st.queue = [];
     st.playing = false;
@@ -509,11 +541,28 @@
     if (ev.target.id === "anim-speed") setSpeed(ev.target.value);
   });
   document.addEventListener("click", (ev) => {
+    const m = ev.target.closest(".more-steps");
+    if (m) load(m.closest(".story"));
     const b = ev.target.closest(".replay");
     if (!b) return;
     ev.preventDefault();
     replay(b.closest(".story"));
   });
+  // A folded story's steps are fetched when it opens (toggle does not bubble: caught on its
+  // way down), except the newest, which came with its latest steps.
+  document.addEventListener(
+    "toggle",
+    (ev) => {
+      const sec = ev.target;
+      if (!sec.classList || !sec.classList.contains("story") || !sec.open) return;
+      if ("noload" in sec.dataset) {
+        delete sec.dataset.noload;
+        return;
+      }
+      load(sec);
+    },
+    true
+  );
   // The list follows its end until the learner scrolls up. A scroll the list made itself
   // (follow) is not looked at: reading its heights there laid the page out once more.
   const list0 = $("#steps");
@@ -535,5 +584,5 @@
   setSpeed(st.speed);
   mount();
   reset();
-  window.wkDiagram = { step: step, reset: reset, mount: mount, held: held, replay: replay, setSpeed: setSpeed, state: st };
+  window.wkDiagram = { step: step, reset: reset, mount: mount, held: held, replay: replay, load: load, setSpeed: setSpeed, state: st };
 })();
