@@ -202,6 +202,22 @@ var resourceTable = []*resource{
 		newObj: func() runtime.Object { return &appsv1.Deployment{} }, newList: func() runtime.Object { return &appsv1.DeploymentList{} },
 	},
 	{
+		gvr: appsV1.WithResource("statefulsets"), kind: "StatefulSet", singular: "statefulset", namespaced: true,
+		shortNames: []string{"sts"}, categories: []string{"all"}, subresources: []string{"status", "scale"},
+		hasStatus: true, bumpGeneration: true,
+		newObj: func() runtime.Object { return &appsv1.StatefulSet{} }, newList: func() runtime.Object { return &appsv1.StatefulSetList{} },
+	},
+	{
+		gvr: appsV1.WithResource("daemonsets"), kind: "DaemonSet", singular: "daemonset", namespaced: true,
+		shortNames: []string{"ds"}, categories: []string{"all"}, subresources: []string{"status"},
+		hasStatus: true, bumpGeneration: true,
+		newObj: func() runtime.Object { return &appsv1.DaemonSet{} }, newList: func() runtime.Object { return &appsv1.DaemonSetList{} },
+	},
+	{
+		gvr: appsV1.WithResource("controllerrevisions"), kind: "ControllerRevision", singular: "controllerrevision", namespaced: true,
+		newObj: func() runtime.Object { return &appsv1.ControllerRevision{} }, newList: func() runtime.Object { return &appsv1.ControllerRevisionList{} },
+	},
+	{
 		gvr: discoveryV1.WithResource("endpointslices"), kind: "EndpointSlice", singular: "endpointslice", namespaced: true,
 		newObj: func() runtime.Object { return &discoveryv1.EndpointSlice{} }, newList: func() runtime.Object { return &discoveryv1.EndpointSliceList{} },
 	},

@@ -331,6 +331,10 @@ func prepareForCreate(obj runtime.Object) {
 		o.Status = appsv1.ReplicaSetStatus{}
 	case *appsv1.Deployment:
 		o.Status = appsv1.DeploymentStatus{}
+	case *appsv1.StatefulSet:
+		o.Status = appsv1.StatefulSetStatus{}
+	case *appsv1.DaemonSet:
+		o.Status = appsv1.DaemonSetStatus{}
 	case *batchv1.Job:
 		o.Status = batchv1.JobStatus{}
 		generateJobSelector(o)

@@ -1,5 +1,5 @@
 // Package controllers wires webkube's controllers together the way kube-controller-manager
-// does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob and garbage
+// does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob, StatefulSet and garbage
 // collector controllers, each a client of the API server.
 package controllers
 
@@ -18,6 +18,7 @@ import (
 	"webkube/cluster/controllers/garbagecollector"
 	"webkube/cluster/controllers/job"
 	"webkube/cluster/controllers/replicaset"
+	"webkube/cluster/controllers/statefulset"
 	"webkube/cluster/stepper"
 )
 
@@ -43,6 +44,7 @@ type Manager struct {
 	GarbageColl *garbagecollector.Collector
 	Job         *job.Controller
 	CronJob     *cronjob.Controller
+	StatefulSet *statefulset.Controller
 }
 
 // NewManager builds every controller; nothing runs until Start.
@@ -77,6 +79,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
+	if m.StatefulSet, err = statefulset.New(statefulset.Config{Client: cfg.client("statefulset-controller"), Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
 	if m.GarbageColl, err = garbagecollector.New(garbagecollector.Config{Client: cfg.client("garbage-collector"), Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
@@ -106,6 +112,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	if err := m.CronJob.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.StatefulSet.Start(ctx); err != nil {
 		return err
 	}
 	return m.Deployment.Start(ctx)

@@ -63,6 +63,10 @@ func Default(obj runtime.Object) {
 		defaultDeployment(o)
 	case *discoveryv1.EndpointSlice:
 		defaultEndpointSlice(o)
+	case *appsv1.StatefulSet:
+		defaultStatefulSet(o)
+	case *appsv1.DaemonSet:
+		defaultDaemonSet(o)
 	case *batchv1.Job:
 		defaultJob(o)
 	case *batchv1.CronJob:

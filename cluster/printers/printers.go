@@ -168,6 +168,12 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return eventCells(o, now)
 	case *corev1.ConfigMap:
 		return []interface{}{o.Name, int64(len(o.Data) + len(o.BinaryData)), age(o.CreationTimestamp, now)}
+	case *appsv1.StatefulSet:
+		return statefulSetCells(o, now)
+	case *appsv1.DaemonSet:
+		return daemonSetCells(o, now)
+	case *appsv1.ControllerRevision:
+		return controllerRevisionCells(o, now)
 	case *batchv1.Job:
 		return jobCells(o, now)
 	case *batchv1.CronJob:

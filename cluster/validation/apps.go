@@ -39,6 +39,13 @@ func validateReplicas(r *int32) field.ErrorList {
 // validateSelectorAndTemplate holds what ReplicaSets and Deployments share: a non-empty
 // selector that the template's labels satisfy, and a template whose pods restart Always.
 func validateSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplateSpec) field.ErrorList {
+	// kube-apiserver says "deployment" and "ReplicaSet" for both.
+	return selectorAndTemplate("deployment", "ReplicaSet", sel, t)
+}
+
+// selectorAndTemplate is the check every pod controller's spec gets; kind and Kind name
+// it in the messages as kube-apiserver does.
+func selectorAndTemplate(kind, Kind string, sel *metav1.LabelSelector, t *corev1.PodTemplateSpec) field.ErrorList {
 	var errs field.ErrorList
 	selPath := specPath.Child("selector")
 	if sel == nil {
@@ -46,8 +53,7 @@ func validateSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplat
 	} else {
 		errs = append(errs, metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, selPath)...)
 		if len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
-			// kube-apiserver says "deployment" for ReplicaSets too.
-			errs = append(errs, field.Invalid(selPath, sel, "empty selector is invalid for deployment"))
+			errs = append(errs, field.Invalid(selPath, sel, "empty selector is invalid for "+kind))
 		}
 	}
 	selector, err := metav1.LabelSelectorAsSelector(sel)
@@ -63,7 +69,7 @@ func validateSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplat
 		errs = append(errs, field.NotSupported(tPath.Child("spec", "restartPolicy"), t.Spec.RestartPolicy, []corev1.RestartPolicy{corev1.RestartPolicyAlways}))
 	}
 	if t.Spec.ActiveDeadlineSeconds != nil {
-		errs = append(errs, field.Invalid(tPath.Child("spec", "activeDeadlineSeconds"), *t.Spec.ActiveDeadlineSeconds, "activeDeadlineSeconds in ReplicaSet is not Supported"))
+		errs = append(errs, field.Invalid(tPath.Child("spec", "activeDeadlineSeconds"), *t.Spec.ActiveDeadlineSeconds, "activeDeadlineSeconds in "+Kind+" is not Supported"))
 	}
 	return errs
 }

@@ -54,6 +54,12 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateDeployment(o)
 	case *discoveryv1.EndpointSlice:
 		return validateEndpointSlice(o)
+	case *appsv1.StatefulSet:
+		return validateStatefulSet(o)
+	case *appsv1.DaemonSet:
+		return validateDaemonSet(o)
+	case *appsv1.ControllerRevision:
+		return validateControllerRevision(o)
 	case *batchv1.Job:
 		return validateJob(o)
 	case *batchv1.CronJob:
@@ -106,6 +112,12 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return update(o, old, validateDeploymentUpdate)
 	case *discoveryv1.EndpointSlice:
 		return update(o, old, validateEndpointSliceUpdate)
+	case *appsv1.StatefulSet:
+		return update(o, old, validateStatefulSetUpdate)
+	case *appsv1.DaemonSet:
+		return update(o, old, validateDaemonSetUpdate)
+	case *appsv1.ControllerRevision:
+		return update(o, old, validateControllerRevisionUpdate)
 	case *batchv1.Job:
 		return update(o, old, validateJobUpdate)
 	case *batchv1.CronJob:

@@ -1,0 +1,192 @@
+package validation
+
+import (
+	"fmt"
+	"slices"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// StatefulSet, DaemonSet and ControllerRevision, as k8s.io/kubernetes/pkg/apis/apps/validation.
+
+func validateStatefulSet(s *appsv1.StatefulSet) field.ErrorList {
+	errs := objectMeta(&s.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	return append(errs, validateStatefulSetSpec(&s.Spec)...)
+}
+
+func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec) field.ErrorList {
+	var errs field.ErrorList
+	switch spec.PodManagementPolicy {
+	case "":
+		errs = append(errs, field.Required(specPath.Child("podManagementPolicy"), ""))
+	case appsv1.OrderedReadyPodManagement, appsv1.ParallelPodManagement:
+	default:
+		errs = append(errs, field.Invalid(specPath.Child("podManagementPolicy"), spec.PodManagementPolicy,
+			fmt.Sprintf("must be '%s' or '%s'", appsv1.OrderedReadyPodManagement, appsv1.ParallelPodManagement)))
+	}
+	errs = append(errs, validateStatefulSetStrategy(&spec.UpdateStrategy)...)
+	errs = append(errs, validateClaimRetention(spec.PersistentVolumeClaimRetentionPolicy)...)
+	errs = append(errs, validateReplicas(spec.Replicas)...)
+	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
+	if spec.RevisionHistoryLimit != nil {
+		errs = append(errs, nonNegative(int64(*spec.RevisionHistoryLimit), specPath.Child("revisionHistoryLimit"))...)
+	}
+	if spec.Ordinals != nil {
+		errs = append(errs, nonNegative(int64(spec.Ordinals.Start), specPath.Child("ordinals.start"))...)
+	}
+	if spec.ServiceName != "" {
+		// Pods are named <pod>.<serviceName> in DNS: it must be a Service's name.
+		errs = append(errs, dns1123Label(spec.ServiceName, specPath.Child("serviceName"))...)
+	}
+	// Its pods get a volume per claim template, which the containers may mount.
+	tmpl := spec.Template.DeepCopy()
+	for _, t := range spec.VolumeClaimTemplates {
+		if slices.ContainsFunc(tmpl.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == t.Name }) {
+			continue
+		}
+		tmpl.Spec.Volumes = append(tmpl.Spec.Volumes, corev1.Volume{Name: t.Name, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: t.Name}}})
+	}
+	errs = append(errs, selectorAndTemplate("statefulset", "StatefulSet", spec.Selector, tmpl)...)
+	seen := map[string]bool{}
+	for i, t := range spec.VolumeClaimTemplates {
+		p := specPath.Child("volumeClaimTemplates").Index(i).Child("metadata", "name")
+		if t.Name == "" {
+			errs = append(errs, field.Required(p, "name or generateName is required"))
+			continue
+		}
+		errs = append(errs, dns1123Subdomain(t.Name, p)...)
+		if seen[t.Name] {
+			errs = append(errs, field.Duplicate(p, t.Name))
+		}
+		seen[t.Name] = true
+	}
+	return errs
+}
+
+func validateStatefulSetStrategy(s *appsv1.StatefulSetUpdateStrategy) field.ErrorList {
+	path := specPath.Child("updateStrategy")
+	switch s.Type {
+	case "":
+		return field.ErrorList{field.Required(path, "")}
+	case appsv1.OnDeleteStatefulSetStrategyType:
+		if s.RollingUpdate != nil {
+			return field.ErrorList{field.Invalid(path.Child("rollingUpdate"), s.RollingUpdate,
+				fmt.Sprintf("only allowed for updateStrategy '%s'", appsv1.RollingUpdateStatefulSetStrategyType))}
+		}
+	case appsv1.RollingUpdateStatefulSetStrategyType:
+		if s.RollingUpdate != nil && s.RollingUpdate.Partition != nil {
+			return nonNegative(int64(*s.RollingUpdate.Partition), path.Child("rollingUpdate", "partition"))
+		}
+	default:
+		return field.ErrorList{field.Invalid(path, s,
+			fmt.Sprintf("must be '%s' or '%s'", appsv1.RollingUpdateStatefulSetStrategyType, appsv1.OnDeleteStatefulSetStrategyType))}
+	}
+	return nil
+}
+
+func validateClaimRetention(p *appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy) field.ErrorList {
+	if p == nil {
+		return nil
+	}
+	path := specPath.Child("persistentVolumeClaimRetentionPolicy")
+	ok := []appsv1.PersistentVolumeClaimRetentionPolicyType{appsv1.RetainPersistentVolumeClaimRetentionPolicyType, appsv1.DeletePersistentVolumeClaimRetentionPolicyType}
+	var errs field.ErrorList
+	for name, v := range map[string]appsv1.PersistentVolumeClaimRetentionPolicyType{"whenDeleted": p.WhenDeleted, "whenScaled": p.WhenScaled} {
+		if v != ok[0] && v != ok[1] {
+			errs = append(errs, field.NotSupported(path.Child(name), v, ok))
+		}
+	}
+	return errs
+}
+
+// validateStatefulSetUpdate: only replicas, ordinals, template, updateStrategy,
+// revisionHistoryLimit, persistentVolumeClaimRetentionPolicy and minReadySeconds may change.
+func validateStatefulSetUpdate(s, old *appsv1.StatefulSet) field.ErrorList {
+	errs := metaUpdate(&s.ObjectMeta, &old.ObjectMeta)
+	errs = append(errs, validateStatefulSetSpec(&s.Spec)...)
+	clone := s.Spec.DeepCopy()
+	clone.Replicas, clone.Ordinals, clone.Template = old.Spec.Replicas, old.Spec.Ordinals, old.Spec.Template
+	clone.UpdateStrategy, clone.RevisionHistoryLimit = old.Spec.UpdateStrategy, old.Spec.RevisionHistoryLimit
+	clone.PersistentVolumeClaimRetentionPolicy, clone.MinReadySeconds = old.Spec.PersistentVolumeClaimRetentionPolicy, old.Spec.MinReadySeconds
+	if !apiequality.Semantic.DeepEqual(*clone, old.Spec) {
+		errs = append(errs, field.Forbidden(specPath, "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"))
+	}
+	return errs
+}
+
+func validateDaemonSet(d *appsv1.DaemonSet) field.ErrorList {
+	errs := objectMeta(&d.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	return append(errs, validateDaemonSetSpec(&d.Spec)...)
+}
+
+func validateDaemonSetSpec(spec *appsv1.DaemonSetSpec) field.ErrorList {
+	errs := selectorAndTemplate("daemonset", "DaemonSet", spec.Selector, &spec.Template)
+	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
+	if spec.RevisionHistoryLimit != nil {
+		errs = append(errs, nonNegative(int64(*spec.RevisionHistoryLimit), specPath.Child("revisionHistoryLimit"))...)
+	}
+	path := specPath.Child("updateStrategy")
+	switch s := spec.UpdateStrategy; s.Type {
+	case appsv1.OnDeleteDaemonSetStrategyType:
+	case appsv1.RollingUpdateDaemonSetStrategyType:
+		if s.RollingUpdate == nil {
+			return append(errs, field.Required(path.Child("rollingUpdate"), ""))
+		}
+		errs = append(errs, validateRollingUpdateDaemonSet(s.RollingUpdate, path.Child("rollingUpdate"))...)
+	default:
+		errs = append(errs, field.NotSupported(path, s, []appsv1.DaemonSetUpdateStrategyType{
+			appsv1.RollingUpdateDaemonSetStrategyType, appsv1.OnDeleteDaemonSetStrategyType}))
+	}
+	return errs
+}
+
+// validateRollingUpdateDaemonSet: exactly one of maxUnavailable and maxSurge is non-zero.
+func validateRollingUpdateDaemonSet(ru *appsv1.RollingUpdateDaemonSet, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	unavail, surge := path.Child("maxUnavailable"), path.Child("maxSurge")
+	errs = append(errs, positiveIntOrPercent(ru.MaxUnavailable, unavail)...)
+	errs = append(errs, positiveIntOrPercent(ru.MaxSurge, surge)...)
+	errs = append(errs, notOver100Percent(ru.MaxUnavailable, unavail)...)
+	errs = append(errs, notOver100Percent(ru.MaxSurge, surge)...)
+	hasUnavail, hasSurge := intOrPercentValue(ru.MaxUnavailable) != 0, intOrPercentValue(ru.MaxSurge) != 0
+	switch {
+	case hasUnavail && hasSurge:
+		errs = append(errs, field.Invalid(surge, valueOf(ru.MaxSurge), "may not be set when maxUnavailable is non-zero"))
+	case !hasUnavail && !hasSurge:
+		errs = append(errs, field.Required(unavail, "cannot be 0 when maxSurge is 0"))
+	}
+	return errs
+}
+
+func notOver100Percent(v *intstr.IntOrString, path *field.Path) field.ErrorList {
+	if v != nil && v.Type == intstr.String && intOrPercentValue(v) > 100 {
+		return field.ErrorList{field.Invalid(path, v.StrVal, "must not be greater than 100%")}
+	}
+	return nil
+}
+
+func validateDaemonSetUpdate(d, old *appsv1.DaemonSet) field.ErrorList {
+	errs := metaUpdate(&d.ObjectMeta, &old.ObjectMeta)
+	errs = append(errs, validateDaemonSetSpec(&d.Spec)...)
+	return append(errs, apivalidation.ValidateImmutableField(d.Spec.Selector, old.Spec.Selector, specPath.Child("selector"))...)
+}
+
+func validateControllerRevision(r *appsv1.ControllerRevision) field.ErrorList {
+	errs := objectMeta(&r.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	if len(r.Data.Raw) == 0 && r.Data.Object == nil {
+		errs = append(errs, field.Required(field.NewPath("data"), "data is mandatory"))
+	}
+	return append(errs, nonNegative(r.Revision, field.NewPath("revision"))...)
+}
+
+func validateControllerRevisionUpdate(r, old *appsv1.ControllerRevision) field.ErrorList {
+	errs := metaUpdate(&r.ObjectMeta, &old.ObjectMeta)
+	errs = append(errs, validateControllerRevision(r)...)
+	return append(errs, apivalidation.ValidateImmutableField(r.Data, old.Data, field.NewPath("data"))...)
+}
