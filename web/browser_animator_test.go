@@ -522,4 +522,32 @@ func TestBrowserAnimatorKorean(t *testing.T) {
 	run(t, b, "reload", 20*time.Second, chromedp.Reload())
 	waitJS(t, b, "live again", `window.wk && window.wk.ready && document.documentElement.lang === 'ko'`, 10*time.Second)
 	waitJS(t, b, "Korean step title after reload", stepTitle, 10*time.Second)
+	koreanReasons(t, b, e)
+}
+
+// koreanReasons: the sentences that say why are Korean too: the held bind with the
+// scheduler's reason, the scheduler's reason in the bind step's decision and the
+// evidence line, live and after a reload, with no English sentence in them. It goes on
+// from TestBrowserAnimatorKorean, the scheduler holding pod echo at ①.
+func koreanReasons(t *testing.T, b context.Context, e *env) {
+	// Three English words in a row are a sentence; names and field paths are not.
+	const noEnglish = `(s => !/\b[A-Za-z]+ [a-z]+ [a-z]+\b/.test(s))`
+	held := "다음 ②: 스케줄러가 echo를 node-1에 바인딩합니다: 노드가 이것 하나뿐입니다."
+	heldJS := fmt.Sprintf(`(() => { const m = document.querySelector('#diagram-msg'); const h = document.querySelector('[data-testid=held-say]'); return !!m && !!h && m.textContent === %q && %s(h.textContent) })()`, held, noEnglish)
+	run(t, b, "next", 5*time.Second, click(`#step-next`))
+	waitJS(t, b, "Korean held bind with the scheduler's reason", heldJS, 10*time.Second)
+	run(t, b, "reload", 20*time.Second, chromedp.Reload())
+	waitJS(t, b, "live again", `window.wk && window.wk.ready`, 10*time.Second)
+	waitJS(t, b, "Korean held bind after reload", heldJS, 10*time.Second)
+	e.c.Gate.SetStepMode(false)
+	bound := fmt.Sprintf(`(() => {
+		const li = Array.from(document.querySelectorAll('#steps li.step')).find(l => l.dataset.flow === 'pod' && l.dataset.n === '2');
+		if (!li) return false;
+		const ev = li.querySelector('[data-testid=evidence]'), why = li.querySelector('[data-testid=decision-why]');
+		return !!ev && !!why && ev.textContent.startsWith('MODIFIED Pod default/echo: spec.nodeName이 node-1(으)로 정해졌습니다') &&
+			why.textContent === 'node-1이(가) 선택되었습니다: 노드가 이것 하나뿐입니다.' && %[1]s(ev.textContent) && %[1]s(why.textContent) })()`, noEnglish)
+	waitJS(t, b, "Korean evidence and scheduler reason in the bind step", bound, 15*time.Second)
+	run(t, b, "reload", 20*time.Second, chromedp.Reload())
+	waitJS(t, b, "live again", `window.wk && window.wk.ready`, 10*time.Second)
+	waitJS(t, b, "Korean evidence and scheduler reason after reload", bound, 15*time.Second)
 }

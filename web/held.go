@@ -26,11 +26,23 @@ func heldView(s stepper.Step) templates.HeldView {
 	say := func(key string, args ...any) {
 		h.Key, h.Args, h.Sentence = key, args, i18n.Tr("en", key, args...)
 	}
-	why := func(def string) string {
-		if s.Why != "" {
+	// why is the component's reason as a clause (": it has 1, wants 3"), said in the
+	// page's language when the component gave it as a catalogue key.
+	why := func() any {
+		switch {
+		case s.Because.Key != "":
+			return i18n.Msg{Key: i18n.K("anim.held_why"), Args: []any{s.Because}}
+		case s.Why != "":
 			return ": " + s.Why
 		}
-		return def
+		return ""
+	}
+	// says is what the component will do, as it said it (a catalogue key), or english.
+	says := func(english string) any {
+		if s.Says.Key != "" {
+			return s.Says
+		}
+		return english
 	}
 	node := strings.TrimPrefix(s.Component, "kubelet/")
 	switch s.Component + " " + s.Action {
@@ -39,22 +51,22 @@ func heldView(s stepper.Step) templates.HeldView {
 		say(i18n.K("anim.held_see"), s.Name)
 	case "scheduler bind":
 		h.Flow, h.N, h.From = steps.FlowPod, 2, steps.Scheduler
-		say(i18n.K("anim.held_bind"), s.Name, s.Node, why(""))
+		say(i18n.K("anim.held_bind"), s.Name, s.Node, why())
 	case "replicaset-controller see-diff":
 		h.Flow, h.N, h.From, h.To, h.Style = steps.FlowReplicaSet, 1, steps.APIServer, steps.RSCtrl, steps.Watch
-		say(i18n.K("anim.held_rs_see"), s.Name, strings.TrimPrefix(s.Message, "ReplicaSet "+s.Name+" "))
+		say(i18n.K("anim.held_rs_see"), s.Name, says(strings.TrimPrefix(s.Message, "ReplicaSet "+s.Name+" ")))
 	case "replicaset-controller create-pod":
 		h.Flow, h.N, h.From = steps.FlowReplicaSet, 2, steps.RSCtrl
-		say(i18n.K("anim.held_rs_create"), s.Name, why(""))
+		say(i18n.K("anim.held_rs_create"), s.Name, why())
 	case "replicaset-controller delete-pod":
 		h.Flow, h.N, h.From = steps.FlowReplicaSet, 2, steps.RSCtrl
-		say(i18n.K("anim.held_rs_delete"), s.Name, why(""))
+		say(i18n.K("anim.held_rs_delete"), s.Name, why())
 	case "garbage-collector delete-dependent":
 		h.Flow, h.N, h.From = steps.FlowGC, 2, steps.GC
 		say(i18n.K("anim.held_gc"), s.Kind, s.Name)
 	case "deployment-controller scale-replicaset":
 		h.Flow, h.N, h.From = steps.FlowDeployment, 2, steps.DeployCtrl
-		say(i18n.K("anim.held_deploy"), s.Message)
+		say(i18n.K("anim.held_said"), says(s.Message), "")
 	case "kubelet/" + node + " see-pod":
 		h.Flow, h.N, h.From, h.To, h.Style = steps.FlowPod, 3, steps.APIServer, steps.Kubelet(node), steps.Watch
 		say(i18n.K("anim.held_kubelet_see"), node, s.Name)
@@ -72,14 +84,18 @@ func heldView(s stepper.Step) templates.HeldView {
 		if strings.HasPrefix(s.Component, "endpoints") {
 			h.Flow, h.N, h.From = steps.FlowEndpoints, 3, steps.EPCtrl
 		}
-		say(i18n.K("anim.held_other"), strings.ReplaceAll(s.Component, "-", " "), s.Message)
+		if s.Says.Key != "" {
+			say(i18n.K("anim.held_said"), s.Says, why())
+		} else {
+			say(i18n.K("anim.held_other"), strings.ReplaceAll(s.Component, "-", " "), s.Message)
+		}
 	}
 	return h
 }
 
 // decisionView is the scheduler's decision as the bind step shows it.
 func decisionView(d scheduler.Decision) *templates.DecisionView {
-	v := &templates.DecisionView{Chosen: d.Chosen, Message: d.Message}
+	v := &templates.DecisionView{Chosen: d.Chosen, Message: d.Message, Why: d.Because()}
 	for _, n := range d.Nodes {
 		r := templates.NodeDecision{Node: n.Node, Feasible: n.Feasible, Reasons: n.Reasons, Score: n.Score, Chosen: n.Node == d.Chosen}
 		for plugin, sc := range n.Scores {

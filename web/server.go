@@ -302,7 +302,7 @@ func stepView(s steps.Step) templates.StepView {
 		Owner: s.Owner, Time: s.Time.Format("15:04:05.000"), ResourceVersion: s.ResourceVersion,
 		Evidence: s.Evidence, Diff: s.Diff, From: s.From, To: s.To, Style: s.Style, Fail: s.Fail,
 		Reason: s.Reason, Phase: s.Phase, Story: s.Story, StoryTitle: s.StoryTitle,
-		TitleKey: s.TitleKey, TitleArgs: s.TitleArgs, StoryTitleKey: s.StoryTitleKey, StoryTitleArgs: s.StoryTitleArgs,
+		TitleKey: s.TitleKey, TitleArgs: s.TitleArgs, StoryTitleKey: s.StoryTitleKey, StoryTitleArgs: s.StoryTitleArgs, Ev: s.Ev,
 		Obj: steps.Key(s.Kind, s.Namespace, s.Name)}
 	if kind, name, ok := strings.Cut(s.Owner, "/"); ok {
 		v.OwnerKey = steps.Key(kind, s.Namespace, name)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"webkube/cluster/stepper"
 )
 
 // NodeResult is how one node fared for one pod.
@@ -30,8 +32,19 @@ type Decision struct {
 // Why says in one plain clause why the chosen node won: "it is the only node that passes
 // every filter", or its score against the others'.
 func (d Decision) Why() string {
+	en, _ := d.reason()
+	return en
+}
+
+// Because is Why as a key of the dashboard's catalogues, said in each page's language.
+func (d Decision) Because() stepper.Text {
+	_, t := d.reason()
+	return t
+}
+
+func (d Decision) reason() (string, stepper.Text) {
 	if d.Chosen == "" {
-		return d.Message
+		return d.Message, stepper.Text{}
 	}
 	feasible, best, second := 0, int64(-1), int64(-1)
 	for _, n := range d.Nodes {
@@ -47,13 +60,14 @@ func (d Decision) Why() string {
 	}
 	switch {
 	case len(d.Nodes) == 1:
-		return "it is the only node"
+		return "it is the only node", stepper.Say("why.only_node")
 	case feasible == 1:
-		return "it is the only node that passes every filter"
+		return "it is the only node that passes every filter", stepper.Say("why.only_feasible")
 	case second == best:
-		return fmt.Sprintf("it ties with another node at score %d and won the draw", best)
+		return fmt.Sprintf("it ties with another node at score %d and won the draw", best), stepper.Say("why.tie", best)
 	}
-	return fmt.Sprintf("it scores %d, the highest of the %d nodes that pass every filter", best, feasible)
+	return fmt.Sprintf("it scores %d, the highest of the %d nodes that pass every filter", best, feasible),
+		stepper.Say("why.highest", best, feasible)
 }
 
 // ring keeps the last decisions, oldest overwritten first, so memory stays bounded

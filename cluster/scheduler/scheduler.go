@@ -242,7 +242,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
 	s.bindSem <- struct{}{}
 	go func() {
 		defer func() { <-s.bindSem }()
-		err := worker.Safely(func() error { s.bind(ctx, pod, d.Chosen, d.Why()); return nil })
+		err := worker.Safely(func() error { s.bind(ctx, pod, d); return nil })
 		if err != nil { // a panic: undo the assumption and try this pod again later
 			s.cache.forgetAssumed(pod.UID)
 			worker.LogRetry(s.cfg.Logger, key, err)
@@ -328,10 +328,11 @@ func leastAllocated(requested, capacity int64) int64 {
 	return (capacity - requested) * 100 / capacity
 }
 
-func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, node, why string) {
+func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, d Decision) {
+	node := d.Chosen
 	err := s.cfg.Gate.Wait(ctx, stepper.Step{Component: "scheduler", Action: "bind", Kind: "Pod",
 		Namespace: pod.Namespace, Name: pod.Name, Node: node,
-		Message: fmt.Sprintf("binding %s/%s to %s", pod.Namespace, pod.Name, node), Why: why})
+		Message: fmt.Sprintf("binding %s/%s to %s", pod.Namespace, pod.Name, node), Why: d.Why(), Because: d.Because()})
 	if err == nil {
 		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},

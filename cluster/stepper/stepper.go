@@ -18,7 +18,24 @@ type Step struct {
 	Node      string // node involved, if any
 	Message   string // human words: "binding default/echo to node-1"
 	Why       string // the reason, when the component knows it: "it is the only node that passes every filter"
+	// Says and Because are Message and Why as keys of the dashboard's message catalogues
+	// (web/i18n) with their arguments, so each page says them in its own language; Message
+	// and Why stay the English, for logs. Either may be empty.
+	Says, Because Text
 }
+
+// Text is a sentence as a catalogue key and its arguments; an argument may be a Text.
+type Text struct {
+	Key  string
+	Args []any
+}
+
+// Say is the Text of key with args. The dashboard's catalogue test finds keys written
+// as Say("key", ...), and fails if either language lacks one.
+func Say(key string, args ...any) Text { return Text{Key: key, Args: args} }
+
+// Msg returns the key and arguments (the dashboard's i18n.Keyed).
+func (t Text) Msg() (string, []any) { return t.Key, t.Args }
 
 // waiter is one held Wait; release is closed to let exactly that one go.
 type waiter struct {

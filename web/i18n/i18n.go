@@ -142,9 +142,57 @@ func Tr(lang, key string, args ...any) string {
 		return key
 	}
 	if len(args) > 0 {
-		return fmt.Sprintf(msg, args...)
+		return fmt.Sprintf(msg, said(lang, args)...)
 	}
 	return msg
+}
+
+// Keyed is a message kept as its catalogue key and arguments, to be said later in a
+// page's language. Msg is the dashboard's; the components' (stepper.Text) has the same
+// method without importing this package. An argument of Tr that is Keyed is said in the
+// same language as the message around it.
+type Keyed interface {
+	Msg() (key string, args []any)
+}
+
+// Msg is a message as its key and arguments.
+type Msg struct {
+	Key  string
+	Args []any
+}
+
+// Msg returns the key and arguments.
+func (m Msg) Msg() (string, []any) { return m.Key, m.Args }
+
+// In says m in lang; a Msg without a key is empty.
+func (m Msg) In(lang string) string {
+	if m.Key == "" {
+		return ""
+	}
+	return Tr(lang, m.Key, m.Args...)
+}
+
+// said replaces Keyed arguments by their sentence in lang (a copy; args is not changed).
+func said(lang string, args []any) []any {
+	var out []any
+	for i, a := range args {
+		k, ok := a.(Keyed)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		key, kargs := k.Msg()
+		out[i] = ""
+		if key != "" {
+			out[i] = Tr(lang, key, kargs...)
+		}
+	}
+	if out == nil {
+		return args
+	}
+	return out
 }
 
 // Negotiate picks the language: a remembered choice (cookie) wins, then the first of the

@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"fmt"
 	"strings"
 	"time"
 	"webkube/web/i18n"
@@ -81,6 +80,7 @@ type Step struct {
 	StoryTitleArgs  []any    `json:"-"`
 	ResourceVersion string   `json:"resourceVersion"`
 	Evidence        string   `json:"evidence"` // the watch event behind it: "MODIFIED Pod default/echo: spec.nodeName set"
+	Ev              i18n.Msg `json:"-"`        // Evidence as a catalogue key; mk sets Evidence, the English, from it
 	Diff            string   `json:"diff,omitempty"`
 }
 
@@ -120,6 +120,26 @@ func (s Step) TitleIn(lang string) string {
 		return s.Title
 	}
 	return i18n.Tr(lang, s.TitleKey, s.TitleArgs...)
+}
+
+// EvidenceIn is the step's evidence in lang: Kubernetes names, field paths and Event
+// messages stay as they are, the words around them are said in lang.
+func (s Step) EvidenceIn(lang string) string {
+	if s.Ev.Key == "" {
+		return s.Evidence
+	}
+	return s.Ev.In(lang)
+}
+
+// evFn words the evidence of one watch event: a catalogue key and its arguments, inside
+// "<TYPE> <Kind> <ns>/<name>: …".
+type evFn func(key string, args ...any) i18n.Msg
+
+// evidenceOf is the evFn for one watch event on one object.
+func evidenceOf(eventType, kind, ns, name string) evFn {
+	return func(key string, args ...any) i18n.Msg {
+		return i18n.Msg{Key: i18n.K("ev.event_on"), Args: []any{eventType, kind, ns, name, i18n.Msg{Key: key, Args: args}}}
+	}
 }
 
 // StoryTitleIn is the title of the step's story in lang.
@@ -171,10 +191,19 @@ func New(now func() time.Time) *Deriver {
 		events: map[types.UID]int32{}, ownedBy: map[types.UID]string{}, now: now}
 }
 
+// made, when set (by this package's tests), sees every step mk makes.
+var made func(Step)
+
 // mk numbers a step, stamps it and names its component from the arrow's non-API end.
 func (d *Deriver) mk(s Step) Step {
 	d.seq++
 	s.Seq = d.seq
+	if s.Ev.Key != "" {
+		s.Evidence = s.Ev.In("en")
+	}
+	if made != nil {
+		defer func() { made(s) }()
+	}
 	if s.Time.IsZero() {
 		s.Time = d.now()
 	}
@@ -228,9 +257,7 @@ func ownerOf(o metav1.Object, kind string) string {
 }
 
 func (d *Deriver) pod(eventType string, old, pod *corev1.Pod) []Step {
-	ev := func(what string) string {
-		return fmt.Sprintf("%s Pod %s/%s: %s", eventType, pod.Namespace, pod.Name, what)
-	}
+	ev := evidenceOf(eventType, "Pod", pod.Namespace, pod.Name)
 	rs := ownerOf(pod, "ReplicaSet")
 	owner := ""
 	if rs != "" {
@@ -274,7 +301,7 @@ func (d *Deriver) pod(eventType string, old, pod *corev1.Pod) []Step {
 }
 
 // created is the write that made the pod: the learner's, or its ReplicaSet's (step 2).
-func (d *Deriver) created(pod *corev1.Pod, rs string, ev func(string) string) Step {
+func (d *Deriver) created(pod *corev1.Pod, rs string, ev evFn) Step {
 	key := Key("Pod", pod.Namespace, pod.Name)
 	if rs != "" {
 		st := d.rss[pod.Namespace+"/"+rs]
@@ -282,41 +309,41 @@ func (d *Deriver) created(pod *corev1.Pod, rs string, ev func(string) string) St
 		return d.mk(Step{Flow: FlowReplicaSet, N: 2, From: RSCtrl, To: APIServer, Style: Write, Phase: "Pending",
 			Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: "ReplicaSet/" + rs,
 			StoryKey: Key("ReplicaSet", pod.Namespace, rs), Binds: []string{key},
-			ResourceVersion: pod.ResourceVersion, Evidence: ev("created with an ownerReference to ReplicaSet/" + rs)}.
+			ResourceVersion: pod.ResourceVersion, Ev: ev(i18n.K("ev.created_owned"), rs)}.
 			titled(i18n.K("step.rs_creates"), rs, pod.Name, has, st.desired))
 	}
 	return d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Phase: "Pending",
 		StoryKey: key, Binds: []string{key}, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name,
-		ResourceVersion: pod.ResourceVersion, Evidence: ev("created without an owner: a client wrote it")}.
+		ResourceVersion: pod.ResourceVersion, Ev: ev(i18n.K("ev.created_client"))}.
 		titled(i18n.K("step.you_created_pod"), pod.Name).root())
 }
 
 // progress reports the creation steps the pod has newly reached.
-func (d *Deriver) progress(eventType string, pod *corev1.Pod, pp *podProgress, ev func(string) string) []Step {
-	reached, why := 0, ""
+func (d *Deriver) progress(eventType string, pod *corev1.Pod, pp *podProgress, ev evFn) []Step {
+	reached, why := 0, i18n.Msg{}
 	switch {
 	case pod.Status.Phase == corev1.PodRunning || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
-		reached, why = 5, "status.phase "+string(pod.Status.Phase)
+		reached, why = 5, i18n.Msg{Key: i18n.K("ev.phase"), Args: []any{string(pod.Status.Phase)}}
 	case startedContainer(pod):
-		reached, why = 4, "status.containerStatuses reported"
+		reached, why = 4, i18n.Msg{Key: i18n.K("ev.statuses")}
 	case pod.Spec.NodeName != "" && (pod.Status.HostIP != "" || hasCondition(pod, corev1.PodInitialized) ||
 		hasCondition(pod, corev1.ContainersReady) || hasContainerStatus(pod)):
-		reached, why = 3, "kubelet wrote status (hostIP/conditions)"
+		reached, why = 3, i18n.Msg{Key: i18n.K("ev.kubelet_status")}
 	case pod.Spec.NodeName != "":
-		reached, why = 2, "spec.nodeName set to "+pod.Spec.NodeName
+		reached, why = 2, i18n.Msg{Key: i18n.K("ev.node_set"), Args: []any{pod.Spec.NodeName}}
 	case eventType == "ADDED" || pp.last == 0:
-		reached, why = 1, "spec.nodeName empty"
+		reached, why = 1, i18n.Msg{Key: i18n.K("ev.node_empty")}
 	}
 	var out []Step
 	for n := pp.last + 1; n <= reached; n++ {
-		w := why
+		w := ev(why.Key, why.Args...)
 		if n < reached {
-			w = why + " (implies this step)"
+			w = ev(i18n.K("ev.implied"), why)
 		}
 		if n == 2 && reached > 2 {
-			w = "spec.nodeName set to " + pod.Spec.NodeName
+			w = ev(i18n.K("ev.node_set"), pod.Spec.NodeName)
 		}
-		out = append(out, d.podStep(n, pod, pp.owner, ev(w)))
+		out = append(out, d.podStep(n, pod, pp.owner, w))
 	}
 	if reached > pp.last {
 		pp.last = reached
@@ -332,7 +359,7 @@ var podArrows = [6][3]string{{}, {APIServer, Scheduler, Watch}, {Scheduler, APIS
 
 var podPhases = [6]string{"", "Pending", "Bound", "Bound", "Bound", "Running"}
 
-func (d *Deriver) podStep(n int, pod *corev1.Pod, owner, evidence string) Step {
+func (d *Deriver) podStep(n int, pod *corev1.Pod, owner string, evidence i18n.Msg) Step {
 	a := podArrows[n]
 	node := pod.Spec.NodeName
 	end := func(c string) string {
@@ -350,7 +377,7 @@ func (d *Deriver) podStep(n int, pod *corev1.Pod, owner, evidence string) Step {
 	}
 	return d.mk(Step{Flow: FlowPod, N: n, From: end(a[0]), To: end(a[1]), Style: a[2], Phase: phase,
 		Node: node, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: owner,
-		StoryKey: Key("Pod", pod.Namespace, pod.Name), ResourceVersion: pod.ResourceVersion, Evidence: evidence}.
+		StoryKey: Key("Pod", pod.Namespace, pod.Name), ResourceVersion: pod.ResourceVersion, Ev: evidence}.
 		titled(podTitles[n]))
 }
 
@@ -387,7 +414,7 @@ func (d *Deriver) Event(e *corev1.Event, pod *corev1.Pod) []Step {
 	p := eventPod(e, pod)
 	var out []Step
 	for n := pp.last + 1; n <= target; n++ {
-		s := d.podStep(n, p, pp.owner, fmt.Sprintf("Event %s: %s", e.Reason, e.Message))
+		s := d.podStep(n, p, pp.owner, i18n.Msg{Key: i18n.K("ev.event"), Args: []any{e.Reason, e.Message}})
 		s.ResourceVersion = e.ResourceVersion
 		// lastTimestamp has whole seconds on the wire and would sort before the binding
 		// step; only the precise eventTime beats the time the event arrived.

@@ -18,7 +18,7 @@ var runFailures = map[string]bool{"CrashLoopBackOff": true, "CreateContainerErro
 
 // podFailures reports, once each, a container that cannot be pulled or keeps crashing,
 // and every restart, in red with the reason the kubelet wrote.
-func (d *Deriver) podFailures(old, pod *corev1.Pod, pp *podProgress, ev func(string) string) []Step {
+func (d *Deriver) podFailures(old, pod *corev1.Pod, pp *podProgress, ev evFn) []Step {
 	node := pod.Spec.NodeName
 	if node == "" {
 		return nil
@@ -46,7 +46,7 @@ func (d *Deriver) podFailures(old, pod *corev1.Pod, pp *podProgress, ev func(str
 			} else {
 				s.say(i18n.K("step.keeps_failing"), c.Name, pod.Name, w.Reason, c.RestartCount)
 			}
-			s.Evidence = ev("containerStatuses[" + c.Name + "].state.waiting " + w.Reason + ": " + w.Message)
+			s.Ev = ev(i18n.K("ev.waiting"), c.Name, w.Reason, w.Message)
 			out = append(out, d.mk(s))
 			continue
 		}
@@ -57,7 +57,7 @@ func (d *Deriver) podFailures(old, pod *corev1.Pod, pp *podProgress, ev func(str
 				s.Fail = t.Reason != "Completed"
 			}
 			s.Reason, s.Phase = "Restarted", string(pod.Status.Phase)
-			s.Evidence = ev(fmt.Sprintf("containerStatuses[%s].restartCount %d", c.Name, c.RestartCount))
+			s.Ev = ev(i18n.K("ev.restart_count"), c.Name, c.RestartCount)
 			out = append(out, d.mk(s))
 		}
 	}
@@ -75,7 +75,7 @@ func podReady(p *corev1.Pod) bool {
 
 // readiness: a running pod turned ready or not ready (its readiness probe), which the
 // kubelet writes, and which the endpoints controller acts on.
-func (d *Deriver) readiness(old, pod *corev1.Pod, pp *podProgress, wasRunning bool, ev func(string) string) []Step {
+func (d *Deriver) readiness(old, pod *corev1.Pod, pp *podProgress, wasRunning bool, ev evFn) []Step {
 	r := podReady(pod)
 	changed := r != pp.ready
 	pp.ready = r
@@ -85,7 +85,7 @@ func (d *Deriver) readiness(old, pod *corev1.Pod, pp *podProgress, wasRunning bo
 	s := Step{Flow: FlowEndpoints, N: 1, From: Kubelet(pod.Spec.NodeName), To: APIServer, Style: Write,
 		Node: pod.Spec.NodeName, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: pp.owner,
 		StoryKey: Key("Pod", pod.Namespace, pod.Name), ResourceVersion: pod.ResourceVersion, Phase: "Running",
-		Evidence: ev(fmt.Sprintf("condition Ready %v", r))}
+		Ev: ev(i18n.K("ev.ready"), r)}
 	if r {
 		s.say(i18n.K("step.ready"), pod.Name)
 	} else {
@@ -102,7 +102,7 @@ func (d *Deriver) eventFailure(e *corev1.Event, pod *corev1.Pod) []Step {
 	p := eventPod(e, pod)
 	s := Step{Fail: true, Reason: e.Reason, Kind: "Pod", Namespace: p.Namespace, Name: p.Name,
 		StoryKey: Key("Pod", p.Namespace, p.Name), ResourceVersion: e.ResourceVersion,
-		Evidence: fmt.Sprintf("Event %s from %s (count %d): %s", e.Reason, e.Source.Component, e.Count, e.Message)}
+		Ev: i18n.Msg{Key: i18n.K("ev.event_from"), Args: []any{e.Reason, e.Source.Component, e.Count, e.Message}}}
 	if pp != nil {
 		s.Owner = pp.owner
 	}
@@ -146,7 +146,8 @@ func (d *Deriver) Endpoints(eventType string, old, ep *corev1.Endpoints) []Step 
 func (d *Deriver) endpointSteps(ep *corev1.Endpoints, pod, verb string) []Step {
 	base := Step{Flow: FlowEndpoints, Kind: "Service", Namespace: ep.Namespace, Name: ep.Name,
 		StoryKey: Key("Pod", ep.Namespace, pod), ResourceVersion: ep.ResourceVersion, Fail: verb == "removes",
-		Evidence: fmt.Sprintf("Endpoints %s/%s: %s %s the ready addresses", ep.Namespace, ep.Name, pod, map[string]string{"adds": "joined", "removes": "left"}[verb])}
+		Ev: i18n.Msg{Key: map[string]string{"adds": i18n.K("ev.ep_joined"), "removes": i18n.K("ev.ep_left")}[verb],
+			Args: []any{ep.Namespace, ep.Name, pod}}}
 	s2 := base
 	s2.N, s2.From, s2.To, s2.Style = 2, APIServer, EPCtrl, Watch
 	s2.say(map[string]string{"adds": i18n.K("step.ep_sees_ready"), "removes": i18n.K("step.ep_sees_gone")}[verb], pod)

@@ -1,7 +1,6 @@
 package steps
 
 import (
-	"fmt"
 	"maps"
 	"sort"
 	"strings"
@@ -52,13 +51,13 @@ func (d *Deriver) deleter(pod *corev1.Pod, rs string) (who string, has, wants in
 
 // deletion is the write that starts a pod's deletion, by whoever did it, and the kubelet
 // of its node seeing it.
-func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev func(string) string) []Step {
+func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev evFn) []Step {
 	key := Key("Pod", pod.Namespace, pod.Name)
 	base := Step{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, To: APIServer, Style: Write,
 		Phase: "Terminating", Node: pod.Spec.NodeName, Binds: []string{key}, ResourceVersion: pod.ResourceVersion,
-		Evidence: ev("deletionTimestamp set")}
+		Ev: ev(i18n.K("ev.deletion_ts"))}
 	if pod.DeletionTimestamp == nil {
-		base.Evidence = ev("deleted at once (no grace period, or never on a node)")
+		base.Ev = ev(i18n.K("ev.deleted_at_once"))
 	}
 	if rs != "" {
 		base.Owner = "ReplicaSet/" + rs
@@ -85,7 +84,7 @@ func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev func(string) string) [
 		}
 		out = append(out, d.mk(Step{Flow: FlowDelete, N: 2, From: APIServer, To: Kubelet(pod.Spec.NodeName), Style: Watch,
 			Phase: "Terminating", Node: pod.Spec.NodeName, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name,
-			Owner: base.Owner, StoryKey: key, ResourceVersion: pod.ResourceVersion, Evidence: ev("deletionTimestamp set")}.
+			Owner: base.Owner, StoryKey: key, ResourceVersion: pod.ResourceVersion, Ev: ev(i18n.K("ev.deletion_ts"))}.
 			titled(i18n.K("step.kubelet_terminating"), pod.Name, g)))
 	}
 	return out
@@ -94,7 +93,7 @@ func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev func(string) string) [
 // podGone: the API server removed the pod. On a node, that follows the kubelet stopping
 // its containers and confirming with grace 0; its ReplicaSet, if it still wants it,
 // now sees desired ≠ current.
-func (d *Deriver) podGone(pod *corev1.Pod, rs string, ev func(string) string) []Step {
+func (d *Deriver) podGone(pod *corev1.Pod, rs string, ev evFn) []Step {
 	pp := d.pods[pod.UID]
 	delete(d.pods, pod.UID)
 	var out []Step
@@ -112,18 +111,18 @@ func (d *Deriver) podGone(pod *corev1.Pod, rs string, ev func(string) string) []
 		s := base
 		s.N, s.From, s.To, s.Style, s.Phase = 3, Kubelet(n), Containerd(n), CRI, "Terminating"
 		s.say(i18n.K("step.kubelet_stops"), pod.Name)
-		s.Evidence = ev("the kubelet confirmed with grace 0: its containers have stopped (implies this step)")
+		s.Ev = ev(i18n.K("ev.kubelet_confirmed"))
 		out = append(out, d.mk(s))
 		s = base
 		s.N, s.From, s.To, s.Style, s.Phase = 4, Kubelet(n), APIServer, Write, "Gone"
 		s.say(i18n.K("step.kubelet_confirms"), pod.Name)
-		s.Evidence = ev("removed")
+		s.Ev = ev(i18n.K("ev.removed"))
 		out = append(out, d.mk(s))
 	} else {
 		s := base
 		s.N, s.From, s.To, s.Style, s.Phase = 4, APIServer, APIServer, Write, "Gone"
 		s.say(i18n.K("step.removed_unscheduled"), pod.Name)
-		s.Evidence = ev("removed")
+		s.Ev = ev(i18n.K("ev.removed"))
 		out = append(out, d.mk(s))
 	}
 	if rs == "" {
@@ -137,7 +136,7 @@ func (d *Deriver) podGone(pod *corev1.Pod, rs string, ev func(string) string) []
 	if ok && !st.deleting && has < int(st.desired) {
 		out = append(out, d.mk(Step{Flow: FlowReplicaSet, N: 1, From: APIServer, To: RSCtrl, Style: Watch,
 			Kind: "ReplicaSet", Namespace: pod.Namespace, Name: rs, StoryKey: key,
-			Binds: []string{Key("ReplicaSet", pod.Namespace, rs)}, ResourceVersion: pod.ResourceVersion, Evidence: ev("removed")}.
+			Binds: []string{Key("ReplicaSet", pod.Namespace, rs)}, ResourceVersion: pod.ResourceVersion, Ev: ev(i18n.K("ev.removed"))}.
 			titled(i18n.K("step.rs_sees_deleted"), rs, pod.Name, has, st.desired)))
 	}
 	return out
@@ -145,14 +144,14 @@ func (d *Deriver) podGone(pod *corev1.Pod, rs string, ev func(string) string) []
 
 // relabelled: a client changed the pod's labels (controllers never do), and the
 // ReplicaSet controller released or adopted it as a result.
-func (d *Deriver) relabelled(old, pod *corev1.Pod, ev func(string) string) []Step {
+func (d *Deriver) relabelled(old, pod *corev1.Pod, ev evFn) []Step {
 	var out []Step
 	key := Key("Pod", pod.Namespace, pod.Name)
 	if !maps.Equal(old.Labels, pod.Labels) {
 		key2, args := labelChange(old.Labels, pod.Labels, pod.Name)
 		out = append(out, d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write,
 			Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Node: pod.Spec.NodeName, StoryKey: key,
-			Binds: []string{key}, ResourceVersion: pod.ResourceVersion, Evidence: ev("metadata.labels changed")}.
+			Binds: []string{key}, ResourceVersion: pod.ResourceVersion, Ev: ev(i18n.K("ev.labels_changed"))}.
 			titled(key2, args...).root()))
 	}
 	was, is := ownerOf(old, "ReplicaSet"), ownerOf(pod, "ReplicaSet")
@@ -175,11 +174,11 @@ func (d *Deriver) relabelled(old, pod *corev1.Pod, ev func(string) string) []Ste
 	s1 := base
 	s1.N, s1.From, s1.To, s1.Style = 1, APIServer, RSCtrl, Watch
 	s1.say(note, rs, pod.Name, has, st.desired)
-	s1.Evidence = ev("labels changed")
+	s1.Ev = ev(i18n.K("ev.labels_changed"))
 	s2 := base
 	s2.N, s2.From, s2.To, s2.Style = 2, RSCtrl, APIServer, Write
 	s2.say(map[string]string{"releases": i18n.K("step.rs_releases"), "adopts": i18n.K("step.rs_adopts")}[verb], rs, pod.Name)
-	s2.Evidence = ev("ownerReference to ReplicaSet/" + rs + map[string]string{"releases": " removed", "adopts": " added"}[verb])
+	s2.Ev = ev(map[string]string{"releases": i18n.K("ev.owner_removed"), "adopts": i18n.K("ev.owner_added")}[verb], rs)
 	if verb == "releases" {
 		s2.Owner = ""
 	} else {
@@ -224,9 +223,7 @@ func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Ste
 	dep := ownerOf(rs, "Deployment")
 	prev, known := d.rss[key]
 	desired := *rs.Spec.Replicas
-	ev := func(what string) string {
-		return fmt.Sprintf("%s ReplicaSet %s/%s: %s", eventType, rs.Namespace, rs.Name, what)
-	}
+	ev := evidenceOf(eventType, "ReplicaSet", rs.Namespace, rs.Name)
 	if eventType == "DELETED" {
 		delete(d.rss, key)
 		return d.rsGone(rs, dep, known && prev.deleting, ev)
@@ -243,7 +240,7 @@ func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Ste
 	// deployment controller's (byDep, the Deployment's name first).
 	write := func(you, byDep string, args ...any) {
 		s := base
-		s.Evidence = ev("spec.replicas " + fmt.Sprint(desired))
+		s.Ev = ev(i18n.K("ev.replicas"), desired)
 		if dep != "" {
 			s.Flow, s.N, s.From, s.StoryKey = FlowDeployment, 2, DeployCtrl, Key("Deployment", rs.Namespace, dep)
 			s.say(byDep, append([]any{dep}, args...)...)
@@ -273,17 +270,17 @@ func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Ste
 	}
 	return append(out, d.mk(Step{Flow: FlowReplicaSet, N: 1, From: APIServer, To: RSCtrl, Style: Watch,
 		Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, StoryKey: rsKey,
-		Evidence:        fmt.Sprintf("%s ReplicaSet %s/%s: spec.replicas %d, status.replicas %d", eventType, rs.Namespace, rs.Name, desired, rs.Status.Replicas),
+		Ev:              ev(i18n.K("ev.replicas_status"), desired, rs.Status.Replicas),
 		ResourceVersion: rs.ResourceVersion, Diff: diff}.titled(i18n.K("step.rs_sees_diff"), rs.Name, has, desired)))
 }
 
 // rsGone: a ReplicaSet was removed, by the learner, by its Deployment (old revisions),
 // or by the garbage collector (its Deployment is gone); the garbage collector then sees
 // its pods without an owner.
-func (d *Deriver) rsGone(rs *appsv1.ReplicaSet, dep string, reported bool, ev func(string) string) []Step {
+func (d *Deriver) rsGone(rs *appsv1.ReplicaSet, dep string, reported bool, ev evFn) []Step {
 	rsKey := Key("ReplicaSet", rs.Namespace, rs.Name)
 	base := Step{Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, To: APIServer, Style: Write,
-		Binds: []string{rsKey}, ResourceVersion: rs.ResourceVersion, Evidence: ev("removed")}
+		Binds: []string{rsKey}, ResourceVersion: rs.ResourceVersion, Ev: ev(i18n.K("ev.removed"))}
 	var out []Step
 	ds, depKnown := d.deps[rs.Namespace+"/"+dep]
 	switch {
@@ -306,7 +303,7 @@ func (d *Deriver) rsGone(rs *appsv1.ReplicaSet, dep string, reported bool, ev fu
 	if n := len(d.owned[rs.Namespace+"/"+rs.Name]); n > 0 {
 		out = append(out, d.mk(Step{Flow: FlowGC, N: 1, From: APIServer, To: GC, Style: Watch,
 			Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, StoryKey: rsKey,
-			ResourceVersion: rs.ResourceVersion, Evidence: ev("removed; dependents keep an ownerReference to it")}.
+			ResourceVersion: rs.ResourceVersion, Ev: ev(i18n.K("ev.rs_dependents"))}.
 			titled(i18n.K("step.gc_sees_rs_gone"), rs.Name, n)))
 	}
 	return out
@@ -324,9 +321,7 @@ func (d *Deriver) Deployment(eventType string, old, dp *appsv1.Deployment) []Ste
 	if dp.Spec.Replicas != nil {
 		replicas = *dp.Spec.Replicas
 	}
-	ev := func(what string) string {
-		return fmt.Sprintf("%s Deployment %s/%s: %s", eventType, dp.Namespace, dp.Name, what)
-	}
+	ev := evidenceOf(eventType, "Deployment", dp.Namespace, dp.Name)
 	if eventType == "DELETED" {
 		delete(d.deps, key)
 	} else {
@@ -351,13 +346,13 @@ func (d *Deriver) Deployment(eventType string, old, dp *appsv1.Deployment) []Ste
 	}
 	out := []Step{d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write,
 		Kind: "Deployment", Namespace: dp.Namespace, Name: dp.Name, StoryKey: dKey, Binds: []string{dKey},
-		ResourceVersion: dp.ResourceVersion, Evidence: ev(fmt.Sprintf("generation %d", dp.Generation)), Diff: objectDiff(oldObj, dp)}.
+		ResourceVersion: dp.ResourceVersion, Ev: ev(i18n.K("ev.generation"), dp.Generation), Diff: objectDiff(oldObj, dp)}.
 		titled(title, args...).root())}
 	if title == "step.you_deleted_deploy" {
 		return out
 	}
 	return append(out, d.mk(Step{Flow: FlowDeployment, N: 1, From: APIServer, To: DeployCtrl, Style: Watch,
 		Kind: "Deployment", Namespace: dp.Namespace, Name: dp.Name, StoryKey: dKey,
-		ResourceVersion: dp.ResourceVersion, Evidence: ev("spec changed")}.
+		ResourceVersion: dp.ResourceVersion, Ev: ev(i18n.K("ev.spec_changed"))}.
 		titled(i18n.K("step.dep_sees"), dp.Name, dp.Generation)))
 }

@@ -314,6 +314,7 @@ type StepView struct {
 	StoryTitle, Obj, OwnerKey                     string
 	TitleKey, StoryTitleKey                       string // Title and StoryTitle in the catalogue, with their args
 	TitleArgs, StoryTitleArgs                     []any
+	Ev                                            i18n.Msg // Evidence in the catalogue, said in the page's language
 	Decision                                      *DecisionView
 	Lazy                                          bool // body left out: the page fetches it when opened
 }
@@ -321,6 +322,7 @@ type StepView struct {
 // DecisionView is the scheduler's decision behind a bind (or failed scheduling) step.
 type DecisionView struct {
 	Chosen, Message string
+	Why             i18n.Keyed // why the chosen node won, said in the page's language
 	Nodes           []NodeDecision
 }
 
@@ -350,6 +352,27 @@ func stepTitle(ctx context.Context, s StepView) string {
 	return i18n.T(ctx, s.TitleKey, s.TitleArgs...)
 }
 
+// stepEvidence is the step's evidence in the page's language.
+func stepEvidence(ctx context.Context, s StepView) string {
+	if s.Ev.Key == "" {
+		return s.Evidence
+	}
+	return s.Ev.In(i18n.LangOf(ctx))
+}
+
+// decisionWhy is why the scheduler chose the node, in the page's language ("" if it
+// chose none).
+func decisionWhy(ctx context.Context, d DecisionView) string {
+	if d.Why == nil || d.Chosen == "" {
+		return ""
+	}
+	key, args := d.Why.Msg()
+	if key == "" {
+		return ""
+	}
+	return i18n.T(ctx, key, args...)
+}
+
 // storyTitle is the title of the step's story in the page's language.
 func storyTitle(ctx context.Context, s StepView) string {
 	if s.StoryTitleKey == "" {
@@ -359,7 +382,10 @@ func storyTitle(ctx context.Context, s StepView) string {
 }
 
 // heldSay is the held action's sentence in the page's language.
-func heldSay(ctx context.Context, h HeldView) string {
+func heldSay(ctx context.Context, h HeldView) string { return h.Say(ctx) }
+
+// Say is the held action's sentence in ctx's language.
+func (h HeldView) Say(ctx context.Context) string {
 	if h.Key == "" {
 		return h.Sentence
 	}

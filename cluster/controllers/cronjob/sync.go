@@ -169,7 +169,8 @@ func (c *Controller) replaceActive(ctx context.Context, cj *batchv1.CronJob) err
 	var errs []error
 	for _, ref := range cj.Status.Active {
 		if err := c.step(ctx, cj, "delete-job", fmt.Sprintf("deleting Job %s of CronJob %s", ref.Name, cj.Name),
-			"concurrencyPolicy Replace: a new run replaces the one still running"); err != nil {
+			stepper.Say("held.cj_deletes_job", ref.Name, cj.Name),
+			"concurrencyPolicy Replace: a new run replaces the one still running", stepper.Say("why.cj_replace")); err != nil {
 			return err
 		}
 		if err := c.deleteJob(ctx, cj, ref.Name, ref.UID); err != nil {
@@ -181,8 +182,10 @@ func (c *Controller) replaceActive(ctx context.Context, cj *batchv1.CronJob) err
 }
 
 func (c *Controller) startJob(ctx context.Context, cj *batchv1.CronJob, due time.Time, loc *time.Location) error {
+	at := due.In(loc).Format(time.RFC3339)
 	if err := c.step(ctx, cj, "create-job", fmt.Sprintf("creating a Job for CronJob %s", cj.Name),
-		fmt.Sprintf("its schedule %q named %s", cj.Spec.Schedule, due.In(loc).Format(time.RFC3339))); err != nil {
+		stepper.Say("held.cj_creates_job", cj.Name),
+		fmt.Sprintf("its schedule %q named %s", cj.Spec.Schedule, at), stepper.Say("why.cj_schedule", cj.Spec.Schedule, at)); err != nil {
 		return err
 	}
 	job, err := c.client.BatchV1().Jobs(cj.Namespace).Create(ctx, jobFromTemplate(cj, due, loc), metav1.CreateOptions{})
@@ -257,7 +260,9 @@ func (c *Controller) cleanupHistory(ctx context.Context, cj *batchv1.CronJob, ow
 		sort.Slice(set.jobs, func(i, k int) bool { return startTime(set.jobs[i]).Before(startTime(set.jobs[k])) })
 		for _, j := range set.jobs[:len(set.jobs)-int(*set.limit)] {
 			if err := c.step(ctx, cj, "delete-job", fmt.Sprintf("deleting old Job %s of CronJob %s", j.Name, cj.Name),
-				fmt.Sprintf("it keeps %d finished Jobs of this kind (%s)", *set.limit, set.what)); err != nil {
+				stepper.Say("held.cj_deletes_old_job", j.Name, cj.Name),
+				fmt.Sprintf("it keeps %d finished Jobs of this kind (%s)", *set.limit, set.what),
+				stepper.Say("why.cj_history", *set.limit, set.what)); err != nil {
 				return err
 			}
 			errs = append(errs, c.deleteJob(ctx, cj, j.Name, j.UID))
@@ -289,9 +294,11 @@ func (c *Controller) deleteJob(ctx context.Context, cj *batchv1.CronJob, name st
 	return nil
 }
 
-func (c *Controller) step(ctx context.Context, cj *batchv1.CronJob, action, msg, why string) error {
+// step holds action on cj in step mode; msg and why are the English, says and because
+// the same as catalogue keys for the dashboard.
+func (c *Controller) step(ctx context.Context, cj *batchv1.CronJob, action, msg string, says stepper.Text, why string, because stepper.Text) error {
 	return c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: action, Kind: "CronJob",
-		Namespace: cj.Namespace, Name: cj.Name, Message: msg, Why: why})
+		Namespace: cj.Namespace, Name: cj.Name, Message: msg, Says: says, Why: why, Because: because})
 }
 
 // writeStatus writes cj.Status unless it is what the cache holds.

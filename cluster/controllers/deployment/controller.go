@@ -311,7 +311,8 @@ func (c *Controller) scaleReplicaSet(ctx context.Context, rs *appsv1.ReplicaSet,
 	if sizeChanged {
 		if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "scale-replicaset", Kind: "ReplicaSet",
 			Namespace: rs.Namespace, Name: rs.Name,
-			Message: fmt.Sprintf("scaling %s replica set %s from %d to %d", op, rs.Name, old, newScale)}); err != nil {
+			Message: fmt.Sprintf("scaling %s replica set %s from %d to %d", op, rs.Name, old, newScale),
+			Says:    stepper.Say("held.dep_scales_rs", rs.Name, old, newScale)}); err != nil {
 			return false, nil, err
 		}
 	}

@@ -12,8 +12,10 @@ import (
 )
 
 // step names a deployment-controller action on rs for the dashboard's step mode.
-func step(action string, rs *appsv1.ReplicaSet, msg string) stepper.Step {
-	return stepper.Step{Component: Component, Action: action, Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name, Message: msg}
+// msg is the English, says the same as a catalogue key for the dashboard.
+func step(action string, rs *appsv1.ReplicaSet, msg string, says stepper.Text) stepper.Step {
+	return stepper.Step{Component: Component, Action: action, Kind: "ReplicaSet", Namespace: rs.Namespace, Name: rs.Name,
+		Message: msg, Says: says}
 }
 
 // rolloutRolling moves pods from the old ReplicaSets to the new one, never exceeding

@@ -12,6 +12,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"webkube/cluster/stepper"
 )
 
 // getAllReplicaSets splits the owned ReplicaSets into the new one (template equal to the
@@ -86,7 +88,8 @@ func (c *Controller) getNewReplicaSet(ctx context.Context, d *appsv1.Deployment,
 	newRS.Spec.Replicas = &n
 	setNewRSAnnotations(d, newRS, newRevision, false)
 	if n > 0 {
-		if err := c.cfg.Gate.Wait(ctx, step("scale-replicaset", newRS, fmt.Sprintf("creating replica set %s with %d pods", newRS.Name, n))); err != nil {
+		if err := c.cfg.Gate.Wait(ctx, step("scale-replicaset", newRS, fmt.Sprintf("creating replica set %s with %d pods", newRS.Name, n),
+			stepper.Say("held.dep_creates_rs", newRS.Name, n))); err != nil {
 			return nil, err
 		}
 	}

@@ -309,15 +309,19 @@ func (c *Controller) syncKubernetes(ctx context.Context, svc *corev1.Service) er
 	return err
 }
 
-func (c *Controller) step(ctx context.Context, action, kind, ns, name, msg string) error {
-	return c.gate.Wait(ctx, stepper.Step{Component: Component, Action: action, Kind: kind, Namespace: ns, Name: name, Message: msg})
+// step holds action in step mode; msg is the English, says the same as a catalogue key
+// for the dashboard.
+func (c *Controller) step(ctx context.Context, action, kind, ns, name, msg string, says stepper.Text) error {
+	return c.gate.Wait(ctx, stepper.Step{Component: Component, Action: action, Kind: kind, Namespace: ns, Name: name,
+		Message: msg, Says: says})
 }
 
 func (c *Controller) syncEndpoints(ctx context.Context, svc *corev1.Service, want *corev1.Endpoints) error {
 	key := svc.Namespace + "/" + svc.Name
 	cur, err := c.currentEndpoints(svc.Namespace, svc.Name)
 	if apierrors.IsNotFound(err) {
-		if err := c.step(ctx, "create-endpoints", "Endpoints", svc.Namespace, svc.Name, describe(svc, want)); err != nil {
+		msg, says := describe(svc, want)
+		if err := c.step(ctx, "create-endpoints", "Endpoints", svc.Namespace, svc.Name, msg, says); err != nil {
 			return err
 		}
 		got, err := c.client.CoreV1().Endpoints(svc.Namespace).Create(ctx, want, metav1.CreateOptions{})
@@ -347,7 +351,8 @@ func (c *Controller) syncEndpoints(ctx context.Context, svc *corev1.Service, wan
 	} else {
 		delete(upd.Annotations, overCapacityAnnotation)
 	}
-	if err := c.step(ctx, "update-endpoints", "Endpoints", svc.Namespace, svc.Name, describe(svc, want)); err != nil {
+	msg, says := describe(svc, want)
+	if err := c.step(ctx, "update-endpoints", "Endpoints", svc.Namespace, svc.Name, msg, says); err != nil {
 		return err
 	}
 	got, err := c.client.CoreV1().Endpoints(svc.Namespace).Update(ctx, upd, metav1.UpdateOptions{})
@@ -357,13 +362,14 @@ func (c *Controller) syncEndpoints(ctx context.Context, svc *corev1.Service, wan
 	return err
 }
 
-func describe(svc *corev1.Service, ep *corev1.Endpoints) string {
+func describe(svc *corev1.Service, ep *corev1.Endpoints) (string, stepper.Text) {
 	ready, notReady := 0, 0
 	for _, ss := range ep.Subsets {
 		ready += len(ss.Addresses)
 		notReady += len(ss.NotReadyAddresses)
 	}
-	return fmt.Sprintf("endpoints of service %s/%s: %d ready, %d not ready", svc.Namespace, svc.Name, ready, notReady)
+	return fmt.Sprintf("endpoints of service %s/%s: %d ready, %d not ready", svc.Namespace, svc.Name, ready, notReady),
+		stepper.Say("held.ep_writes", svc.Namespace, svc.Name, ready, notReady)
 }
 
 // ownSlices are the Service's slices by name, as the cache shows them or as we last
@@ -392,7 +398,8 @@ func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want [
 		cur, ok := byName[w.Name]
 		delete(byName, w.Name)
 		if !ok {
-			if err := c.step(ctx, "create-endpointslice", "EndpointSlice", w.Namespace, w.Name, fmt.Sprintf("endpointslice %s for service %s: %d endpoints", w.Name, svc.Name, len(w.Endpoints))); err != nil {
+			if err := c.step(ctx, "create-endpointslice", "EndpointSlice", w.Namespace, w.Name, fmt.Sprintf("endpointslice %s for service %s: %d endpoints", w.Name, svc.Name, len(w.Endpoints)),
+				stepper.Say("held.ep_slice", w.Name, svc.Name, len(w.Endpoints))); err != nil {
 				return err
 			}
 			got, err := api.Create(ctx, w, metav1.CreateOptions{})
@@ -408,7 +415,8 @@ func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want [
 		}
 		upd := cur.DeepCopy()
 		upd.Endpoints, upd.Ports, upd.Labels, upd.OwnerReferences = w.Endpoints, w.Ports, w.Labels, w.OwnerReferences
-		if err := c.step(ctx, "update-endpointslice", "EndpointSlice", w.Namespace, w.Name, fmt.Sprintf("endpointslice %s for service %s: %d endpoints", w.Name, svc.Name, len(w.Endpoints))); err != nil {
+		if err := c.step(ctx, "update-endpointslice", "EndpointSlice", w.Namespace, w.Name, fmt.Sprintf("endpointslice %s for service %s: %d endpoints", w.Name, svc.Name, len(w.Endpoints)),
+			stepper.Say("held.ep_slice", w.Name, svc.Name, len(w.Endpoints))); err != nil {
 			return err
 		}
 		got, err := api.Update(ctx, upd, metav1.UpdateOptions{})
@@ -418,7 +426,8 @@ func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want [
 		c.wroteSlices.record(key, w.Name, cur.ResourceVersion, got, false)
 	}
 	for name, cur := range byName {
-		if err := c.step(ctx, "delete-endpointslice", "EndpointSlice", svc.Namespace, name, "endpointslice "+name+" no longer needed"); err != nil {
+		if err := c.step(ctx, "delete-endpointslice", "EndpointSlice", svc.Namespace, name, "endpointslice "+name+" no longer needed",
+			stepper.Say("held.ep_slice_unneeded", name)); err != nil {
 			return err
 		}
 		if err := api.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -434,7 +443,8 @@ func (c *Controller) syncSlices(ctx context.Context, svc *corev1.Service, want [
 // keeps the proxy from routing to a deleted Service for a moment longer than needed.
 func (c *Controller) deleteAll(ctx context.Context, ns, name string) error {
 	if _, err := c.currentEndpoints(ns, name); err == nil {
-		if err := c.step(ctx, "delete-endpoints", "Endpoints", ns, name, "service "+ns+"/"+name+" is gone"); err != nil {
+		if err := c.step(ctx, "delete-endpoints", "Endpoints", ns, name, "service "+ns+"/"+name+" is gone",
+			stepper.Say("held.ep_service_gone", ns, name)); err != nil {
 			return err
 		}
 		if err := c.client.CoreV1().Endpoints(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {

@@ -283,6 +283,10 @@ func TestStepModeHoldsEachAction(t *testing.T) {
 		if s.Component != job.Component || s.Name == "" || s.Message == "" || s.Why == "" {
 			t.Fatalf("held step without its words: %+v", s)
 		}
+		// The dashboard says them in the page's language from these keys.
+		if s.Says.Key == "" || s.Because.Key == "" {
+			t.Fatalf("held step without its catalogue keys: %+v", s)
+		}
 		if (action == "see-diff" || action == "create-pod") && len(f.pods(j, false)) != 0 {
 			t.Fatalf("a pod exists while %s is held", action)
 		}

@@ -39,10 +39,11 @@ func podFromTemplate(job *batchv1.Job) *corev1.Pod {
 	}
 }
 
-func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, why string) error {
+func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, why string, because stepper.Text) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "create-pod", Kind: "Job",
 		Namespace: job.Namespace, Name: job.Name,
-		Message: fmt.Sprintf("creating a pod for Job %s", job.Name), Why: why}); err != nil {
+		Message: fmt.Sprintf("creating a pod for Job %s", job.Name), Says: stepper.Say("held.job_creates_pod", job.Name),
+		Why: why, Because: because}); err != nil {
 		return err
 	}
 	pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, podFromTemplate(job), metav1.CreateOptions{})
@@ -56,10 +57,11 @@ func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, why string
 	return nil
 }
 
-func (c *Controller) deletePod(ctx context.Context, job *batchv1.Job, p *corev1.Pod, why string) error {
+func (c *Controller) deletePod(ctx context.Context, job *batchv1.Job, p *corev1.Pod, why string, because stepper.Text) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "delete-pod", Kind: "Pod",
 		Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName,
-		Message: fmt.Sprintf("deleting pod %s of Job %s", p.Name, job.Name), Why: why}); err != nil {
+		Message: fmt.Sprintf("deleting pod %s of Job %s", p.Name, job.Name), Says: stepper.Say("held.job_deletes_pod", p.Name, job.Name),
+		Why: why, Because: because}); err != nil {
 		return err
 	}
 	err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{
@@ -95,8 +97,11 @@ func (c *Controller) expireIfDue(ctx context.Context, key string, job *batchv1.J
 		c.queue.AddAfter(key, left)
 		return nil
 	}
+	ago := int(c.cfg.Clock.Since(finished).Seconds())
 	if err := c.step(ctx, job, "delete-expired-job", fmt.Sprintf("deleting finished Job %s", job.Name),
-		fmt.Sprintf("it finished %ds ago and its ttlSecondsAfterFinished is %d", int(c.cfg.Clock.Since(finished).Seconds()), *ttl)); err != nil {
+		stepper.Say("held.job_deletes_expired", job.Name),
+		fmt.Sprintf("it finished %ds ago and its ttlSecondsAfterFinished is %d", ago, *ttl),
+		stepper.Say("why.job_ttl", ago, *ttl)); err != nil {
 		return err
 	}
 	fg := metav1.DeletePropagationForeground

@@ -132,13 +132,14 @@ func (c *Controller) terminalTarget(job *batchv1.Job, pc podCounts, now time.Tim
 func (c *Controller) finish(ctx context.Context, job *batchv1.Job, pc podCounts, target batchv1.JobCondition, now time.Time) error {
 	if setCondition(job, target) {
 		if err := c.step(ctx, job, "see-finished", fmt.Sprintf("Job %s: %s", job.Name, target.Type),
-			target.Message); err != nil {
+			stepper.Say("held.job_sees_finished", job.Name, string(target.Type)),
+			target.Message, stepper.Say("why.verbatim", target.Message)); err != nil {
 			return err
 		}
 	}
 	var errs []error
 	for _, p := range pc.active {
-		errs = append(errs, c.deletePod(ctx, job, p, target.Message))
+		errs = append(errs, c.deletePod(ctx, job, p, target.Message, stepper.Say("why.verbatim", target.Message)))
 	}
 	if err := errors.Join(errs...); err != nil || len(pc.active) > 0 || pc.terminating > 0 {
 		return err
@@ -148,7 +149,9 @@ func (c *Controller) finish(ctx context.Context, job *batchv1.Job, pc podCounts,
 		final = batchv1.JobFailed
 	}
 	if err := c.step(ctx, job, "finish-job", fmt.Sprintf("Job %s is %s", job.Name, final),
-		fmt.Sprintf("%s, and none of its pods is running", target.Message)); err != nil {
+		stepper.Say("held.job_finishes", job.Name, string(final)),
+		fmt.Sprintf("%s, and none of its pods is running", target.Message),
+		stepper.Say("why.job_none_running", target.Message)); err != nil {
 		return err
 	}
 	target.Type, target.LastProbeTime, target.LastTransitionTime = final, metav1.NewTime(now), metav1.NewTime(now)
@@ -225,13 +228,14 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, p
 		return nil
 	}
 	why := fmt.Sprintf("parallelism %d, completions %s, %d succeeded", *job.Spec.Parallelism, completionsText(job), job.Status.Succeeded)
+	because := stepper.Say("why.job_counts", *job.Spec.Parallelism, completionsText(job), job.Status.Succeeded)
 	if suspended {
-		why = "the Job is suspended"
+		why, because = "the Job is suspended", stepper.Say("why.job_suspended")
 	}
 	if want < have {
 		var errs []error
 		for _, p := range pickVictims(pc.active, int(have-want)) {
-			errs = append(errs, c.deletePod(ctx, job, p, why))
+			errs = append(errs, c.deletePod(ctx, job, p, why, because))
 		}
 		return errors.Join(errs...)
 	}
@@ -239,13 +243,14 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, p
 		c.queue.AddAfter(key, rem) // a failed pod is replaced after the back-off
 		return nil
 	}
-	if err := c.step(ctx, job, "see-diff", fmt.Sprintf("Job %s wants %d running pods and has %d", job.Name, want, have), why); err != nil {
+	if err := c.step(ctx, job, "see-diff", fmt.Sprintf("Job %s wants %d running pods and has %d", job.Name, want, have),
+		stepper.Say("held.job_sees_diff", job.Name, want, have), why, because); err != nil {
 		return err
 	}
 	n := int(want - have)
 	c.exp.ExpectCreations(key, n)
 	for i := range n {
-		if err := c.createPod(ctx, job, why); err != nil {
+		if err := c.createPod(ctx, job, why, because); err != nil {
 			for range n - i {
 				c.exp.CreationObserved(key) // never to be seen
 			}
@@ -285,9 +290,11 @@ func pickVictims(pods []*corev1.Pod, n int) []*corev1.Pod {
 	return sorted[:min(n, len(sorted))]
 }
 
-func (c *Controller) step(ctx context.Context, job *batchv1.Job, action, msg, why string) error {
+// step holds action on job in step mode; msg and why are the English, says and because
+// the same as catalogue keys for the dashboard.
+func (c *Controller) step(ctx context.Context, job *batchv1.Job, action, msg string, says stepper.Text, why string, because stepper.Text) error {
 	return c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: action, Kind: "Job",
-		Namespace: job.Namespace, Name: job.Name, Message: msg, Why: why})
+		Namespace: job.Namespace, Name: job.Name, Message: msg, Says: says, Why: why, Because: because})
 }
 
 // writeStatus writes job.Status unless the stored one is the same, returning the Job

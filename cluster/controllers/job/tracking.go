@@ -95,7 +95,8 @@ func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1
 	}
 	if len(newly) > 0 {
 		if err := c.step(ctx, job, "count-pods", fmt.Sprintf("counting %d finished pod(s) of Job %s", len(newly), job.Name),
-			"they ended; each is counted once, while its finalizer holds it"); err != nil {
+			stepper.Say("held.job_counts", len(newly), job.Name),
+			"they ended; each is counted once, while its finalizer holds it", stepper.Say("why.job_finalizer")); err != nil {
 			return nil, err
 		}
 		now := c.cfg.Clock.Now()
@@ -197,7 +198,8 @@ func (c *Controller) SyncOrphanPod(ctx context.Context, key string) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "remove-finalizer", Kind: "Pod",
 		Namespace: ns, Name: name, Node: pod.Spec.NodeName,
 		Message: fmt.Sprintf("removing the job-tracking finalizer from pod %s", name),
-		Why:     "no Job owns it any more, so nothing is left to count"}); err != nil {
+		Says:    stepper.Say("held.job_removes_finalizer", name),
+		Why:     "no Job owns it any more, so nothing is left to count", Because: stepper.Say("why.job_orphan")}); err != nil {
 		return err
 	}
 	return c.removeFinalizer(ctx, pod)

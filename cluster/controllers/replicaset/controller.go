@@ -315,7 +315,9 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "see-diff", Kind: "ReplicaSet",
 		Namespace: rs.Namespace, Name: rs.Name,
 		Message: fmt.Sprintf("ReplicaSet %s wants %d pods and has %d", rs.Name, want, len(pods)),
-		Why:     fmt.Sprintf("its pods' labels match the selector of %d, and spec.replicas says %d", len(pods), want)}); err != nil {
+		Says:    stepper.Say("held.rs_wants", want, len(pods)),
+		Why:     fmt.Sprintf("its pods' labels match the selector of %d, and spec.replicas says %d", len(pods), want),
+		Because: stepper.Say("why.rs_selector", len(pods), want)}); err != nil {
 		return err
 	}
 	if diff < 0 {
@@ -413,7 +415,7 @@ func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, has, 
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "create-pod", Kind: "ReplicaSet",
 		Namespace: rs.Namespace, Name: rs.Name,
 		Message: fmt.Sprintf("creating a pod for ReplicaSet %s", rs.Name),
-		Why:     fmt.Sprintf("it has %d, wants %d", has, wants)}); err != nil {
+		Why:     fmt.Sprintf("it has %d, wants %d", has, wants), Because: stepper.Say("why.has_wants", has, wants)}); err != nil {
 		return err
 	}
 	pod, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, podFromTemplate(rs), metav1.CreateOptions{})
@@ -431,7 +433,7 @@ func (c *Controller) deletePodFor(ctx context.Context, rs *appsv1.ReplicaSet, p 
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "delete-pod", Kind: "Pod",
 		Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName,
 		Message: fmt.Sprintf("deleting pod %s of ReplicaSet %s", p.Name, rs.Name),
-		Why:     fmt.Sprintf("it has %d, wants %d", has, wants)}); err != nil {
+		Why:     fmt.Sprintf("it has %d, wants %d", has, wants), Because: stepper.Say("why.has_wants", has, wants)}); err != nil {
 		return err
 	}
 	err := c.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{

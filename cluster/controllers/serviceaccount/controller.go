@@ -152,7 +152,9 @@ func (c *Controller) ensureServiceAccount(ctx context.Context, ns string) error 
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "create-serviceaccount", Kind: "ServiceAccount",
 		Namespace: ns, Name: DefaultName,
 		Message: fmt.Sprintf("creating ServiceAccount default in namespace %s", ns),
-		Why:     "every namespace has a default ServiceAccount, which its pods run as unless they name another"}); err != nil {
+		Says:    stepper.Say("held.sa_creates", ns),
+		Why:     "every namespace has a default ServiceAccount, which its pods run as unless they name another",
+		Because: stepper.Say("why.sa_default")}); err != nil {
 		return err
 	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: DefaultName, Namespace: ns}}

@@ -1,0 +1,85 @@
+package web
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"webkube/cluster/scheduler"
+	"webkube/cluster/stepper"
+	"webkube/web/i18n"
+)
+
+var (
+	hangul = regexp.MustCompile(`\p{Hangul}`)
+	// englishRun is three English words in a row: a sentence, not a name or field path.
+	englishRun = regexp.MustCompile(`\b[A-Za-z]+ [a-z]+ [a-z]+\b`)
+)
+
+// Each held action as its component announces it (the Says and Because keys the
+// scheduler and controllers give) is one sentence in the page's language: Korean on a
+// Korean page with the names kept, and the English Sentence for logs and tests.
+func TestHeldSentencesSaidInKorean(t *testing.T) {
+	bind := scheduler.Decision{Name: "echo", Chosen: "node-1", Nodes: []scheduler.NodeResult{
+		{Node: "node-1", Feasible: true, Score: 80}, {Node: "node-2", Reasons: []string{"node(s) were unschedulable"}}}}
+	for _, c := range []struct {
+		s  stepper.Step
+		en string
+	}{
+		{stepper.Step{Component: "scheduler", Action: "bind", Name: "echo", Node: "node-1", Why: bind.Why(), Because: bind.Because()},
+			"The scheduler will bind echo to node-1: it is the only node that passes every filter."},
+		{stepper.Step{Component: "replicaset-controller", Action: "see-diff", Name: "echo-rs",
+			Message: "ReplicaSet echo-rs wants 3 pods and has 1", Says: stepper.Say("held.rs_wants", 3, 1)},
+			"The ReplicaSet controller will act on echo-rs: it wants 3 pods and has 1."},
+		{stepper.Step{Component: "replicaset-controller", Action: "delete-pod", Name: "echo-rs-x", Because: stepper.Say("why.has_wants", 2, 1)},
+			"The ReplicaSet controller will delete pod echo-rs-x: it has 2, wants 1."},
+		{stepper.Step{Component: "deployment-controller", Action: "scale-replicaset", Name: "web-1", Says: stepper.Say("held.dep_scales_rs", "web-1", 1, 3)},
+			"The deployment controller will scale ReplicaSet web-1 from 1 to 3."},
+		{stepper.Step{Component: "job-controller", Action: "create-pod", Name: "pi", Says: stepper.Say("held.job_creates_pod", "pi"),
+			Because: stepper.Say("why.job_counts", 1, "1", 0)},
+			"The Job controller will create a pod for Job pi: parallelism 1, completions 1, 0 succeeded."},
+		{stepper.Step{Component: "cronjob-controller", Action: "create-job", Name: "tick", Says: stepper.Say("held.cj_creates_job", "tick"),
+			Because: stepper.Say("why.cj_schedule", "*/1 * * * *", "2026-12-05T01:00:00Z")},
+			`The CronJob controller will create a Job for CronJob tick: its schedule "*/1 * * * *" named 2026-12-05T01:00:00Z.`},
+		{stepper.Step{Component: "endpoints-controller", Action: "update-endpoints", Name: "echo",
+			Says: stepper.Say("held.ep_writes", "default", "echo", 1, 0)},
+			"The endpoints controller will write the endpoints of Service default/echo: 1 ready, 0 not ready."},
+		{stepper.Step{Component: "serviceaccount-controller", Action: "create-serviceaccount", Name: "default",
+			Says: stepper.Say("held.sa_creates", "demo"), Because: stepper.Say("why.sa_default")},
+			"The ServiceAccount controller will create ServiceAccount default in namespace demo: every namespace has a default ServiceAccount, which its pods run as unless they name another."},
+	} {
+		h := heldView(c.s)
+		if h.Sentence != c.en {
+			t.Errorf("%s %s: English %q, want %q", c.s.Component, c.s.Action, h.Sentence, c.en)
+		}
+		ko := heldSayIn("ko", h)
+		if !hangul.MatchString(ko) || englishRun.MatchString(ko) || !strings.Contains(ko, c.s.Name) {
+			t.Errorf("%s %s: Korean %q (English run %q)", c.s.Component, c.s.Action, ko, englishRun.FindString(ko))
+		}
+	}
+}
+
+func heldSayIn(lang string, h interface{ Say(context.Context) string }) string {
+	return h.Say(i18n.WithLang(context.Background(), lang))
+}
+
+// The scheduler's reason is a catalogue key whose English is exactly Why, in each case
+// it words.
+func TestSchedulerBecauseIsWhy(t *testing.T) {
+	feasible := func(node string, score int64) scheduler.NodeResult {
+		return scheduler.NodeResult{Node: node, Feasible: true, Score: score}
+	}
+	for _, d := range []scheduler.Decision{
+		{Chosen: "a", Nodes: []scheduler.NodeResult{feasible("a", 50)}},
+		{Chosen: "a", Nodes: []scheduler.NodeResult{feasible("a", 50), {Node: "b"}}},
+		{Chosen: "a", Nodes: []scheduler.NodeResult{feasible("a", 50), feasible("b", 50)}},
+		{Chosen: "a", Nodes: []scheduler.NodeResult{feasible("a", 70), feasible("b", 50), feasible("c", 20)}},
+	} {
+		key, args := d.Because().Msg()
+		en, ko := i18n.Tr("en", key, args...), i18n.Tr("ko", key, args...)
+		if key == "" || en != d.Why() || !hangul.MatchString(ko) {
+			t.Errorf("%+v: key %q en %q (Why %q) ko %q", d.Nodes, key, en, d.Why(), ko)
+		}
+	}
+}
