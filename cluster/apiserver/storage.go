@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"webkube/cluster/printers"
 )
@@ -60,7 +61,26 @@ func (s *Server) defaultClassName(ctx context.Context) (string, error) {
 func (s *Server) admit(ctx context.Context, obj any) error {
 	switch o := obj.(type) {
 	case *corev1.PersistentVolumeClaim:
+		addFinalizer(&o.ObjectMeta, pvcProtectionFinalizer)
 		return s.defaultStorageClass(ctx, o)
+	case *corev1.PersistentVolume:
+		addFinalizer(&o.ObjectMeta, pvProtectionFinalizer)
 	}
 	return nil
+}
+
+// The StorageObjectInUseProtection admission plugin's finalizers: the persistent volume
+// controller removes them once a claim is used by no pod and a volume is bound to no claim.
+const (
+	pvcProtectionFinalizer = "kubernetes.io/pvc-protection"
+	pvProtectionFinalizer  = "kubernetes.io/pv-protection"
+)
+
+func addFinalizer(m *metav1.ObjectMeta, f string) {
+	for _, have := range m.Finalizers {
+		if have == f {
+			return
+		}
+	}
+	m.Finalizers = append(m.Finalizers, f)
 }

@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -58,6 +59,8 @@ type Scheduler struct {
 	client    kubernetes.Interface
 	pods      corelisters.PodLister
 	nodes     corelisters.NodeLister
+	claims    corelisters.PersistentVolumeClaimLister
+	classes   storagelisters.StorageClassLister
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string]
 	cache     *nodeCache
@@ -106,8 +109,11 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	podInf := cfg.Informers.Core().V1().Pods()
 	nodeInf := cfg.Informers.Core().V1().Nodes()
-	s.pods, s.nodes = podInf.Lister(), nodeInf.Lister()
-	s.synced = []cache.InformerSynced{podInf.Informer().HasSynced, nodeInf.Informer().HasSynced}
+	pvcInf := cfg.Informers.Core().V1().PersistentVolumeClaims()
+	scInf := cfg.Informers.Storage().V1().StorageClasses()
+	s.pods, s.nodes, s.claims, s.classes = podInf.Lister(), nodeInf.Lister(), pvcInf.Lister(), scInf.Lister()
+	s.synced = []cache.InformerSynced{podInf.Informer().HasSynced, nodeInf.Informer().HasSynced,
+		pvcInf.Informer().HasSynced, scInf.Informer().HasSynced}
 	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    s.onPod,
 		UpdateFunc: func(_, obj any) { s.onPod(obj) },
@@ -115,11 +121,14 @@ func New(cfg Config) (*Scheduler, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("scheduler: pod handler: %w", err)
 	}
-	if _, err := nodeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { s.retryUnschedulable() },
-		UpdateFunc: func(any, any) { s.retryUnschedulable() },
-	}); err != nil {
-		return nil, fmt.Errorf("scheduler: node handler: %w", err)
+	// A new node, or a claim that appears or gets bound, may let a waiting pod go.
+	for _, inf := range []cache.SharedIndexInformer{nodeInf.Informer(), pvcInf.Informer()} {
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { s.retryUnschedulable() },
+			UpdateFunc: func(any, any) { s.retryUnschedulable() },
+		}); err != nil {
+			return nil, fmt.Errorf("scheduler: handler: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -230,10 +239,19 @@ func (s *Scheduler) scheduleOne(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	d := s.decide(pod, nodes)
+	reason, delayed := s.volumePreFilter(pod)
+	var d Decision
+	if reason != "" {
+		d = Decision{Time: s.cfg.Clock.Now(), Namespace: ns, Name: name, UID: string(pod.UID), Message: volumeFailure(reason, len(nodes))}
+	} else {
+		d = s.decide(pod, nodes)
+	}
 	s.decisions.add(d)
 	if d.Chosen == "" {
 		return s.markUnschedulable(ctx, pod, d.Message)
+	}
+	if err := s.selectNode(ctx, delayed, d.Chosen); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	delete(s.unschedulable, key)

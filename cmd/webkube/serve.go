@@ -26,6 +26,7 @@ import (
 	"webkube/cluster/controllers"
 	"webkube/cluster/controllers/endpoints"
 	"webkube/cluster/controllers/serviceaccount"
+	"webkube/cluster/controllers/volume"
 	"webkube/cluster/dns"
 	"webkube/cluster/scheduler"
 	"webkube/cluster/serviceproxy"
@@ -79,7 +80,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	gate := stepper.New()
 	shared := informers.NewSharedInformerFactory(m.clients.For("shared-informers"), 0)
-	sched, err := m.startControlPlane(ctx, shared, gate, clk)
+	sched, err := m.startControlPlane(ctx, shared, gate, dataDir, clk)
 	if err != nil {
 		return err
 	}
@@ -206,7 +207,7 @@ func (m *Main) startAPI(ctx context.Context, dataDir, token string, clk clock.Wi
 
 // startControlPlane starts the scheduler, the controller manager and the endpoints
 // controller, each a client of the API server.
-func (m *Main) startControlPlane(ctx context.Context, shared informers.SharedInformerFactory, gate *stepper.Gate, clk clock.WithTicker) (*scheduler.Scheduler, error) {
+func (m *Main) startControlPlane(ctx context.Context, shared informers.SharedInformerFactory, gate *stepper.Gate, dataDir string, clk clock.WithTicker) (*scheduler.Scheduler, error) {
 	sched, err := scheduler.New(scheduler.Config{Client: m.clients.For("scheduler"), Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
 	if err != nil {
 		return nil, err
@@ -234,7 +235,14 @@ func (m *Main) startControlPlane(ctx context.Context, shared informers.SharedInf
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range []interface{ Start(context.Context) error }{sched, mgr, eps, sa} {
+	// The local-path provisioner keeps its volumes under the data dir, so they outlive pods
+	// and webkube restarts, and `webkube reset` removes them with the rest.
+	vol, err := volume.New(volume.Config{Client: m.clients.For(volume.Component), Informers: shared, VolumesDir: filepath.Join(dataDir, "volumes"),
+		DefaultClass: true, Gate: gate, Clock: clk, Logger: m.Logger})
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range []interface{ Start(context.Context) error }{sched, mgr, eps, sa, vol} {
 		if err := c.Start(ctx); err != nil {
 			return nil, err
 		}

@@ -110,6 +110,9 @@ type CreateOptions struct {
 	// Data of the configMaps and secrets the container refers to, fetched by the kubelet.
 	ConfigMaps map[string]map[string]string
 	Secrets    map[string]map[string][]byte
+	// ClaimDirs maps each persistentVolumeClaim volume of the pod to the host directory of
+	// its bound PersistentVolume, resolved by the kubelet.
+	ClaimDirs map[string]string
 	// ExtraEnv comes before the container's own env (e.g. Service variables).
 	ExtraEnv []corev1.EnvVar
 	// ServiceAccount, when set, is mounted read-only at ServiceAccountMountPath (unless the

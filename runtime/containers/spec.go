@@ -265,8 +265,16 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 			if err := writeVolumeFiles(src, data, v.Secret.Items, v.Secret.DefaultMode); err != nil {
 				return nil, err
 			}
+		case v.PersistentVolumeClaim != nil:
+			src = opts.ClaimDirs[v.Name]
+			if src == "" {
+				return nil, fmt.Errorf("volume %q: claim %q is not mounted", v.Name, v.PersistentVolumeClaim.ClaimName)
+			}
+			if v.PersistentVolumeClaim.ReadOnly {
+				vm.ReadOnly = true
+			}
 		default:
-			return nil, fmt.Errorf("volume %q: only emptyDir, hostPath, configMap and secret volumes are supported", v.Name)
+			return nil, fmt.Errorf("volume %q: only emptyDir, hostPath, configMap, secret and persistentVolumeClaim volumes are supported", v.Name)
 		}
 		if vm.SubPath != "" {
 			if strings.Contains(vm.SubPath, "..") || filepath.IsAbs(vm.SubPath) {

@@ -425,6 +425,10 @@ func (k *Kubelet) containerConfig(ctx context.Context, pod *corev1.Pod, st *podS
 		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return false
 	}
+	if opts.ClaimDirs, err = k.claimDirs(ctx, pod); err != nil {
+		k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "Unable to attach or mount volumes: %v", err)
+		return false
+	}
 	if opts.ServiceAccount, err = k.serviceAccountFiles(ctx, pod, st); err != nil {
 		k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", "kube-api-access", err)
 		return false
