@@ -1,5 +1,5 @@
 // Package controllers wires webkube's controllers together the way kube-controller-manager
-// does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob, StatefulSet and garbage
+// does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob, StatefulSet, DaemonSet and garbage
 // collector controllers, each a client of the API server.
 package controllers
 
@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"webkube/cluster/controllers/cronjob"
+	"webkube/cluster/controllers/daemonset"
 	"webkube/cluster/controllers/deployment"
 	"webkube/cluster/controllers/garbagecollector"
 	"webkube/cluster/controllers/job"
@@ -45,6 +46,7 @@ type Manager struct {
 	Job         *job.Controller
 	CronJob     *cronjob.Controller
 	StatefulSet *statefulset.Controller
+	DaemonSet   *daemonset.Controller
 }
 
 // NewManager builds every controller; nothing runs until Start.
@@ -83,6 +85,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
+	if m.DaemonSet, err = daemonset.New(daemonset.Config{Client: cfg.client("daemonset-controller"), Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
 	if m.GarbageColl, err = garbagecollector.New(garbagecollector.Config{Client: cfg.client("garbage-collector"), Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
@@ -115,6 +121,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	if err := m.StatefulSet.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.DaemonSet.Start(ctx); err != nil {
 		return err
 	}
 	return m.Deployment.Start(ctx)
