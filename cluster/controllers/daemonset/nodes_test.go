@@ -37,7 +37,9 @@ func TestPlacement(t *testing.T) {
 		{name: "NoSchedule taint: the running pod stays", node: readyNode("n", taint(corev1.TaintEffectNoSchedule)), run: false, stay: true, why: "dedicated=db:NoSchedule"},
 		{name: "NoExecute taint evicts", node: readyNode("n", taint(corev1.TaintEffectNoExecute)), run: false, stay: false},
 		{name: "tolerated taint", node: readyNode("n", taint(corev1.TaintEffectNoExecute)), run: true, stay: true,
-			spec: func(s *corev1.PodSpec) { s.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}} }},
+			spec: func(s *corev1.PodSpec) {
+				s.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpExists}}
+			}},
 		{name: "PreferNoSchedule is no bar", node: readyNode("n", taint(corev1.TaintEffectPreferNoSchedule)), run: true, stay: true},
 		{name: "nodeSelector matches", node: readyNode("n", nil), run: true, stay: true,
 			spec: func(s *corev1.PodSpec) { s.NodeSelector = map[string]string{"disk": "ssd"} }},
