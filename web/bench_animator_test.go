@@ -78,10 +78,21 @@ func BenchmarkWatchToArrow10Tabs(b *testing.B) {
 	b.ReportMetric(float64(len(full)), "samples")
 }
 
-// longTasks records the page's long tasks (over 50 ms) from now on.
-const longTasks = `(() => { window.longTasks = [];
+// longTasks records the page's long tasks (over 50 ms) from now on, and Chromium's long
+// animation frames with where their time went: scripts (by function), style and layout.
+const longTasks = `(() => { window.longTasks = []; window.loafs = [];
 	new PerformanceObserver(l => l.getEntries().forEach(e => window.longTasks.push(e.duration))).observe({entryTypes: ['longtask']});
+	new PerformanceObserver(l => l.getEntries().forEach(e => {
+		const end = e.startTime + e.duration;
+		const scripts = e.scripts.map(s => ({fn: (s.invoker || '') + ' ' + (s.sourceFunctionName || ''), ms: Math.round(s.duration), layout: Math.round(s.forcedStyleAndLayoutDuration)}));
+		window.loafs.push({ms: Math.round(e.duration), script: scripts.reduce((a, s) => a + s.ms, 0),
+			forced: scripts.reduce((a, s) => a + s.layout, 0),
+			layout: Math.round(e.styleAndLayoutStart ? end - e.styleAndLayoutStart : 0), scripts: scripts.sort((a, b) => b.ms - a.ms).slice(0, 3)});
+	})).observe({type: 'long-animation-frame', buffered: false});
 	return true })()`
+
+// worstFrames logs the longest animation frames of the page and where their time went.
+const worstFrames = `JSON.stringify(window.loafs.sort((a, b) => b.ms - a.ms).slice(0, 6))`
 
 // BenchmarkScale0To100 scales a ReplicaSet from 0 to 100 pods with the overview open and
 // checks that the diagram draws every step the server sent (none dropped) while the page
@@ -128,6 +139,7 @@ func BenchmarkScale0To100(b *testing.B) {
 		for _, l := range longs {
 			maxLong = max(maxLong, l)
 		}
+		b.Logf("longest frames: %s", evalString(b, c, worstFrames))
 		b.ReportMetric(float64(steps), "steps")
 		b.ReportMetric(float64(steps-drawn), "dropped")
 		b.ReportMetric(maxLong, "longest-task-ms")

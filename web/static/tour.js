@@ -20,9 +20,12 @@
       (prefix === "kubelet/" && b.dataset.box.startsWith("containerd/")));
   }
   // The diagram redraws itself on changes, so the outline is put back every half second.
+  // Classes are written only where they change: each write restyled the diagram twice a
+  // second while steps played.
   function outline() {
-    for (const b of diagram().querySelectorAll(".tour-on")) b.classList.remove("tour-on");
-    if (at >= 0) for (const b of boxes(stops[at].dataset.box)) b.classList.add("tour-on");
+    const on = new Set(at >= 0 ? boxes(stops[at].dataset.box) : []);
+    for (const b of diagram().querySelectorAll(".tour-on")) if (!on.has(b)) b.classList.remove("tour-on");
+    for (const b of on) if (!b.classList.contains("tour-on")) b.classList.add("tour-on");
     if (at >= 0) keepInView();
   }
   // In a short window the pinned column scrolls within itself (the stories keep their
