@@ -459,6 +459,16 @@ func TestBrowserScaleDownAndPodDeletion(t *testing.T) {
 			t.Errorf("%s's deletion drawn as\n%s\nwant in order\n%s", v, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 		waitJS(t, b, "endpoints remove", fmt.Sprintf(`Array.from(document.querySelectorAll('#steps li[data-flow=endpoints][data-n="3"]')).some(l => l.querySelector('.st-title').textContent === 'endpoints controller removes %s from Service/echo')`, v), 20*time.Second)
+		// A pod scaled away leaves the Service as no failure: not red (only failed
+		// readiness is), in the list and on the diagram.
+		red := evalString(t, b, fmt.Sprintf(`Array.from(document.querySelectorAll('#steps li[data-flow=endpoints]')).filter(l => l.querySelector('.st-title').textContent.includes(' %s') && (l.classList.contains('fail') || l.dataset.fail === 'true')).map(l => l.querySelector('.st-title').textContent).join('|')`, v))
+		if red != "" {
+			t.Errorf("the endpoints controller removing scaled-away %s is drawn as a failure: %s", v, red)
+		}
+	}
+	waitJS(t, b, "removals drawn", `window.wkDiagram.state.played.filter(p => p.startsWith('3:endpoints-controller→apiserver:')).length >= 5`, 20*time.Second)
+	if got := evalString(t, b, `window.wkDiagram.state.played.filter(p => p.startsWith('3:endpoints-controller→apiserver:fail')).join('|')`); got != "" {
+		t.Errorf("endpoints arrows drawn red: %s", got)
 	}
 	viewShot(t, b, "scaled-down")
 

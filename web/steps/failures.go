@@ -127,34 +127,66 @@ func (d *Deriver) eventFailure(e *corev1.Event, pod *corev1.Pod) []Step {
 }
 
 // Endpoints derives the endpoints controller adding or removing pods from a Service as
-// they turn ready or not ready, or go away.
+// they turn ready or not ready, or go away. Only a pod that failed its readiness probe
+// (its address moved to notReadyAddresses) is a failure; a deleted or scaled-away pod
+// leaves the Endpoints altogether, and that is no failure. Judged from the Endpoints
+// alone, so a pod event arriving later on its own watch cannot change the colour.
 func (d *Deriver) Endpoints(eventType string, old, ep *corev1.Endpoints) []Step {
 	if ep == nil || eventType == "DELETED" {
 		return nil
 	}
-	before, after := readyPods(old), readyPods(ep)
+	before, after, unready := readyPods(old), readyPods(ep), notReadyPods(ep)
 	var out []Step
 	for _, name := range sortedDiff(after, before) {
-		out = append(out, d.endpointSteps(ep, name, "adds")...)
+		out = append(out, d.endpointSteps(ep, name, epAdds)...)
 	}
 	for _, name := range sortedDiff(before, after) {
-		out = append(out, d.endpointSteps(ep, name, "removes")...)
+		why := epGone
+		if unready[name] {
+			why = epNotReady
+		}
+		out = append(out, d.endpointSteps(ep, name, why)...)
 	}
 	return out
 }
 
-func (d *Deriver) endpointSteps(ep *corev1.Endpoints, pod, verb string) []Step {
+// What the endpoints controller saw of one pod.
+const (
+	epAdds     = iota // ready: it joins the Service
+	epNotReady        // failed readiness: it leaves, in red
+	epGone            // deleted or no longer selected: it leaves
+)
+
+func (d *Deriver) endpointSteps(ep *corev1.Endpoints, pod string, what int) []Step {
+	sees := [...]string{i18n.K("step.ep_sees_ready"), i18n.K("step.ep_sees_not_ready"), i18n.K("step.ep_sees_gone")}[what]
+	does := [...]string{i18n.K("step.ep_adds"), i18n.K("step.ep_removes"), i18n.K("step.ep_removes")}[what]
+	evKey := [...]string{i18n.K("ev.ep_joined"), i18n.K("ev.ep_not_ready"), i18n.K("ev.ep_left")}[what]
 	base := Step{Flow: FlowEndpoints, Kind: "Service", Namespace: ep.Namespace, Name: ep.Name,
-		StoryKey: Key("Pod", ep.Namespace, pod), ResourceVersion: ep.ResourceVersion, Fail: verb == "removes",
-		Ev: i18n.Msg{Key: map[string]string{"adds": i18n.K("ev.ep_joined"), "removes": i18n.K("ev.ep_left")}[verb],
-			Args: []any{ep.Namespace, ep.Name, pod}}}
+		StoryKey: Key("Pod", ep.Namespace, pod), ResourceVersion: ep.ResourceVersion,
+		Ev: i18n.Msg{Key: evKey, Args: []any{ep.Namespace, ep.Name, pod}}}
+	if what == epNotReady {
+		base.Fail, base.Reason = true, "NotReady"
+	}
 	s2 := base
 	s2.N, s2.From, s2.To, s2.Style = 2, APIServer, EPCtrl, Watch
-	s2.say(map[string]string{"adds": i18n.K("step.ep_sees_ready"), "removes": i18n.K("step.ep_sees_gone")}[verb], pod)
+	s2.say(sees, pod)
 	s3 := base
 	s3.N, s3.From, s3.To, s3.Style = 3, EPCtrl, APIServer, Write
-	s3.say(map[string]string{"adds": i18n.K("step.ep_adds"), "removes": i18n.K("step.ep_removes")}[verb], pod, ep.Name)
+	s3.say(does, pod, ep.Name)
 	return []Step{d.mk(s2), d.mk(s3)}
+}
+
+// notReadyPods are the pods in the Endpoints' notReadyAddresses.
+func notReadyPods(ep *corev1.Endpoints) map[string]bool {
+	out := map[string]bool{}
+	for _, ss := range ep.Subsets {
+		for _, a := range ss.NotReadyAddresses {
+			if a.TargetRef != nil && a.TargetRef.Kind == "Pod" {
+				out[a.TargetRef.Name] = true
+			}
+		}
+	}
+	return out
 }
 
 func readyPods(ep *corev1.Endpoints) map[string]bool {

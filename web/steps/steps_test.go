@@ -310,3 +310,47 @@ func TestStepTitleInKorean(t *testing.T) {
 		}
 	}
 }
+
+// The endpoints controller removing a pod from its Service is a failure (red) only when
+// the pod failed its readiness probe (its address moved to notReadyAddresses); a pod
+// scaled away or deleted simply leaves, in the ordinary colour.
+func TestEndpointRemovalRedOnlyWhenNotReady(t *testing.T) {
+	addr := func(name string) corev1.EndpointAddress {
+		return corev1.EndpointAddress{IP: "10.0.0.1", TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: name}}
+	}
+	ep := func(rv string, ready, notReady []string) *corev1.Endpoints {
+		e := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "echo", Namespace: "default", ResourceVersion: rv}}
+		ss := corev1.EndpointSubset{}
+		for _, n := range ready {
+			ss.Addresses = append(ss.Addresses, addr(n))
+		}
+		for _, n := range notReady {
+			ss.NotReadyAddresses = append(ss.NotReadyAddresses, addr(n))
+		}
+		e.Subsets = []corev1.EndpointSubset{ss}
+		return e
+	}
+	d := New(clock())
+	e1 := ep("1", []string{"a", "b", "c"}, nil)
+	d.Endpoints("ADDED", nil, e1)
+	e2 := ep("2", []string{"a", "b"}, nil) // c was deleted (scaled away)
+	gone := d.Endpoints("MODIFIED", e1, e2)
+	e3 := ep("3", []string{"a"}, []string{"b"}) // b failed its readiness probe
+	unready := d.Endpoints("MODIFIED", e2, e3)
+	if len(gone) != 2 || len(unready) != 2 {
+		t.Fatalf("steps: gone %q, unready %q", summary(gone), summary(unready))
+	}
+	for _, s := range gone {
+		if s.Fail || s.Name != "echo" || !strings.Contains(s.Title, "c") {
+			t.Errorf("a deleted pod leaving is drawn as a failure: %+v", s)
+		}
+	}
+	for _, s := range unready {
+		if !s.Fail || s.Reason != "NotReady" {
+			t.Errorf("a pod failing readiness leaving is not red with its reason: %+v", s)
+		}
+	}
+	if gone[0].Title != "endpoints controller sees pod c gone" || unready[0].Title != "endpoints controller sees pod b not ready" {
+		t.Errorf("titles %q, %q", gone[0].Title, unready[0].Title)
+	}
+}
