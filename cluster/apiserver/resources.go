@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -97,6 +98,8 @@ var (
 	discoveryV1 = discoveryv1.SchemeGroupVersion
 	batchV1     = batchv1.SchemeGroupVersion
 	storageV1   = storagev1.SchemeGroupVersion
+	// coordination.k8s.io: the nodes' Leases (their heartbeats).
+	coordinationV1 = coordinationv1.SchemeGroupVersion
 )
 
 // resourceTable lists every resource webkube serves.
@@ -250,10 +253,14 @@ var resourceTable = []*resource{
 		shortNames: []string{"sc"},
 		newObj:     func() runtime.Object { return &storagev1.StorageClass{} }, newList: func() runtime.Object { return &storagev1.StorageClassList{} },
 	},
+	{
+		gvr: coordinationV1.WithResource("leases"), kind: "Lease", singular: "lease", namespaced: true,
+		newObj: func() runtime.Object { return &coordinationv1.Lease{} }, newList: func() runtime.Object { return &coordinationv1.LeaseList{} },
+	},
 }
 
 // groupVersions in the order discovery lists them.
-var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, authenticationV1, authorizationV1}
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, authenticationV1, authorizationV1}
 
 func init() { resourceTable = append(resourceTable, reviewResources...) }
 

@@ -13,6 +13,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -134,6 +135,11 @@ var columns = map[schema.GroupResource][]metav1.TableColumnDefinition{
 		col("Secrets", "string", corev1.ServiceAccount{}.SwaggerDoc()["secrets"]),
 		ageColumn,
 	},
+	{Group: "coordination.k8s.io", Resource: "leases"}: {
+		nameColumn,
+		col("Holder", "string", coordinationv1.LeaseSpec{}.SwaggerDoc()["holderIdentity"]),
+		ageColumn,
+	},
 }
 
 // Columns returns the table columns for a resource (priority 1 = only with -o wide).
@@ -188,12 +194,21 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return persistentVolumeClaimCells(o, now)
 	case *storagev1.StorageClass:
 		return storageClassCells(o, now)
+	case *coordinationv1.Lease:
+		return []interface{}{o.Name, leaseHolder(o), age(o.CreationTimestamp, now)}
 	}
 	m, err := meta.Accessor(obj)
 	if err != nil {
 		return []interface{}{"<unknown>", "<unknown>"}
 	}
 	return []interface{}{m.GetName(), age(m.GetCreationTimestamp(), now)}
+}
+
+func leaseHolder(l *coordinationv1.Lease) string {
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
 }
 
 // age formats the time since t as kubectl does ("5m", "2d3h"); "<unknown>" when unset.

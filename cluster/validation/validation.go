@@ -18,6 +18,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -70,6 +71,8 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validatePersistentVolumeClaim(o)
 	case *storagev1.StorageClass:
 		return validateStorageClass(o)
+	case *coordinationv1.Lease:
+		return validateLease(o)
 	}
 	return nil
 }
@@ -128,6 +131,8 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return update(o, old, validatePersistentVolumeClaimUpdate)
 	case *storagev1.StorageClass:
 		return update(o, old, validateStorageClassUpdate)
+	case *coordinationv1.Lease:
+		return update(o, old, validateLeaseUpdate)
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ import (
 	"webkube/runtime/containers"
 	"webkube/runtime/images"
 	"webkube/runtime/kubeletserver"
+	"webkube/runtime/nodelease"
 )
 
 // Version is what the Node reports as its kubelet version.
@@ -184,6 +185,9 @@ func (k *Kubelet) Start(ctx context.Context) error {
 		return err
 	}
 	go k.heartbeat(ctx)
+	if err := k.startLease(ctx); err != nil {
+		return err
+	}
 
 	k.informer = informers.NewSharedInformerFactoryWithOptions(k.cfg.Client, 0,
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
@@ -302,6 +306,18 @@ func (k *Kubelet) register(ctx context.Context) error {
 		return fmt.Errorf("kubelet: node status %s: %w", k.cfg.NodeName, err)
 	}
 	k.log.Info("registered node", "port", k.port)
+	return nil
+}
+
+// startLease keeps the node's Lease in kube-node-lease renewed every Heartbeat, as the
+// kubelet's node lease controller does.
+func (k *Kubelet) startLease(ctx context.Context) error {
+	r, err := nodelease.New(nodelease.Config{Client: k.cfg.Client, NodeName: k.cfg.NodeName,
+		Renew: k.cfg.Heartbeat, Clock: k.cfg.Clock, Logger: k.log})
+	if err != nil {
+		return fmt.Errorf("kubelet: %w", err)
+	}
+	r.Start(ctx)
 	return nil
 }
 

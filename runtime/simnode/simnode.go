@@ -30,6 +30,7 @@ import (
 
 	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
+	"webkube/runtime/nodelease"
 )
 
 // Config describes one simulated node.
@@ -170,6 +171,12 @@ func (n *Node) Start(ctx context.Context) error {
 		go worker.Run(ctx, n.queue, n.syncPod, n.cfg.Logger)
 	}
 	go n.heartbeat(ctx)
+	lease, err := nodelease.New(nodelease.Config{Client: n.cfg.Client, NodeName: n.cfg.Name,
+		Renew: n.cfg.Heartbeat, Clock: n.cfg.Clock, Logger: n.cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("simnode: %w", err)
+	}
+	lease.Start(ctx)
 	return nil
 }
 

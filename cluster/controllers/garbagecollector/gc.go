@@ -202,7 +202,7 @@ func (g *Collector) enqueueWaitingOwners(m metav1.Object) {
 		if !ok {
 			continue
 		}
-		obj, exists, err := kind.informer.GetIndexer().GetByKey(m.GetNamespace() + "/" + ref.Name)
+		obj, exists, err := kind.cached(m.GetNamespace(), ref.Name)
 		if err != nil || !exists {
 			continue
 		}
@@ -258,7 +258,7 @@ func (g *Collector) kindOf(ref metav1.OwnerReference) (*resource, bool) {
 // deleted, and deletes it if all its owners are gone.
 func (g *Collector) Sync(ctx context.Context, it item) error {
 	r := it.kind
-	obj, exists, err := r.informer.GetIndexer().GetByKey(it.namespace + "/" + it.name)
+	obj, exists, err := r.cached(it.namespace, it.name)
 	if err != nil || !exists {
 		return err
 	}
@@ -344,7 +344,7 @@ func (g *Collector) ownerState(ctx context.Context, ns string, ref metav1.OwnerR
 		return ownerExists, nil // a kind we don't track: leave its dependents alone
 	}
 	var owner metav1.Object
-	if obj, exists, _ := r.informer.GetIndexer().GetByKey(ns + "/" + ref.Name); exists {
+	if obj, exists, _ := r.cached(ns, ref.Name); exists {
 		if m, err := meta.Accessor(obj); err == nil && m.GetUID() == ref.UID {
 			owner = m
 		}

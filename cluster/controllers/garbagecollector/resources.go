@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +24,17 @@ type resource struct {
 	delete   func(ctx context.Context, ns, name string, opts metav1.DeleteOptions) error
 	patch    func(ctx context.Context, ns, name string, pt types.PatchType, data []byte) error
 	scan     bool // no owner index on a shared, already started informer
+	// cluster: the kind is cluster-scoped (a Node). Namespaced objects may name such an
+	// owner (a node's Lease is owned by its Node); the reverse is not allowed.
+	cluster bool
+}
+
+// cached reads an object from the kind's informer; ns is ignored for cluster-scoped kinds.
+func (r *resource) cached(ns, name string) (any, bool, error) {
+	if r.cluster {
+		return r.informer.GetIndexer().GetByKey(name)
+	}
+	return r.informer.GetIndexer().GetByKey(ns + "/" + name)
 }
 
 // objClient is what every typed namespaced client offers.
@@ -49,7 +61,8 @@ func mk[T metav1.Object](gvk schema.GroupVersionKind, inf cache.SharedIndexInfor
 	}
 }
 
-// resources lists every namespaced kind webkube's API server serves.
+// resources lists every namespaced kind webkube's API server serves, and the
+// cluster-scoped kinds that own namespaced objects.
 func resources(c kubernetes.Interface, f informers.SharedInformerFactory) []*resource {
 	core, apps := corev1.SchemeGroupVersion, appsv1.SchemeGroupVersion
 	return []*resource{
@@ -79,5 +92,14 @@ func resources(c kubernetes.Interface, f informers.SharedInformerFactory) []*res
 			func(ns string) objClient[*batchv1.Job] { return c.BatchV1().Jobs(ns) }),
 		mk(batchv1.SchemeGroupVersion.WithKind("CronJob"), f.Batch().V1().CronJobs().Informer(),
 			func(ns string) objClient[*batchv1.CronJob] { return c.BatchV1().CronJobs(ns) }),
+		mk(coordinationv1.SchemeGroupVersion.WithKind("Lease"), f.Coordination().V1().Leases().Informer(),
+			func(ns string) objClient[*coordinationv1.Lease] { return c.CoordinationV1().Leases(ns) }),
+		clusterScoped(mk(core.WithKind("Node"), f.Core().V1().Nodes().Informer(),
+			func(string) objClient[*corev1.Node] { return c.CoreV1().Nodes() })),
 	}
+}
+
+func clusterScoped(r *resource) *resource {
+	r.cluster = true
+	return r
 }
