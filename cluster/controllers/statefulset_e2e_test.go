@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"webkube/cluster/controllers/clustertest"
+	"webkube/cluster/controllers/volume"
 	"webkube/runtime/simnode"
 )
 
@@ -270,4 +271,87 @@ func hasRow(table string, cells ...string) bool {
 		}
 	}
 	return false
+}
+
+// volumeClaimTemplates: each ordinal gets its claim <template>-<set>-<ordinal>, provisioned
+// by the local-path provisioner and mounted by the pod; scaling down keeps the claim and
+// the ordinal finds the same claim when it comes back; deleting the set keeps the claims
+// (whenDeleted: Retain), and with whenDeleted: Delete they go with it.
+func TestStatefulSetClaims(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{Nodes: []simnode.Config{{Name: "node-1"}}})
+	vc, err := volume.New(volume.Config{Client: c.Client, VolumesDir: t.TempDir(), DefaultClass: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vc.Start(c.Context()); err != nil {
+		t.Fatal(err)
+	}
+	manifest := strings.ReplaceAll(webStatefulSet, "web", "db") + `        volumeMounts:
+        - name: data
+          mountPath: /data
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: ["ReadWriteOnce"]
+      resources:
+        requests:
+          storage: 1Mi
+`
+	manifest = strings.Replace(manifest, "replicas: 3", "replicas: 2", 1)
+	c.MustKubectl(t, manifest, "apply", "-f", "-")
+	c.MustKubectl(t, "", "rollout", "status", "sts/db", "--timeout=60s")
+	ctx := context.Background()
+	claim := func(name string) *corev1.PersistentVolumeClaim {
+		t.Helper()
+		pvc, err := c.Client.CoreV1().PersistentVolumeClaims("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pvc
+	}
+	for i := range 2 {
+		name := fmt.Sprintf("data-db-%d", i)
+		if pvc := claim(name); pvc.Status.Phase != corev1.ClaimBound || pvc.Labels["app"] != "db" {
+			t.Fatalf("%s: phase %s labels %v", name, pvc.Status.Phase, pvc.Labels)
+		}
+		p, err := c.Client.CoreV1().Pods("default").Get(ctx, fmt.Sprintf("db-%d", i), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := p.Spec.Volumes; len(v) == 0 || v[len(v)-1].Name != "data" || v[len(v)-1].PersistentVolumeClaim == nil ||
+			v[len(v)-1].PersistentVolumeClaim.ClaimName != name {
+			t.Fatalf("db-%d volumes %+v", i, v)
+		}
+	}
+	uid := claim("data-db-1").UID
+	c.MustKubectl(t, "", "scale", "sts", "db", "--replicas=1")
+	clustertest.Eventually(t, 30*time.Second, func() (bool, string) {
+		return len(pods(t, c, "app=db")) == 1, "waiting for db-1 to go"
+	})
+	if claim("data-db-1").UID != uid {
+		t.Fatal("data-db-1 was replaced on scale down")
+	}
+	c.MustKubectl(t, "", "scale", "sts", "db", "--replicas=2")
+	c.MustKubectl(t, "", "rollout", "status", "sts/db", "--timeout=60s")
+	if claim("data-db-1").UID != uid {
+		t.Fatal("db-1 came back with a new claim")
+	}
+	c.MustKubectl(t, "", "delete", "sts", "db")
+	clustertest.Eventually(t, 30*time.Second, func() (bool, string) {
+		return len(pods(t, c, "app=db")) == 0, "waiting for the pods to go"
+	})
+	if claim("data-db-0").UID == "" || claim("data-db-1").UID != uid {
+		t.Fatal("claims not kept after the set was deleted (whenDeleted: Retain)")
+	}
+
+	deleting := strings.Replace(strings.ReplaceAll(manifest, "db", "tmp"), "  serviceName: tmp\n",
+		"  serviceName: tmp\n  persistentVolumeClaimRetentionPolicy:\n    whenDeleted: Delete\n", 1)
+	c.MustKubectl(t, deleting, "apply", "-f", "-")
+	c.MustKubectl(t, "", "rollout", "status", "sts/tmp", "--timeout=60s")
+	c.MustKubectl(t, "", "delete", "sts", "tmp")
+	clustertest.Eventually(t, 30*time.Second, func() (bool, string) {
+		l, err := c.Client.CoreV1().PersistentVolumeClaims("default").List(ctx, metav1.ListOptions{LabelSelector: "app=tmp"})
+		return err == nil && len(l.Items) == 0, fmt.Sprintf("claims %v", l)
+	})
 }

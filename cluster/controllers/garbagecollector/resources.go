@@ -84,6 +84,8 @@ func resources(c kubernetes.Interface, f informers.SharedInformerFactory) []*res
 			func(ns string) objClient[*corev1.Endpoints] { return c.CoreV1().Endpoints(ns) }),
 		mk(discoveryv1.SchemeGroupVersion.WithKind("EndpointSlice"), f.Discovery().V1().EndpointSlices().Informer(),
 			func(ns string) objClient[*discoveryv1.EndpointSlice] { return c.DiscoveryV1().EndpointSlices(ns) }),
+		mk(core.WithKind("PersistentVolumeClaim"), f.Core().V1().PersistentVolumeClaims().Informer(),
+			func(ns string) objClient[*corev1.PersistentVolumeClaim] { return c.CoreV1().PersistentVolumeClaims(ns) }),
 		mk(core.WithKind("ConfigMap"), f.Core().V1().ConfigMaps().Informer(),
 			func(ns string) objClient[*corev1.ConfigMap] { return c.CoreV1().ConfigMaps(ns) }),
 		mk(core.WithKind("Event"), f.Core().V1().Events().Informer(),

@@ -59,6 +59,7 @@ type Controller struct {
 	client   kubernetes.Interface
 	sets     appslisters.StatefulSetLister
 	pods     corelisters.PodLister
+	claims   corelisters.PersistentVolumeClaimLister
 	history  history.Store
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
@@ -87,11 +88,13 @@ func New(cfg Config) (*Controller, error) {
 	setInf := cfg.Informers.Apps().V1().StatefulSets()
 	podInf := cfg.Informers.Core().V1().Pods()
 	revInf := cfg.Informers.Apps().V1().ControllerRevisions()
+	claimInf := cfg.Informers.Core().V1().PersistentVolumeClaims()
 	c := &Controller{
 		cfg: cfg, client: cfg.Client,
-		sets: setInf.Lister(), pods: podInf.Lister(),
+		sets: setInf.Lister(), pods: podInf.Lister(), claims: claimInf.Lister(),
 		history: history.Store{Client: cfg.Client, Lister: revInf.Lister()},
-		synced:  []cache.InformerSynced{setInf.Informer().HasSynced, podInf.Informer().HasSynced, revInf.Informer().HasSynced},
+		synced: []cache.InformerSynced{setInf.Informer().HasSynced, podInf.Informer().HasSynced, revInf.Informer().HasSynced,
+			claimInf.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "statefulset", Clock: cfg.Clock}),
 		exp:      expectations.New(cfg.Clock),
