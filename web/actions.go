@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -211,102 +210,6 @@ func (d *Dashboard) pickContainer(req *containerReq) (*corev1.Pod, error) {
 		req.Container = pod.Spec.Containers[0].Name
 	}
 	return pod, nil
-}
-
-// kill kills a container and answers once the kubelet has reported what became of it:
-// the exit code and state of the killed instance, and the container's state now.
-func (d *Dashboard) kill(c echo.Context) error {
-	var req containerReq
-	if err := c.Bind(&req); err != nil || req.Name == "" {
-		return bad(c, "want {namespace, name, container}")
-	}
-	if d.cfg.Killer == nil {
-		return c.JSON(http.StatusNotImplemented, map[string]any{"error": i18n.T(c.Request().Context(), "err.no_killer")})
-	}
-	pod, err := d.pickContainer(&req)
-	if err != nil {
-		return c.JSON(http.StatusNotFound, map[string]any{"error": err.Error()})
-	}
-	before := containerStatus(pod, req.Container)
-	if before == nil || instanceID(*before) == "" {
-		return c.JSON(http.StatusConflict, map[string]any{"error": i18n.T(c.Request().Context(), "kill.not_running", req.Container)})
-	}
-	ctx, cancel := d.ctx(c)
-	defer cancel()
-	if err := d.cfg.Killer.KillContainer(ctx, req.Namespace, req.Name, req.Container); err != nil {
-		d.log.Warn("kill container", "pod", req.Namespace+"/"+req.Name, "err", err)
-		return c.JSON(http.StatusBadGateway, map[string]any{"error": i18n.T(c.Request().Context(), "err.kill_failed", err.Error())})
-	}
-	res := map[string]any{"ok": true, "container": req.Container}
-	after, ok := d.killedInstance(ctx, req.Namespace, req.Name, req.Container, instanceID(*before), before.RestartCount)
-	if !ok {
-		res["message"] = i18n.T(c.Request().Context(), "msg.killed", req.Container, req.Name)
-		return c.JSON(http.StatusOK, res)
-	}
-	t := after.LastTerminationState.Terminated
-	if after.State.Terminated != nil && instanceID(*after) == instanceID(*before) {
-		t = after.State.Terminated // not restarted (yet, or ever: restartPolicy)
-	}
-	res["exitCode"], res["reason"], res["state"], res["restarts"] = t.ExitCode, t.Reason, containerState(*after), after.RestartCount
-	res["message"] = i18n.T(c.Request().Context(), "kill.result", req.Container, t.ExitCode, t.Reason, containerState(*after), after.RestartCount)
-	return c.JSON(http.StatusOK, res)
-}
-
-// killedInstance waits (up to ctx) until the kubelet reports the killed instance ended: a
-// restart, or that instance terminated.
-func (d *Dashboard) killedInstance(ctx context.Context, ns, name, container, id string, restarts int32) (*corev1.ContainerStatus, bool) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if p, err := d.l.pods.Pods(ns).Get(name); err == nil {
-			cs := containerStatus(p, container)
-			switch {
-			case cs == nil:
-			case cs.RestartCount > restarts && cs.LastTerminationState.Terminated != nil:
-				return cs, true
-			case cs.State.Terminated != nil && instanceID(*cs) == id:
-				return cs, true
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, false
-		case <-t.C:
-		}
-	}
-}
-
-// breakProbe makes a probe fail: through the ProbeBreaker when wired, else by removing,
-// over pods/exec, the file an exec probe checks.
-func (d *Dashboard) breakProbe(c echo.Context) error {
-	var req containerReq
-	if err := c.Bind(&req); err != nil || req.Name == "" {
-		return bad(c, "want {namespace, name, container}")
-	}
-	pod, err := d.pickContainer(&req)
-	if err != nil {
-		return c.JSON(http.StatusNotFound, map[string]any{"error": err.Error()})
-	}
-	ctx, cancel := d.ctx(c)
-	defer cancel()
-	if d.cfg.Prober != nil {
-		if err := d.cfg.Prober.BreakProbe(ctx, req.Namespace, req.Name, req.Container); err != nil {
-			return c.JSON(http.StatusBadGateway, map[string]any{"error": i18n.T(c.Request().Context(), "err.probe_failed", err.Error())})
-		}
-		return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": i18n.T(c.Request().Context(), "msg.probe_broken", req.Container)})
-	}
-	files := probeFiles(pod)
-	for name, f := range files {
-		if req.Container != name && len(files) > 1 {
-			continue
-		}
-		var out bytes.Buffer
-		if err := d.execOnce(ctx, pod.Namespace, pod.Name, name, []string{"sh", "-c", `rm -f "$0" 2>/dev/null || busybox rm -f "$0"`, f}, &out); err != nil {
-			return c.JSON(http.StatusBadGateway, map[string]any{"error": "exec rm failed: " + err.Error()})
-		}
-		return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": fmt.Sprintf("removed %s in %s: its probe will fail", f, name)})
-	}
-	return c.JSON(http.StatusNotImplemented, map[string]any{"error": i18n.T(c.Request().Context(), "err.no_file_probe")})
 }
 
 func (d *Dashboard) stepMode(c echo.Context) error {

@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,8 +45,8 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 		for _, cs := range p.Status.ContainerStatuses {
 			o.Facts = append(o.Facts, templates.Label{Key: "container " + cs.Name, Value: containerState(cs)})
 		}
-		o.Kill = d.cfg.Killer != nil && p.Spec.NodeName != ""
-		o.ProbeBreak = hasProbes(p) && (d.cfg.Prober != nil || len(probeFiles(p)) > 0)
+		o.Kill = p.Spec.NodeName != ""
+		o.ProbeBreak = hasProbes(p)
 		svcs, _ := d.l.services.Services(p.Namespace).List(everything)
 		pv := probes.Of(p, svcs)
 		o.Probes = &pv
@@ -321,30 +320,6 @@ func toYAML(obj runtime.Object) string {
 		return err.Error()
 	}
 	return string(b)
-}
-
-// probeFiles lists, per container, the file an exec probe checks (`cat /tmp/healthy`,
-// `test -f F`, `ls F`), which removing makes that probe fail.
-func probeFiles(p *corev1.Pod) map[string]string {
-	out := map[string]string{}
-	for _, c := range p.Spec.Containers {
-		for _, pr := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe} {
-			if pr == nil || pr.Exec == nil {
-				continue
-			}
-			cmd := pr.Exec.Command
-			if len(cmd) == 3 && (cmd[0] == "sh" || cmd[0] == "/bin/sh") && cmd[1] == "-c" {
-				cmd = strings.Fields(cmd[2])
-			}
-			if len(cmd) >= 2 && (cmd[0] == "cat" || cmd[0] == "ls" || cmd[0] == "stat") {
-				out[c.Name] = cmd[len(cmd)-1]
-			}
-			if len(cmd) == 3 && cmd[0] == "test" && (cmd[1] == "-f" || cmd[1] == "-e") {
-				out[c.Name] = cmd[2]
-			}
-		}
-	}
-	return out
 }
 
 // hasProbes says whether any container has a liveness, readiness or startup probe: only

@@ -90,12 +90,8 @@ func TestServiceTraffic(t *testing.T) {
 	}
 }
 
-type noProber struct{}
-
-func (noProber) BreakProbe(context.Context, string, string, string) error { return nil }
-
-// "Make probe fail" is offered only on pods that have a probe to break, even with the
-// kubelet's prober wired (it answered 502 on pods without one).
+// "Make probe fail" is offered only on pods that have a probe to break (it answered 502
+// on pods without one).
 func TestProbeBreakOnlyWithProbes(t *testing.T) {
 	api := apiservertest.Start(t)
 	cs := api.Clientset()
@@ -108,7 +104,7 @@ func TestProbeBreakOnlyWithProbes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d, err := New(Config{Client: cs, RESTConfig: api.RESTConfig(), Prober: noProber{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	d, err := New(Config{Client: cs, RESTConfig: api.RESTConfig(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

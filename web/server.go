@@ -58,24 +58,19 @@ type Traffic struct {
 	BytesOut    uint64 // pod → client
 }
 
-// ContainerKiller kills one container of a pod where it runs (the kubelet); the kubelet
-// then restarts it per restartPolicy. There is no Kubernetes API verb for this.
-type ContainerKiller interface {
-	KillContainer(ctx context.Context, namespace, pod, container string) error
-}
-
-// ProbeBreaker makes a container's probes fail from now on. Optional: without it the
-// dashboard can still break exec probes that check a file, by removing the file.
-type ProbeBreaker interface {
-	BreakProbe(ctx context.Context, namespace, pod, container string) error
-}
-
 // Config is what the dashboard needs.
 type Config struct {
 	Client     kubernetes.Interface // built from RESTConfig when nil
 	RESTConfig *rest.Config         // required: dynamic apply, logs and exec use it
+	// Gate, Decisions, Traffic and Progress are what only webkube's own cluster has (its
+	// scheduler, controllers and kubelets wait at the Gate; its Service proxy counts
+	// traffic; its database keeps lesson progress). Attached to another cluster they are
+	// nil and the pages say what is missing; everything else goes through the API alike.
 	Gate       *stepper.Gate        // nil: step mode is not offered
 	Token      string               // non-empty: every dashboard request needs it (non-loopback listen)
+	// Cluster names the cluster when the dashboard is attached to one webkube did not
+	// start (`webkube dashboard`): its context and server, shown in the header.
+	Cluster string
 	// AllowedHosts are the names (or addresses) besides loopback that requests may carry
 	// in Host and Origin; any other gets 403, which stops DNS rebinding.
 	AllowedHosts []string
@@ -87,8 +82,6 @@ type Config struct {
 	// TrafficBytes says Traffic counts bytes and open connections (the userspace proxy);
 	// the kernel's NAT rules (iptables mode) count connections only.
 	TrafficBytes bool
-	Killer       ContainerKiller // optional
-	Prober       ProbeBreaker    // optional
 	// Progress keeps lesson progress (SQLite in webkube); nil keeps it in memory.
 	Progress lessons.Progress
 	// MaxSteps is how many recent steps the timeline keeps (default 300).
@@ -110,6 +103,8 @@ type Dashboard struct {
 	allowed  map[string]bool // AllowedHosts, as hostOnly spells them
 	progress lessons.Progress
 	lessons  lessonRun
+
+	access accessCache // what the user may do (SelfSubjectAccessReview)
 
 	mu     sync.Mutex // guards ring and deriver (dispatcher) and synced
 	ring   *steps.Ring
@@ -180,14 +175,17 @@ func New(cfg Config) (*Dashboard, error) {
 // have synced, so pages render complete from the first request.
 func (d *Dashboard) Start(ctx context.Context) error {
 	d.addHandlers()
+	for i, inf := range d.l.informers {
+		if err := inf.SetWatchErrorHandler(d.watchDenied(i)); err != nil {
+			return err
+		}
+	}
 	d.factory.Start(ctx.Done())
 	go d.dispatch(ctx)
 	go d.trafficLoop(ctx)
 	go d.lessonLoop(ctx)
-	for typ, ok := range d.factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("web: cache for %v did not sync", typ)
-		}
+	if err := d.waitForCaches(ctx); err != nil {
+		return err
 	}
 	d.mu.Lock()
 	d.synced = true
@@ -270,6 +268,10 @@ func (d *Dashboard) page(c echo.Context, title, active string) templates.Page {
 		p.StepMode = d.cfg.Gate.StepMode()
 		p.Held = d.heldViews()
 	}
+	p.Cluster = d.cfg.Cluster
+	acc := d.accessFor(c.Request().Context())
+	p.Access, p.AccessUnknown = acc, acc.Unknown
+	p.Unwatchable = d.unwatchable()
 	p.Nodes = d.nodeNames()
 	p.Pods = d.tokens()
 	return p // the steps come with the websocket's snapshot, once

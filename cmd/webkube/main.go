@@ -3,6 +3,7 @@
 //	webkube [--addr 127.0.0.1:8080] [--data-dir ./webkube-data] [--nodes 1] ...
 //	webkube image import FILE | webkube image ls
 //	webkube reset [--data-dir D] [--data]   (webkube stopped: remove its pods, network and rules)
+//	webkube dashboard [--kubeconfig PATH] [--context NAME]   (the dashboard alone, on any cluster)
 package main
 
 import (
@@ -41,6 +42,8 @@ func run(args []string) error {
 			return runImage(args[1:])
 		case "reset":
 			return runReset(args[1:])
+		case "dashboard":
+			return runDashboard(args[1:])
 		case "version":
 			fmt.Println(versionString())
 			return nil

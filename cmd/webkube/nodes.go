@@ -9,7 +9,6 @@ import (
 	"time"
 
 	containerdclient "github.com/containerd/containerd"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
@@ -148,36 +147,6 @@ func (m *Main) startNode(ctx context.Context, client kubernetes.Interface, gate 
 	}
 	m.kubelets[name] = kl
 	return nil
-}
-
-// KillContainer finds the kubelet of the pod's node (the dashboard's "kill a container").
-func (m *Main) KillContainer(ctx context.Context, namespace, pod, container string) error {
-	kl, err := m.kubeletOf(ctx, namespace, pod)
-	if err != nil {
-		return err
-	}
-	return kl.KillContainer(ctx, namespace, pod, container)
-}
-
-// BreakProbe finds the kubelet of the pod's node (the dashboard's "make a probe fail").
-func (m *Main) BreakProbe(ctx context.Context, namespace, pod, container string) error {
-	kl, err := m.kubeletOf(ctx, namespace, pod)
-	if err != nil {
-		return err
-	}
-	return kl.BreakProbe(ctx, namespace, pod, container)
-}
-
-func (m *Main) kubeletOf(ctx context.Context, namespace, pod string) (*kubelet.Kubelet, error) {
-	p, err := m.client.CoreV1().Pods(namespace).Get(ctx, pod, metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	kl, ok := m.kubelets[p.Spec.NodeName]
-	if !ok {
-		return nil, fmt.Errorf("pod %s/%s is not on a node with containers (node %q)", namespace, pod, p.Spec.NodeName)
-	}
-	return kl, nil
 }
 
 // nodeSubnet is the index-th /24 of the pod network.

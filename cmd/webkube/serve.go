@@ -387,10 +387,6 @@ func (m *Main) startDashboard(ctx context.Context, d dashboardDeps) (string, err
 		dashCfg.Traffic = proxyTraffic(d.proxier)
 		dashCfg.TrafficBytes = d.proxier.CountsBytes()
 	}
-	if cfg.Nodes > 0 {
-		dashCfg.Killer = m
-		dashCfg.Prober = m
-	}
 	dash, err := web.New(dashCfg)
 	if err != nil {
 		return "", err

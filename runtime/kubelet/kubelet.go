@@ -435,18 +435,3 @@ func kernelVersion() string {
 }
 
 func podKey(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
-
-// KillContainer kills the running instance of a pod's container at once (SIGKILL), as
-// if it crashed; the kubelet then restarts it as the pod's restartPolicy says. The
-// dashboard's "kill a container" button uses it (there is no API verb for this).
-func (k *Kubelet) KillContainer(ctx context.Context, namespace, pod, container string) error {
-	id, err := k.lookup(ctx, namespace, pod, container)
-	if err != nil {
-		return err
-	}
-	if err := k.cfg.Runtime.Stop(ctx, id, 0); err != nil {
-		return err
-	}
-	k.queue.Add(namespace + "/" + pod)
-	return nil
-}

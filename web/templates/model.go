@@ -39,6 +39,15 @@ type Page struct {
 	Lang      string // the page's language: en or ko
 	Now       int64  // the server's clock as the page was rendered (Unix ms): ages tick from it
 	Path      string // this page, for the language switch to come back to
+	// Cluster names the cluster the dashboard is attached to ("" for webkube's own).
+	Cluster string
+	// Access is what the user may not do (SelfSubjectAccessReview); perms.js disables
+	// those actions with the reason.
+	Access any
+	// AccessUnknown: the API server has no SelfSubjectAccessReview; every action is offered.
+	AccessUnknown bool
+	// Unwatchable are the API server's refusals to list or watch a kind: its lists stay empty.
+	Unwatchable []string
 }
 
 // PodRow is one pod in a table.

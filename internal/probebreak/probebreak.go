@@ -1,74 +1,34 @@
-package kubelet
+// Package probebreak says how to make a container's probes fail for real, from inside
+// the container: nothing about probe results is faked, the container itself is changed so
+// the kubelet's own probes see it fail and act (liveness: restart; readiness: out of the
+// endpoints). For an httpGet probe it flips the built-in echo sample's switch (the echo
+// server then answers 503 until it restarts); for an exec probe that checks a file it
+// removes the file. The dashboard runs the commands over pods/exec, on webkube's own
+// cluster and on any other alike.
+package probebreak
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"webkube/runtime/containers"
 	"webkube/runtime/images/samples/echo"
 )
 
-// BreakProbe makes a container's probes fail from now on, for real: nothing about probe
-// results is faked, the container itself is changed so the kubelet's own probes see it
-// fail and act (liveness: restart; readiness: out of the endpoints). For an httpGet probe
-// it flips the built-in echo sample's switch from inside the container (the echo server
-// then answers 503 until it restarts); for an exec probe that checks a file it removes the
-// file. The dashboard's "make a probe fail" button calls it.
-func (k *Kubelet) BreakProbe(ctx context.Context, namespace, pod, container string) error {
-	p, err := k.pods.Pods(namespace).Get(pod)
-	if err != nil {
-		return apierrors.NewNotFound(corev1.Resource("pods"), pod)
-	}
-	i := slices.IndexFunc(p.Spec.Containers, func(c corev1.Container) bool { return c.Name == container })
-	if i < 0 {
-		return apierrors.NewBadRequest(fmt.Sprintf("pod %q has no container %q", pod, container))
-	}
-	cmds, err := breakProbeCommands(&p.Spec.Containers[i])
-	if err != nil {
-		return err
-	}
-	id, err := k.lookup(ctx, namespace, pod, container)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for _, cmd := range cmds {
-		var out bytes.Buffer
-		code, err := k.cfg.Runtime.Exec(ctx, id, containers.ExecOptions{Command: cmd, Stdout: &out, Stderr: &out})
-		if err != nil {
-			return fmt.Errorf("exec %s: %w", strings.Join(cmd, " "), err)
-		}
-		if code != 0 {
-			msg := fmt.Sprintf("`%s` in %s exited %d", strings.Join(cmd, " "), container, code)
-			if cmd[0] == "wget" {
-				msg += " (only webkube's echo sample has the " + echo.UnhealthyPath + " switch)"
-			}
-			if s := strings.TrimSpace(out.String()); s != "" {
-				msg += ": " + s
-			}
-			return errors.New(msg)
-		}
-	}
-	k.log.Info("probe broken", "pod", namespace+"/"+pod, "container", container, "commands", cmds)
-	return nil
-}
+// UnhealthyPath is the echo sample's switch; a wget of it failing means the program is
+// not webkube's echo.
+const UnhealthyPath = echo.UnhealthyPath
 
-// breakProbeCommands are the commands, run inside the container, that make its probes
+// Commands are the commands, run inside the container, that make its probes
 // fail: one per distinct httpGet port or checked file. A container whose probes are all
 // tcpSocket or gRPC (or that has none) gets an error: there is no honest way to break them
 // from inside without knowing the program.
-func breakProbeCommands(c *corev1.Container) ([][]string, error) {
+func Commands(c *corev1.Container) ([][]string, error) {
 	var cmds [][]string
 	add := func(cmd []string) {
 		if !slices.ContainsFunc(cmds, func(x []string) bool { return slices.Equal(x, cmd) }) {

@@ -1,4 +1,4 @@
-package kubelet
+package probebreak
 
 import (
 	"fmt"
@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-func TestBreakProbeCommands(t *testing.T) {
+func TestCommands(t *testing.T) {
 	httpProbe := func(port intstr.IntOrString) *corev1.Probe {
 		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: port}}}
 	}
@@ -42,7 +42,7 @@ func TestBreakProbeCommands(t *testing.T) {
 		{"no probe", corev1.Container{Name: "app"}, `error: "app" has no probe`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmds, err := breakProbeCommands(&tc.c)
+			cmds, err := Commands(&tc.c)
 			if want, ok := strings.CutPrefix(tc.want, "error: "); ok {
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Fatalf("got %v, %v; want an error with %q", cmds, err, want)
