@@ -66,8 +66,8 @@ type Config struct {
 	// scheduler, controllers and kubelets wait at the Gate; its Service proxy counts
 	// traffic; its database keeps lesson progress). Attached to another cluster they are
 	// nil and the pages say what is missing; everything else goes through the API alike.
-	Gate       *stepper.Gate        // nil: step mode is not offered
-	Token      string               // non-empty: every dashboard request needs it (non-loopback listen)
+	Gate  *stepper.Gate // nil: step mode is not offered
+	Token string        // non-empty: every dashboard request needs it (non-loopback listen)
 	// Cluster names the cluster when the dashboard is attached to one webkube did not
 	// start (`webkube dashboard`): its context and server, shown in the header.
 	Cluster string
