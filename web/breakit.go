@@ -115,9 +115,11 @@ func (d *Dashboard) breakProbe(c echo.Context) error {
 	}
 	ctx, cancel := d.ctx(c)
 	defer cancel()
+	var ran []string
 	for _, cmd := range cmds {
+		ran = append(ran, strings.Join(cmd, " "))
 		var out bytes.Buffer
-		if err := d.execOnce(ctx, pod.Namespace, pod.Name, req.Container, cmd, &out); err != nil {
+		if err := d.execOnce(ctx, pod.Namespace, pod.Name, req.Container, viaBusybox(cmd), &out); err != nil {
 			msg := "`" + strings.Join(cmd, " ") + "`: " + err.Error()
 			if cmd[0] == "wget" {
 				msg += " (only webkube's echo sample has the " + probebreak.UnhealthyPath + " switch)"
@@ -128,7 +130,15 @@ func (d *Dashboard) breakProbe(c echo.Context) error {
 			return c.JSON(http.StatusBadGateway, map[string]any{"error": i18n.T(rctx, "err.probe_failed", msg)})
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": i18n.T(rctx, "msg.probe_broken", req.Container)})
+	// Say what ran, as the kubectl exec a user would type.
+	msg := i18n.T(rctx, "msg.probe_broken", req.Container) + ": kubectl exec " + pod.Name + " -c " + req.Container + " -- " + strings.Join(ran, "; ")
+	return c.JSON(http.StatusOK, map[string]any{"ok": true, "message": msg})
+}
+
+// viaBusybox runs cmd, or busybox's applet of that name where the image has no such
+// program on its PATH (webkube's images hold busybox, and many small images are busybox).
+func viaBusybox(cmd []string) []string {
+	return append([]string{"sh", "-c", `command -v "$0" >/dev/null && exec "$0" "$@" || exec busybox "$0" "$@"`}, cmd...)
 }
 
 func podContainer(p *corev1.Pod, name string) *corev1.Container {

@@ -187,7 +187,7 @@ func TestBrowserLogsAndExec(t *testing.T) {
 		t.Fatalf("before: ls /tmp = %q, %v", out.String(), err)
 	}
 	run(t, b, "break probe", 10*time.Second, click(`[data-testid=break-probe]`))
-	waitJS(t, b, "toast", `document.querySelector('#toast').textContent.includes('removed /tmp/healthy')`, 10*time.Second)
+	waitJS(t, b, "toast", `document.querySelector('#toast').textContent.includes('rm -f /tmp/healthy')`, 10*time.Second)
 	out.Reset()
 	if err := d.execOnce(ctx, "default", "echo", "app", []string{"ls", "/tmp"}, &out); err != nil || strings.Contains(out.String(), "healthy") {
 		t.Errorf("after: ls /tmp = %q, %v", out.String(), err)
