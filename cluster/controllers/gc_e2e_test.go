@@ -51,12 +51,13 @@ func TestGarbageCollectorOrphanAndForeground(t *testing.T) {
 		return owned == 3 && len(ps) == 3, fmt.Sprintf("%d pods, %d adopted", len(ps), owned)
 	})
 
+	// kubectl waits for the ReplicaSet to be gone, and in the foreground it goes only
+	// after its pods: when kubectl returns, nothing is left (no polling here).
 	c.MustKubectl(t, "", "delete", "rs/echo-rs", "--cascade=foreground")
-	clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
-		_, err := c.Client.AppsV1().ReplicaSets("default").Get(ctx, "echo-rs", metav1.GetOptions{})
-		ps := pods(t, c, "app=echo")
-		return apierrors.IsNotFound(err) && len(ps) == 0, fmt.Sprintf("rs err %v, %d pods", err, len(ps))
-	})
+	_, err := c.Client.AppsV1().ReplicaSets("default").Get(ctx, "echo-rs", metav1.GetOptions{})
+	if ps := pods(t, c, "app=echo"); !apierrors.IsNotFound(err) || len(ps) != 0 {
+		t.Fatalf("kubectl delete --cascade=foreground returned with the rs (%v) and %d pods left", err, len(ps))
+	}
 }
 
 // Deleting a Deployment removes its ReplicaSets and their pods, two levels down, in the
