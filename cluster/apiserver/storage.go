@@ -60,6 +60,8 @@ func (s *Server) defaultClassName(ctx context.Context) (string, error) {
 // that must read other objects.
 func (s *Server) admit(ctx context.Context, obj any) error {
 	switch o := obj.(type) {
+	case *corev1.Pod:
+		return s.admitPodServiceAccount(ctx, o)
 	case *corev1.PersistentVolumeClaim:
 		addFinalizer(&o.ObjectMeta, pvcProtectionFinalizer)
 		return s.defaultStorageClass(ctx, o)

@@ -286,8 +286,8 @@ func defaultVolume(v *corev1.Volume) {
 			}
 		}
 	}
-	if s.Projected != nil && s.Projected.DefaultMode == nil {
-		s.Projected.DefaultMode = ptr(DefaultVolumeMode)
+	if s.Projected != nil {
+		defaultProjected(s.Projected)
 	}
 	if s.HostPath != nil && s.HostPath.Type == nil {
 		s.HostPath.Type = ptr(corev1.HostPathUnset)
@@ -522,6 +522,26 @@ func defaultDeployment(d *appsv1.Deployment) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// defaultProjected: mode 0644, fieldRef apiVersion v1 and tokens of an hour
+// (SetDefaults_ServiceAccountTokenProjection).
+func defaultProjected(p *corev1.ProjectedVolumeSource) {
+	if p.DefaultMode == nil {
+		p.DefaultMode = ptr(DefaultVolumeMode)
+	}
+	for _, src := range p.Sources {
+		if t := src.ServiceAccountToken; t != nil && t.ExpirationSeconds == nil {
+			t.ExpirationSeconds = ptr(int64(3600))
+		}
+		if d := src.DownwardAPI; d != nil {
+			for i := range d.Items {
+				if f := d.Items[i].FieldRef; f != nil && f.APIVersion == "" {
+					f.APIVersion = "v1"
+				}
+			}
+		}
+	}
+}
 
 // DropTypeDependentFields clears, on a Service update that changes its type, the values
 // the old type had allocated and the new type cannot have (cluster IPs when turning into

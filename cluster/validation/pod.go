@@ -185,6 +185,12 @@ func validateVolumeSource(s *corev1.VolumeSource, path *field.Path) field.ErrorL
 		if s.HostPath.Path == "" {
 			errs = append(errs, field.Required(path.Child("hostPath", "path"), ""))
 		}
+	case s.DownwardAPI != nil:
+		mode(s.DownwardAPI.DefaultMode, path.Child("downwardAPI", "defaultMode"))
+		errs = append(errs, validateDownwardAPIFiles(s.DownwardAPI.Items, path.Child("downwardAPI", "items"))...)
+	case s.Projected != nil:
+		mode(s.Projected.DefaultMode, path.Child("projected", "defaultMode"))
+		errs = append(errs, validateProjected(s.Projected, path.Child("projected"))...)
 	case s.PersistentVolumeClaim != nil:
 		if s.PersistentVolumeClaim.ClaimName == "" {
 			errs = append(errs, field.Required(path.Child("persistentVolumeClaim", "claimName"), ""))
@@ -766,6 +772,87 @@ func groupID(id *int64, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range utilvalidation.IsValidGroupID(*id) {
 		errs = append(errs, field.Invalid(path, *id, msg))
+	}
+	return errs
+}
+
+// volumeFieldRefPaths are the pod fields a downwardAPI volume may hold (kube's
+// validVolumeDownwardAPIFieldPathExpressions), besides one label or annotation.
+var volumeFieldRefPaths = []string{"metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace", "metadata.uid"}
+
+var resourceFieldRefNames = []string{"limits.cpu", "limits.ephemeral-storage", "limits.memory",
+	"requests.cpu", "requests.ephemeral-storage", "requests.memory"}
+
+// validateDownwardAPIFiles follows kube's validateDownwardAPIVolumeFile.
+func validateDownwardAPIFiles(items []corev1.DownwardAPIVolumeFile, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, it := range items {
+		p := path.Index(i)
+		if it.Path == "" {
+			errs = append(errs, field.Required(p.Child("path"), ""))
+		} else {
+			errs = append(errs, localDescendingPath(it.Path, p.Child("path"))...)
+		}
+		if it.Mode != nil && (*it.Mode < 0 || *it.Mode > 0o777) {
+			errs = append(errs, field.Invalid(p.Child("mode"), *it.Mode, "must be a number between 0 and 0777 (octal), both inclusive"))
+		}
+		switch {
+		case it.FieldRef != nil && it.ResourceFieldRef != nil:
+			errs = append(errs, field.Invalid(p, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"))
+		case it.FieldRef != nil:
+			fp := p.Child("fieldRef", "fieldPath")
+			f := it.FieldRef.FieldPath
+			if !strings.HasPrefix(f, "metadata.labels['") && !strings.HasPrefix(f, "metadata.annotations['") &&
+				!sets.New(volumeFieldRefPaths...).Has(f) {
+				errs = append(errs, field.NotSupported(fp, f, volumeFieldRefPaths))
+			}
+		case it.ResourceFieldRef != nil:
+			rp := p.Child("resourceFieldRef")
+			if it.ResourceFieldRef.ContainerName == "" {
+				errs = append(errs, field.Required(rp.Child("containerName"), ""))
+			}
+			if !sets.New(resourceFieldRefNames...).Has(it.ResourceFieldRef.Resource) {
+				errs = append(errs, field.NotSupported(rp.Child("resource"), it.ResourceFieldRef.Resource, resourceFieldRefNames))
+			}
+		default:
+			errs = append(errs, field.Required(p, "one of fieldRef and resourceFieldRef is required"))
+		}
+	}
+	return errs
+}
+
+// validateProjected checks each source has exactly one kind, and its own fields.
+func validateProjected(s *corev1.ProjectedVolumeSource, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, src := range s.Sources {
+		p := path.Child("sources").Index(i)
+		n := 0
+		if src.Secret != nil {
+			n++
+		}
+		if src.ConfigMap != nil {
+			n++
+		}
+		if src.DownwardAPI != nil {
+			n++
+			errs = append(errs, validateDownwardAPIFiles(src.DownwardAPI.Items, p.Child("downwardAPI", "items"))...)
+		}
+		if t := src.ServiceAccountToken; t != nil {
+			n++
+			if t.Path == "" {
+				errs = append(errs, field.Required(p.Child("serviceAccountToken", "path"), ""))
+			}
+			if t.ExpirationSeconds != nil && *t.ExpirationSeconds < 600 {
+				errs = append(errs, field.Invalid(p.Child("serviceAccountToken", "expirationSeconds"), *t.ExpirationSeconds,
+					"may not specify a duration less than 10 minutes"))
+			}
+		}
+		if src.ClusterTrustBundle != nil {
+			n++
+		}
+		if n != 1 {
+			errs = append(errs, field.Forbidden(p, "may not specify more than 1 volume type per source"))
+		}
 	}
 	return errs
 }

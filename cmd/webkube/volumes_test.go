@@ -101,3 +101,76 @@ spec:
 		t.Fatalf("Retain lost the data: %q %v", b, err)
 	}
 }
+
+// downwardAPI and projected volumes in a running container: the pod's labels as kubectl's
+// key="value" lines, its name and CPU limit; a projected volume joining a Secret key, a
+// ConfigMap key, the namespace and a token for another audience. Every pod gets the
+// kube-api-access-xxxxx volume a real cluster adds, and a pod naming a ServiceAccount that
+// does not exist is refused.
+func TestDownwardAPIAndProjectedVolumes(t *testing.T) {
+	c := startCluster(t, "10.226.0.0/16", "wkv")
+	c.mustKubectl("create", "secret", "generic", "db", "--from-literal=password=s3cr3t")
+	c.mustKubectl("create", "configmap", "app", "--from-literal=mode=prod")
+	c.eventually(20*time.Second, "the default ServiceAccount", func() (bool, string) {
+		out, _ := c.kubectl("get", "sa", "default", "-o", "name")
+		return strings.Contains(out, "serviceaccount/default"), out
+	})
+	c.apply(`apiVersion: v1
+kind: Pod
+metadata:
+  name: info
+  labels: {app: web, tier: front}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    resources: {limits: {cpu: 250m, memory: 64Mi}}
+    volumeMounts:
+    - {name: podinfo, mountPath: /etc/podinfo}
+    - {name: all, mountPath: /etc/all}
+  volumes:
+  - name: podinfo
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+      - {path: name, fieldRef: {fieldPath: metadata.name}}
+      - {path: cpu_limit, resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 1m}, mode: 0400}
+  - name: all
+    projected:
+      sources:
+      - secret: {name: db, items: [{key: password, path: db/password}]}
+      - configMap: {name: app, items: [{key: mode, path: mode}]}
+      - downwardAPI: {items: [{path: namespace, fieldRef: {fieldPath: metadata.namespace}}]}
+      - serviceAccountToken: {path: vault-token, audience: vault, expirationSeconds: 3600}
+`)
+	c.waitPod("info", "1/1 Running", 90*time.Second)
+	out := c.mustKubectl("exec", "info", "--", "sh", "-c",
+		"cat /etc/podinfo/labels; echo; cat /etc/podinfo/name; echo; cat /etc/podinfo/cpu_limit; echo; stat -c %a /etc/podinfo/cpu_limit; "+
+			"cat /etc/all/db/password; echo; cat /etc/all/mode; echo; cat /etc/all/namespace; echo; ls /etc/all; "+
+			"ls /var/run/secrets/kubernetes.io/serviceaccount")
+	want := "app=\"web\"\ntier=\"front\"\ninfo\n250\n400\ns3cr3t\nprod\ndefault\ndb\nmode\nnamespace\nvault-token\nca.crt\nnamespace\ntoken\n"
+	if out != want {
+		t.Errorf("volume files:\n%s\nwant:\n%s", out, want)
+	}
+	// The audience-bound token is not one the API server takes.
+	token := c.mustKubectl("exec", "info", "--", "cat", "/etc/all/vault-token")
+	if out, err := c.kubectl("--token", token, "get", "pods"); err == nil || !strings.Contains(out, "Unauthorized") {
+		t.Errorf("a token for audience vault was accepted by the API server:\n%s", out)
+	}
+	vols := c.jsonpath("pod/info", "{.spec.volumes[*].name} {.spec.containers[0].volumeMounts[*].mountPath}")
+	if !strings.Contains(vols, "kube-api-access-") || !strings.Contains(vols, "/var/run/secrets/kubernetes.io/serviceaccount") {
+		t.Errorf("the pod lacks the kube-api-access volume and mount: %s", vols)
+	}
+
+	out, err := c.kubectlIn([]byte(`apiVersion: v1
+kind: Pod
+metadata: {name: ghost}
+spec:
+  serviceAccountName: ghost
+  containers: [{name: app, image: busybox}]
+`), "apply", "-f", "-")
+	if err == nil || !strings.Contains(out, `pods "ghost" is forbidden: error looking up service account default/ghost: serviceaccount "ghost" not found`) {
+		t.Errorf("a pod naming a missing ServiceAccount: %v\n%s", err, out)
+	}
+}

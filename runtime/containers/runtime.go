@@ -115,20 +115,16 @@ type CreateOptions struct {
 	ClaimDirs map[string]string
 	// ExtraEnv comes before the container's own env (e.g. Service variables).
 	ExtraEnv []corev1.EnvVar
-	// ServiceAccount, when set, is mounted read-only at ServiceAccountMountPath (unless the
-	// container mounts something else there), as the kubelet mounts a pod's projected
-	// kube-api-access volume.
-	ServiceAccount *ServiceAccountFiles
+	// VolumeFiles are the files of the pod's downwardAPI and projected volumes, by volume
+	// name, computed by the kubelet (pod fields, keys, service account tokens).
+	VolumeFiles map[string][]File
 }
 
-// ServiceAccountMountPath is where client-go's in-cluster config looks for its credentials.
-const ServiceAccountMountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
-
-// ServiceAccountFiles are the files of a pod's service account volume.
-type ServiceAccountFiles struct {
-	Token     []byte // a token bound to the pod
-	CA        []byte // the CA the API server's certificate comes from (PEM)
-	Namespace string
+// File is one file of a volume the kubelet computes.
+type File struct {
+	Path string // relative to the volume
+	Data []byte
+	Mode int32
 }
 
 // Runtime runs pod containers on one containerd.

@@ -265,6 +265,11 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 			if err := writeVolumeFiles(src, data, v.Secret.Items, v.Secret.DefaultMode); err != nil {
 				return nil, err
 			}
+		case v.DownwardAPI != nil || v.Projected != nil:
+			src = filepath.Join(volDir, "projected", v.Name)
+			if err := writeFiles(src, opts.VolumeFiles[v.Name]); err != nil {
+				return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+			}
 		case v.PersistentVolumeClaim != nil:
 			src = opts.ClaimDirs[v.Name]
 			if src == "" {
@@ -293,28 +298,33 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 		}
 		mounts = append(mounts, specs.Mount{Destination: vm.MountPath, Type: "bind", Source: src, Options: []string{"rbind", "rprivate", mode}})
 	}
-	return r.serviceAccountMount(opts, volDir, mounts)
+	return mounts, nil
 }
 
-// serviceAccountMount adds the pod's service account files (token, ca.crt, namespace) at
-// ServiceAccountMountPath, read-only, unless the container mounts its own volume there.
-func (r *Runtime) serviceAccountMount(opts *CreateOptions, volDir string, mounts []specs.Mount) ([]specs.Mount, error) {
-	sa := opts.ServiceAccount
-	if sa == nil {
-		return mounts, nil
+// writeFiles writes a computed volume's files afresh (a file no longer in it goes).
+func writeFiles(dir string, files []File) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
 	}
-	for _, m := range mounts {
-		if filepath.Clean(m.Destination) == ServiceAccountMountPath {
-			return mounts, nil
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if strings.Contains(f.Path, "..") || filepath.IsAbs(f.Path) {
+			return fmt.Errorf("bad file path %q", f.Path)
+		}
+		p := filepath.Join(dir, f.Path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.Data, os.FileMode(f.Mode)); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, os.FileMode(f.Mode)); err != nil {
+			return err
 		}
 	}
-	src := filepath.Join(volDir, "kube-api-access")
-	files := map[string][]byte{"token": sa.Token, "ca.crt": sa.CA, "namespace": []byte(sa.Namespace)}
-	if err := writeVolumeFiles(src, files, nil, nil); err != nil {
-		return nil, fmt.Errorf("service account volume: %w", err)
-	}
-	return append(mounts, specs.Mount{Destination: ServiceAccountMountPath, Type: "bind", Source: src,
-		Options: []string{"rbind", "rprivate", "ro"}}), nil
+	return nil
 }
 
 // writeVolumeFiles writes a configMap's or secret's keys as files (or only the chosen items).

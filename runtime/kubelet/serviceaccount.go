@@ -8,57 +8,12 @@ import (
 	"strconv"
 	"strings"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"webkube/runtime/containers"
 	"webkube/runtime/images"
 )
-
-// kubeAPITokenSeconds is what the kubelet asks for a pod's token, as for kube's projected
-// kube-api-access volume; the API server makes such a pod-bound token last a year.
-const kubeAPITokenSeconds = 3607
-
-// rootCAConfigMap is the namespace's CA bundle, published by the serviceaccount controller.
-const rootCAConfigMap = "kube-root-ca.crt"
-
-// serviceAccountFiles returns what the pod's service account volume holds: a token bound
-// to the pod, the cluster CA and the namespace; nil when the pod or its service account
-// opts out with automountServiceAccountToken: false. The files are made once per pod.
-func (k *Kubelet) serviceAccountFiles(ctx context.Context, pod *corev1.Pod, st *podState) (*containers.ServiceAccountFiles, error) {
-	if st.serviceAccount != nil || (pod.Spec.AutomountServiceAccountToken != nil && !*pod.Spec.AutomountServiceAccountToken) {
-		return st.serviceAccount, nil
-	}
-	name := pod.Spec.ServiceAccountName
-	if name == "" {
-		name = "default"
-	}
-	core := k.cfg.Client.CoreV1()
-	sa, err := core.ServiceAccounts(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("failed to fetch token: %w", err)
-	}
-	if pod.Spec.AutomountServiceAccountToken == nil && sa.AutomountServiceAccountToken != nil && !*sa.AutomountServiceAccountToken {
-		return nil, nil
-	}
-	tr, err := core.ServiceAccounts(pod.Namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(kubeAPITokenSeconds)),
-			BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("failed to fetch token: %w", err)
-	}
-	cm, err := core.ConfigMaps(pod.Namespace).Get(ctx, rootCAConfigMap, metav1.GetOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("configmap %q: %w", rootCAConfigMap, err)
-	}
-	st.serviceAccount = &containers.ServiceAccountFiles{Token: []byte(tr.Status.Token), CA: []byte(cm.Data["ca.crt"]), Namespace: pod.Namespace}
-	return st.serviceAccount, nil
-}
-
-func ptr[T any](v T) *T { return &v }
 
 // serviceEnv is the Service variables the kubelet gives every container: those of the
 // `kubernetes` Service always, and of every Service of the pod's namespace unless

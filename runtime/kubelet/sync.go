@@ -45,7 +45,7 @@ type podState struct {
 	waiting     map[string]corev1.ContainerStateWaiting // why a container has no running instance
 	probes      map[string]*probeSet                    // by container ID
 	// serviceAccount holds the pod's service account files once fetched (token, CA).
-	serviceAccount *containers.ServiceAccountFiles
+	tokens         map[string][]byte // service account tokens of projected volumes, by audience|expiry
 	terminating    atomic.Bool // set by the sync worker, cleared by the terminate goroutine on failure
 }
 
@@ -429,8 +429,8 @@ func (k *Kubelet) containerConfig(ctx context.Context, pod *corev1.Pod, st *podS
 		k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "Unable to attach or mount volumes: %v", err)
 		return false
 	}
-	if opts.ServiceAccount, err = k.serviceAccountFiles(ctx, pod, st); err != nil {
-		k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed for volume %q : %v", "kube-api-access", err)
+	if opts.VolumeFiles, err = k.volumeFiles(ctx, pod, st, opts.ConfigMaps, opts.Secrets); err != nil {
+		k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", err)
 		return false
 	}
 	return true
@@ -449,6 +449,17 @@ func configRefs(pod *corev1.Pod, c *corev1.Container) (cms, secrets map[string]b
 		}
 		if v.Secret != nil {
 			need(secrets, v.Secret.SecretName, v.Secret.Optional)
+		}
+		if v.Projected == nil {
+			continue
+		}
+		for _, src := range v.Projected.Sources {
+			if src.ConfigMap != nil {
+				need(cms, src.ConfigMap.Name, src.ConfigMap.Optional)
+			}
+			if src.Secret != nil {
+				need(secrets, src.Secret.Name, src.Secret.Optional)
+			}
 		}
 	}
 	for _, e := range c.Env {
