@@ -45,8 +45,8 @@ type podState struct {
 	waiting     map[string]corev1.ContainerStateWaiting // why a container has no running instance
 	probes      map[string]*probeSet                    // by container ID
 	// serviceAccount holds the pod's service account files once fetched (token, CA).
-	tokens         map[string][]byte // service account tokens of projected volumes, by audience|expiry
-	terminating    atomic.Bool // set by the sync worker, cleared by the terminate goroutine on failure
+	tokens      map[string][]byte // service account tokens of projected volumes, by audience|expiry
+	terminating atomic.Bool       // set by the sync worker, cleared by the terminate goroutine on failure
 }
 
 type backoff struct {
