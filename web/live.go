@@ -73,14 +73,18 @@ type change struct {
 	typ      string // ADDED, MODIFIED, DELETED
 	old, obj any
 	at       time.Time
+	initial  bool   // an ADDED of an informer's initial list (not a step the learner saw)
+	rv       uint64 // the object's resourceVersion (0: none), for reorder
 }
 
 func (d *Dashboard) addHandlers() {
 	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment", "job", "cronjob", "secret", "serviceaccount"}
 	for i, inf := range d.l.informers {
 		kind := kinds[i]
-		inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc: func(obj any) { d.changes <- change{kind: kind, typ: "ADDED", obj: obj, at: time.Now()} },
+		inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+			AddFunc: func(obj any, initial bool) {
+				d.changes <- change{kind: kind, typ: "ADDED", obj: obj, at: time.Now(), initial: initial}
+			},
 			UpdateFunc: func(old, obj any) {
 				d.changes <- change{kind: kind, typ: "MODIFIED", old: old, obj: obj, at: time.Now()}
 			},
@@ -146,17 +150,31 @@ const (
 )
 
 // dispatch is the one goroutine that turns watch events into steps and rendered fragments,
-// so steps are derived in the order the events arrived and each fragment is rendered once
-// however many tabs are open.
+// so steps are derived in the order the changes were written (see reorder) and each
+// fragment is rendered once however many tabs are open.
 func (d *Dashboard) dispatch(ctx context.Context) {
 	der := steps.New(d.now)
 	st := stories.New()
+	var r reorder
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ch := <-d.changes:
+			if ch.kind == "held" {
+				d.handle(der, st, ch) // the Gate's notice has no place in the store's order
+				continue
+			}
+			r.add(ch)
+		case <-timer.C:
+		}
+		for _, ch := range r.due(time.Now()) {
 			d.handle(der, st, ch)
+		}
+		if next := r.next(); !next.IsZero() {
+			timer.Reset(time.Until(next))
 		}
 	}
 }
@@ -303,10 +321,7 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 		}
 		derived = der.Event(e, pod)
 	}
-	d.mu.Lock()
-	synced := d.synced
-	d.mu.Unlock()
-	if !synced && ch.typ == "ADDED" {
+	if ch.initial {
 		// The informers' initial list: the deriver learns where each object is, but
 		// these are not steps that happened in front of the learner.
 		derived = nil
