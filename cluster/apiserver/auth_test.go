@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 
 	"webkube/cluster/apiserver/apiservertest"
+	"webkube/internal/eventually"
 )
 
 // kubectl auth whoami and auth can-i: the admin token is kubeadm's admin.conf user in
@@ -66,4 +68,86 @@ func TestSelfSubjectAccessReview(t *testing.T) {
 	if code != 422 || !strings.Contains(string(out), "at least one of user or group must be specified") {
 		t.Fatalf("SAR without user: %d %s", code, out)
 	}
+}
+
+// RBAC with the real kubectl, as a learner follows the docs: a service account bound to a
+// Role that allows get and list on pods lists them and is refused everything else with
+// kube-apiserver's exact message; auth can-i --list shows its rules; a Role granting more
+// than its creator holds is refused.
+func TestKubectlRBAC(t *testing.T) {
+	srv := apiservertest.Start(t)
+	k := newKubectl(t, srv)
+
+	k.ok(args("get clusterroles"), "cluster-admin", "system:discovery", "view", "edit", "admin")
+	k.ok(args("get clusterrolebinding cluster-admin -o wide"), "ClusterRole/cluster-admin", "system:masters")
+	k.ok(args("create serviceaccount reader"))
+	k.ok(args("create role pod-reader --verb=get,list --resource=pods"), "role.rbac.authorization.k8s.io/pod-reader created")
+	k.ok(args("create rolebinding read-pods --role=pod-reader --serviceaccount=default:reader"),
+		"rolebinding.rbac.authorization.k8s.io/read-pods created")
+	k.ok(args("get rolebinding read-pods -o wide"), "Role/pod-reader", "default/reader")
+	k.ok(args("run victim --image=busybox"))
+	tok := []string{"--token", strings.TrimSpace(k.ok(args("create token reader")))}
+	with := func(rest string) []string { return append(append([]string{}, tok...), args(rest)...) }
+
+	eventually.That(t, 10*time.Second, "the reader lists pods", func() (bool, string) {
+		out, ok := k.run(with("get pods")...)
+		return ok && strings.Contains(out, "victim"), out
+	})
+	k.ok(with("get pod victim -o name"), "pod/victim")
+	k.fail(with("delete pod victim"), `Error from server (Forbidden): pods "victim" is forbidden: User "system:serviceaccount:default:reader" cannot delete resource "pods" in API group "" in the namespace "default"`)
+	k.fail(with("get pods -n kube-system"), `pods is forbidden: User "system:serviceaccount:default:reader" cannot list resource "pods" in API group "" in the namespace "kube-system"`)
+	k.fail(with("get nodes"), `nodes is forbidden: User "system:serviceaccount:default:reader" cannot list resource "nodes" in API group "" at the cluster scope`)
+	k.fail(with("get deployments"), `deployments.apps is forbidden: User "system:serviceaccount:default:reader" cannot list resource "deployments" in API group "apps" in the namespace "default"`)
+	k.fail(with("logs victim"), `pods "victim" is forbidden: User "system:serviceaccount:default:reader" cannot get resource "pods/log" in API group "" in the namespace "default"`)
+	k.ok(with("auth can-i list pods"), "yes")
+	if out, ok := k.run(with("auth can-i delete pods")...); ok || strings.TrimSpace(out) != "no" {
+		t.Fatalf("auth can-i delete pods: %v %q", ok, out)
+	}
+	k.ok(with("auth whoami"), "system:serviceaccount:default:reader")
+	// Impersonation (kubectl --as): the admin may, the service account may not.
+	k.ok(args("auth can-i list pods --as=system:serviceaccount:default:reader"), "yes")
+	k.fail(args("auth can-i delete pods --as=system:serviceaccount:default:reader"), "no")
+	k.ok(args("auth whoami --as=jane --as-group=devs"), "jane", "[devs system:authenticated]")
+	k.fail(with("get pods --as=kubernetes-admin"),
+		`users "kubernetes-admin" is forbidden: User "system:serviceaccount:default:reader" cannot impersonate resource "users" in API group "" at the cluster scope`)
+	list := k.ok(with("auth can-i --list"))
+	for _, want := range []string{
+		"pods                                            []                  []               [get list]",
+		"selfsubjectaccessreviews.authorization.k8s.io   []                  []               [create]",
+		"[/api/*]                            []               [get]",
+	} {
+		if !strings.Contains(spaced(list), strings.Join(strings.Fields(want), " ")) {
+			t.Errorf("auth can-i --list lacks %q:\n%s", want, list)
+		}
+	}
+
+	// Creating roles and bindings: only with rules the creator holds.
+	k.ok(args("create role role-maker --verb=create,get --resource=roles.rbac.authorization.k8s.io,rolebindings.rbac.authorization.k8s.io"))
+	k.ok(args("create rolebinding make-roles --role=role-maker --serviceaccount=default:reader"))
+	eventually.That(t, 10*time.Second, "the reader may create roles", func() (bool, string) {
+		out, _ := k.run(with("auth can-i create roles")...)
+		return strings.TrimSpace(out) == "yes", out
+	})
+	k.ok(with("create role list-pods --verb=list --resource=pods"), "role.rbac.authorization.k8s.io/list-pods created")
+	k.fail(with("create role delete-pods --verb=list,delete,get --resource=pods"),
+		`roles.rbac.authorization.k8s.io "delete-pods" is forbidden: user "system:serviceaccount:default:reader" (groups=["system:serviceaccounts" "system:serviceaccounts:default" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:`,
+		`{APIGroups:[""], Resources:["pods"], Verbs:["delete"]}`)
+	k.fail(with("create rolebinding admin-me --clusterrole=cluster-admin --serviceaccount=default:reader"),
+		`rolebindings.rbac.authorization.k8s.io "admin-me" is forbidden: user "system:serviceaccount:default:reader"`, "is attempting to grant RBAC permissions not currently held")
+	k.ok(with("create rolebinding list-me --role=list-pods --serviceaccount=default:reader"), "rolebinding.rbac.authorization.k8s.io/list-me created")
+	// A binding to a role that does not exist is an RBAC error in the 403.
+	k.ok(args("create rolebinding ghost --role=ghost --serviceaccount=default:reader"))
+	eventually.That(t, 10*time.Second, "the missing role is named", func() (bool, string) {
+		out, _ := k.run(with("get configmaps")...)
+		return strings.Contains(out, `in the namespace "default": RBAC: role.rbac.authorization.k8s.io "ghost" not found`), out
+	})
+}
+
+// spaced collapses runs of spaces, so table rows compare without their padding.
+func spaced(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		b.WriteString(strings.Join(strings.Fields(line), " ") + "\n")
+	}
+	return b.String()
 }

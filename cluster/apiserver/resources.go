@@ -260,9 +260,9 @@ var resourceTable = []*resource{
 }
 
 // groupVersions in the order discovery lists them.
-var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, authenticationV1, authorizationV1}
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, authenticationV1, authorizationV1, rbacV1}
 
-func init() { resourceTable = append(resourceTable, reviewResources...) }
+func init() { resourceTable = append(append(resourceTable, reviewResources...), rbacResources...) }
 
 func findResource(gv schema.GroupVersion, name string) *resource {
 	for _, r := range resourceTable {

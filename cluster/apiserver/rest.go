@@ -288,6 +288,9 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 	if errs := validation.ValidateCreate(obj); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(r.gvk().GroupKind(), m.GetName(), errs)
 	}
+	if err := s.checkEscalation(ctx, r, obj); err != nil {
+		return nil, err
+	}
 	release, err := s.allocateService(obj)
 	if err != nil {
 		if _, gerr := s.store.Get(ctx, r.key(m.GetNamespace(), m.GetName())); gerr == nil {
@@ -477,6 +480,9 @@ func (s *Server) update(ctx context.Context, r *resource, ns, name, sub string, 
 		}
 		next, err = s.prepareUpdate(r, sub, next, old)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.checkEscalation(ctx, r, next); err != nil {
 			return nil, err
 		}
 		release, err := s.updateServiceAllocations(next, old)

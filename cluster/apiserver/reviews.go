@@ -158,11 +158,7 @@ func (s *Server) reviewSubjectAccess(r *http.Request, ns string, spec *authoriza
 func (s *Server) reviewRules(r *http.Request, u *userInfo, rr *authorizationv1.SelfSubjectRulesReview) error {
 	lister, ok := s.authz.(rulesLister)
 	if !ok {
-		rr.Status = authorizationv1.SubjectRulesReviewStatus{
-			ResourceRules:    []authorizationv1.ResourceRule{{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}}},
-			NonResourceRules: []authorizationv1.NonResourceRule{{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}}},
-		}
-		return nil
+		return apierrors.NewMethodNotSupported(authorizationV1.WithResource("selfsubjectrulesreviews").GroupResource(), r.Method)
 	}
 	st, err := lister.rulesFor(r.Context(), u, rr.Spec.Namespace)
 	if err != nil {

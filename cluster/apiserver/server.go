@@ -160,9 +160,10 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Logger, tokens: tokens,
 		ips: ips, ports: ports, ctx: context.Background(), nsKick: make(chan struct{}, 1),
-		kubelets: kubeletTransport(cfg.KubeletTLS), authz: allowAll{},
-		reads: make(chan struct{}, cfg.MaxRequestsInFlight), writes: make(chan struct{}, cfg.MaxMutatingRequestsInFlight),
+		kubelets: kubeletTransport(cfg.KubeletTLS),
+		reads:    make(chan struct{}, cfg.MaxRequestsInFlight), writes: make(chan struct{}, cfg.MaxMutatingRequestsInFlight),
 	}
+	s.authz = rbacAuthorizer{s}
 	if s.cache, err = s.newWatchCache(); err != nil {
 		return nil, fmt.Errorf("apiserver: %w", err)
 	}
@@ -182,6 +183,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	if err := s.bootstrap(ctx); err != nil {
 		return fmt.Errorf("apiserver: bootstrap: %w", err)
+	}
+	if err := s.bootstrapRBAC(ctx); err != nil {
+		return fmt.Errorf("apiserver: bootstrap RBAC: %w", err)
 	}
 	go s.runNamespaceFinalizer(ctx)
 	go s.runEventReaper(ctx)
@@ -213,7 +217,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoRoute)
 	})
-	return s.countRequests(s.withAuth(s.withAuthorization(s.limitInFlight(mux))))
+	return s.countRequests(s.withAuth(s.withImpersonation(s.withAuthorization(s.limitInFlight(mux)))))
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"webkube/cluster/apiserver/apiservertest"
+	"webkube/internal/eventually"
 )
 
 // ServiceAccounts and their tokens with the real kubectl: `create token` hands out a
@@ -33,7 +35,13 @@ func TestKubectlServiceAccountTokens(t *testing.T) {
 	withToken := func(tok string, rest ...string) []string {
 		return append([]string{"--token", tok}, rest...)
 	}
-	k.ok(withToken(token, "get", "pods"), "No resources found")
+	// RBAC: the service account may read pods and service accounts, as a Role says.
+	k.ok(args("create role robot --verb=get,list --resource=pods,serviceaccounts"))
+	k.ok(args("create rolebinding robot --role=robot --serviceaccount=default:robot"))
+	eventually.That(t, 10*time.Second, "the robot may list pods", func() (bool, string) {
+		out, _ := k.run(withToken(token, "get", "pods")...)
+		return strings.Contains(out, "No resources found"), out
+	})
 	k.fail(withToken(token[:len(token)-4]+"AAAA", "get", "pods"), "Unauthorized")
 	k.fail(withToken("not-a-token", "get", "pods"), "Unauthorized")
 	k.fail(args("create token robot --duration=1m"),

@@ -1,6 +1,6 @@
 // Package controllers wires webkube's controllers together the way kube-controller-manager
-// does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob, StatefulSet, DaemonSet and garbage
-// collector controllers, each a client of the API server.
+// does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob, StatefulSet, DaemonSet,
+// garbage collector and ClusterRole aggregation controllers, each a client of the API server.
 package controllers
 
 import (
@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
+	"webkube/cluster/controllers/clusterroleaggregation"
 	"webkube/cluster/controllers/cronjob"
 	"webkube/cluster/controllers/daemonset"
 	"webkube/cluster/controllers/deployment"
@@ -47,6 +48,7 @@ type Manager struct {
 	CronJob     *cronjob.Controller
 	StatefulSet *statefulset.Controller
 	DaemonSet   *daemonset.Controller
+	Aggregation *clusterroleaggregation.Controller
 }
 
 // NewManager builds every controller; nothing runs until Start.
@@ -93,6 +95,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
+	if m.Aggregation, err = clusterroleaggregation.New(clusterroleaggregation.Config{Client: cfg.client(clusterroleaggregation.Component),
+		Informers: cfg.Informers, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
 	return m, nil
 }
 
@@ -124,6 +130,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	if err := m.DaemonSet.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.Aggregation.Start(ctx); err != nil {
 		return err
 	}
 	return m.Deployment.Start(ctx)

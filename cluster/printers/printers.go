@@ -16,6 +16,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -196,6 +197,14 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return storageClassCells(o, now)
 	case *coordinationv1.Lease:
 		return []interface{}{o.Name, leaseHolder(o), age(o.CreationTimestamp, now)}
+	case *rbacv1.Role:
+		return createdAtCells(o.ObjectMeta)
+	case *rbacv1.ClusterRole:
+		return createdAtCells(o.ObjectMeta)
+	case *rbacv1.RoleBinding:
+		return bindingCells(o.ObjectMeta, o.RoleRef, o.Subjects, now)
+	case *rbacv1.ClusterRoleBinding:
+		return bindingCells(o.ObjectMeta, o.RoleRef, o.Subjects, now)
 	}
 	m, err := meta.Accessor(obj)
 	if err != nil {

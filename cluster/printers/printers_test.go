@@ -9,6 +9,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -78,18 +79,22 @@ func TestColumns(t *testing.T) {
 // Every row must have one cell per column and marshal to JSON.
 func TestCellsMatchColumns(t *testing.T) {
 	for gr, obj := range map[schema.GroupResource]runtime.Object{
-		{Resource: "pods"}:                                      &corev1.Pod{},
-		{Group: "apps", Resource: "replicasets"}:                &appsv1.ReplicaSet{},
-		{Group: "apps", Resource: "deployments"}:                &appsv1.Deployment{},
-		{Resource: "services"}:                                  &corev1.Service{},
-		{Resource: "endpoints"}:                                 &corev1.Endpoints{},
-		{Group: "discovery.k8s.io", Resource: "endpointslices"}: &discoveryv1.EndpointSlice{},
-		{Resource: "nodes"}:                                     &corev1.Node{},
-		{Resource: "namespaces"}:                                &corev1.Namespace{},
-		{Resource: "events"}:                                    &corev1.Event{},
-		{Resource: "configmaps"}:                                &corev1.ConfigMap{},
-		{Resource: "secrets"}:                                   &corev1.Secret{},
-		{Resource: "serviceaccounts"}:                           &corev1.ServiceAccount{},
+		{Resource: "pods"}:                                                    &corev1.Pod{},
+		{Group: "apps", Resource: "replicasets"}:                              &appsv1.ReplicaSet{},
+		{Group: "apps", Resource: "deployments"}:                              &appsv1.Deployment{},
+		{Resource: "services"}:                                                &corev1.Service{},
+		{Resource: "endpoints"}:                                               &corev1.Endpoints{},
+		{Group: "discovery.k8s.io", Resource: "endpointslices"}:               &discoveryv1.EndpointSlice{},
+		{Resource: "nodes"}:                                                   &corev1.Node{},
+		{Resource: "namespaces"}:                                              &corev1.Namespace{},
+		{Resource: "events"}:                                                  &corev1.Event{},
+		{Resource: "configmaps"}:                                              &corev1.ConfigMap{},
+		{Resource: "secrets"}:                                                 &corev1.Secret{},
+		{Resource: "serviceaccounts"}:                                         &corev1.ServiceAccount{},
+		{Group: "rbac.authorization.k8s.io", Resource: "roles"}:               &rbacv1.Role{},
+		{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}:        &rbacv1.ClusterRole{},
+		{Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}:        &rbacv1.RoleBinding{},
+		{Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"}: &rbacv1.ClusterRoleBinding{},
 	} {
 		cells := Cells(obj, now)
 		if len(cells) != len(Columns(gr)) {

@@ -21,6 +21,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -73,6 +74,14 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateStorageClass(o)
 	case *coordinationv1.Lease:
 		return validateLease(o)
+	case *rbacv1.Role:
+		return validateRole(o)
+	case *rbacv1.ClusterRole:
+		return validateClusterRole(o)
+	case *rbacv1.RoleBinding:
+		return validateRoleBinding(o)
+	case *rbacv1.ClusterRoleBinding:
+		return validateClusterRoleBinding(o)
 	}
 	return nil
 }
@@ -133,6 +142,18 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return update(o, old, validateStorageClassUpdate)
 	case *coordinationv1.Lease:
 		return update(o, old, validateLeaseUpdate)
+	case *rbacv1.Role:
+		return update(o, old, func(n, o *rbacv1.Role) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateRole(n)...)
+		})
+	case *rbacv1.ClusterRole:
+		return update(o, old, func(n, o *rbacv1.ClusterRole) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateClusterRole(n)...)
+		})
+	case *rbacv1.RoleBinding:
+		return update(o, old, validateRoleBindingUpdate)
+	case *rbacv1.ClusterRoleBinding:
+		return update(o, old, validateClusterRoleBindingUpdate)
 	}
 	return nil
 }

@@ -22,6 +22,13 @@ func TestServiceAccountInCluster(t *testing.T) {
 		})
 	}
 	c.mustKubectl("-n", "team", "create", "service", "clusterip", "web-db", "--tcp=5432:5432")
+	// RBAC: a service account may do nothing until bound; view (aggregated by the
+	// clusterrole-aggregation controller) lets team's default list the pods of team.
+	c.mustKubectl("-n", "team", "create", "rolebinding", "default-view", "--clusterrole=view", "--serviceaccount=team:default")
+	c.eventually(20*time.Second, "view is aggregated and team:default may list pods", func() (bool, string) {
+		out, _ := c.kubectl("auth", "can-i", "list", "pods", "-n", "team", "--as=system:serviceaccount:team:default")
+		return strings.TrimSpace(out) == "yes", out
+	})
 
 	// The real client-go, in a pod, with rest.InClusterConfig.
 	c.apply(`apiVersion: v1
@@ -85,6 +92,10 @@ spec:
 	token := c.mustKubectl("-n", "team", "exec", "shell", "--", "cat", "/var/run/secrets/kubernetes.io/serviceaccount/token")
 	if out := c.mustKubectl("--token", token, "-n", "team", "get", "pods", "-o", "name"); !strings.Contains(out, "pod/shell") {
 		t.Errorf("the pod's token lists no pods:\n%s", out)
+	}
+	if out, err := c.kubectl("--token", token, "-n", "team", "delete", "pod", "notoken"); err == nil ||
+		!strings.Contains(out, `pods "notoken" is forbidden: User "system:serviceaccount:team:default" cannot delete resource "pods" in API group "" in the namespace "team"`) {
+		t.Errorf("view let the pod's token delete a pod (%v):\n%s", err, out)
 	}
 
 	out, _ := c.kubectl("-n", "team", "exec", "notoken", "--", "sh", "-c", "ls /var/run/secrets/kubernetes.io/serviceaccount; env")
