@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,23 +111,45 @@ func TestMaxRequestsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	// A slow create holds the only mutating slot.
+	// A slow create holds the only mutating slot. It races the creates below for it: when
+	// one of them is in flight first, it is refused at once and sent again.
 	slow := configMap("holder")
-	pr, pw := io.Pipe()
-	defer pw.Close()
+	var holder struct {
+		sync.Mutex
+		pw *io.PipeWriter
+	}
+	release := func() {
+		holder.Lock()
+		defer holder.Unlock()
+		holder.pw.CloseWithError(io.ErrUnexpectedEOF)
+	}
+	holder.pw = func() *io.PipeWriter { _, pw := io.Pipe(); return pw }()
+	defer release()
 	go func() {
-		_, _ = pw.Write([]byte(slow[:10]))
-	}()
-	go func() {
-		if resp, err := post(t, srv, srv.HTTPClient(), pr, len(slow)); err == nil {
+		for ctx.Err() == nil {
+			pr, pw := io.Pipe()
+			holder.Lock()
+			holder.pw = pw
+			holder.Unlock()
+			go func() { _, _ = pw.Write([]byte(slow[:10])) }()
+			resp, err := post(t, srv, srv.HTTPClient(), pr, len(slow))
+			if err != nil {
+				return
+			}
 			resp.Body.Close()
+			if resp.StatusCode != http.StatusTooManyRequests {
+				return
+			}
 		}
 	}()
 	var resp *http.Response
 	var out []byte
+	n := 0
 	eventually.That(t, 10*time.Second, "a second create refused while the first is in flight", func() (bool, string) {
 		var err error
-		if resp, err = post(t, srv, srv.HTTPClient(), strings.NewReader(configMap("second")), len(configMap("second"))); err != nil {
+		n++
+		second := configMap(fmt.Sprintf("second-%d", n))
+		if resp, err = post(t, srv, srv.HTTPClient(), strings.NewReader(second), len(second)); err != nil {
 			return false, err.Error()
 		}
 		out, _ = io.ReadAll(resp.Body)
@@ -148,7 +172,7 @@ func TestMaxRequestsInFlight(t *testing.T) {
 		t.Fatalf("list while writes are full: %d %s", code, out)
 	}
 	// Once the slot frees, writes go through again.
-	pw.CloseWithError(io.ErrUnexpectedEOF)
+	release()
 	eventually.That(t, 10*time.Second, "a create once the slot is free", func() (bool, string) {
 		code, out := call(t, srv, "POST", configMaps, "application/json", []byte(configMap("third")))
 		return code == 201, string(out)
