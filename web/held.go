@@ -61,6 +61,18 @@ func heldView(s stepper.Step) templates.HeldView {
 	case "replicaset-controller delete-pod":
 		h.Flow, h.N, h.From = steps.FlowReplicaSet, 2, steps.RSCtrl
 		say(i18n.K("anim.held_rs_delete"), s.Name, why())
+	case "statefulset-controller create-pod":
+		h.Flow, h.N, h.From = steps.FlowReplicaSet, 2, s.Component
+		say(i18n.K("sets.held_sts_create"), podIn(s.Message), why())
+	case "statefulset-controller scale-down", "statefulset-controller rolling-update", "statefulset-controller recreate-pod":
+		h.Flow, h.N, h.From = steps.FlowReplicaSet, 2, s.Component
+		say(i18n.K("sets.held_sts_delete"), s.Name, why())
+	case "daemonset-controller create-pod":
+		h.Flow, h.N, h.From = steps.FlowReplicaSet, 2, s.Component
+		say(i18n.K("sets.held_ds_create"), s.Name, s.Node, why())
+	case "daemonset-controller delete-pod":
+		h.Flow, h.N, h.From = steps.FlowReplicaSet, 2, s.Component
+		say(i18n.K("sets.held_ds_delete"), s.Name, why())
 	case "garbage-collector delete-dependent":
 		h.Flow, h.N, h.From = steps.FlowGC, 2, steps.GC
 		say(i18n.K("anim.held_gc"), s.Kind, s.Name)
@@ -105,4 +117,11 @@ func decisionView(d scheduler.Decision) *templates.DecisionView {
 		v.Nodes = append(v.Nodes, r)
 	}
 	return v
+}
+
+// podIn is the pod a StatefulSet's "creating pod <name> for …" message names.
+func podIn(message string) string {
+	rest, _ := strings.CutPrefix(message, "creating pod ")
+	name, _, _ := strings.Cut(rest, " ")
+	return name
 }

@@ -354,3 +354,28 @@ func TestEndpointRemovalRedOnlyWhenNotReady(t *testing.T) {
 		t.Errorf("titles %q, %q", gone[0].Title, unready[0].Title)
 	}
 }
+
+// A StatefulSet's or DaemonSet's pod is created by its controller, not by the learner:
+// the creation step is the controller's write, in the set's story.
+func TestControllerMadePodsAreTheControllers(t *testing.T) {
+	for _, kind := range []string{"StatefulSet", "DaemonSet"} {
+		d := New(clock())
+		p := newPod("10")
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: kind, Name: "web", UID: "s1", Controller: ptrTo(true)}}
+		ss := d.Pod("ADDED", nil, p)
+		if len(ss) == 0 {
+			t.Fatalf("%s: no step", kind)
+		}
+		s := ss[0] // the creation; the scheduler's step 1 may follow
+		wantFrom := strings.ToLower(kind) + "-controller"
+		if s.From != wantFrom || s.To != APIServer || s.Owner != kind+"/web" || s.StoryKey != Key(kind, "default", "web") ||
+			s.Title != kind+"/web creates pod echo" || s.Component != "controller-manager" {
+			t.Fatalf("%s: step %+v", kind, s)
+		}
+		if s.TitleIn("ko") != kind+"/web이(가) 파드 echo을(를) 만듭니다" {
+			t.Fatalf("%s: Korean title %q", kind, s.TitleIn("ko"))
+		}
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -5,7 +5,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"webkube/cluster/scheduler"
+	"webkube/cluster/stepper"
 )
+
+// reason is why the controller acts: the English for logs, and the catalogue key the
+// dashboard says it with in each language.
+type reason struct {
+	en  string
+	key stepper.Text
+}
 
 // daemonTolerations are the tolerations Kubernetes gives every daemon pod, so a daemon
 // runs on cordoned nodes, under node pressure, and stays while its node is unreachable.
@@ -58,15 +66,15 @@ func nodeReady(node *corev1.Node) bool { return scheduler.NodeReady(node) }
 // tolerated, its node selector and affinity matching) and whether a pod already there may
 // stay (only NoExecute taints evict), as kube's NodeShouldRunDaemonPod; why is the first
 // reason it should not run.
-func placement(ds *appsv1.DaemonSet, node *corev1.Node) (shouldRun, shouldStay bool, why string) {
+func placement(ds *appsv1.DaemonSet, node *corev1.Node) (shouldRun, shouldStay bool, why reason) {
 	spec := ds.Spec.Template.Spec.DeepCopy()
 	if spec.NodeName != "" && spec.NodeName != node.Name {
-		return false, false, "the template names node " + spec.NodeName
+		return false, false, reason{"the template names node " + spec.NodeName, stepper.Say("sets.why_ds_nodename", spec.NodeName)}
 	}
 	withTolerations(spec)
 	pod := &corev1.Pod{Spec: *spec}
 	if !scheduler.MatchesNodeAffinity(pod, node) {
-		return false, false, "its nodeSelector or node affinity does not match the node's labels"
+		return false, false, reason{"its nodeSelector or node affinity does not match the node's labels", stepper.Say("sets.why_ds_selector")}
 	}
 	shouldRun, shouldStay = true, true
 	for _, t := range nodeTaints(node) {
@@ -74,7 +82,7 @@ func placement(ds *appsv1.DaemonSet, node *corev1.Node) (shouldRun, shouldStay b
 			continue
 		}
 		if shouldRun {
-			why = "the node has the taint " + t.ToString() + ", not tolerated"
+			why = reason{"the node has the taint " + t.ToString() + ", not tolerated", stepper.Say("sets.why_ds_taint", t.ToString())}
 		}
 		shouldRun = false
 		if t.Effect == corev1.TaintEffectNoExecute {

@@ -60,7 +60,7 @@ func TestPlacement(t *testing.T) {
 				tc.spec(&ds.Spec.Template.Spec)
 			}
 			run, stay, why := placement(ds, tc.node)
-			if run != tc.run || stay != tc.stay || !strings.Contains(why, tc.why) {
+			if run != tc.run || stay != tc.stay || !strings.Contains(why.en, tc.why) || (tc.why != "" && why.key.Key == "") {
 				t.Fatalf("run %v stay %v why %q; want %v %v %q", run, stay, why, tc.run, tc.stay, tc.why)
 			}
 		})

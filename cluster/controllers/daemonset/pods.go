@@ -60,10 +60,10 @@ func (c *Controller) act(ctx context.Context, key string, ds *appsv1.DaemonSet, 
 	return errors.Join(errs...)
 }
 
-func (c *Controller) createPod(ctx context.Context, key string, ds *appsv1.DaemonSet, hash, node, why string) error {
+func (c *Controller) createPod(ctx context.Context, key string, ds *appsv1.DaemonSet, hash, node string, why reason) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "create-pod", Kind: "DaemonSet",
 		Namespace: ds.Namespace, Name: ds.Name, Node: node,
-		Message: fmt.Sprintf("creating a pod of DaemonSet %s for node %s", ds.Name, node), Why: why}); err != nil {
+		Message: fmt.Sprintf("creating a pod of DaemonSet %s for node %s", ds.Name, node), Why: why.en, Because: why.key}); err != nil {
 		return err
 	}
 	c.exp.ExpectCreations(key, 1)
@@ -79,10 +79,10 @@ func (c *Controller) createPod(ctx context.Context, key string, ds *appsv1.Daemo
 	return nil
 }
 
-func (c *Controller) deletePod(ctx context.Context, key string, ds *appsv1.DaemonSet, p *corev1.Pod, why string) error {
+func (c *Controller) deletePod(ctx context.Context, key string, ds *appsv1.DaemonSet, p *corev1.Pod, why reason) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "delete-pod", Kind: "Pod",
 		Namespace: p.Namespace, Name: p.Name, Node: nodeOf(p),
-		Message: fmt.Sprintf("deleting pod %s of DaemonSet %s", p.Name, ds.Name), Why: why}); err != nil {
+		Message: fmt.Sprintf("deleting pod %s of DaemonSet %s", p.Name, ds.Name), Why: why.en, Because: why.key}); err != nil {
 		return err
 	}
 	podKey := p.Namespace + "/" + p.Name

@@ -11,17 +11,18 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"webkube/cluster/controllers/history"
+	"webkube/cluster/stepper"
 )
 
 // work is what one sync will do: pods to create (by node) and to delete, each with why.
 type work struct {
-	create map[string]string // node -> why
+	create map[string]reason // node -> why
 	delete []victim
 }
 
 type victim struct {
 	pod *corev1.Pod
-	why string
+	why reason
 }
 
 func owner(ds *appsv1.DaemonSet) history.Owner {
@@ -46,12 +47,12 @@ func (c *Controller) sync(ctx context.Context, key string, ds *appsv1.DaemonSet,
 	hash := update.Labels[history.HashLabel]
 	byNode := map[string][]*corev1.Pod{} // live pods: not terminating, not failed
 	var w work
-	w.create = map[string]string{}
+	w.create = map[string]reason{}
 	for _, p := range pods {
 		switch {
 		case p.DeletionTimestamp != nil:
 		case p.Status.Phase == corev1.PodFailed:
-			w.delete = append(w.delete, victim{p, "it failed; the DaemonSet replaces it"})
+			w.delete = append(w.delete, victim{p, reason{"it failed; the DaemonSet replaces it", stepper.Say("sets.why_ds_failed")}})
 		default:
 			byNode[nodeOf(p)] = append(byNode[nodeOf(p)], p)
 		}
@@ -91,10 +92,11 @@ func (c *Controller) manage(ds *appsv1.DaemonSet, hash string, nodes []*corev1.N
 		ps := byNode[n.Name]
 		switch {
 		case run && len(ps) == 0:
-			w.create[n.Name] = fmt.Sprintf("node %s should run it and has no pod of it", n.Name)
+			w.create[n.Name] = reason{fmt.Sprintf("node %s should run it and has no pod of it", n.Name), stepper.Say("sets.why_ds_missing", n.Name)}
 		case !stay:
 			for _, p := range ps {
-				w.delete = append(w.delete, victim{p, fmt.Sprintf("node %s should not run it: %s", n.Name, why)})
+				w.delete = append(w.delete, victim{p, reason{fmt.Sprintf("node %s should not run it: %s", n.Name, why.en),
+					stepper.Say("sets.why_ds_not_placed", n.Name, why.key)}})
 			}
 		case len(ps) > 1:
 			w.delete = append(w.delete, extras(ds, hash, ps)...)
@@ -103,7 +105,7 @@ func (c *Controller) manage(ds *appsv1.DaemonSet, hash string, nodes []*corev1.N
 	for name, ps := range byNode {
 		if !known[name] && name != "" {
 			for _, p := range ps {
-				w.delete = append(w.delete, victim{p, "its node " + name + " is gone"})
+				w.delete = append(w.delete, victim{p, reason{"its node " + name + " is gone", stepper.Say("sets.why_ds_node_gone", name)}})
 			}
 		}
 	}
@@ -112,6 +114,7 @@ func (c *Controller) manage(ds *appsv1.DaemonSet, hash string, nodes []*corev1.N
 // extras are the pods beyond one per node, oldest kept; while surging, the oldest new pod
 // and the oldest old one may both stay (the old one until the new one is available).
 func extras(ds *appsv1.DaemonSet, hash string, ps []*corev1.Pod) []victim {
+	extra := reason{"a node runs one pod of a DaemonSet; this one is extra", stepper.Say("sets.why_ds_extra")}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].CreationTimestamp.Before(&ps[j].CreationTimestamp) })
 	keptNew, keptOld := false, false
 	var out []victim
@@ -123,14 +126,14 @@ func extras(ds *appsv1.DaemonSet, hash string, ps []*corev1.Pod) []victim {
 		case !isNew && !keptOld && (surge(ds) > 0 || !keptNew):
 			keptOld = true
 		default:
-			out = append(out, victim{p, "a node runs one pod of a DaemonSet; this one is extra"})
+			out = append(out, victim{p, extra})
 		}
 	}
 	if keptNew && keptOld && surge(ds) == 0 {
 		// Without surge the new pod stays and the old one goes.
 		for _, p := range ps {
 			if p.Labels[history.HashLabel] != hash {
-				out = append(out, victim{p, "a node runs one pod of a DaemonSet; this one is extra"})
+				out = append(out, victim{p, extra})
 				break
 			}
 		}
@@ -222,20 +225,23 @@ func (c *Controller) rollingUpdate(ds *appsv1.DaemonSet, hash string, nodes []*c
 		case !available(newPod, ds, now):
 			surging++
 		default:
-			w.delete = append(w.delete, victim{oldPod, fmt.Sprintf("its replacement %s on node %s is available (rolling update, maxSurge %d)", newPod.Name, n.Name, maxSurge)})
+			w.delete = append(w.delete, victim{oldPod, reason{fmt.Sprintf("its replacement %s on node %s is available (rolling update, maxSurge %d)", newPod.Name, n.Name, maxSurge),
+				stepper.Say("sets.why_ds_replaced", newPod.Name, n.Name, maxSurge)}})
 		}
 	}
 	if maxSurge == 0 {
 		room := max(0, min(maxUnavailable-unavailable, len(candidates)))
 		for _, p := range append(replace, candidates[:room]...) {
-			w.delete = append(w.delete, victim{p, fmt.Sprintf("it runs an old template; rolling update, %d of maxUnavailable %d nodes already without an available pod", unavailable, maxUnavailable)})
+			w.delete = append(w.delete, victim{p, reason{fmt.Sprintf("it runs an old template; rolling update, %d of maxUnavailable %d nodes already without an available pod", unavailable, maxUnavailable),
+				stepper.Say("sets.why_ds_update", unavailable, maxUnavailable)}})
 			unavailable++
 		}
 		return
 	}
 	room := max(0, min(maxSurge-surging, len(surgeCandidates)))
 	for _, n := range append(surgeNow, surgeCandidates[:room]...) {
-		w.create[n] = fmt.Sprintf("rolling update: the new pod starts beside the old one on node %s (maxSurge %d)", n, maxSurge)
+		w.create[n] = reason{fmt.Sprintf("rolling update: the new pod starts beside the old one on node %s (maxSurge %d)", n, maxSurge),
+			stepper.Say("sets.why_ds_surge", n, maxSurge)}
 	}
 }
 

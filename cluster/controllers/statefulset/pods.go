@@ -69,12 +69,15 @@ func (c *Controller) createPod(ctx context.Context, key string, p *plan, ord int
 	}
 	pod := newPod(set, tmpl, rev, ord)
 	why := fmt.Sprintf("ordinal %d is missing and spec.replicas is %d", ord, *set.Spec.Replicas)
+	because := stepper.Say("sets.why_sts_missing", ord, *set.Spec.Replicas)
 	if p.monotonic && ord > p.start {
-		why += fmt.Sprintf("; %s-%d before it is running and ready (OrderedReady)", set.Name, ord-1)
+		prev := fmt.Sprintf("%s-%d", set.Name, ord-1)
+		why += fmt.Sprintf("; %s before it is running and ready (OrderedReady)", prev)
+		because = stepper.Say("sets.why_sts_missing_ordered", ord, *set.Spec.Replicas, prev)
 	}
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "create-pod", Kind: "StatefulSet",
 		Namespace: set.Namespace, Name: set.Name,
-		Message: fmt.Sprintf("creating pod %s for StatefulSet %s", pod.Name, set.Name), Why: why}); err != nil {
+		Message: fmt.Sprintf("creating pod %s for StatefulSet %s", pod.Name, set.Name), Why: why, Because: because}); err != nil {
 		return err
 	}
 	if err := c.createClaims(ctx, set, ord); err != nil {
@@ -96,10 +99,10 @@ func (c *Controller) createPod(ctx context.Context, key string, p *plan, ord int
 	return nil
 }
 
-func (c *Controller) deletePod(ctx context.Context, key string, set *appsv1.StatefulSet, pod *corev1.Pod, action, why string) error {
+func (c *Controller) deletePod(ctx context.Context, key string, set *appsv1.StatefulSet, pod *corev1.Pod, action, why string, because stepper.Text) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: action, Kind: "Pod",
 		Namespace: pod.Namespace, Name: pod.Name, Node: pod.Spec.NodeName,
-		Message: fmt.Sprintf("deleting pod %s of StatefulSet %s", pod.Name, set.Name), Why: why}); err != nil {
+		Message: fmt.Sprintf("deleting pod %s of StatefulSet %s", pod.Name, set.Name), Why: why, Because: because}); err != nil {
 		return err
 	}
 	podKey := pod.Namespace + "/" + pod.Name

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"webkube/cluster/controllers/history"
+	"webkube/cluster/stepper"
 )
 
 // plan is one sync's view of a set: its pods by ordinal and the two revisions.
@@ -108,7 +109,8 @@ func (c *Controller) act(ctx context.Context, key string, p *plan) error {
 			}
 		case finished(pod) && pod.DeletionTimestamp == nil:
 			why := fmt.Sprintf("it is %s; the StatefulSet recreates it with the same name", pod.Status.Phase)
-			if err := c.deletePod(ctx, key, set, pod, "recreate-pod", why); err != nil || p.monotonic {
+			if err := c.deletePod(ctx, key, set, pod, "recreate-pod", why,
+				stepper.Say("sets.why_sts_finished", string(pod.Status.Phase))); err != nil || p.monotonic {
 				return err
 			}
 		case pod.DeletionTimestamp != nil, !healthy(pod, set, c.cfg.Clock.Now()):
@@ -129,7 +131,8 @@ func (c *Controller) act(ctx context.Context, key string, p *plan) error {
 			return nil
 		}
 		why := fmt.Sprintf("its ordinal is past spec.replicas %d; the highest ordinal goes first", *set.Spec.Replicas)
-		if err := c.deletePod(ctx, key, set, pod, "scale-down", why); err != nil || p.monotonic {
+		if err := c.deletePod(ctx, key, set, pod, "scale-down", why,
+			stepper.Say("sets.why_sts_condemned", *set.Spec.Replicas)); err != nil || p.monotonic {
 			return err
 		}
 	}
@@ -144,7 +147,8 @@ func (c *Controller) act(ctx context.Context, key string, p *plan) error {
 		if revisionOf(pod) != p.update.Name && pod.DeletionTimestamp == nil {
 			why := fmt.Sprintf("it runs revision %s, the set's template is now %s; ordinals ≥ partition %d are updated, highest first",
 				revisionOf(pod), p.update.Name, p.partition)
-			return c.deletePod(ctx, key, set, pod, "rolling-update", why)
+			return c.deletePod(ctx, key, set, pod, "rolling-update", why,
+				stepper.Say("sets.why_sts_update", revisionOf(pod), p.update.Name, p.partition))
 		}
 		if pod.DeletionTimestamp != nil || !healthy(pod, set, c.cfg.Clock.Now()) {
 			return nil
