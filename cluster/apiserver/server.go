@@ -211,6 +211,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/apis", s.serveAPI)
 	mux.HandleFunc("/apis/", s.serveAPI)
+	mux.HandleFunc("/openapi/v2", s.serveOpenAPIV2)
 	mux.HandleFunc("/openapi/v3", s.serveOpenAPI)
 	mux.HandleFunc("/openapi/v3/", s.serveOpenAPI)
 	mux.HandleFunc("/metrics", s.serveMetrics)
