@@ -108,6 +108,10 @@ func (d *Dashboard) deleteObject(c echo.Context) error {
 		err = d.client.AppsV1().Deployments(req.Namespace).Delete(ctx, req.Name, opts)
 	case "service":
 		err = d.client.CoreV1().Services(req.Namespace).Delete(ctx, req.Name, opts)
+	case "job":
+		err = d.client.BatchV1().Jobs(req.Namespace).Delete(ctx, req.Name, opts)
+	case "cronjob":
+		err = d.client.BatchV1().CronJobs(req.Namespace).Delete(ctx, req.Name, opts)
 	default:
 		return bad(c, i18n.T(c.Request().Context(), "err.cannot_delete", req.Kind))
 	}

@@ -2,11 +2,14 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"webkube/internal/eventually"
+
+	"github.com/labstack/echo/v4"
 )
 
 // The overview lists Jobs and CronJobs with kubectl's words (Running, 0/1), in both
@@ -49,4 +52,43 @@ func page(t *testing.T, url, lang string) string {
 		t.Fatalf("GET %s: %d", url, code)
 	}
 	return body
+}
+
+// Job and CronJob rows tick their ages like every other row (the page counts on from
+// data-t) and have a Delete button like other kinds, whose dialog names who reacts; the
+// dashboard deletes them.
+func TestJobAndCronJobRowsTickAndDelete(t *testing.T) {
+	e := startEnv(t)
+	e.c.MustKubectl(t, "", "create", "job", "pi", "--image=busybox", "--", "echo", "3.14")
+	e.c.MustKubectl(t, "", "create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *", "--", "date")
+	row := func(page, testid, name string) string {
+		i := strings.Index(page, `data-testid="`+testid+`" data-name="`+name+`"`)
+		if i < 0 {
+			return ""
+		}
+		end := strings.Index(page[i:], "</tr>")
+		return page[i : i+end]
+	}
+	eventually.That(t, 10*time.Second, "rows with ticking ages and Delete", func() (bool, string) {
+		p := page(t, e.url+"/", "en")
+		job, cj := row(p, "job-row", "pi"), row(p, "cronjob-row", "tick")
+		ok := func(r, kind string) bool {
+			return strings.Contains(r, `<time class="age" data-t="`) && strings.Contains(r, `data-act="delete" data-kind="`+kind+`"`) &&
+				strings.Contains(r, "The garbage collector then deletes its")
+		}
+		return ok(job, "job") && ok(cj, "cronjob"), job + "\n" + cj
+	})
+	for _, kind := range []string{"job", "cronjob"} {
+		name := map[string]string{"job": "pi", "cronjob": "tick"}[kind]
+		req := httptest.NewRequest(http.MethodPost, "/ui/delete", strings.NewReader(`{"kind":"`+kind+`","namespace":"default","name":"`+name+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		if err := e.d.deleteObject(echo.New().NewContext(req, rec)); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("delete %s: %v %d %s", kind, err, rec.Code, rec.Body)
+		}
+	}
+	eventually.That(t, 10*time.Second, "both gone", func() (bool, string) {
+		out := e.c.MustKubectl(t, "", "get", "jobs,cronjobs", "-o", "name")
+		return !strings.Contains(out, "job.batch/pi") && !strings.Contains(out, "cronjob.batch/tick"), out
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	"webkube/cluster/printers"
@@ -14,6 +15,8 @@ import (
 type JobRow struct {
 	Namespace, Name, Status, Completions, Duration, Age, Color string
 	Active                                                     int32
+	AgeAt                                                      int64 // see Millis
+	OwnerKind, Owner                                           string
 }
 
 // CronJobRow is one CronJob.
@@ -21,12 +24,16 @@ type CronJobRow struct {
 	Namespace, Name, Schedule, TimeZone, LastSchedule, Age string
 	Suspended                                              bool
 	Active                                                 int
+	AgeAt                                                  int64 // see Millis
 }
 
 // JobRowOf converts a Job; the cells are those of `kubectl get jobs`.
 func JobRowOf(j *batchv1.Job, now time.Time) JobRow {
 	r := JobRow{Namespace: j.Namespace, Name: j.Name, Status: printers.JobStatus(j), Active: j.Status.Active,
-		Age: Age(j.CreationTimestamp, now)}
+		Age: Age(j.CreationTimestamp, now), AgeAt: Millis(j.CreationTimestamp)}
+	if ref := metav1.GetControllerOf(j); ref != nil {
+		r.OwnerKind, r.Owner = ref.Kind, ref.Name
+	}
 	cells := printers.Cells(j, now)
 	r.Completions, _ = cells[2].(string)
 	r.Duration, _ = cells[3].(string)
@@ -47,7 +54,7 @@ func JobRowOf(j *batchv1.Job, now time.Time) JobRow {
 func CronJobRowOf(cj *batchv1.CronJob, now time.Time) CronJobRow {
 	r := CronJobRow{Namespace: cj.Namespace, Name: cj.Name, Schedule: cj.Spec.Schedule, TimeZone: "-",
 		Suspended: cj.Spec.Suspend != nil && *cj.Spec.Suspend, Active: len(cj.Status.Active),
-		LastSchedule: "-", Age: Age(cj.CreationTimestamp, now)}
+		LastSchedule: "-", Age: Age(cj.CreationTimestamp, now), AgeAt: Millis(cj.CreationTimestamp)}
 	if cj.Spec.TimeZone != nil {
 		r.TimeZone = *cj.Spec.TimeZone
 	}

@@ -29,6 +29,13 @@ func DeleteSays(ctx context.Context, kind, ownerKind, owner string) string {
 		return i18n.T(ctx, "del.deploy")
 	case "service", "Service":
 		return i18n.T(ctx, "del.svc")
+	case "job", "Job":
+		if ownerKind == "CronJob" {
+			return i18n.T(ctx, "del.job_cj", owner)
+		}
+		return i18n.T(ctx, "del.job")
+	case "cronjob", "CronJob":
+		return i18n.T(ctx, "del.cronjob")
 	}
 	return ""
 }
