@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -128,4 +129,63 @@ func TestDashboardAttached(t *testing.T) {
 		t.Errorf("restart counts app, side = %q, want 1 0", rc)
 	}
 	c.mustKubectl("delete", "pod", "ticker", "--wait=true")
+}
+
+// A read-only service account's kubeconfig (bound to the view ClusterRole) sees the pods
+// but no usable write button: Delete, Kill and Make probe fail are disabled with the API
+// server's reason, and the kinds it may not list (nodes, Secrets) are said to be hidden.
+func TestDashboardAttachedReadOnly(t *testing.T) {
+	c := startCluster(t, "10.227.0.0/16", "wkro", "--nodes", "0", "--simulated-nodes", "1")
+	c.apply(`apiVersion: v1
+kind: ServiceAccount
+metadata: {name: viewer}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: viewer-view}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: ServiceAccount, name: viewer, namespace: default}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: seen}
+spec:
+  containers: [{name: app, image: busybox, command: [sleep, "3600"]}]
+`)
+	token := strings.TrimSpace(c.mustKubectl("create", "token", "viewer"))
+	server := strings.TrimSpace(c.mustKubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"))
+	ca := strings.TrimSpace(c.mustKubectl("config", "view", "--raw", "--minify", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"))
+	kc := filepath.Join(t.TempDir(), "viewer.kubeconfig")
+	if err := os.WriteFile(kc, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q, certificate-authority-data: %s}}]
+users: [{name: viewer, user: {token: %s}}]
+contexts: [{name: viewer, context: {cluster: c, user: viewer}}]
+current-context: viewer
+`, server, ca, token)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := exec.Command("kubectl", "--kubeconfig", kc, "auth", "can-i", "delete", "pods").CombinedOutput(); strings.TrimSpace(string(out)) != "no" {
+		t.Fatalf("kubectl auth can-i delete pods as viewer: %q, want no", out)
+	}
+	a := runAttached(t, kc)
+	ctx := dashBrowser(t)
+	base := "http://" + a.addr
+	dashRun(t, ctx, "overview", 20*time.Second, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS(`#tbody-pods`)))
+	dashWaitJS(t, ctx, "pod seen", `!!document.getElementById('row-pod-default-seen')`, 20*time.Second)
+	dashWaitJS(t, ctx, "delete disabled", `(() => { const b = document.querySelector('#row-pod-default-seen [data-act=delete]'); return !!b && b.disabled && b.title.includes('delete pods') })()`, 10*time.Second)
+	if hidden := dashEval(t, ctx, `(document.querySelector('[data-testid=unwatchable]') || {}).textContent || ''`); !strings.Contains(hidden, "nodes") || !strings.Contains(hidden, "secrets") {
+		t.Errorf("hidden kinds say %q, want nodes and secrets named", hidden)
+	}
+	dashShot(t, ctx, "readonly-overview")
+	dashRun(t, ctx, "pod page", 20*time.Second, chromedp.Navigate(base+"/o/pod/default/seen"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=kill]`)))
+	enabled := dashEval(t, ctx, `Array.from(document.querySelectorAll('[data-act=delete], [data-act=kill], [data-act=probe], #exec-start, [data-testid=label-editor] button')).filter(b => !b.disabled).map(b => b.dataset.testid || b.id).join(',')`)
+	if enabled != "" {
+		t.Errorf("write buttons enabled for a read-only user: %s", enabled)
+	}
+	title := dashEval(t, ctx, `document.querySelector('[data-testid=kill]').title`)
+	t.Logf("Kill's title for the viewer: %s", title)
+	if !strings.Contains(title, "create pods/exec") {
+		t.Errorf("Kill's title %q, want the reason (create pods/exec)", title)
+	}
 }
