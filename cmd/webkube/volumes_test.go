@@ -174,3 +174,61 @@ spec:
 		t.Errorf("a pod naming a missing ServiceAccount: %v\n%s", err, out)
 	}
 }
+
+// securityContext's runAsUser, runAsGroup and fsGroup: the process runs with them, and an
+// emptyDir and a provisioned claim belong to the fsGroup (setgid, so new files do too) and
+// are writable by the user. A postStart hook runs before the container counts as started;
+// one that fails kills the container (FailedPostStartHook), which restarts.
+func TestPostStartAndFSGroup(t *testing.T) {
+	c := startCluster(t, "10.226.0.0/16", "wkv")
+	c.apply(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: shared}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 100Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: secure}
+spec:
+  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000}
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    lifecycle:
+      postStart:
+        exec: {command: [sh, -c, "echo started > /scratch/hook"]}
+    volumeMounts:
+    - {name: scratch, mountPath: /scratch}
+    - {name: data, mountPath: /data}
+  volumes:
+  - {name: scratch, emptyDir: {}}
+  - {name: data, persistentVolumeClaim: {claimName: shared}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: badhook}
+spec:
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    lifecycle:
+      postStart:
+        exec: {command: [sh, -c, "exit 3"]}
+`)
+	c.waitPod("secure", "1/1 Running", 90*time.Second)
+	out := c.mustKubectl("exec", "secure", "--", "sh", "-c",
+		"id -u; id -g; id -G; cat /scratch/hook; stat -c '%g %A' /scratch /data; touch /data/f && stat -c %g /data/f")
+	want := "1000\n3000\n3000 2000\nstarted\n2000 drwxrwsrwx\n2000 drwxrwsrwx\n2000\n"
+	if out != want {
+		t.Errorf("user, groups, hook file and volume ownership:\n%s\nwant:\n%s", out, want)
+	}
+	c.eventually(60*time.Second, "the failing postStart hook is reported and the container started again", func() (bool, string) {
+		out, _ := c.kubectl("get", "events", "--field-selector", "involvedObject.name=badhook", "-o",
+			"jsonpath={range .items[*]}{.reason} {.count}{\"\\n\"}{end}")
+		return strings.Contains(out, "FailedPostStartHook") && strings.Contains(out, "Started 2"), out
+	})
+}

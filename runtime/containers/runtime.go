@@ -113,6 +113,9 @@ type CreateOptions struct {
 	// ClaimDirs maps each persistentVolumeClaim volume of the pod to the host directory of
 	// its bound PersistentVolume, resolved by the kubelet.
 	ClaimDirs map[string]string
+	// OwnedClaims are the claim volumes whose ownership the kubelet manages (fsGroup):
+	// those webkube provisioned, not hostPath volumes made by hand.
+	OwnedClaims map[string]bool
 	// ExtraEnv comes before the container's own env (e.g. Service variables).
 	ExtraEnv []corev1.EnvVar
 	// VolumeFiles are the files of the pod's downwardAPI and projected volumes, by volume

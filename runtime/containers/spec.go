@@ -281,6 +281,12 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 		default:
 			return nil, fmt.Errorf("volume %q: only emptyDir, hostPath, configMap, secret and persistentVolumeClaim volumes are supported", v.Name)
 		}
+		if fsg := fsGroupOf(pod); fsg != nil && v.HostPath == nil && (v.PersistentVolumeClaim == nil || opts.OwnedClaims[v.Name]) {
+			writable := v.EmptyDir != nil || v.PersistentVolumeClaim != nil
+			if err := applyFSGroup(src, *fsg, writable); err != nil {
+				return nil, fmt.Errorf("volume %q: fsGroup: %w", v.Name, err)
+			}
+		}
 		if vm.SubPath != "" {
 			if strings.Contains(vm.SubPath, "..") || filepath.IsAbs(vm.SubPath) {
 				return nil, fmt.Errorf("volumeMount %q: bad subPath %q", vm.Name, vm.SubPath)
@@ -299,6 +305,13 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 		mounts = append(mounts, specs.Mount{Destination: vm.MountPath, Type: "bind", Source: src, Options: []string{"rbind", "rprivate", mode}})
 	}
 	return mounts, nil
+}
+
+func fsGroupOf(pod *corev1.Pod) *int64 {
+	if pod.Spec.SecurityContext == nil {
+		return nil
+	}
+	return pod.Spec.SecurityContext.FSGroup
 }
 
 // writeFiles writes a computed volume's files afresh (a file no longer in it goes).
@@ -439,10 +452,8 @@ func (r *Runtime) specOpts(ctx context.Context, opts *CreateOptions) ([]oci.Spec
 	if nw.Hostname != "" {
 		so = append(so, oci.WithHostname(nw.Hostname))
 	}
+	so = append(so, userOpts(opts.Pod, c)...)
 	if sc := c.SecurityContext; sc != nil {
-		if sc.RunAsUser != nil {
-			so = append(so, oci.WithUserID(uint32(*sc.RunAsUser)))
-		}
 		if sc.Privileged != nil && *sc.Privileged {
 			so = append(so, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
 		}

@@ -41,6 +41,34 @@ func (k *Kubelet) runPreStopHooks(ctx context.Context, pod *corev1.Pod, list []c
 	wg.Wait()
 }
 
+// postStartTimeout bounds a postStart hook that never returns.
+const postStartTimeout = 2 * time.Minute
+
+// postStart runs the container's lifecycle.postStart handler right after it started, as
+// the kubelet does before it counts the container as running; if the hook fails, the
+// container is killed (FailedPostStartHook) and restarted per the pod's restartPolicy.
+func (k *Kubelet) postStart(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string) bool {
+	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
+		return true
+	}
+	hctx, cancel := context.WithTimeout(ctx, postStartTimeout)
+	err := k.runHandler(hctx, pod, c, id, c.Lifecycle.PostStart)
+	cancel()
+	if err == nil {
+		return true
+	}
+	k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
+	k.rec.Eventf(pod, corev1.EventTypeNormal, "Killing", "FailedPostStartHook")
+	grace := 30 * time.Second
+	if pod.Spec.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+	}
+	if err := k.cfg.Runtime.Stop(ctx, id, grace); err != nil {
+		k.log.Warn("stopping after a failed postStart hook", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "err", err)
+	}
+	return false
+}
+
 func (k *Kubelet) runHandler(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, h *corev1.LifecycleHandler) error {
 	switch {
 	case h.Exec != nil:

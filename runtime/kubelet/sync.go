@@ -44,9 +44,8 @@ type podState struct {
 	pullBackoff map[string]*backoff                     // image pull back-off by container name
 	waiting     map[string]corev1.ContainerStateWaiting // why a container has no running instance
 	probes      map[string]*probeSet                    // by container ID
-	// serviceAccount holds the pod's service account files once fetched (token, CA).
-	tokens      map[string][]byte // service account tokens of projected volumes, by audience|expiry
-	terminating atomic.Bool       // set by the sync worker, cleared by the terminate goroutine on failure
+	tokens      map[string][]byte                       // service account tokens of projected volumes, by audience|expiry
+	terminating atomic.Bool                             // set by the sync worker, cleared by the terminate goroutine on failure
 }
 
 type backoff struct {
@@ -402,6 +401,10 @@ func (k *Kubelet) startContainer(ctx context.Context, pod *corev1.Pod, st *podSt
 	}
 	delete(st.waiting, c.Name)
 	k.rec.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	if !k.postStart(ctx, pod, c, id) {
+		k.queue.Add(podKey(pod)) // restarted (or not) per restartPolicy, as any exit
+		return nil
+	}
 	if s, err := k.cfg.Runtime.Status(ctx, id); err == nil {
 		k.ensureProbes(ctx, pod, st, c, &s)
 	}
@@ -425,7 +428,7 @@ func (k *Kubelet) containerConfig(ctx context.Context, pod *corev1.Pod, st *podS
 		k.rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		return false
 	}
-	if opts.ClaimDirs, err = k.claimDirs(ctx, pod); err != nil {
+	if opts.ClaimDirs, opts.OwnedClaims, err = k.claimDirs(ctx, pod); err != nil {
 		k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "Unable to attach or mount volumes: %v", err)
 		return false
 	}

@@ -13,8 +13,7 @@ import (
 // their bound volumes (hostPath or local), keyed by pod volume name. A claim that is
 // missing or not yet bound is an error: the pod stays ContainerCreating and is tried
 // again, as the kubelet's volume manager waits for its volumes.
-func (k *Kubelet) claimDirs(ctx context.Context, pod *corev1.Pod) (map[string]string, error) {
-	var dirs map[string]string
+func (k *Kubelet) claimDirs(ctx context.Context, pod *corev1.Pod) (dirs map[string]string, owned map[string]bool, err error) {
 	core := k.cfg.Client.CoreV1()
 	for _, v := range pod.Spec.Volumes {
 		if v.PersistentVolumeClaim == nil {
@@ -23,25 +22,26 @@ func (k *Kubelet) claimDirs(ctx context.Context, pod *corev1.Pod) (map[string]st
 		name := v.PersistentVolumeClaim.ClaimName
 		pvc, err := core.PersistentVolumeClaims(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+			return nil, nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 		if pvc.Status.Phase != corev1.ClaimBound || pvc.Spec.VolumeName == "" {
-			return nil, fmt.Errorf("volume %q: persistentvolumeclaim %q is not bound", v.Name, name)
+			return nil, nil, fmt.Errorf("volume %q: persistentvolumeclaim %q is not bound", v.Name, name)
 		}
 		pv, err := core.PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+			return nil, nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 		dir, err := volumeDir(pv)
 		if err != nil {
-			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+			return nil, nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 		if dirs == nil {
-			dirs = map[string]string{}
+			dirs, owned = map[string]string{}, map[string]bool{}
 		}
 		dirs[v.Name] = dir
+		owned[v.Name] = pv.Annotations["pv.kubernetes.io/provisioned-by"] == "webkube.io/local-path"
 	}
-	return dirs, nil
+	return dirs, owned, nil
 }
 
 // volumeDir is where a persistent volume's data lives on this host.
