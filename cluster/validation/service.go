@@ -23,8 +23,19 @@ func validateService(svc *corev1.Service) field.ErrorList {
 	// Service names become DNS names and environment variables, hence DNS-1035.
 	errs := objectMeta(&svc.ObjectMeta, true, apivalidation.NameIsDNS1035Label)
 	spec := &svc.Spec
-	headless := spec.ClusterIP == corev1.ClusterIPNone
+	errs = append(errs, serviceType(spec)...)
+	errs = append(errs, serviceClusterIP(spec)...)
+	errs = append(errs, servicePorts(spec)...)
+	errs = append(errs, labels(spec.Selector, specPath.Child("selector"))...)
+	errs = append(errs, sessionAffinity(spec)...)
+	errs = append(errs, trafficAndFamilies(spec)...)
+	return errs
+}
 
+// serviceType checks the type and what each type requires.
+func serviceType(spec *corev1.ServiceSpec) field.ErrorList {
+	var errs field.ErrorList
+	headless := spec.ClusterIP == corev1.ClusterIPNone
 	switch spec.Type {
 	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
 		if len(spec.Ports) == 0 && !headless {
@@ -45,7 +56,14 @@ func validateService(svc *corev1.Service) field.ErrorList {
 		errs = append(errs, field.NotSupported(specPath.Child("type"), spec.Type,
 			[]corev1.ServiceType{corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeExternalName}))
 	}
+	return errs
+}
 
+// serviceClusterIP checks clusterIP and clusterIPs: an address or None, None only where
+// a headless Service makes sense.
+func serviceClusterIP(spec *corev1.ServiceSpec) field.ErrorList {
+	var errs field.ErrorList
+	headless := spec.ClusterIP == corev1.ClusterIPNone
 	if spec.ClusterIP != "" && !headless {
 		if _, err := netip.ParseAddr(spec.ClusterIP); err != nil {
 			errs = append(errs, field.Invalid(specPath.Child("clusterIP"), spec.ClusterIP, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
@@ -60,14 +78,21 @@ func validateService(svc *corev1.Service) field.ErrorList {
 	if len(spec.ClusterIPs) > 0 && spec.ClusterIP != "" && spec.ClusterIPs[0] != spec.ClusterIP {
 		errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), spec.ClusterIPs[0], "must match `clusterIP` when `clusterIP` is set"))
 	}
+	return errs
+}
 
+type servicePortKey struct {
+	port     int32
+	protocol corev1.Protocol
+}
+
+// servicePorts checks each port: names (required and unique when there are several),
+// numbers, protocols, targets, no port/protocol twice, node ports in range and unique.
+func servicePorts(spec *corev1.ServiceSpec) field.ErrorList {
+	var errs field.ErrorList
 	names := sets.New[string]()
-	type portKey struct {
-		port     int32
-		protocol corev1.Protocol
-	}
-	seen := map[portKey]bool{}
-	nodePorts := map[portKey]bool{}
+	seen := map[servicePortKey]bool{}
+	nodePorts := map[servicePortKey]bool{}
 	for i := range spec.Ports {
 		sp := &spec.Ports[i]
 		p := specPath.Child("ports").Index(i)
@@ -83,29 +108,36 @@ func validateService(svc *corev1.Service) field.ErrorList {
 		errs = append(errs, portNum(sp.Port, p.Child("port"))...)
 		errs = append(errs, protocol(string(sp.Protocol), p.Child("protocol"))...)
 		errs = append(errs, portNumOrName(sp.TargetPort, p.Child("targetPort"))...)
-		key := portKey{sp.Port, sp.Protocol}
+		key := servicePortKey{sp.Port, sp.Protocol}
 		if seen[key] {
 			errs = append(errs, field.Duplicate(p, fmt.Sprintf("%d/%s", sp.Port, sp.Protocol)))
 		}
 		seen[key] = true
-
-		if sp.NodePort != 0 {
-			np := p.Child("nodePort")
-			if spec.Type == corev1.ServiceTypeClusterIP || spec.Type == corev1.ServiceTypeExternalName {
-				errs = append(errs, field.Forbidden(np, fmt.Sprintf("may not be used when `type` is '%s'", spec.Type)))
-			} else if sp.NodePort < NodePortMin || sp.NodePort > NodePortMax {
-				errs = append(errs, field.Invalid(np, sp.NodePort, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", NodePortMin, NodePortMax)))
-			}
-			nk := portKey{sp.NodePort, sp.Protocol}
-			if nodePorts[nk] {
-				errs = append(errs, field.Duplicate(np, sp.NodePort))
-			}
-			nodePorts[nk] = true
-		}
+		errs = append(errs, nodePort(spec, sp, p.Child("nodePort"), nodePorts)...)
 	}
+	return errs
+}
 
-	errs = append(errs, labels(spec.Selector, specPath.Child("selector"))...)
+func nodePort(spec *corev1.ServiceSpec, sp *corev1.ServicePort, np *field.Path, used map[servicePortKey]bool) field.ErrorList {
+	if sp.NodePort == 0 {
+		return nil
+	}
+	var errs field.ErrorList
+	if spec.Type == corev1.ServiceTypeClusterIP || spec.Type == corev1.ServiceTypeExternalName {
+		errs = append(errs, field.Forbidden(np, fmt.Sprintf("may not be used when `type` is '%s'", spec.Type)))
+	} else if sp.NodePort < NodePortMin || sp.NodePort > NodePortMax {
+		errs = append(errs, field.Invalid(np, sp.NodePort, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", NodePortMin, NodePortMax)))
+	}
+	nk := servicePortKey{sp.NodePort, sp.Protocol}
+	if used[nk] {
+		errs = append(errs, field.Duplicate(np, sp.NodePort))
+	}
+	used[nk] = true
+	return errs
+}
 
+func sessionAffinity(spec *corev1.ServiceSpec) field.ErrorList {
+	var errs field.ErrorList
 	switch spec.SessionAffinity {
 	case corev1.ServiceAffinityNone:
 		if spec.SessionAffinityConfig != nil {
@@ -124,7 +156,12 @@ func validateService(svc *corev1.Service) field.ErrorList {
 	default:
 		errs = append(errs, field.NotSupported(specPath.Child("sessionAffinity"), spec.SessionAffinity, []corev1.ServiceAffinity{corev1.ServiceAffinityNone, corev1.ServiceAffinityClientIP}))
 	}
+	return errs
+}
 
+// trafficAndFamilies checks the traffic policies, IP families and external IPs.
+func trafficAndFamilies(spec *corev1.ServiceSpec) field.ErrorList {
+	var errs field.ErrorList
 	if p := spec.InternalTrafficPolicy; p != nil && *p != corev1.ServiceInternalTrafficPolicyCluster && *p != corev1.ServiceInternalTrafficPolicyLocal {
 		errs = append(errs, field.NotSupported(specPath.Child("internalTrafficPolicy"), *p, []corev1.ServiceInternalTrafficPolicy{corev1.ServiceInternalTrafficPolicyCluster, corev1.ServiceInternalTrafficPolicyLocal}))
 	}
