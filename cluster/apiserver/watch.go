@@ -116,21 +116,11 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	stop := context.AfterFunc(s.runCtx(), cancel)
-	defer stop()
-	if v := q.Get("timeoutSeconds"); v != "" {
-		secs, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || secs < 0 {
-			return badRequest(fmt.Sprintf("invalid timeoutSeconds %q", v))
-		}
-		if secs > 0 {
-			var c2 context.CancelFunc
-			ctx, c2 = context.WithTimeout(ctx, time.Duration(secs)*time.Second)
-			defer c2()
-		}
+	ctx, cancel, err := s.watchContext(r)
+	if err != nil {
+		return err
 	}
+	defer cancel()
 	bookmarks := q.Get("allowWatchBookmarks") == "true"
 	sendInitial := rvStr == "" || rvStr == "0" || q.Get("sendInitialEvents") == "true"
 
@@ -142,19 +132,9 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 			return err
 		}
 	}
-	var events <-chan store.Event
-	var werr error
-	if cur, err := s.store.CurrentRevision(ctx); err != nil {
+	events, werr, err := s.openWatch(ctx, t, rv, from)
+	if err != nil {
 		return err
-	} else if from > cur {
-		werr = tooLarge(from, cur)
-	} else {
-		events, werr = s.store.Watch(ctx, t.res.listPrefix(t.namespace), from)
-		if errors.Is(werr, store.ErrCompacted) {
-			werr = tooOld(rv, s.store.CompactedRevision())
-		} else if werr != nil {
-			return werr
-		}
 	}
 
 	out := negotiate(r)
@@ -180,6 +160,57 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 			return nil
 		}
 	}
+	s.streamEvents(ctx, ew, t, sel, events, from, bookmarks)
+	return nil
+}
+
+// watchContext is the request's context, ended also when the server stops or after the
+// client's timeoutSeconds.
+func (s *Server) watchContext(r *http.Request) (context.Context, context.CancelFunc, error) {
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(s.runCtx(), cancel)
+	done := func() { stop(); cancel() }
+	v := r.URL.Query().Get("timeoutSeconds")
+	if v == "" {
+		return ctx, done, nil
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || secs < 0 {
+		done()
+		return nil, nil, badRequest(fmt.Sprintf("invalid timeoutSeconds %q", v))
+	}
+	if secs == 0 {
+		return ctx, done, nil
+	}
+	ctx, c2 := context.WithTimeout(ctx, time.Duration(secs)*time.Second)
+	return ctx, func() { c2(); done() }, nil
+}
+
+// openWatch starts the store's watch after revision from. A revision compacted away or
+// not reached yet is werr, which the stream reports as an ERROR event (kube-apiserver
+// opens the stream first too); err is a failure to answer at all.
+func (s *Server) openWatch(ctx context.Context, t target, rv, from int64) (events <-chan store.Event, werr, err error) {
+	cur, err := s.store.CurrentRevision(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if from > cur {
+		return nil, tooLarge(from, cur), nil
+	}
+	events, werr = s.store.Watch(ctx, t.res.listPrefix(t.namespace), from)
+	if errors.Is(werr, store.ErrCompacted) {
+		return nil, tooOld(rv, s.store.CompactedRevision()), nil
+	}
+	if werr != nil {
+		return nil, nil, werr
+	}
+	return events, nil, nil
+}
+
+// streamEvents sends the store's events (and bookmarks, when asked) until the client
+// goes, ctx ends or the store drops the watch (the client then watches again from its
+// last resourceVersion).
+func (s *Server) streamEvents(ctx context.Context, ew *eventWriter, t target, sel selectors, events <-chan store.Event, from int64, bookmarks bool) {
 	var tick <-chan time.Time
 	if bookmarks {
 		ticker := time.NewTicker(s.cfg.BookmarkInterval)
@@ -190,44 +221,46 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-tick:
 			if last > 0 {
 				if err := ew.bookmark(last, false); err != nil {
-					return nil
+					return
 				}
 			}
 		case ev, ok := <-events:
 			if !ok {
-				return nil // the store dropped us; the client watches again from its last RV
+				return
 			}
 			last = ev.KV.ModRevision
-			typ, obj, err := s.translate(t.res, sel, ev)
-			if err != nil {
-				s.log.Error("watch: decoding event", "key", ev.KV.Key, "err", err)
-				continue
-			}
-			if typ == "" {
-				continue
-			}
-			if out.mode == modeObject {
-				// The common case: every watcher of this write sends the same bytes.
-				raw, err := s.events.encoded(t.res, ev.KV)
-				if err != nil {
-					s.log.Error("watch: encoding event", "key", ev.KV.Key, "err", err)
-					continue
-				}
-				err = ew.sendJSON(typ, raw)
-				if err != nil {
-					return nil
-				}
-				continue
-			}
-			if err := ew.send(typ, obj); err != nil {
-				return nil
+			if err := s.sendEvent(ew, t, sel, ev); err != nil {
+				return
 			}
 		}
 	}
+}
+
+// sendEvent sends one store event as the watcher should see it; only a failed write to
+// the client is an error (an event that cannot be decoded is logged and skipped).
+func (s *Server) sendEvent(ew *eventWriter, t target, sel selectors, ev store.Event) error {
+	typ, obj, err := s.translate(t.res, sel, ev)
+	if err != nil {
+		s.log.Error("watch: decoding event", "key", ev.KV.Key, "err", err)
+		return nil
+	}
+	if typ == "" {
+		return nil
+	}
+	if ew.out.mode != modeObject {
+		return ew.send(typ, obj)
+	}
+	// The common case: every watcher of this write sends the same bytes.
+	raw, err := s.events.encoded(t.res, ev.KV)
+	if err != nil {
+		s.log.Error("watch: encoding event", "key", ev.KV.Key, "err", err)
+		return nil
+	}
+	return ew.sendJSON(typ, raw)
 }
 
 // translate turns a store event into the watch event a client with sel should see,
