@@ -625,3 +625,87 @@ func TestUpdates(t *testing.T) {
 		t.Errorf("mismatched update: %v", errs)
 	}
 }
+
+const webStatefulSet = `apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: web
+  namespace: default
+spec:
+  serviceName: web
+  replicas: 3
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: app
+        image: busybox
+        volumeMounts:
+        - name: data
+          mountPath: /data
+  volumeClaimTemplates:
+  - metadata:
+      name: data
+    spec:
+      accessModes: ["ReadWriteOnce"]
+      resources:
+        requests:
+          storage: 1Mi
+`
+
+const agentDaemonSet = `apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: agent
+  namespace: default
+spec:
+  selector:
+    matchLabels:
+      app: agent
+  template:
+    metadata:
+      labels:
+        app: agent
+    spec:
+      containers:
+      - name: app
+        image: busybox
+`
+
+// StatefulSets and DaemonSets get kube-apiserver's checks; a container may mount a
+// claim template's volume.
+func TestStatefulSetAndDaemonSetCreate(t *testing.T) {
+	sts := func(o runtime.Object) *appsv1.StatefulSet { return o.(*appsv1.StatefulSet) }
+	runCreateCases(t, func() runtime.Object { return load[appsv1.StatefulSet](t, webStatefulSet) }, []createCase{
+		{"valid, mounting its claim template", func(runtime.Object) {}, nil},
+		{"negative replicas", func(o runtime.Object) { sts(o).Spec.Replicas = ptr(int32(-1)) }, []string{"FieldValueInvalid spec.replicas"}},
+		{"empty selector", func(o runtime.Object) { sts(o).Spec.Selector.MatchLabels = nil }, []string{"FieldValueInvalid spec.selector"}},
+		{"selector mismatch", func(o runtime.Object) { sts(o).Spec.Template.Labels["app"] = "db" }, []string{"FieldValueInvalid spec.template.metadata.labels"}},
+		{"bad policy", func(o runtime.Object) { sts(o).Spec.PodManagementPolicy = "Random" }, []string{"FieldValueInvalid spec.podManagementPolicy"}},
+		{"OnDelete with rollingUpdate", func(o runtime.Object) { sts(o).Spec.UpdateStrategy.Type = appsv1.OnDeleteStatefulSetStrategyType },
+			[]string{"FieldValueInvalid spec.updateStrategy.rollingUpdate"}},
+		{"negative partition", func(o runtime.Object) { sts(o).Spec.UpdateStrategy.RollingUpdate.Partition = ptr(int32(-1)) },
+			[]string{"FieldValueInvalid spec.updateStrategy.rollingUpdate.partition"}},
+		{"restartPolicy Never", func(o runtime.Object) { sts(o).Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever },
+			[]string{"FieldValueNotSupported spec.template.spec.restartPolicy"}},
+		{"mount of no volume", func(o runtime.Object) { sts(o).Spec.VolumeClaimTemplates = nil },
+			[]string{"FieldValueNotFound spec.template.spec.containers[0].volumeMounts[0].name"}},
+	})
+	ds := func(o runtime.Object) *appsv1.DaemonSet { return o.(*appsv1.DaemonSet) }
+	runCreateCases(t, func() runtime.Object { return load[appsv1.DaemonSet](t, agentDaemonSet) }, []createCase{
+		{"valid", func(runtime.Object) {}, nil},
+		{"empty selector", func(o runtime.Object) { ds(o).Spec.Selector.MatchLabels = nil }, []string{"FieldValueInvalid spec.selector"}},
+		{"both surge and unavailable", func(o runtime.Object) {
+			ds(o).Spec.UpdateStrategy.RollingUpdate.MaxSurge = ptr(intstr.FromInt32(1))
+		}, []string{"FieldValueInvalid spec.updateStrategy.rollingUpdate.maxSurge"}},
+		{"neither", func(o runtime.Object) {
+			ds(o).Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = ptr(intstr.FromString("0%"))
+		}, []string{"FieldValueRequired spec.updateStrategy.rollingUpdate.maxUnavailable"}},
+		{"unknown strategy", func(o runtime.Object) { ds(o).Spec.UpdateStrategy.Type = "Fast" }, []string{"FieldValueNotSupported spec.updateStrategy"}},
+	})
+}

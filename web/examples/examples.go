@@ -49,4 +49,6 @@ var index = []struct{ id, title string }{
 	{"job-pi", "Job (3 completions, 2 at a time)"},
 	{"cronjob-hello", "CronJob (every minute, Seoul time)"},
 	{"serviceaccount-pod", "ServiceAccount (in-cluster client)"},
+	{"web-statefulset", "StatefulSet (headless Service, a claim per pod)"},
+	{"agent-daemonset", "DaemonSet (a pod per node)"},
 }
