@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -108,6 +109,20 @@ func TestBrowserDeleteSaysWhoReacts(t *testing.T) {
 		t.Errorf("a deleted pod's page still offers %s", s)
 	}
 	shot(t, tab, "pod-gone")
+	// Created again under the same name, the open page follows the new pod and offers its
+	// actions again (they stayed disabled until a reload).
+	again := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
+	if _, err := e.c.Client.CoreV1().Pods("default").Create(ctx, again, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, tab, "page follows the new pod", `!document.querySelector('[data-testid=gone]') && !!document.querySelector('[data-testid=obj-live]')`, 10*time.Second)
+	waitJS(t, tab, "actions offered again", `!document.querySelector('#object').dataset.gone && !document.querySelector('#object [data-testid=delete]').disabled`, 10*time.Second)
+	zero := int64(0)
+	if err := e.c.Client.CoreV1().Pods("default").Delete(ctx, pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, tab, "page says gone again", `!!document.querySelector('[data-testid=gone]') && document.querySelector('#object [data-testid=delete]').disabled`, 10*time.Second)
 	// Opened after the deletion (a stale link): the same.
 	run(t, tab, "reload", 10*time.Second, chromedp.Navigate(e.url+"/o/pod/default/"+pod))
 	if s := evalString(t, tab, `document.body.textContent`); !strings.Contains(s, "not found") && !strings.Contains(s, "Not Found") {

@@ -95,6 +95,15 @@
       case "set": {
         const el = document.getElementById(m.id);
         if (el) el.innerHTML = m.html || "";
+        if (m.id === "obj-live" && objEl && objEl.dataset.gone === "true") {
+          // Created again under the same name: the page follows the new object, and the
+          // actions "gone" turned off work again.
+          delete objEl.dataset.gone;
+          $$("[data-gone-off]", objEl).forEach((b) => {
+            b.disabled = false;
+            delete b.dataset.goneOff;
+          });
+        }
         if (m.id === "steps") afterStepsReset();
         if (m.id === "held") markHeld();
         break;
@@ -105,7 +114,11 @@
         if (el) el.innerHTML = m.html || "";
         if (objEl) {
           objEl.dataset.gone = "true";
-          $$("[data-act], .obj-head input, #labels button, #labels input, #exec-start", objEl).forEach((b) => (b.disabled = true));
+          $$("[data-act], .obj-head input, #labels button, #labels input, #exec-start", objEl).forEach((b) => {
+            if (b.disabled) return; // off for its own reason; it stays so
+            b.disabled = true;
+            b.dataset.goneOff = "true";
+          });
         }
         break;
       }
