@@ -55,12 +55,6 @@ type PodSummary struct {
 // PodStatus computes the READY, STATUS and RESTARTS cells exactly as kubectl's printPod
 // does. The dashboard can use it to show the same words as kubectl.
 func PodStatus(pod *corev1.Pod, now time.Time) PodSummary {
-	restarts := 0
-	sidecarRestarts := 0
-	totalContainers := len(pod.Spec.Containers)
-	readyContainers := 0
-	var lastRestart, lastSidecarRestart time.Time
-
 	reason := string(pod.Status.Phase)
 	if pod.Status.Reason != "" {
 		reason = pod.Status.Reason
@@ -70,90 +64,14 @@ func PodStatus(pod *corev1.Pod, now time.Time) PodSummary {
 			reason = corev1.PodReasonSchedulingGated
 		}
 	}
-
-	initContainers := map[string]*corev1.Container{}
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		initContainers[c.Name] = c
-		if isSidecar(c) {
-			totalContainers++
-		}
+	var t podTally
+	t.total = len(pod.Spec.Containers)
+	initReason, initializing := t.initContainers(pod)
+	if initializing {
+		reason = initReason
 	}
-
-	later := func(t *time.Time, term *corev1.ContainerStateTerminated) {
-		if term != nil && term.FinishedAt.Time.After(*t) {
-			*t = term.FinishedAt.Time
-		}
-	}
-
-	initializing := false
-	for i, cs := range pod.Status.InitContainerStatuses {
-		restarts += int(cs.RestartCount)
-		later(&lastRestart, cs.LastTerminationState.Terminated)
-		sidecar := isSidecar(initContainers[cs.Name])
-		if sidecar {
-			sidecarRestarts += int(cs.RestartCount)
-			later(&lastSidecarRestart, cs.LastTerminationState.Terminated)
-		}
-		switch {
-		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
-			continue
-		case sidecar && cs.Started != nil && *cs.Started:
-			if cs.Ready {
-				readyContainers++
-			}
-			continue
-		case cs.State.Terminated != nil:
-			// An init container failed.
-			t := cs.State.Terminated
-			switch {
-			case t.Reason != "":
-				reason = "Init:" + t.Reason
-			case t.Signal != 0:
-				reason = fmt.Sprintf("Init:Signal:%d", t.Signal)
-			default:
-				reason = fmt.Sprintf("Init:ExitCode:%d", t.ExitCode)
-			}
-		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "" && cs.State.Waiting.Reason != "PodInitializing":
-			reason = "Init:" + cs.State.Waiting.Reason
-		default:
-			reason = fmt.Sprintf("Init:%d/%d", i, len(pod.Spec.InitContainers))
-		}
-		initializing = true
-		break
-	}
-
 	if !initializing || podInitialized(pod) {
-		restarts = sidecarRestarts
-		lastRestart = lastSidecarRestart
-		hasRunning := false
-		// Walk backwards so the first container's state wins, as kubectl does.
-		for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
-			cs := pod.Status.ContainerStatuses[i]
-			restarts += int(cs.RestartCount)
-			later(&lastRestart, cs.LastTerminationState.Terminated)
-			switch {
-			case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
-				reason = cs.State.Waiting.Reason
-			case cs.State.Terminated != nil && cs.State.Terminated.Reason != "":
-				reason = cs.State.Terminated.Reason
-			case cs.State.Terminated != nil && cs.State.Terminated.Signal != 0:
-				reason = fmt.Sprintf("Signal:%d", cs.State.Terminated.Signal)
-			case cs.State.Terminated != nil:
-				reason = fmt.Sprintf("ExitCode:%d", cs.State.Terminated.ExitCode)
-			case cs.Ready && cs.State.Running != nil:
-				hasRunning = true
-				readyContainers++
-			}
-		}
-		// A pod with a finished container and a running one is still running.
-		if reason == "Completed" && hasRunning {
-			if podReady(pod) {
-				reason = "Running"
-			} else {
-				reason = "NotReady"
-			}
-		}
+		reason = t.containers(pod, reason)
 	}
 
 	if pod.DeletionTimestamp != nil && pod.Status.Reason == NodeUnreachablePodReason {
@@ -162,15 +80,112 @@ func PodStatus(pod *corev1.Pod, now time.Time) PodSummary {
 		reason = "Terminating"
 	}
 
-	restartsStr := strconv.Itoa(restarts)
-	if restarts != 0 && !lastRestart.IsZero() {
-		restartsStr = fmt.Sprintf("%d (%s ago)", restarts, age(metav1.NewTime(lastRestart), now))
+	restartsStr := strconv.Itoa(t.restarts)
+	if t.restarts != 0 && !t.lastRestart.IsZero() {
+		restartsStr = fmt.Sprintf("%d (%s ago)", t.restarts, age(metav1.NewTime(t.lastRestart), now))
 	}
 	return PodSummary{
-		Ready:    fmt.Sprintf("%d/%d", readyContainers, totalContainers),
+		Ready:    fmt.Sprintf("%d/%d", t.ready, t.total),
 		Status:   reason,
 		Restarts: restartsStr,
 	}
+}
+
+// podTally counts a pod's containers as kubectl's printPod does: ready and total (sidecars
+// count as containers), restarts and the last one's time.
+type podTally struct {
+	restarts, sidecarRestarts   int
+	total, ready                int
+	lastRestart, lastSidecarEnd time.Time
+}
+
+func later(t *time.Time, term *corev1.ContainerStateTerminated) {
+	if term != nil && term.FinishedAt.Time.After(*t) {
+		*t = term.FinishedAt.Time
+	}
+}
+
+// initContainers walks the init containers in order and returns the reason of the first
+// one not done ("Init:1/2", "Init:CrashLoopBackOff", "Init:ExitCode:1") and whether there
+// is one; a started sidecar counts as done.
+func (t *podTally) initContainers(pod *corev1.Pod) (string, bool) {
+	specs := map[string]*corev1.Container{}
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		specs[c.Name] = c
+		if isSidecar(c) {
+			t.total++
+		}
+	}
+	for i, cs := range pod.Status.InitContainerStatuses {
+		t.restarts += int(cs.RestartCount)
+		later(&t.lastRestart, cs.LastTerminationState.Terminated)
+		sidecar := isSidecar(specs[cs.Name])
+		if sidecar {
+			t.sidecarRestarts += int(cs.RestartCount)
+			later(&t.lastSidecarEnd, cs.LastTerminationState.Terminated)
+		}
+		switch {
+		case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
+			continue
+		case sidecar && cs.Started != nil && *cs.Started:
+			if cs.Ready {
+				t.ready++
+			}
+			continue
+		case cs.State.Terminated != nil:
+			// An init container failed.
+			term := cs.State.Terminated
+			switch {
+			case term.Reason != "":
+				return "Init:" + term.Reason, true
+			case term.Signal != 0:
+				return fmt.Sprintf("Init:Signal:%d", term.Signal), true
+			default:
+				return fmt.Sprintf("Init:ExitCode:%d", term.ExitCode), true
+			}
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "" && cs.State.Waiting.Reason != "PodInitializing":
+			return "Init:" + cs.State.Waiting.Reason, true
+		default:
+			return fmt.Sprintf("Init:%d/%d", i, len(pod.Spec.InitContainers)), true
+		}
+	}
+	return "", false
+}
+
+// containers counts the app containers (restarts start again from the sidecars', as
+// kubectl's) and returns the pod's reason from them.
+func (t *podTally) containers(pod *corev1.Pod, reason string) string {
+	t.restarts = t.sidecarRestarts
+	t.lastRestart = t.lastSidecarEnd
+	hasRunning := false
+	// Walk backwards so the first container's state wins, as kubectl does.
+	for i := len(pod.Status.ContainerStatuses) - 1; i >= 0; i-- {
+		cs := pod.Status.ContainerStatuses[i]
+		t.restarts += int(cs.RestartCount)
+		later(&t.lastRestart, cs.LastTerminationState.Terminated)
+		switch {
+		case cs.State.Waiting != nil && cs.State.Waiting.Reason != "":
+			reason = cs.State.Waiting.Reason
+		case cs.State.Terminated != nil && cs.State.Terminated.Reason != "":
+			reason = cs.State.Terminated.Reason
+		case cs.State.Terminated != nil && cs.State.Terminated.Signal != 0:
+			reason = fmt.Sprintf("Signal:%d", cs.State.Terminated.Signal)
+		case cs.State.Terminated != nil:
+			reason = fmt.Sprintf("ExitCode:%d", cs.State.Terminated.ExitCode)
+		case cs.Ready && cs.State.Running != nil:
+			hasRunning = true
+			t.ready++
+		}
+	}
+	// A pod with a finished container and a running one is still running.
+	if reason == "Completed" && hasRunning {
+		if podReady(pod) {
+			return "Running"
+		}
+		return "NotReady"
+	}
+	return reason
 }
 
 // isSidecar reports an init container that keeps running beside the app containers.
