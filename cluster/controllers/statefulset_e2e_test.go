@@ -319,9 +319,15 @@ func TestStatefulSetClaims(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v := p.Spec.Volumes; len(v) == 0 || v[len(v)-1].Name != "data" || v[len(v)-1].PersistentVolumeClaim == nil ||
-			v[len(v)-1].PersistentVolumeClaim.ClaimName != name {
-			t.Fatalf("db-%d volumes %+v", i, v)
+		// Find it by name: admission adds the kube-api-access volume after it.
+		claimOf := ""
+		for _, v := range p.Spec.Volumes {
+			if v.Name == "data" && v.PersistentVolumeClaim != nil {
+				claimOf = v.PersistentVolumeClaim.ClaimName
+			}
+		}
+		if claimOf != name {
+			t.Fatalf("db-%d mounts claim %q as data, want %s", i, claimOf, name)
 		}
 	}
 	uid := claim("data-db-1").UID
