@@ -37,63 +37,81 @@ func (k *Kubelet) computeStatus(pod *corev1.Pod, st *podState, insts map[string]
 		}
 	}
 	allReady := initDone
-	var pending, running, stopped, succeeded, failed int
+	var n containerCounts
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		cs := k.containerStatus(pod, st, c, insts[c.Name], old.ContainerStatuses)
 		s.ContainerStatuses = append(s.ContainerStatuses, cs)
-		if !cs.Ready {
-			allReady = false
+		allReady = allReady && cs.Ready
+		n.add(cs)
+	}
+	s.Phase = podPhase(pod.Spec.RestartPolicy, s.InitContainerStatuses, initDone, n)
+	s.Conditions = podConditions(metav1.NewTime(k.cfg.Clock.Now()), old.Conditions, &s, st.network != nil, initDone, allReady)
+	return s
+}
+
+// containerCounts counts the app containers by state, which decides the pod's phase.
+type containerCounts struct {
+	pending, running, stopped, succeeded, failed int
+}
+
+func (n *containerCounts) add(cs corev1.ContainerStatus) {
+	switch {
+	case cs.State.Running != nil:
+		n.running++
+	case cs.State.Terminated != nil:
+		n.stopped++
+		if cs.State.Terminated.ExitCode == 0 {
+			n.succeeded++
+		} else {
+			n.failed++
 		}
-		switch {
-		case cs.State.Running != nil:
-			running++
-		case cs.State.Terminated != nil:
-			stopped++
-			if cs.State.Terminated.ExitCode == 0 {
-				succeeded++
-			} else {
-				failed++
-			}
-		case cs.State.Waiting != nil:
-			if cs.LastTerminationState.Terminated != nil {
-				stopped++
-			} else {
-				pending++
-			}
+	case cs.State.Waiting != nil:
+		if cs.LastTerminationState.Terminated != nil {
+			n.stopped++
+		} else {
+			n.pending++
 		}
 	}
-	policy := pod.Spec.RestartPolicy
+}
+
+// podPhase is the kubelet's getPhase: Pending until the init containers are done (Failed
+// if one failed and nothing restarts), then from the app containers and the restart
+// policy.
+func podPhase(policy corev1.RestartPolicy, inits []corev1.ContainerStatus, initDone bool, n containerCounts) corev1.PodPhase {
 	switch {
 	case !initDone:
-		s.Phase = corev1.PodPending
 		if policy == corev1.RestartPolicyNever {
-			for _, cs := range s.InitContainerStatuses {
+			for _, cs := range inits {
 				if t := cs.State.Terminated; t != nil && t.ExitCode != 0 {
-					s.Phase = corev1.PodFailed
+					return corev1.PodFailed
 				}
 			}
 		}
-	case pending > 0:
-		s.Phase = corev1.PodPending
-	case running > 0:
-		s.Phase = corev1.PodRunning
-	case stopped > 0:
+		return corev1.PodPending
+	case n.pending > 0:
+		return corev1.PodPending
+	case n.running > 0:
+		return corev1.PodRunning
+	case n.stopped > 0:
 		switch {
 		case policy == corev1.RestartPolicyAlways:
-			s.Phase = corev1.PodRunning // it will be restarted
-		case succeeded == stopped:
-			s.Phase = corev1.PodSucceeded
+			return corev1.PodRunning // it will be restarted
+		case n.succeeded == n.stopped:
+			return corev1.PodSucceeded
 		case policy == corev1.RestartPolicyNever:
-			s.Phase = corev1.PodFailed
+			return corev1.PodFailed
 		default:
-			s.Phase = corev1.PodRunning
+			return corev1.PodRunning
 		}
-	default:
-		s.Phase = corev1.PodPending
 	}
+	return corev1.PodPending
+}
 
-	now := metav1.NewTime(k.cfg.Clock.Now())
+// podConditions are the pod's five conditions, each keeping its lastTransitionTime while
+// its status stays, with the kubelet's messages naming the containers not ready or not
+// done; PodScheduled stays as the scheduler wrote it.
+func podConditions(now metav1.Time, old []corev1.PodCondition, s *corev1.PodStatus, networked, initDone, allReady bool) []corev1.PodCondition {
 	cond := func(t corev1.PodConditionType, ok bool, reason string) corev1.PodCondition {
 		c := corev1.PodCondition{Type: t, Status: corev1.ConditionFalse, LastTransitionTime: now}
 		if ok {
@@ -101,7 +119,7 @@ func (k *Kubelet) computeStatus(pod *corev1.Pod, st *podState, insts map[string]
 		} else {
 			c.Reason = reason
 		}
-		for _, o := range old.Conditions {
+		for _, o := range old {
 			if o.Type == t && o.Status == c.Status {
 				c.LastTransitionTime = o.LastTransitionTime
 			}
@@ -113,23 +131,17 @@ func (k *Kubelet) computeStatus(pod *corev1.Pod, st *podState, insts map[string]
 	if terminalDone {
 		notReady = "PodCompleted"
 	}
-	s.Conditions = []corev1.PodCondition{
-		cond("PodReadyToStartContainers", st.network != nil, ""),
+	conds := []corev1.PodCondition{
+		cond("PodReadyToStartContainers", networked, ""),
 		cond(corev1.PodInitialized, initDone, "ContainersNotInitialized"),
 		cond(corev1.ContainersReady, allReady, notReady),
 		cond(corev1.PodReady, allReady, notReady),
 		cond(corev1.PodScheduled, true, ""),
 	}
-	for i := range s.Conditions {
-		c := &s.Conditions[i]
+	for i := range conds {
+		c := &conds[i]
 		if c.Status == corev1.ConditionFalse && (c.Type == corev1.ContainersReady || c.Type == corev1.PodReady) && !terminalDone {
-			var names []string
-			for _, cs := range s.ContainerStatuses {
-				if !cs.Ready {
-					names = append(names, cs.Name)
-				}
-			}
-			if len(names) > 0 {
+			if names := unready(s.ContainerStatuses); len(names) > 0 {
 				c.Message = fmt.Sprintf("containers with unready status: %v", names)
 			}
 		}
@@ -143,12 +155,22 @@ func (k *Kubelet) computeStatus(pod *corev1.Pod, st *podState, insts map[string]
 			c.Message = fmt.Sprintf("containers with incomplete status: %v", names)
 		}
 	}
-	for _, o := range old.Conditions {
+	for _, o := range old {
 		if o.Type == corev1.PodScheduled {
-			s.Conditions[4] = o
+			conds[4] = o
 		}
 	}
-	return s
+	return conds
+}
+
+func unready(statuses []corev1.ContainerStatus) []string {
+	var names []string
+	for _, cs := range statuses {
+		if !cs.Ready {
+			names = append(names, cs.Name)
+		}
+	}
+	return names
 }
 
 func (k *Kubelet) containerStatus(pod *corev1.Pod, st *podState, c *corev1.Container, in instances, old []corev1.ContainerStatus) corev1.ContainerStatus {
