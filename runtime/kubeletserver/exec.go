@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -33,19 +34,9 @@ const (
 )
 
 func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	cmd := q["command"]
-	flag := func(name string) bool {
-		v := q.Get(name)
-		return v == "1" || v == "true" || (q.Has(name) && v == "")
-	}
-	useStdin, useStdout, useStderr, tty := flag("stdin"), flag("stdout"), flag("stderr"), flag("tty")
-	if len(cmd) == 0 {
-		writeStatus(w, apierrors.NewBadRequest("you must specify at least one command for the container"))
-		return
-	}
-	if !useStdin && !useStdout && !useStderr {
-		writeStatus(w, apierrors.NewBadRequest("you must specify at least one of stdin, stdout, stderr"))
+	req, err := parseExec(r.URL.Query())
+	if err != nil {
+		writeStatus(w, err)
 		return
 	}
 	id, err := s.lookup(r)
@@ -53,9 +44,75 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, err)
 		return
 	}
+	conn := s.acceptExec(w, r)
+	if conn == nil {
+		return
+	}
+	defer conn.CloseNow()
+
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	opts := containers.ExecOptions{Command: req.cmd, TTY: req.tty}
+	var stdinW *io.PipeWriter
+	if req.stdin {
+		var pr *io.PipeReader
+		pr, stdinW = io.Pipe()
+		opts.Stdin = pr
+		defer pr.Close()
+	}
+	if req.stdout {
+		opts.Stdout = &channelWriter{ctx: ctx, conn: conn, ch: chanStdout}
+	}
+	if req.stderr && !req.tty {
+		opts.Stderr = &channelWriter{ctx: ctx, conn: conn, ch: chanStderr}
+	}
+	resize := make(chan containers.TermSize, 8)
+	opts.Resize = resize
+	go func() {
+		defer cancel()
+		readClient(ctx, conn, stdinW, resize)
+	}()
+
+	code, err := s.cfg.Runtime.Exec(ctx, id, opts)
+	if err != nil && ctx.Err() != nil {
+		return // the client went away
+	}
+	b, _ := json.Marshal(execStatus(req.cmd, code, err))
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer wcancel()
+	if err := conn.Write(wctx, websocket.MessageBinary, append([]byte{chanError}, b...)); err != nil {
+		return
+	}
+	conn.Close(websocket.StatusNormalClosure, "")
+}
+
+// execRequest is what an exec URL asks for.
+type execRequest struct {
+	cmd                        []string
+	stdin, stdout, stderr, tty bool
+}
+
+func parseExec(q url.Values) (execRequest, error) {
+	flag := func(name string) bool {
+		v := q.Get(name)
+		return v == "1" || v == "true" || (q.Has(name) && v == "")
+	}
+	req := execRequest{cmd: q["command"], stdin: flag("stdin"), stdout: flag("stdout"), stderr: flag("stderr"), tty: flag("tty")}
+	if len(req.cmd) == 0 {
+		return req, apierrors.NewBadRequest("you must specify at least one command for the container")
+	}
+	if !req.stdin && !req.stdout && !req.stderr {
+		return req, apierrors.NewBadRequest("you must specify at least one of stdin, stdout, stderr")
+	}
+	return req, nil
+}
+
+// acceptExec upgrades to the websocket exec protocol (v5 or v4), or answers why not and
+// returns nil.
+func (s *Server) acceptExec(w http.ResponseWriter, r *http.Request) *websocket.Conn {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 		writeStatus(w, apierrors.NewBadRequest("exec needs a websocket upgrade with protocol "+protocolV5))
-		return
+		return nil
 	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols: []string{protocolV5, protocolV4},
@@ -64,98 +121,73 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		s.log.Debug("exec: websocket accept", "err", err)
-		return
+		return nil
 	}
-	defer conn.CloseNow()
 	if conn.Subprotocol() == "" {
 		conn.Close(websocket.StatusProtocolError, "subprotocol "+protocolV5+" required")
-		return
+		return nil
 	}
 	conn.SetReadLimit(1 << 20)
+	return conn
+}
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-
-	opts := containers.ExecOptions{Command: cmd, TTY: tty}
-	var stdinW *io.PipeWriter
-	if useStdin {
-		var pr *io.PipeReader
-		pr, stdinW = io.Pipe()
-		opts.Stdin = pr
-		defer pr.Close()
+// readClient reads what the client sends (stdin, resizes, the close of stdin) until the
+// connection closes, which ends the exec.
+func readClient(ctx context.Context, conn *websocket.Conn, stdinW *io.PipeWriter, resize chan<- containers.TermSize) {
+	if stdinW != nil {
+		defer func() {
+			if stdinW != nil {
+				stdinW.Close()
+			}
+		}()
 	}
-	if useStdout {
-		opts.Stdout = &channelWriter{ctx: ctx, conn: conn, ch: chanStdout}
-	}
-	if useStderr && !tty {
-		opts.Stderr = &channelWriter{ctx: ctx, conn: conn, ch: chanStderr}
-	}
-	resize := make(chan containers.TermSize, 8)
-	opts.Resize = resize
-
-	// Read what the client sends: stdin, resizes, the close of stdin. A closed connection
-	// ends the exec.
-	go func() {
-		defer cancel()
-		if stdinW != nil {
-			defer stdinW.Close()
+	for {
+		typ, msg, err := conn.Read(ctx)
+		if err != nil {
+			return
 		}
-		for {
-			typ, msg, err := conn.Read(ctx)
-			if err != nil {
-				return
-			}
-			if typ != websocket.MessageBinary || len(msg) == 0 {
-				continue
-			}
-			switch msg[0] {
-			case chanStdin:
-				if stdinW != nil {
-					if _, err := stdinW.Write(msg[1:]); err != nil {
-						stdinW = nil
-					}
-				}
-			case chanResize:
-				var sz containers.TermSize
-				if json.Unmarshal(msg[1:], &sz) == nil && sz.Width > 0 && sz.Height > 0 {
-					select {
-					case resize <- sz:
-					default: // the process is behind on resizes; a later one will come
-					}
-				}
-			case chanClose:
-				if len(msg) > 1 && msg[1] == chanStdin && stdinW != nil {
-					stdinW.Close()
+		if typ != websocket.MessageBinary || len(msg) == 0 {
+			continue
+		}
+		switch msg[0] {
+		case chanStdin:
+			if stdinW != nil {
+				if _, err := stdinW.Write(msg[1:]); err != nil {
 					stdinW = nil
 				}
 			}
+		case chanResize:
+			var sz containers.TermSize
+			if json.Unmarshal(msg[1:], &sz) == nil && sz.Width > 0 && sz.Height > 0 {
+				select {
+				case resize <- sz:
+				default: // the process is behind on resizes; a later one will come
+				}
+			}
+		case chanClose:
+			if len(msg) > 1 && msg[1] == chanStdin && stdinW != nil {
+				stdinW.Close()
+				stdinW = nil
+			}
 		}
-	}()
+	}
+}
 
-	code, err := s.cfg.Runtime.Exec(ctx, id, opts)
-	var st metav1.Status
+// execStatus is the Status the error channel carries at the end, as the kubelet's: a
+// non-zero exit code is a NonZeroExitCode failure with the code as its cause.
+func execStatus(cmd []string, code int, err error) metav1.Status {
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return // the client went away
 	case err != nil:
-		st = metav1.Status{Status: metav1.StatusFailure, Reason: metav1.StatusReasonInternalError, Code: http.StatusInternalServerError, Message: err.Error()}
+		return metav1.Status{Status: metav1.StatusFailure, Reason: metav1.StatusReasonInternalError, Code: http.StatusInternalServerError, Message: err.Error()}
 	case code != 0:
-		st = metav1.Status{
+		return metav1.Status{
 			Status:  metav1.StatusFailure,
 			Reason:  "NonZeroExitCode",
 			Message: fmt.Sprintf("command terminated with non-zero exit code: error executing command %v, exit code %d", cmd, code),
 			Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: "ExitCode", Message: strconv.Itoa(code)}}},
 		}
-	default:
-		st = metav1.Status{Status: metav1.StatusSuccess}
 	}
-	b, _ := json.Marshal(st)
-	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer wcancel()
-	if err := conn.Write(wctx, websocket.MessageBinary, append([]byte{chanError}, b...)); err != nil {
-		return
-	}
-	conn.Close(websocket.StatusNormalClosure, "")
+	return metav1.Status{Status: metav1.StatusSuccess}
 }
 
 // channelWriter sends what is written as messages on one channel.
