@@ -16,6 +16,7 @@ import (
 	"github.com/containerd/containerd"
 	"github.com/containerd/containerd/cio"
 	"github.com/containerd/containerd/namespaces"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // TermSize is a terminal's size in characters.
@@ -38,29 +39,10 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts ExecOptions) (int, e
 	if len(opts.Command) == 0 {
 		return 0, errors.New("containers: exec: no command")
 	}
-	c, err := r.client.LoadContainer(ctx, id)
+	t, pspec, err := r.execTarget(ctx, id, opts)
 	if err != nil {
-		return 0, fmt.Errorf("containers: exec: %w", err)
+		return 0, err
 	}
-	t, err := c.Task(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("containers: exec: container %s is not running: %w", id, err)
-	}
-	if st, err := t.Status(ctx); err != nil || st.Status != containerd.Running {
-		return 0, fmt.Errorf("containers: exec: container %s is not running", id)
-	}
-	spec, err := c.Spec(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("containers: exec: %w", err)
-	}
-	pspec := *spec.Process
-	pspec.Args = opts.Command
-	pspec.Terminal = opts.TTY
-	pspec.Env = append([]string{}, spec.Process.Env...)
-	if opts.TTY {
-		pspec.Env = append(pspec.Env, "TERM=xterm")
-	}
-
 	b := make([]byte, 8)
 	rand.Read(b)
 	execID := "exec-" + hex.EncodeToString(b)
@@ -71,28 +53,14 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts ExecOptions) (int, e
 		proc    containerd.Process
 		started = make(chan struct{})
 	)
-	stdout, stderr := opts.Stdout, opts.Stderr
-	if stdout == nil {
-		stdout = io.Discard
+	closeStdin := func() {
+		select {
+		case <-started:
+			proc.CloseIO(ctx, containerd.WithStdinCloser)
+		case <-ctx.Done():
+		}
 	}
-	if stderr == nil || opts.TTY {
-		stderr = io.Discard
-	}
-	var stdin io.Reader
-	if opts.Stdin != nil {
-		stdin = &eofHook{r: opts.Stdin, onEOF: func() {
-			select {
-			case <-started:
-				proc.CloseIO(ctx, containerd.WithStdinCloser)
-			case <-ctx.Done():
-			}
-		}}
-	}
-	streams := []cio.Opt{cio.WithStreams(stdin, stdout, stderr), cio.WithFIFODir(filepath.Join(r.cfg.DataDir, "fifo", id))}
-	if opts.TTY {
-		streams = append(streams, cio.WithTerminal)
-	}
-	proc, err = t.Exec(ctx, execID, &pspec, cio.NewCreator(streams...))
+	proc, err = t.Exec(ctx, execID, pspec, cio.NewCreator(r.execStreams(id, opts, closeStdin)...))
 	if err != nil {
 		return 0, fmt.Errorf("containers: exec: %w", err)
 	}
@@ -111,28 +79,87 @@ func (r *Runtime) Exec(ctx context.Context, id string, opts ExecOptions) (int, e
 		return 0, fmt.Errorf("containers: exec: %w", err)
 	}
 	close(started)
-
-	var wg sync.WaitGroup
-	stopResize := make(chan struct{})
 	if opts.Resize != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case sz, ok := <-opts.Resize:
-					if !ok {
-						return
-					}
-					proc.Resize(ctx, uint32(sz.Width), uint32(sz.Height))
-				case <-stopResize:
+		stop := forwardResizes(ctx, proc, opts.Resize)
+		defer stop()
+	}
+	return waitExec(ctx, cleanup, proc, exitCh)
+}
+
+// execTarget finds the running task of container id and the process spec to run in it:
+// the container's own, with the command, terminal and environment of the exec.
+func (r *Runtime) execTarget(ctx context.Context, id string, opts ExecOptions) (containerd.Task, *specs.Process, error) {
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("containers: exec: %w", err)
+	}
+	t, err := c.Task(ctx, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("containers: exec: container %s is not running: %w", id, err)
+	}
+	if st, err := t.Status(ctx); err != nil || st.Status != containerd.Running {
+		return nil, nil, fmt.Errorf("containers: exec: container %s is not running", id)
+	}
+	spec, err := c.Spec(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("containers: exec: %w", err)
+	}
+	pspec := *spec.Process
+	pspec.Args = opts.Command
+	pspec.Terminal = opts.TTY
+	pspec.Env = append([]string{}, spec.Process.Env...)
+	if opts.TTY {
+		pspec.Env = append(pspec.Env, "TERM=xterm")
+	}
+	return t, &pspec, nil
+}
+
+// execStreams wires the exec's stdin, stdout and stderr (one stream with a terminal)
+// through FIFOs under the container's directory; closeStdin runs when stdin ends.
+func (r *Runtime) execStreams(id string, opts ExecOptions, closeStdin func()) []cio.Opt {
+	stdout, stderr := opts.Stdout, opts.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil || opts.TTY {
+		stderr = io.Discard
+	}
+	var stdin io.Reader
+	if opts.Stdin != nil {
+		stdin = &eofHook{r: opts.Stdin, onEOF: closeStdin}
+	}
+	streams := []cio.Opt{cio.WithStreams(stdin, stdout, stderr), cio.WithFIFODir(filepath.Join(r.cfg.DataDir, "fifo", id))}
+	if opts.TTY {
+		streams = append(streams, cio.WithTerminal)
+	}
+	return streams
+}
+
+// forwardResizes passes terminal sizes to proc until the returned stop is called.
+func forwardResizes(ctx context.Context, proc containerd.Process, sizes <-chan TermSize) (stop func()) {
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case sz, ok := <-sizes:
+				if !ok {
 					return
 				}
+				proc.Resize(ctx, uint32(sz.Width), uint32(sz.Height))
+			case <-done:
+				return
 			}
-		}()
-	}
-	defer func() { close(stopResize); wg.Wait() }()
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
 
+// waitExec waits for the process to exit and its output to drain, or kills it when ctx
+// ends.
+func waitExec(ctx, cleanup context.Context, proc containerd.Process, exitCh <-chan containerd.ExitStatus) (int, error) {
 	select {
 	case st := <-exitCh:
 		// Let the output drain before returning: Delete (deferred) waits for the copy,
