@@ -171,33 +171,10 @@ func (s *Service) build(ctx context.Context, list []*builtin) error {
 	s.buildMu.Lock()
 	defer s.buildMu.Unlock()
 	start := time.Now()
-
-	recipes := map[string]*layer{}
-	type plan struct {
-		b           *builtin
-		fingerprint string
+	todo, recipes, err := s.plan(ctx, list)
+	if err != nil || len(todo) == 0 {
+		return err
 	}
-	var todo []plan
-	for _, b := range list {
-		l, ok := recipes[b.layer]
-		if !ok {
-			var err error
-			if l, err = s.recipe(b.layer); err != nil {
-				return fmt.Errorf("built-in %s: %w", b.Name, err)
-			}
-			recipes[b.layer] = l
-		}
-		fp := fingerprint(b, l)
-		if s.upToDate(ctx, b.Name, fp) {
-			s.markVerified(b.Name)
-			continue
-		}
-		todo = append(todo, plan{b, fp})
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-
 	layers := map[string]*built{}
 	defer func() {
 		for _, l := range layers {
@@ -219,47 +196,95 @@ func (s *Service) build(ctx context.Context, list []*builtin) error {
 			layers[p.b.layer] = lb
 			blobs = append(blobs, blob{desc: lb.desc, file: f})
 		}
-		cfg := p.b.config
-		cfg.Env = append([]string{defaultPath}, cfg.Env...)
-		if cfg.WorkingDir == "" {
-			cfg.WorkingDir = "/"
-		}
-		cfg.Labels = map[string]string{LabelBuiltin: "true"}
-		created := layerTime
-		img := ocispec.Image{
-			Created:  &created,
-			Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
-			Config:   cfg,
-			RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{lb.desc.Digest}},
-			History:  []ocispec.History{{Created: &created, CreatedBy: "webkube built-in image " + p.b.Name}},
-		}
-		cfgBlob, err := jsonBlob(ocispec.MediaTypeImageConfig, img)
-		if err != nil {
-			return err
-		}
-		manifest := ocispec.Manifest{
-			Versioned: specs.Versioned{SchemaVersion: 2},
-			MediaType: ocispec.MediaTypeImageManifest,
-			Config:    cfgBlob.desc,
-			Layers:    []ocispec.Descriptor{lb.desc},
-		}
-		mBlob, err := jsonBlob(ocispec.MediaTypeImageManifest, manifest)
+		cfgBlob, mBlob, desc, err := imageBlobs(p.b, lb.desc)
 		if err != nil {
 			return err
 		}
 		blobs = append(blobs, cfgBlob, mBlob)
-		desc := mBlob.desc
-		desc.Platform = &img.Platform
-		desc.Annotations = map[string]string{images.AnnotationImageName: p.b.Name}
 		index.Manifests = append(index.Manifests, desc)
 	}
+	n, err := s.importBuilt(ctx, index, blobs, todo)
+	if err != nil {
+		return err
+	}
+	s.log.Info("built-in images made", "count", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
 
+// buildPlan is one built-in image to (re)make, with the fingerprint of its recipe.
+type buildPlan struct {
+	b           *builtin
+	fingerprint string
+}
+
+// plan lists the built-ins whose image is missing or made from another recipe, with
+// the layer recipes they need; the others are marked verified.
+func (s *Service) plan(ctx context.Context, list []*builtin) ([]buildPlan, map[string]*layer, error) {
+	recipes := map[string]*layer{}
+	var todo []buildPlan
+	for _, b := range list {
+		l, ok := recipes[b.layer]
+		if !ok {
+			var err error
+			if l, err = s.recipe(b.layer); err != nil {
+				return nil, nil, fmt.Errorf("built-in %s: %w", b.Name, err)
+			}
+			recipes[b.layer] = l
+		}
+		fp := fingerprint(b, l)
+		if s.upToDate(ctx, b.Name, fp) {
+			s.markVerified(b.Name)
+			continue
+		}
+		todo = append(todo, buildPlan{b, fp})
+	}
+	return todo, recipes, nil
+}
+
+// imageBlobs makes a built-in's image config and manifest over its one layer, and the
+// index entry naming it.
+func imageBlobs(b *builtin, layerDesc ocispec.Descriptor) (cfgBlob, mBlob blob, desc ocispec.Descriptor, err error) {
+	cfg := b.config
+	cfg.Env = append([]string{defaultPath}, cfg.Env...)
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = "/"
+	}
+	cfg.Labels = map[string]string{LabelBuiltin: "true"}
+	created := layerTime
+	img := ocispec.Image{
+		Created:  &created,
+		Platform: ocispec.Platform{OS: "linux", Architecture: runtime.GOARCH},
+		Config:   cfg,
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{layerDesc.Digest}},
+		History:  []ocispec.History{{Created: &created, CreatedBy: "webkube built-in image " + b.Name}},
+	}
+	if cfgBlob, err = jsonBlob(ocispec.MediaTypeImageConfig, img); err != nil {
+		return
+	}
+	manifest := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    cfgBlob.desc,
+		Layers:    []ocispec.Descriptor{layerDesc},
+	}
+	if mBlob, err = jsonBlob(ocispec.MediaTypeImageManifest, manifest); err != nil {
+		return
+	}
+	desc = mBlob.desc
+	desc.Platform = &img.Platform
+	desc.Annotations = map[string]string{images.AnnotationImageName: b.Name}
+	return cfgBlob, mBlob, desc, nil
+}
+
+// importBuilt imports the OCI layout into containerd, labels each image with its
+// recipe's fingerprint (so the next start knows it is current) and unpacks it.
+func (s *Service) importBuilt(ctx context.Context, index ocispec.Index, blobs []blob, todo []buildPlan) (int, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeLayout(pw, index, blobs)) }()
 	imgs, err := s.client.Import(ctx, pr, containerd.WithImportPlatform(platforms.Default()))
 	pr.CloseWithError(errors.New("import finished"))
 	if err != nil {
-		return fmt.Errorf("import built-in images: %w", err)
+		return 0, fmt.Errorf("import built-in images: %w", err)
 	}
 	fps := map[string]string{}
 	for _, p := range todo {
@@ -270,15 +295,14 @@ func (s *Service) build(ctx context.Context, list []*builtin) error {
 		m.Labels = map[string]string{LabelBuiltin: "true", labelBuiltinSource: fps[m.Name]}
 		m, err = is.Update(ctx, m, "labels."+LabelBuiltin, "labels."+labelBuiltinSource)
 		if err != nil {
-			return fmt.Errorf("label built-in %s: %w", m.Name, err)
+			return 0, fmt.Errorf("label built-in %s: %w", m.Name, err)
 		}
 		if err := containerd.NewImageWithPlatform(s.client, m, platforms.Default()).Unpack(ctx, s.snap); err != nil {
-			return fmt.Errorf("unpack built-in %s: %w", m.Name, err)
+			return 0, fmt.Errorf("unpack built-in %s: %w", m.Name, err)
 		}
 		s.markVerified(m.Name)
 	}
-	s.log.Info("built-in images made", "count", len(imgs), "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return len(imgs), nil
 }
 
 func (s *Service) markVerified(name string) {
