@@ -85,8 +85,10 @@ func TestLessonPodChecks(t *testing.T) {
 	r.fails("delete-run", "the pod is still there")
 	r.do("delete-run")
 	r.passes("delete-run")
+	r.fails("apply", "the pod run made is deleted and echo-pod.yml not applied yet")
 	r.do("apply")
 	r.passes("apply")
+	r.fails("delete", "the pod echo is there")
 
 	// A reset deletes the lesson's objects (through the API) and forgets its progress.
 	ctx := context.Background()
@@ -149,12 +151,22 @@ func TestLessonReplicaSetChecks(t *testing.T) {
 	r.fails("relabel", "the orphan still lacks its label")
 	r.do("relabel")
 	r.passes("relabel")
+	r.fails("delete", "the ReplicaSet and its pods are there")
+	// Held: the ReplicaSet goes, but the garbage collector cannot delete its pods yet.
+	r.e.c.Gate.SetStepMode(true)
 	r.do("delete")
+	r.sees("echo-rs gone", func() bool {
+		_, err := r.e.d.l.rss.ReplicaSets("default").Get("echo-rs")
+		return err != nil
+	})
+	r.fails("delete", "the garbage collector is held, so the pods remain")
+	r.e.c.Gate.SetStepMode(false)
 	r.passes("delete")
 }
 
 func TestLessonScaleChecks(t *testing.T) {
 	r := newLessonRig(t, "scale")
+	r.fails("apply", "there is no ReplicaSet")
 	r.do("apply")
 	r.passes("apply")
 	r.fails("scale", "replicas is still 1")
@@ -167,6 +179,7 @@ func TestLessonScaleChecks(t *testing.T) {
 	r.fails("scale", "the controller is held, so only 1 pod exists")
 	r.e.c.Gate.SetStepMode(false)
 	r.passes("scale")
+	r.fails("delete", "the ReplicaSet is there")
 	r.do("delete")
 	r.passes("delete")
 }
