@@ -30,6 +30,7 @@ import (
 	"webkube/web/steps"
 	"webkube/web/stories"
 	"webkube/web/templates"
+	"webkube/web/traffic"
 )
 
 var everything = labels.Everything()
@@ -429,7 +430,23 @@ func (d *Dashboard) refreshObjects(kind, ns string, ts int64) {
 		d.hub.publishLang(t, func(lang string) []byte {
 			return encode(msg{T: "set", ID: "obj-yaml", HTML: htmlIn(lang, templates.ObjectYAML(o))})
 		})
+		if okind == "service" {
+			d.refreshTrafficHead(t, ons, oname)
+		}
 	}
+}
+
+// refreshTrafficHead re-renders the Service page's traffic card head (who answers, the
+// NodePorts). The links get this machine's address in the browser, which knows how the
+// page was reached (the hub does not), so they are rendered here without a host.
+func (d *Dashboard) refreshTrafficHead(topic, ns, name string) {
+	v := d.trafficView(ns, name, "")
+	if v == nil {
+		return
+	}
+	d.hub.publishLang(topic, func(lang string) []byte {
+		return encode(msg{T: "set", ID: "traffic-head", HTML: htmlIn(lang, traffic.Head(*v))})
+	})
 }
 
 // goneMsg tells an object page its object was deleted: the page says so and disables its

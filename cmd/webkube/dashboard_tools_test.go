@@ -149,6 +149,23 @@ func TestDashboardTools(t *testing.T) {
 		}
 	})
 
+	// The card follows the Service: made a NodePort while its page is open, the link
+	// appears without a reload, naming this machine as the page reached it.
+	t.Run("TrafficCardFollowsTheService", func(t *testing.T) {
+		c.t = t
+		c.mustKubectl("create", "service", "clusterip", "live", "--tcp=80:3000")
+		dashRun(t, ctx, "open live", 20*time.Second, chromedp.Navigate(base+"/o/service/default/live"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=traffic]`)))
+		dashWaitJS(t, ctx, "live", `!!(window.wk && window.wk.ready)`, 10*time.Second)
+		if n := dashEval(t, ctx, `String(document.querySelectorAll('[data-testid=nodeport-link]').length)`); n != "0" {
+			t.Fatalf("a ClusterIP Service shows %s NodePort links", n)
+		}
+		c.mustKubectl("patch", "service", "live", "-p", `{"spec":{"type":"NodePort"}}`)
+		np := c.jsonpath("service/live", "{.spec.ports[0].nodePort}")
+		dashWaitJS(t, ctx, "NodePort link without a reload", `(() => { const a = document.querySelector('[data-testid=nodeport-link]');
+			return !!a && a.href === 'http://' + location.hostname + ':`+np+`/' && a.textContent === a.href })()`, 20*time.Second)
+		c.mustKubectl("delete", "service", "live")
+	})
+
 	t.Run("UndoRestoresImage", func(t *testing.T) {
 		c.t = t
 		c.mustKubectl("set", "image", "deployment/echo", "echo=ghcr.io/subicura/echo:v2")

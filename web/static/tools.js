@@ -49,4 +49,21 @@
     box.innerHTML = r.html;
     box.dataset.state = "done";
   }
+
+  // NodePorts listen on this machine: a link names it as the page reached it. The live
+  // head of the traffic card comes from the hub, which does not know that address.
+  function nodePortLinks() {
+    document.querySelectorAll("a[data-nodeport]").forEach((a) => {
+      const url = "http://" + location.hostname + ":" + a.dataset.nodeport + "/";
+      if (a.getAttribute("href") !== url) {
+        a.setAttribute("href", url);
+        a.textContent = url;
+      }
+    });
+  }
+  const head = document.getElementById("traffic-head");
+  if (head) {
+    nodePortLinks();
+    new MutationObserver(nodePortLinks).observe(head, { childList: true });
+  }
 })();
