@@ -58,6 +58,15 @@ func TestHeldSentencesSaidInKorean(t *testing.T) {
 		{stepper.Step{Component: "serviceaccount-controller", Action: "create-serviceaccount", Name: "default",
 			Says: stepper.Say("held.sa_creates", "demo"), Because: stepper.Say("why.sa_default")},
 			"The ServiceAccount controller will create ServiceAccount default in namespace demo: every namespace has a default ServiceAccount, which its pods run as unless they name another."},
+		{stepper.Step{Component: "persistentvolume-controller", Action: "provision-volume", Name: "data",
+			Says: stepper.Say("vol.held_provision", "pvc-1", "default", "data", "/d/volumes/pvc-1"), Because: stepper.Say("vol.why_provision", "standard", "webkube.io/local-path")},
+			"The persistent volume controller will provision volume pvc-1 for claim default/data in /d/volumes/pvc-1: no volume fits the claim and its StorageClass standard is provisioned by webkube.io/local-path."},
+		{stepper.Step{Component: "persistentvolume-controller", Action: "bind-claim", Name: "data",
+			Says: stepper.Say("vol.held_bind", "default", "data", "pvc-1"), Because: stepper.Say("vol.why_bind")},
+			"The persistent volume controller will bind claim default/data to volume pvc-1: it is the smallest volume of the claim's class that offers its access modes and storage."},
+		{stepper.Step{Component: "persistentvolume-controller", Action: "delete-volume", Name: "pvc-1",
+			Says: stepper.Say("vol.held_delete", "pvc-1", "/d/volumes/pvc-1"), Because: stepper.Say("vol.why_delete")},
+			"The persistent volume controller will delete volume pvc-1 and its directory /d/volumes/pvc-1: its claim is gone and its reclaim policy is Delete."},
 	} {
 		h := heldView(c.s)
 		if h.Sentence != c.en {

@@ -158,7 +158,9 @@ func (c *Controller) bind(ctx context.Context, pvc *corev1.PersistentVolumeClaim
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "bind-claim", Kind: "PersistentVolumeClaim",
 		Namespace: pvc.Namespace, Name: pvc.Name,
 		Message: fmt.Sprintf("binding claim %s/%s to volume %s", pvc.Namespace, pvc.Name, pv.Name),
-		Why:     "it is the smallest volume of the claim's class that offers its access modes and storage"}); err != nil {
+		Says:    stepper.Say("vol.held_bind", pvc.Namespace, pvc.Name, pv.Name),
+		Why:     "it is the smallest volume of the claim's class that offers its access modes and storage",
+		Because: stepper.Say("vol.why_bind")}); err != nil {
 		return err
 	}
 	pv, err := c.claimVolume(ctx, pvc, pv, chosen)

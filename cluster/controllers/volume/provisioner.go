@@ -71,7 +71,9 @@ func (c *Controller) provision(ctx context.Context, pvc *corev1.PersistentVolume
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "provision-volume", Kind: "PersistentVolumeClaim",
 		Namespace: pvc.Namespace, Name: pvc.Name,
 		Message: fmt.Sprintf("provisioning volume %s for claim %s/%s in %s", name, pvc.Namespace, pvc.Name, dir),
-		Why:     fmt.Sprintf("no volume fits the claim and its StorageClass %s is provisioned by %s", class.Name, ProvisionerName)}); err != nil {
+		Says:    stepper.Say("vol.held_provision", name, pvc.Namespace, pvc.Name, dir),
+		Why:     fmt.Sprintf("no volume fits the claim and its StorageClass %s is provisioned by %s", class.Name, ProvisionerName),
+		Because: stepper.Say("vol.why_provision", class.Name, ProvisionerName)}); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {

@@ -86,7 +86,9 @@ func (c *Controller) reclaim(ctx context.Context, pv *corev1.PersistentVolume) e
 		}
 		if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "delete-volume", Kind: "PersistentVolume", Name: pv.Name,
 			Message: fmt.Sprintf("deleting volume %s and its directory %s", pv.Name, pv.Spec.HostPath.Path),
-			Why:     "its claim is gone and its reclaim policy is Delete"}); err != nil {
+			Says:    stepper.Say("vol.held_delete", pv.Name, pv.Spec.HostPath.Path),
+			Why:     "its claim is gone and its reclaim policy is Delete",
+			Because: stepper.Say("vol.why_delete")}); err != nil {
 			return err
 		}
 		if err := c.removeDir(pv); err != nil {
