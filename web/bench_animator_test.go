@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -79,15 +78,10 @@ func BenchmarkWatchToArrow10Tabs(b *testing.B) {
 	b.ReportMetric(float64(len(full)), "samples")
 }
 
-// longTasks records the page's long tasks (over 50 ms) from now on.
+// longTasks records the page's long tasks (over 50 ms) from now on, and Chromium's long
+// animation frames with where their time went: scripts (by function), style and layout.
 const longTasks = `(() => { window.longTasks = []; window.loafs = [];
 	new PerformanceObserver(l => l.getEntries().forEach(e => window.longTasks.push(e.duration))).observe({entryTypes: ['longtask']});
-	return true })()`
-
-// longFrames also records Chromium's long animation frames with where their time went:
-// scripts (by function), forced and frame style and layout. Only with BENCH_FRAMES=1: the
-// attribution costs time of its own, so runs compared against each other leave it off.
-const longFrames = `(() => { window.loafs = [];
 	new PerformanceObserver(l => l.getEntries().forEach(e => {
 		const end = e.startTime + e.duration;
 		const scripts = e.scripts.map(s => ({fn: (s.invoker || '') + ' ' + (s.sourceFunctionName || ''), ms: Math.round(s.duration), layout: Math.round(s.forcedStyleAndLayoutDuration)}));
@@ -123,9 +117,6 @@ func BenchmarkScale0To100(b *testing.B) {
 		run(b, c, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
 		waitJS(b, c, "live", `window.wk && window.wk.ready && !!window.wkDiagram`, 20*time.Second)
 		waitJS(b, c, "observe", longTasks, 5*time.Second)
-		if os.Getenv("BENCH_FRAMES") != "" {
-			waitJS(b, c, "observe frames", longFrames, 5*time.Second)
-		}
 		b.StartTimer()
 		start := time.Now()
 		patch := []byte(`{"spec":{"replicas":100}}`)
@@ -148,7 +139,7 @@ func BenchmarkScale0To100(b *testing.B) {
 		for _, l := range longs {
 			maxLong = max(maxLong, l)
 		}
-		b.Logf("longest frames: %s; longest parts of a batch: %s", evalString(b, c, worstFrames), evalString(b, c, `JSON.stringify(window.wkDiagram.state.prof)`))
+		b.Logf("longest frames: %s", evalString(b, c, worstFrames))
 		b.ReportMetric(float64(steps), "steps")
 		b.ReportMetric(float64(steps-drawn), "dropped")
 		b.ReportMetric(maxLong, "longest-task-ms")

@@ -31,7 +31,6 @@
     played: [], // what was drawn, in order: "n:from→to:style:kind/name" (tests read it)
     drawn: 0,
     story: null,
-    prof: {}, // the longest parse, arrows, place and trim of a batch (ms)
   };
   try {
     st.speed = localStorage.getItem("wk-speed") || "normal";
@@ -363,8 +362,7 @@
     const ol = document.createElement("ol");
     ol.className = "steps";
     sec.append(sum, ol);
-    list.insertBefore(sec, end(list));
-    followStory(sec);
+    list.appendChild(sec);
     return sec;
   }
   // place puts a step into its story, ordered by resourceVersion (the store's revision),
@@ -423,52 +421,39 @@
     const list = $("#steps");
     const batch = st.pending.splice(0, PER_TASK);
     if (st.pending.length) setTimeout(flush, 0);
-    // One parse for the whole batch; the arrows first (they are what the learner watches),
-    // then the list.
-    const t0 = performance.now();
-    const fresh = batch.filter((m) => m.html && !document.getElementById("step-" + m.step.seq));
-    const t = document.createElement("template");
-    t.innerHTML = fresh.map((m) => m.html).join("");
-    const lis = Array.from(t.content.children);
-    const t1 = performance.now();
-    lis.forEach((li, i) => {
-      if (!mine(li)) return;
+    // The arrows first (they are what the learner watches), then the list.
+    const lis = [];
+    for (const m of batch) {
+      if (document.getElementById("step-" + m.step.seq)) continue;
+      const t = document.createElement("template");
+      t.innerHTML = (m.html || "").trim();
+      const li = t.content.firstElementChild;
+      if (!li) continue;
+      lis.push(li);
+      if (!mine(li)) continue;
       const s = stepOf(li);
-      s.ts = fresh[i] && fresh[i].step.seq === s.seq ? fresh[i].ts : 0;
+      s.ts = m.ts;
       enqueue(s);
-    });
-    const t2 = performance.now();
+    }
     const touched = new Set();
     if (list) for (const li of lis) touched.add(place(li, list, true));
     touched.forEach(count);
-    const t3 = performance.now();
-    if (list) trim(list);
-    prof({ parse: t1 - t0, arrows: t2 - t1, place: t3 - t2, trim: performance.now() - t3 });
+    if (list) {
+      trim(list);
+      // Following the end here lays the page out in this task, apart from the frame's
+      // paint: two shorter tasks rather than one long one.
+      follow();
+    }
   }
-  // prof keeps the longest time each part of a batch took (the benchmarks log it).
-  function prof(p) {
-    for (const k in p) st.prof[k] = Math.max(st.prof[k] || 0, Math.round(p[k]));
-  }
-  // The list follows its end while the learner has not scrolled up, without reading its
-  // layout in a task: reading scrollHeight after each batch laid the page out there (up to
-  // 210 ms of a 265 ms long task in BenchmarkScale0To100). An element at the list's end
-  // says, through an IntersectionObserver, whether the end is in view; a ResizeObserver on
-  // the stories scrolls to the end after the frame's own layout, when reading it is free.
-  const endEl = document.createElement("div");
-  endEl.id = "steps-end";
-  let atEnd = true;
-  const grown = window.ResizeObserver
-    ? new ResizeObserver(() => {
-        const list = $("#steps");
-        if (list && atEnd) list.scrollTop = list.scrollHeight;
-      })
-    : null;
-  function end(list) {
-    if (endEl.parentNode !== list || list.lastElementChild !== endEl) list.appendChild(endEl);
-    return endEl;
-  }
-  function followStory(sec) {
-    if (grown) grown.observe(sec);
+  // follow keeps the list at its end unless the learner scrolled up.
+  function follow() {
+    const list = $("#steps");
+    if (!list || list.dataset.userScrolled) return;
+    const end = list.scrollHeight - list.clientHeight;
+    if (end > list.scrollTop + 1) {
+      st.ownScroll = true;
+      list.scrollTop = end;
+    }
   }
   // reset takes a fresh list of stories (a page load or reconnect): one summary per story,
   // only the newest with its latest steps (see storiesHTML in web/storysnap.go). The newest
@@ -479,7 +464,6 @@
     st.story = null;
     const secs = $$("details.story", list);
     secs.forEach(count);
-    secs.forEach(followStory);
     const visible = secs.filter((s) => !s.hidden);
     if (visible.length) {
       const last = visible[visible.length - 1];
@@ -487,7 +471,6 @@
       last.open = true;
       st.story = last;
     }
-    end(list);
     list.scrollTop = list.scrollHeight;
   }
   // load fetches the steps of a story the snapshot sent folded (or in part) and puts the
@@ -590,10 +573,19 @@
     },
     true
   );
+  // The list follows its end until the learner scrolls up. A scroll the list made itself
+  // (follow) is not looked at: reading its heights there laid the page out once more.
   const list0 = $("#steps");
-  if (list0 && window.IntersectionObserver) {
-    new IntersectionObserver((es) => (atEnd = es[es.length - 1].isIntersecting), { root: list0 }).observe(end(list0));
-  }
+  if (list0)
+    list0.addEventListener("scroll", () => {
+      if (st.ownScroll) {
+        st.ownScroll = false;
+        return;
+      }
+      const atEnd = list0.scrollTop + list0.clientHeight >= list0.scrollHeight - 8;
+      if (atEnd) delete list0.dataset.userScrolled;
+      else list0.dataset.userScrolled = "1";
+    });
   // On a phone the pinned diagram is fixed at the top; the page starts below it.
   const pin = $("#anim-pin");
   // Written only when it changes: a custom property on the root restyles the whole page,
