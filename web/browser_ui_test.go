@@ -100,6 +100,8 @@ func TestBrowserBreakItAndConventions(t *testing.T) {
 	run(t, b, "service page", 10*time.Second, chromedp.Navigate(e.url+"/o/service/default/kubernetes"))
 	waitJS(t, b, "service", `window.wk.ready && !!document.querySelector('[data-testid=endpoints]')`, 10*time.Second)
 	run(t, b, "steps page", 10*time.Second, chromedp.Navigate(e.url+"/steps"))
-	waitJS(t, b, "steps", `document.querySelectorAll('#steps li').length > 5`, 10*time.Second)
+	// Older stories come folded, as summaries with their step counts (their steps are
+	// fetched when opened); the newest is open with its steps.
+	waitJS(t, b, "steps", `Array.from(document.querySelectorAll('#steps details.story')).reduce((n, s) => n + Number(s.dataset.n || 0), 0) > 5 && document.querySelectorAll('#steps details.story[open] li').length > 0`, 10*time.Second)
 	shot(t, b, "steps-page")
 }
