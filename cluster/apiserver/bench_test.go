@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"webkube/cluster/apiserver/apiservertest"
 )
 
@@ -23,6 +26,12 @@ func BenchmarkPodCreate(b *testing.B) {
 	for _, clients := range []int{1, 8, 64} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			srv := apiservertest.Start(b)
+			// As in webkube, where the serviceaccount controller makes it: the pods'
+			// ServiceAccount admission finds it in the watch cache.
+			if _, err := srv.Clientset().CoreV1().ServiceAccounts("default").Create(context.Background(),
+				&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
 			hc := srv.HTTPClient()
 			hc.Transport.(*http.Transport).MaxIdleConnsPerHost = clients
 			url := srv.URL + "/api/v1/namespaces/default/pods"
