@@ -63,6 +63,7 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	exp      *expectations.Expectations
+	owners   ownerref.Owners[*appsv1.DaemonSet]
 	recorder record.EventRecorder
 }
 
@@ -99,6 +100,9 @@ func New(cfg Config) (*Controller, error) {
 		exp:      expectations.New(cfg.Clock),
 		recorder: cfg.Recorder,
 	}
+	c.owners = ownerref.Owners[*appsv1.DaemonSet]{Kind: controllerKind.Kind, Get: func(ns, name string) (*appsv1.DaemonSet, error) { return c.sets.DaemonSets(ns).Get(name) },
+		List:     func(ns string) ([]*appsv1.DaemonSet, error) { return c.sets.DaemonSets(ns).List(labels.Everything()) },
+		Selector: func(o *appsv1.DaemonSet) *metav1.LabelSelector { return o.Spec.Selector }, Queue: c.queue, Exp: c.exp}
 	handlers := []struct {
 		inf cache.SharedIndexInformer
 		h   cache.ResourceEventHandler
@@ -111,14 +115,11 @@ func New(cfg Config) (*Controller, error) {
 					c.queue.Add(key)
 				}
 			}}},
-		{podInf.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc: func(obj any) { c.podChanged(obj, true) }, UpdateFunc: func(_, obj any) { c.podChanged(obj, false) },
-			DeleteFunc: c.podDeleted}},
+		{podInf.Informer(), c.owners.PodHandlers()},
 		// Any node change may change where daemons should run: look at every DaemonSet.
 		{nodeInf.Informer(), cache.ResourceEventHandlerFuncs{
 			AddFunc: c.enqueueAll, UpdateFunc: func(old, cur any) { c.nodeUpdated(old, cur) }, DeleteFunc: c.enqueueAll}},
-		{revInf.Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc: c.revisionChanged, UpdateFunc: func(_, obj any) { c.revisionChanged(obj) }, DeleteFunc: c.revisionChanged}},
+		{revInf.Informer(), c.owners.Handlers()},
 	}
 	for _, h := range handlers {
 		if _, err := h.inf.AddEventHandler(h.h); err != nil {
@@ -176,68 +177,6 @@ func taintsEqual(a, b []corev1.Taint) bool {
 }
 
 func dsKey(ds *appsv1.DaemonSet) string { return ds.Namespace + "/" + ds.Name }
-
-// setFor returns the DaemonSet controlling o, if it is still that object.
-func (c *Controller) setFor(o metav1.Object) *appsv1.DaemonSet {
-	ref := metav1.GetControllerOfNoCopy(o)
-	if ref == nil || ref.Kind != controllerKind.Kind {
-		return nil
-	}
-	ds, err := c.sets.DaemonSets(o.GetNamespace()).Get(ref.Name)
-	if err != nil || ds.UID != ref.UID {
-		return nil
-	}
-	return ds
-}
-
-func (c *Controller) podChanged(obj any, added bool) {
-	pod := obj.(*corev1.Pod)
-	if ds := c.setFor(pod); ds != nil {
-		if added {
-			c.exp.CreationObserved(dsKey(ds))
-		}
-		c.queue.Add(dsKey(ds))
-		return
-	}
-	if metav1.GetControllerOfNoCopy(pod) != nil {
-		return
-	}
-	all, err := c.sets.DaemonSets(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, ds := range all {
-		sel, err := metav1.LabelSelectorAsSelector(ds.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
-			c.queue.Add(dsKey(ds))
-		}
-	}
-}
-
-func (c *Controller) podDeleted(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	if ds := c.setFor(pod); ds != nil {
-		c.exp.DeletionObserved(dsKey(ds), pod.Namespace+"/"+pod.Name)
-		c.queue.Add(dsKey(ds))
-	}
-}
-
-func (c *Controller) revisionChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	if r, ok := obj.(*appsv1.ControllerRevision); ok {
-		if ds := c.setFor(r); ds != nil {
-			c.queue.Add(dsKey(ds))
-		}
-	}
-}
 
 // Sync reconciles one DaemonSet, by namespace/name key, from the cached state.
 func (c *Controller) Sync(ctx context.Context, key string) error {

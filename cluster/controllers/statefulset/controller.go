@@ -64,6 +64,7 @@ type Controller struct {
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	exp      *expectations.Expectations
+	owners   ownerref.Owners[*appsv1.StatefulSet]
 	recorder record.EventRecorder
 }
 
@@ -100,6 +101,11 @@ func New(cfg Config) (*Controller, error) {
 		exp:      expectations.New(cfg.Clock),
 		recorder: cfg.Recorder,
 	}
+	c.owners = ownerref.Owners[*appsv1.StatefulSet]{Kind: controllerKind.Kind, Get: func(ns, name string) (*appsv1.StatefulSet, error) { return c.sets.StatefulSets(ns).Get(name) },
+		List: func(ns string) ([]*appsv1.StatefulSet, error) {
+			return c.sets.StatefulSets(ns).List(labels.Everything())
+		},
+		Selector: func(o *appsv1.StatefulSet) *metav1.LabelSelector { return o.Spec.Selector }, Queue: c.queue, Exp: c.exp}
 	if _, err := setInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
@@ -112,16 +118,10 @@ func New(cfg Config) (*Controller, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("statefulset: handler: %w", err)
 	}
-	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { c.podChanged(obj, true) },
-		UpdateFunc: func(_, obj any) { c.podChanged(obj, false) },
-		DeleteFunc: c.podDeleted,
-	}); err != nil {
+	if _, err := podInf.Informer().AddEventHandler(c.owners.PodHandlers()); err != nil {
 		return nil, fmt.Errorf("statefulset: handler: %w", err)
 	}
-	if _, err := revInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: c.revisionChanged, UpdateFunc: func(_, obj any) { c.revisionChanged(obj) }, DeleteFunc: c.revisionChanged,
-	}); err != nil {
+	if _, err := revInf.Informer().AddEventHandler(c.owners.Handlers()); err != nil {
 		return nil, fmt.Errorf("statefulset: handler: %w", err)
 	}
 	return c, nil
@@ -142,70 +142,6 @@ func (c *Controller) enqueue(obj any) {
 	}
 }
 
-func setKey(s *appsv1.StatefulSet) string { return s.Namespace + "/" + s.Name }
-
-// setFor returns the StatefulSet controlling o, if it is still that object.
-func (c *Controller) setFor(o metav1.Object) *appsv1.StatefulSet {
-	ref := metav1.GetControllerOfNoCopy(o)
-	if ref == nil || ref.Kind != controllerKind.Kind {
-		return nil
-	}
-	s, err := c.sets.StatefulSets(o.GetNamespace()).Get(ref.Name)
-	if err != nil || s.UID != ref.UID {
-		return nil
-	}
-	return s
-}
-
-func (c *Controller) podChanged(obj any, added bool) {
-	pod := obj.(*corev1.Pod)
-	if s := c.setFor(pod); s != nil {
-		if added {
-			c.exp.CreationObserved(setKey(s))
-		}
-		c.queue.Add(setKey(s))
-		return
-	}
-	if metav1.GetControllerOfNoCopy(pod) != nil {
-		return
-	}
-	// An orphan: the sets whose selector matches may adopt it.
-	all, err := c.sets.StatefulSets(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return
-	}
-	for _, s := range all {
-		sel, err := metav1.LabelSelectorAsSelector(s.Spec.Selector)
-		if err == nil && !sel.Empty() && sel.Matches(labels.Set(pod.Labels)) {
-			c.queue.Add(setKey(s))
-		}
-	}
-}
-
-func (c *Controller) podDeleted(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return
-	}
-	if s := c.setFor(pod); s != nil {
-		c.exp.DeletionObserved(setKey(s), pod.Namespace+"/"+pod.Name)
-		c.queue.Add(setKey(s))
-	}
-}
-
-func (c *Controller) revisionChanged(obj any) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	if r, ok := obj.(*appsv1.ControllerRevision); ok {
-		if s := c.setFor(r); s != nil {
-			c.queue.Add(setKey(s))
-		}
-	}
-}
 
 // Sync reconciles one StatefulSet, by namespace/name key, from the cached state.
 func (c *Controller) Sync(ctx context.Context, key string) error {
