@@ -142,7 +142,6 @@ func (c *Controller) enqueue(obj any) {
 	}
 }
 
-
 // Sync reconciles one StatefulSet, by namespace/name key, from the cached state.
 func (c *Controller) Sync(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
