@@ -39,51 +39,18 @@ func (c *Controller) getAllReplicaSets(ctx context.Context, d *appsv1.Deployment
 	return newRS, old, nil
 }
 
+// getNewReplicaSet returns the ReplicaSet of the Deployment's current template: the
+// existing one brought up to date, or (when create is set) a new one, as
+// kube-controller-manager's deployment controller does.
 func (c *Controller) getNewReplicaSet(ctx context.Context, d *appsv1.Deployment, existing *appsv1.ReplicaSet, old []*appsv1.ReplicaSet, create bool) (*appsv1.ReplicaSet, error) {
 	newRevision := strconv.FormatInt(maxRevision(old)+1, 10)
-	now := c.cfg.Clock.Now()
 	if existing != nil {
-		cp := existing.DeepCopy()
-		annChanged := setNewRSAnnotations(d, cp, newRevision, true)
-		if annChanged || cp.Spec.MinReadySeconds != d.Spec.MinReadySeconds {
-			cp.Spec.MinReadySeconds = d.Spec.MinReadySeconds
-			return c.client.AppsV1().ReplicaSets(cp.Namespace).Update(ctx, cp, metav1.UpdateOptions{})
-		}
-		if err := c.setDeploymentRevision(ctx, d, cp.Annotations[RevisionAnnotation]); err != nil {
-			return nil, err
-		}
-		if d.Spec.ProgressDeadlineSeconds != nil && getCondition(d.Status, appsv1.DeploymentProgressing) == nil {
-			setCondition(&d.Status, newCondition(appsv1.DeploymentProgressing, corev1.ConditionTrue, ReasonFoundNewRS,
-				fmt.Sprintf("Found new replica set %q", cp.Name), now))
-			if err := c.updateStatus(ctx, d); err != nil {
-				return nil, err
-			}
-		}
-		return cp, nil
+		return c.syncExistingNewRS(ctx, d, existing, newRevision)
 	}
 	if !create {
 		return nil, nil
 	}
-	tmpl := *d.Spec.Template.DeepCopy()
-	hash := ComputeHash(&tmpl, d.Status.CollisionCount)
-	tmpl.Labels = withLabel(d.Spec.Template.Labels, appsv1.DefaultDeploymentUniqueLabelKey, hash)
-	sel := d.Spec.Selector.DeepCopy()
-	if sel.MatchLabels == nil {
-		sel.MatchLabels = map[string]string{}
-	}
-	sel.MatchLabels[appsv1.DefaultDeploymentUniqueLabelKey] = hash
-	t := true
-	zero := int32(0)
-	newRS := &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: d.Name + "-" + hash, Namespace: d.Namespace, Labels: tmpl.Labels,
-			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: controllerKind.GroupVersion().String(), Kind: controllerKind.Kind,
-				Name: d.Name, UID: d.UID, Controller: &t, BlockOwnerDeletion: &t,
-			}},
-		},
-		Spec: appsv1.ReplicaSetSpec{Replicas: &zero, MinReadySeconds: d.Spec.MinReadySeconds, Selector: sel, Template: tmpl},
-	}
+	newRS := newReplicaSetFor(d, newRevision)
 	n := newRSNewReplicas(d, append(append([]*appsv1.ReplicaSet(nil), old...), newRS), newRS)
 	newRS.Spec.Replicas = &n
 	setNewRSAnnotations(d, newRS, newRevision, false)
@@ -93,36 +60,8 @@ func (c *Controller) getNewReplicaSet(ctx context.Context, d *appsv1.Deployment,
 			return nil, err
 		}
 	}
-	created, err := c.client.AppsV1().ReplicaSets(d.Namespace).Create(ctx, newRS, metav1.CreateOptions{})
-	alreadyExists := false
-	switch {
-	case apierrors.IsAlreadyExists(err):
-		alreadyExists = true
-		rs, gerr := c.rsLister.ReplicaSets(d.Namespace).Get(newRS.Name)
-		if gerr != nil {
-			return nil, err
-		}
-		if ref := metav1.GetControllerOf(rs); ref != nil && ref.UID == d.UID && equalIgnoreHash(&d.Spec.Template, &rs.Spec.Template) {
-			created, err = rs, nil
-			break
-		}
-		// A hash collision: another template owns the name. Bump the collision count so
-		// the next attempt hashes to a new name.
-		if d.Status.CollisionCount == nil {
-			d.Status.CollisionCount = new(int32)
-		}
-		*d.Status.CollisionCount++
-		if uerr := c.updateStatus(ctx, d); uerr != nil {
-			return nil, uerr
-		}
-		return nil, err
-	case err != nil:
-		msg := fmt.Sprintf("Failed to create new replica set %q: %v", newRS.Name, err)
-		if d.Spec.ProgressDeadlineSeconds != nil {
-			setCondition(&d.Status, newCondition(appsv1.DeploymentProgressing, corev1.ConditionFalse, ReasonFailedRSCreate, msg, now))
-			_ = c.updateStatus(ctx, d)
-		}
-		c.recorder.Event(d, corev1.EventTypeWarning, ReasonFailedRSCreate, msg)
+	created, alreadyExists, err := c.createNewRS(ctx, d, newRS)
+	if err != nil {
 		return nil, err
 	}
 	if !alreadyExists && n > 0 {
@@ -133,12 +72,95 @@ func (c *Controller) getNewReplicaSet(ctx context.Context, d *appsv1.Deployment,
 	}
 	if !alreadyExists && d.Spec.ProgressDeadlineSeconds != nil {
 		setCondition(&d.Status, newCondition(appsv1.DeploymentProgressing, corev1.ConditionTrue, ReasonNewRSCreated,
-			fmt.Sprintf("Created new replica set %q", created.Name), now))
+			fmt.Sprintf("Created new replica set %q", created.Name), c.cfg.Clock.Now()))
 		if err := c.updateStatus(ctx, d); err != nil {
 			return nil, err
 		}
 	}
 	return created, nil
+}
+
+// syncExistingNewRS brings the existing new ReplicaSet's annotations and minReadySeconds
+// up to date with its Deployment, and the Deployment's revision and Progressing
+// condition up to date with it.
+func (c *Controller) syncExistingNewRS(ctx context.Context, d *appsv1.Deployment, existing *appsv1.ReplicaSet, newRevision string) (*appsv1.ReplicaSet, error) {
+	cp := existing.DeepCopy()
+	annChanged := setNewRSAnnotations(d, cp, newRevision, true)
+	if annChanged || cp.Spec.MinReadySeconds != d.Spec.MinReadySeconds {
+		cp.Spec.MinReadySeconds = d.Spec.MinReadySeconds
+		return c.client.AppsV1().ReplicaSets(cp.Namespace).Update(ctx, cp, metav1.UpdateOptions{})
+	}
+	if err := c.setDeploymentRevision(ctx, d, cp.Annotations[RevisionAnnotation]); err != nil {
+		return nil, err
+	}
+	if d.Spec.ProgressDeadlineSeconds != nil && getCondition(d.Status, appsv1.DeploymentProgressing) == nil {
+		setCondition(&d.Status, newCondition(appsv1.DeploymentProgressing, corev1.ConditionTrue, ReasonFoundNewRS,
+			fmt.Sprintf("Found new replica set %q", cp.Name), c.cfg.Clock.Now()))
+		if err := c.updateStatus(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+	return cp, nil
+}
+
+// newReplicaSetFor builds (without replicas) the ReplicaSet of d's current template: named
+// and selected by the template's hash, controlled by d.
+func newReplicaSetFor(d *appsv1.Deployment, newRevision string) *appsv1.ReplicaSet {
+	tmpl := *d.Spec.Template.DeepCopy()
+	hash := ComputeHash(&tmpl, d.Status.CollisionCount)
+	tmpl.Labels = withLabel(d.Spec.Template.Labels, appsv1.DefaultDeploymentUniqueLabelKey, hash)
+	sel := d.Spec.Selector.DeepCopy()
+	if sel.MatchLabels == nil {
+		sel.MatchLabels = map[string]string{}
+	}
+	sel.MatchLabels[appsv1.DefaultDeploymentUniqueLabelKey] = hash
+	t := true
+	zero := int32(0)
+	return &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: d.Name + "-" + hash, Namespace: d.Namespace, Labels: tmpl.Labels,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: controllerKind.GroupVersion().String(), Kind: controllerKind.Kind,
+				Name: d.Name, UID: d.UID, Controller: &t, BlockOwnerDeletion: &t,
+			}},
+		},
+		Spec: appsv1.ReplicaSetSpec{Replicas: &zero, MinReadySeconds: d.Spec.MinReadySeconds, Selector: sel, Template: tmpl},
+	}
+}
+
+// createNewRS creates newRS. If its name is taken by d's own ReplicaSet of the same
+// template (a create whose answer was lost), that one is returned with alreadyExists set;
+// if by another template (a hash collision), d's collisionCount is bumped so the next
+// attempt hashes to a new name.
+func (c *Controller) createNewRS(ctx context.Context, d *appsv1.Deployment, newRS *appsv1.ReplicaSet) (created *appsv1.ReplicaSet, alreadyExists bool, err error) {
+	created, err = c.client.AppsV1().ReplicaSets(d.Namespace).Create(ctx, newRS, metav1.CreateOptions{})
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		rs, gerr := c.rsLister.ReplicaSets(d.Namespace).Get(newRS.Name)
+		if gerr != nil {
+			return nil, false, err
+		}
+		if ref := metav1.GetControllerOf(rs); ref != nil && ref.UID == d.UID && equalIgnoreHash(&d.Spec.Template, &rs.Spec.Template) {
+			return rs, true, nil
+		}
+		if d.Status.CollisionCount == nil {
+			d.Status.CollisionCount = new(int32)
+		}
+		*d.Status.CollisionCount++
+		if uerr := c.updateStatus(ctx, d); uerr != nil {
+			return nil, false, uerr
+		}
+		return nil, false, err
+	case err != nil:
+		msg := fmt.Sprintf("Failed to create new replica set %q: %v", newRS.Name, err)
+		if d.Spec.ProgressDeadlineSeconds != nil {
+			setCondition(&d.Status, newCondition(appsv1.DeploymentProgressing, corev1.ConditionFalse, ReasonFailedRSCreate, msg, c.cfg.Clock.Now()))
+			_ = c.updateStatus(ctx, d)
+		}
+		c.recorder.Event(d, corev1.EventTypeWarning, ReasonFailedRSCreate, msg)
+		return nil, false, err
+	}
+	return created, false, nil
 }
 
 func withLabel(in map[string]string, k, v string) map[string]string {
