@@ -213,73 +213,12 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 		if !ok {
 			return nil, fmt.Errorf("volume %q not found in pod", vm.Name)
 		}
-		var src string
-		switch {
-		case v.EmptyDir != nil:
-			src = filepath.Join(volDir, "empty-dir", v.Name)
-			if err := os.MkdirAll(src, 0o777); err != nil {
-				return nil, err
-			}
-			// MkdirAll honours the umask; every container user must be able to write.
-			if err := os.Chmod(src, 0o777); err != nil {
-				return nil, err
-			}
-		case v.HostPath != nil:
-			src = v.HostPath.Path
-			if t := v.HostPath.Type; t != nil {
-				switch *t {
-				case corev1.HostPathDirectoryOrCreate:
-					if err := os.MkdirAll(src, 0o755); err != nil {
-						return nil, err
-					}
-				case corev1.HostPathFileOrCreate:
-					f, err := os.OpenFile(src, os.O_CREATE|os.O_RDONLY, 0o644)
-					if err != nil {
-						return nil, err
-					}
-					f.Close()
-				}
-			}
-			if _, err := os.Stat(src); err != nil {
-				return nil, fmt.Errorf("hostPath %s: %w", src, err)
-			}
-		case v.ConfigMap != nil:
-			data, ok := opts.ConfigMaps[v.ConfigMap.Name]
-			if !ok && !(v.ConfigMap.Optional != nil && *v.ConfigMap.Optional) {
-				return nil, fmt.Errorf("configmap %q not found", v.ConfigMap.Name)
-			}
-			files := map[string][]byte{}
-			for k, s := range data {
-				files[k] = []byte(s)
-			}
-			src = filepath.Join(volDir, "configmap", v.Name)
-			if err := writeVolumeFiles(src, files, v.ConfigMap.Items, v.ConfigMap.DefaultMode); err != nil {
-				return nil, err
-			}
-		case v.Secret != nil:
-			data, ok := opts.Secrets[v.Secret.SecretName]
-			if !ok && !(v.Secret.Optional != nil && *v.Secret.Optional) {
-				return nil, fmt.Errorf("secret %q not found", v.Secret.SecretName)
-			}
-			src = filepath.Join(volDir, "secret", v.Name)
-			if err := writeVolumeFiles(src, data, v.Secret.Items, v.Secret.DefaultMode); err != nil {
-				return nil, err
-			}
-		case v.DownwardAPI != nil || v.Projected != nil:
-			src = filepath.Join(volDir, "projected", v.Name)
-			if err := writeFiles(src, opts.VolumeFiles[v.Name]); err != nil {
-				return nil, fmt.Errorf("volume %q: %w", v.Name, err)
-			}
-		case v.PersistentVolumeClaim != nil:
-			src = opts.ClaimDirs[v.Name]
-			if src == "" {
-				return nil, fmt.Errorf("volume %q: claim %q is not mounted", v.Name, v.PersistentVolumeClaim.ClaimName)
-			}
-			if v.PersistentVolumeClaim.ReadOnly {
-				vm.ReadOnly = true
-			}
-		default:
-			return nil, fmt.Errorf("volume %q: only emptyDir, hostPath, configMap, secret and persistentVolumeClaim volumes are supported", v.Name)
+		src, err := volumeSource(opts, volDir, v)
+		if err != nil {
+			return nil, err
+		}
+		if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly {
+			vm.ReadOnly = true
 		}
 		if fsg := fsGroupOf(pod); fsg != nil && v.HostPath == nil && (v.PersistentVolumeClaim == nil || opts.OwnedClaims[v.Name]) {
 			writable := v.EmptyDir != nil || v.PersistentVolumeClaim != nil
@@ -287,16 +226,8 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 				return nil, fmt.Errorf("volume %q: fsGroup: %w", v.Name, err)
 			}
 		}
-		if vm.SubPath != "" {
-			if strings.Contains(vm.SubPath, "..") || filepath.IsAbs(vm.SubPath) {
-				return nil, fmt.Errorf("volumeMount %q: bad subPath %q", vm.Name, vm.SubPath)
-			}
-			src = filepath.Join(src, vm.SubPath)
-			if _, err := os.Stat(src); os.IsNotExist(err) {
-				if err := os.MkdirAll(src, 0o777); err != nil {
-					return nil, err
-				}
-			}
+		if src, err = withSubPath(src, vm); err != nil {
+			return nil, err
 		}
 		mode := "rw"
 		if vm.ReadOnly {
@@ -305,6 +236,94 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 		mounts = append(mounts, specs.Mount{Destination: vm.MountPath, Type: "bind", Source: src, Options: []string{"rbind", "rprivate", mode}})
 	}
 	return mounts, nil
+}
+
+// volumeSource prepares volume v's directory (or file) on the host and returns its path.
+func volumeSource(opts *CreateOptions, volDir string, v *corev1.Volume) (string, error) {
+	switch {
+	case v.EmptyDir != nil:
+		src := filepath.Join(volDir, "empty-dir", v.Name)
+		if err := os.MkdirAll(src, 0o777); err != nil {
+			return "", err
+		}
+		// MkdirAll honours the umask; every container user must be able to write.
+		return src, os.Chmod(src, 0o777)
+	case v.HostPath != nil:
+		return hostPathSource(v.HostPath)
+	case v.ConfigMap != nil:
+		data, ok := opts.ConfigMaps[v.ConfigMap.Name]
+		if !ok && !(v.ConfigMap.Optional != nil && *v.ConfigMap.Optional) {
+			return "", fmt.Errorf("configmap %q not found", v.ConfigMap.Name)
+		}
+		files := map[string][]byte{}
+		for k, s := range data {
+			files[k] = []byte(s)
+		}
+		src := filepath.Join(volDir, "configmap", v.Name)
+		return src, writeVolumeFiles(src, files, v.ConfigMap.Items, v.ConfigMap.DefaultMode)
+	case v.Secret != nil:
+		data, ok := opts.Secrets[v.Secret.SecretName]
+		if !ok && !(v.Secret.Optional != nil && *v.Secret.Optional) {
+			return "", fmt.Errorf("secret %q not found", v.Secret.SecretName)
+		}
+		src := filepath.Join(volDir, "secret", v.Name)
+		return src, writeVolumeFiles(src, data, v.Secret.Items, v.Secret.DefaultMode)
+	case v.DownwardAPI != nil || v.Projected != nil:
+		src := filepath.Join(volDir, "projected", v.Name)
+		if err := writeFiles(src, opts.VolumeFiles[v.Name]); err != nil {
+			return "", fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		return src, nil
+	case v.PersistentVolumeClaim != nil:
+		src := opts.ClaimDirs[v.Name]
+		if src == "" {
+			return "", fmt.Errorf("volume %q: claim %q is not mounted", v.Name, v.PersistentVolumeClaim.ClaimName)
+		}
+		return src, nil
+	}
+	return "", fmt.Errorf("volume %q: only emptyDir, hostPath, configMap, secret, downwardAPI, projected and persistentVolumeClaim volumes are supported", v.Name)
+}
+
+// hostPathSource creates the path when its type asks for it (DirectoryOrCreate,
+// FileOrCreate) and checks that it exists.
+func hostPathSource(hp *corev1.HostPathVolumeSource) (string, error) {
+	src := hp.Path
+	if t := hp.Type; t != nil {
+		switch *t {
+		case corev1.HostPathDirectoryOrCreate:
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return "", err
+			}
+		case corev1.HostPathFileOrCreate:
+			f, err := os.OpenFile(src, os.O_CREATE|os.O_RDONLY, 0o644)
+			if err != nil {
+				return "", err
+			}
+			f.Close()
+		}
+	}
+	if _, err := os.Stat(src); err != nil {
+		return "", fmt.Errorf("hostPath %s: %w", src, err)
+	}
+	return src, nil
+}
+
+// withSubPath returns the mount's subPath inside src, created if missing; a subPath that
+// could escape the volume is refused.
+func withSubPath(src string, vm corev1.VolumeMount) (string, error) {
+	if vm.SubPath == "" {
+		return src, nil
+	}
+	if strings.Contains(vm.SubPath, "..") || filepath.IsAbs(vm.SubPath) {
+		return "", fmt.Errorf("volumeMount %q: bad subPath %q", vm.Name, vm.SubPath)
+	}
+	src = filepath.Join(src, vm.SubPath)
+	if _, err := os.Stat(src); os.IsNotExist(err) {
+		if err := os.MkdirAll(src, 0o777); err != nil {
+			return "", err
+		}
+	}
+	return src, nil
 }
 
 func fsGroupOf(pod *corev1.Pod) *int64 {
