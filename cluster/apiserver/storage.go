@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -67,6 +68,8 @@ func (s *Server) admit(ctx context.Context, obj any) error {
 		return s.defaultStorageClass(ctx, o)
 	case *corev1.PersistentVolume:
 		addFinalizer(&o.ObjectMeta, pvProtectionFinalizer)
+	case *networkingv1.Ingress:
+		return s.defaultIngressClass(ctx, o)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -78,6 +79,10 @@ func Default(obj runtime.Object) {
 		defaultPersistentVolumeClaim(o)
 	case *storagev1.StorageClass:
 		defaultStorageClass(o)
+	case *networkingv1.NetworkPolicy:
+		defaultNetworkPolicy(o)
+	case *networkingv1.IngressClass:
+		defaultIngressClass(o)
 	case *rbacv1.RoleBinding:
 		defaultBinding(&o.RoleRef, o.Subjects)
 	case *rbacv1.ClusterRoleBinding:

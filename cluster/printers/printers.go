@@ -16,6 +16,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -205,6 +206,12 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return bindingCells(o.ObjectMeta, o.RoleRef, o.Subjects, now)
 	case *rbacv1.ClusterRoleBinding:
 		return bindingCells(o.ObjectMeta, o.RoleRef, o.Subjects, now)
+	case *networkingv1.Ingress:
+		return ingressCells(o, now)
+	case *networkingv1.IngressClass:
+		return ingressClassCells(o, now)
+	case *networkingv1.NetworkPolicy:
+		return networkPolicyCells(o, now)
 	}
 	m, err := meta.Accessor(obj)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -82,6 +83,12 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateRoleBinding(o)
 	case *rbacv1.ClusterRoleBinding:
 		return validateClusterRoleBinding(o)
+	case *networkingv1.Ingress:
+		return validateIngress(o)
+	case *networkingv1.IngressClass:
+		return validateIngressClass(o)
+	case *networkingv1.NetworkPolicy:
+		return validateNetworkPolicy(o)
 	}
 	return nil
 }
@@ -138,6 +145,12 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return update(o, old, validatePersistentVolumeUpdate)
 	case *corev1.PersistentVolumeClaim:
 		return update(o, old, validatePersistentVolumeClaimUpdate)
+	case *networkingv1.Ingress:
+		return update(o, old, validateIngressUpdate)
+	case *networkingv1.IngressClass:
+		return update(o, old, validateIngressClassUpdate)
+	case *networkingv1.NetworkPolicy:
+		return update(o, old, validateNetworkPolicyUpdate)
 	case *storagev1.StorageClass:
 		return update(o, old, validateStorageClassUpdate)
 	case *coordinationv1.Lease:
