@@ -25,6 +25,9 @@ func (r *resource) verbs() []string {
 	if r.review {
 		return []string{"create"}
 	}
+	if r.metrics {
+		return []string{"get", "list"}
+	}
 	return verbsAll
 }
 

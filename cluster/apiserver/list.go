@@ -35,7 +35,7 @@ const cacheWait = 3 * time.Second
 func (s *Server) newWatchCache() (*watchcache.Cache, error) {
 	var res []watchcache.Resource
 	for _, r := range resourceTable {
-		if r.review {
+		if !r.stored() {
 			continue
 		}
 		res = append(res, watchcache.Resource{Prefix: r.keyPrefix(), Indexes: cacheIndexes[r.gr()],

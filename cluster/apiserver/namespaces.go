@@ -89,7 +89,7 @@ func (s *Server) finalizeNamespaces(ctx context.Context) error {
 		}
 		remaining := 0
 		for _, r := range resourceTable {
-			if !r.namespaced || r.review {
+			if !r.namespaced || !r.stored() {
 				continue
 			}
 			objs, _, err := s.list(ctx, r, ns.Name, all, url.Values{})

@@ -39,7 +39,12 @@ type resource struct {
 	bumpGeneration bool
 	// review: only created and answered, never stored (SelfSubjectAccessReview, TokenReview…).
 	review bool
+	// metrics: made on each read from the kubelets (metrics.k8s.io), never stored.
+	metrics bool
 }
+
+// stored: objects of r live in the store (and the watch cache).
+func (r *resource) stored() bool { return !r.review && !r.metrics }
 
 func (r *resource) gvk() schema.GroupVersionKind {
 	return r.gvr.GroupVersion().WithKind(r.kind)
@@ -260,9 +265,11 @@ var resourceTable = []*resource{
 }
 
 // groupVersions in the order discovery lists them.
-var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, authenticationV1, authorizationV1, rbacV1}
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, authenticationV1, authorizationV1, rbacV1, metricsV1beta1}
 
-func init() { resourceTable = append(append(resourceTable, reviewResources...), rbacResources...) }
+func init() {
+	resourceTable = append(append(append(resourceTable, reviewResources...), rbacResources...), metricsResources...)
+}
 
 func findResource(gv schema.GroupVersion, name string) *resource {
 	for _, r := range resourceTable {

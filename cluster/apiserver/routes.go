@@ -116,6 +116,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 	if t.res.review {
 		return s.serveReview(w, r, t)
 	}
+	if t.res.metrics {
+		return s.serveMetricsAPI(w, r, t)
+	}
 	if t.res.namespaced && t.namespace == "" && (t.name != "" || method != http.MethodGet) {
 		return errNoRoute // namespaced objects are only written (and named) under a namespace
 	}

@@ -227,21 +227,14 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, t target, ku
 		return err
 	}
 	node := nodeObj.(*corev1.Node)
-	host := ""
-	for _, a := range node.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			host = a.Address
-			break
-		}
-	}
-	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
-	if host == "" || port == 0 {
+	hostPort := kubeletEndpoint(node)
+	if hostPort == "" {
 		return badRequest(fmt.Sprintf("node %q has no kubelet endpoint (InternalIP and kubelet port); its kubelet does not serve logs and exec", node.Name))
 	}
 	if s.kubelets == nil {
-		return apierrors.NewServiceUnavailable("the API server has no kubelet client certificate; it does not reach kubelets without one")
+		return errNoKubeletClient
 	}
-	backend := &url.URL{Scheme: "https", Host: net.JoinHostPort(host, strconv.Itoa(int(port)))}
+	backend := &url.URL{Scheme: "https", Host: hostPort}
 	proxy := &httputil.ReverseProxy{
 		Transport: s.kubelets,
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -262,6 +255,20 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, t target, ku
 	}
 	proxy.ServeHTTP(w, r)
 	return nil
+}
+
+var errNoKubeletClient = apierrors.NewServiceUnavailable("the API server has no kubelet client certificate; it does not reach kubelets without one")
+
+// kubeletEndpoint is the host:port of node's kubelet server, "" for a node without one
+// (simulated nodes run no kubelet server).
+func kubeletEndpoint(node *corev1.Node) string {
+	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
+	for _, a := range node.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP && port != 0 {
+			return net.JoinHostPort(a.Address, strconv.Itoa(int(port)))
+		}
+	}
+	return ""
 }
 
 // kubeletTransport dials kubelets with cfg. It stays HTTP/1.1 (no ForceAttemptHTTP2):

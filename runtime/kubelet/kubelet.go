@@ -44,6 +44,7 @@ import (
 	"webkube/runtime/images"
 	"webkube/runtime/kubeletserver"
 	"webkube/runtime/nodelease"
+	"webkube/runtime/stats"
 )
 
 // Version is what the Node reports as its kubelet version.
@@ -99,6 +100,7 @@ type Kubelet struct {
 	mu    sync.Mutex
 	state map[string]*podState // by namespace/name
 
+	rates   stats.Rates   // CPU rates between /stats/summary requests
 	kick    chan struct{} // asks the heartbeat for a node status now
 	rtMu    sync.Mutex
 	rtErr   error     // why the container runtime was down at the last check
@@ -166,7 +168,7 @@ func (k *Kubelet) Start(ctx context.Context) error {
 		k.rec = rec
 		go func() { <-ctx.Done(); stop() }()
 	}
-	srv, err := kubeletserver.New(kubeletserver.Config{Lookup: kubeletserver.LookupFunc(k.lookup), Runtime: k.cfg.Runtime, Logger: k.log,
+	srv, err := kubeletserver.New(kubeletserver.Config{Lookup: kubeletserver.LookupFunc(k.lookup), Runtime: k.cfg.Runtime, Logger: k.log, Stats: k,
 		Certificate: k.cfg.ServerCert, ClientCAs: k.cfg.ClientCAs})
 	if err != nil {
 		return err

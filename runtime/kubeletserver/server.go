@@ -3,6 +3,7 @@
 //
 //	GET /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&timestamps&previous&sinceSeconds&sinceTime&limitBytes
 //	GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty   (websocket v5.channel.k8s.io)
+//	GET /stats/summary   (the node's and its running containers' CPU and memory, read by the metrics API)
 //
 // The kubelet tells it which containerd container a pod's container is (Lookup); the
 // containers.Runtime reads logs and runs the exec. It serves TLS on loopback and answers
@@ -27,6 +28,7 @@ import (
 
 	"webkube/runtime/containers"
 	"webkube/runtime/logs"
+	"webkube/runtime/stats"
 )
 
 // Lookup finds the containerd container of a pod's container: the running instance, or the
@@ -51,6 +53,11 @@ type Runtime interface {
 	Exec(ctx context.Context, id string, opts containers.ExecOptions) (int, error)
 }
 
+// Stats is the kubelet's resource usage summary.
+type Stats interface {
+	Summary(ctx context.Context) (*stats.Summary, error)
+}
+
 // Config configures a Server.
 type Config struct {
 	Lookup  Lookup
@@ -60,7 +67,10 @@ type Config struct {
 	Certificate tls.Certificate
 	ClientCAs   *x509.CertPool
 	Clock       func() time.Time // for sinceSeconds; default time.Now
-	Logger      *slog.Logger
+	// Stats answers /stats/summary; without it the endpoint is 404, as a kubelet with
+	// stats turned off.
+	Stats  Stats
+	Logger *slog.Logger
 }
 
 // Server serves the kubelet API.
@@ -91,7 +101,20 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
 	s.mux.HandleFunc("GET /exec/{namespace}/{pod}/{container}", s.exec)
 	s.mux.HandleFunc("POST /exec/{namespace}/{pod}/{container}", s.exec)
+	if cfg.Stats != nil {
+		s.mux.HandleFunc("GET /stats/summary", s.summary)
+	}
 	return s, nil
+}
+
+func (s *Server) summary(w http.ResponseWriter, r *http.Request) {
+	sum, err := s.cfg.Stats.Summary(r.Context())
+	if err != nil {
+		writeStatus(w, apierrors.NewInternalError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(sum)
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }

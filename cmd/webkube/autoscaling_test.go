@@ -1,0 +1,75 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// busyDeployment is a Deployment whose one pod spins a busy loop, limited to 200m so the
+// test stays kind to a shared machine: against its 50m request that is 400%.
+const busyDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: busy
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: busy}
+  template:
+    metadata:
+      labels: {app: busy}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: spin
+        image: busybox
+        command: ["sh", "-c", "while true; do :; done"]
+        resources:
+          requests: {cpu: 50m, memory: 16Mi}
+          limits: {cpu: 200m}
+`
+
+// milli reads a kubectl top CPU cell ("187m", "1") as millicores.
+func milli(cell string) int {
+	if strings.HasSuffix(cell, "m") {
+		n, _ := strconv.Atoi(strings.TrimSuffix(cell, "m"))
+		return n
+	}
+	n, _ := strconv.Atoi(cell)
+	return n * 1000
+}
+
+// TestKubectlTop: the metrics API on the real binary. kubectl top pods reads a busy
+// loop's CPU from its container's cgroup through the kubelet's /stats/summary (near its
+// 200m limit, not 0), per container with --containers; kubectl top nodes shows the node.
+func TestKubectlTop(t *testing.T) {
+	c := startCluster(t, "10.243.0.0/16", "wkas")
+	c.apply(busyDeployment)
+	c.mustKubectl("rollout", "status", "deployment/busy", "--timeout=90s")
+	c.eventually(60*time.Second, "kubectl top pods shows the busy loop's CPU", func() (bool, string) {
+		out, err := c.kubectl("top", "pods", "--no-headers")
+		f := strings.Fields(out)
+		return err == nil && len(f) >= 3 && strings.HasPrefix(f[0], "busy-") && milli(f[1]) >= 100 && milli(f[1]) <= 260, out
+	})
+	out := c.mustKubectl("top", "pods", "--containers")
+	for _, w := range []string{"POD", "NAME", "CPU(cores)", "MEMORY(bytes)", "spin"} {
+		if !strings.Contains(out, w) {
+			t.Fatalf("top pods --containers lacks %q:\n%s", w, out)
+		}
+	}
+	out = c.mustKubectl("top", "nodes")
+	for _, w := range []string{"NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"} {
+		if !strings.Contains(out, w) {
+			t.Fatalf("top nodes lacks %q:\n%s", w, out)
+		}
+	}
+	if f := strings.Fields(strings.Split(strings.TrimSpace(out), "\n")[1]); milli(f[1]) < 100 {
+		t.Fatalf("the node's CPU is under the busy loop's own:\n%s", out)
+	}
+	t.Logf("\n%s", out)
+	if out, err := c.kubectl("top", "pods", "-n", "kube-system", "no-such-pod"); err == nil || !strings.Contains(out, "not found") {
+		t.Fatalf("top of a missing pod: %v %s", err, out)
+	}
+}
