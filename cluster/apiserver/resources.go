@@ -190,6 +190,16 @@ var resourceTable = []*resource{
 		fields: func(o runtime.Object) fields.Set { return fields.Set{"type": string(o.(*corev1.Secret).Type)} },
 	},
 	{
+		gvr: coreV1.WithResource("resourcequotas"), kind: "ResourceQuota", singular: "resourcequota", namespaced: true,
+		shortNames: []string{"quota"}, subresources: []string{"status"}, hasStatus: true,
+		newObj: func() runtime.Object { return &corev1.ResourceQuota{} }, newList: func() runtime.Object { return &corev1.ResourceQuotaList{} },
+	},
+	{
+		gvr: coreV1.WithResource("limitranges"), kind: "LimitRange", singular: "limitrange", namespaced: true,
+		shortNames: []string{"limits"},
+		newObj:     func() runtime.Object { return &corev1.LimitRange{} }, newList: func() runtime.Object { return &corev1.LimitRangeList{} },
+	},
+	{
 		gvr: coreV1.WithResource("serviceaccounts"), kind: "ServiceAccount", singular: "serviceaccount", namespaced: true,
 		shortNames: []string{"sa"}, subresources: []string{"token"},
 		newObj: func() runtime.Object { return &corev1.ServiceAccount{} }, newList: func() runtime.Object { return &corev1.ServiceAccountList{} },

@@ -292,6 +292,11 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 	if err := s.checkEscalation(ctx, r, obj); err != nil {
 		return nil, err
 	}
+	// Validating admission last, as kube-apiserver: the quota is charged only for an
+	// object that is otherwise fit to store.
+	if err := s.admitQuota(ctx, r, obj, dryRun); err != nil {
+		return nil, err
+	}
 	release, err := s.allocateService(obj)
 	if err != nil {
 		if _, gerr := s.store.Get(ctx, r.key(m.GetNamespace(), m.GetName())); gerr == nil {
@@ -346,6 +351,8 @@ func prepareForCreate(obj runtime.Object) {
 		o.Status = batchv1.CronJobStatus{}
 	case *corev1.Service:
 		o.Status = corev1.ServiceStatus{}
+	case *corev1.ResourceQuota:
+		o.Status = corev1.ResourceQuotaStatus{}
 	case *corev1.PersistentVolume:
 		o.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending}
 	case *corev1.PersistentVolumeClaim:

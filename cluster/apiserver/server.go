@@ -94,6 +94,8 @@ type Server struct {
 	kubelets http.RoundTripper
 	// tokens signs and verifies service account tokens (nil without a key).
 	tokens *tokenSigner
+	// quotaLocks serialise each namespace's ResourceQuota admission.
+	quotaLocks quotaLocks
 	// authz decides every authenticated request (withAuthorization) and the access reviews.
 	authz authorizer
 }

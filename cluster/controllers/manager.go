@@ -1,6 +1,6 @@
 // Package controllers wires webkube's controllers together the way kube-controller-manager
 // does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob, StatefulSet, DaemonSet,
-// garbage collector and ClusterRole aggregation controllers, each a client of the API server.
+// garbage collector, ClusterRole aggregation and resourcequota controllers, each a client of the API server.
 package controllers
 
 import (
@@ -20,6 +20,7 @@ import (
 	"webkube/cluster/controllers/garbagecollector"
 	"webkube/cluster/controllers/job"
 	"webkube/cluster/controllers/replicaset"
+	"webkube/cluster/controllers/resourcequota"
 	"webkube/cluster/controllers/statefulset"
 	"webkube/cluster/stepper"
 )
@@ -49,6 +50,7 @@ type Manager struct {
 	StatefulSet *statefulset.Controller
 	DaemonSet   *daemonset.Controller
 	Aggregation *clusterroleaggregation.Controller
+	Quota       *resourcequota.Controller
 }
 
 // NewManager builds every controller; nothing runs until Start.
@@ -99,6 +101,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		Informers: cfg.Informers, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
+	if m.Quota, err = resourcequota.New(resourcequota.Config{Client: cfg.client(resourcequota.Component), Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
 	return m, nil
 }
 
@@ -133,6 +139,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	if err := m.Aggregation.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.Quota.Start(ctx); err != nil {
 		return err
 	}
 	return m.Deployment.Start(ctx)

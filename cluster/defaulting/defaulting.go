@@ -83,6 +83,8 @@ func Default(obj runtime.Object) {
 		defaultNetworkPolicy(o)
 	case *networkingv1.IngressClass:
 		defaultIngressClass(o)
+	case *corev1.LimitRange:
+		defaultLimitRange(o)
 	case *rbacv1.RoleBinding:
 		defaultBinding(&o.RoleRef, o.Subjects)
 	case *rbacv1.ClusterRoleBinding:

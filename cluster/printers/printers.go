@@ -196,6 +196,11 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return persistentVolumeClaimCells(o, now)
 	case *storagev1.StorageClass:
 		return storageClassCells(o, now)
+	case *corev1.ResourceQuota:
+		return resourceQuotaCells(o, now)
+	case *corev1.LimitRange:
+		// kubectl prints the timestamp itself (RFC 3339), not an age.
+		return []interface{}{o.Name, o.CreationTimestamp.UTC().Format(time.RFC3339)}
 	case *coordinationv1.Lease:
 		return []interface{}{o.Name, leaseHolder(o), age(o.CreationTimestamp, now)}
 	case *rbacv1.Role:

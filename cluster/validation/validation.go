@@ -75,6 +75,10 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateStorageClass(o)
 	case *coordinationv1.Lease:
 		return validateLease(o)
+	case *corev1.ResourceQuota:
+		return validateResourceQuota(o)
+	case *corev1.LimitRange:
+		return validateLimitRange(o)
 	case *rbacv1.Role:
 		return validateRole(o)
 	case *rbacv1.ClusterRole:
@@ -155,6 +159,14 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return update(o, old, validateStorageClassUpdate)
 	case *coordinationv1.Lease:
 		return update(o, old, validateLeaseUpdate)
+	case *corev1.ResourceQuota:
+		return update(o, old, func(n, o *corev1.ResourceQuota) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateResourceQuota(n)...)
+		})
+	case *corev1.LimitRange:
+		return update(o, old, func(n, o *corev1.LimitRange) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateLimitRange(n)...)
+		})
 	case *rbacv1.Role:
 		return update(o, old, func(n, o *rbacv1.Role) field.ErrorList {
 			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateRole(n)...)

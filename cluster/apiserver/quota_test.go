@@ -1,0 +1,155 @@
+package apiserver_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"webkube/cluster/apiserver/apiservertest"
+	"webkube/cluster/controllers/resourcequota"
+	"webkube/internal/eventually"
+)
+
+// startQuotaController runs the resourcequota controller against srv, as the
+// controller manager does.
+func startQuotaController(t *testing.T, cs kubernetes.Interface) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	c, err := resourcequota.New(resourcequota.Config{Client: cs, Informers: informers.NewSharedInformerFactory(cs, 0), Resync: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func makeQuota(t *testing.T, cs kubernetes.Interface, name string, hard corev1.ResourceList) {
+	t.Helper()
+	ctx := context.Background()
+	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.ResourceQuotaSpec{Hard: hard}}
+	if _, err := cs.CoreV1().ResourceQuotas("default").Create(ctx, q, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.That(t, 10*time.Second, "the controller fills in the quota's status", func() (bool, string) {
+		q, err := cs.CoreV1().ResourceQuotas("default").Get(ctx, name, metav1.GetOptions{})
+		return err == nil && len(q.Status.Used) == len(hard), fmt.Sprint(q.Status, err)
+	})
+}
+
+func podWith(name string, requests, limits corev1.ResourceList) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
+		Name: "app", Image: "busybox", Resources: corev1.ResourceRequirements{Requests: requests, Limits: limits}}}}}
+}
+
+// The learner's report: three pods were admitted past `pods: "2"`. Now the third is
+// refused with kube-apiserver's words, and kubectl shows the quota as a cluster does.
+func TestQuotaRefusesThePodPastPods(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset()
+	startQuotaController(t, cs)
+	k := newKubectl(t, srv)
+	k.ok(args("create quota q --hard=pods=2,count/configmaps=1"), "resourcequota/q created")
+	eventually.That(t, 10*time.Second, "the quota's status is counted", func() (bool, string) {
+		out, _ := k.run(args("get quota q")...)
+		return strings.Contains(out, "count/configmaps: 0/1, pods: 0/2"), out
+	})
+	k.ok(args("run one --image=busybox"), "pod/one created")
+	k.ok(args("run two --image=busybox"), "pod/two created")
+	k.fail(args("run three --image=busybox"),
+		`Error from server (Forbidden): pods "three" is forbidden: exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2`)
+	k.ok(args("get quota"), "NAME", "AGE", "REQUEST", "LIMIT", "q", "count/configmaps: 0/1, pods: 2/2")
+	k.ok(args("describe quota q"), "Resource", "Used", "Hard", "pods", "2")
+	// kube-root-ca.crt is not there (no serviceaccount controller): one ConfigMap fits.
+	k.ok(args("create configmap a"), "configmap/a created")
+	k.fail(args("create configmap b"), "exceeded quota: q, requested: count/configmaps=1, used: count/configmaps=1, limited: count/configmaps=1")
+
+	// A pod that goes gives its place back.
+	k.ok(args("delete pod one --wait=false"))
+	eventually.That(t, 10*time.Second, "a deleted pod's place is free again", func() (bool, string) {
+		out, ok := k.run(args("run three --image=busybox")...)
+		return ok, out
+	})
+}
+
+// Quota on compute: pods must state what the quota limits, and the sum stays within it.
+func TestQuotaComputeRequests(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset()
+	ctx := context.Background()
+	startQuotaController(t, cs)
+	makeQuota(t, cs, "compute", corev1.ResourceList{"requests.cpu": resource.MustParse("1"), "limits.memory": resource.MustParse("1Gi")})
+
+	_, err := cs.CoreV1().Pods("default").Create(ctx, podWith("bare", nil, nil), metav1.CreateOptions{})
+	want := `pods "bare" is forbidden: failed quota: compute: must specify limits.memory for: app; requests.cpu for: app`
+	if err == nil || err.Error() != want {
+		t.Fatalf("pod without requests: got %v, want %s", err, want)
+	}
+	sized := func(name string) *corev1.Pod {
+		return podWith(name, corev1.ResourceList{"cpu": resource.MustParse("600m")}, corev1.ResourceList{"memory": resource.MustParse("256Mi")})
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, sized("a"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cs.CoreV1().Pods("default").Create(ctx, sized("b"), metav1.CreateOptions{})
+	want = `pods "b" is forbidden: exceeded quota: compute, requested: requests.cpu=600m, used: requests.cpu=600m, limited: requests.cpu=1`
+	if err == nil || err.Error() != want {
+		t.Fatalf("second pod: got %v, want %s", err, want)
+	}
+	q, err := cs.CoreV1().ResourceQuotas("default").Get(ctx, "compute", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu, mem := q.Status.Used["requests.cpu"], q.Status.Used["limits.memory"]; cpu.String() != "600m" || mem.String() != "256Mi" {
+		t.Fatalf("used after one pod: %v", q.Status.Used)
+	}
+}
+
+// Two creates at once that each fit alone but not together: exactly one passes.
+func TestQuotaConcurrentCreates(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset()
+	ctx := context.Background()
+	startQuotaController(t, cs)
+	makeQuota(t, cs, "q", corev1.ResourceList{"pods": resource.MustParse("3")})
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = cs.CoreV1().Pods("default").Create(ctx, podWith(fmt.Sprintf("p%d", i), nil, nil), metav1.CreateOptions{})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	created := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case !strings.Contains(err.Error(), "exceeded quota: q, requested: pods=1"):
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created != 3 || len(pods.Items) != 3 {
+		t.Fatalf("%d creates at once under pods=3: %d passed, %d pods stored", n, created, len(pods.Items))
+	}
+}

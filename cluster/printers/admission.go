@@ -1,0 +1,46 @@
+package printers
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+func init() {
+	columns[schema.GroupResource{Resource: "resourcequotas"}] = []metav1.TableColumnDefinition{
+		nameColumn,
+		ageColumn,
+		col("Request", "string", "Request represents a minimum amount of cpu/memory that a container may consume."),
+		col("Limit", "string", "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."),
+	}
+	columns[schema.GroupResource{Resource: "limitranges"}] = []metav1.TableColumnDefinition{
+		nameColumn,
+		{Name: "Created At", Type: "date", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
+	}
+}
+
+// resourceQuotaCells: "pods: 1/2, requests.cpu: 500m/1" in REQUEST and the limits.*
+// resources in LIMIT, as kubectl prints a quota (used from status, hard from status).
+func resourceQuotaCells(q *corev1.ResourceQuota, now time.Time) []interface{} {
+	names := make([]string, 0, len(q.Spec.Hard))
+	for n := range q.Spec.Hard {
+		names = append(names, string(n))
+	}
+	sort.Strings(names)
+	var req, lim []string
+	for _, n := range names {
+		used, hard := q.Status.Used[corev1.ResourceName(n)], q.Status.Hard[corev1.ResourceName(n)]
+		cell := fmt.Sprintf("%s: %s/%s", n, used.String(), hard.String())
+		if first, _, ok := strings.Cut(n, "."); ok && first == "limits" {
+			lim = append(lim, cell)
+		} else {
+			req = append(req, cell)
+		}
+	}
+	return []interface{}{q.Name, age(q.CreationTimestamp, now), strings.Join(req, ", "), strings.Join(lim, ", ")}
+}

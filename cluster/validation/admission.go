@@ -1,0 +1,115 @@
+package validation
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// validateResourceQuota follows kube's ValidateResourceQuota: known scopes and
+// non-negative amounts in hard (and in status, which the controller writes).
+func validateResourceQuota(q *corev1.ResourceQuota) field.ErrorList {
+	errs := objectMeta(&q.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	spec := field.NewPath("spec")
+	errs = append(errs, quantities(q.Spec.Hard, spec.Child("hard"))...)
+	errs = append(errs, quantities(q.Status.Hard, field.NewPath("status", "hard"))...)
+	errs = append(errs, quantities(q.Status.Used, field.NewPath("status", "used"))...)
+	known := []string{string(corev1.ResourceQuotaScopeTerminating), string(corev1.ResourceQuotaScopeNotTerminating),
+		string(corev1.ResourceQuotaScopeBestEffort), string(corev1.ResourceQuotaScopeNotBestEffort),
+		string(corev1.ResourceQuotaScopePriorityClass), string(corev1.ResourceQuotaScopeCrossNamespacePodAffinity)}
+	for i, s := range q.Spec.Scopes {
+		if !contains(known, string(s)) {
+			errs = append(errs, field.NotSupported(spec.Child("scopes").Index(i), s, known))
+		}
+	}
+	return errs
+}
+
+func quantities(list corev1.ResourceList, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for name, q := range list {
+		p := path.Key(string(name))
+		if name == "" {
+			errs = append(errs, field.Required(p, ""))
+		}
+		if q.Sign() < 0 {
+			errs = append(errs, field.Invalid(p, q.String(), "must be greater than or equal to 0"))
+		}
+	}
+	return errs
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// validateLimitRange follows kube's ValidateLimitRange: each item's type, no defaults on
+// a Pod item, and min <= defaultRequest <= default <= max with kube's messages.
+func validateLimitRange(lr *corev1.LimitRange) field.ErrorList {
+	errs := objectMeta(&lr.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	for i := range lr.Spec.Limits {
+		errs = append(errs, limitRangeItem(&lr.Spec.Limits[i], field.NewPath("spec", "limits").Index(i))...)
+	}
+	return errs
+}
+
+func limitRangeItem(it *corev1.LimitRangeItem, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	types := []string{string(corev1.LimitTypePod), string(corev1.LimitTypeContainer), string(corev1.LimitTypePersistentVolumeClaim)}
+	if !contains(types, string(it.Type)) {
+		errs = append(errs, field.NotSupported(p.Child("type"), it.Type, types))
+	}
+	if it.Type == corev1.LimitTypePod {
+		if len(it.Default) > 0 {
+			errs = append(errs, field.Forbidden(p.Child("default"), "may not be specified when `type` is 'Pod'"))
+		}
+		if len(it.DefaultRequest) > 0 {
+			errs = append(errs, field.Forbidden(p.Child("defaultRequest"), "may not be specified when `type` is 'Pod'"))
+		}
+	}
+	for _, l := range []struct {
+		list corev1.ResourceList
+		name string
+	}{{it.Max, "max"}, {it.Min, "min"}, {it.Default, "default"}, {it.DefaultRequest, "defaultRequest"}, {it.MaxLimitRequestRatio, "maxLimitRequestRatio"}} {
+		errs = append(errs, quantities(l.list, p.Child(l.name))...)
+	}
+	for k, q := range it.Min {
+		if mx, ok := it.Max[k]; ok && q.Cmp(mx) > 0 {
+			errs = append(errs, field.Invalid(p.Child("min").Key(string(k)), q.String(), fmt.Sprintf("min value %s is greater than max value %s", q.String(), mx.String())))
+		}
+	}
+	errs = append(errs, between(it.DefaultRequest, it, p.Child("defaultRequest"), "default request")...)
+	errs = append(errs, between(it.Default, it, p.Child("default"), "default")...)
+	for k, q := range it.DefaultRequest {
+		if d, ok := it.Default[k]; ok && q.Cmp(d) > 0 {
+			errs = append(errs, field.Invalid(p.Child("defaultRequest").Key(string(k)), q.String(), "default request value must be less than or equal to default limit value"))
+		}
+	}
+	for k, q := range it.MaxLimitRequestRatio {
+		if q.Cmp(resource.MustParse("1")) < 0 {
+			errs = append(errs, field.Invalid(p.Child("maxLimitRequestRatio").Key(string(k)), q.String(), fmt.Sprintf("ratio %s is less than 1", q.String())))
+		}
+	}
+	return errs
+}
+
+func between(list corev1.ResourceList, it *corev1.LimitRangeItem, p *field.Path, what string) field.ErrorList {
+	var errs field.ErrorList
+	for k, q := range list {
+		if mn, ok := it.Min[k]; ok && q.Cmp(mn) < 0 {
+			errs = append(errs, field.Invalid(p.Key(string(k)), q.String(), what+" value must be greater than or equal to min value"))
+		}
+		if mx, ok := it.Max[k]; ok && q.Cmp(mx) > 0 {
+			errs = append(errs, field.Invalid(p.Key(string(k)), q.String(), what+" value must be less than or equal to max value"))
+		}
+	}
+	return errs
+}
