@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,28 @@ func encodeForStore(obj runtime.Object) ([]byte, error) {
 	data, err := json.Marshal(obj)
 	m.SetResourceVersion(rv)
 	return data, err
+}
+
+// withResourceVersion is what json.Marshal(obj) gives once obj's resourceVersion is
+// set, made from stored, the bytes encodeForStore gave, without encoding again:
+// ObjectMeta encodes its fields in declaration order, and resourceVersion comes right
+// after uid, which every stored object has. nil when stored does not have that shape.
+func withResourceVersion(stored []byte, m metav1.Object) []byte {
+	uid, rv := string(m.GetUID()), m.GetResourceVersion()
+	meta := bytes.Index(stored, []byte(`"metadata":{`))
+	if uid == "" || rv == "" || meta < 0 {
+		return nil
+	}
+	at := bytes.Index(stored, []byte(`"uid":"`+uid+`"`))
+	if at < meta {
+		return nil
+	}
+	at += len(`"uid":""`) + len(uid)
+	field := `,"resourceVersion":"` + rv + `"`
+	out := make([]byte, 0, len(stored)+len(field))
+	out = append(out, stored[:at]...)
+	out = append(out, field...)
+	return append(out, stored[at:]...)
 }
 
 func mustMeta(obj runtime.Object) metav1.Object {
@@ -319,7 +342,7 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 		return nil, storeErr(r, m.GetName(), err)
 	}
 	setRV(obj, rev)
-	s.events.prime(r, r.key(m.GetNamespace(), m.GetName()), rev, obj)
+	s.events.prime(r, r.key(m.GetNamespace(), m.GetName()), rev, obj, data)
 	return obj, nil
 }
 
@@ -540,7 +563,7 @@ func (s *Server) update(ctx context.Context, r *resource, ns, name, sub string, 
 		}
 		release(false)
 		setRV(next, rev)
-		s.events.prime(r, key, rev, next)
+		s.events.prime(r, key, rev, next, data)
 		return next, nil
 	}
 	return nil, conflict(r, name)

@@ -47,10 +47,15 @@ func (c *eventCache) entry(r *resource, kv store.KeyValue) (*watchcache.Object, 
 }
 
 // prime offers the object a write just stored, so neither the watch cache nor the
-// watchers decode it again. obj is shared from here on: nobody may change it.
-func (c *eventCache) prime(r *resource, key string, rev int64, obj runtime.Object) {
+// watchers decode it again, and its JSON made from the bytes stored (the answer to the
+// write, the watchers and lists send those), so nobody encodes it again either. obj is
+// shared from here on: nobody may change it.
+func (c *eventCache) prime(r *resource, key string, rev int64, obj runtime.Object, stored []byte) {
 	m := mustMeta(obj)
 	e := watchcache.NewObject(key, rev, obj, labels.Set(m.GetLabels()), r.fieldSet(obj, m))
+	if raw := withResourceVersion(stored, m); raw != nil {
+		e.SetJSON(raw)
+	}
 	c.put(key+"@"+strconv.FormatInt(rev, 10), e)
 }
 

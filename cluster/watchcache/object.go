@@ -44,3 +44,10 @@ func (o *Object) JSON() ([]byte, error) {
 	o.once.Do(func() { o.raw, o.err = json.Marshal(o.Obj) })
 	return o.raw, o.err
 }
+
+// SetJSON gives the object's JSON when the caller holds it already (a write that just
+// encoded it), so JSON need not encode it again. raw must be exactly what JSON would
+// return; once JSON has run, SetJSON does nothing.
+func (o *Object) SetJSON(raw []byte) {
+	o.once.Do(func() { o.raw = raw })
+}
