@@ -235,14 +235,17 @@ func (c *Cache) Revision() int64 {
 // WaitFor waits until the cache has loaded and applied every event up to rev, for at
 // most timeout; ErrNotReady if it has not by then.
 func (c *Cache) WaitFor(ctx context.Context, rev int64, timeout time.Duration) error {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
+	var t *time.Timer // only when it must wait: most reads need not
 	for {
 		c.mu.RLock()
 		ok, ch := c.loaded && c.rev >= rev, c.changed
 		c.mu.RUnlock()
 		if ok {
 			return nil
+		}
+		if t == nil {
+			t = time.NewTimer(timeout)
+			defer t.Stop()
 		}
 		select {
 		case <-ch:
