@@ -420,6 +420,20 @@ func portLabel(sp corev1.ServicePort) string {
 	return strconv.Itoa(int(sp.Port))
 }
 
+// Endpoint is one ready address (ip:port) serving a Service port, with its pod's name.
+type Endpoint struct{ Addr, Pod string }
+
+// ReadyEndpoints lists the ready addresses serving Service port sp, chosen as the proxy
+// chooses them (the Endpoints' port of the same name and protocol), sorted; the ingress
+// controller routes to these too.
+func ReadyEndpoints(ep *corev1.Endpoints, sp corev1.ServicePort) []Endpoint {
+	var out []Endpoint
+	for _, a := range endpointsFor(ep, sp) {
+		out = append(out, Endpoint{Addr: a.addr, Pod: a.pod})
+	}
+	return out
+}
+
 // endpointsFor lists the ready addresses serving one Service port, matched by port name
 // as kube-proxy does.
 func endpointsFor(ep *corev1.Endpoints, sp corev1.ServicePort) []endpointAddr {

@@ -21,6 +21,7 @@ type Config struct {
 	Mirrors        map[string]string
 	ServiceCIDR    string
 	NodePortAddr   string
+	IngressAddr    string // the ingress controller's HTTP proxy; "" turns it off
 	ProxyMode      string
 	PodNetwork     *net.IPNet // node i gets the i-th /24 of it
 	BridgePrefix   string
@@ -69,6 +70,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.Var(mirrorFlag(cfg.Mirrors), "registry-mirror", "HOST=URL: pull images of registry HOST from URL, e.g. docker.io=http://127.0.0.1:5000 (repeatable)")
 	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.96.0.0/16", "range Service cluster IPs come from")
 	fs.StringVar(&cfg.NodePortAddr, "nodeport-addr", "0.0.0.0", "host address NodePort Services listen on")
+	fs.StringVar(&cfg.IngressAddr, "ingress-addr", "127.0.0.1:8081", "address of the built-in ingress controller's HTTP proxy, which routes requests by the Ingresses' hosts and paths (\"\" turns it off)")
 	fs.StringVar(&cfg.ProxyMode, "proxy-mode", "iptables", "how Service traffic reaches pods: iptables (kernel NAT rules, as kube-proxy) or userspace (a Go proxy that also counts bytes)")
 	podNet := fs.String("pod-network", "10.244.0.0/16", "range pod IPs come from; node i gets its i-th /24")
 	fs.StringVar(&cfg.BridgePrefix, "bridge-prefix", "wkbr", "name prefix of the nodes' Linux bridges (node i: <prefix><i-1>)")
@@ -99,6 +101,11 @@ func parseFlags(args []string) (Config, error) {
 	}
 	if cfg.ProxyMode != "iptables" && cfg.ProxyMode != "userspace" {
 		return cfg, fmt.Errorf("--proxy-mode %q: want iptables or userspace", cfg.ProxyMode)
+	}
+	if cfg.IngressAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.IngressAddr); err != nil {
+			return cfg, fmt.Errorf("--ingress-addr %q: want host:port such as 127.0.0.1:8081", cfg.IngressAddr)
+		}
 	}
 	if cfg.Nodes < 0 || cfg.SimulatedNodes < 0 {
 		return cfg, fmt.Errorf("--nodes and --simulated-nodes must be >= 0")

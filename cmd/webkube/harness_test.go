@@ -45,16 +45,17 @@ func TestMain(m *testing.M) {
 
 // cluster is one webkube process with its own data dir, ports, pod network and bridge.
 type cluster struct {
-	t          testing.TB
-	dataDir    string
-	kubeconfig string
-	cacheDir   string
-	addr       string
-	apiAddr    string
-	args       []string
-	cmd        *exec.Cmd
-	logPath    string
-	exited     chan struct{}
+	t           testing.TB
+	dataDir     string
+	kubeconfig  string
+	cacheDir    string
+	addr        string
+	apiAddr     string
+	ingressAddr string // the ingress controller's proxy
+	args        []string
+	cmd         *exec.Cmd
+	logPath     string
+	exited      chan struct{}
 }
 
 // Each test cluster gets its own pod network and bridge names so tests never touch a
@@ -67,8 +68,8 @@ func startCluster(t testing.TB, podNet, bridgePrefix string, extra ...string) *c
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, dataDir: dataDir, kubeconfig: filepath.Join(dataDir, "kubeconfig"), cacheDir: t.TempDir(),
-		addr: freeAddr(t), apiAddr: freeAddr(t), logPath: filepath.Join(t.TempDir(), "webkube.log")}
-	c.args = []string{"--data-dir", dataDir, "--addr", c.addr, "--api-addr", c.apiAddr,
+		addr: freeAddr(t), apiAddr: freeAddr(t), ingressAddr: freeAddr(t), logPath: filepath.Join(t.TempDir(), "webkube.log")}
+	c.args = []string{"--data-dir", dataDir, "--addr", c.addr, "--api-addr", c.apiAddr, "--ingress-addr", c.ingressAddr,
 		"--pod-network", podNet, "--bridge-prefix", bridgePrefix, "--log-level", "debug", "--nodeport-addr", "127.0.0.1"}
 	if !strings.Contains(strings.Join(extra, " "), "--service-cidr") {
 		// Its own service range too (so its DNS address differs from a running webkube's):

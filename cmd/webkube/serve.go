@@ -28,6 +28,7 @@ import (
 	"webkube/cluster/controllers/serviceaccount"
 	"webkube/cluster/controllers/volume"
 	"webkube/cluster/dns"
+	"webkube/cluster/ingress"
 	"webkube/cluster/scheduler"
 	"webkube/cluster/serviceproxy"
 	"webkube/cluster/stepper"
@@ -242,7 +243,16 @@ func (m *Main) startControlPlane(ctx context.Context, shared informers.SharedInf
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range []interface{ Start(context.Context) error }{sched, mgr, eps, sa, vol} {
+	starters := []interface{ Start(context.Context) error }{sched, mgr, eps, sa, vol}
+	if m.Config.IngressAddr != "" {
+		ing, err := ingress.New(ingress.Config{Client: m.clients.For(ingress.Component), Informers: shared, Addr: m.Config.IngressAddr,
+			Gate: gate, Clock: clk, Logger: m.Logger})
+		if err != nil {
+			return nil, err
+		}
+		starters = append(starters, ing)
+	}
+	for _, c := range starters {
 		if err := c.Start(ctx); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,105 @@
+package ingress
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"webkube/cluster/serviceproxy"
+)
+
+// ServeHTTP routes one request: 404 when no rule of any Ingress of ours matches, 503 when
+// the backend Service has no ready endpoint, else it is proxied to one (round robin).
+func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := strings.ToLower(r.Host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ings, err := c.ingresses.List(labels.Everything())
+	if err != nil {
+		http.Error(w, "webkube ingress: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	var mine []*networkingv1.Ingress
+	for _, ing := range ings {
+		if c.ours(ing) {
+			mine = append(mine, ing)
+		}
+	}
+	rt := pick(mine, host, r.URL.Path)
+	if rt == nil {
+		http.Error(w, fmt.Sprintf("webkube ingress: no Ingress rule matches host %q and path %q (404)", host, r.URL.Path), http.StatusNotFound)
+		return
+	}
+	ep, err := c.endpointFor(rt)
+	if err != nil {
+		http.Error(w, "webkube ingress: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	c.cfg.Logger.Debug("routing", "host", host, "path", r.URL.Path, "ingress", rt.ingress.Namespace+"/"+rt.ingress.Name, "to", ep.Addr, "pod", ep.Pod)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", ep.Addr
+			pr.Out.Host = pr.In.Host // the backend sees the host the client asked for
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			http.Error(w, fmt.Sprintf("webkube ingress: pod %s at %s did not answer: %v", ep.Pod, ep.Addr, err), http.StatusBadGateway)
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// endpointFor picks a ready endpoint of the route's backend Service port, or says why
+// there is none.
+func (c *Controller) endpointFor(rt *route) (serviceproxy.Endpoint, error) {
+	b, ns := rt.backend, rt.ingress.Namespace
+	if b.Service == nil {
+		return serviceproxy.Endpoint{}, fmt.Errorf("Ingress %s/%s: only Service backends are served", ns, rt.ingress.Name)
+	}
+	name := b.Service.Name
+	svc, err := c.services.Services(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return serviceproxy.Endpoint{}, fmt.Errorf("Service %s/%s of Ingress %s does not exist", ns, name, rt.ingress.Name)
+	}
+	if err != nil {
+		return serviceproxy.Endpoint{}, err
+	}
+	sp, ok := servicePort(svc, b.Service.Port)
+	if !ok {
+		return serviceproxy.Endpoint{}, fmt.Errorf("Service %s/%s has no port %s", ns, name, portString(b.Service.Port))
+	}
+	eps, err := c.endpoints.Endpoints(ns).Get(name)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return serviceproxy.Endpoint{}, err
+	}
+	ready := serviceproxy.ReadyEndpoints(eps, sp)
+	if len(ready) == 0 {
+		return serviceproxy.Endpoint{}, fmt.Errorf("Service %s/%s has no ready endpoint for port %s (no ready pod matches its selector)",
+			ns, name, portString(b.Service.Port))
+	}
+	return ready[int(c.next.Add(1)-1)%len(ready)], nil
+}
+
+func servicePort(svc *corev1.Service, p networkingv1.ServiceBackendPort) (corev1.ServicePort, bool) {
+	for _, sp := range svc.Spec.Ports {
+		if (p.Name != "" && sp.Name == p.Name) || (p.Name == "" && sp.Port == p.Number) {
+			return sp, true
+		}
+	}
+	return corev1.ServicePort{}, false
+}
+
+func portString(p networkingv1.ServiceBackendPort) string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return fmt.Sprint(p.Number)
+}
