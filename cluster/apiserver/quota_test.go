@@ -153,3 +153,24 @@ func TestQuotaConcurrentCreates(t *testing.T) {
 		t.Fatalf("%d creates at once under pods=3: %d passed, %d pods stored", n, created, len(pods.Items))
 	}
 }
+
+// The editor's example: its LimitRange gives pods that state nothing the requests its
+// quota needs, and the quota counts pods, their requests and Deployments.
+func TestQuotaExampleWithLimitRange(t *testing.T) {
+	srv := apiservertest.Start(t)
+	startQuotaController(t, srv.Clientset())
+	k := newKubectl(t, srv)
+	k.ok(args("apply -f ../../../web/examples/quota-limits.yml"), "resourcequota/small created", "limitrange/defaults created")
+	eventually.That(t, 10*time.Second, "the quota's status is counted", func() (bool, string) {
+		out, _ := k.run(args("get quota small")...)
+		return strings.Contains(out, "pods: 0/2"), out
+	})
+	k.ok(args("run a --image=busybox"), "pod/a created")
+	k.ok(args("run b --image=busybox"), "pod/b created")
+	k.ok(args("get quota small"), "count/deployments.apps: 0/2, pods: 2/2, requests.cpu: 200m/1, requests.memory: 128Mi/512Mi")
+	k.fail(args("run c --image=busybox"), `pods "c" is forbidden: exceeded quota: small, requested: pods=1, used: pods=2, limited: pods=2`)
+	k.ok(args("create deployment d1 --image=busybox --replicas=0"), "deployment.apps/d1 created")
+	k.ok(args("create deployment d2 --image=busybox --replicas=0"), "deployment.apps/d2 created")
+	k.fail(args("create deployment d3 --image=busybox --replicas=0"),
+		`deployments.apps "d3" is forbidden: exceeded quota: small, requested: count/deployments.apps=1, used: count/deployments.apps=2, limited: count/deployments.apps=2`)
+}

@@ -62,9 +62,15 @@ func (s *Server) defaultClassName(ctx context.Context) (string, error) {
 func (s *Server) admit(ctx context.Context, obj any) error {
 	switch o := obj.(type) {
 	case *corev1.Pod:
+		if err := s.admitLimitRanges(ctx, o); err != nil {
+			return err
+		}
 		return s.admitPodServiceAccount(ctx, o)
 	case *corev1.PersistentVolumeClaim:
 		addFinalizer(&o.ObjectMeta, pvcProtectionFinalizer)
+		if err := s.admitLimitRanges(ctx, o); err != nil {
+			return err
+		}
 		return s.defaultStorageClass(ctx, o)
 	case *corev1.PersistentVolume:
 		addFinalizer(&o.ObjectMeta, pvProtectionFinalizer)

@@ -51,4 +51,5 @@ var index = []struct{ id, title string }{
 	{"serviceaccount-pod", "ServiceAccount (in-cluster client)"},
 	{"web-statefulset", "StatefulSet (headless Service, a claim per pod)"},
 	{"agent-daemonset", "DaemonSet (a pod per node)"},
+	{"quota-limits", "ResourceQuota and LimitRange"},
 }
