@@ -22,6 +22,7 @@ type client struct {
 	topics map[string]bool
 	once   sync.Once
 	gone   chan struct{}
+	pods   pager // an overview tab's page of pods
 }
 
 const clientBuffer = 1024
@@ -90,6 +91,26 @@ func (h *hub) publishLang(topic string, build func(lang string) []byte) {
 		default:
 			c.drop()
 		}
+	}
+}
+
+// each calls fn for every client subscribed to topic (fn must not block: use queue).
+func (h *hub) each(topic string, fn func(c *client)) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.clients {
+		if c.topics[topic] {
+			fn(c)
+		}
+	}
+}
+
+// queue is publish for one client.
+func (c *client) queue(m []byte) {
+	select {
+	case c.send <- m:
+	default:
+		c.drop()
 	}
 }
 

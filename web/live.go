@@ -203,9 +203,7 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 		ns = p.Namespace
 		derived = der.Pod(ch.typ, old, p)
 		rows = func() {
-			d.upsertOrRemove(ch.typ, "pod", p.Namespace, p.Name, "tbody-pods", func() templ.Component {
-				return templates.PodRowView(templates.PodRowOf(p, d.now()))
-			}, ts)
+			d.podRowChanged(ch.typ, p, ts)
 			// A node's pod count changes when pods are bound to it or leave it.
 			for _, n := range nodesTouched(old, p) {
 				if node, err := d.l.nodes.Get(n); err == nil {
@@ -510,11 +508,10 @@ func (d *Dashboard) stepBody(c echo.Context) error {
 func (d *Dashboard) overview() templates.Overview {
 	now := d.now()
 	var o templates.Overview
+	o.PodPage = d.podPage(podView{})
 	pods, _ := d.l.pods.List(everything)
-	sortByName(pods, func(p *corev1.Pod) string { return p.Namespace + "/" + p.Name })
 	perNode := map[string]int{}
 	for _, p := range pods {
-		o.Pods = append(o.Pods, templates.PodRowOf(p, now))
 		perNode[p.Spec.NodeName]++
 	}
 	nodes, _ := d.l.nodes.List(everything)
@@ -563,7 +560,8 @@ func (d *Dashboard) live(c echo.Context) error {
 		return nil // Accept already wrote the error
 	}
 	defer conn.CloseNow()
-	ctx := conn.CloseRead(c.Request().Context())
+	ctx, cancel := context.WithCancel(c.Request().Context())
+	defer cancel()
 	topics := []string{topicSteps}
 	page := c.QueryParam("page")
 	obj := c.QueryParam("obj")
@@ -581,18 +579,21 @@ func (d *Dashboard) live(c echo.Context) error {
 	lang := cl.lang
 	d.hub.add(cl)
 	defer d.hub.remove(cl)
+	go d.readViews(ctx, cancel, conn, cl)
 	// Snapshot after subscribing: anything that changes meanwhile arrives after it.
 	var snap [][]byte
 	if page == "overview" {
 		o := d.overview()
 		snap = append(snap,
 			encode(msg{T: "set", ID: "tbody-nodes", HTML: htmlIn(lang, templates.NodeRows(o.Nodes))}),
-			encode(msg{T: "set", ID: "tbody-pods", HTML: htmlIn(lang, templates.PodRows(o.Pods))}),
 			encode(msg{T: "set", ID: "tbody-replicasets", HTML: htmlIn(lang, templates.RSRows(o.ReplicaSets))}),
 			encode(msg{T: "set", ID: "tbody-deployments", HTML: htmlIn(lang, templates.DeployRows(o.Deployments))}),
 			encode(msg{T: "set", ID: "tbody-services", HTML: htmlIn(lang, templates.SvcRows(o.Services))}),
 			encode(msg{T: "set", ID: "tbody-jobs", HTML: htmlIn(lang, templates.JobRows(o.Jobs))}),
 			encode(msg{T: "set", ID: "tbody-cronjobs", HTML: htmlIn(lang, templates.CronJobRows(o.CronJobs))}))
+		cl.pods.render.Lock()
+		snap = append(snap, d.pageMsgs(cl, lang, true)...)
+		cl.pods.render.Unlock()
 	}
 	if obj != "" {
 		parts := strings.SplitN(obj, "/", 3)

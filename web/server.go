@@ -183,6 +183,7 @@ func (d *Dashboard) Start(ctx context.Context) error {
 	d.factory.Start(ctx.Done())
 	go d.dispatch(ctx)
 	go d.trafficLoop(ctx)
+	go d.pagerLoop(ctx)
 	go d.lessonLoop(ctx)
 	if err := d.waitForCaches(ctx); err != nil {
 		return err

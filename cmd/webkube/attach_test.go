@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -129,6 +130,133 @@ func TestDashboardAttached(t *testing.T) {
 		t.Errorf("restart counts app, side = %q, want 1 0", rc)
 	}
 	c.mustKubectl("delete", "pod", "ticker", "--wait=true")
+}
+
+// TestDashboardAttachedScale attaches to a cluster of 50 simulated nodes and 2,000 pods:
+// the overview shows one page of pods (the server pages and filters, so the page's HTML,
+// its websocket snapshot and its DOM stay bounded), the diagram groups the nodes beyond
+// what fits into one box counting their pods, and the page loads and goes live within a
+// few seconds. The figures are logged.
+func TestDashboardAttachedScale(t *testing.T) {
+	c := startCluster(t, "10.226.0.0/16", "wksc", "--nodes", "0", "--simulated-nodes", "50")
+	var docs []string
+	for i := 0; i < 20; i++ {
+		docs = append(docs, fmt.Sprintf(`apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: scale-%d
+spec:
+  replicas: 100
+  selector: {matchLabels: {app: scale-%d}}
+  template:
+    metadata: {labels: {app: scale-%d}}
+    spec:
+      containers: [{name: app, image: busybox}]
+`, i, i, i))
+	}
+	c.apply(strings.Join(docs, "---\n"))
+	start := time.Now()
+	c.eventually(5*time.Minute, "2,000 pods Running", func() (bool, string) {
+		out, _ := c.kubectl("get", "pods", "--no-headers", "--field-selector", "status.phase=Running", "-o", "name")
+		n := len(strings.Fields(out))
+		return n >= 2000, fmt.Sprint(n, " Running")
+	})
+	t.Logf("2,000 pods Running on 50 simulated nodes in %v", time.Since(start).Round(time.Second))
+
+	a := runAttached(t, c.kubeconfig)
+	res, err := http.Get("http://" + a.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	ctx := dashBrowser(t)
+	dashRun(t, ctx, "browser started", 60*time.Second, chromedp.Navigate("about:blank")) // not the page's time
+	start = time.Now()
+	dashRun(t, ctx, "overview", 60*time.Second, chromedp.Navigate("http://"+a.addr+"/"), chromedp.WaitVisible(chromedp.CSS(`#tbody-pods`)))
+	loaded := time.Since(start)
+	dashWaitJS(t, ctx, "live", `!!(window.wk && window.wk.ready)`, 60*time.Second)
+	live := time.Since(start)
+	dashWaitJS(t, ctx, "diagram drawn", `document.querySelectorAll('#animator rect.dg-node').length > 0`, 10*time.Second)
+	rows := dashEval(t, ctx, `String(document.querySelectorAll('[data-testid=pod-row]').length)`)
+	pager := dashEval(t, ctx, `(() => { const p = document.querySelector('[data-testid=pod-pager]'); return p ? p.dataset.total + ' ' + p.dataset.matched + ' ' + p.textContent.trim() : 'none' })()`)
+	nodes := dashEval(t, ctx, `String(document.querySelectorAll('[data-testid=node-row]').length)`)
+	boxes := dashEval(t, ctx, `String(document.querySelectorAll('#animator rect.dg-node').length)`)
+	group := dashEval(t, ctx, `(() => { const g = document.querySelector('#animator [data-node-group]'); return g ? g.dataset.nodeGroup + ' ' + Array.from(document.querySelectorAll('#animator .dg-nodename')).pop().textContent : 'none' })()`)
+	tokens := dashEval(t, ctx, `String(document.querySelectorAll('#animator .dg-token').length)`)
+	dom := dashEval(t, ctx, `String(document.getElementsByTagName('*').length)`)
+	snap := dashEval(t, ctx, `String(Math.round((window.wk.snapBytes || 0) / 1024))`)
+	heap := dashEval(t, ctx, `String(Math.round(performance.memory.usedJSHeapSize / 1048576))`)
+	rss := processRSSMiB(a.cmd.Process.Pid)
+	t.Logf("navigation timing (ms from start): %s", dashEval(t, ctx, `(() => { const n = performance.getEntriesByType('navigation')[0]; return ['responseStart', 'responseEnd', 'domInteractive', 'domContentLoadedEventEnd', 'loadEventEnd'].map(k => k + ' ' + Math.round(n[k])).join(', ') })()`))
+	t.Logf("attached overview with 50 nodes, 2,000 pods: HTML %d KiB, loaded %v, live %v; snapshot %s KiB; %s pod rows (pager %q), %s node rows, %s diagram node boxes (group %q), %s pod tokens; %s DOM elements; tab heap %s MiB; dashboard RSS %d MiB",
+		len(body)/1024, loaded.Round(time.Millisecond), live.Round(time.Millisecond), snap, rows, pager, nodes, boxes, group, tokens, dom, heap, rss)
+	dashShot(t, ctx, "attached-scale")
+	n := func(s string) int { v, _ := strconv.Atoi(s); return v }
+	if live > 5*time.Second {
+		t.Errorf("overview live after %v, want within 5s", live)
+	}
+	if len(body) > 512<<10 {
+		t.Errorf("overview HTML is %d KiB, want at most 512 KiB (one page of pods)", len(body)>>10)
+	}
+	if n(snap) > 512 {
+		t.Errorf("websocket snapshot %s KiB, want at most 512 KiB", snap)
+	}
+	if n(rows) != 100 || !strings.HasPrefix(pager, "2000 2000 1–100 of 2000 pods") {
+		t.Errorf("pods table: %s rows, pager %q; want one page of 100 rows of 2000", rows, pager)
+	}
+	if n(boxes) > 8 || group != "43 +43 nodes" {
+		t.Errorf("diagram: %s node boxes, group %q; want at most 8 boxes, the last grouping 43 nodes", boxes, group)
+	}
+	if n(tokens) > 600 || n(dom) > 6000 {
+		t.Errorf("page has %s pod tokens and %s elements; want at most 600 and 6000", tokens, dom)
+	}
+	if n(heap) > 100 {
+		t.Errorf("tab heap %s MiB, want at most 100", heap)
+	}
+	if rss > 512 {
+		t.Errorf("dashboard RSS %d MiB, want at most 512 MiB", rss)
+	}
+	pagerIs := func(what, want string) {
+		t.Helper()
+		dashWaitJS(t, ctx, what, fmt.Sprintf(`(() => { const p = document.querySelector('[data-testid=pod-pager]'); return !!p && p.textContent.trim() === %q })()`, want), 10*time.Second)
+	}
+	// The next page comes from the server.
+	first := dashEval(t, ctx, `document.querySelector('[data-testid=pod-row]').dataset.name`)
+	dashRun(t, ctx, "next page", 10*time.Second, chromedp.Click(chromedp.CSS(`[data-testid=pods-next]`)))
+	pagerIs("second page", "101–200 of 2000 pods")
+	if s := dashEval(t, ctx, `document.querySelector('[data-testid=pod-row]').dataset.name`); s == first || n(dashEval(t, ctx, `String(document.querySelectorAll('[data-testid=pod-row]').length)`)) != 100 {
+		t.Errorf("second page starts with %s (the first started with %s)", s, first)
+	}
+	// The filter finds pods on any page: scale-7's 100 pods.
+	t0 := time.Now()
+	dashRun(t, ctx, "filter", 10*time.Second, chromedp.SendKeys(chromedp.CSS(`#filter`), "scale-7"))
+	pagerIs("filtered", "1–100 of 100 pods matching “scale-7” (2000 in all)")
+	filtered := time.Since(t0)
+	if s := dashEval(t, ctx, `Array.from(document.querySelectorAll('[data-testid=pod-row]')).filter(r => !r.dataset.name.startsWith('scale-7-')).map(r => r.dataset.name).join(',')`); s != "" {
+		t.Errorf("filtered rows not of scale-7: %s", s)
+	}
+	t.Logf("next page and filter answered by the server; filter typed to page shown in %v", filtered.Round(time.Millisecond))
+	// A pod of the filtered page that is deleted leaves it live; its replacement joins it.
+	victim := dashEval(t, ctx, `document.querySelector('[data-testid=pod-row]').dataset.name`)
+	c.mustKubectl("delete", "pod", victim, "--wait=false")
+	dashWaitJS(t, ctx, "deleted pod leaves the page", fmt.Sprintf(`!Array.from(document.querySelectorAll('[data-testid=pod-row]')).some(r => r.dataset.name === %q && r.dataset.status !== 'Terminating')`, victim), 20*time.Second)
+	pagerIs("replacement counted", "1–100 of 100 pods matching “scale-7” (2000 in all)")
+}
+
+// processRSSMiB reads a process's resident memory from /proc.
+func processRSSMiB(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.Atoi(f[1])
+			return kb / 1024
+		}
+	}
+	return -1
 }
 
 // A read-only service account's kubeconfig (bound to the view ClusterRole) sees the pods

@@ -382,6 +382,10 @@ func (m *Main) startDashboard(ctx context.Context, d dashboardDeps) (string, err
 	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
 		e.GET(p, health)
 	}
+	// The Gate is the dashboard's one way into webkube's components other than the API:
+	// step mode holds the scheduler, controllers and kubelets before they act, and no API
+	// can ask a cluster's components to wait. Attached (webkube dashboard) there is none,
+	// and the page says step mode needs webkube's own components.
 	dashCfg := web.Config{Client: m.clients.For("dashboard"), RESTConfig: d.rest, Gate: d.gate, Decisions: d.sched, Logger: m.Logger, Clock: d.clock,
 		AllowedHosts: dashboardHosts(cfg.Addr, cfg.AllowedHosts)}
 	progress, err := lessons.OpenSQLite(ctx, filepath.Join(d.dataDir, "webkube.db"))

@@ -31,15 +31,17 @@ func jsonOf(v any) string {
 // Kubernetes ones.
 func labels(ctx context.Context) map[string]string {
 	return map[string]string{
-		"client":  i18n.T(ctx, "anim.dg_client"),
-		"ctrlmgr": i18n.T(ctx, "anim.dg_ctrlmgr"),
-		"pool":    i18n.T(ctx, "anim.dg_pool"),
-		"nonodes": i18n.T(ctx, "anim.dg_nonodes"),
-		"you":     i18n.T(ctx, "anim.dg_you"),
-		"queued":  i18n.T(ctx, "anim.dg_queued"),
-		"replay":  i18n.T(ctx, "anim.dg_replay"),
-		"steps":   i18n.T(ctx, "anim.dg_steps"),
-		"step":    i18n.T(ctx, "anim.dg_step"),
-		"next":    i18n.T(ctx, "anim.next"),
+		"client":     i18n.T(ctx, "anim.dg_client"),
+		"ctrlmgr":    i18n.T(ctx, "anim.dg_ctrlmgr"),
+		"pool":       i18n.T(ctx, "anim.dg_pool"),
+		"nonodes":    i18n.T(ctx, "anim.dg_nonodes"),
+		"group":      i18n.T(ctx, "page.group_nodes"), // "+%d nodes": diagram.js says how many
+		"grouptitle": i18n.T(ctx, "page.group_title"),
+		"you":        i18n.T(ctx, "anim.dg_you"),
+		"queued":     i18n.T(ctx, "anim.dg_queued"),
+		"replay":     i18n.T(ctx, "anim.dg_replay"),
+		"steps":      i18n.T(ctx, "anim.dg_steps"),
+		"step":       i18n.T(ctx, "anim.dg_step"),
+		"next":       i18n.T(ctx, "anim.next"),
 	}
 }

@@ -81,7 +81,8 @@
           el.replaceWith(f);
           if (m.id === "diagram" && dg) dg.mount();
         } else {
-          const box = document.getElementById(m.in);
+          // The pods table is a page the server chose: a pod not on it comes with a new page.
+          const box = m.in !== "tbody-pods" && document.getElementById(m.in);
           if (!box) return;
           box.appendChild(f);
         }
@@ -147,15 +148,23 @@
     }
   }
   let backoff = 500;
+  // The overview's pods are paged and filtered by the server (a big cluster's thousands of
+  // pods would swamp the page): the tab says which page it wants over its websocket.
+  let sock = null;
+  const podView = { t: "pods", q: "", off: 0 };
+  function sendView() {
+    if (page === "overview" && sock && sock.readyState === 1) sock.send(JSON.stringify(podView));
+  }
   function connect() {
     const q = new URLSearchParams();
     q.set("page", page || "");
     if (objEl) q.set("obj", [objEl.dataset.kind.toLowerCase(), objEl.dataset.ns || "_", objEl.dataset.name].join("/"));
     const lessonEl = $("#lesson");
     if (lessonEl) q.set("lesson", lessonEl.dataset.lesson);
-    const ws = new WebSocket(wsURL("/ws?" + q.toString()));
+    const ws = (sock = new WebSocket(wsURL("/ws?" + q.toString())));
     ws.onopen = () => {
       backoff = 500;
+      if (podView.q || podView.off) sendView(); // a reconnected tab keeps its page of pods
     };
     ws.onmessage = (ev) => {
       if (!wk.ready) wk.snapBytes = (wk.snapBytes || 0) + ev.data.length; // the snapshot's size, for tests
@@ -260,7 +269,7 @@
     // Most updates arrive with no filter typed: nothing to do.
     if (q === "" && !filtered) return;
     filtered = q !== "";
-    $$("tbody tr[data-name]").forEach((tr) => {
+    $$("tbody:not(#tbody-pods) tr[data-name]").forEach((tr) => {
       tr.hidden = q !== "" && !tr.textContent.toLowerCase().includes(q);
     });
     $$("#steps > li").forEach((li) => {
@@ -274,6 +283,12 @@
       if (slashFocus && filter.value.startsWith("/")) filter.value = filter.value.slice(1);
       slashFocus = false;
       applyFilter();
+      const q = filter.value.trim();
+      if (q !== podView.q) {
+        podView.q = q;
+        podView.off = 0;
+        sendView();
+      }
     });
 
   // ---- actions on tables and object pages ----
@@ -282,7 +297,10 @@
     if (!b || b.tagName === "INPUT") return;
     const act = b.dataset.act;
     try {
-      if (act === "delete") {
+      if (act === "pods-page") {
+        podView.off = Number(b.dataset.off) || 0;
+        sendView();
+      } else if (act === "delete") {
         const what = b.dataset.kind + " " + b.dataset.name;
         const say = b.dataset.say ? "\n" + b.dataset.say : ""; // who reacts: the GC, a controller, nobody
         if (!(await confirmDialog(t("del.confirm", what) + say))) return;
@@ -343,6 +361,11 @@
       if (t === filter) {
         filter.value = "";
         applyFilter();
+        if (podView.q) {
+          podView.q = "";
+          podView.off = 0;
+          sendView();
+        }
         filter.blur();
       }
       return;

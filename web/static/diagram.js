@@ -12,6 +12,7 @@
   const $$ = (s, r) => Array.from((r || document).querySelectorAll(s));
   const SPEEDS = { slow: 1800, normal: 900, fast: 300 };
   const W = 420;
+  const MAX_NODES = 8; // node boxes drawn; beyond, the last one groups the rest
   const CTRLS = [
     ["replicaset-controller", "ReplicaSet"],
     ["deployment-controller", "Deployment"],
@@ -107,18 +108,36 @@
     st.areas[""] = { x: 150, y: 92, w: 124, h: 44 };
     el("rect", { x: 150, y: 92, width: 124, height: 44, rx: 6, class: "dg-pool" }, g);
     text(g, 212, 132, L.pool, "dg-small");
+    // Beyond MAX_NODES the last box stands for the rest ("+42 nodes"): their kubelets'
+    // arrows end on it and their pods are counted in it, so a big cluster's diagram stays
+    // the size of a small one's.
+    const shown = nodes.length > MAX_NODES ? nodes.slice(0, MAX_NODES - 1) : nodes;
+    const rest = nodes.slice(shown.length);
     const per = Math.max(1, Math.min(4, nodes.length || 1));
-    const rows = Math.max(1, Math.ceil(nodes.length / per));
+    const rows = Math.max(1, Math.ceil((shown.length + (rest.length ? 1 : 0)) / per));
     const nw = (W - 12 - (per - 1) * 6) / per;
-    nodes.forEach((n, i) => {
+    const nodeBox = (i, n, label, attrs) => {
       const x = 6 + (i % per) * (nw + 6);
       const y = 146 + Math.floor(i / per) * 122;
-      el("rect", { x: x, y: y, width: nw, height: 116, rx: 8, class: "dg-node", "data-node": n }, g);
-      text(g, x + nw / 2, y + 13, n, "dg-small dg-nodename");
+      el("rect", Object.assign({ x: x, y: y, width: nw, height: 116, rx: 8, class: "dg-node" }, attrs), g);
+      text(g, x + nw / 2, y + 13, label, "dg-small dg-nodename");
       box(g, "kubelet/" + n, x + 5, y + 18, nw - 10, 22, "kubelet", "kubelet");
       box(g, "containerd/" + n, x + 5, y + 44, nw - 10, 22, "containerd", "ctrd");
       st.areas[n] = { x: x + 4, y: y + 70, w: nw - 8, h: 44 };
-    });
+    };
+    shown.forEach((n, i) => nodeBox(i, n, n, { "data-node": n }));
+    if (rest.length) {
+      const id = "+" + rest.length;
+      nodeBox(shown.length, id, (L.group || "+%d nodes").replace("%d", rest.length), { "data-node-group": rest.length, "data-testid": "node-group" });
+      const r = $('[data-node-group]', g);
+      const tt = el("title", {}, r);
+      tt.textContent = (L.grouptitle || "%d more nodes").replace("%d", rest.length) + ": " + rest.join(", ");
+      for (const n of rest) {
+        st.areas[n] = st.areas[id];
+        st.boxes["kubelet/" + n] = st.boxes["kubelet/" + id];
+        st.boxes["containerd/" + n] = st.boxes["containerd/" + id];
+      }
+    }
     if (!nodes.length) text(g, W / 2, 166, L.nonodes, "dg-small");
     const H = 146 + rows * 122 + 2;
     svg.setAttribute("viewBox", "0 0 " + W + " " + H);
@@ -136,22 +155,17 @@
     let t = st.tokens.get(key);
     if (phase === "Gone") {
       if (t) {
-        t.g.classList.add("leaving");
         st.tokens.delete(key);
-        setTimeout(() => t.g.remove(), 600);
+        const g = t.g;
+        if (g) g.classList.add("leaving");
+        if (g) setTimeout(() => g.remove(), 600);
         if (!quiet) soon(layoutTokens);
       }
       return;
     }
     if (!t) {
-      const g = el("g", { class: "dg-token", "data-pod": key }, st.tokenLayer);
-      el("circle", { r: 5.5 }, g);
-      const tt = el("title", {}, g);
-      tt.textContent = key;
-      // Appear at the API server: that is where every pod is first written.
-      const a = st.boxes.apiserver;
-      g.style.transform = "translate(" + (a.x + a.w / 2) + "px," + (a.y + a.h / 2) + "px)";
-      t = { g: g, node: "", phase: "" };
+      t = { key: key, g: null, node: "", phase: "" };
+      if (!quiet) tokenEl(t); // it appears at the API server and moves to its place
       st.tokens.set(key, t);
     }
     let moved = t.phase === "";
@@ -161,29 +175,49 @@
     }
     if (phase && phase !== t.phase) {
       t.phase = phase;
-      t.g.setAttribute("data-phase", phase);
+      if (t.g) t.g.setAttribute("data-phase", phase);
     }
     // Only a pod that appeared or changed place moves the grid; a colour change does not.
     if (!quiet && moved) soon(layoutTokens);
   }
+  // A token's element; only the tokens that fit in their area have one, so thousands of
+  // pods cost the page a few hundred elements.
+  function tokenEl(t) {
+    const g = (t.g = el("g", { class: "dg-token", "data-pod": t.key }, st.tokenLayer));
+    el("circle", { r: 5.5 }, g);
+    const tt = el("title", {}, g);
+    tt.textContent = t.key;
+    if (t.phase) g.setAttribute("data-phase", t.phase);
+    // Appear at the API server: that is where every pod is first written.
+    const a = st.boxes.apiserver;
+    g.style.transform = "translate(" + (a.x + a.w / 2) + "px," + (a.y + a.h / 2) + "px)";
+    t.at = "";
+  }
   // Tokens sit in their node's area (or the API server's pool) in a grid; beyond what
-  // fits, a "+N" says how many more.
+  // fits, a "+N" says how many more. Grouped nodes share one area.
   function layoutTokens() {
-    const by = {};
-    for (const [, t] of st.tokens) (by[t.node] = by[t.node] || []).push(t);
+    const by = new Map();
+    for (const [, t] of st.tokens) {
+      const a = st.areas[t.node] || st.areas[""];
+      if (!by.has(a)) by.set(a, []);
+      by.get(a).push(t);
+    }
     $$(".dg-more", st.tokenLayer).forEach((e) => e.remove());
-    for (const area in by) {
-      const a = st.areas[area] || st.areas[""];
+    for (const [a, ts] of by) {
       const cols = Math.max(1, Math.floor((a.w - 4) / 13));
       const fit = cols * Math.max(1, Math.floor((a.h - 4) / 13));
-      by[area].forEach((t, i) => {
+      ts.forEach((t, i) => {
+        if (i >= fit) {
+          if (t.g) t.g.remove();
+          t.g = null;
+          return;
+        }
+        if (!t.g) tokenEl(t);
         // Write only what changed: a style write restyles the token (and restarts its move).
-        const show = i < fit ? "" : "none";
-        if (t.show !== show) t.g.style.display = t.show = show;
         const at = "translate(" + (a.x + 8 + (i % cols) * 13) + "px," + (a.y + 8 + Math.floor(i / cols) * 13) + "px)";
         if (t.at !== at) t.g.style.transform = t.at = at;
       });
-      if (by[area].length > fit) text(st.tokenLayer, a.x + a.w - 4, a.y + a.h - 3, "+" + (by[area].length - fit), "dg-small dg-more").setAttribute("text-anchor", "end");
+      if (ts.length > fit) text(st.tokenLayer, a.x + a.w - 4, a.y + a.h - 3, "+" + (ts.length - fit), "dg-small dg-more").setAttribute("text-anchor", "end");
     }
   }
 

@@ -89,12 +89,47 @@ type SvcRow struct {
 // Overview is the cluster overview.
 type Overview struct {
 	Nodes       []NodeRow
-	Pods        []PodRow
+	PodPage     PodPage
 	ReplicaSets []RSRow
 	Deployments []DeployRow
 	Services    []SvcRow
 	Jobs        []JobRow
 	CronJobs    []CronJobRow
+}
+
+// PodPageSize is how many pod rows the overview shows at once: a cluster of thousands of
+// pods costs the page, its HTML and its websocket no more than this many rows.
+const PodPageSize = 100
+
+// PodPage is one page of the overview's pods: rows Off.. of the Matched pods whose row
+// contains Q (all Total pods when Q is empty), in namespace/name order.
+type PodPage struct {
+	Rows                []PodRow
+	Off, Matched, Total int
+	Q                   string
+}
+
+// First and Last number the page's rows from 1, as "1–100 of 2000" says them.
+func (p PodPage) First() int {
+	if len(p.Rows) == 0 {
+		return 0
+	}
+	return p.Off + 1
+}
+
+func (p PodPage) Last() int { return p.Off + len(p.Rows) }
+
+// Matches says whether the pod's row shows q (lower case): its namespace, name, status,
+// node, IP, owner or a label, as the filter box matches the other tables' text.
+func (r PodRow) Matches(q string) bool {
+	if q == "" {
+		return true
+	}
+	s := strings.ToLower(strings.Join([]string{r.Namespace, r.Name, r.Status, r.Ready, r.Node, r.IP, r.Owner}, " "))
+	for _, l := range r.Labels {
+		s += " " + strings.ToLower(l.Key+"="+l.Value)
+	}
+	return strings.Contains(s, q)
 }
 
 // RowID names the DOM element of an object's row, so live updates can find it.
