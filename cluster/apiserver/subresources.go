@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -200,47 +201,62 @@ func setPodCondition(pod *corev1.Pod, c corev1.PodCondition) {
 	pod.Status.Conditions = append(pod.Status.Conditions, c)
 }
 
-// --- pods/log and pods/exec ---
+// --- pods/log, pods/exec and pods/portforward ---
 
 // serveProxy forwards logs and exec to the kubelet of the pod's node, as
 // kube-apiserver does: over TLS, verifying the kubelet's certificate and presenting the
 // API server's client certificate (the kubelet answers nobody else).
 // httputil.ReverseProxy passes the websocket upgrade of exec through.
 func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, t target, kubeletPath string) error {
-	obj, _, err := s.getObject(r.Context(), t.res, t.namespace, t.name)
+	pod, node, backend, err := s.podKubelet(r.Context(), t)
 	if err != nil {
 		return err
 	}
-	pod := obj.(*corev1.Pod)
 	container, err := podContainer(pod, r.URL.Query().Get("container"))
 	if err != nil {
 		return err
 	}
-	if pod.Spec.NodeName == "" {
-		return badRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
+	s.proxyToKubelet(w, r, node, backend, "/"+kubeletPath+"/"+pod.Namespace+"/"+pod.Name+"/"+container)
+	return nil
+}
+
+// podKubelet finds the pod and the kubelet of its node.
+func (s *Server) podKubelet(ctx context.Context, t target) (*corev1.Pod, *corev1.Node, *url.URL, error) {
+	obj, _, err := s.getObject(ctx, t.res, t.namespace, t.name)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	nodeObj, _, err := s.getObject(r.Context(), resourceFor(coreGR("nodes")), "", pod.Spec.NodeName)
+	pod := obj.(*corev1.Pod)
+	if pod.Spec.NodeName == "" {
+		return nil, nil, nil, badRequest(fmt.Sprintf("pod %s does not have a host assigned", pod.Name))
+	}
+	nodeObj, _, err := s.getObject(ctx, resourceFor(coreGR("nodes")), "", pod.Spec.NodeName)
 	if apierrors.IsNotFound(err) {
-		return badRequest(fmt.Sprintf("node %q of pod %s does not exist", pod.Spec.NodeName, pod.Name))
+		return nil, nil, nil, badRequest(fmt.Sprintf("node %q of pod %s does not exist", pod.Spec.NodeName, pod.Name))
 	}
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	node := nodeObj.(*corev1.Node)
 	hostPort := kubeletEndpoint(node)
 	if hostPort == "" {
-		return badRequest(fmt.Sprintf("node %q has no kubelet endpoint (InternalIP and kubelet port); its kubelet does not serve logs and exec", node.Name))
+		return nil, nil, nil, badRequest(fmt.Sprintf("node %q has no kubelet endpoint (InternalIP and kubelet port); its kubelet does not serve logs and exec", node.Name))
 	}
 	if s.kubelets == nil {
-		return errNoKubeletClient
+		return nil, nil, nil, errNoKubeletClient
 	}
 	backend := &url.URL{Scheme: "https", Host: hostPort}
+	return pod, node, backend, nil
+}
+
+// proxyToKubelet passes the request on to path on the kubelet, upgrades included.
+func (s *Server) proxyToKubelet(w http.ResponseWriter, r *http.Request, node *corev1.Node, backend *url.URL, path string) {
 	proxy := &httputil.ReverseProxy{
 		Transport: s.kubelets,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = backend.Scheme
 			pr.Out.URL.Host = backend.Host
-			pr.Out.URL.Path = "/" + kubeletPath + "/" + pod.Namespace + "/" + pod.Name + "/" + container
+			pr.Out.URL.Path = path
 			pr.Out.URL.RawPath = ""
 			pr.Out.URL.RawQuery = r.URL.RawQuery
 			pr.Out.Host = backend.Host
@@ -248,13 +264,12 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, t target, ku
 		},
 		FlushInterval: -1, // stream followed logs line by line
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
-			s.log.Warn("proxy to kubelet failed", "node", node.Name, "path", kubeletPath, "err", err)
+			s.log.Warn("proxy to kubelet failed", "node", node.Name, "path", path, "err", err)
 			s.writeError(w, req, apierrors.NewServiceUnavailable(
 				fmt.Sprintf("the kubelet on node %q at %s is not reachable", node.Name, backend.Host)))
 		},
 	}
 	proxy.ServeHTTP(w, r)
-	return nil
 }
 
 var errNoKubeletClient = apierrors.NewServiceUnavailable("the API server has no kubelet client certificate; it does not reach kubelets without one")

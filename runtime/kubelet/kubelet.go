@@ -169,6 +169,7 @@ func (k *Kubelet) Start(ctx context.Context) error {
 		go func() { <-ctx.Done(); stop() }()
 	}
 	srv, err := kubeletserver.New(kubeletserver.Config{Lookup: kubeletserver.LookupFunc(k.lookup), Runtime: k.cfg.Runtime, Logger: k.log, Stats: k,
+		Dialer:      podDialer{k},
 		Certificate: k.cfg.ServerCert, ClientCAs: k.cfg.ClientCAs})
 	if err != nil {
 		return err
@@ -289,6 +290,32 @@ func (k *Kubelet) lookup(ctx context.Context, namespace, name, container string)
 		return "", apierrors.NewBadRequest(fmt.Sprintf("container %q in pod %q is waiting to start: ContainerCreating", container, name))
 	}
 	return best.ID, nil
+}
+
+// podDialer reaches a pod's port for port-forward, from inside the pod's network
+// namespace (cni.Dial).
+type podDialer struct{ k *Kubelet }
+
+func (d podDialer) DialPod(ctx context.Context, namespace, name string, port int32) (net.Conn, error) {
+	pod, err := d.k.pods.Pods(namespace).Get(name)
+	if err != nil {
+		return nil, apierrors.NewNotFound(corev1.Resource("pods"), name)
+	}
+	// The network's record on disk, not the pod worker's state, which only its worker reads.
+	nws, err := d.k.cfg.Network.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nsPath := ""
+	for _, nw := range nws {
+		if nw.PodUID == string(pod.UID) {
+			nsPath = nw.NetnsPath
+		}
+	}
+	if nsPath == "" {
+		return nil, fmt.Errorf("pod %s/%s has no network yet", namespace, name)
+	}
+	return cni.Dial(ctx, nsPath, port)
 }
 
 var everything = labels.Everything()

@@ -1,9 +1,10 @@
 // Package kubeletserver is the kubelet's own HTTP API for what the API server proxies to a
-// node: container logs and exec.
+// node: container logs, exec and port-forward.
 //
 //	GET /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&timestamps&previous&sinceSeconds&sinceTime&limitBytes
 //	GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty   (websocket v5.channel.k8s.io)
 //	GET /stats/summary   (the node's and its running containers' CPU and memory, read by the metrics API)
+//	POST /portForward/{namespace}/{pod}   (SPDY/3.1, portforward.k8s.io)
 //
 // The kubelet tells it which containerd container a pod's container is (Lookup); the
 // containers.Runtime reads logs and runs the exec. It serves TLS on loopback and answers
@@ -62,6 +63,8 @@ type Stats interface {
 type Config struct {
 	Lookup  Lookup
 	Runtime Runtime
+	// Dialer reaches pods' ports for port-forward; without it port-forward is refused.
+	Dialer PodDialer
 	// Certificate is this kubelet's serving certificate; ClientCAs the CA that issues the
 	// API server's client certificate. Both are required: no one else is answered.
 	Certificate tls.Certificate
@@ -104,6 +107,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Stats != nil {
 		s.mux.HandleFunc("GET /stats/summary", s.summary)
 	}
+	s.mux.HandleFunc("GET /portForward/{namespace}/{pod}", s.portForward)
+	s.mux.HandleFunc("POST /portForward/{namespace}/{pod}", s.portForward)
 	return s, nil
 }
 
