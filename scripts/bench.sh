@@ -108,6 +108,35 @@ for p in "${plan[@]}"; do
   fi
   echo "   took $(( $(date +%s) - t0 ))s" | tee -a "$REPORT"
 done
+
+# Issue 16's create CPU against the tree before the watch cache, measured in this run:
+# both test binaries alternate, five rounds, their lines labelled apiserver@pre-cache and
+# apiserver@this. Skipped (said so) when the commit is not in this clone (a shallow CI
+# checkout) or its tree no longer builds.
+PRE_CACHE=57b7ca2^
+if [ -z "${BENCH_PKGS:-}" ] || [[ ./cluster/apiserver =~ $BENCH_PKGS ]]; then
+  echo "== create CPU against $PRE_CACHE (same run, alternating)" | tee -a "$REPORT"
+  src=$OUT/pre-cache-src
+  rm -rf "$src" && mkdir -p "$src"
+  if git rev-parse -q --verify "$PRE_CACHE^{commit}" >/dev/null &&
+    git archive "$PRE_CACHE" | tar -x -C "$src" &&
+    (cd "$src" && "$GO" test -c -o "$OUT/bin/pre-cache.test" ./cluster/apiserver) >>"$ERR" 2>&1 &&
+    "$GO" test -c -o "$OUT/bin/this.test" ./cluster/apiserver >>"$ERR" 2>&1; then
+    for round in 1 2 3 4 5; do
+      for side in pre-cache this; do
+        dir=./cluster/apiserver
+        [ "$side" = pre-cache ] && dir=$src/cluster/apiserver
+        echo "pkg: webkube/cluster/apiserver@$side" >>"$RAW"
+        (cd "$dir" && "$OUT/bin/$side.test" -test.run '^$' -test.bench '^BenchmarkPodCreate/clients=(1|8)$' \
+          -test.benchtime 0.5s 2>>"$ERR") | grep -E '^Benchmark' | tee -a "$RAW" | sed "s/^/   $side /" ||
+          echo "   $side round $round FAILED (see $ERR)" | tee -a "$REPORT"
+      done
+    done
+  else
+    echo "   no baseline: $PRE_CACHE is not in this clone or does not build (see $ERR)" | tee -a "$REPORT"
+  fi
+  rm -rf "$src"
+fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); total $(( $(date +%s) - start ))s" | tee -a "$REPORT"
 rm -rf "$OUT/bin"
 
@@ -174,6 +203,10 @@ targets=$(cat <<'EOF'
 16|cluster/store|BenchmarkStoreSize|MB-10k-writes|info||store MB after 1,000 ConfigMaps x 10 writes
 16|cluster/store|BenchmarkStoreSize|MB-compacted|<=|5|  after compaction (etcd: about 5 MB)
 16|cluster/apiserver|BenchmarkPodCreate/clients=1|cpu-us/op|info||CPU per pod create, 1 client (us; issue 16: within 5% of the pre-cache figure)
+16|cluster/apiserver@this|BenchmarkPodCreate/clients=1|cpu-us/op|x|cluster/apiserver@pre-cache|BenchmarkPodCreate/clients=1|cpu-us/op|CPU per pod create / pre-cache tree's, alternated, 1 client|<=|1.05
+16|cluster/apiserver@this|BenchmarkPodCreate/clients=8|cpu-us/op|x|cluster/apiserver@pre-cache|BenchmarkPodCreate/clients=8|cpu-us/op|CPU per pod create / pre-cache tree's, alternated, 8 clients|<=|1.05
+16|cluster/apiserver@pre-cache|BenchmarkPodCreate/clients=1|cpu-us/op|info||  pre-cache tree's CPU per pod create, 1 client (us)
+16|cluster/apiserver@this|BenchmarkPodCreate/clients=1|cpu-us/op|info||  this tree's, alternated with it, 1 client (us)
 EOF
 )
 
