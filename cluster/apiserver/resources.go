@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -105,6 +106,7 @@ var (
 	storageV1   = storagev1.SchemeGroupVersion
 	// coordination.k8s.io: the nodes' Leases (their heartbeats).
 	coordinationV1 = coordinationv1.SchemeGroupVersion
+	autoscalingV2  = autoscalingv2.SchemeGroupVersion
 )
 
 // resourceTable lists every resource webkube serves.
@@ -269,13 +271,19 @@ var resourceTable = []*resource{
 		newObj:     func() runtime.Object { return &storagev1.StorageClass{} }, newList: func() runtime.Object { return &storagev1.StorageClassList{} },
 	},
 	{
+		gvr: autoscalingV2.WithResource("horizontalpodautoscalers"), kind: "HorizontalPodAutoscaler", singular: "horizontalpodautoscaler",
+		namespaced: true, shortNames: []string{"hpa"}, categories: []string{"all"}, subresources: []string{"status"},
+		hasStatus: true, bumpGeneration: true,
+		newObj: func() runtime.Object { return &autoscalingv2.HorizontalPodAutoscaler{} }, newList: func() runtime.Object { return &autoscalingv2.HorizontalPodAutoscalerList{} },
+	},
+	{
 		gvr: coordinationV1.WithResource("leases"), kind: "Lease", singular: "lease", namespaced: true,
 		newObj: func() runtime.Object { return &coordinationv1.Lease{} }, newList: func() runtime.Object { return &coordinationv1.LeaseList{} },
 	},
 }
 
 // groupVersions in the order discovery lists them.
-var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, authenticationV1, authorizationV1, rbacV1, metricsV1beta1}
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, autoscalingV2, authenticationV1, authorizationV1, rbacV1, metricsV1beta1}
 
 func init() {
 	resourceTable = append(append(append(resourceTable, reviewResources...), rbacResources...), metricsResources...)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -137,6 +138,15 @@ var columns = map[schema.GroupResource][]metav1.TableColumnDefinition{
 		col("Secrets", "string", corev1.ServiceAccount{}.SwaggerDoc()["secrets"]),
 		ageColumn,
 	},
+	{Group: "autoscaling", Resource: "horizontalpodautoscalers"}: {
+		nameColumn,
+		col("Reference", "string", autoscalingv2.HorizontalPodAutoscalerSpec{}.SwaggerDoc()["scaleTargetRef"]),
+		col("Targets", "string", autoscalingv2.HorizontalPodAutoscalerSpec{}.SwaggerDoc()["metrics"]),
+		col("MinPods", "string", autoscalingv2.HorizontalPodAutoscalerSpec{}.SwaggerDoc()["minReplicas"]),
+		col("MaxPods", "integer", autoscalingv2.HorizontalPodAutoscalerSpec{}.SwaggerDoc()["maxReplicas"]),
+		col("Replicas", "integer", autoscalingv2.HorizontalPodAutoscalerStatus{}.SwaggerDoc()["currentReplicas"]),
+		ageColumn,
+	},
 	{Group: "coordination.k8s.io", Resource: "leases"}: {
 		nameColumn,
 		col("Holder", "string", coordinationv1.LeaseSpec{}.SwaggerDoc()["holderIdentity"]),
@@ -201,6 +211,8 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 	case *corev1.LimitRange:
 		// kubectl prints the timestamp itself (RFC 3339), not an age.
 		return []interface{}{o.Name, o.CreationTimestamp.UTC().Format(time.RFC3339)}
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		return hpaCells(o, now)
 	case *coordinationv1.Lease:
 		return []interface{}{o.Name, leaseHolder(o), age(o.CreationTimestamp, now)}
 	case *rbacv1.Role:

@@ -17,6 +17,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -79,6 +80,8 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateResourceQuota(o)
 	case *corev1.LimitRange:
 		return validateLimitRange(o)
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		return validateHPA(o)
 	case *rbacv1.Role:
 		return validateRole(o)
 	case *rbacv1.ClusterRole:
@@ -167,6 +170,8 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return update(o, old, func(n, o *corev1.LimitRange) field.ErrorList {
 			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateLimitRange(n)...)
 		})
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		return update(o, old, validateHPAUpdate)
 	case *rbacv1.Role:
 		return update(o, old, func(n, o *rbacv1.Role) field.ErrorList {
 			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateRole(n)...)
