@@ -186,6 +186,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 		if method == http.MethodGet || method == http.MethodPost {
 			return s.serveProxy(w, r, t, "exec")
 		}
+	case "attach":
+		if method == http.MethodGet || method == http.MethodPost {
+			return s.serveProxy(w, r, t, "attach")
+		}
 	case "portforward":
 		if method == http.MethodGet || method == http.MethodPost {
 			return s.servePortForward(w, r, t)

@@ -6,6 +6,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -151,5 +152,70 @@ func TestPortForward(t *testing.T) {
 			return strings.Contains(out, "error forwarding port 3999 to pod default/"+pod) &&
 				strings.Contains(out, "connection refused"), tail(out, 10)
 		})
+	}
+}
+
+// inPty runs kubectl with args in a pseudo-terminal (script), typing input, and returns
+// what the terminal showed.
+func (c *cluster) inPty(input string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	kubectl := fmt.Sprintf("kubectl --kubeconfig %s --cache-dir %s %s", c.kubeconfig, c.cacheDir, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, "script", "-qec", kubectl, "/dev/null")
+	cmd.Stdin = strings.NewReader(input)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+const streamsAttach = `apiVersion: v1
+kind: Pod
+metadata: {name: shell}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: sh, image: busybox, command: [sh], stdin: true, tty: true}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lines}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: read
+    image: busybox
+    command: [sh, -c, 'while read l; do echo got-$l; done; echo stdin-closed']
+    stdin: true
+    stdinOnce: true
+`
+
+func TestAttach(t *testing.T) {
+	c := startCluster(t, "10.241.0.0/16", "wksm")
+	c.apply(streamsAttach)
+	c.waitPod("shell", "Running", 90*time.Second)
+	c.waitPod("lines", "Running", 90*time.Second)
+
+	// A terminal: what is typed reaches the main process, its answer comes back.
+	out, err := c.inPty("echo attached-$((6*7)); exit 0\n", "attach", "-it", "shell")
+	if err != nil || !strings.Contains(out, "attached-42") {
+		t.Fatalf("kubectl attach -it shell: %v\n%s", err, out)
+	}
+	c.waitPod("shell", "Completed", 30*time.Second)
+
+	// No terminal, stdinOnce: the lines reach the process, the end of kubectl's stdin
+	// closes the process's, so the loop ends and attach returns.
+	out, err = c.kubectlIn([]byte("one\ntwo\n"), "attach", "-i", "lines")
+	if err != nil || !strings.Contains(out, "got-one") || !strings.Contains(out, "got-two") || !strings.Contains(out, "stdin-closed") {
+		t.Fatalf("kubectl attach -i lines: %v\n%s", err, out)
+	}
+	c.waitPod("lines", "Completed", 30*time.Second)
+
+	// kubectl run -it --rm: the pod is made with stdin and a terminal, attached, and
+	// deleted after the shell exits.
+	out, err = c.inPty("echo run-$((40+2)); exit 0\n", "run", "rt", "-it", "--rm", "--restart=Never", "--image=busybox", "--", "sh")
+	if err != nil || !strings.Contains(out, "run-42") || !strings.Contains(out, `pod "rt" deleted`) {
+		t.Fatalf("kubectl run -it --rm: %v\n%s", err, out)
+	}
+	if out, err := c.kubectl("get", "pod", "rt"); err == nil {
+		t.Fatalf("pod rt still there after run --rm:\n%s", out)
 	}
 }

@@ -147,6 +147,7 @@ type Runtime struct {
 type instance struct {
 	task containerd.Task
 	log  *logs.File
+	att  *attachable   // live streams for attach; nil when reattached after a restart
 	done chan struct{} // closed after the exit is recorded and the log closed
 }
 
@@ -308,6 +309,12 @@ func (r *Runtime) Create(ctx context.Context, opts CreateOptions) (string, error
 	if opts.Container.TTY {
 		labels[LabelTTY] = "true"
 	}
+	if opts.Container.Stdin {
+		labels[LabelStdin] = "true"
+	}
+	if opts.Container.StdinOnce {
+		labels[LabelStdinOnce] = "true"
+	}
 	runtimeOpts := &options.Options{Root: r.cfg.RuncRoot}
 	_, err = r.client.NewContainer(ctx, id,
 		containerd.WithImage(opts.Image),
@@ -348,8 +355,9 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 		return fmt.Errorf("containers: %w", err)
 	}
 	fifoDir := filepath.Join(r.cfg.DataDir, "fifo", id)
+	att, stdin := newAttachable(labels)
 	newTask := func() (containerd.Task, error) {
-		return c.NewTask(ctx, cio.NewCreator(append(outputStreams(labels, lf), cio.WithFIFODir(fifoDir))...))
+		return c.NewTask(ctx, cio.NewCreator(append(att.streams(labels, lf, stdin), cio.WithFIFODir(fifoDir))...))
 	}
 	t, err := newTask()
 	if errdefs.IsAlreadyExists(err) {
@@ -380,7 +388,8 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 	if _, err := c.SetLabels(ctx, map[string]string{LabelStartedAt: startedAt.UTC().Format(time.RFC3339Nano)}); err != nil {
 		r.log.Warn("recording start time", "container", id, "err", err)
 	}
-	inst := &instance{task: t, log: lf, done: make(chan struct{})}
+	att.withCloseIO(r.bg, t)
+	inst := &instance{task: t, log: lf, att: att, done: make(chan struct{})}
 	r.mu.Lock()
 	r.insts[id] = inst
 	r.mu.Unlock()
@@ -479,6 +488,9 @@ func (r *Runtime) monitor(id string, inst *instance, exitCh <-chan containerd.Ex
 	case <-time.After(2 * time.Second):
 	}
 	inst.log.Close()
+	if inst.att != nil {
+		inst.att.closeStdin() // ends the copy into the gone process's stdin
+	}
 	r.finish(r.bg, id, inst.task, exitStatus)
 	close(inst.done)
 	if r.cfg.OnExit != nil {

@@ -31,6 +31,11 @@ func (r *recordingRuntime) Exec(context.Context, string, containers.ExecOptions)
 	return 0, nil
 }
 
+func (r *recordingRuntime) Attach(context.Context, string, containers.AttachOptions) error {
+	r.calls.Add(1)
+	return nil
+}
+
 func authFixture(t *testing.T) (*fixture, *recordingRuntime) {
 	t.Helper()
 	rt := &recordingRuntime{}

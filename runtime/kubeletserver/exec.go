@@ -52,52 +52,36 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	opts := containers.ExecOptions{Command: req.cmd, TTY: req.tty}
-	var stdinW *io.PipeWriter
-	if req.stdin {
-		var pr *io.PipeReader
-		pr, stdinW = io.Pipe()
-		opts.Stdin = pr
-		defer pr.Close()
-	}
-	if req.stdout {
-		opts.Stdout = &channelWriter{ctx: ctx, conn: conn, ch: chanStdout}
-	}
-	if req.stderr && !req.tty {
-		opts.Stderr = &channelWriter{ctx: ctx, conn: conn, ch: chanStderr}
-	}
-	resize := make(chan containers.TermSize, 8)
-	opts.Resize = resize
-	go func() {
-		defer cancel()
-		readClient(ctx, conn, stdinW, resize)
-	}()
+	st := openStreams(ctx, cancel, conn, req.streams)
+	defer st.close()
+	opts := containers.ExecOptions{Command: req.cmd, TTY: req.tty, Stdin: st.stdin, Stdout: st.stdout, Stderr: st.stderr, Resize: st.resize}
 
 	code, err := s.cfg.Runtime.Exec(ctx, id, opts)
 	if err != nil && ctx.Err() != nil {
 		return // the client went away
 	}
-	b, _ := json.Marshal(execStatus(req.cmd, code, err))
-	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer wcancel()
-	if err := conn.Write(wctx, websocket.MessageBinary, append([]byte{chanError}, b...)); err != nil {
-		return
-	}
-	conn.Close(websocket.StatusNormalClosure, "")
+	st.finish(ctx, conn, execStatus(req.cmd, code, err))
 }
 
 // execRequest is what an exec URL asks for.
 type execRequest struct {
-	cmd                        []string
-	stdin, stdout, stderr, tty bool
+	cmd []string
+	streams
 }
 
-func parseExec(q url.Values) (execRequest, error) {
+// streams are the streams a request asks for.
+type streams struct{ stdin, stdout, stderr, tty bool }
+
+func parseStreams(q url.Values) streams {
 	flag := func(name string) bool {
 		v := q.Get(name)
 		return v == "1" || v == "true" || (q.Has(name) && v == "")
 	}
-	req := execRequest{cmd: q["command"], stdin: flag("stdin"), stdout: flag("stdout"), stderr: flag("stderr"), tty: flag("tty")}
+	return streams{stdin: flag("stdin"), stdout: flag("stdout"), stderr: flag("stderr"), tty: flag("tty")}
+}
+
+func parseExec(q url.Values) (execRequest, error) {
+	req := execRequest{cmd: q["command"], streams: parseStreams(q)}
 	if len(req.cmd) == 0 {
 		return req, apierrors.NewBadRequest("you must specify at least one command for the container")
 	}
@@ -129,6 +113,53 @@ func (s *Server) acceptExec(w http.ResponseWriter, r *http.Request) *websocket.C
 	}
 	conn.SetReadLimit(1 << 20)
 	return conn
+}
+
+// clientStreams are an exec's or attach's ends of the client's websocket channels.
+type clientStreams struct {
+	stdin          io.Reader // nil unless asked for
+	stdout, stderr io.Writer // nil unless asked for (stderr never with a terminal)
+	resize         chan containers.TermSize
+	stdinR         *io.PipeReader
+}
+
+// openStreams wires the channels req asks for and reads the client until it goes, which
+// cancels ctx.
+func openStreams(ctx context.Context, cancel context.CancelFunc, conn *websocket.Conn, req streams) *clientStreams {
+	st := &clientStreams{resize: make(chan containers.TermSize, 8)}
+	var stdinW *io.PipeWriter
+	if req.stdin {
+		st.stdinR, stdinW = io.Pipe()
+		st.stdin = st.stdinR
+	}
+	if req.stdout {
+		st.stdout = &channelWriter{ctx: ctx, conn: conn, ch: chanStdout}
+	}
+	if req.stderr && !req.tty {
+		st.stderr = &channelWriter{ctx: ctx, conn: conn, ch: chanStderr}
+	}
+	go func() {
+		defer cancel()
+		readClient(ctx, conn, stdinW, st.resize)
+	}()
+	return st
+}
+
+func (st *clientStreams) close() {
+	if st.stdinR != nil {
+		st.stdinR.Close()
+	}
+}
+
+// finish sends the closing Status on the error channel and closes the connection.
+func (st *clientStreams) finish(ctx context.Context, conn *websocket.Conn, status metav1.Status) {
+	b, _ := json.Marshal(status)
+	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer wcancel()
+	if err := conn.Write(wctx, websocket.MessageBinary, append([]byte{chanError}, b...)); err != nil {
+		return
+	}
+	conn.Close(websocket.StatusNormalClosure, "")
 }
 
 // readClient reads what the client sends (stdin, resizes, the close of stdin) until the

@@ -4,6 +4,7 @@
 //	GET /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&timestamps&previous&sinceSeconds&sinceTime&limitBytes
 //	GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr&tty   (websocket v5.channel.k8s.io)
 //	GET /stats/summary   (the node's and its running containers' CPU and memory, read by the metrics API)
+//	GET /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty   (websocket, as exec)
 //	POST /portForward/{namespace}/{pod}   (SPDY/3.1, portforward.k8s.io)
 //
 // The kubelet tells it which containerd container a pod's container is (Lookup); the
@@ -52,6 +53,7 @@ type Runtime interface {
 	LogPath(ctx context.Context, id string, previous bool) (string, error)
 	Done(id string) <-chan struct{}
 	Exec(ctx context.Context, id string, opts containers.ExecOptions) (int, error)
+	Attach(ctx context.Context, id string, opts containers.AttachOptions) error
 }
 
 // Stats is the kubelet's resource usage summary.
@@ -107,6 +109,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Stats != nil {
 		s.mux.HandleFunc("GET /stats/summary", s.summary)
 	}
+	s.mux.HandleFunc("GET /attach/{namespace}/{pod}/{container}", s.attach)
+	s.mux.HandleFunc("POST /attach/{namespace}/{pod}/{container}", s.attach)
 	s.mux.HandleFunc("GET /portForward/{namespace}/{pod}", s.portForward)
 	s.mux.HandleFunc("POST /portForward/{namespace}/{pod}", s.portForward)
 	return s, nil
