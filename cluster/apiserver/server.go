@@ -189,6 +189,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.bootstrapRBAC(ctx); err != nil {
 		return fmt.Errorf("apiserver: bootstrap RBAC: %w", err)
 	}
+	if err := s.bootstrapPriorityClasses(ctx); err != nil {
+		return fmt.Errorf("apiserver: bootstrap: %w", err)
+	}
 	go s.runNamespaceFinalizer(ctx)
 	go s.runEventReaper(ctx)
 	return nil

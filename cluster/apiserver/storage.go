@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -65,7 +66,12 @@ func (s *Server) admit(ctx context.Context, obj any) error {
 		if err := s.admitLimitRanges(ctx, o); err != nil {
 			return err
 		}
-		return s.admitPodServiceAccount(ctx, o)
+		if err := s.admitPodServiceAccount(ctx, o); err != nil {
+			return err
+		}
+		return s.admitPriority(ctx, o)
+	case *schedulingv1.PriorityClass:
+		return s.admitPriorityClass(ctx, o)
 	case *corev1.PersistentVolumeClaim:
 		addFinalizer(&o.ObjectMeta, pvcProtectionFinalizer)
 		if err := s.admitLimitRanges(ctx, o); err != nil {

@@ -1,6 +1,17 @@
 package defaulting
 
-import corev1 "k8s.io/api/core/v1"
+import (
+	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+)
+
+// defaultPriorityClass: a class preempts lower priorities unless it says Never.
+func defaultPriorityClass(pc *schedulingv1.PriorityClass) {
+	if pc.PreemptionPolicy == nil {
+		p := corev1.PreemptLowerPriority
+		pc.PreemptionPolicy = &p
+	}
+}
 
 // defaultLimitRange is kube's SetDefaults_LimitRangeItem for Container items: the
 // default limit falls back to max, the default request to the default limit, then to min.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -17,6 +18,13 @@ func init() {
 		ageColumn,
 		col("Request", "string", "Request represents a minimum amount of cpu/memory that a container may consume."),
 		col("Limit", "string", "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."),
+	}
+	columns[schema.GroupResource{Group: "scheduling.k8s.io", Resource: "priorityclasses"}] = []metav1.TableColumnDefinition{
+		nameColumn,
+		col("Value", "integer", schedulingv1.PriorityClass{}.SwaggerDoc()["value"]),
+		col("Global-Default", "boolean", schedulingv1.PriorityClass{}.SwaggerDoc()["globalDefault"]),
+		ageColumn,
+		col("PreemptionPolicy", "string", schedulingv1.PriorityClass{}.SwaggerDoc()["preemptionPolicy"]),
 	}
 	columns[schema.GroupResource{Resource: "limitranges"}] = []metav1.TableColumnDefinition{
 		nameColumn,
@@ -43,4 +51,12 @@ func resourceQuotaCells(q *corev1.ResourceQuota, now time.Time) []interface{} {
 		}
 	}
 	return []interface{}{q.Name, age(q.CreationTimestamp, now), strings.Join(req, ", "), strings.Join(lim, ", ")}
+}
+
+func priorityClassCells(pc *schedulingv1.PriorityClass, now time.Time) []interface{} {
+	policy := "<none>"
+	if pc.PreemptionPolicy != nil {
+		policy = string(*pc.PreemptionPolicy)
+	}
+	return []interface{}{pc.Name, int64(pc.Value), pc.GlobalDefault, age(pc.CreationTimestamp, now), policy}
 }

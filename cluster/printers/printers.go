@@ -19,6 +19,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -208,6 +209,8 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return storageClassCells(o, now)
 	case *corev1.ResourceQuota:
 		return resourceQuotaCells(o, now)
+	case *schedulingv1.PriorityClass:
+		return priorityClassCells(o, now)
 	case *corev1.LimitRange:
 		// kubectl prints the timestamp itself (RFC 3339), not an age.
 		return []interface{}{o.Name, o.CreationTimestamp.UTC().Format(time.RFC3339)}

@@ -2,8 +2,10 @@ package validation
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -111,5 +113,47 @@ func between(list corev1.ResourceList, it *corev1.LimitRangeItem, p *field.Path,
 			errs = append(errs, field.Invalid(p.Key(string(k)), q.String(), what+" value must be less than or equal to max value"))
 		}
 	}
+	return errs
+}
+
+// System classes: their names are reserved with these values (kube's
+// SystemPriorityClasses); a user's class may go up to HighestUserDefinablePriority.
+var systemPriorities = map[string]int32{"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
+
+const highestUserDefinablePriority = 1000000000
+
+// validatePriorityClass follows kube's ValidatePriorityClass.
+func validatePriorityClass(pc *schedulingv1.PriorityClass) field.ErrorList {
+	errs := objectMeta(&pc.ObjectMeta, false, apivalidation.NameIsDNSSubdomain)
+	if strings.HasPrefix(pc.Name, "system-") {
+		want, known := systemPriorities[pc.Name]
+		var why string
+		switch {
+		case !known:
+			why = fmt.Sprintf("%v is not a known system priority class", pc.Name)
+		case pc.Value != want:
+			why = fmt.Sprintf("value of %v PriorityClass must be %v", pc.Name, want)
+		case pc.GlobalDefault:
+			why = fmt.Sprintf("globalDefault of %v PriorityClass must be false", pc.Name)
+		}
+		if why != "" {
+			errs = append(errs, field.Forbidden(field.NewPath("metadata", "name"),
+				"priority class names with 'system-' prefix are reserved for system use only. error: "+why))
+		}
+	} else if pc.Value > highestUserDefinablePriority {
+		errs = append(errs, field.Forbidden(field.NewPath("value"), fmt.Sprintf("maximum allowed value of a user defined priority is %v", highestUserDefinablePriority)))
+	}
+	if p := pc.PreemptionPolicy; p != nil && *p != corev1.PreemptLowerPriority && *p != corev1.PreemptNever {
+		errs = append(errs, field.NotSupported(field.NewPath("preemptionPolicy"), *p, []string{string(corev1.PreemptLowerPriority), string(corev1.PreemptNever)}))
+	}
+	return errs
+}
+
+func validatePriorityClassUpdate(pc, old *schedulingv1.PriorityClass) field.ErrorList {
+	errs := metaUpdate(&pc.ObjectMeta, &old.ObjectMeta)
+	if pc.Value != old.Value {
+		errs = append(errs, field.Forbidden(field.NewPath("value"), "may not be changed in an update."))
+	}
+	errs = append(errs, apivalidation.ValidateImmutableField(pc.PreemptionPolicy, old.PreemptionPolicy, field.NewPath("preemptionPolicy"))...)
 	return errs
 }

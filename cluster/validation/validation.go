@@ -24,6 +24,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -82,6 +83,8 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateLimitRange(o)
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		return validateHPA(o)
+	case *schedulingv1.PriorityClass:
+		return validatePriorityClass(o)
 	case *rbacv1.Role:
 		return validateRole(o)
 	case *rbacv1.ClusterRole:
@@ -166,6 +169,8 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		return update(o, old, func(n, o *corev1.ResourceQuota) field.ErrorList {
 			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateResourceQuota(n)...)
 		})
+	case *schedulingv1.PriorityClass:
+		return update(o, old, validatePriorityClassUpdate)
 	case *corev1.LimitRange:
 		return update(o, old, func(n, o *corev1.LimitRange) field.ErrorList {
 			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateLimitRange(n)...)
