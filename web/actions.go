@@ -112,6 +112,14 @@ func (d *Dashboard) deleteObject(c echo.Context) error {
 		err = d.client.BatchV1().Jobs(req.Namespace).Delete(ctx, req.Name, opts)
 	case "cronjob":
 		err = d.client.BatchV1().CronJobs(req.Namespace).Delete(ctx, req.Name, opts)
+	case "statefulset":
+		err = d.client.AppsV1().StatefulSets(req.Namespace).Delete(ctx, req.Name, opts)
+	case "daemonset":
+		err = d.client.AppsV1().DaemonSets(req.Namespace).Delete(ctx, req.Name, opts)
+	case "ingress":
+		err = d.client.NetworkingV1().Ingresses(req.Namespace).Delete(ctx, req.Name, opts)
+	case "persistentvolumeclaim":
+		err = d.client.CoreV1().PersistentVolumeClaims(req.Namespace).Delete(ctx, req.Name, opts)
 	default:
 		return bad(c, i18n.T(c.Request().Context(), "err.cannot_delete", req.Kind))
 	}

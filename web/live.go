@@ -17,10 +17,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
 	"nhooyr.io/websocket"
 
@@ -47,6 +50,12 @@ type listers struct {
 	cronJobs  batchlisters.CronJobLister
 	secrets   corelisters.SecretLister
 	accounts  corelisters.ServiceAccountLister
+	sets      appslisters.StatefulSetLister
+	daemons   appslisters.DaemonSetLister
+	ingresses networkinglisters.IngressLister
+	claims    corelisters.PersistentVolumeClaimLister
+	volumes   corelisters.PersistentVolumeLister
+	classes   storagelisters.StorageClassLister
 
 	informers []cache.SharedIndexInformer
 }
@@ -59,12 +68,17 @@ func newListers(f informers.SharedInformerFactory) listers {
 		rss: apps.ReplicaSets().Lister(), deploys: apps.Deployments().Lister(),
 		jobs: batch.Jobs().Lister(), cronJobs: batch.CronJobs().Lister(),
 		secrets: core.Secrets().Lister(), accounts: core.ServiceAccounts().Lister(),
+		sets: apps.StatefulSets().Lister(), daemons: apps.DaemonSets().Lister(),
+		ingresses: f.Networking().V1().Ingresses().Lister(), claims: core.PersistentVolumeClaims().Lister(),
+		volumes: core.PersistentVolumes().Lister(), classes: f.Storage().V1().StorageClasses().Lister(),
 	}
 	l.informers = []cache.SharedIndexInformer{core.Pods().Informer(), core.Nodes().Informer(),
 		core.Services().Informer(), core.Endpoints().Informer(), core.Events().Informer(),
 		apps.ReplicaSets().Informer(), apps.Deployments().Informer(),
 		batch.Jobs().Informer(), batch.CronJobs().Informer(),
-		core.Secrets().Informer(), core.ServiceAccounts().Informer()}
+		core.Secrets().Informer(), core.ServiceAccounts().Informer(),
+		apps.StatefulSets().Informer(), apps.DaemonSets().Informer(), f.Networking().V1().Ingresses().Informer(),
+		core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), f.Storage().V1().StorageClasses().Informer()}
 	return l
 }
 
@@ -79,7 +93,8 @@ type change struct {
 }
 
 func (d *Dashboard) addHandlers() {
-	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment", "job", "cronjob", "secret", "serviceaccount"}
+	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment", "job", "cronjob", "secret", "serviceaccount",
+		"statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass"}
 	for i, inf := range d.l.informers {
 		kind := kinds[i]
 		inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
@@ -303,10 +318,19 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 				}, ts)
 			}
 		}
-	case "secret", "serviceaccount":
-		// No overview rows: only their open object pages follow them.
-		if m, ok := ch.obj.(metav1.Object); ok {
-			ns = m.GetNamespace()
+	case "secret", "serviceaccount", "statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass":
+		// Shown as kubectl prints them (resources.go).
+		m, ok := ch.obj.(metav1.Object)
+		obj, _ := ch.obj.(runtime.Object)
+		rk, known := resKindOf(ch.kind)
+		if !ok || obj == nil || !known {
+			return
+		}
+		ns = m.GetNamespace()
+		rows = func() {
+			d.upsertOrRemove(ch.typ, ch.kind, m.GetNamespace(), m.GetName(), "tbody-"+ch.kind, func() templ.Component {
+				return templates.ResRowView(rk.namespaced, d.resRow(rk, obj))
+			}, ts)
 		}
 	case "event":
 		e, _ := ch.obj.(*corev1.Event)
@@ -414,6 +438,9 @@ func (d *Dashboard) refreshObjects(kind, ns string, ts int64) {
 			continue
 		}
 		okind, ons, oname := parts[0], parts[1], parts[2]
+		if ons == "_" {
+			ons = "" // a cluster-scoped object's page
+		}
 		if ons != ns && !(okind == "node" && (kind == "node" || kind == "pod" || kind == "event")) {
 			continue
 		}
@@ -545,6 +572,7 @@ func (d *Dashboard) overview() templates.Overview {
 		ep, _ := d.l.endpoints.Endpoints(s.Namespace).Get(s.Name)
 		o.Services = append(o.Services, templates.SvcRowOf(s, ep, now))
 	}
+	o.Resources = d.resSections()
 	return o
 }
 
@@ -594,6 +622,9 @@ func (d *Dashboard) live(c echo.Context) error {
 		cl.pods.render.Lock()
 		snap = append(snap, d.pageMsgs(cl, lang, true)...)
 		cl.pods.render.Unlock()
+		for _, s := range o.Resources {
+			snap = append(snap, encode(msg{T: "set", ID: "tbody-" + s.Kind, HTML: htmlIn(lang, templates.ResRows(s.Namespaced, s.Rows))}))
+		}
 	}
 	if obj != "" {
 		parts := strings.SplitN(obj, "/", 3)

@@ -147,6 +147,9 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 	default:
 		m, ob, ok := d.accessObject(kind, ns, name, &o)
 		if !ok {
+			m, ob, ok = d.resObject(kind, ns, name, &o)
+		}
+		if !ok {
 			return o, false
 		}
 		meta, obj = m, ob

@@ -6,68 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"webkube/web/examples"
 )
-
-const ingressApps = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: app
-          image: ghcr.io/subicura/echo:v1
-          ports: [{name: http, containerPort: 3000}]
-          readinessProbe: {httpGet: {path: /, port: 3000}, periodSeconds: 1}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec:
-      containers:
-        - name: app
-          image: ghcr.io/subicura/echo:v1
-          ports: [{name: http, containerPort: 3000}]
-          readinessProbe: {httpGet: {path: /, port: 3000}, periodSeconds: 1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: api}
-spec:
-  selector: {app: api}
-  ports: [{port: 8080, targetPort: http}]
-`
-
-const ingressShop = `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {name: shop}
-spec:
-  rules:
-    - host: shop.test
-      http:
-        paths:
-          - {path: /, pathType: Prefix, backend: {service: {name: web, port: {name: http}}}}
-          - {path: /api, pathType: Prefix, backend: {service: {name: api, port: {number: 8080}}}}
-    - host: api.test
-      http:
-        paths:
-          - {path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 8080}}}}
-`
 
 // curlHost asks the ingress proxy for path as host with the real curl and returns the
 // status code and the echo server's Hostname (or the body when there is none).
@@ -91,7 +32,10 @@ func curlHost(t *testing.T, proxy, host, path string) (string, string) {
 // proxy's address, and a backend without ready pods answers 503 saying so.
 func TestIngressRoutesToPods(t *testing.T) {
 	c := startCluster(t, "10.241.0.0/16", "wkin")
-	c.apply(ingressApps)
+	// The editor's example: web and api Deployments and Services, and the shop Ingress.
+	yml := examples.Get("shop-ingress")
+	apps, ing, _ := strings.Cut(yml, "apiVersion: networking.k8s.io/v1")
+	c.apply(strings.TrimSuffix(apps, "---\n"))
 	c.eventually(180*time.Second, "web and api ready", func() (bool, string) {
 		out := c.jsonpath("deployments", "{range .items[*]}{.metadata.name}={.status.readyReplicas} {end}")
 		return strings.Contains(out, "web=1") && strings.Contains(out, "api=1"), out
@@ -99,7 +43,7 @@ func TestIngressRoutesToPods(t *testing.T) {
 	if out := c.mustKubectl("get", "ingressclass"); !strings.Contains(out, "webkube") || !strings.Contains(out, "webkube.io/ingress-controller") {
 		t.Fatalf("default IngressClass missing:\n%s", out)
 	}
-	c.apply(ingressShop)
+	c.apply("apiVersion: networking.k8s.io/v1" + ing)
 
 	for _, r := range []struct{ host, path, pod string }{
 		{"shop.test", "/", "web-"},

@@ -52,4 +52,5 @@ var index = []struct{ id, title string }{
 	{"web-statefulset", "StatefulSet (headless Service, a claim per pod)"},
 	{"agent-daemonset", "DaemonSet (a pod per node)"},
 	{"quota-limits", "ResourceQuota and LimitRange"},
+	{"shop-ingress", "Ingress (two hosts and paths, two Services)"},
 }

@@ -95,6 +95,7 @@ type Overview struct {
 	Services    []SvcRow
 	Jobs        []JobRow
 	CronJobs    []CronJobRow
+	Resources   []ResSection // the kinds shown as kubectl prints them
 }
 
 // PodPageSize is how many pod rows the overview shows at once: a cluster of thousands of

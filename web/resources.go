@@ -1,0 +1,187 @@
+package web
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"webkube/cluster/printers"
+	"webkube/web/i18n"
+	"webkube/web/templates"
+)
+
+// resKind is a kind the overview shows as `kubectl get` prints it, from the printers'
+// own columns and cells, with an object page built the same way.
+type resKind struct {
+	kind, Kind   string // "statefulset", "StatefulSet"
+	title, empty string // catalogue keys of its section's heading and empty hint
+	gr           schema.GroupResource
+	namespaced   bool
+	list         func(l *listers) ([]runtime.Object, error)
+	get          func(l *listers, ns, name string) (runtime.Object, error)
+}
+
+func listOf[T runtime.Object](xs []T, err error) ([]runtime.Object, error) {
+	out := make([]runtime.Object, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out, err
+}
+
+func getOf[T runtime.Object](x T, err error) (runtime.Object, error) { return x, err }
+
+var resKinds = []resKind{
+	{kind: "statefulset", title: i18n.K("res.title_statefulset"), empty: i18n.K("res.empty_statefulset"), Kind: "StatefulSet", gr: schema.GroupResource{Group: "apps", Resource: "statefulsets"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.sets.List(everything)) },
+		get:  func(l *listers, ns, n string) (runtime.Object, error) { return getOf(l.sets.StatefulSets(ns).Get(n)) }},
+	{kind: "daemonset", title: i18n.K("res.title_daemonset"), empty: i18n.K("res.empty_daemonset"), Kind: "DaemonSet", gr: schema.GroupResource{Group: "apps", Resource: "daemonsets"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.daemons.List(everything)) },
+		get:  func(l *listers, ns, n string) (runtime.Object, error) { return getOf(l.daemons.DaemonSets(ns).Get(n)) }},
+	{kind: "ingress", title: i18n.K("res.title_ingress"), empty: i18n.K("res.empty_ingress"), Kind: "Ingress", gr: schema.GroupResource{Group: "networking.k8s.io", Resource: "ingresses"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.ingresses.List(everything)) },
+		get:  func(l *listers, ns, n string) (runtime.Object, error) { return getOf(l.ingresses.Ingresses(ns).Get(n)) }},
+	{kind: "persistentvolumeclaim", title: i18n.K("res.title_persistentvolumeclaim"), empty: i18n.K("res.empty_persistentvolumeclaim"), Kind: "PersistentVolumeClaim", gr: schema.GroupResource{Resource: "persistentvolumeclaims"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.claims.List(everything)) },
+		get: func(l *listers, ns, n string) (runtime.Object, error) {
+			return getOf(l.claims.PersistentVolumeClaims(ns).Get(n))
+		}},
+	{kind: "persistentvolume", title: i18n.K("res.title_persistentvolume"), empty: i18n.K("res.empty_persistentvolume"), Kind: "PersistentVolume", gr: schema.GroupResource{Resource: "persistentvolumes"},
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.volumes.List(everything)) },
+		get:  func(l *listers, _, n string) (runtime.Object, error) { return getOf(l.volumes.Get(n)) }},
+	{kind: "storageclass", title: i18n.K("res.title_storageclass"), empty: i18n.K("res.empty_storageclass"), Kind: "StorageClass", gr: schema.GroupResource{Group: "storage.k8s.io", Resource: "storageclasses"},
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.classes.List(everything)) },
+		get:  func(l *listers, _, n string) (runtime.Object, error) { return getOf(l.classes.Get(n)) }},
+	{kind: "secret", title: i18n.K("res.title_secret"), empty: i18n.K("res.empty_secret"), Kind: "Secret", gr: schema.GroupResource{Resource: "secrets"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.secrets.List(everything)) }},
+	{kind: "serviceaccount", title: i18n.K("res.title_serviceaccount"), empty: i18n.K("res.empty_serviceaccount"), Kind: "ServiceAccount", gr: schema.GroupResource{Resource: "serviceaccounts"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.accounts.List(everything)) }},
+}
+
+func resKindOf(kind string) (resKind, bool) {
+	for _, rk := range resKinds {
+		if rk.kind == kind {
+			return rk, true
+		}
+	}
+	return resKind{}, false
+}
+
+// resRow is obj's overview row.
+func (d *Dashboard) resRow(rk resKind, obj runtime.Object) templates.ResRow {
+	_, idx := templates.ResColumns(printers.Columns(rk.gr))
+	m, _ := meta.Accessor(obj)
+	return templates.ResRowOf(rk.kind, obj, m, idx, d.now())
+}
+
+// resSections are the overview's tables of resKinds, sorted by namespace and name.
+func (d *Dashboard) resSections() []templates.ResSection {
+	var out []templates.ResSection
+	for _, rk := range resKinds {
+		cols, _ := templates.ResColumns(printers.Columns(rk.gr))
+		s := templates.ResSection{Kind: rk.kind, Title: rk.title, Empty: rk.empty,
+			Namespaced: rk.namespaced, Columns: cols}
+		objs, _ := rk.list(&d.l)
+		for _, obj := range objs {
+			s.Rows = append(s.Rows, d.resRow(rk, obj))
+		}
+		sort.Slice(s.Rows, func(i, j int) bool {
+			return s.Rows[i].Namespace+"/"+s.Rows[i].Name < s.Rows[j].Namespace+"/"+s.Rows[j].Name
+		})
+		out = append(out, s)
+	}
+	return out
+}
+
+// resObject fills an object page of a resKind (Secrets and ServiceAccounts have their
+// own, see accessObject): kubectl's columns as facts, and what the object relates to.
+func (d *Dashboard) resObject(kind, ns, name string, o *templates.Object) (metav1.Object, runtime.Object, bool) {
+	rk, ok := resKindOf(kind)
+	if !ok || rk.get == nil {
+		return nil, nil, false
+	}
+	obj, err := rk.get(&d.l, ns, name)
+	if err != nil {
+		return nil, nil, false
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, nil, false
+	}
+	cols, idx := templates.ResColumns(printers.Columns(rk.gr))
+	row := templates.ResRowOf(kind, obj, m, idx, d.now())
+	o.Kind, o.Color = rk.Kind, "ok"
+	for i, c := range cols {
+		o.Facts = append(o.Facts, templates.Label{Key: strings.ToLower(c), Value: row.Cells[i]})
+	}
+	if len(row.Cells) > 0 {
+		o.Status = cols[0] + " " + row.Cells[0]
+	}
+	d.resRelated(obj, o)
+	return m, obj, true
+}
+
+// resRelated adds what an object page lists besides its facts: a set's pods, a claim's
+// pods, an Ingress's routes.
+func (d *Dashboard) resRelated(obj runtime.Object, o *templates.Object) {
+	switch x := obj.(type) {
+	case *appsv1.StatefulSet:
+		o.Owned = d.ownedPods(x.Namespace, x.UID, x.Spec.Selector)
+	case *appsv1.DaemonSet:
+		o.Owned = d.ownedPods(x.Namespace, x.UID, x.Spec.Selector)
+	case *corev1.PersistentVolumeClaim:
+		o.Owned = d.podsUsing(x.Namespace, func(p *corev1.Pod) bool { return podUsesClaim(p, x.Name) }, "is used by")
+	case *networkingv1.Ingress:
+		for _, r := range x.Spec.Rules {
+			if r.HTTP == nil {
+				continue
+			}
+			for _, p := range r.HTTP.Paths {
+				o.Facts = append(o.Facts, templates.Label{Key: "route " + ingressHost(r.Host) + p.Path, Value: ingressBackend(p.PathType, p.Backend)})
+			}
+		}
+		if b := x.Spec.DefaultBackend; b != nil {
+			o.Facts = append(o.Facts, templates.Label{Key: "defaultBackend", Value: ingressBackend(nil, *b)})
+		}
+	}
+}
+
+func podUsesClaim(p *corev1.Pod, claim string) bool {
+	for _, v := range p.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim {
+			return true
+		}
+	}
+	return false
+}
+
+func ingressHost(h string) string {
+	if h == "" {
+		return "*"
+	}
+	return h
+}
+
+func ingressBackend(pt *networkingv1.PathType, b networkingv1.IngressBackend) string {
+	s := ""
+	switch {
+	case b.Service != nil && b.Service.Port.Name != "":
+		s = "Service " + b.Service.Name + ":" + b.Service.Port.Name
+	case b.Service != nil:
+		s = fmt.Sprintf("Service %s:%d", b.Service.Name, b.Service.Port.Number)
+	case b.Resource != nil:
+		s = b.Resource.Kind + " " + b.Resource.Name
+	}
+	if pt != nil {
+		s += " (" + string(*pt) + ")"
+	}
+	return s
+}
