@@ -483,9 +483,6 @@ func goneMsg(lang string, ts int64) []byte {
 // trafficLoop pushes Service pages fresh traffic counters; the proxy's counters are not
 // Kubernetes objects, so there is no watch to follow.
 func (d *Dashboard) trafficLoop(ctx context.Context) {
-	if d.cfg.Traffic == nil {
-		return
-	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	last := map[string]string{}
@@ -500,7 +497,11 @@ func (d *Dashboard) trafficLoop(ctx context.Context) {
 			if len(parts) != 3 {
 				continue
 			}
-			b, _ := json.Marshal(d.cfg.Traffic.EndpointTraffic(parts[1], parts[2]))
+			src, _, _ := d.traffic()
+			if src == nil {
+				continue
+			}
+			b, _ := json.Marshal(src.EndpointTraffic(parts[1], parts[2]))
 			if last[topic] == string(b) {
 				continue
 			}

@@ -219,8 +219,9 @@ func (d *Dashboard) endpoints(s *corev1.Service, ep *corev1.Endpoints) []templat
 		return nil
 	}
 	var traffic map[string]Traffic
-	if d.cfg.Traffic != nil {
-		traffic = d.cfg.Traffic.EndpointTraffic(s.Namespace, s.Name)
+	src, bytes, _ := d.traffic()
+	if src != nil {
+		traffic = src.EndpointTraffic(s.Namespace, s.Name)
 	}
 	var out []templates.Endpoint
 	add := func(a corev1.EndpointAddress, port int32, ready bool) {
@@ -233,7 +234,7 @@ func (d *Dashboard) endpoints(s *corev1.Service, ep *corev1.Endpoints) []templat
 		}
 		if t, ok := traffic[fmt.Sprintf("%s:%d", a.IP, port)]; ok {
 			e.Conns, e.Active, e.BytesIn, e.BytesOut, e.HasTraffic = t.Connections, t.Active, t.BytesIn, t.BytesOut, true
-			e.Bytes = d.cfg.TrafficBytes
+			e.Bytes = bytes
 		} else if traffic != nil {
 			e.HasTraffic = true
 		}

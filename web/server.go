@@ -78,7 +78,9 @@ type Config struct {
 	Clock        clock.PassiveClock
 
 	Decisions DecisionSource // optional: the scheduler, so bind steps show its reasons
-	Traffic   TrafficSource  // optional
+	// Traffic replaces the counters the dashboard otherwise reads from the API's /metrics
+	// (webkube_serviceproxy_*, which webkube's API server serves): unit tests' fakes.
+	Traffic TrafficSource
 	// TrafficBytes says Traffic counts bytes and open connections (the userspace proxy);
 	// the kernel's NAT rules (iptables mode) count connections only.
 	TrafficBytes bool
@@ -91,6 +93,7 @@ type Config struct {
 // Dashboard serves the pages and keeps them live.
 type Dashboard struct {
 	cfg      Config
+	metrics  *metricsTraffic // the Service proxy's counters, read from the API's /metrics
 	log      *slog.Logger
 	clk      clock.PassiveClock
 	client   kubernetes.Interface
@@ -151,6 +154,7 @@ func New(cfg Config) (*Dashboard, error) {
 		progress: cfg.Progress,
 	}
 	d.lessons.live.d = d
+	d.metrics = newMetricsTraffic(d.client, time.Now)
 	if d.progress == nil {
 		d.progress = lessons.NewMemory()
 	}

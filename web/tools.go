@@ -73,6 +73,20 @@ func (d *Dashboard) rolloutPause(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"ok": true, "changed": changed, "message": msg})
 }
 
+// traffic is where the Service proxy's counters come from: the API's /metrics (in
+// webkube and attached alike), or a source given in Config (tests). Without counters it
+// says why.
+func (d *Dashboard) traffic() (src TrafficSource, bytes bool, why string) {
+	if d.cfg.Traffic != nil {
+		return d.cfg.Traffic, d.cfg.TrafficBytes, ""
+	}
+	ok, bytes, why := d.metrics.state()
+	if !ok {
+		return nil, false, why
+	}
+	return d.metrics, bytes, ""
+}
+
 // trafficView is the Service page's traffic card; host is the page's own host name, where
 // NodePorts (on every address of this machine) are reached.
 func (d *Dashboard) trafficView(ns, name, host string) *traffic.View {
@@ -82,7 +96,8 @@ func (d *Dashboard) trafficView(ns, name, host string) *traffic.View {
 	}
 	ep, _ := d.l.endpoints.Endpoints(ns).Get(name)
 	v := traffic.Of(s, ep, host)
-	v.Counting, v.CountsBytes = d.cfg.Traffic != nil, d.cfg.TrafficBytes
+	src, bytes, why := d.traffic()
+	v.Counting, v.CountsBytes, v.NoCounters = src != nil, bytes, why
 	return &v
 }
 
@@ -104,10 +119,10 @@ func (d *Dashboard) trafficSend(c echo.Context) error {
 	ep, _ := d.l.endpoints.Endpoints(req.Namespace).Get(req.Name)
 	pods, _ := d.l.pods.List(everything)
 	s := traffic.Sender{Exec: d.execOnce, Clock: clock.RealClock{}}
-	if d.cfg.Traffic != nil {
+	if src, _, _ := d.traffic(); src != nil {
 		s.Count = func(ns, name string) map[string]uint64 {
 			out := map[string]uint64{}
-			for addr, t := range d.cfg.Traffic.EndpointTraffic(ns, name) {
+			for addr, t := range src.EndpointTraffic(ns, name) {
 				out[addr] = t.Connections
 			}
 			return out

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -62,6 +63,15 @@ func (s *Server) countRequests(next http.Handler) http.Handler {
 }
 
 // sizer is a store that can tell its size on disk (store.SQLite).
+// AddMetrics makes /metrics also carry what f writes (Prometheus text format): webkube's
+// other components (the Service proxy's counters) reach any client through the API, as
+// the dashboard reads them, attached or not.
+func (s *Server) AddMetrics(f func(w io.Writer)) {
+	s.extraMetrics.mu.Lock()
+	s.extraMetrics.fs = append(s.extraMetrics.fs, f)
+	s.extraMetrics.mu.Unlock()
+}
+
 type sizer interface{ DiskSize() (int64, error) }
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
@@ -88,6 +98,12 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	s.requests.mu.Unlock()
 	sort.Strings(lines)
 	b.WriteString(strings.Join(lines, ""))
+	s.extraMetrics.mu.Lock()
+	extra := append([]func(io.Writer){}, s.extraMetrics.fs...)
+	s.extraMetrics.mu.Unlock()
+	for _, f := range extra {
+		f(&b)
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	_, _ = w.Write([]byte(b.String()))
 }

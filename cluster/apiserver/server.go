@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -83,7 +84,11 @@ type Server struct {
 	// events shares decoding and encoding of watch events between watchers and cache.
 	events eventCache
 	// cache holds every resource's current objects for lists and gets (watchcache).
-	cache *watchcache.Cache
+	cache        *watchcache.Cache
+	extraMetrics struct {
+		mu sync.Mutex
+		fs []func(io.Writer)
+	}
 	// requests counts answered requests for /metrics.
 	requests requestCounts
 	// nsKick wakes the namespace finalizer after a namespace is marked for deletion.

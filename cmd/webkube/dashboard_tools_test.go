@@ -129,6 +129,40 @@ func TestDashboardTools(t *testing.T) {
 		}
 	})
 
+	// Attached from outside (webkube dashboard --kubeconfig, another process), the counters
+	// come the same way: from the API's /metrics, which carries the Service proxy's.
+	t.Run("AttachedCounters", func(t *testing.T) {
+		c.t = t
+		if m := c.mustKubectl("get", "--raw", "/metrics"); !strings.Contains(m, `webkube_serviceproxy_endpoint_connections_total{namespace="default",service="echo",endpoint="`) {
+			t.Fatalf("/metrics has no Service proxy counters for echo:\n%s", tail(m, 20))
+		}
+		a := runAttached(t, c.kubeconfig)
+		actx := dashBrowser(t)
+		dashRun(t, actx, "attached service page", 20*time.Second, chromedp.Navigate("http://"+a.addr+"/o/service/default/echo"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=traffic-send]`)))
+		dashWaitJS(t, actx, "live", `!!(window.wk && window.wk.ready)`, 10*time.Second)
+		if s := dashEval(t, actx, `(document.querySelector('[data-testid=traffic-counting]') || {textContent: 'none'}).textContent + ' | ' + (document.querySelector('[data-testid=traffic-no-counters]') || {textContent: ''}).textContent`); !strings.Contains(s, "iptables") {
+			t.Errorf("attached: counting says %q, want the iptables mode read from /metrics", s)
+		}
+		const n = 6
+		dashRun(t, actx, "send", 10*time.Second, chromedp.SetValue(chromedp.CSS(`#traffic-n`), strconv.Itoa(n)), chromedp.Click(chromedp.CSS(`[data-testid=traffic-send]`)))
+		dashWaitJS(t, actx, "result", `document.querySelector('#traffic-result').dataset.state === 'done'`, 60*time.Second)
+		rows := dashEval(t, actx, `Array.from(document.querySelectorAll('[data-testid=traffic-pod]')).map(r => r.dataset.pod + '=' + r.dataset.n).join(' ')`)
+		sum := 0
+		for _, f := range strings.Fields(rows) {
+			_, cnt, _ := strings.Cut(f, "=")
+			k, _ := strconv.Atoi(cnt)
+			sum += k
+		}
+		t.Logf("attached spread: %s", rows)
+		if sum != n {
+			t.Errorf("attached: counts %q sum to %d, want %d (read through /metrics)", rows, sum, n)
+		}
+		conns := dashEval(t, actx, `Array.from(document.querySelectorAll('[data-testid=conns]')).map(e => e.textContent).join(' ')`)
+		if len(strings.Fields(conns)) != 3 {
+			t.Errorf("attached endpoints' connection counts %q, want one per endpoint", conns)
+		}
+	})
+
 	t.Run("KubernetesAndKubeDNS", func(t *testing.T) {
 		c.t = t
 		apiEndpoint := strings.TrimSpace(c.mustKubectl("get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[0].addresses[0].ip}"))

@@ -7,17 +7,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
@@ -90,6 +94,7 @@ func (m *Main) Run(ctx context.Context) error {
 		if proxier, err = m.startNetworkAndNodes(ctx, shared, gate, dataDir, clk); err != nil {
 			return err
 		}
+		m.api.AddMetrics(proxyMetrics(proxier, shared.Core().V1().Services().Lister()))
 	}
 	if err := m.startSimulatedNodes(ctx, gate, clk); err != nil {
 		return err
@@ -397,10 +402,8 @@ func (m *Main) startDashboard(ctx context.Context, d dashboardDeps) (string, err
 	if !isLoopback(cfg.Addr) {
 		dashCfg.Token = d.token
 	}
-	if d.proxier != nil {
-		dashCfg.Traffic = proxyTraffic(d.proxier)
-		dashCfg.TrafficBytes = d.proxier.CountsBytes()
-	}
+	// The dashboard reads the Service proxy's counters from the API's /metrics (see
+	// proxyMetrics), as it does attached to another webkube: no back-channel.
 	dash, err := web.New(dashCfg)
 	if err != nil {
 		return "", err
@@ -422,15 +425,37 @@ func (m *Main) startDashboard(ctx context.Context, d dashboardDeps) (string, err
 	return "http://" + dashLn.Addr().String(), nil
 }
 
-// proxyTraffic shows the dashboard the Service proxy's per-endpoint counters.
-func proxyTraffic(p *serviceproxy.Proxier) web.TrafficFunc {
-	return func(ns, svc string) map[string]web.Traffic {
-		out := map[string]web.Traffic{}
-		for _, st := range p.Stats(ns, svc) {
-			out[st.Address] = web.Traffic{Connections: st.Connections, Active: st.Active, Failed: st.Failed,
-				BytesIn: st.BytesIn, BytesOut: st.BytesOut}
+// proxyMetrics writes the Service proxy's per-endpoint counters in Prometheus text format
+// for the API server's /metrics: that is how the dashboard reads them, here and attached
+// to this webkube from elsewhere (webkube dashboard --kubeconfig).
+func proxyMetrics(p *serviceproxy.Proxier, services corelisters.ServiceLister) func(io.Writer) {
+	return func(w io.Writer) {
+		fmt.Fprintf(w, "# HELP webkube_serviceproxy_counts_bytes 1 when the Service proxy counts bytes and open connections (userspace mode), 0 when connections only (iptables mode).\n# TYPE webkube_serviceproxy_counts_bytes gauge\nwebkube_serviceproxy_counts_bytes %d\n", map[bool]int{true: 1}[p.CountsBytes()])
+		svcs, _ := services.List(labels.Everything())
+		sort.Slice(svcs, func(i, j int) bool { return svcs[i].Namespace+"/"+svcs[i].Name < svcs[j].Namespace+"/"+svcs[j].Name })
+		families := []struct {
+			name, typ, help string
+			v               func(serviceproxy.EndpointStats) string
+		}{
+			{"connections_total", "counter", "Connections the Service proxy sent to the endpoint.", func(s serviceproxy.EndpointStats) string { return fmt.Sprint(s.Connections) }},
+			{"active", "gauge", "Connections open to the endpoint now (userspace mode).", func(s serviceproxy.EndpointStats) string { return fmt.Sprint(s.Active) }},
+			{"failed_total", "counter", "Connections to the endpoint that failed.", func(s serviceproxy.EndpointStats) string { return fmt.Sprint(s.Failed) }},
+			{"bytes_in_total", "counter", "Bytes from clients to the endpoint (userspace mode).", func(s serviceproxy.EndpointStats) string { return fmt.Sprint(s.BytesIn) }},
+			{"bytes_out_total", "counter", "Bytes from the endpoint to clients (userspace mode).", func(s serviceproxy.EndpointStats) string { return fmt.Sprint(s.BytesOut) }},
 		}
-		return out
+		stats := make([][]serviceproxy.EndpointStats, len(svcs))
+		for i, s := range svcs {
+			stats[i] = p.Stats(s.Namespace, s.Name)
+		}
+		for _, f := range families {
+			name := "webkube_serviceproxy_endpoint_" + f.name
+			fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, f.help, name, f.typ)
+			for i, s := range svcs {
+				for _, st := range stats[i] {
+					fmt.Fprintf(w, "%s{namespace=%q,service=%q,endpoint=%q} %s\n", name, s.Namespace, s.Name, st.Address, f.v(st))
+				}
+			}
+		}
 	}
 }
 

@@ -36,6 +36,7 @@ type View struct {
 	NodePorts       []NodePort
 	CanSend         bool
 	Counting        bool // the dashboard can read the service proxy's counters
+	NoCounters      string // when not: why (what reading the API's /metrics said)
 	CountsBytes     bool // ... and they include bytes (userspace mode)
 }
 
