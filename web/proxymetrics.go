@@ -61,7 +61,13 @@ func (m *metricsTraffic) state() (ok, bytes bool, why string) {
 
 func (m *metricsTraffic) refresh() {
 	m.mu.Lock()
-	fresh := !m.at.IsZero() && m.now().Sub(m.at) < metricsMaxAge
+	// A /metrics without the counters (kube-apiserver's runs to megabytes) is asked again
+	// only every half minute.
+	age := metricsMaxAge
+	if m.why != "" {
+		age = 30 * time.Second
+	}
+	fresh := !m.at.IsZero() && m.now().Sub(m.at) < age
 	m.mu.Unlock()
 	if fresh {
 		return

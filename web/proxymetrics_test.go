@@ -49,6 +49,10 @@ func TestTrafficCountersFromAPIMetrics(t *testing.T) {
 			`webkube_serviceproxy_endpoint_connections_total{namespace="default",service="echo",endpoint="10.1.0.7:8080"} 7`+"\n",
 			`webkube_serviceproxy_endpoint_bytes_in_total{namespace="default",service="echo",endpoint="10.1.0.7:8080"} 2048`+"\n")
 	})
+	// A /metrics without counters is asked again only every half minute: move its clock on.
+	e.d.metrics.mu.Lock()
+	e.d.metrics.now = func() time.Time { return time.Now().Add(time.Minute) }
+	e.d.metrics.mu.Unlock()
 	eventually.That(t, 10*time.Second, "the endpoint's counters from /metrics", func() (bool, string) {
 		p := page()
 		i := strings.Index(p, `data-testid="conns"`)
