@@ -35,9 +35,9 @@ type View struct {
 	Endpoint        string // for KindAPIServer: the address the Endpoints point at
 	NodePorts       []NodePort
 	CanSend         bool
-	Counting        bool // the dashboard can read the service proxy's counters
+	Counting        bool   // the dashboard can read the service proxy's counters
 	NoCounters      string // when not: why (what reading the API's /metrics said)
-	CountsBytes     bool // ... and they include bytes (userspace mode)
+	CountsBytes     bool   // ... and they include bytes (userspace mode)
 }
 
 // NodePort is one NodePort and where a browser on this machine reaches it.
