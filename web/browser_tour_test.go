@@ -21,6 +21,16 @@ func TestBrowserTour(t *testing.T) {
 		run(t, b, "switch to Korean", 10*time.Second, click(`[data-testid=lang-switch]`))
 		waitJS(t, b, "page in ko", `document.documentElement.lang === "ko" && window.wk && window.wk.ready`, 20*time.Second)
 	}
+	// Every controller that announces steps has its box in the controller manager, its
+	// label inside it (the StatefulSet and DaemonSet controllers' steps drew no arrow).
+	boxes := evalString(t, b, `(() => { const d = document.getElementById('diagram');
+		return JSON.parse(d.dataset.ctrls).map(c => { const r = d.querySelector('#diagram svg [data-box="' + c.id + '"]');
+			if (!r) return c.id + ': no box';
+			const x = r.getBBox(), l = r.nextElementSibling.getBBox();
+			return l.x < x.x || l.x + l.width > x.x + x.width ? c.id + ': label wider than its box' : 'ok' }).join(',') })()`)
+	if n := strings.Count(boxes, "ok"); n < 10 || strings.Count(boxes, ",") != n-1 {
+		t.Errorf("controller boxes: %s", boxes)
+	}
 	waitJS(t, b, "tour shown on a first visit", `!document.querySelector('[data-testid=tour]').hidden`, 5*time.Second)
 	shot(t, b, "tour-first-ko")
 	want := []struct{ box, text string }{

@@ -7,6 +7,7 @@ package diagram
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"webkube/web/i18n"
 )
@@ -44,4 +45,46 @@ func labels(ctx context.Context) map[string]string {
 		"step":       i18n.T(ctx, "anim.dg_step"),
 		"next":       i18n.T(ctx, "anim.next"),
 	}
+}
+
+// Controller is one controller's box in the controller manager: its component name (as
+// steps and held actions name it) and its label.
+type Controller struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
+// Controllers are the controller manager's boxes, in the order drawn. Every controller
+// that announces steps (a held action, a derived step's arrow end) has one, so each of
+// its steps draws an arrow.
+var Controllers = []Controller{
+	{"replicaset-controller", "ReplicaSet"},
+	{"deployment-controller", "Deployment"},
+	{"garbage-collector", "garbage collector"},
+	{"endpoints-controller", "endpoints"},
+	{"statefulset-controller", "StatefulSet"},
+	{"daemonset-controller", "DaemonSet"},
+	{"job-controller", "Job"},
+	{"cronjob-controller", "CronJob"},
+	{"serviceaccount-controller", "Service Account"},
+	{"persistentvolume-controller", "Persistent Volume"},
+}
+
+// HasBox says whether the diagram draws a box for the component: the learner's client,
+// the API server, the scheduler, each controller, and each node's kubelet and containerd.
+func HasBox(component string) bool {
+	switch component {
+	case "client", "apiserver", "scheduler":
+		return true
+	}
+	for _, c := range Controllers {
+		if c.ID == component {
+			return true
+		}
+	}
+	node, ok := strings.CutPrefix(component, "kubelet/")
+	if !ok {
+		node, ok = strings.CutPrefix(component, "containerd/")
+	}
+	return ok && node != ""
 }

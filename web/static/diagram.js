@@ -13,11 +13,13 @@
   const SPEEDS = { slow: 1800, normal: 900, fast: 300 };
   const W = 420;
   const MAX_NODES = 8; // node boxes drawn; beyond, the last one groups the rest
-  const CTRLS = [
-    ["replicaset-controller", "ReplicaSet"],
-    ["deployment-controller", "Deployment"],
-    ["garbage-collector", "garbage collector"],
-    ["endpoints-controller", "endpoints"],
+  // The controller manager's boxes come with the diagram (data-ctrls): one per controller
+  // that announces steps, so every step has both ends of its arrow drawn.
+  let CTRLS = [
+    { id: "replicaset-controller", label: "ReplicaSet" },
+    { id: "deployment-controller", label: "Deployment" },
+    { id: "garbage-collector", label: "garbage collector" },
+    { id: "endpoints-controller", label: "endpoints" },
   ];
   const st = {
     boxes: {},
@@ -75,6 +77,22 @@
     return r;
   }
 
+  // ctrlBox draws one controller's box. A label too wide for it (about 5.4 units a letter
+  // at 9 px) goes on two lines at its space, and a line still too wide is narrowed to fit.
+  function ctrlBox(g, c, x, y, w, h) {
+    const r = el("rect", { x: x, y: y, width: w, height: h, rx: 4, class: "dg-box ctrl", "data-box": c.id }, g);
+    st.boxes[c.id] = { x: x, y: y, w: w, h: h, r: r };
+    const fits = (s) => s.length * 5.4 <= w - 6;
+    const lines = fits(c.label) || c.label.indexOf(" ") < 0 ? [c.label] : c.label.split(" ", 2);
+    lines.forEach((s, i) => {
+      const t = text(g, x + w / 2, y + h / 2 + 3 + (i - (lines.length - 1) / 2) * 8, s, "dg-label dg-ctrl");
+      if (!fits(s)) {
+        t.setAttribute("textLength", w - 6);
+        t.setAttribute("lengthAdjust", "spacingAndGlyphs");
+      }
+    });
+  }
+
   // ---- layout: the components as the notes draw them ----
   function mount() {
     const d = $("#diagram");
@@ -85,6 +103,7 @@
     try {
       nodes = JSON.parse(d.dataset.nodes || "[]") || [];
       pods = JSON.parse(d.dataset.pods || "[]") || [];
+      if (d.dataset.ctrls) CTRLS = JSON.parse(d.dataset.ctrls) || CTRLS;
       L = Object.assign(L, JSON.parse(d.dataset.i18n || "{}"));
     } catch (e) {}
     svg.textContent = "";
@@ -99,15 +118,18 @@
     const g = el("g", { class: "dg-static" }, svg);
     box(g, "client", 6, 6, 112, 34, L.client, "client");
     box(g, "scheduler", 6, 88, 112, 34, "scheduler", "sched");
-    box(g, "apiserver", 162, 26, 100, 58, "API server", "api");
-    el("ellipse", { cx: 212, cy: 66, rx: 22, ry: 5, class: "dg-db" }, g);
-    text(g, 212, 79, "SQLite", "dg-small");
-    el("rect", { x: 300, y: 6, width: 114, height: 128, rx: 8, class: "dg-group" }, g);
-    text(g, 357, 19, L.ctrlmgr, "dg-small");
-    CTRLS.forEach(([id, label], i) => box(g, id, 305, 25 + i * 27, 104, 22, label, "ctrl"));
-    st.areas[""] = { x: 150, y: 92, w: 124, h: 44 };
-    el("rect", { x: 150, y: 92, width: 124, height: 44, rx: 6, class: "dg-pool" }, g);
-    text(g, 212, 132, L.pool, "dg-small");
+    box(g, "apiserver", 150, 26, 90, 58, "API server", "api");
+    el("ellipse", { cx: 195, cy: 66, rx: 22, ry: 5, class: "dg-db" }, g);
+    text(g, 195, 79, "SQLite", "dg-small");
+    // The controller manager: its controllers in two columns, the busiest on the left.
+    el("rect", { x: 278, y: 6, width: 136, height: 128, rx: 8, class: "dg-group" }, g);
+    text(g, 346, 19, L.ctrlmgr, "dg-small");
+    const crows = Math.ceil(CTRLS.length / 2),
+      rh = Math.min(27, 110 / crows);
+    CTRLS.forEach((c, i) => ctrlBox(g, c, 282 + Math.floor(i / crows) * 65, 24 + (i % crows) * rh, 63, rh - 3));
+    st.areas[""] = { x: 146, y: 92, w: 120, h: 44 };
+    el("rect", { x: 146, y: 92, width: 120, height: 44, rx: 6, class: "dg-pool" }, g);
+    text(g, 206, 132, L.pool, "dg-small");
     // Beyond MAX_NODES the last box stands for the rest ("+42 nodes"): their kubelets'
     // arrows end on it and their pods are counted in it, so a big cluster's diagram stays
     // the size of a small one's.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"webkube/web/diagram"
 	"webkube/web/i18n"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,7 +19,8 @@ import (
 
 // TestMain records every step this package's tests derive and then checks that each one's
 // title and evidence are catalogue keys present in both languages (nested ones too), that
-// the English is what Title and Evidence say, and that the Korean is not the English.
+// the English is what Title and Evidence say, that the Korean is not the English, and
+// that the diagram has a box at both ends of each one's arrow.
 func TestMain(m *testing.M) {
 	var all []Step
 	made = func(s Step) { all = append(all, s) }
@@ -49,6 +51,11 @@ func unsaid(all []Step) []string {
 			}
 			if _, ok := slices.BinarySearch(ko, k); !ok {
 				out = append(out, fmt.Sprintf("%s: key %s missing in ko", s.Title, k))
+			}
+		}
+		for _, end := range []string{s.From, s.To} {
+			if !diagram.HasBox(end) {
+				out = append(out, fmt.Sprintf("%s: the diagram has no box %q, so its arrow is drawn nowhere", s.Title, end))
 			}
 		}
 		switch {
@@ -84,9 +91,9 @@ func keysOf(msgs ...i18n.Msg) []string {
 }
 
 // The check above fails on a step with a key missing from a catalogue, an English-only
-// title or evidence said without a key.
+// title or evidence said without a key, or an arrow end the diagram has no box for.
 func TestUnsaidCatches(t *testing.T) {
-	ok := Step{Title: "scheduler sees the unassigned pod", TitleKey: "step.pod_1",
+	ok := Step{Title: "scheduler sees the unassigned pod", TitleKey: "step.pod_1", From: APIServer, To: Scheduler,
 		Ev: i18n.Msg{Key: "ev.event_on", Args: []any{"ADDED", "Pod", "default", "echo", i18n.Msg{Key: "ev.node_empty"}}}}
 	ok.Evidence = ok.Ev.In("en")
 	if p := unsaid([]Step{ok}); len(p) != 0 {
@@ -99,7 +106,9 @@ func TestUnsaidCatches(t *testing.T) {
 	english.Ev, english.Evidence = i18n.Msg{}, "MODIFIED Pod default/echo: something English"
 	noKey := ok
 	noKey.TitleKey = ""
-	for _, s := range []Step{missing, english, noKey} {
+	nowhere := ok
+	nowhere.From = "cloud-controller"
+	for _, s := range []Step{missing, english, noKey, nowhere} {
 		if p := unsaid([]Step{s}); len(p) == 0 {
 			t.Errorf("not reported: %+v", s)
 		}
