@@ -88,8 +88,7 @@ type change struct {
 	typ      string // ADDED, MODIFIED, DELETED
 	old, obj any
 	at       time.Time
-	initial  bool   // an ADDED of an informer's initial list (not a step the learner saw)
-	rv       uint64 // the object's resourceVersion (0: none), for reorder
+	initial  bool // an ADDED of an informer's initial list (not a step the learner saw)
 }
 
 func (d *Dashboard) addHandlers() {
@@ -166,12 +165,13 @@ const (
 )
 
 // dispatch is the one goroutine that turns watch events into steps and rendered fragments,
-// so steps are derived in the order the changes were written (see reorder) and each
-// fragment is rendered once however many tabs are open.
+// so each fragment is rendered once however many tabs are open. Each informer delivers on
+// its own; the deriver holds a change that arrived before its owner's (see steps.hold),
+// and this loop releases those whose owner's change never came in time.
 func (d *Dashboard) dispatch(ctx context.Context) {
 	der := steps.New(d.now)
+	der.Versions = d.versions
 	st := stories.New()
-	var r reorder
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -179,26 +179,41 @@ func (d *Dashboard) dispatch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case ch := <-d.changes:
-			if ch.kind == "held" {
-				d.handle(der, st, ch) // the Gate's notice has no place in the store's order
-				continue
-			}
-			r.add(ch)
-		case <-timer.C:
-		}
-		for _, ch := range r.due(time.Now()) {
 			d.handle(der, st, ch)
+		case now := <-timer.C:
+			d.publishSteps(st, der.Due(now), now.UnixMilli())
 		}
-		if next := r.next(); !next.IsZero() {
+		if next := der.Next(); !next.IsZero() {
 			timer.Reset(time.Until(next))
 		}
 	}
+}
+
+// versions is the deriver's view of the informer caches: the newest resourceVersion of
+// a ReplicaSet or Deployment, which the cache has before its change reaches dispatch.
+func (d *Dashboard) versions(kind, ns, name string) (uint64, bool) {
+	var o metav1.Object
+	var err error
+	switch kind {
+	case "ReplicaSet":
+		o, err = d.l.rss.ReplicaSets(ns).Get(name)
+	case "Deployment":
+		o, err = d.l.deploys.Deployments(ns).Get(name)
+	default:
+		return 0, false
+	}
+	if err != nil {
+		return 0, false
+	}
+	rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
+	return rv, err == nil
 }
 
 // handle derives the steps of one change and publishes them first (the diagram's arrow
 // is what the learner watches), then the table rows and open object pages it touches.
 func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 	ts := ch.at.UnixMilli()
+	der.Listing = ch.initial
 	var derived []steps.Step
 	ns := ""
 	rows := func() {}

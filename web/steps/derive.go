@@ -161,6 +161,14 @@ type Deriver struct {
 	events  map[types.UID]int32               // Event uid -> count already turned into steps
 	ownedBy map[types.UID]string              // live pod -> its ReplicaSet "namespace/name"
 	now     func() time.Time
+	seen    map[string]seenOwner // ReplicaSets and Deployments by Key, as last derived
+	waiting []waiting            // changes held for their owner's (see hold)
+
+	// Versions, when set, tells what the informer caches hold (see hold).
+	Versions Versions
+	// Listing is set while the dashboard feeds an informer's initial list: nothing is
+	// held then, since those steps are not shown.
+	Listing bool
 }
 
 type podProgress struct {
@@ -188,7 +196,7 @@ type depState struct {
 func New(now func() time.Time) *Deriver {
 	return &Deriver{pods: map[types.UID]*podProgress{}, rss: map[string]rsState{},
 		owned: map[string]map[types.UID]struct{}{}, deps: map[string]depState{},
-		events: map[types.UID]int32{}, ownedBy: map[types.UID]string{}, now: now}
+		events: map[types.UID]int32{}, ownedBy: map[types.UID]string{}, now: now, seen: map[string]seenOwner{}}
 }
 
 // made, when set (by this package's tests), sees every step mk makes.
@@ -231,10 +239,15 @@ func (d *Deriver) mk(s Step) Step {
 
 // Pod derives steps from a pod watch event. old is nil for ADDED; for DELETED, pass the
 // last known object as pod.
+// A pod whose ReplicaSet's change has not arrived yet is held until it has (see hold).
 func (d *Deriver) Pod(eventType string, old, pod *corev1.Pod) []Step {
-	if pod == nil {
+	if pod == nil || d.hold("Pod", eventType, old, pod, pod) {
 		return nil
 	}
+	return d.podNow(eventType, old, pod)
+}
+
+func (d *Deriver) podNow(eventType string, old, pod *corev1.Pod) []Step {
 	out := d.pod(eventType, old, pod)
 	d.track(eventType, pod)
 	// The diff costs two YAML renderings; most pod events (status churn) yield no step.

@@ -214,8 +214,21 @@ func labelChange(old, cur map[string]string, pod string) (string, []any) {
 
 // ReplicaSet derives the writes that changed a ReplicaSet (the learner's, or its
 // Deployment's) and step 1 of the reconcile: its controller sees desired ≠ current.
+// Then the changes of its pods that waited for it (see hold); one whose Deployment's
+// change has not arrived yet is held itself.
 func (d *Deriver) ReplicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Step {
-	if rs == nil || rs.Spec.Replicas == nil {
+	if rs == nil || d.hold("ReplicaSet", eventType, old, rs, rs) {
+		return nil
+	}
+	return d.replicaSetNow(eventType, old, rs)
+}
+
+func (d *Deriver) replicaSetNow(eventType string, old, rs *appsv1.ReplicaSet) []Step {
+	return append(d.replicaSet(eventType, old, rs), d.saw("ReplicaSet", eventType, rs)...)
+}
+
+func (d *Deriver) replicaSet(eventType string, old, rs *appsv1.ReplicaSet) []Step {
+	if rs.Spec.Replicas == nil {
 		return nil
 	}
 	key := rs.Namespace + "/" + rs.Name
@@ -309,11 +322,16 @@ func (d *Deriver) rsGone(rs *appsv1.ReplicaSet, dep string, reported bool, ev ev
 	return out
 }
 
-// Deployment derives the learner's writes to a Deployment and its controller seeing them.
+// Deployment derives the learner's writes to a Deployment and its controller seeing them,
+// then the changes of its ReplicaSets that waited for it (see hold).
 func (d *Deriver) Deployment(eventType string, old, dp *appsv1.Deployment) []Step {
 	if dp == nil {
 		return nil
 	}
+	return append(d.deployment(eventType, old, dp), d.saw("Deployment", eventType, dp)...)
+}
+
+func (d *Deriver) deployment(eventType string, old, dp *appsv1.Deployment) []Step {
 	key := dp.Namespace + "/" + dp.Name
 	dKey := Key("Deployment", dp.Namespace, dp.Name)
 	prev, known := d.deps[key]

@@ -1,0 +1,158 @@
+package steps
+
+import (
+	"strconv"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// MaxHold bounds how long a dependent waits for its owner's change (see hold).
+const MaxHold = time.Second
+
+// Versions reports the newest resourceVersion of an object the dashboard's informer
+// cache holds (ok false when it holds none). The cache is written before the informer
+// hands the change on, so a version newer than the deriver saw is on its way to it.
+type Versions func(kind, namespace, name string) (rv uint64, ok bool)
+
+// seenOwner is what the deriver last derived of a ReplicaSet or Deployment.
+type seenOwner struct {
+	rv   uint64
+	gone bool
+}
+
+// waiting is a change held until its owner's change has been derived.
+type waiting struct {
+	kind   string // Pod or ReplicaSet
+	obj    any    // *corev1.Pod or *appsv1.ReplicaSet
+	old    any    // its previous version (nil when none)
+	typ    string // ADDED, MODIFIED, DELETED
+	key    string // the dependent: "Pod/ns/name"
+	owner  string // its controller: "ReplicaSet/ns/name"
+	wantRV uint64 // release once the owner's version this new was derived (0: any)
+	gone   bool   // release once the owner's deletion was derived
+	at     time.Time
+}
+
+// Each informer delivers on its own, so a pod can reach the deriver before the change of
+// its ReplicaSet that made it (or deleted it), and a ReplicaSet before its Deployment's:
+// its steps then joined the owner's previous story. As a Kubernetes controller waits for
+// its informers, the deriver holds such a dependent until the owner's change arrives:
+// while its controller owner was never seen, or while the informer cache has a version
+// of the owner written before the dependent's (or the owner's deletion) that the deriver
+// has not derived yet; at most MaxHold. Later changes of the same kind wait behind it, so
+// none overtakes it (a replacement pod's creation passing the deletion of the pod it
+// replaces left the learner's story).
+func (d *Deriver) hold(kind, typ string, old, obj any, o metav1.Object) bool {
+	if d.Listing {
+		return false
+	}
+	w := waiting{kind: kind, obj: obj, old: old, typ: typ, key: Key(kind, o.GetNamespace(), o.GetName()), at: d.now()}
+	behind := false
+	for _, h := range d.waiting {
+		behind = behind || h.kind == kind
+	}
+	ownerKind := map[string]string{"Pod": "ReplicaSet", "ReplicaSet": "Deployment"}[kind]
+	name := ownerOf(o, ownerKind)
+	if name != "" {
+		w.owner = Key(ownerKind, o.GetNamespace(), name)
+		own, _ := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
+		w.wantRV, w.gone = d.ownerPending(ownerKind, o.GetNamespace(), name, own)
+	}
+	if !behind && !d.unexplained(w) {
+		return false
+	}
+	d.waiting = append(d.waiting, w)
+	return true
+}
+
+// ownerPending says which of the owner's changes written before the dependent's (own, its
+// resourceVersion) the deriver has yet to see: a version (wantRV), its deletion (gone),
+// or, for an owner never seen, any (wantRV 0). Changes written after it cannot explain it:
+// waiting for them let the dependent's later neighbours overtake it.
+func (d *Deriver) ownerPending(kind, ns, name string, own uint64) (wantRV uint64, gone bool) {
+	seen, known := d.seen[Key(kind, ns, name)]
+	if d.Versions == nil {
+		return 0, false
+	}
+	rv, cached := d.Versions(kind, ns, name)
+	switch {
+	case cached && rv > seen.rv && (own == 0 || rv < own):
+		return rv, false
+	case !cached && known && !seen.gone:
+		return 0, true
+	}
+	return 0, false
+}
+
+// unexplained: the change's owner has a change the deriver has not seen yet.
+func (d *Deriver) unexplained(w waiting) bool {
+	if w.owner == "" {
+		return false
+	}
+	seen, known := d.seen[w.owner]
+	switch {
+	case w.gone:
+		return !seen.gone
+	case w.wantRV > 0:
+		return !known || seen.rv < w.wantRV
+	}
+	return !known // never seen: wait for any change of it
+}
+
+// saw notes what the deriver derived of an owner, and derives the changes waiting for it.
+func (d *Deriver) saw(kind, typ string, o metav1.Object) []Step {
+	rv, _ := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
+	d.seen[Key(kind, o.GetNamespace(), o.GetName())] = seenOwner{rv: rv, gone: typ == "DELETED"}
+	return d.release(time.Time{})
+}
+
+// Due derives the held changes whose owner's change has not come within MaxHold of
+// their arrival (now), and those waiting behind them.
+func (d *Deriver) Due(now time.Time) []Step { return d.release(now) }
+
+// Next is when the oldest held change is due (zero when none is held).
+func (d *Deriver) Next() time.Time {
+	if len(d.waiting) == 0 {
+		return time.Time{}
+	}
+	return d.waiting[0].at.Add(MaxHold)
+}
+
+// release derives, in arrival order, each held change that is explained now or has
+// waited MaxHold by now (zero now: none has), unless an earlier change of its kind still
+// waits.
+func (d *Deriver) release(now time.Time) []Step {
+	var out []Step
+	for i := 0; i < len(d.waiting); {
+		w := d.waiting[i]
+		blocked := false
+		for _, h := range d.waiting[:i] {
+			blocked = blocked || h.kind == w.kind
+		}
+		late := !now.IsZero() && !now.Before(w.at.Add(MaxHold))
+		if blocked || (!late && d.unexplained(w)) {
+			i++
+			continue
+		}
+		d.waiting = append(d.waiting[:i:i], d.waiting[i+1:]...)
+		out = append(out, d.derive(w)...)
+		i = 0 // what it derived may explain an earlier one
+	}
+	return out
+}
+
+// derive derives a released change as it would have been on arrival.
+func (d *Deriver) derive(w waiting) []Step {
+	switch o := w.obj.(type) {
+	case *corev1.Pod:
+		old, _ := w.old.(*corev1.Pod)
+		return d.podNow(w.typ, old, o)
+	case *appsv1.ReplicaSet:
+		old, _ := w.old.(*appsv1.ReplicaSet)
+		return d.replicaSetNow(w.typ, old, o)
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package stories
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"webkube/web/steps"
+)
+
+// cache is a fake of the dashboard's informer caches: the newest resourceVersion of each
+// object by kind/ns/name.
+type cache map[string]uint64
+
+func (c cache) versions(kind, ns, name string) (uint64, bool) {
+	rv, ok := c[steps.Key(kind, ns, name)]
+	return rv, ok
+}
+
+// A pod the ReplicaSet controller made reaches the deriver before the ReplicaSet itself
+// (two informers): it waits for it, and its creation is in the learner's story of the
+// ReplicaSet, not a story of its own.
+func TestPodBeforeItsReplicaSet(t *testing.T) {
+	f := newFeed()
+	p := pod("echo-rs-a", "3", true, map[string]string{"app": "echo"})
+	p.Spec.NodeName, p.Status.Phase = "", ""
+	if got := f.d.Pod("ADDED", nil, p); len(got) != 0 {
+		t.Fatalf("the pod of an unseen ReplicaSet was derived at once: %+v", got)
+	}
+	f.add(f.d.ReplicaSet("ADDED", nil, rs("2", 1)))
+	story := f.story("you created ReplicaSet/echo-rs with 1 replicas")
+	for _, want := range []string{"ReplicaSet/echo-rs creates pod echo-rs-a (has 0, wants 1)", "scheduler sees the unassigned pod"} {
+		if !contains(story, want) {
+			t.Errorf("the ReplicaSet's story lacks %q:\n%s", want, strings.Join(story, "\n"))
+		}
+	}
+}
+
+// The rollout: the new ReplicaSet arrives before the Deployment's template change that
+// made it (the cache already has that change): it waits, and joins the rollout's story.
+func TestReplicaSetBeforeItsDeploymentChange(t *testing.T) {
+	f := newFeed()
+	c := cache{}
+	f.d.Versions = c.versions
+	one := int32(1)
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", ResourceVersion: "2", Generation: 1},
+		Spec: appsv1.DeploymentSpec{Replicas: &one}}
+	newRS := func(name, rv string) *appsv1.ReplicaSet {
+		tr := true
+		return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", ResourceVersion: rv,
+			OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: "web", Controller: &tr}}},
+			Spec: appsv1.ReplicaSetSpec{Replicas: &one}}
+	}
+	c["Deployment/default/web"] = 2
+	f.add(f.d.Deployment("ADDED", nil, dep))
+	f.add(f.d.ReplicaSet("ADDED", nil, newRS("web-1", "3")))
+	dep2 := dep.DeepCopy()
+	dep2.ResourceVersion, dep2.Generation = "10", 2
+	dep2.Spec.Template.Spec.Containers = []corev1.Container{{Name: "app", Image: "echo:v2"}}
+	c["Deployment/default/web"] = 10
+	if got := f.d.ReplicaSet("ADDED", nil, newRS("web-2", "12")); len(got) != 0 {
+		t.Fatalf("derived before the Deployment change it follows: %+v", got)
+	}
+	f.add(f.d.Deployment("MODIFIED", dep, dep2))
+	story := f.story("rollout of deploy/web: you changed its template")
+	if !contains(story, "Deployment/web creates ReplicaSet/web-2 with 1 replicas") {
+		t.Errorf("the new ReplicaSet is not in the rollout's story:\n%s", strings.Join(story, "\n"))
+	}
+}
+
+// Scaled 3→1, a pod's deletion arrives before the ReplicaSet's change (which the cache has):
+// it waits for it, so the deletion is the ReplicaSet controller's ("has 3, wants 1") in
+// the learner's scaling story, not "you deleted".
+func TestDeletionBeforeTheScaleDown(t *testing.T) {
+	f := newFeed()
+	c := cache{"ReplicaSet/default/echo-rs": 1}
+	f.d.Versions = c.versions
+	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 3)))
+	var pods []*corev1.Pod
+	for _, n := range []string{"a", "b", "c"} {
+		p := pod("echo-rs-"+n, "2", true, map[string]string{"app": "echo"})
+		pods = append(pods, p)
+		f.add(f.d.Pod("ADDED", nil, p))
+	}
+	c["ReplicaSet/default/echo-rs"] = 9
+	gone := pods[0].DeepCopy()
+	now := metav1.Now()
+	gone.DeletionTimestamp, gone.ResourceVersion = &now, "10"
+	if got := f.d.Pod("MODIFIED", pods[0], gone); len(got) != 0 {
+		t.Fatalf("derived before the scale-down it follows: %+v", got)
+	}
+	f.add(f.d.ReplicaSet("MODIFIED", rs("1", 3), rs("9", 1)))
+	story := f.story("you scaled echo-rs 3→1")
+	if !contains(story, "ReplicaSet/echo-rs deletes echo-rs-a: has 3, wants 1") {
+		t.Errorf("the deletion is not the ReplicaSet's in the scaling story:\n%s", strings.Join(story, "\n"))
+	}
+	if s := f.story("you deleted Pod/echo-rs-a"); len(s) != 0 {
+		t.Errorf("the ReplicaSet's deletion told as the learner's:\n%s", strings.Join(s, "\n"))
+	}
+}
+
+// An owner that never comes holds its pod at most MaxHold; the pod's later changes wait
+// behind it and follow it in order. An informer's initial list is never held.
+func TestHoldIsBounded(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := &feed{d: steps.New(func() time.Time { return now }), t: New()}
+	p := pod("lost-a", "3", true, nil)
+	p.OwnerReferences[0].Name = "lost"
+	p.Spec.NodeName, p.Status.Phase = "", ""
+	bound := p.DeepCopy()
+	bound.Spec.NodeName, bound.ResourceVersion = "node-1", "4"
+	if len(f.d.Pod("ADDED", nil, p)) != 0 || len(f.d.Pod("MODIFIED", p, bound)) != 0 {
+		t.Fatal("the pod of an unseen ReplicaSet was derived at once")
+	}
+	if next := f.d.Next(); !next.Equal(now.Add(steps.MaxHold)) {
+		t.Errorf("next due %v, want %v", next, now.Add(steps.MaxHold))
+	}
+	if got := f.d.Due(now.Add(steps.MaxHold - time.Millisecond)); len(got) != 0 {
+		t.Fatalf("released before MaxHold: %+v", got)
+	}
+	got := f.d.Due(now.Add(steps.MaxHold))
+	var titles []string
+	for _, s := range got {
+		titles = append(titles, s.Title)
+	}
+	want := []string{"ReplicaSet/lost creates pod lost-a (has 0, wants 0)", "scheduler sees the unassigned pod", "scheduler binds it to a node"}
+	if strings.Join(titles, "\n") != strings.Join(want, "\n") {
+		t.Errorf("released after MaxHold:\n%s\nwant:\n%s", strings.Join(titles, "\n"), strings.Join(want, "\n"))
+	}
+	if !f.d.Next().IsZero() {
+		t.Error("still holding after the release")
+	}
+	f.d.Listing = true
+	q := p.DeepCopy()
+	q.Name, q.UID = "lost-b", "lost-b"
+	if len(f.d.Pod("ADDED", nil, q)) == 0 {
+		t.Error("a pod of the initial list was held")
+	}
+}
+
+// The learner deletes a pod by hand while the cache already has the ReplicaSet's status
+// written after that deletion: the deletion is not held for it (holding it let the
+// replacement's creation overtake the deletion and leave the learner's story).
+func TestNotHeldForLaterOwnerChanges(t *testing.T) {
+	f := newFeed()
+	c := cache{"ReplicaSet/default/echo-rs": 1}
+	f.d.Versions = c.versions
+	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 1)))
+	a := pod("echo-rs-a", "2", true, map[string]string{"app": "echo"})
+	f.add(f.d.Pod("ADDED", nil, a))
+	c["ReplicaSet/default/echo-rs"] = 12
+	gone := a.DeepCopy()
+	now := metav1.Now()
+	gone.DeletionTimestamp, gone.ResourceVersion = &now, "10"
+	got := f.d.Pod("MODIFIED", a, gone)
+	f.add(got)
+	if len(got) == 0 || len(f.story("you deleted Pod/echo-rs-a")) == 0 {
+		t.Fatalf("the learner's deletion waited for a later change of its ReplicaSet: %+v", got)
+	}
+}
+
+// Deleted by hand: the pod's removal waits for its ReplicaSet's status (written before
+// it), and the replacement, written after, arrives meanwhile: it waits behind the removal,
+// so the ReplicaSet seeing the pod gone comes first and the replacement joins the
+// learner's story, as without any hold.
+func TestReplacementDoesNotOvertakeTheRemoval(t *testing.T) {
+	f := newFeed()
+	c := cache{"ReplicaSet/default/echo-rs": 1}
+	f.d.Versions = c.versions
+	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 1)))
+	a := pod("echo-rs-a", "2", true, map[string]string{"app": "echo"})
+	f.add(f.d.Pod("ADDED", nil, a))
+	now := metav1.Now()
+	a2 := a.DeepCopy()
+	a2.DeletionTimestamp, a2.ResourceVersion = &now, "3"
+	f.add(f.d.Pod("MODIFIED", a, a2))
+	c["ReplicaSet/default/echo-rs"] = 4 // its status, before the removal (5)
+	a3 := a2.DeepCopy()
+	a3.ResourceVersion = "5"
+	if got := f.d.Pod("DELETED", nil, a3); len(got) != 0 {
+		t.Fatalf("the removal did not wait for the status written before it: %+v", got)
+	}
+	c["ReplicaSet/default/echo-rs"] = 7 // its status after the replacement (6)
+	b := pod("echo-rs-b", "6", true, map[string]string{"app": "echo"})
+	b.Spec.NodeName, b.Status.Phase = "", ""
+	if got := f.d.Pod("ADDED", nil, b); len(got) != 0 {
+		t.Fatalf("the replacement overtook the removal: %+v", got)
+	}
+	f.add(f.d.ReplicaSet("MODIFIED", rs("1", 1), rs("4", 1)))
+	story := f.story("you deleted Pod/echo-rs-a")
+	for _, want := range []string{"kubelet confirms; the API server removes echo-rs-a", "ReplicaSet/echo-rs creates pod echo-rs-b"} {
+		if !contains(story, want) {
+			t.Errorf("the learner's story lacks %q:\n%s", want, strings.Join(story, "\n"))
+		}
+	}
+}
