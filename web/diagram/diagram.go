@@ -66,8 +66,10 @@ var Controllers = []Controller{
 	{"daemonset-controller", "DaemonSet"},
 	{"job-controller", "Job"},
 	{"cronjob-controller", "CronJob"},
-	{"serviceaccount-controller", "Service Account"},
-	{"persistentvolume-controller", "Persistent Volume"},
+	{"serviceaccount-controller", "ServiceAccount"},
+	{"persistentvolume-controller", "PersistentVolume"},
+	{"resourcequota-controller", "ResourceQuota"},
+	{"ingress-controller", "Ingress"}, // its own process in Kubernetes; drawn here with the others
 }
 
 // HasBox says whether the diagram draws a box for the component: the learner's client,

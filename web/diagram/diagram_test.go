@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	componentConst = regexp.MustCompile(`(?m)^const Component = "([^"]+)"`)
+	componentConst = regexp.MustCompile(`(?m)^(?:const )?\s*Component\s*=\s*"([^"]+)"`)
 	componentLit   = regexp.MustCompile(`stepper\.Step\{Component: "([^"]+)"`)
 )
 

@@ -77,13 +77,14 @@
     return r;
   }
 
-  // ctrlBox draws one controller's box. A label too wide for it (about 5.4 units a letter
-  // at 9 px) goes on two lines at its space, and a line still too wide is narrowed to fit.
+  // ctrlBox draws one controller's box. A label too wide for it (about 5.4 units a letter)
+  // goes on two lines at its space when the box is tall enough, and a line still too wide
+  // is narrowed to fit.
   function ctrlBox(g, c, x, y, w, h) {
     const r = el("rect", { x: x, y: y, width: w, height: h, rx: 4, class: "dg-box ctrl", "data-box": c.id }, g);
     st.boxes[c.id] = { x: x, y: y, w: w, h: h, r: r };
     const fits = (s) => s.length * 5.4 <= w - 6;
-    const lines = fits(c.label) || c.label.indexOf(" ") < 0 ? [c.label] : c.label.split(" ", 2);
+    const lines = fits(c.label) || c.label.indexOf(" ") < 0 || h < 18 ? [c.label] : c.label.split(" ", 2);
     lines.forEach((s, i) => {
       const t = text(g, x + w / 2, y + h / 2 + 3 + (i - (lines.length - 1) / 2) * 8, s, "dg-label dg-ctrl");
       if (!fits(s)) {
