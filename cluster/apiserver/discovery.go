@@ -43,6 +43,8 @@ func subresourceInfo(r *resource, sub string) (kind schema.GroupVersionKind, ver
 		return coreV1.WithKind("Pod"), []string{"get"}
 	case "exec":
 		return coreV1.WithKind("PodExecOptions"), []string{"create", "get"}
+	case "ephemeralcontainers":
+		return r.gvk(), []string{"get", "patch", "update"}
 	case "attach":
 		return coreV1.WithKind("PodAttachOptions"), []string{"create", "get"}
 	case "portforward":

@@ -130,7 +130,7 @@ var resourceTable = []*resource{
 	{
 		gvr: coreV1.WithResource("pods"), kind: "Pod", singular: "pod", namespaced: true,
 		shortNames: []string{"po"}, categories: []string{"all"},
-		subresources: []string{"status", "binding", "log", "exec", "attach", "portforward"}, hasStatus: true,
+		subresources: []string{"status", "binding", "log", "exec", "attach", "portforward", "ephemeralcontainers"}, hasStatus: true,
 		newObj: func() runtime.Object { return &corev1.Pod{} }, newList: func() runtime.Object { return &corev1.PodList{} },
 		fields: func(o runtime.Object) fields.Set {
 			p := o.(*corev1.Pod)

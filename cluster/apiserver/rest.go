@@ -578,6 +578,9 @@ func gracePeriodOver(m metav1.Object) bool {
 // bumps generation on spec changes, defaults and validates.
 func (s *Server) prepareUpdate(r *resource, sub string, next, old runtime.Object) (runtime.Object, error) {
 	om := mustMeta(old)
+	if sub == "ephemeralcontainers" {
+		return prepareEphemeralContainers(next, old)
+	}
 	if sub == "status" {
 		// Only status changes through /status.
 		out := old.DeepCopyObject()
@@ -585,6 +588,10 @@ func (s *Server) prepareUpdate(r *resource, sub string, next, old runtime.Object
 		next = out
 	} else if r.hasStatus && sub != "binding" {
 		copyField(next, old, "Status")
+	}
+	if p, ok := next.(*corev1.Pod); ok {
+		// Ephemeral containers change only through pods/ephemeralcontainers.
+		p.Spec.EphemeralContainers = old.(*corev1.Pod).Spec.EphemeralContainers
 	}
 	nm := mustMeta(next)
 	nm.SetName(om.GetName())

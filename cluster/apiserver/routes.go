@@ -165,6 +165,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 		case http.MethodPatch:
 			return s.servePatch(w, r, t)
 		}
+	case "ephemeralcontainers":
+		switch method {
+		case http.MethodGet:
+			return s.serveGet(w, r, t)
+		case http.MethodPut:
+			return s.serveUpdate(w, r, t)
+		case http.MethodPatch:
+			return s.servePatch(w, r, t)
+		}
 	case "scale":
 		switch method {
 		case http.MethodGet, http.MethodPut, http.MethodPatch:

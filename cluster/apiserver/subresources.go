@@ -323,5 +323,10 @@ func podContainer(pod *corev1.Pod, name string) (string, error) {
 			return name, nil
 		}
 	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		if c.Name == name {
+			return name, nil
+		}
+	}
 	return "", badRequest(fmt.Sprintf("container %s is not valid for pod %s", name, pod.Name))
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -217,5 +218,41 @@ func TestAttach(t *testing.T) {
 	}
 	if out, err := c.kubectl("get", "pod", "rt"); err == nil {
 		t.Fatalf("pod rt still there after run --rm:\n%s", out)
+	}
+}
+
+const streamsTarget = `apiVersion: v1
+kind: Pod
+metadata: {name: target}
+spec:
+  containers:
+  - {name: app, image: ghcr.io/subicura/echo:v1}
+`
+
+func TestDebug(t *testing.T) {
+	c := startCluster(t, "10.234.0.0/16", "wkdb")
+	c.apply(streamsTarget)
+	c.waitPod("target", "Running", 90*time.Second)
+
+	// An ephemeral container in the pod, sharing app's process namespace: its pid 1 is
+	// app's process (the webkube binary of the echo image).
+	out, err := c.inPty("echo pid1-is-$(cat /proc/1/comm); exit 0\n", "debug", "-it", "pod/target", "--image=busybox", "--target=app")
+	if err != nil || !strings.Contains(out, "pid1-is-webkube") {
+		t.Fatalf("kubectl debug -it pod/target --target=app: %v\n%s", err, out)
+	}
+	name := c.jsonpath("pod/target", "{.status.ephemeralContainerStatuses[0].name}")
+	if !strings.HasPrefix(name, "debugger-") {
+		t.Fatalf("ephemeral container status: %q", name)
+	}
+	c.eventually(30*time.Second, "the debug container terminated, app still running", func() (bool, string) {
+		out := c.jsonpath("pod/target", "{.status.ephemeralContainerStatuses[0].state.terminated.reason} {.status.containerStatuses[0].state.running.startedAt}")
+		return strings.HasPrefix(out, "Completed ") && len(out) > len("Completed "), out
+	})
+
+	// The node: a pod with the host's process namespace, pid 1 is the machine's.
+	host, _ := os.ReadFile("/proc/1/comm")
+	out, err = c.inPty("echo pid1-is-$(cat /proc/1/comm); exit 0\n", "debug", "node/node-1", "-it", "--image=busybox")
+	if err != nil || !strings.Contains(out, "pid1-is-"+strings.TrimSpace(string(host))) {
+		t.Fatalf("kubectl debug node/node-1 -it: %v (want pid 1 %q)\n%s", err, host, out)
 	}
 }

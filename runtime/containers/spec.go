@@ -468,6 +468,13 @@ func (r *Runtime) specOpts(ctx context.Context, opts *CreateOptions) ([]oci.Spec
 	if nw.NetnsPath != "" {
 		so = append(so, oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: nw.NetnsPath}))
 	}
+	pidOpt, err := r.pidNamespace(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if pidOpt != nil {
+		so = append(so, pidOpt)
+	}
 	if nw.Hostname != "" {
 		so = append(so, oci.WithHostname(nw.Hostname))
 	}
@@ -499,4 +506,50 @@ func (r *Runtime) specOpts(ctx context.Context, opts *CreateOptions) ([]oci.Spec
 		so = append(so, oci.WithCPUShares(shares))
 	}
 	return so, nil
+}
+
+// pidNamespace is the process namespace of a container: the host's with hostPID (kubectl
+// debug node/), the target's for an ephemeral container with a targetContainerName
+// (kubectl debug --target), else its own (nil).
+func (r *Runtime) pidNamespace(ctx context.Context, opts *CreateOptions) (oci.SpecOpts, error) {
+	if opts.Pod.Spec.HostPID {
+		return oci.WithHostNamespace(specs.PIDNamespace), nil
+	}
+	target := ""
+	for _, ec := range opts.Pod.Spec.EphemeralContainers {
+		if ec.Name == opts.Container.Name {
+			target = ec.TargetContainerName
+		}
+	}
+	if target == "" {
+		return nil, nil
+	}
+	pid, err := r.runningPid(ctx, string(opts.Pod.UID), target)
+	if err != nil {
+		return nil, configError{fmt.Errorf("target container %q: %w", target, err)}
+	}
+	return oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: fmt.Sprintf("/proc/%d/ns/pid", pid)}), nil
+}
+
+// runningPid is the host pid of the running instance of a pod's container.
+func (r *Runtime) runningPid(ctx context.Context, podUID, name string) (uint32, error) {
+	list, err := r.List(ctx, podUID)
+	if err != nil {
+		return 0, err
+	}
+	for _, st := range list {
+		if st.Name != name || st.State != StateRunning {
+			continue
+		}
+		c, err := r.client.LoadContainer(ctx, st.ID)
+		if err != nil {
+			return 0, err
+		}
+		t, err := c.Task(ctx, nil)
+		if err != nil {
+			return 0, err
+		}
+		return t.Pid(), nil
+	}
+	return 0, errors.New("not running")
 }

@@ -45,6 +45,11 @@ func (k *Kubelet) computeStatus(pod *corev1.Pod, st *podState, insts map[string]
 		allReady = allReady && cs.Ready
 		n.add(cs)
 	}
+	for i := range pod.Spec.EphemeralContainers {
+		c := corev1.Container(pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+		cs := k.containerStatus(pod, st, &c, insts[c.Name], old.EphemeralContainerStatuses)
+		s.EphemeralContainerStatuses = append(s.EphemeralContainerStatuses, cs)
+	}
 	s.Phase = podPhase(pod.Spec.RestartPolicy, s.InitContainerStatuses, initDone, n)
 	s.Conditions = podConditions(metav1.NewTime(k.cfg.Clock.Now()), old.Conditions, &s, st.network != nil, initDone, allReady)
 	return s

@@ -180,12 +180,31 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 				return err
 			}
 		}
+		if err := k.syncEphemeralContainers(ctx, pod, st, insts); err != nil {
+			return err
+		}
 	}
 	// Read again: starting containers changed what runs.
 	if list, err = k.cfg.Runtime.List(ctx, string(pod.UID)); err != nil {
 		return fmt.Errorf("list containers: %w", err)
 	}
 	return k.reportStatus(ctx, pod, st, groupInstances(list))
+}
+
+// syncEphemeralContainers starts each ephemeral container (kubectl debug) once; they are
+// never restarted, as the kubelet's. One with a targetContainerName shares that
+// container's process namespace (containers.Create).
+func (k *Kubelet) syncEphemeralContainers(ctx context.Context, pod *corev1.Pod, st *podState, insts map[string]instances) error {
+	for i := range pod.Spec.EphemeralContainers {
+		c := corev1.Container(pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+		if insts[c.Name].latest() != nil {
+			continue
+		}
+		if err := k.startContainer(ctx, pod, st, &c, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // instances of one container name, newest first.

@@ -1,0 +1,81 @@
+package validation
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// ValidateEphemeralContainersUpdate checks an update through pods/ephemeralcontainers as
+// kube-apiserver's ValidatePodEphemeralContainersUpdate: ephemeral containers are only
+// added (never changed or removed), named apart from every other container, target an
+// existing container, and set none of what only regular containers have.
+func ValidateEphemeralContainersUpdate(pod, old *corev1.Pod) field.ErrorList {
+	path := field.NewPath("spec", "ephemeralContainers")
+	errs := onlyAddedEphemeral(pod.Spec.EphemeralContainers, old.Spec.EphemeralContainers, path)
+	volumes := sets.New[string]()
+	for _, v := range pod.Spec.Volumes {
+		volumes.Insert(v.Name)
+	}
+	names, targets := sets.New[string](), sets.New[string]()
+	for _, c := range append(append([]corev1.Container{}, pod.Spec.Containers...), pod.Spec.InitContainers...) {
+		names.Insert(c.Name)
+		targets.Insert(c.Name)
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		ec := &pod.Spec.EphemeralContainers[i]
+		p := path.Index(i)
+		c := corev1.Container(ec.EphemeralContainerCommon)
+		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)
+		if c.Image == "" {
+			errs = append(errs, field.Required(p.Child("image"), ""))
+		}
+		errs = append(errs, validateContainer(&c, volumes, p)...)
+		errs = append(errs, ephemeralForbidden(&c, p)...)
+		if t := ec.TargetContainerName; t != "" && !targets.Has(t) {
+			errs = append(errs, field.NotFound(p.Child("targetContainerName"), t))
+		}
+	}
+	return errs
+}
+
+// onlyAddedEphemeral refuses a change or removal of an existing ephemeral container.
+func onlyAddedEphemeral(now, old []corev1.EphemeralContainer, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	byName := map[string]*corev1.EphemeralContainer{}
+	for i := range now {
+		byName[now[i].Name] = &now[i]
+	}
+	for i := range old {
+		n := byName[old[i].Name]
+		switch {
+		case n == nil:
+			errs = append(errs, field.Forbidden(path, fmt.Sprintf("existing ephemeral containers %q may not be removed\n", old[i].Name)))
+		case !equality.Semantic.DeepEqual(old[i], *n):
+			errs = append(errs, field.Forbidden(path.Index(i), fmt.Sprintf("existing ephemeral containers %q may not be changed\n", old[i].Name)))
+		}
+	}
+	return errs
+}
+
+// ephemeralForbidden lists the fields an ephemeral container may not set.
+func ephemeralForbidden(c *corev1.Container, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	forbid := func(set bool, name string) {
+		if set {
+			errs = append(errs, field.Forbidden(p.Child(name), "cannot be set for an Ephemeral Container"))
+		}
+	}
+	forbid(len(c.Ports) > 0, "ports")
+	forbid(c.LivenessProbe != nil, "livenessProbe")
+	forbid(c.ReadinessProbe != nil, "readinessProbe")
+	forbid(c.StartupProbe != nil, "startupProbe")
+	forbid(c.Lifecycle != nil, "lifecycle")
+	forbid(len(c.Resources.Limits) > 0 || len(c.Resources.Requests) > 0, "resources")
+	forbid(len(c.ResizePolicy) > 0, "resizePolicy")
+	forbid(c.RestartPolicy != nil, "restartPolicy")
+	return errs
+}
