@@ -19,6 +19,7 @@ import (
 	"webkube/cluster/controllers/deployment"
 	"webkube/cluster/controllers/garbagecollector"
 	"webkube/cluster/controllers/job"
+	"webkube/cluster/controllers/podautoscaler"
 	"webkube/cluster/controllers/replicaset"
 	"webkube/cluster/controllers/resourcequota"
 	"webkube/cluster/controllers/statefulset"
@@ -47,6 +48,7 @@ type Manager struct {
 	GarbageColl *garbagecollector.Collector
 	Job         *job.Controller
 	CronJob     *cronjob.Controller
+	Autoscaler  *podautoscaler.Controller
 	StatefulSet *statefulset.Controller
 	DaemonSet   *daemonset.Controller
 	Aggregation *clusterroleaggregation.Controller
@@ -105,6 +107,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
+	if m.Autoscaler, err = podautoscaler.New(podautoscaler.Config{Client: cfg.client(podautoscaler.Component), Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
 	return m, nil
 }
 
@@ -142,6 +148,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	if err := m.Quota.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.Autoscaler.Start(ctx); err != nil {
 		return err
 	}
 	return m.Deployment.Start(ctx)

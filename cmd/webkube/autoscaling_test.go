@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"webkube/web/examples"
 )
 
 // busyDeployment is a Deployment whose one pod spins a busy loop, limited to 200m so the
@@ -72,4 +74,38 @@ func TestKubectlTop(t *testing.T) {
 	if out, err := c.kubectl("top", "pods", "-n", "kube-system", "no-such-pod"); err == nil || !strings.Contains(out, "not found") {
 		t.Fatalf("top of a missing pod: %v %s", err, out)
 	}
+}
+
+// TestHPAScalesBusyDeployment: the editor's busy-autoscale example on the real binary.
+// Its one pod spins at its 100m limit, 200% of its 50m request against a 50% target, so
+// the horizontal-pod-autoscaler scales the Deployment up to its maxReplicas 3 (4 pods per
+// 15 s allowed, the rest TooManyReplicas); get hpa shows the measured utilization and
+// describe the SuccessfulRescale event.
+func TestHPAScalesBusyDeployment(t *testing.T) {
+	c := startCluster(t, "10.248.0.0/16", "wkhp")
+	c.apply(examples.Get("busy-autoscale"))
+	c.eventually(120*time.Second, "the HPA scales busy to 3", func() (bool, string) {
+		out, _ := c.kubectl("get", "hpa", "busy", "--no-headers")
+		return get(c, "{.spec.replicas}", "deployment", "busy") == "3", out
+	})
+	out := c.mustKubectl("get", "hpa", "busy")
+	t.Logf("\n%s", out)
+	for _, w := range []string{"REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "Deployment/busy", "cpu: ", "/50%"} {
+		if !strings.Contains(out, w) {
+			t.Fatalf("get hpa lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "<unknown>") {
+		t.Fatalf("the HPA scaled without showing its measurement:\n%s", out)
+	}
+	desc := c.mustKubectl("describe", "hpa", "busy")
+	for _, w := range []string{"SuccessfulRescale", "New size: 3", "cpu resource utilization (percentage of request) above target",
+		"AbleToScale", "ScalingActive", "ValidMetricFound", "ScalingLimited"} {
+		if !strings.Contains(desc, w) {
+			t.Fatalf("describe hpa lacks %q:\n%s", w, desc)
+		}
+	}
+	c.mustKubectl("rollout", "status", "deployment/busy", "--timeout=90s")
+	c.mustKubectl("delete", "hpa", "busy")
+	c.mustKubectl("delete", "deployment", "busy")
 }

@@ -53,4 +53,5 @@ var index = []struct{ id, title string }{
 	{"agent-daemonset", "DaemonSet (a pod per node)"},
 	{"quota-limits", "ResourceQuota and LimitRange"},
 	{"shop-ingress", "Ingress (two hosts and paths, two Services)"},
+	{"busy-autoscale", "HorizontalPodAutoscaler (a busy loop scaled on CPU)"},
 }
