@@ -67,6 +67,12 @@ func TestHeldSentencesSaidInKorean(t *testing.T) {
 		{stepper.Step{Component: "persistentvolume-controller", Action: "delete-volume", Name: "pvc-1",
 			Says: stepper.Say("vol.held_delete", "pvc-1", "/d/volumes/pvc-1"), Because: stepper.Say("vol.why_delete")},
 			"The persistent volume controller will delete volume pvc-1 and its directory /d/volumes/pvc-1: its claim is gone and its reclaim policy is Delete."},
+		{stepper.Step{Component: "ingress-controller", Action: "write-address", Name: "shop",
+			Says: stepper.Say("ing.held_address", "127.0.0.1", int32(8081), "default", "shop"), Because: stepper.Say("ing.why_address", "webkube")},
+			"The ingress controller will write its address 127.0.0.1:8081 into the status of Ingress default/shop: it belongs to IngressClass webkube, which this controller serves, so requests to that address follow its rules."},
+		{stepper.Step{Component: "ingress-controller", Action: "write-address", Name: "shop",
+			Says: stepper.Say("ing.held_clear", "default", "shop"), Because: stepper.Say("ing.why_clear")},
+			"The ingress controller will remove its address from the status of Ingress default/shop: it no longer belongs to a class this controller serves."},
 	} {
 		h := heldView(c.s)
 		if h.Sentence != c.en {
