@@ -50,8 +50,12 @@ func TestEphemeralContainers(t *testing.T) {
 	}{
 		{"removed", func(p *corev1.Pod) { p.Spec.EphemeralContainers = nil }, "may not be removed"},
 		{"changed", func(p *corev1.Pod) { p.Spec.EphemeralContainers[0].Image = "redis" }, "may not be changed"},
-		{"same name as app", func(p *corev1.Pod) { p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, ephemeral("app", "")) }, "spec.ephemeralContainers[1].name: Duplicate value"},
-		{"missing target", func(p *corev1.Pod) { p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, ephemeral("d2", "nope")) }, "spec.ephemeralContainers[1].targetContainerName: Not found"},
+		{"same name as app", func(p *corev1.Pod) {
+			p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, ephemeral("app", ""))
+		}, "spec.ephemeralContainers[1].name: Duplicate value"},
+		{"missing target", func(p *corev1.Pod) {
+			p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, ephemeral("d2", "nope"))
+		}, "spec.ephemeralContainers[1].targetContainerName: Not found"},
 		{"ports", func(p *corev1.Pod) {
 			e := ephemeral("d3", "")
 			e.Ports = []corev1.ContainerPort{{ContainerPort: 80}}
