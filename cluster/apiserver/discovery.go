@@ -51,6 +51,8 @@ func subresourceInfo(r *resource, sub string) (kind schema.GroupVersionKind, ver
 		return coreV1.WithKind("PodPortForwardOptions"), []string{"create", "get"}
 	case "token":
 		return tokenRequestGVK, []string{"create"}
+	case "eviction":
+		return evictionGVK, []string{"create"}
 	}
 	return r.gvk(), nil
 }

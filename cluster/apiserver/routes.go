@@ -187,6 +187,10 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 		if method == http.MethodPost {
 			return s.serveToken(w, r, t)
 		}
+	case "eviction":
+		if method == http.MethodPost {
+			return s.serveEviction(w, r, t)
+		}
 	case "log":
 		if method == http.MethodGet {
 			return s.serveProxy(w, r, t, "containerLogs")

@@ -1,6 +1,6 @@
 // Package controllers wires webkube's controllers together the way kube-controller-manager
 // does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob, StatefulSet, DaemonSet,
-// garbage collector, ClusterRole aggregation and resourcequota controllers, each a client of the API server.
+// garbage collector, ClusterRole aggregation, resourcequota and disruption controllers, each a client of the API server.
 package controllers
 
 import (
@@ -17,6 +17,7 @@ import (
 	"webkube/cluster/controllers/cronjob"
 	"webkube/cluster/controllers/daemonset"
 	"webkube/cluster/controllers/deployment"
+	"webkube/cluster/controllers/disruption"
 	"webkube/cluster/controllers/garbagecollector"
 	"webkube/cluster/controllers/job"
 	"webkube/cluster/controllers/podautoscaler"
@@ -53,6 +54,7 @@ type Manager struct {
 	DaemonSet   *daemonset.Controller
 	Aggregation *clusterroleaggregation.Controller
 	Quota       *resourcequota.Controller
+	Disruption  *disruption.Controller
 }
 
 // NewManager builds every controller; nothing runs until Start.
@@ -111,6 +113,10 @@ func NewManager(cfg Config) (*Manager, error) {
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
+	if m.Disruption, err = disruption.New(disruption.Config{Client: cfg.client(disruption.Component), Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
 	return m, nil
 }
 
@@ -151,6 +157,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	if err := m.Autoscaler.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.Disruption.Start(ctx); err != nil {
 		return err
 	}
 	return m.Deployment.Start(ctx)

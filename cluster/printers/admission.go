@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -25,6 +26,13 @@ func init() {
 		col("Global-Default", "boolean", schedulingv1.PriorityClass{}.SwaggerDoc()["globalDefault"]),
 		ageColumn,
 		col("PreemptionPolicy", "string", schedulingv1.PriorityClass{}.SwaggerDoc()["preemptionPolicy"]),
+	}
+	columns[schema.GroupResource{Group: "policy", Resource: "poddisruptionbudgets"}] = []metav1.TableColumnDefinition{
+		nameColumn,
+		col("Min Available", "string", "The minimum number of pods that must be available."),
+		col("Max Unavailable", "string", "The maximum number of pods that may be unavailable."),
+		col("Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at this time."),
+		ageColumn,
 	}
 	columns[schema.GroupResource{Resource: "limitranges"}] = []metav1.TableColumnDefinition{
 		nameColumn,
@@ -59,4 +67,15 @@ func priorityClassCells(pc *schedulingv1.PriorityClass, now time.Time) []interfa
 		policy = string(*pc.PreemptionPolicy)
 	}
 	return []interface{}{pc.Name, int64(pc.Value), pc.GlobalDefault, age(pc.CreationTimestamp, now), policy}
+}
+
+func pdbCells(pdb *policyv1.PodDisruptionBudget, now time.Time) []interface{} {
+	minAvailable, maxUnavailable := "N/A", "N/A"
+	if pdb.Spec.MinAvailable != nil {
+		minAvailable = pdb.Spec.MinAvailable.String()
+	}
+	if pdb.Spec.MaxUnavailable != nil {
+		maxUnavailable = pdb.Spec.MaxUnavailable.String()
+	}
+	return []interface{}{pdb.Name, minAvailable, maxUnavailable, int64(pdb.Status.DisruptionsAllowed), age(pdb.CreationTimestamp, now)}
 }

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -209,6 +210,8 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return storageClassCells(o, now)
 	case *corev1.ResourceQuota:
 		return resourceQuotaCells(o, now)
+	case *policyv1.PodDisruptionBudget:
+		return pdbCells(o, now)
 	case *schedulingv1.PriorityClass:
 		return priorityClassCells(o, now)
 	case *corev1.LimitRange:

@@ -2,12 +2,16 @@ package validation
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -155,5 +159,48 @@ func validatePriorityClassUpdate(pc, old *schedulingv1.PriorityClass) field.Erro
 		errs = append(errs, field.Forbidden(field.NewPath("value"), "may not be changed in an update."))
 	}
 	errs = append(errs, apivalidation.ValidateImmutableField(pc.PreemptionPolicy, old.PreemptionPolicy, field.NewPath("preemptionPolicy"))...)
+	return errs
+}
+
+// validatePDB follows kube's ValidatePodDisruptionBudget.
+func validatePDB(pdb *policyv1.PodDisruptionBudget) field.ErrorList {
+	errs := objectMeta(&pdb.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	spec := field.NewPath("spec")
+	if pdb.Spec.MinAvailable != nil && pdb.Spec.MaxUnavailable != nil {
+		errs = append(errs, field.Invalid(spec, pdb.Spec, "minAvailable and maxUnavailable cannot be both set"))
+	}
+	for _, v := range []struct {
+		val  *intstr.IntOrString
+		name string
+	}{{pdb.Spec.MinAvailable, "minAvailable"}, {pdb.Spec.MaxUnavailable, "maxUnavailable"}} {
+		if v.val != nil {
+			errs = append(errs, intOrPercent(*v.val, spec.Child(v.name))...)
+		}
+	}
+	errs = append(errs, metav1validation.ValidateLabelSelector(pdb.Spec.Selector, metav1validation.LabelSelectorValidationOptions{}, spec.Child("selector"))...)
+	if p := pdb.Spec.UnhealthyPodEvictionPolicy; p != nil && *p != policyv1.IfHealthyBudget && *p != policyv1.AlwaysAllow {
+		errs = append(errs, field.NotSupported(spec.Child("unhealthyPodEvictionPolicy"), *p, []string{string(policyv1.AlwaysAllow), string(policyv1.IfHealthyBudget)}))
+	}
+	return errs
+}
+
+func intOrPercent(v intstr.IntOrString, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if v.Type == intstr.String {
+		n, err := strconv.Atoi(strings.TrimSuffix(v.StrVal, "%"))
+		if !strings.HasSuffix(v.StrVal, "%") || err != nil {
+			return field.ErrorList{field.Invalid(p, v, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")}
+		}
+		if n < 0 {
+			errs = append(errs, field.Invalid(p, v.StrVal, "must be greater than or equal to 0"))
+		}
+		if n > 100 {
+			errs = append(errs, field.Invalid(p, v.StrVal, "must not be greater than 100%"))
+		}
+		return errs
+	}
+	if v.IntVal < 0 {
+		errs = append(errs, field.Invalid(p, v.IntVal, "must be greater than or equal to 0"))
+	}
 	return errs
 }

@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -85,6 +86,8 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateHPA(o)
 	case *schedulingv1.PriorityClass:
 		return validatePriorityClass(o)
+	case *policyv1.PodDisruptionBudget:
+		return validatePDB(o)
 	case *rbacv1.Role:
 		return validateRole(o)
 	case *rbacv1.ClusterRole:
@@ -171,6 +174,10 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		})
 	case *schedulingv1.PriorityClass:
 		return update(o, old, validatePriorityClassUpdate)
+	case *policyv1.PodDisruptionBudget:
+		return update(o, old, func(n, o *policyv1.PodDisruptionBudget) field.ErrorList {
+			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validatePDB(n)...)
+		})
 	case *corev1.LimitRange:
 		return update(o, old, func(n, o *corev1.LimitRange) field.ErrorList {
 			return append(metaUpdate(&n.ObjectMeta, &o.ObjectMeta), validateLimitRange(n)...)

@@ -54,4 +54,5 @@ var index = []struct{ id, title string }{
 	{"quota-limits", "ResourceQuota and LimitRange"},
 	{"shop-ingress", "Ingress (two hosts and paths, two Services)"},
 	{"busy-autoscale", "HorizontalPodAutoscaler (a busy loop scaled on CPU)"},
+	{"pdb-deployment", "PodDisruptionBudget (drain one at a time)"},
 }
