@@ -278,17 +278,22 @@
   }
   // Some input paths deliver the "/" that focused the filter as text too; drop it.
   let slashFocus = false;
+  // The pod table is filtered by the server: ask once typing pauses, not per keystroke.
+  let viewTimer = 0;
   if (filter)
     filter.addEventListener("input", () => {
       if (slashFocus && filter.value.startsWith("/")) filter.value = filter.value.slice(1);
       slashFocus = false;
       applyFilter();
-      const q = filter.value.trim();
-      if (q !== podView.q) {
-        podView.q = q;
-        podView.off = 0;
-        sendView();
-      }
+      clearTimeout(viewTimer);
+      viewTimer = setTimeout(() => {
+        const q = filter.value.trim();
+        if (q !== podView.q) {
+          podView.q = q;
+          podView.off = 0;
+          sendView();
+        }
+      }, 150);
     });
 
   // ---- actions on tables and object pages ----
