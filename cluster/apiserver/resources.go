@@ -42,10 +42,13 @@ type resource struct {
 	review bool
 	// metrics: made on each read from the kubelets (metrics.k8s.io), never stored.
 	metrics bool
+	// viewOf: objects of r are another resource's stored objects in r's shape
+	// (events.k8s.io/v1 Events are core/v1 Events); requests are served through it.
+	viewOf schema.GroupResource
 }
 
 // stored: objects of r live in the store (and the watch cache).
-func (r *resource) stored() bool { return !r.review && !r.metrics }
+func (r *resource) stored() bool { return !r.review && !r.metrics && r.viewOf.Empty() }
 
 func (r *resource) gvk() schema.GroupVersionKind {
 	return r.gvr.GroupVersion().WithKind(r.kind)
@@ -283,10 +286,11 @@ var resourceTable = []*resource{
 }
 
 // groupVersions in the order discovery lists them.
-var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, autoscalingV2, authenticationV1, authorizationV1, rbacV1, metricsV1beta1}
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, autoscalingV2, eventsV1, authenticationV1, authorizationV1, rbacV1, metricsV1beta1}
 
 func init() {
 	resourceTable = append(append(append(resourceTable, reviewResources...), rbacResources...), metricsResources...)
+	resourceTable = append(resourceTable, eventsV1Resource)
 }
 
 func findResource(gv schema.GroupVersion, name string) *resource {
