@@ -34,10 +34,27 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	h := shared.DeepCopy()
 	err = c.reconcile(ctx, key, h)
 	if !apiequality.Semantic.DeepEqual(h.Status, shared.Status) {
-		if _, uerr := c.cfg.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).UpdateStatus(ctx, h, metav1.UpdateOptions{}); uerr != nil && err == nil {
+		if uerr := c.writeStatus(ctx, h); uerr != nil && err == nil {
 			err = fmt.Errorf("status of %s: %w", key, uerr)
 		}
 	}
+	return err
+}
+
+// writeStatus writes h's status; on a conflict (the cache lagged our last write) onto the
+// newest object, so a rescale's lastScaleTime is not lost.
+func (c *Controller) writeStatus(ctx context.Context, h *autoscalingv2.HorizontalPodAutoscaler) error {
+	api := c.cfg.Client.AutoscalingV2().HorizontalPodAutoscalers(h.Namespace)
+	_, err := api.UpdateStatus(ctx, h, metav1.UpdateOptions{})
+	if !apierrors.IsConflict(err) {
+		return err
+	}
+	fresh, err := api.Get(ctx, h.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	fresh.Status = h.Status
+	_, err = api.UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
 	return err
 }
 
