@@ -69,6 +69,7 @@ var Controllers = []Controller{
 	{"serviceaccount-controller", "ServiceAccount"},
 	{"persistentvolume-controller", "PersistentVolume"},
 	{"resourcequota-controller", "ResourceQuota"},
+	{"disruption-controller", "PDB"},
 	{"horizontal-pod-autoscaler", "HPA"},
 	{"ingress-controller", "Ingress"}, // its own process in Kubernetes; drawn here with the others
 }
