@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -56,6 +57,9 @@ func resourceObjects(t *testing.T, cs kubernetes.Interface) {
 	must(cs.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db"},
 		StringData: map[string]string{"password": "s3cr3t-value"}}, metav1.CreateOptions{}))
 	must(cs.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"}}, metav1.CreateOptions{}))
+	must(cs.AutoscalingV2().HorizontalPodAutoscalers("default").Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 3,
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "web"}}}, metav1.CreateOptions{}))
 }
 
 // The overview has a table for each of StatefulSet, DaemonSet, Ingress, PVC, PV,
@@ -76,6 +80,7 @@ func TestBrowserResourcePages(t *testing.T) {
 		{"storageclass", "", "fast", "PROVISIONER", "example.com/fast"},
 		{"secret", "default", "db", "TYPE", "Opaque"},
 		{"serviceaccount", "default", "robot", "SECRETS", "0"},
+		{"horizontalpodautoscaler", "default", "web", "TARGETS", "StatefulSet/web"},
 	}
 	for _, p := range pages {
 		sec := `[data-testid=res-` + p.kind + `]`

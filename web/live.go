@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/informers"
 	appslisters "k8s.io/client-go/listers/apps/v1"
+	autoscalinglisters "k8s.io/client-go/listers/autoscaling/v2"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
@@ -56,6 +57,7 @@ type listers struct {
 	claims    corelisters.PersistentVolumeClaimLister
 	volumes   corelisters.PersistentVolumeLister
 	classes   storagelisters.StorageClassLister
+	hpas      autoscalinglisters.HorizontalPodAutoscalerLister
 
 	informers []cache.SharedIndexInformer
 }
@@ -71,6 +73,7 @@ func newListers(f informers.SharedInformerFactory) listers {
 		sets: apps.StatefulSets().Lister(), daemons: apps.DaemonSets().Lister(),
 		ingresses: f.Networking().V1().Ingresses().Lister(), claims: core.PersistentVolumeClaims().Lister(),
 		volumes: core.PersistentVolumes().Lister(), classes: f.Storage().V1().StorageClasses().Lister(),
+		hpas: f.Autoscaling().V2().HorizontalPodAutoscalers().Lister(),
 	}
 	l.informers = []cache.SharedIndexInformer{core.Pods().Informer(), core.Nodes().Informer(),
 		core.Services().Informer(), core.Endpoints().Informer(), core.Events().Informer(),
@@ -78,7 +81,8 @@ func newListers(f informers.SharedInformerFactory) listers {
 		batch.Jobs().Informer(), batch.CronJobs().Informer(),
 		core.Secrets().Informer(), core.ServiceAccounts().Informer(),
 		apps.StatefulSets().Informer(), apps.DaemonSets().Informer(), f.Networking().V1().Ingresses().Informer(),
-		core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), f.Storage().V1().StorageClasses().Informer()}
+		core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), f.Storage().V1().StorageClasses().Informer(),
+		f.Autoscaling().V2().HorizontalPodAutoscalers().Informer()}
 	return l
 }
 
@@ -93,7 +97,8 @@ type change struct {
 
 func (d *Dashboard) addHandlers() {
 	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment", "job", "cronjob", "secret", "serviceaccount",
-		"statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass"}
+		"statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass",
+		"horizontalpodautoscaler"}
 	for i, inf := range d.l.informers {
 		kind := kinds[i]
 		inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
@@ -333,7 +338,8 @@ func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
 				}, ts)
 			}
 		}
-	case "secret", "serviceaccount", "statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass":
+	case "secret", "serviceaccount", "statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass",
+		"horizontalpodautoscaler":
 		// Shown as kubectl prints them (resources.go).
 		m, ok := ch.obj.(metav1.Object)
 		obj, _ := ch.obj.(runtime.Object)

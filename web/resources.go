@@ -60,6 +60,11 @@ var resKinds = []resKind{
 	{kind: "storageclass", title: i18n.K("res.title_storageclass"), empty: i18n.K("res.empty_storageclass"), Kind: "StorageClass", gr: schema.GroupResource{Group: "storage.k8s.io", Resource: "storageclasses"},
 		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.classes.List(everything)) },
 		get:  func(l *listers, _, n string) (runtime.Object, error) { return getOf(l.classes.Get(n)) }},
+	{kind: "horizontalpodautoscaler", title: i18n.K("hpa.title"), empty: i18n.K("hpa.empty"), Kind: "HorizontalPodAutoscaler", gr: schema.GroupResource{Group: "autoscaling", Resource: "horizontalpodautoscalers"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.hpas.List(everything)) },
+		get: func(l *listers, ns, n string) (runtime.Object, error) {
+			return getOf(l.hpas.HorizontalPodAutoscalers(ns).Get(n))
+		}},
 	{kind: "secret", title: i18n.K("res.title_secret"), empty: i18n.K("res.empty_secret"), Kind: "Secret", gr: schema.GroupResource{Resource: "secrets"}, namespaced: true,
 		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.secrets.List(everything)) }},
 	{kind: "serviceaccount", title: i18n.K("res.title_serviceaccount"), empty: i18n.K("res.empty_serviceaccount"), Kind: "ServiceAccount", gr: schema.GroupResource{Resource: "serviceaccounts"}, namespaced: true,
