@@ -217,163 +217,189 @@ func (d *Dashboard) versions(kind, ns, name string) (uint64, bool) {
 // handle derives the steps of one change and publishes them first (the diagram's arrow
 // is what the learner watches), then the table rows and open object pages it touches.
 func (d *Dashboard) handle(der *steps.Deriver, st *stories.Tracker, ch change) {
-	ts := ch.at.UnixMilli()
-	der.Listing = ch.initial
-	var derived []steps.Step
-	ns := ""
-	rows := func() {}
-	switch ch.kind {
-	case "held":
+	if ch.kind == "held" {
 		held := d.heldViews()
 		d.hub.publishLang(topicSteps, func(lang string) []byte {
 			return encode(msg{T: "set", ID: "held", HTML: htmlIn(lang, templates.Held(held))})
 		})
 		return
-	case "pod":
-		p, _ := ch.obj.(*corev1.Pod)
-		old, _ := ch.old.(*corev1.Pod)
-		if p == nil {
-			return
-		}
-		ns = p.Namespace
-		derived = der.Pod(ch.typ, old, p)
-		rows = func() {
-			d.podRowChanged(ch.typ, p, ts)
-			// A node's pod count changes when pods are bound to it or leave it.
-			for _, n := range nodesTouched(old, p) {
-				if node, err := d.l.nodes.Get(n); err == nil {
-					d.upsertOrRemove("MODIFIED", "node", "", n, "tbody-nodes", func() templ.Component {
-						return templates.NodeRowView(templates.NodeRowOf(node, d.podsOn(n), d.now()))
-					}, ts)
-				}
-			}
-		}
-	case "node":
-		n, _ := ch.obj.(*corev1.Node)
-		if n == nil {
-			return
-		}
-		d.upsertOrRemove(ch.typ, "node", "", n.Name, "tbody-nodes", func() templ.Component {
-			return templates.NodeRowView(templates.NodeRowOf(n, d.podsOn(n.Name), d.now()))
-		}, ts)
-		if ch.typ != "MODIFIED" {
-			nodes, tokens := d.nodeNames(), d.tokens()
-			d.hub.publishLang(topicSteps, func(lang string) []byte {
-				return encode(msg{T: "up", ID: "diagram", HTML: htmlIn(lang, diagram.View(nodes, tokens))})
-			})
-		}
-	case "replicaset":
-		rs, _ := ch.obj.(*appsv1.ReplicaSet)
-		old, _ := ch.old.(*appsv1.ReplicaSet)
-		if rs == nil {
-			return
-		}
-		ns = rs.Namespace
-		derived = der.ReplicaSet(ch.typ, old, rs)
-		rows = func() {
-			d.upsertOrRemove(ch.typ, "replicaset", rs.Namespace, rs.Name, "tbody-replicasets", func() templ.Component {
-				return templates.RSRowView(templates.RSRowOf(rs, d.now()))
-			}, ts)
-		}
-	case "deployment":
-		dp, _ := ch.obj.(*appsv1.Deployment)
-		old, _ := ch.old.(*appsv1.Deployment)
-		if dp == nil {
-			return
-		}
-		ns = dp.Namespace
-		derived = der.Deployment(ch.typ, old, dp)
-		rows = func() {
-			d.upsertOrRemove(ch.typ, "deployment", dp.Namespace, dp.Name, "tbody-deployments", func() templ.Component {
-				return templates.DeployRowView(templates.DeployRowOf(dp, d.now()))
-			}, ts)
-		}
-	case "job":
-		j, _ := ch.obj.(*batchv1.Job)
-		if j == nil {
-			return
-		}
-		ns = j.Namespace
-		rows = func() {
-			d.upsertOrRemove(ch.typ, "job", j.Namespace, j.Name, "tbody-jobs", func() templ.Component {
-				return templates.JobRowView(templates.JobRowOf(j, d.now()))
-			}, ts)
-		}
-	case "cronjob":
-		cj, _ := ch.obj.(*batchv1.CronJob)
-		if cj == nil {
-			return
-		}
-		ns = cj.Namespace
-		rows = func() {
-			d.upsertOrRemove(ch.typ, "cronjob", cj.Namespace, cj.Name, "tbody-cronjobs", func() templ.Component {
-				return templates.CronJobRowView(templates.CronJobRowOf(cj, d.now()))
-			}, ts)
-		}
-	case "service":
-		s, _ := ch.obj.(*corev1.Service)
-		if s == nil {
-			return
-		}
-		ns = s.Namespace
-		ep, _ := d.l.endpoints.Endpoints(s.Namespace).Get(s.Name)
-		d.upsertOrRemove(ch.typ, "service", s.Namespace, s.Name, "tbody-services", func() templ.Component {
-			return templates.SvcRowView(templates.SvcRowOf(s, ep, d.now()))
-		}, ts)
-	case "endpoints":
-		ep, _ := ch.obj.(*corev1.Endpoints)
-		oldEP, _ := ch.old.(*corev1.Endpoints)
-		if ep == nil {
-			return
-		}
-		ns = ep.Namespace
-		derived = der.Endpoints(ch.typ, oldEP, ep)
-		if s, err := d.l.services.Services(ep.Namespace).Get(ep.Name); err == nil {
-			if ch.typ == "DELETED" {
-				ep = nil
-			}
-			rows = func() {
-				d.upsertOrRemove("MODIFIED", "service", s.Namespace, s.Name, "tbody-services", func() templ.Component {
-					return templates.SvcRowView(templates.SvcRowOf(s, ep, d.now()))
-				}, ts)
-			}
-		}
-	case "secret", "serviceaccount", "statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass",
-		"horizontalpodautoscaler":
-		// Shown as kubectl prints them (resources.go).
-		m, ok := ch.obj.(metav1.Object)
-		obj, _ := ch.obj.(runtime.Object)
-		rk, known := resKindOf(ch.kind)
-		if !ok || obj == nil || !known {
-			return
-		}
-		ns = m.GetNamespace()
-		rows = func() {
-			d.upsertOrRemove(ch.typ, ch.kind, m.GetNamespace(), m.GetName(), "tbody-"+ch.kind, func() templ.Component {
-				return templates.ResRowView(rk.namespaced, d.resRow(rk, obj))
-			}, ts)
-		}
-	case "event":
-		e, _ := ch.obj.(*corev1.Event)
-		if e == nil || ch.typ == "DELETED" {
-			return
-		}
-		ns = e.Namespace
-		var pod *corev1.Pod
-		if e.InvolvedObject.Kind == "Pod" {
-			pod, _ = d.l.pods.Pods(e.InvolvedObject.Namespace).Get(e.InvolvedObject.Name)
-		}
-		derived = der.Event(e, pod)
+	}
+	ts := ch.at.UnixMilli()
+	der.Listing = ch.initial
+	r, ok := d.react(der, ch, ts)
+	if !ok {
+		return
 	}
 	if ch.initial {
 		// The informers' initial list: the deriver learns where each object is, but
 		// these are not steps that happened in front of the learner.
-		derived = nil
+		r.derived = nil
 	}
-	d.publishSteps(st, derived, ts)
-	rows()
-	d.refreshObjects(ch.kind, ns, ts)
+	d.publishSteps(st, r.derived, ts)
+	if r.rows != nil {
+		r.rows()
+	}
+	d.refreshObjects(ch.kind, r.ns, ts)
 	d.refreshLessons()
+}
+
+// reaction is what one change does to the dashboard: the steps derived from it, and the
+// table rows to redraw once those steps are out (nil: none, or drawn already).
+type reaction struct {
+	ns      string
+	derived []steps.Step
+	rows    func()
+}
+
+// react derives the steps and rows of one change by its kind; false when the change
+// carries no object of that kind.
+func (d *Dashboard) react(der *steps.Deriver, ch change, ts int64) (reaction, bool) {
+	switch ch.kind {
+	case "pod":
+		return d.reactPod(der, ch, ts)
+	case "node":
+		return d.reactNode(ch, ts)
+	case "replicaset", "deployment", "job", "cronjob":
+		return d.reactWorkload(der, ch, ts)
+	case "service", "endpoints":
+		return d.reactService(der, ch, ts)
+	case "secret", "serviceaccount", "statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass",
+		"horizontalpodautoscaler":
+		return d.reactResource(ch, ts)
+	case "event":
+		e, _ := ch.obj.(*corev1.Event)
+		if e == nil || ch.typ == "DELETED" {
+			return reaction{}, false
+		}
+		var pod *corev1.Pod
+		if e.InvolvedObject.Kind == "Pod" {
+			pod, _ = d.l.pods.Pods(e.InvolvedObject.Namespace).Get(e.InvolvedObject.Name)
+		}
+		return reaction{ns: e.Namespace, derived: der.Event(e, pod)}, true
+	}
+	return reaction{}, true
+}
+
+func (d *Dashboard) reactPod(der *steps.Deriver, ch change, ts int64) (reaction, bool) {
+	p, _ := ch.obj.(*corev1.Pod)
+	old, _ := ch.old.(*corev1.Pod)
+	if p == nil {
+		return reaction{}, false
+	}
+	return reaction{ns: p.Namespace, derived: der.Pod(ch.typ, old, p), rows: func() {
+		d.podRowChanged(ch.typ, p, ts)
+		// A node's pod count changes when pods are bound to it or leave it.
+		for _, n := range nodesTouched(old, p) {
+			if node, err := d.l.nodes.Get(n); err == nil {
+				d.upsertOrRemove("MODIFIED", "node", "", n, "tbody-nodes", func() templ.Component {
+					return templates.NodeRowView(templates.NodeRowOf(node, d.podsOn(n), d.now()))
+				}, ts)
+			}
+		}
+	}}, true
+}
+
+// reactNode redraws the node's row at once and, when a node comes or goes, the diagram.
+func (d *Dashboard) reactNode(ch change, ts int64) (reaction, bool) {
+	n, _ := ch.obj.(*corev1.Node)
+	if n == nil {
+		return reaction{}, false
+	}
+	d.upsertOrRemove(ch.typ, "node", "", n.Name, "tbody-nodes", func() templ.Component {
+		return templates.NodeRowView(templates.NodeRowOf(n, d.podsOn(n.Name), d.now()))
+	}, ts)
+	if ch.typ != "MODIFIED" {
+		nodes, tokens := d.nodeNames(), d.tokens()
+		d.hub.publishLang(topicSteps, func(lang string) []byte {
+			return encode(msg{T: "up", ID: "diagram", HTML: htmlIn(lang, diagram.View(nodes, tokens))})
+		})
+	}
+	return reaction{}, true
+}
+
+// reactWorkload handles ReplicaSets and Deployments (which have steps of their own) and
+// Jobs and CronJobs (rows only).
+func (d *Dashboard) reactWorkload(der *steps.Deriver, ch change, ts int64) (reaction, bool) {
+	row := func(namespace, name string, view func() templ.Component) func() {
+		return func() { d.upsertOrRemove(ch.typ, ch.kind, namespace, name, "tbody-"+ch.kind+"s", view, ts) }
+	}
+	switch o := ch.obj.(type) {
+	case *appsv1.ReplicaSet:
+		if o == nil {
+			break // a nil pointer: no object
+		}
+		old, _ := ch.old.(*appsv1.ReplicaSet)
+		return reaction{ns: o.Namespace, derived: der.ReplicaSet(ch.typ, old, o), rows: row(o.Namespace, o.Name, func() templ.Component {
+			return templates.RSRowView(templates.RSRowOf(o, d.now()))
+		})}, true
+	case *appsv1.Deployment:
+		if o == nil {
+			break // a nil pointer: no object
+		}
+		old, _ := ch.old.(*appsv1.Deployment)
+		return reaction{ns: o.Namespace, derived: der.Deployment(ch.typ, old, o), rows: row(o.Namespace, o.Name, func() templ.Component {
+			return templates.DeployRowView(templates.DeployRowOf(o, d.now()))
+		})}, true
+	case *batchv1.Job:
+		if o == nil {
+			break // a nil pointer: no object
+		}
+		return reaction{ns: o.Namespace, rows: row(o.Namespace, o.Name, func() templ.Component {
+			return templates.JobRowView(templates.JobRowOf(o, d.now()))
+		})}, true
+	case *batchv1.CronJob:
+		if o == nil {
+			break // a nil pointer: no object
+		}
+		return reaction{ns: o.Namespace, rows: row(o.Namespace, o.Name, func() templ.Component {
+			return templates.CronJobRowView(templates.CronJobRowOf(o, d.now()))
+		})}, true
+	}
+	return reaction{}, false
+}
+
+// reactService redraws a Service's row when it or its Endpoints change; Endpoints also
+// have steps (a pod joins or leaves the Service).
+func (d *Dashboard) reactService(der *steps.Deriver, ch change, ts int64) (reaction, bool) {
+	if s, ok := ch.obj.(*corev1.Service); ok && s != nil {
+		ep, _ := d.l.endpoints.Endpoints(s.Namespace).Get(s.Name)
+		d.upsertOrRemove(ch.typ, "service", s.Namespace, s.Name, "tbody-services", func() templ.Component {
+			return templates.SvcRowView(templates.SvcRowOf(s, ep, d.now()))
+		}, ts)
+		return reaction{ns: s.Namespace}, true
+	}
+	ep, _ := ch.obj.(*corev1.Endpoints)
+	oldEP, _ := ch.old.(*corev1.Endpoints)
+	if ep == nil {
+		return reaction{}, false
+	}
+	r := reaction{ns: ep.Namespace, derived: der.Endpoints(ch.typ, oldEP, ep)}
+	if s, err := d.l.services.Services(ep.Namespace).Get(ep.Name); err == nil {
+		if ch.typ == "DELETED" {
+			ep = nil
+		}
+		r.rows = func() {
+			d.upsertOrRemove("MODIFIED", "service", s.Namespace, s.Name, "tbody-services", func() templ.Component {
+				return templates.SvcRowView(templates.SvcRowOf(s, ep, d.now()))
+			}, ts)
+		}
+	}
+	return r, true
+}
+
+// reactResource redraws the row of a kind shown as kubectl prints it (resources.go).
+func (d *Dashboard) reactResource(ch change, ts int64) (reaction, bool) {
+	m, ok := ch.obj.(metav1.Object)
+	obj, _ := ch.obj.(runtime.Object)
+	rk, known := resKindOf(ch.kind)
+	if !ok || obj == nil || !known {
+		return reaction{}, false
+	}
+	return reaction{ns: m.GetNamespace(), rows: func() {
+		d.upsertOrRemove(ch.typ, ch.kind, m.GetNamespace(), m.GetName(), "tbody-"+ch.kind, func() templ.Component {
+			return templates.ResRowView(rk.namespaced, d.resRow(rk, obj))
+		}, ts)
+	}}, true
 }
 
 // publishSteps assigns the steps their stories, keeps them and sends them to every tab.
