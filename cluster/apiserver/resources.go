@@ -42,13 +42,13 @@ type resource struct {
 	review bool
 	// metrics: made on each read from the kubelets (metrics.k8s.io), never stored.
 	metrics bool
-	// viewOf: objects of r are another resource's stored objects in r's shape
+	// view: objects of r are another resource's stored objects in r's shape
 	// (events.k8s.io/v1 Events are core/v1 Events); requests are served through it.
-	viewOf schema.GroupResource
+	view *view
 }
 
 // stored: objects of r live in the store (and the watch cache).
-func (r *resource) stored() bool { return !r.review && !r.metrics && r.viewOf.Empty() }
+func (r *resource) stored() bool { return !r.review && !r.metrics && r.view == nil }
 
 func (r *resource) gvk() schema.GroupVersionKind {
 	return r.gvr.GroupVersion().WithKind(r.kind)

@@ -119,8 +119,8 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 	if t.res.metrics {
 		return s.serveMetricsAPI(w, r, t)
 	}
-	if !t.res.viewOf.Empty() {
-		return s.serveEventsV1(w, r, t)
+	if t.res.view != nil {
+		return s.serveView(w, r, t)
 	}
 	if t.res.namespaced && t.namespace == "" && (t.name != "" || method != http.MethodGet) {
 		return errNoRoute // namespaced objects are only written (and named) under a namespace
