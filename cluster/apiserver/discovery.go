@@ -67,49 +67,71 @@ func wantsAggregated(r *http.Request) bool {
 	return false
 }
 
+// groupsInOrder is groupVersions by group, in discovery's order, each group's
+// versions preferred first (autoscaling: v2, v1).
+func groupsInOrder() [][]schema.GroupVersion {
+	var groups [][]schema.GroupVersion
+	at := map[string]int{}
+	for _, gv := range groupVersions {
+		i, ok := at[gv.Group]
+		if !ok {
+			i = len(groups)
+			at[gv.Group] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], gv)
+	}
+	return groups
+}
+
 func aggregatedDiscovery(core bool) *apidiscoveryv2.APIGroupDiscoveryList {
 	list := &apidiscoveryv2.APIGroupDiscoveryList{
 		TypeMeta: metav1.TypeMeta{Kind: "APIGroupDiscoveryList", APIVersion: "apidiscovery.k8s.io/v2"},
 	}
-	for _, gv := range groupVersions {
-		if (gv.Group == "") != core {
+	for _, group := range groupsInOrder() {
+		if (group[0].Group == "") != core {
 			continue
 		}
-		vd := apidiscoveryv2.APIVersionDiscovery{Version: gv.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent}
-		for _, r := range resourceTable {
-			if r.gvr.GroupVersion() != gv {
-				continue
-			}
-			scope := apidiscoveryv2.ScopeCluster
-			if r.namespaced {
-				scope = apidiscoveryv2.ScopeNamespace
-			}
-			gvk := r.gvk()
-			rd := apidiscoveryv2.APIResourceDiscovery{
-				Resource:         r.gvr.Resource,
-				ResponseKind:     &metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
-				Scope:            scope,
-				SingularResource: r.singular,
-				Verbs:            r.verbs(),
-				ShortNames:       r.shortNames,
-				Categories:       r.categories,
-			}
-			for _, sub := range r.subresources {
-				k, verbs := subresourceInfo(r, sub)
-				rd.Subresources = append(rd.Subresources, apidiscoveryv2.APISubresourceDiscovery{
-					Subresource:  sub,
-					ResponseKind: &metav1.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind},
-					Verbs:        verbs,
-				})
-			}
-			vd.Resources = append(vd.Resources, rd)
+		g := apidiscoveryv2.APIGroupDiscovery{ObjectMeta: metav1.ObjectMeta{Name: group[0].Group}}
+		for _, gv := range group {
+			g.Versions = append(g.Versions, versionDiscovery(gv))
 		}
-		list.Items = append(list.Items, apidiscoveryv2.APIGroupDiscovery{
-			ObjectMeta: metav1.ObjectMeta{Name: gv.Group},
-			Versions:   []apidiscoveryv2.APIVersionDiscovery{vd},
-		})
+		list.Items = append(list.Items, g)
 	}
 	return list
+}
+
+func versionDiscovery(gv schema.GroupVersion) apidiscoveryv2.APIVersionDiscovery {
+	vd := apidiscoveryv2.APIVersionDiscovery{Version: gv.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent}
+	for _, r := range resourceTable {
+		if r.gvr.GroupVersion() != gv {
+			continue
+		}
+		scope := apidiscoveryv2.ScopeCluster
+		if r.namespaced {
+			scope = apidiscoveryv2.ScopeNamespace
+		}
+		gvk := r.gvk()
+		rd := apidiscoveryv2.APIResourceDiscovery{
+			Resource:         r.gvr.Resource,
+			ResponseKind:     &metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
+			Scope:            scope,
+			SingularResource: r.singular,
+			Verbs:            r.verbs(),
+			ShortNames:       r.shortNames,
+			Categories:       r.categories,
+		}
+		for _, sub := range r.subresources {
+			k, verbs := subresourceInfo(r, sub)
+			rd.Subresources = append(rd.Subresources, apidiscoveryv2.APISubresourceDiscovery{
+				Subresource:  sub,
+				ResponseKind: &metav1.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind},
+				Verbs:        verbs,
+			})
+		}
+		vd.Resources = append(vd.Resources, rd)
+	}
+	return vd
 }
 
 // serveDiscoveryRoot answers /api (core) and /apis, aggregated when asked for.
@@ -136,26 +158,28 @@ func (s *Server) serveDiscoveryRoot(w http.ResponseWriter, r *http.Request, core
 		return
 	}
 	list := &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
-	for _, gv := range groupVersions {
-		if gv.Group != "" {
-			list.Groups = append(list.Groups, apiGroup(gv))
+	for _, group := range groupsInOrder() {
+		if group[0].Group != "" {
+			list.Groups = append(list.Groups, apiGroup(group))
 		}
 	}
 	writeJSON(w, http.StatusOK, list)
 }
 
-func apiGroup(gv schema.GroupVersion) metav1.APIGroup {
-	v := metav1.GroupVersionForDiscovery{GroupVersion: gv.String(), Version: gv.Version}
-	return metav1.APIGroup{
-		TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"},
-		Name:     gv.Group, Versions: []metav1.GroupVersionForDiscovery{v}, PreferredVersion: v,
+// apiGroup is a group's legacy discovery: its versions, the first preferred.
+func apiGroup(versions []schema.GroupVersion) metav1.APIGroup {
+	g := metav1.APIGroup{TypeMeta: metav1.TypeMeta{Kind: "APIGroup", APIVersion: "v1"}, Name: versions[0].Group}
+	for _, gv := range versions {
+		g.Versions = append(g.Versions, metav1.GroupVersionForDiscovery{GroupVersion: gv.String(), Version: gv.Version})
 	}
+	g.PreferredVersion = g.Versions[0]
+	return g
 }
 
 func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, group string) {
-	for _, gv := range groupVersions {
-		if gv.Group == group && group != "" {
-			writeJSON(w, http.StatusOK, apiGroup(gv))
+	for _, versions := range groupsInOrder() {
+		if versions[0].Group == group && group != "" {
+			writeJSON(w, http.StatusOK, apiGroup(versions))
 			return
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -15,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"webkube/cluster/hpaconv"
 )
 
 // resource describes one REST resource: where it lives in the URL space, which Go type
@@ -110,6 +113,7 @@ var (
 	// coordination.k8s.io: the nodes' Leases (their heartbeats).
 	coordinationV1 = coordinationv1.SchemeGroupVersion
 	autoscalingV2  = autoscalingv2.SchemeGroupVersion
+	autoscalingV1  = autoscalingv1.SchemeGroupVersion
 )
 
 // resourceTable lists every resource webkube serves.
@@ -285,12 +289,30 @@ var resourceTable = []*resource{
 	},
 }
 
-// groupVersions in the order discovery lists them.
-var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, autoscalingV2, eventsV1, authenticationV1, authorizationV1, rbacV1, metricsV1beta1}
+// hpaV1Resource: autoscaling/v1 HorizontalPodAutoscalers (what `kubectl autoscale`
+// writes) are the stored autoscaling/v2 ones, converted as kube-apiserver does.
+var hpaV1Resource = &resource{
+	gvr: autoscalingV1.WithResource("horizontalpodautoscalers"), kind: "HorizontalPodAutoscaler", singular: "horizontalpodautoscaler",
+	namespaced: true, shortNames: []string{"hpa"}, categories: []string{"all"}, subresources: []string{"status"},
+	view: &view{
+		of: autoscalingV2.WithResource("horizontalpodautoscalers"),
+		toStored: func(o runtime.Object) (runtime.Object, error) {
+			return hpaconv.ToV2(o.(*autoscalingv1.HorizontalPodAutoscaler))
+		},
+		fromStored: func(o runtime.Object) (runtime.Object, error) {
+			return hpaconv.ToV1(o.(*autoscalingv2.HorizontalPodAutoscaler))
+		},
+	},
+	newObj: func() runtime.Object { return &autoscalingv1.HorizontalPodAutoscaler{} }, newList: func() runtime.Object { return &autoscalingv1.HorizontalPodAutoscalerList{} },
+}
+
+// groupVersions in the order discovery lists them; a group's first version is its
+// preferred one.
+var groupVersions = []schema.GroupVersion{coreV1, appsV1, discoveryV1, batchV1, storageV1, coordinationV1, autoscalingV2, autoscalingV1, eventsV1, authenticationV1, authorizationV1, rbacV1, metricsV1beta1}
 
 func init() {
 	resourceTable = append(append(append(resourceTable, reviewResources...), rbacResources...), metricsResources...)
-	resourceTable = append(resourceTable, eventsV1Resource)
+	resourceTable = append(resourceTable, eventsV1Resource, hpaV1Resource)
 }
 
 func findResource(gv schema.GroupVersion, name string) *resource {
