@@ -4,11 +4,14 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"webkube/cluster/apiserver/apiservertest"
 	"webkube/cluster/hpaconv"
@@ -74,10 +77,24 @@ func keepsMemoryMetric(t *testing.T, k *kubectl, srv *apiservertest.Server) {
 				ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: &window}},
 		},
 	}
+	hpas := srv.Clientset().AutoscalingV1().HorizontalPodAutoscalers("default")
+	w, err := hpas.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=mem"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
 	if _, err := srv.Clientset().AutoscalingV2().HorizontalPodAutoscalers("default").Create(ctx, v2, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	hpas := srv.Clientset().AutoscalingV1().HorizontalPodAutoscalers("default")
+	select { // a v1 watcher sees the v2 create in v1's shape
+	case ev := <-w.ResultChan():
+		h, ok := ev.Object.(*autoscalingv1.HorizontalPodAutoscaler)
+		if !ok || ev.Type != watch.Added || h.Spec.TargetCPUUtilizationPercentage == nil || *h.Spec.TargetCPUUtilizationPercentage != 50 {
+			t.Fatalf("v1 watch event: %s %+v", ev.Type, ev.Object)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no v1 watch event for a v2 create")
+	}
 	v1, err := hpas.Get(ctx, "mem", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
