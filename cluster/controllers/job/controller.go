@@ -68,7 +68,8 @@ type Controller struct {
 	orphans  workqueue.TypedRateLimitingInterface[string] // pod keys whose Job is gone
 	exp      *expectations.Expectations
 	backoff  *backoffStore
-	released uidSet // pods whose finalizer was removed, until the informer shows it
+	released uidSet    // pods whose finalizer was removed, until the informer shows it
+	written  revisions // the resourceVersion of each Job's last status write
 	recorder record.EventRecorder
 }
 
@@ -224,10 +225,17 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	if apierrors.IsNotFound(err) {
 		c.exp.Delete(key)
 		c.backoff.forget(key)
+		c.written.forget(key)
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	if c.written.newer(key, cached.ResourceVersion) {
+		// The cache has not caught up with our own last status write: it would count the
+		// pods whose finalizers that write's sync removed as never having finished, and
+		// replace them. The write's watch event brings the key back.
+		return nil
 	}
 	job := cached.DeepCopy()
 	pods, err := c.claimPods(ctx, job)

@@ -308,5 +308,8 @@ func (c *Controller) writeStatus(ctx context.Context, job *batchv1.Job) (*batchv
 	if apierrors.IsNotFound(err) {
 		return job, nil
 	}
+	if err == nil {
+		c.written.set(jobKey(updated), updated.ResourceVersion)
+	}
 	return updated, err
 }

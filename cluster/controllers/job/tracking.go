@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -104,7 +105,7 @@ func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1
 			uncounted.Insert(p.UID)
 			if podFailed(p) {
 				u.Failed = append(u.Failed, p.UID)
-				c.backoff.failed(key, finishTime(p, now))
+				c.backoff.failed(key, p.UID, finishTime(p, now))
 			} else {
 				u.Succeeded = append(u.Succeeded, p.UID)
 				c.backoff.succeeded(key)
@@ -184,6 +185,43 @@ func (s *uidSet) remove(uid types.UID) {
 	delete(s.m, uid)
 }
 
+// revisions remembers per Job key the resourceVersion this controller last wrote.
+// webkube's resourceVersions are the store's revisions, so they compare as numbers.
+type revisions struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+func (r *revisions) set(key, rv string) {
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]uint64{}
+	}
+	r.m[key] = max(r.m[key], n)
+}
+
+// newer says whether the last write of key is newer than rv.
+func (r *revisions) newer(key, rv string) bool {
+	n, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[key] > n
+}
+
+func (r *revisions) forget(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, key)
+}
+
 // SyncOrphanPod frees a pod still holding the job-tracking finalizer when its Job is gone
 // (deleted, or the pod released), so the pod can be deleted.
 func (c *Controller) SyncOrphanPod(ctx context.Context, key string) error {
@@ -205,25 +243,30 @@ func (c *Controller) SyncOrphanPod(ctx context.Context, key string) error {
 	return c.removeFinalizer(ctx, pod)
 }
 
-// backoffStore remembers per Job the failures since its last success and when the last
-// one happened, to delay replacements exponentially (in memory, as Kubernetes does).
+// backoffStore remembers per Job the pods that failed since its last success and when
+// the last one did, to delay replacements exponentially (in memory, as Kubernetes does).
+// Failures are kept by pod UID: a sync that fails after counting a pod and is retried
+// counts it again, and must not double the delay.
 type backoffStore struct {
 	mu sync.Mutex
 	m  map[string]backoffRecord
 }
 
 type backoffRecord struct {
-	failures    int
+	failed      sets.Set[types.UID]
 	lastFailure time.Time
 }
 
 func newBackoffStore() *backoffStore { return &backoffStore{m: map[string]backoffRecord{}} }
 
-func (b *backoffStore) failed(key string, at time.Time) {
+func (b *backoffStore) failed(key string, pod types.UID, at time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := b.m[key]
-	r.failures++
+	if r.failed == nil {
+		r.failed = sets.New[types.UID]()
+	}
+	r.failed.Insert(pod)
 	if at.After(r.lastFailure) {
 		r.lastFailure = at
 	}
@@ -244,11 +287,11 @@ func (b *backoffStore) remaining(key string, now time.Time) time.Duration {
 	b.mu.Lock()
 	r, ok := b.m[key]
 	b.mu.Unlock()
-	if !ok || r.failures == 0 {
+	if !ok || r.failed.Len() == 0 {
 		return 0
 	}
 	delay := DefaultBackoff
-	for i := 1; i < r.failures && delay < MaxBackoff; i++ {
+	for i := 1; i < r.failed.Len() && delay < MaxBackoff; i++ {
 		delay *= 2
 	}
 	return r.lastFailure.Add(min(delay, MaxBackoff)).Sub(now)
