@@ -12,9 +12,12 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -60,11 +63,35 @@ func resourceObjects(t *testing.T, cs kubernetes.Interface) {
 	must(cs.AutoscalingV2().HorizontalPodAutoscalers("default").Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "web"},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 3,
 			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "web"}}}, metav1.CreateOptions{}))
+	admissionObjects(t, cs, must)
 }
 
-// The overview has a table for each of StatefulSet, DaemonSet, Ingress, PVC, PV,
-// StorageClass, Secret and ServiceAccount with kubectl's columns, rows follow changes
-// live, each row opens its object page, and no Secret value is shown anywhere.
+// admissionObjects makes a ResourceQuota and a LimitRange (in their own namespace, so the
+// quota's used counts are known), a PodDisruptionBudget, a PriorityClass and an IngressClass.
+func admissionObjects(t *testing.T, cs kubernetes.Interface, must func(any, error)) {
+	ctx := context.Background()
+	must(cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}))
+	must(cs.CoreV1().ResourceQuotas("team").Create(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "small"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("10"),
+			corev1.ResourceLimitsMemory: resource.MustParse("1Gi")}}}, metav1.CreateOptions{}))
+	must(cs.CoreV1().LimitRanges("team").Create(ctx, &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "defaults"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer,
+			Default: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}, Max: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}}}},
+		metav1.CreateOptions{}))
+	half := intstr.FromString("50%")
+	must(cs.PolicyV1().PodDisruptionBudgets("default").Create(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: policyv1.PodDisruptionBudgetSpec{MinAvailable: &half, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}}}, metav1.CreateOptions{}))
+	must(cs.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high"}, Value: 1000},
+		metav1.CreateOptions{}))
+	must(cs.NetworkingV1().IngressClasses().Create(ctx, &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "other"},
+		Spec: networkingv1.IngressClassSpec{Controller: "example.com/ingress"}}, metav1.CreateOptions{}))
+}
+
+// The overview has a table for each of StatefulSet, DaemonSet, Ingress, IngressClass, PVC,
+// PV, StorageClass, HPA, ResourceQuota, LimitRange, PDB, PriorityClass, Secret and
+// ServiceAccount with kubectl's columns, rows follow changes live (a new Ingress, the
+// quota controller's used/hard), each row opens its object page, and no Secret value is
+// shown anywhere.
 func TestBrowserResourcePages(t *testing.T) {
 	e := startEnv(t, "node-1")
 	resourceObjects(t, e.c.Client)
@@ -81,6 +108,12 @@ func TestBrowserResourcePages(t *testing.T) {
 		{"secret", "default", "db", "TYPE", "Opaque"},
 		{"serviceaccount", "default", "robot", "SECRETS", "0"},
 		{"horizontalpodautoscaler", "default", "web", "TARGETS", "StatefulSet/web"},
+		{"ingressclass", "", "other", "CONTROLLER", "example.com/ingress"},
+		// used/hard: the hard half is the quota controller's status, so this is live.
+		{"resourcequota", "team", "small", "REQUEST", "pods: 0/"},
+		{"limitrange", "team", "defaults", "CREATED AT", time.Now().UTC().Format("2006-")},
+		{"poddisruptionbudget", "default", "web", "MIN AVAILABLE", "50%"},
+		{"priorityclass", "", "high", "GLOBAL-DEFAULT", "1000"},
 	}
 	for _, p := range pages {
 		sec := `[data-testid=res-` + p.kind + `]`
@@ -102,6 +135,18 @@ func TestBrowserResourcePages(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, b, "blog Ingress row live", `!!document.querySelector('[data-testid=res-ingress] tr[data-name="blog"]')`, 10*time.Second)
+	waitJS(t, b, "quota LIMIT cell", `document.querySelector('[data-testid=res-resourcequota] tr[data-name="small"]').textContent.includes('limits.memory: 0/1Gi')`, 10*time.Second)
+	// A changed quota's row follows without a reload (spec → controller → status → informer).
+	q, err := e.c.Client.CoreV1().ResourceQuotas("team").Get(context.Background(), "small", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = q.DeepCopy()
+	q.Spec.Hard[corev1.ResourcePods] = resource.MustParse("5")
+	if _, err := e.c.Client.CoreV1().ResourceQuotas("team").Update(context.Background(), q, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, b, "quota row live at 0/5", `document.querySelector('[data-testid=res-resourcequota] tr[data-name="small"]').textContent.includes('pods: 0/5')`, 10*time.Second)
 
 	for _, p := range pages {
 		ns := p.ns
@@ -122,4 +167,8 @@ func TestBrowserResourcePages(t *testing.T) {
 	}
 	run(t, b, "ingress page", 10*time.Second, chromedp.Navigate(e.url+"/o/ingress/default/shop"))
 	waitJS(t, b, "ingress route fact", `document.querySelector('[data-testid=obj-live]').textContent.includes('Service api:8080 (Prefix)')`, 10*time.Second)
+	run(t, b, "limitrange page", 10*time.Second, chromedp.Navigate(e.url+"/o/limitrange/team/defaults"))
+	waitJS(t, b, "limitrange limits fact", `document.querySelector('[data-testid=obj-live]').textContent.includes('max 1, default 500m')`, 10*time.Second)
+	run(t, b, "pdb page", 10*time.Second, chromedp.Navigate(e.url+"/o/poddisruptionbudget/default/web"))
+	waitJS(t, b, "pdb protects the set's pod", `document.querySelector('[data-testid=obj-live]').textContent.includes('web-0')`, 20*time.Second)
 }

@@ -24,6 +24,8 @@ import (
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	policylisters "k8s.io/client-go/listers/policy/v1"
+	schedulinglisters "k8s.io/client-go/listers/scheduling/v1"
 	storagelisters "k8s.io/client-go/listers/storage/v1"
 	"k8s.io/client-go/tools/cache"
 	"nhooyr.io/websocket"
@@ -58,6 +60,11 @@ type listers struct {
 	volumes   corelisters.PersistentVolumeLister
 	classes   storagelisters.StorageClassLister
 	hpas      autoscalinglisters.HorizontalPodAutoscalerLister
+	quotas    corelisters.ResourceQuotaLister
+	limits    corelisters.LimitRangeLister
+	pdbs      policylisters.PodDisruptionBudgetLister
+	prios     schedulinglisters.PriorityClassLister
+	ingClass  networkinglisters.IngressClassLister
 
 	informers []cache.SharedIndexInformer
 }
@@ -73,7 +80,10 @@ func newListers(f informers.SharedInformerFactory) listers {
 		sets: apps.StatefulSets().Lister(), daemons: apps.DaemonSets().Lister(),
 		ingresses: f.Networking().V1().Ingresses().Lister(), claims: core.PersistentVolumeClaims().Lister(),
 		volumes: core.PersistentVolumes().Lister(), classes: f.Storage().V1().StorageClasses().Lister(),
-		hpas: f.Autoscaling().V2().HorizontalPodAutoscalers().Lister(),
+		hpas:   f.Autoscaling().V2().HorizontalPodAutoscalers().Lister(),
+		quotas: core.ResourceQuotas().Lister(), limits: core.LimitRanges().Lister(),
+		pdbs: f.Policy().V1().PodDisruptionBudgets().Lister(), prios: f.Scheduling().V1().PriorityClasses().Lister(),
+		ingClass: f.Networking().V1().IngressClasses().Lister(),
 	}
 	l.informers = []cache.SharedIndexInformer{core.Pods().Informer(), core.Nodes().Informer(),
 		core.Services().Informer(), core.Endpoints().Informer(), core.Events().Informer(),
@@ -82,7 +92,9 @@ func newListers(f informers.SharedInformerFactory) listers {
 		core.Secrets().Informer(), core.ServiceAccounts().Informer(),
 		apps.StatefulSets().Informer(), apps.DaemonSets().Informer(), f.Networking().V1().Ingresses().Informer(),
 		core.PersistentVolumeClaims().Informer(), core.PersistentVolumes().Informer(), f.Storage().V1().StorageClasses().Informer(),
-		f.Autoscaling().V2().HorizontalPodAutoscalers().Informer()}
+		f.Autoscaling().V2().HorizontalPodAutoscalers().Informer(),
+		core.ResourceQuotas().Informer(), core.LimitRanges().Informer(), f.Policy().V1().PodDisruptionBudgets().Informer(),
+		f.Scheduling().V1().PriorityClasses().Informer(), f.Networking().V1().IngressClasses().Informer()}
 	return l
 }
 
@@ -98,7 +110,7 @@ type change struct {
 func (d *Dashboard) addHandlers() {
 	kinds := []string{"pod", "node", "service", "endpoints", "event", "replicaset", "deployment", "job", "cronjob", "secret", "serviceaccount",
 		"statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass",
-		"horizontalpodautoscaler"}
+		"horizontalpodautoscaler", "resourcequota", "limitrange", "poddisruptionbudget", "priorityclass", "ingressclass"}
 	for i, inf := range d.l.informers {
 		kind := kinds[i]
 		inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
@@ -264,7 +276,7 @@ func (d *Dashboard) react(der *steps.Deriver, ch change, ts int64) (reaction, bo
 	case "service", "endpoints":
 		return d.reactService(der, ch, ts)
 	case "secret", "serviceaccount", "statefulset", "daemonset", "ingress", "persistentvolumeclaim", "persistentvolume", "storageclass",
-		"horizontalpodautoscaler":
+		"horizontalpodautoscaler", "resourcequota", "limitrange", "poddisruptionbudget", "priorityclass", "ingressclass":
 		return d.reactResource(ch, ts)
 	case "event":
 		e, _ := ch.obj.(*corev1.Event)

@@ -8,8 +8,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -49,6 +51,9 @@ var resKinds = []resKind{
 	{kind: "ingress", title: i18n.K("res.title_ingress"), empty: i18n.K("res.empty_ingress"), Kind: "Ingress", gr: schema.GroupResource{Group: "networking.k8s.io", Resource: "ingresses"}, namespaced: true,
 		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.ingresses.List(everything)) },
 		get:  func(l *listers, ns, n string) (runtime.Object, error) { return getOf(l.ingresses.Ingresses(ns).Get(n)) }},
+	{kind: "ingressclass", title: i18n.K("admres.title_ingressclass"), empty: i18n.K("admres.empty_ingressclass"), Kind: "IngressClass", gr: schema.GroupResource{Group: "networking.k8s.io", Resource: "ingressclasses"},
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.ingClass.List(everything)) },
+		get:  func(l *listers, _, n string) (runtime.Object, error) { return getOf(l.ingClass.Get(n)) }},
 	{kind: "persistentvolumeclaim", title: i18n.K("res.title_persistentvolumeclaim"), empty: i18n.K("res.empty_persistentvolumeclaim"), Kind: "PersistentVolumeClaim", gr: schema.GroupResource{Resource: "persistentvolumeclaims"}, namespaced: true,
 		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.claims.List(everything)) },
 		get: func(l *listers, ns, n string) (runtime.Object, error) {
@@ -65,6 +70,22 @@ var resKinds = []resKind{
 		get: func(l *listers, ns, n string) (runtime.Object, error) {
 			return getOf(l.hpas.HorizontalPodAutoscalers(ns).Get(n))
 		}},
+	{kind: "resourcequota", title: i18n.K("admres.title_resourcequota"), empty: i18n.K("admres.empty_resourcequota"), Kind: "ResourceQuota", gr: schema.GroupResource{Resource: "resourcequotas"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.quotas.List(everything)) },
+		get: func(l *listers, ns, n string) (runtime.Object, error) {
+			return getOf(l.quotas.ResourceQuotas(ns).Get(n))
+		}},
+	{kind: "limitrange", title: i18n.K("admres.title_limitrange"), empty: i18n.K("admres.empty_limitrange"), Kind: "LimitRange", gr: schema.GroupResource{Resource: "limitranges"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.limits.List(everything)) },
+		get:  func(l *listers, ns, n string) (runtime.Object, error) { return getOf(l.limits.LimitRanges(ns).Get(n)) }},
+	{kind: "poddisruptionbudget", title: i18n.K("admres.title_poddisruptionbudget"), empty: i18n.K("admres.empty_poddisruptionbudget"), Kind: "PodDisruptionBudget", gr: schema.GroupResource{Group: "policy", Resource: "poddisruptionbudgets"}, namespaced: true,
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.pdbs.List(everything)) },
+		get: func(l *listers, ns, n string) (runtime.Object, error) {
+			return getOf(l.pdbs.PodDisruptionBudgets(ns).Get(n))
+		}},
+	{kind: "priorityclass", title: i18n.K("admres.title_priorityclass"), empty: i18n.K("admres.empty_priorityclass"), Kind: "PriorityClass", gr: schema.GroupResource{Group: "scheduling.k8s.io", Resource: "priorityclasses"},
+		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.prios.List(everything)) },
+		get:  func(l *listers, _, n string) (runtime.Object, error) { return getOf(l.prios.Get(n)) }},
 	{kind: "secret", title: i18n.K("res.title_secret"), empty: i18n.K("res.empty_secret"), Kind: "Secret", gr: schema.GroupResource{Resource: "secrets"}, namespaced: true,
 		list: func(l *listers) ([]runtime.Object, error) { return listOf(l.secrets.List(everything)) }},
 	{kind: "serviceaccount", title: i18n.K("res.title_serviceaccount"), empty: i18n.K("res.empty_serviceaccount"), Kind: "ServiceAccount", gr: schema.GroupResource{Resource: "serviceaccounts"}, namespaced: true,
@@ -144,6 +165,12 @@ func (d *Dashboard) resRelated(obj runtime.Object, o *templates.Object) {
 		o.Owned = d.ownedPods(x.Namespace, x.UID, x.Spec.Selector)
 	case *corev1.PersistentVolumeClaim:
 		o.Owned = d.podsUsing(x.Namespace, func(p *corev1.Pod) bool { return podUsesClaim(p, x.Name) }, "is used by")
+	case *policyv1.PodDisruptionBudget:
+		o.Owned = d.podsSelected(x.Namespace, x.Spec.Selector, "protects")
+	case *corev1.ResourceQuota:
+		o.Facts = append(o.Facts, quotaFacts(x)...)
+	case *corev1.LimitRange:
+		o.Facts = append(o.Facts, limitFacts(x)...)
 	case *networkingv1.Ingress:
 		for _, r := range x.Spec.Rules {
 			if r.HTTP == nil {
@@ -189,4 +216,66 @@ func ingressBackend(pt *networkingv1.PathType, b networkingv1.IngressBackend) st
 		s += " (" + string(*pt) + ")"
 	}
 	return s
+}
+
+// podsSelected are the pods in ns a PodDisruptionBudget's selector picks (it owns none).
+func (d *Dashboard) podsSelected(ns string, sel *metav1.LabelSelector, verb string) []templates.Ref {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil || sel == nil {
+		return nil
+	}
+	return d.podsUsing(ns, func(p *corev1.Pod) bool { return s.Matches(labels.Set(p.Labels)) }, verb)
+}
+
+// quotaFacts are a quota's resources one a line, used/hard as kubectl describe prints them.
+func quotaFacts(q *corev1.ResourceQuota) []templates.Label {
+	names := make([]string, 0, len(q.Spec.Hard))
+	for n := range q.Spec.Hard {
+		names = append(names, string(n))
+	}
+	sort.Strings(names)
+	out := make([]templates.Label, 0, len(names))
+	for _, n := range names {
+		used, hard := q.Status.Used[corev1.ResourceName(n)], q.Status.Hard[corev1.ResourceName(n)]
+		out = append(out, templates.Label{Key: "used/hard " + n, Value: used.String() + "/" + hard.String()})
+	}
+	return out
+}
+
+// limitFacts are a LimitRange's limits, one a type and resource, since kubectl's columns
+// (NAME, CREATED AT) say nothing of them.
+func limitFacts(lr *corev1.LimitRange) []templates.Label {
+	var out []templates.Label
+	for _, it := range lr.Spec.Limits {
+		names := map[corev1.ResourceName]bool{}
+		for _, m := range []corev1.ResourceList{it.Min, it.Max, it.Default, it.DefaultRequest, it.MaxLimitRequestRatio} {
+			for n := range m {
+				names[n] = true
+			}
+		}
+		sorted := make([]string, 0, len(names))
+		for n := range names {
+			sorted = append(sorted, string(n))
+		}
+		sort.Strings(sorted)
+		for _, n := range sorted {
+			out = append(out, templates.Label{Key: string(it.Type) + " " + n, Value: limitOf(it, corev1.ResourceName(n))})
+		}
+	}
+	return out
+}
+
+// limitOf is "min 100m, max 1, default 500m, defaultRequest 200m" for one resource (the
+// API server defaults defaultRequest from default, and default from max).
+func limitOf(it corev1.LimitRangeItem, n corev1.ResourceName) string {
+	var parts []string
+	for _, f := range []struct {
+		name string
+		l    corev1.ResourceList
+	}{{"min", it.Min}, {"max", it.Max}, {"default", it.Default}, {"defaultRequest", it.DefaultRequest}, {"maxLimitRequestRatio", it.MaxLimitRequestRatio}} {
+		if q, ok := f.l[n]; ok {
+			parts = append(parts, f.name+" "+q.String())
+		}
+	}
+	return strings.Join(parts, ", ")
 }
