@@ -138,18 +138,22 @@ func (c *Controller) releaseClaimFinalizer(ctx context.Context, pvc *corev1.Pers
 	if !removeString(&pvc.Finalizers, PVCProtectionFinalizer, true) {
 		return nil
 	}
-	pods, err := c.pods.Pods(pvc.Namespace).List(everything)
+	cached, err := c.pods.Pods(pvc.Namespace).List(everything)
 	if err != nil {
 		return err
 	}
-	for _, p := range pods {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		for _, v := range p.Spec.Volumes {
-			if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == pvc.Name {
-				return nil // still in use; the pod's deletion brings us back
-			}
+	if anyUses(cached, pvc.Name) {
+		return nil // still in use; the pod's deletion brings us back
+	}
+	// The cache may not have seen a pod created just before the claim's deletion: ask the
+	// API server before letting the claim go, as kube's pvc-protection controller does.
+	live, err := c.cfg.Client.CoreV1().Pods(pvc.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for i := range live.Items {
+		if anyUses([]*corev1.Pod{&live.Items[i]}, pvc.Name) {
+			return nil
 		}
 	}
 	pvc = pvc.DeepCopy()
@@ -159,6 +163,21 @@ func (c *Controller) releaseClaimFinalizer(ctx context.Context, pvc *corev1.Pers
 		return nil
 	}
 	return err
+}
+
+// anyUses says whether a pod of pods that has not finished mounts the claim.
+func anyUses(pods []*corev1.Pod, claim string) bool {
+	for _, p := range pods {
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // removeString removes s from *list (only reports whether it is there when dryRun).
