@@ -156,7 +156,9 @@ func TestBrowserResourcePages(t *testing.T) {
 		sel := `[data-testid=res-` + p.kind + `] tr[data-name=` + strconv.Quote(p.name) + `] a`
 		run(t, b, "back to overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
 		waitJS(t, b, p.kind+" link", `!!document.querySelector(`+strconv.Quote(sel)+`)`, 10*time.Second)
-		run(t, b, "open "+p.kind, 20*time.Second, chromedp.Click(chromedp.CSS(sel)))
+		// Clicked from the page's own script: a live update may redraw the row between
+		// finding the link and clicking it (CDP's node id was gone once in CI).
+		run(t, b, "open "+p.kind, 20*time.Second, js(`(() => { document.querySelector(`+strconv.Quote(sel)+`).click(); return true })()`))
 		waitJS(t, b, p.kind+" page", `location.pathname === `+strconv.Quote("/o/"+p.kind+"/"+ns+"/"+p.name)+` &&
 			!!document.querySelector('[data-testid=object]') && document.querySelector('[data-testid=obj-live]').textContent.includes(`+strconv.Quote(p.cell)+`)`, 10*time.Second)
 	}
