@@ -142,8 +142,10 @@ func (c *Controller) releaseClaimFinalizer(ctx context.Context, pvc *corev1.Pers
 	if err != nil {
 		return err
 	}
-	if anyUses(cached, pvc.Name) {
-		return nil // still in use; the pod's deletion brings us back
+	for _, p := range cached {
+		if uses(p, pvc.Name) {
+			return nil // still in use; the pod's deletion brings us back
+		}
 	}
 	// The cache may not have seen a pod created just before the claim's deletion: ask the
 	// API server before letting the claim go, as kube's pvc-protection controller does.
@@ -152,7 +154,7 @@ func (c *Controller) releaseClaimFinalizer(ctx context.Context, pvc *corev1.Pers
 		return err
 	}
 	for i := range live.Items {
-		if anyUses([]*corev1.Pod{&live.Items[i]}, pvc.Name) {
+		if uses(&live.Items[i], pvc.Name) {
 			return nil
 		}
 	}
@@ -165,16 +167,14 @@ func (c *Controller) releaseClaimFinalizer(ctx context.Context, pvc *corev1.Pers
 	return err
 }
 
-// anyUses says whether a pod of pods that has not finished mounts the claim.
-func anyUses(pods []*corev1.Pod, claim string) bool {
-	for _, p := range pods {
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		for _, v := range p.Spec.Volumes {
-			if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim {
-				return true
-			}
+// uses says whether p, not finished, mounts the claim.
+func uses(p *corev1.Pod, claim string) bool {
+	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return false
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == claim {
+			return true
 		}
 	}
 	return false
