@@ -379,14 +379,16 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 		lf.Close()
 		return fmt.Errorf("containers: %w", err)
 	}
-	startedAt := r.now()
+	// The start time is written before the start: a process that exits at once would
+	// otherwise show as exited with no start time until the label lands, and a zero start
+	// looks like a run long enough to reset the kubelet's restart back-off.
+	if _, err := c.SetLabels(ctx, map[string]string{LabelStartedAt: r.now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		r.log.Warn("recording start time", "container", id, "err", err)
+	}
 	if err := t.Start(ctx); err != nil {
 		t.Delete(ctx)
 		lf.Close()
 		return fmt.Errorf("containers: start %s: %w", id, err)
-	}
-	if _, err := c.SetLabels(ctx, map[string]string{LabelStartedAt: startedAt.UTC().Format(time.RFC3339Nano)}); err != nil {
-		r.log.Warn("recording start time", "container", id, "err", err)
 	}
 	att.withCloseIO(r.bg, t)
 	inst := &instance{task: t, log: lf, att: att, done: make(chan struct{})}

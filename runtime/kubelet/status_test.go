@@ -258,3 +258,23 @@ func TestReadinessCarriedOverRestart(t *testing.T) {
 		}
 	})
 }
+
+// A container that exited before its start time was recorded (CI saw restartCount race to 4
+// within 40 s: the zero start made every exit look like a ten-minute run) must not reset its
+// back-off.
+func TestRanLong(t *testing.T) {
+	now := time.Date(2026, 12, 5, 7, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		s       containers.Status
+		ranLong bool
+	}{
+		{"no start recorded", containers.Status{FinishedAt: now}, false},
+		{"exited at once", containers.Status{StartedAt: now, FinishedAt: now.Add(time.Millisecond)}, false},
+		{"ran 10 minutes", containers.Status{StartedAt: now, FinishedAt: now.Add(backoffReset)}, true},
+	} {
+		if got := ranLong(&tc.s); got != tc.ranLong {
+			t.Errorf("%s: ranLong = %v, want %v", tc.name, got, tc.ranLong)
+		}
+	}
+}

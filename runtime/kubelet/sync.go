@@ -299,7 +299,7 @@ func (k *Kubelet) syncContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 	}
 	now := k.cfg.Clock.Now()
 	b := st.backoff[c.Name]
-	if b != nil && cur.FinishedAt.Sub(cur.StartedAt) >= backoffReset {
+	if b != nil && ranLong(cur) {
 		b = nil
 	}
 	if b == nil {
@@ -328,6 +328,13 @@ func (k *Kubelet) syncContainer(ctx context.Context, pod *corev1.Pod, st *podSta
 	}
 	b.until = time.Time{}
 	return k.startContainer(ctx, pod, st, c, cur.RestartCount+1)
+}
+
+// ranLong reports whether an instance ran long enough to reset its restart back-off. One with
+// no recorded start did not: counting from the zero time would reset the back-off of a
+// container that exits at once, and it would restart in a tight loop.
+func ranLong(s *containers.Status) bool {
+	return !s.StartedAt.IsZero() && s.FinishedAt.Sub(s.StartedAt) >= backoffReset
 }
 
 func shouldRestart(policy corev1.RestartPolicy, s *containers.Status, isInit bool) bool {
