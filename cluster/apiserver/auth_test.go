@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -150,4 +151,46 @@ func spaced(s string) string {
 		b.WriteString(strings.Join(strings.Fields(line), " ") + "\n")
 	}
 	return b.String()
+}
+
+// A websocket exec, attach or port-forward is a GET (verb get on pods/exec), but as
+// kube-apiserver 1.35+ it also needs create, the verb SPDY's POST is checked for: a role
+// with only get on pods/exec cannot run a command.
+func TestConnectNeedsCreate(t *testing.T) {
+	srv := apiservertest.Start(t)
+	k := newKubectl(t, srv)
+	k.ok(args("create serviceaccount shell"))
+	k.ok(args("create role get-exec --verb=get --resource=pods/exec,pods/attach,pods/portforward"))
+	k.ok(args("create rolebinding get-exec --role=get-exec --serviceaccount=default:shell"))
+	bearer := "Bearer " + strings.TrimSpace(k.ok(args("create token shell")))
+	paths := map[string]string{"exec": "/exec?command=true&stdout=true", "attach": "/attach?stdout=true", "portforward": "/portforward?ports=80"}
+	for sub, path := range paths {
+		code, out := call(t, srv, "GET", "/api/v1/namespaces/default/pods/victim"+path, "", nil, "Authorization", bearer)
+		want := `User \"system:serviceaccount:default:shell\" cannot create resource \"pods/` + sub + `\" in API group \"\" in the namespace \"default\"`
+		if code != 403 || !strings.Contains(string(out), want) {
+			t.Fatalf("websocket %s with get only: %d %s, want 403 %s", sub, code, out, want)
+		}
+		code, out = call(t, srv, "POST", "/api/v1/namespaces/default/pods/victim"+path, "", nil, "Authorization", bearer)
+		if want := `cannot create resource \"pods/` + sub + `\"`; code != 403 || !strings.Contains(string(out), want) {
+			t.Fatalf("SPDY %s with get only: %d %s, want 403 %s", sub, code, out, want)
+		}
+	}
+	// With create too, both pass authorization (the pod does not exist: 404).
+	k.ok(args("create role create-exec --verb=create --resource=pods/exec,pods/attach,pods/portforward"))
+	k.ok(args("create rolebinding create-exec --role=create-exec --serviceaccount=default:shell"))
+	for sub, path := range paths {
+		for _, method := range []string{"GET", "POST"} {
+			eventually.That(t, 10*time.Second, method+" "+sub+" passes authorization", func() (bool, string) {
+				code, out := call(t, srv, method, "/api/v1/namespaces/default/pods/victim"+path, "", nil, "Authorization", bearer)
+				return code == 404, fmt.Sprintf("%d %s", code, out)
+			})
+		}
+	}
+	// A role with create alone: the websocket GET is refused as a get (kubectl then falls
+	// back to SPDY, which needs create only).
+	k.ok(args("delete rolebinding get-exec"))
+	eventually.That(t, 10*time.Second, "the websocket exec refused as a get", func() (bool, string) {
+		code, out := call(t, srv, "GET", "/api/v1/namespaces/default/pods/victim"+paths["exec"], "", nil, "Authorization", bearer)
+		return code == 403 && strings.Contains(string(out), `cannot get resource \"pods/exec\"`), fmt.Sprintf("%d %s", code, out)
+	})
 }

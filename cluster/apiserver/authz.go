@@ -117,17 +117,36 @@ func (s *Server) withAuthorization(next http.Handler) http.Handler {
 			return
 		}
 		a := requestAttributes(r, u)
-		ok, reason, err := s.authz.authorize(r.Context(), a)
-		if err != nil {
-			s.log.Warn("authorizing", "user", u.Name, "verb", a.verb, "path", a.path, "err", err)
-		}
-		if !ok {
-			refuseBody(w, r)
-			s.writeError(w, r, forbidden(a, reason))
-			return
+		for _, a := range append([]attributes{a}, connectCreate(a)...) {
+			ok, reason, err := s.authz.authorize(r.Context(), a)
+			if err != nil {
+				s.log.Warn("authorizing", "user", u.Name, "verb", a.verb, "path", a.path, "err", err)
+			}
+			if !ok {
+				refuseBody(w, r)
+				s.writeError(w, r, forbidden(a, reason))
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// connectCreate is the second check a websocket exec, attach or port-forward gets: its
+// upgrade is a GET, so the request is a "get" of pods/exec, but it runs a command as
+// SPDY's POST ("create") does. kube-apiserver 1.35+ (AuthorizePodWebsocketUpgradeCreatePermission,
+// on by default) also requires "create" on the subresource, so a role with only the read
+// verbs on pods/exec cannot exec; webkube does the same.
+func connectCreate(a attributes) []attributes {
+	if !a.resourceRequest || a.verb != "get" || a.group != "" || a.resource != "pods" {
+		return nil
+	}
+	switch a.sub {
+	case "exec", "attach", "portforward":
+		a.verb = "create"
+		return []attributes{a}
+	}
+	return nil
 }
 
 // forbidden is kube-apiserver's 403: `pods is forbidden: User "x" cannot list resource
