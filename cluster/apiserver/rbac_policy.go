@@ -41,6 +41,7 @@ var (
 	netG      = []string{"networking.k8s.io"}
 	policyG   = []string{"policy"}
 	coordG    = []string{"coordination.k8s.io"}
+	metricsG  = []string{"metrics.k8s.io"}
 )
 
 const (
@@ -100,6 +101,13 @@ func defaultClusterRoles() []*rbacv1.ClusterRole {
 			rule(read, batchG, "jobs", "cronjobs", "cronjobs/status", "jobs/status"),
 			rule(read, policyG, "poddisruptionbudgets", "poddisruptionbudgets/status"),
 			rule(read, netG, "networkpolicies", "ingresses", "ingresses/status")),
+		// Not kube-apiserver's but metrics-server's own (its manifest ships it): webkube
+		// serves metrics.k8s.io in its place, so `kubectl top` works for view, edit and
+		// admin as on a cluster with metrics-server. (kube bootstraps no events.k8s.io rule
+		// into them either: view reads the core Events.)
+		cr("system:aggregated-metrics-reader", map[string]string{aggregateLabel + "view": "true",
+			aggregateLabel + "edit": "true", aggregateLabel + "admin": "true"},
+			rule(read, metricsG, "pods", "nodes")),
 	}
 	// admin, edit and view are unions (the aggregation controller fills their rules in);
 	// kube-apiserver labels edit to join admin and view to join edit.

@@ -35,10 +35,13 @@ func TestAggregatedDefaultRoles(t *testing.T) {
 		"persistentvolumeclaims", "persistentvolumeclaims/status", "configmaps"}}
 	rolesRW := rbacv1.PolicyRule{Verbs: []string{"get", "list", "watch", "create", "delete", "deletecollection", "patch", "update"},
 		APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}}
+	// metrics-server's system:aggregated-metrics-reader (webkube serves metrics.k8s.io).
+	metrics := rbacv1.PolicyRule{Verbs: []string{"get", "list", "watch"}, APIGroups: []string{"metrics.k8s.io"}, Resources: []string{"pods", "nodes"}}
 	eventually.That(t, 10*time.Second, "view, edit and admin aggregated", func() (bool, string) {
 		view, edit, admin := has(ctx, cs, "view", podsGet), has(ctx, cs, "edit", podsGet), has(ctx, cs, "admin", podsGet)
 		adminRBAC, viewRBAC := has(ctx, cs, "admin", rolesRW), has(ctx, cs, "view", rolesRW)
-		return view && edit && admin && adminRBAC && !viewRBAC, fmt.Sprint(view, edit, admin, adminRBAC, viewRBAC)
+		m := has(ctx, cs, "view", metrics) && has(ctx, cs, "edit", metrics) && has(ctx, cs, "admin", metrics)
+		return view && edit && admin && adminRBAC && !viewRBAC && m, fmt.Sprint(view, edit, admin, adminRBAC, viewRBAC, m)
 	})
 
 	widgets := rbacv1.PolicyRule{Verbs: []string{"get"}, APIGroups: []string{"example.com"}, Resources: []string{"widgets"}}
