@@ -329,8 +329,8 @@ func (d *Dashboard) reactNode(ch change, ts int64) (reaction, bool) {
 	return reaction{}, true
 }
 
-// reactWorkload handles ReplicaSets and Deployments (which have steps of their own) and
-// Jobs and CronJobs (rows only).
+// reactWorkload handles ReplicaSets, Deployments and Jobs (which have steps of their own)
+// and CronJobs (rows only: the Jobs they create are their steps).
 func (d *Dashboard) reactWorkload(der *steps.Deriver, ch change, ts int64) (reaction, bool) {
 	row := func(namespace, name string, view func() templ.Component) func() {
 		return func() { d.upsertOrRemove(ch.typ, ch.kind, namespace, name, "tbody-"+ch.kind+"s", view, ts) }
@@ -356,7 +356,8 @@ func (d *Dashboard) reactWorkload(der *steps.Deriver, ch change, ts int64) (reac
 		if o == nil {
 			break // a nil pointer: no object
 		}
-		return reaction{ns: o.Namespace, rows: row(o.Namespace, o.Name, func() templ.Component {
+		old, _ := ch.old.(*batchv1.Job)
+		return reaction{ns: o.Namespace, derived: der.Job(ch.typ, old, o), rows: row(o.Namespace, o.Name, func() templ.Component {
 			return templates.JobRowView(templates.JobRowOf(o, d.now()))
 		})}, true
 	case *batchv1.CronJob:

@@ -7,6 +7,7 @@ package diagram
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"webkube/web/i18n"
@@ -71,17 +72,25 @@ var Controllers = []Controller{
 	{"resourcequota-controller", "ResourceQuota"},
 	{"disruption-controller", "PDB"},
 	{"horizontal-pod-autoscaler", "HPA"},
-	{"ingress-controller", "Ingress"}, // its own process in Kubernetes; drawn here with the others
+}
+
+// Components are the boxes drawn apart from the controller manager: components of their
+// own, in Kubernetes and in webkube. The ingress controller is not one of
+// kube-controller-manager's controllers (a cluster runs one as its own Deployment) and
+// webkube starts it on its own (cluster/ingress, with its own client and proxy).
+var Components = []Controller{
+	{"ingress-controller", "ingress controller"},
 }
 
 // HasBox says whether the diagram draws a box for the component: the learner's client,
-// the API server, the scheduler, each controller, and each node's kubelet and containerd.
+// the API server, the scheduler, each controller, each component of its own, and each
+// node's kubelet and containerd.
 func HasBox(component string) bool {
 	switch component {
 	case "client", "apiserver", "scheduler":
 		return true
 	}
-	for _, c := range Controllers {
+	for _, c := range slices.Concat(Controllers, Components) {
 		if c.ID == component {
 			return true
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -69,5 +70,18 @@ func TestHasBox(t *testing.T) {
 		if HasBox(c) != want {
 			t.Errorf("HasBox(%q) = %v, want %v", c, !want, want)
 		}
+	}
+}
+
+// The ingress controller is a component of its own, not one of the controller manager's
+// controllers (it was drawn inside the controller manager).
+func TestIngressControllerIsItsOwnComponent(t *testing.T) {
+	for _, c := range Controllers {
+		if c.ID == "ingress-controller" {
+			t.Fatalf("ingress-controller is drawn among the controller manager's controllers")
+		}
+	}
+	if !slices.ContainsFunc(Components, func(c Controller) bool { return c.ID == "ingress-controller" }) || !HasBox("ingress-controller") {
+		t.Fatalf("no box of its own for the ingress controller: %v", Components)
 	}
 }

@@ -21,6 +21,9 @@
     { id: "garbage-collector", label: "garbage collector" },
     { id: "endpoints-controller", label: "endpoints" },
   ];
+  // Components of their own, drawn apart from the controller manager (data-comps): the
+  // ingress controller is not one of its controllers.
+  let COMPS = [{ id: "ingress-controller", label: "ingress controller" }];
   const st = {
     boxes: {},
     areas: {},
@@ -80,8 +83,8 @@
   // ctrlBox draws one controller's box. A label too wide for it (about 5.4 units a letter)
   // goes on two lines at its space when the box is tall enough, and a line still too wide
   // is narrowed to fit.
-  function ctrlBox(g, c, x, y, w, h) {
-    const r = el("rect", { x: x, y: y, width: w, height: h, rx: 4, class: "dg-box ctrl", "data-box": c.id }, g);
+  function ctrlBox(g, c, x, y, w, h, cls) {
+    const r = el("rect", { x: x, y: y, width: w, height: h, rx: 4, class: "dg-box " + (cls || "ctrl"), "data-box": c.id }, g);
     st.boxes[c.id] = { x: x, y: y, w: w, h: h, r: r };
     const fits = (s) => s.length * 5.4 <= w - 6;
     const lines = fits(c.label) || c.label.indexOf(" ") < 0 || h < 18 ? [c.label] : c.label.split(" ", 2);
@@ -105,6 +108,7 @@
       nodes = JSON.parse(d.dataset.nodes || "[]") || [];
       pods = JSON.parse(d.dataset.pods || "[]") || [];
       if (d.dataset.ctrls) CTRLS = JSON.parse(d.dataset.ctrls) || CTRLS;
+      if (d.dataset.comps) COMPS = JSON.parse(d.dataset.comps) || COMPS;
       L = Object.assign(L, JSON.parse(d.dataset.i18n || "{}"));
     } catch (e) {}
     svg.textContent = "";
@@ -119,6 +123,9 @@
     const g = el("g", { class: "dg-static" }, svg);
     box(g, "client", 6, 6, 112, 34, L.client, "client");
     box(g, "scheduler", 6, 88, 112, 34, "scheduler", "sched");
+    // Between the client and the scheduler, outside the controller manager's group.
+    const cw = (112 - (COMPS.length - 1) * 4) / Math.max(1, COMPS.length);
+    COMPS.forEach((c, i) => ctrlBox(g, c, 6 + i * (cw + 4), 50, cw, 26, "comp"));
     box(g, "apiserver", 150, 26, 90, 58, "API server", "api");
     el("ellipse", { cx: 195, cy: 66, rx: 22, ry: 5, class: "dg-db" }, g);
     text(g, 195, 79, "SQLite", "dg-small");

@@ -325,15 +325,9 @@ func (d *Deriver) created(pod *corev1.Pod, rs string, ev evFn) Step {
 			ResourceVersion: pod.ResourceVersion, Ev: ev(i18n.K("ev.created_owned"), rs)}.
 			titled(i18n.K("step.rs_creates"), rs, pod.Name, has, st.desired))
 	}
-	// A StatefulSet's or DaemonSet's pod is its controller's write, not the learner's.
-	for _, kind := range []string{"StatefulSet", "DaemonSet"} {
-		if owner := ownerOf(pod, kind); owner != "" {
-			return d.mk(Step{Flow: FlowReplicaSet, N: 2, From: strings.ToLower(kind) + "-controller", To: APIServer,
-				Style: Write, Phase: "Pending", Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, Owner: kind + "/" + owner,
-				StoryKey: Key(kind, pod.Namespace, owner), Binds: []string{key}, Component: "controller-manager",
-				ResourceVersion: pod.ResourceVersion, Ev: ev(i18n.K("sets.ev_created"), kind, owner)}.
-				titled(i18n.K("sets.step_creates"), kind, owner, pod.Name))
-		}
+	// A StatefulSet's, DaemonSet's or Job's pod is its controller's write, not the learner's.
+	if s, ok := d.controllerCreated(pod, ev); ok {
+		return s
 	}
 	return d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Phase: "Pending",
 		StoryKey: key, Binds: []string{key}, Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -190,5 +191,42 @@ func TestStoryTitleInKorean(t *testing.T) {
 	f.t.Assign(&s)
 	if s.StoryTitleIn("ko") != "Pod/lonely" {
 		t.Errorf("orphan story in Korean: %q", s.StoryTitleIn("ko"))
+	}
+}
+
+// A CronJob's run is one story: the CronJob controller creates the Job, the Job controller
+// sees it and creates its pods, the scheduler binds them. Its pods are not "you created Pod".
+func TestCronJobRunIsOneStory(t *testing.T) {
+	f := newFeed()
+	tr := true
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "nightly-1", Namespace: "default", UID: "j1", ResourceVersion: "5",
+		OwnerReferences: []metav1.OwnerReference{{Kind: "CronJob", Name: "nightly", UID: "c1", Controller: &tr}}}}
+	f.add(f.d.Job("ADDED", nil, job))
+	for i, name := range []string{"nightly-1-a", "nightly-1-b"} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name), ResourceVersion: string(rune('6' + i)),
+			OwnerReferences: []metav1.OwnerReference{{Kind: "Job", Name: "nightly-1", UID: "j1", Controller: &tr}}}}
+		f.add(f.d.Pod("ADDED", nil, p))
+		b := p.DeepCopy()
+		b.Spec.NodeName = "node-1"
+		f.add(f.d.Pod("MODIFIED", p, b))
+	}
+	title := "CronJob/nightly creates Job nightly-1: its schedule is due"
+	got := f.story(title)
+	for _, want := range []string{"cronjob/cronjob-controller→apiserver: " + title,
+		"job/apiserver→job-controller: Job controller sees Job/nightly-1",
+		"job/job-controller→apiserver: Job/nightly-1 creates pod nightly-1-a",
+		"job/job-controller→apiserver: Job/nightly-1 creates pod nightly-1-b",
+		"pod/scheduler→apiserver: "} {
+		if !contains(got, want) {
+			t.Errorf("story %q lacks %q:\n%s", title, want, strings.Join(got, "\n"))
+		}
+	}
+	if len(got) != len(f.out) {
+		t.Errorf("%d of %d steps in the run's story; the others:\n%v", len(got), len(f.out), f.out)
+	}
+	for _, s := range f.out {
+		if s.Flow == "you" {
+			t.Errorf("a learner's step in a CronJob's run: %s", s.Title)
+		}
 	}
 }
