@@ -129,27 +129,32 @@ spec:
     volumeMounts:
     - {name: podinfo, mountPath: /etc/podinfo}
     - {name: all, mountPath: /etc/all}
+    - {name: cfg, mountPath: /etc/cfg}
+    - {name: dbsecret, mountPath: /etc/db}
   volumes:
   - name: podinfo
     downwardAPI:
       items:
       - {path: labels, fieldRef: {fieldPath: metadata.labels}}
       - {path: name, fieldRef: {fieldPath: metadata.name}}
+      - {path: annotations, fieldRef: {fieldPath: metadata.annotations}}
       - {path: cpu_limit, resourceFieldRef: {containerName: app, resource: limits.cpu, divisor: 1m}, mode: 0400}
   - name: all
     projected:
       sources:
       - secret: {name: db, items: [{key: password, path: db/password}]}
       - configMap: {name: app, items: [{key: mode, path: mode}]}
-      - downwardAPI: {items: [{path: namespace, fieldRef: {fieldPath: metadata.namespace}}]}
+      - downwardAPI: {items: [{path: namespace, fieldRef: {fieldPath: metadata.namespace}}, {path: labels, fieldRef: {fieldPath: metadata.labels}}]}
       - serviceAccountToken: {path: vault-token, audience: vault, expirationSeconds: 3600}
+  - {name: cfg, configMap: {name: app}}
+  - {name: dbsecret, secret: {secretName: db}}
 `)
 	c.waitPod("info", "1/1 Running", 90*time.Second)
 	out := c.mustKubectl("exec", "info", "--", "sh", "-c",
-		"cat /etc/podinfo/labels; echo; cat /etc/podinfo/name; echo; cat /etc/podinfo/cpu_limit; echo; stat -c %a /etc/podinfo/cpu_limit; "+
+		"cat /etc/podinfo/labels; echo; cat /etc/podinfo/name; echo; cat /etc/podinfo/cpu_limit; echo; stat -L -c %a /etc/podinfo/cpu_limit; "+
 			"cat /etc/all/db/password; echo; cat /etc/all/mode; echo; cat /etc/all/namespace; echo; ls /etc/all; "+
 			"ls /var/run/secrets/kubernetes.io/serviceaccount")
-	want := "app=\"web\"\ntier=\"front\"\ninfo\n250\n400\ns3cr3t\nprod\ndefault\ndb\nmode\nnamespace\nvault-token\nca.crt\nnamespace\ntoken\n"
+	want := "app=\"web\"\ntier=\"front\"\ninfo\n250\n400\ns3cr3t\nprod\ndefault\ndb\nlabels\nmode\nnamespace\nvault-token\nca.crt\nnamespace\ntoken\n"
 	if out != want {
 		t.Errorf("volume files:\n%s\nwant:\n%s", out, want)
 	}
@@ -162,6 +167,7 @@ spec:
 	if !strings.Contains(vols, "kube-api-access-") || !strings.Contains(vols, "/var/run/secrets/kubernetes.io/serviceaccount") {
 		t.Errorf("the pod lacks the kube-api-access volume and mount: %s", vols)
 	}
+	volumesFollowChanges(c)
 
 	out, err := c.kubectlIn([]byte(`apiVersion: v1
 kind: Pod
@@ -231,4 +237,34 @@ spec:
 			"jsonpath={range .items[*]}{.reason} {.count}{\"\\n\"}{end}")
 		return strings.Contains(out, "FailedPostStartHook") && strings.Contains(out, "Started 2"), out
 	})
+}
+
+// volumesFollowChanges: the kubelet writes a running pod's volumes again when what they
+// show changes, swapping ..data as kube's AtomicWriter (each name a symlink through it): a
+// new label and annotation within seconds of the update, a ConfigMap's and a Secret's
+// key by the kubelet's next resync (10 s), in the plain and the projected volumes alike.
+func volumesFollowChanges(c *cluster) {
+	c.t.Helper()
+	links := c.mustKubectl("exec", "info", "--", "sh", "-c", "for f in /etc/podinfo/labels /etc/podinfo/..data /etc/cfg/mode /etc/all/db; do readlink $f; done")
+	if !strings.HasPrefix(links, "..data/labels\n..20") || !strings.HasSuffix(links, "\n..data/mode\n..data/db\n") {
+		c.t.Errorf("the volumes are not laid out as the kubelet's AtomicWriter does:\n%s", links)
+	}
+	start := time.Now()
+	c.mustKubectl("label", "pod", "info", "tier=back", "--overwrite")
+	c.mustKubectl("annotate", "pod", "info", "team=blue")
+	c.eventually(20*time.Second, "the changed label and the annotation in the volumes", func() (bool, string) {
+		out, _ := c.kubectl("exec", "info", "--", "sh", "-c", "cat /etc/podinfo/labels; echo; cat /etc/all/labels; echo; cat /etc/podinfo/annotations")
+		want := "app=\"web\"\ntier=\"back\"\napp=\"web\"\ntier=\"back\"\n"
+		return strings.HasPrefix(out, want) && strings.Contains(out, `team="blue"`), out
+	})
+	c.t.Logf("labels and annotations in the volumes %v after kubectl label", time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	c.mustKubectl("patch", "configmap", "app", "-p", `{"data":{"mode":"staging"}}`)
+	c.mustKubectl("patch", "secret", "db", "-p", `{"stringData":{"password":"n3w"}}`)
+	c.eventually(30*time.Second, "the changed ConfigMap and Secret keys in the volumes", func() (bool, string) {
+		out, _ := c.kubectl("exec", "info", "--", "sh", "-c", "cat /etc/cfg/mode /etc/all/mode /etc/db/password /etc/all/db/password")
+		return out == "stagingstagingn3wn3w", out
+	})
+	c.t.Logf("ConfigMap and Secret keys in the volumes %v after kubectl patch", time.Since(start).Round(time.Millisecond))
 }

@@ -321,7 +321,9 @@ func TestConfigErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		id, err := f.rt.Create(f.ctx, CreateOptions{Pod: pod, Container: &pod.Spec.Containers[0], Image: f.busybox, Network: nw,
-			ConfigMaps: map[string]map[string]string{"settings": {"mode": "fast", "level": "3"}}})
+			ConfigMaps: map[string]map[string]string{"settings": {"mode": "fast", "level": "3"}},
+			// The kubelet computes a volume's files (keyFiles); the runtime writes them.
+			VolumeFiles: map[string][]File{"conf": {{Path: "mode", Data: []byte("fast"), Mode: 0o644}, {Path: "level", Data: []byte("3"), Mode: 0o644}}}})
 		if err != nil {
 			t.Fatal(err)
 		}

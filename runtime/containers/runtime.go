@@ -33,6 +33,7 @@ import (
 	"github.com/containerd/typeurl/v2"
 	corev1 "k8s.io/api/core/v1"
 
+	"webkube/internal/atomicwriter"
 	"webkube/runtime/cni"
 	wkcd "webkube/runtime/containerd"
 	"webkube/runtime/logs"
@@ -118,17 +119,14 @@ type CreateOptions struct {
 	OwnedClaims map[string]bool
 	// ExtraEnv comes before the container's own env (e.g. Service variables).
 	ExtraEnv []corev1.EnvVar
-	// VolumeFiles are the files of the pod's downwardAPI and projected volumes, by volume
-	// name, computed by the kubelet (pod fields, keys, service account tokens).
+	// VolumeFiles are the files of the pod's configMap, secret, downwardAPI and projected
+	// volumes, by volume name, computed by the kubelet (keys, pod fields, service account
+	// tokens).
 	VolumeFiles map[string][]File
 }
 
 // File is one file of a volume the kubelet computes.
-type File struct {
-	Path string // relative to the volume
-	Data []byte
-	Mode int32
-}
+type File = atomicwriter.File
 
 // Runtime runs pod containers on one containerd.
 type Runtime struct {

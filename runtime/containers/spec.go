@@ -9,10 +9,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/containerd/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
+
+	"webkube/internal/atomicwriter"
 )
 
 // ErrContainerConfig marks Create errors in what the pod asks for (a missing configMap,
@@ -213,7 +216,7 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 		if !ok {
 			return nil, fmt.Errorf("volume %q not found in pod", vm.Name)
 		}
-		src, err := volumeSource(opts, volDir, v)
+		src, err := volumeSource(opts, volDir, v, r.now())
 		if err != nil {
 			return nil, err
 		}
@@ -239,7 +242,7 @@ func (r *Runtime) volumeMounts(opts *CreateOptions) ([]specs.Mount, error) {
 }
 
 // volumeSource prepares volume v's directory (or file) on the host and returns its path.
-func volumeSource(opts *CreateOptions, volDir string, v *corev1.Volume) (string, error) {
+func volumeSource(opts *CreateOptions, volDir string, v *corev1.Volume, now time.Time) (string, error) {
 	switch {
 	case v.EmptyDir != nil:
 		src := filepath.Join(volDir, "empty-dir", v.Name)
@@ -250,27 +253,9 @@ func volumeSource(opts *CreateOptions, volDir string, v *corev1.Volume) (string,
 		return src, os.Chmod(src, 0o777)
 	case v.HostPath != nil:
 		return hostPathSource(v.HostPath)
-	case v.ConfigMap != nil:
-		data, ok := opts.ConfigMaps[v.ConfigMap.Name]
-		if !ok && !(v.ConfigMap.Optional != nil && *v.ConfigMap.Optional) {
-			return "", fmt.Errorf("configmap %q not found", v.ConfigMap.Name)
-		}
-		files := map[string][]byte{}
-		for k, s := range data {
-			files[k] = []byte(s)
-		}
-		src := filepath.Join(volDir, "configmap", v.Name)
-		return src, writeVolumeFiles(src, files, v.ConfigMap.Items, v.ConfigMap.DefaultMode)
-	case v.Secret != nil:
-		data, ok := opts.Secrets[v.Secret.SecretName]
-		if !ok && !(v.Secret.Optional != nil && *v.Secret.Optional) {
-			return "", fmt.Errorf("secret %q not found", v.Secret.SecretName)
-		}
-		src := filepath.Join(volDir, "secret", v.Name)
-		return src, writeVolumeFiles(src, data, v.Secret.Items, v.Secret.DefaultMode)
-	case v.DownwardAPI != nil || v.Projected != nil:
-		src := filepath.Join(volDir, "projected", v.Name)
-		if err := writeFiles(src, opts.VolumeFiles[v.Name]); err != nil {
+	case v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil:
+		src := filepath.Join(volDir, filesDir(v), v.Name)
+		if _, err := atomicwriter.Write(src, opts.VolumeFiles[v.Name], now); err != nil {
 			return "", fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 		return src, nil
@@ -282,6 +267,55 @@ func volumeSource(opts *CreateOptions, volDir string, v *corev1.Volume) (string,
 		return src, nil
 	}
 	return "", fmt.Errorf("volume %q: only emptyDir, hostPath, configMap, secret, downwardAPI, projected and persistentVolumeClaim volumes are supported", v.Name)
+}
+
+// filesDir is where, under the pod's volumes, a volume of files the kubelet computes lives.
+func filesDir(v *corev1.Volume) string {
+	switch {
+	case v.ConfigMap != nil:
+		return "configmap"
+	case v.Secret != nil:
+		return "secret"
+	case v.DownwardAPI != nil || v.Projected != nil:
+		return "projected"
+	}
+	return ""
+}
+
+// RefreshVolumes writes the pod's ConfigMap, Secret, downwardAPI and projected volumes
+// again with files (by volume name), as the kubelet's volume manager remounts them when
+// a pod's labels or a ConfigMap change. Only volumes a container already mounts are
+// written (the others are written when one is created); each change is one ..data swap,
+// so a running container reads the old files or the new ones. It returns the volumes
+// that changed.
+func (r *Runtime) RefreshVolumes(pod *corev1.Pod, files map[string][]File) ([]string, error) {
+	volDir := filepath.Join(r.podDir(string(pod.UID)), "volumes")
+	var changed []string
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		fs, ok := files[v.Name]
+		if !ok || filesDir(v) == "" {
+			continue
+		}
+		src := filepath.Join(volDir, filesDir(v), v.Name)
+		if _, err := os.Stat(src); err != nil {
+			continue
+		}
+		did, err := atomicwriter.Write(src, fs, r.now())
+		if err != nil {
+			return changed, fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		if !did {
+			continue
+		}
+		if fsg := fsGroupOf(pod); fsg != nil {
+			if err := applyFSGroup(src, *fsg, false); err != nil {
+				return changed, fmt.Errorf("volume %q: fsGroup: %w", v.Name, err)
+			}
+		}
+		changed = append(changed, v.Name)
+	}
+	return changed, nil
 }
 
 // hostPathSource creates the path when its type asks for it (DirectoryOrCreate,
@@ -331,81 +365,6 @@ func fsGroupOf(pod *corev1.Pod) *int64 {
 		return nil
 	}
 	return pod.Spec.SecurityContext.FSGroup
-}
-
-// writeFiles writes a computed volume's files afresh (a file no longer in it goes).
-func writeFiles(dir string, files []File) error {
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, f := range files {
-		if strings.Contains(f.Path, "..") || filepath.IsAbs(f.Path) {
-			return fmt.Errorf("bad file path %q", f.Path)
-		}
-		p := filepath.Join(dir, f.Path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, f.Data, os.FileMode(f.Mode)); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, os.FileMode(f.Mode)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeVolumeFiles writes a configMap's or secret's keys as files (or only the chosen items).
-func writeVolumeFiles(dir string, data map[string][]byte, items []corev1.KeyToPath, defaultMode *int32) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	mode := os.FileMode(0o644)
-	if defaultMode != nil {
-		mode = os.FileMode(*defaultMode)
-	}
-	type file struct {
-		path string
-		data []byte
-		mode os.FileMode
-	}
-	var files []file
-	if len(items) == 0 {
-		for k, v := range data {
-			files = append(files, file{k, v, mode})
-		}
-	}
-	for _, it := range items {
-		v, ok := data[it.Key]
-		if !ok {
-			return fmt.Errorf("key %q not found", it.Key)
-		}
-		m := mode
-		if it.Mode != nil {
-			m = os.FileMode(*it.Mode)
-		}
-		files = append(files, file{it.Path, v, m})
-	}
-	for _, f := range files {
-		if strings.Contains(f.path, "..") || filepath.IsAbs(f.path) {
-			return fmt.Errorf("bad file path %q", f.path)
-		}
-		p := filepath.Join(dir, f.path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, f.data, f.mode); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, f.mode); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // specOpts builds the OCI spec of one container of a pod.

@@ -17,9 +17,9 @@ import (
 	"webkube/runtime/containers"
 )
 
-// volumeFiles computes the files of the pod's downwardAPI and projected volumes (by
-// volume name): pod fields and container resources, ConfigMap and Secret keys (already
-// fetched by configData), and service account tokens bound to the pod.
+// volumeFiles computes the files of the pod's configMap, secret, downwardAPI and projected
+// volumes (by volume name): ConfigMap and Secret keys (already fetched by configData), pod
+// fields and container resources, and service account tokens bound to the pod.
 func (k *Kubelet) volumeFiles(ctx context.Context, pod *corev1.Pod, st *podState,
 	cms map[string]map[string]string, secrets map[string]map[string][]byte) (map[string][]containers.File, error) {
 	out := map[string][]containers.File{}
@@ -27,6 +27,12 @@ func (k *Kubelet) volumeFiles(ctx context.Context, pod *corev1.Pod, st *podState
 		var files []containers.File
 		var err error
 		switch {
+		case v.ConfigMap != nil:
+			data, found := cmBytes(cms, v.ConfigMap.Name)
+			files, err = keyFiles("configmap", v.ConfigMap.Name, found, v.ConfigMap.Optional, data, v.ConfigMap.Items, v.ConfigMap.DefaultMode)
+		case v.Secret != nil:
+			data, found := secrets[v.Secret.SecretName]
+			files, err = keyFiles("secret", v.Secret.SecretName, found, v.Secret.Optional, data, v.Secret.Items, v.Secret.DefaultMode)
 		case v.DownwardAPI != nil:
 			files, err = downwardFiles(pod, v.DownwardAPI.Items, v.DownwardAPI.DefaultMode)
 		case v.Projected != nil:
@@ -60,11 +66,7 @@ func (k *Kubelet) projectedFiles(ctx context.Context, pod *corev1.Pod, st *podSt
 		var err error
 		switch {
 		case src.ConfigMap != nil:
-			data := map[string][]byte{}
-			for key, val := range cms[src.ConfigMap.Name] {
-				data[key] = []byte(val)
-			}
-			_, found := cms[src.ConfigMap.Name]
+			data, found := cmBytes(cms, src.ConfigMap.Name)
 			more, err = keyFiles("configmap", src.ConfigMap.Name, found, src.ConfigMap.Optional, data, src.ConfigMap.Items, p.DefaultMode)
 		case src.Secret != nil:
 			data, found := secrets[src.Secret.Name]
@@ -82,6 +84,16 @@ func (k *Kubelet) projectedFiles(ctx context.Context, pod *corev1.Pod, st *podSt
 		files = append(files, more...)
 	}
 	return files, nil
+}
+
+// cmBytes is a fetched ConfigMap's data as bytes, and whether it was found.
+func cmBytes(cms map[string]map[string]string, name string) (map[string][]byte, bool) {
+	cm, found := cms[name]
+	data := make(map[string][]byte, len(cm))
+	for key, val := range cm {
+		data[key] = []byte(val)
+	}
+	return data, found
 }
 
 // keyFiles are a ConfigMap's or Secret's keys as files, all or the items chosen.
@@ -104,6 +116,9 @@ func keyFiles(kind, name string, found bool, optional *bool, data map[string][]b
 		if !ok {
 			if optional != nil && *optional {
 				continue
+			}
+			if kind == "secret" {
+				return nil, fmt.Errorf("references non-existent secret key: %s", it.Key)
 			}
 			return nil, fmt.Errorf("configmap references non-existent config key: %s", it.Key)
 		}

@@ -45,6 +45,8 @@ type podState struct {
 	waiting     map[string]corev1.ContainerStateWaiting // why a container has no running instance
 	probes      map[string]*probeSet                    // by container ID
 	tokens      map[string][]byte                       // service account tokens of projected volumes, by audience|expiry
+	volumeMeta  string                                  // the labels and annotations the volumes were last written with
+	volumesAt   time.Time                               // when the volumes were last computed
 	terminating atomic.Bool                             // set by the sync worker, cleared by the terminate goroutine on failure
 }
 
@@ -184,6 +186,7 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) error {
 			return err
 		}
 	}
+	k.refreshVolumes(ctx, pod, st)
 	// Read again: starting containers changed what runs.
 	if list, err = k.cfg.Runtime.List(ctx, string(pod.UID)); err != nil {
 		return fmt.Errorf("list containers: %w", err)
@@ -462,6 +465,7 @@ func (k *Kubelet) containerConfig(ctx context.Context, pod *corev1.Pod, st *podS
 		k.rec.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", err)
 		return false
 	}
+	st.volumeMeta, st.volumesAt = podMeta(pod), k.cfg.Clock.Now()
 	return true
 }
 
