@@ -84,6 +84,9 @@ func lineCol(b []byte, off int64) (line, col int) {
 // and kind against the URL. Unknown fields are refused by name, with a suggestion when
 // the name is a near miss ("apiVerison" → "apiVersion").
 func decodeObject(r *resource, data []byte, opts decodeOpts) (runtime.Object, error) {
+	if r.custom != nil {
+		return decodeCustom(r, data, opts)
+	}
 	// A wrong kind is reported as such, not as the unknown fields it brings along.
 	// Under Strict a wrong kind cannot decode cleanly unless its fields fit, and then
 	// checkTypeMeta below names it, so the kind is looked at on its own only after a

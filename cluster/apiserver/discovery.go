@@ -102,8 +102,12 @@ func aggregatedDiscovery(core bool) *apidiscoveryv2.APIGroupDiscoveryList {
 }
 
 func versionDiscovery(gv schema.GroupVersion) apidiscoveryv2.APIVersionDiscovery {
+	return versionDiscoveryOf(gv, resourceTable)
+}
+
+func versionDiscoveryOf(gv schema.GroupVersion, resources []*resource) apidiscoveryv2.APIVersionDiscovery {
 	vd := apidiscoveryv2.APIVersionDiscovery{Version: gv.Version, Freshness: apidiscoveryv2.DiscoveryFreshnessCurrent}
-	for _, r := range resourceTable {
+	for _, r := range resources {
 		if r.gvr.GroupVersion() != gv {
 			continue
 		}
@@ -138,7 +142,11 @@ func versionDiscovery(gv schema.GroupVersion) apidiscoveryv2.APIVersionDiscovery
 func (s *Server) serveDiscoveryRoot(w http.ResponseWriter, r *http.Request, core bool) {
 	w.Header().Set("Vary", "Accept")
 	if wantsAggregated(r) {
-		data, err := json.Marshal(aggregatedDiscovery(core))
+		list := aggregatedDiscovery(core)
+		if !core {
+			list.Items = append(list.Items, s.customDiscovery()...)
+		}
+		data, err := json.Marshal(list)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -163,6 +171,9 @@ func (s *Server) serveDiscoveryRoot(w http.ResponseWriter, r *http.Request, core
 			list.Groups = append(list.Groups, apiGroup(group))
 		}
 	}
+	for _, group := range s.crds.groups() {
+		list.Groups = append(list.Groups, apiGroup(group))
+	}
 	writeJSON(w, http.StatusOK, list)
 }
 
@@ -183,13 +194,19 @@ func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, group string
 			return
 		}
 	}
+	for _, versions := range s.crds.groups() {
+		if versions[0].Group == group {
+			writeJSON(w, http.StatusOK, apiGroup(versions))
+			return
+		}
+	}
 	s.writeError(w, r, errNoRoute)
 }
 
 // serveResourceList answers legacy discovery for one group version (/api/v1, /apis/apps/v1).
 func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request, gv schema.GroupVersion) {
 	list := &metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String()}
-	for _, res := range resourceTable {
+	for _, res := range append(resourceTable, s.crds.inGroupVersion(gv)...) {
 		if res.gvr.GroupVersion() != gv {
 			continue
 		}
@@ -277,12 +294,20 @@ func (o *openAPI) build() {
 func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	openAPIDocs.once.Do(openAPIDocs.build)
 	p := strings.Trim(strings.TrimPrefix(r.URL.Path, "/openapi/v3"), "/")
+	custom, err := s.openAPIState()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if p == "" {
-		_, _ = w.Write(openAPIDocs.index)
+		_, _ = w.Write(custom.index)
 		return
 	}
 	doc, ok := openAPIDocs.docs[p]
+	if !ok {
+		doc, ok = custom.docs[p]
+	}
 	if !ok {
 		s.writeError(w, r, errNoRoute)
 		return

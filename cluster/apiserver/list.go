@@ -41,6 +41,7 @@ func (s *Server) newWatchCache() (*watchcache.Cache, error) {
 		res = append(res, watchcache.Resource{Prefix: r.keyPrefix(), Indexes: cacheIndexes[r.gr()],
 			Decode: func(kv store.KeyValue) (*watchcache.Object, error) { return s.events.entry(r, kv) }})
 	}
+	res = append(res, s.customCacheResource())
 	return watchcache.New(watchcache.Config{Store: s.store, Resources: res, Clock: s.clock, Logger: s.log})
 }
 

@@ -51,12 +51,19 @@ func (s *Server) serveOpenAPIV2(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, openAPIV2Doc.err)
 		return
 	}
+	doc := &openAPIV2Doc
+	if custom, err := s.openAPIV2With(); err != nil {
+		s.writeError(w, r, err)
+		return
+	} else if custom != nil {
+		doc = custom
+	}
 	w.Header().Set("Vary", "Accept")
 	if strings.Contains(r.Header.Get("Accept"), "protobuf") {
 		w.Header().Set("Content-Type", openAPIV2Protobuf)
-		_, _ = w.Write(openAPIV2Doc.proto)
+		_, _ = w.Write(doc.proto)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(openAPIV2Doc.json)
+	_, _ = w.Write(doc.json)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 
@@ -190,6 +191,9 @@ func (s *Server) writeListPage(w http.ResponseWriter, r *http.Request, res *reso
 
 func partial(obj runtime.Object) *metav1.PartialObjectMetadata {
 	om, _ := fieldOf(obj, "ObjectMeta").(metav1.ObjectMeta)
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		om = unstructuredMeta(u)
+	}
 	return &metav1.PartialObjectMetadata{
 		TypeMeta:   metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"},
 		ObjectMeta: om,
@@ -198,6 +202,9 @@ func partial(obj runtime.Object) *metav1.PartialObjectMetadata {
 
 // table renders objs as the Table `kubectl get` prints, with printers' columns.
 func (s *Server) table(res *resource, objs []runtime.Object, rv, include string, withColumns bool) (*metav1.Table, error) {
+	if res.custom != nil || res == crdResource {
+		return s.customTable(res, objs, rv, include, withColumns)
+	}
 	now := s.clock.Now()
 	cols := printers.Columns(res.gr())
 	t := &metav1.Table{

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"webkube/cluster/crd"
 	"webkube/cluster/hpaconv"
 )
 
@@ -48,6 +49,10 @@ type resource struct {
 	// view: objects of r are another resource's stored objects in r's shape
 	// (events.k8s.io/v1 Events are core/v1 Events); requests are served through it.
 	view *view
+	// custom: a version of a CustomResourceDefinition (objects are unstructured);
+	// prefix, when set, is where its objects are stored (all versions share it).
+	custom *crd.Version
+	prefix string
 }
 
 // stored: objects of r live in the store (and the watch cache).
@@ -62,6 +67,9 @@ func (r *resource) gr() schema.GroupResource { return r.gvr.GroupResource() }
 // keyPrefix is the store prefix holding every object of r; objects of one namespace
 // live under keyPrefix + namespace + "/".
 func (r *resource) keyPrefix() string {
+	if r.prefix != "" {
+		return r.prefix
+	}
 	g := r.gvr.Group
 	if g == "" {
 		g = "core"

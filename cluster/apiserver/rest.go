@@ -577,6 +577,9 @@ func gracePeriodOver(m metav1.Object) bool {
 // prepareUpdate carries over what clients cannot change, applies the status rules,
 // bumps generation on spec changes, defaults and validates.
 func (s *Server) prepareUpdate(r *resource, sub string, next, old runtime.Object) (runtime.Object, error) {
+	if r.custom != nil {
+		return s.prepareCustomUpdate(r, sub, next, old)
+	}
 	om := mustMeta(old)
 	if sub == "ephemeralcontainers" {
 		return prepareEphemeralContainers(next, old)
@@ -611,6 +614,9 @@ func (s *Server) prepareUpdate(r *resource, sub string, next, old runtime.Object
 	}
 	if errs := validation.ValidateUpdate(next, old); len(errs) > 0 {
 		return nil, apierrors.NewInvalid(r.gvk().GroupKind(), nm.GetName(), errs)
+	}
+	if err := validateCRDUpdate(context.TODO(), sub, next, old); err != nil {
+		return nil, err
 	}
 	return next, nil
 }

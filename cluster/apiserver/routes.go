@@ -39,7 +39,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	default:
 		gv, rest = schema.GroupVersion{Group: segs[1], Version: segs[2]}, segs[3:]
 	}
-	if !knownGroupVersion(gv) {
+	if !knownGroupVersion(gv) && len(s.crds.inGroupVersion(gv)) == 0 {
 		s.writeError(w, r, errNoRoute)
 		return
 	}
@@ -47,7 +47,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.serveResourceList(w, r, gv)
 		return
 	}
-	t, ok := parseTarget(gv, rest)
+	t, ok := parseTarget(gv, rest, s.findAny)
 	if !ok {
 		s.writeError(w, r, errNoRoute)
 		return
@@ -67,7 +67,8 @@ func knownGroupVersion(gv schema.GroupVersion) bool {
 }
 
 // parseTarget reads the segments after /api/v1 or /apis/<group>/<version>.
-func parseTarget(gv schema.GroupVersion, rest []string) (target, bool) {
+// find looks resources up (built-in, then custom).
+func parseTarget(gv schema.GroupVersion, rest []string, find func(schema.GroupVersion, string) *resource) (target, bool) {
 	var t target
 	if rest[0] == "watch" {
 		t.legacyWatch = true
@@ -77,13 +78,13 @@ func parseTarget(gv schema.GroupVersion, rest []string) (target, bool) {
 		}
 	}
 	if rest[0] == "namespaces" && len(rest) >= 3 {
-		if res := findResource(gv, rest[2]); res != nil && res.namespaced {
+		if res := find(gv, rest[2]); res != nil && res.namespaced {
 			t.res, t.namespace = res, rest[1]
 			rest = rest[3:]
 			return finishTarget(t, rest)
 		}
 	}
-	t.res = findResource(gv, rest[0])
+	t.res = find(gv, rest[0])
 	if t.res == nil {
 		return t, false
 	}

@@ -103,6 +103,8 @@ type Server struct {
 	quotaLocks quotaLocks
 	// authz decides every authenticated request (withAuthorization) and the access reviews.
 	authz authorizer
+	// crds is what the established CustomResourceDefinitions serve (crd.go).
+	crds crdRegistry
 }
 
 // Version is what /version reports; kubectl picks its matching minor from it.
@@ -198,6 +200,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("apiserver: bootstrap: %w", err)
 	}
 	go s.runNamespaceFinalizer(ctx)
+	go s.runCRDController(ctx)
 	go s.runEventReaper(ctx)
 	return nil
 }

@@ -7,7 +7,9 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"webkube/cluster/printers"
 )
@@ -82,6 +84,10 @@ func (s *Server) admit(ctx context.Context, obj any) error {
 		addFinalizer(&o.ObjectMeta, pvProtectionFinalizer)
 	case *networkingv1.Ingress:
 		return s.defaultIngressClass(ctx, o)
+	case *apiextv1.CustomResourceDefinition:
+		return admitCRD(ctx, o)
+	case *unstructured.Unstructured:
+		return s.admitCustom(o)
 	}
 	return nil
 }

@@ -83,7 +83,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, t target) er
 		if err != nil {
 			return err
 		}
-		sc, err := toScale(obj)
+		sc, err := t.res.scaleOf(obj)
 		if err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, t target) er
 	out, err := s.update(r.Context(), t.res, t.namespace, t.name, "", isDryRun(r.URL.Query()), func(cur runtime.Object) (runtime.Object, error) {
 		doc := data
 		if r.Method == http.MethodPatch {
-			curScale, err := toScale(cur)
+			curScale, err := t.res.scaleOf(cur)
 			if err != nil {
 				return nil, err
 			}
@@ -129,13 +129,13 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, t target) er
 			return nil, apierrors.NewInvalid(scaleGVK.GroupKind(), t.name, field.ErrorList{
 				field.Invalid(field.NewPath("spec", "replicas"), sc.Spec.Replicas, "must be greater than or equal to 0")})
 		}
-		setReplicas(cur, sc.Spec.Replicas)
+		t.res.setScaleReplicas(cur, sc.Spec.Replicas)
 		return cur, nil
 	})
 	if err != nil {
 		return err
 	}
-	sc, err := toScale(out)
+	sc, err := t.res.scaleOf(out)
 	if err != nil {
 		return err
 	}
