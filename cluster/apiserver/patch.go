@@ -11,6 +11,7 @@ import (
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -106,28 +107,37 @@ func validatePatchOptions(q url.Values, pt string) error {
 	return nil
 }
 
-// serveApply is server-side apply reduced to create-or-update: a new object is created
-// from the applied configuration; an existing one gets the configuration merged in
-// strategically. Field ownership (managedFields) is not tracked, so fields dropped from
-// the configuration are not removed.
+// serveApply is server-side apply: the configuration is merged into the object (an
+// empty one when there is none yet) by the FieldManager, which records the applier's
+// fields, refuses with 409 to change fields other managers own unless forced, and
+// removes the fields the applier owned and no longer sends.
 func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, t target, cfg []byte, dryRun bool, opts decodeOpts) error {
-	applied, err := decodeObject(t.res, cfg, opts)
-	if err != nil {
-		return err
+	if _, err := decodeObject(t.res, cfg, opts); err != nil {
+		return err // unknown or mistyped fields, named
 	}
-	m := mustMeta(applied)
-	if m.GetName() != t.name {
-		return badRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", m.GetName(), t.name))
+	applied := &unstructured.Unstructured{}
+	if err := applied.UnmarshalJSON(cfg); err != nil {
+		return badRequest(fmt.Sprintf("the applied configuration is invalid: %v", err))
 	}
-	if t.res.namespaced && m.GetNamespace() != "" && m.GetNamespace() != t.namespace {
+	if applied.GetName() != t.name {
+		return badRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", applied.GetName(), t.name))
+	}
+	if t.res.namespaced && applied.GetNamespace() != "" && applied.GetNamespace() != t.namespace {
 		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
 	}
+	q := r.URL.Query()
+	manager, force := q.Get("fieldManager"), q.Get("force") == "true"
+	ctx := withWriter(r.Context(), writer{manager: manager, applied: true})
 	if t.sub == "" {
-		if _, err := s.store.Get(r.Context(), t.res.key(t.namespace, t.name)); err != nil {
+		if _, err := s.store.Get(ctx, t.res.key(t.namespace, t.name)); err != nil {
 			if !apierrors.IsNotFound(storeErr(t.res, t.name, err)) {
 				return storeErr(t.res, t.name, err)
 			}
-			out, err := s.create(r.Context(), t.res, t.namespace, applied, dryRun)
+			obj, err := applyConfig(t.res, "", t.res.newObj(), applied, manager, force)
+			if err != nil {
+				return err
+			}
+			out, err := s.create(ctx, t.res, t.namespace, obj, dryRun)
 			if apierrors.IsAlreadyExists(err) {
 				return s.serveApply(w, r, t, cfg, dryRun, opts) // lost a race with another creator
 			}
@@ -137,7 +147,12 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, t target, cf
 			return s.writeObject(w, r, http.StatusCreated, t.res, out)
 		}
 	}
-	out, err := s.update(r.Context(), t.res, t.namespace, t.name, t.sub, dryRun, patchedObject(t, applyPatchType, cfg, opts))
+	out, err := s.update(ctx, t.res, t.namespace, t.name, t.sub, dryRun, func(cur runtime.Object) (runtime.Object, error) {
+		if err := checkPrecondition(t.res, t.name, applied.GetResourceVersion(), cur); err != nil {
+			return nil, err
+		}
+		return applyConfig(t.res, t.sub, cur.DeepCopyObject(), applied, manager, force)
+	})
 	if err != nil {
 		return err
 	}

@@ -293,7 +293,6 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 	m.SetResourceVersion("")
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
-	m.SetManagedFields(nil)
 	m.SetSelfLink("")
 	m.SetGeneration(0)
 	if r.bumpGeneration {
@@ -301,6 +300,7 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 	}
 	prepareForCreate(obj)
 	defaulting.Default(obj)
+	obj = trackCreate(ctx, r, obj)
 	if r.namespaced {
 		if err := s.checkNamespace(ctx, ns); err != nil {
 			return nil, err
@@ -515,6 +515,7 @@ func (s *Server) update(ctx context.Context, r *resource, ns, name, sub string, 
 		if err != nil {
 			return nil, err
 		}
+		next = trackUpdate(ctx, r, sub, old, next)
 		if err := s.checkEscalation(ctx, r, next); err != nil {
 			return nil, err
 		}
@@ -588,6 +589,7 @@ func (s *Server) prepareUpdate(r *resource, sub string, next, old runtime.Object
 		// Only status changes through /status.
 		out := old.DeepCopyObject()
 		copyField(out, next, "Status")
+		mustMeta(out).SetManagedFields(mustMeta(next).GetManagedFields())
 		next = out
 	} else if r.hasStatus && sub != "binding" {
 		copyField(next, old, "Status")
@@ -605,7 +607,6 @@ func (s *Server) prepareUpdate(r *resource, sub string, next, old runtime.Object
 	nm.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
 	nm.SetGeneration(om.GetGeneration())
 	nm.SetResourceVersion(om.GetResourceVersion())
-	nm.SetManagedFields(nil)
 	nm.SetSelfLink("")
 	next.GetObjectKind().SetGroupVersionKind(r.gvk())
 	defaulting.Default(next)

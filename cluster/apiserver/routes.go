@@ -52,7 +52,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoRoute)
 		return
 	}
-	if err := s.dispatch(w, r, t); err != nil {
+	if err := s.dispatch(w, withRequestWriter(r), t); err != nil {
 		s.writeError(w, r, err)
 	}
 }

@@ -103,7 +103,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, t target) er
 	if err != nil {
 		return err
 	}
-	out, err := s.update(r.Context(), t.res, t.namespace, t.name, "", isDryRun(r.URL.Query()), func(cur runtime.Object) (runtime.Object, error) {
+	out, err := s.update(asScale(r.Context()), t.res, t.namespace, t.name, "", isDryRun(r.URL.Query()), func(cur runtime.Object) (runtime.Object, error) {
 		doc := data
 		if r.Method == http.MethodPatch {
 			curScale, err := t.res.scaleOf(cur)

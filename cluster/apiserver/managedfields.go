@@ -1,0 +1,255 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/client-go/applyconfigurations"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/structured-merge-diff/v4/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v4/typed"
+
+	"webkube/cluster/defaulting"
+)
+
+// Server-side apply and managedFields, as kube-apiserver keeps them: every create,
+// update and patch records what its manager (the fieldManager parameter, else the
+// first segment of the User-Agent) set, as an Update entry; an apply merges the
+// applier's configuration with k8s.io/apimachinery's FieldManager, which reports
+// conflicts with other managers and removes the fields the applier stopped sending.
+
+// writer is who writes in a request: its manager name, and whether the object's
+// managedFields are already computed (an apply) so create and update keep them.
+type writer struct {
+	manager string
+	applied bool
+	// sub is the subresource to record when it is not the one updated: "scale"
+	// writes the main resource's spec.replicas.
+	sub string
+}
+
+type writerKey struct{}
+
+func withWriter(ctx context.Context, w writer) context.Context {
+	return context.WithValue(ctx, writerKey{}, w)
+}
+
+// writerOf is the request's writer; writes the server makes itself (bootstrap objects,
+// quota and disruption-budget status) are kube-apiserver's, as its loopback client's.
+func writerOf(ctx context.Context) writer {
+	if w, ok := ctx.Value(writerKey{}).(writer); ok {
+		return w
+	}
+	return writer{manager: "kube-apiserver"}
+}
+
+// asScale marks a write of the main resource as made through /scale.
+func asScale(ctx context.Context) context.Context {
+	w := writerOf(ctx)
+	w.sub = "scale"
+	return withWriter(ctx, w)
+}
+
+// withRequestWriter records the request's manager on its context (writes only).
+func withRequestWriter(r *http.Request) *http.Request {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+	default:
+		return r
+	}
+	return r.WithContext(withWriter(r.Context(), writer{manager: managerOrUserAgent(r.URL.Query().Get("fieldManager"), r.UserAgent())}))
+}
+
+// managerOrUserAgent is kube-apiserver's: the fieldManager parameter, else the
+// User-Agent up to its first "/", printable characters only, at most 128 bytes.
+func managerOrUserAgent(manager, userAgent string) string {
+	if manager != "" {
+		return manager
+	}
+	prefix, _, _ := strings.Cut(userAgent, "/")
+	var b bytes.Buffer
+	for _, r := range prefix {
+		if !unicode.IsPrint(r) {
+			continue
+		}
+		if b.Len()+utf8.RuneLen(r) > metav1validation.FieldManagerMaxLength {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// fieldManagers builds one FieldManager per resource and subresource, on first use:
+// the type converter parses kube's schemas of every built-in type once.
+type fieldManagers struct {
+	once sync.Once
+	tc   *typeConverter
+	byRS sync.Map // resource/subresource → *managedfields.FieldManager or error
+}
+
+var managers fieldManagers
+
+type fieldManagerOrErr struct {
+	fm  *managedfields.FieldManager
+	err error
+}
+
+func (f *fieldManagers) get(r *resource, sub string) (*managedfields.FieldManager, error) {
+	key := r.gvr.String() + "/" + sub
+	if v, ok := f.byRS.Load(key); ok {
+		e := v.(fieldManagerOrErr)
+		return e.fm, e.err
+	}
+	f.once.Do(func() { f.tc = newTypeConverter() })
+	fm, err := managedfields.NewDefaultFieldManager(f.tc, runtime.UnsafeObjectConvertor(scheme.Scheme), defaulter{},
+		scheme.Scheme, r.gvk(), r.gvr.GroupVersion(), sub, resetFields(r, sub))
+	if err != nil {
+		err = fmt.Errorf("field manager for %s: %w", r.gvk(), err)
+	}
+	f.byRS.Store(key, fieldManagerOrErr{fm, err})
+	return fm, err
+}
+
+// resetFields are the fields a write cannot set and the server resets, so their
+// writer does not own them: status for the main resource when status is a
+// subresource; everything but status for /status writes.
+func resetFields(r *resource, sub string) map[fieldpath.APIVersion]fieldpath.Filter {
+	v := fieldpath.APIVersion(r.gvr.GroupVersion().String())
+	switch {
+	case sub == "status":
+		return map[fieldpath.APIVersion]fieldpath.Filter{v: keepOnly(fieldpath.MakePrefixMatcherOrDie("status"))}
+	case sub == "" && r.hasStatus:
+		return map[fieldpath.APIVersion]fieldpath.Filter{
+			v: fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status")))}
+	}
+	return nil
+}
+
+// keepOnly is a reset filter that resets every field outside the matcher.
+func keepOnly(m *fieldpath.SetMatcher) fieldpath.Filter { return fieldpath.NewIncludeMatcherFilter(m) }
+
+type defaulter struct{}
+
+func (defaulter) Default(obj runtime.Object) { defaulting.Default(obj) }
+
+// typeConverter converts built-in objects with the schemas kube-apiserver uses (the
+// ones client-go carries for apply configurations: list types and map keys included)
+// and any other kind by deducing its structure, every list and map atomic.
+type typeConverter struct {
+	parser  typeResolver
+	deduced managedfields.TypeConverter
+	types   sync.Map // GroupVersionKind → *typed.ParseableType (nil: none)
+}
+
+type typeResolver interface {
+	Type(openAPIName string) typed.ParseableType
+}
+
+func newTypeConverter() *typeConverter {
+	return &typeConverter{
+		parser:  applyconfigurations.NewTypeConverter(scheme.Scheme).TypeResolver,
+		deduced: managedfields.NewDeducedTypeConverter(),
+	}
+}
+
+func (c *typeConverter) typeOf(gvk schema.GroupVersionKind) *typed.ParseableType {
+	if v, ok := c.types.Load(gvk); ok {
+		return v.(*typed.ParseableType)
+	}
+	var pt *typed.ParseableType
+	if obj, err := scheme.Scheme.New(gvk); err == nil {
+		t := c.parser.Type(schemaName(reflect.TypeOf(obj).Elem()))
+		if t.IsValid() {
+			pt = &t
+		}
+	}
+	c.types.Store(gvk, pt)
+	return pt
+}
+
+func (c *typeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
+	t := c.typeOf(obj.GetObjectKind().GroupVersionKind())
+	if t == nil {
+		return c.deduced.ObjectToTyped(obj, opts...)
+	}
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return t.FromUnstructured(u.UnstructuredContent(), opts...)
+	}
+	return t.FromStructured(obj, opts...)
+}
+
+func (c *typeConverter) TypedToObject(v *typed.TypedValue) (runtime.Object, error) {
+	return c.deduced.TypedToObject(v) // an Unstructured, whatever the schema
+}
+
+// tracked: objects of r have managedFields (stored objects; views write through
+// their stored resource).
+func (r *resource) tracked() bool { return r.stored() }
+
+// trackCreate records the creator's fields on a new object (after defaulting, so the
+// defaults are the creator's, as kube-apiserver decodes them). An apply has already
+// recorded its own.
+func trackCreate(ctx context.Context, r *resource, obj runtime.Object) runtime.Object {
+	w := writerOf(ctx)
+	if w.applied || !r.tracked() {
+		return obj
+	}
+	fm, err := managers.get(r, "")
+	if err != nil {
+		mustMeta(obj).SetManagedFields(nil)
+		return obj
+	}
+	obj.GetObjectKind().SetGroupVersionKind(r.gvk())
+	return fm.UpdateNoErrors(r.newObj(), obj, w.manager)
+}
+
+// trackUpdate records what an update (of the main resource or of sub) changed as
+// its manager's. The binding subresource is the scheduler's placement, which
+// kube-apiserver writes without touching managedFields.
+func trackUpdate(ctx context.Context, r *resource, sub string, old, next runtime.Object) runtime.Object {
+	w := writerOf(ctx)
+	if w.applied || sub == "binding" || !r.tracked() {
+		return next
+	}
+	if w.sub != "" {
+		sub = w.sub
+	}
+	fm, err := managers.get(r, sub)
+	if err != nil {
+		return next
+	}
+	next.GetObjectKind().SetGroupVersionKind(r.gvk())
+	return fm.UpdateNoErrors(old, next, w.manager)
+}
+
+// applyConfig merges an applied configuration into live (an empty object when
+// creating) as manager's, returning the typed result with its managedFields.
+func applyConfig(r *resource, sub string, live runtime.Object, cfg *unstructured.Unstructured, manager string, force bool) (runtime.Object, error) {
+	fm, err := managers.get(r, sub)
+	if err != nil {
+		return nil, err
+	}
+	live.GetObjectKind().SetGroupVersionKind(r.gvk())
+	out, err := fm.Apply(live, cfg.DeepCopy(), manager, force)
+	if err != nil {
+		if _, ok := err.(apierrors.APIStatus); ok {
+			return nil, err
+		}
+		return nil, badRequest(err.Error()) // the configuration does not fit the schema
+	}
+	return out, nil
+}
