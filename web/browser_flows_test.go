@@ -69,11 +69,17 @@ func TestBrowserScaleReplicaSet(t *testing.T) {
 	}
 	// The reconcile, from real events: RS 1 (desired ≠ current) for the scale, RS 2 for
 	// each created pod, and the new pods' scheduling and running as RS 3, 4, 5.
-	waitJS(t, ctx, "reconcile steps", `(() => {
-		const s = Array.from(document.querySelectorAll('#steps li'));
-		const rs = (n) => s.filter(l => (l.dataset.flow === 'replicaset' && l.dataset.n === String(n)) || l.dataset.rsn === String(n)).length;
-		return rs(1) >= 2 && rs(2) >= 3 && rs(3) >= 3 && rs(4) >= 3 && rs(5) >= 3;
-	})()`, 20*time.Second)
+	// Polled in Go, so a timeout says which count fell short and what the steps said.
+	clustertest.Eventually(t, 20*time.Second, func() (bool, string) {
+		got := evalString(t, ctx, `(() => {
+			const s = Array.from(document.querySelectorAll('#steps li'));
+			const rs = (n) => s.filter(l => (l.dataset.flow === 'replicaset' && l.dataset.n === String(n)) || l.dataset.rsn === String(n)).length;
+			const ok = rs(1) >= 2 && rs(2) >= 3 && rs(3) >= 3 && rs(4) >= 3 && rs(5) >= 3;
+			return (ok ? 'ok ' : '') + [1, 2, 3, 4, 5].map(rs).join(',') + '\n' +
+				s.map(l => (l.dataset.flow || '') + (l.dataset.n || '') + '/' + (l.dataset.rsn || '') + ' ' + l.querySelector('.st-title, h4, strong')?.textContent).join('\n');
+		})()`)
+		return strings.HasPrefix(got, "ok "), "reconcile steps (RS 1..5 counts, then each step):\n" + got
+	})
 	got := evalString(t, ctx, `Array.from(document.querySelectorAll('#steps li[data-flow=replicaset][data-n="1"]')).map(l => l.querySelector('.st-body p').textContent).join(' | ')`)
 	if !strings.Contains(got, "spec.replicas 3, status.replicas 2") && !strings.Contains(got, "spec.replicas 2, status.replicas 1") {
 		t.Errorf("RS step 1 evidence %q", got)

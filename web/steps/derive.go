@@ -301,7 +301,8 @@ func (d *Deriver) pod(eventType string, old, pod *corev1.Pod) []Step {
 	}
 	if old != nil && old.DeletionTimestamp == nil && pod.DeletionTimestamp != nil && !pp.deleting {
 		pp.deleting = true
-		return append(out, d.deletion(pod, rs, ev)...)
+		out = append(out, d.deletion(pod, rs, ev)...)
+		return append(out, d.rsSeesDeleted(pod, rs, ev)...)
 	}
 	if pod.DeletionTimestamp != nil {
 		return out

@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -19,8 +20,9 @@ type Versions func(kind, namespace, name string) (rv uint64, ok bool)
 
 // seenOwner is what the deriver last derived of a ReplicaSet or Deployment.
 type seenOwner struct {
-	rv   uint64
-	gone bool
+	rv       uint64
+	gone     bool
+	template *corev1.PodTemplateSpec // a Deployment's pod template
 }
 
 // waiting is a change held until its owner's change has been derived.
@@ -60,6 +62,9 @@ func (d *Deriver) hold(kind, typ string, old, obj any, o metav1.Object) bool {
 		w.owner = Key(ownerKind, o.GetNamespace(), name)
 		own, _ := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
 		w.wantRV, w.gone = d.ownerPending(ownerKind, o.GetNamespace(), name, own)
+		if rs, ok := obj.(*appsv1.ReplicaSet); ok && typ == "ADDED" && w.wantRV == 0 && !w.gone {
+			w.wantRV = d.templatePending(w.owner, rs)
+		}
 	}
 	if !behind && !d.unexplained(w) {
 		return false
@@ -87,6 +92,31 @@ func (d *Deriver) ownerPending(kind, ns, name string, own uint64) (wantRV uint64
 	return 0, false
 }
 
+// templatePending: a new ReplicaSet whose pod template is not the template the deriver last
+// saw of its Deployment was made for a template change the deriver has not seen yet, even
+// when the Deployment's informer has not received it either (so ownerPending cannot know):
+// it waits for the Deployment's next version.
+func (d *Deriver) templatePending(owner string, rs *appsv1.ReplicaSet) uint64 {
+	seen, known := d.seen[owner]
+	if !known || seen.gone || seen.template == nil {
+		return 0
+	}
+	t := rs.Spec.Template.DeepCopy()
+	delete(t.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	if len(t.Labels) == 0 {
+		t.Labels = nil
+	}
+	want := seen.template
+	if len(want.Labels) == 0 && want.Labels != nil {
+		want = want.DeepCopy()
+		want.Labels = nil
+	}
+	if equality.Semantic.DeepEqual(t, want) {
+		return 0
+	}
+	return seen.rv + 1
+}
+
 // unexplained: the change's owner has a change the deriver has not seen yet.
 func (d *Deriver) unexplained(w waiting) bool {
 	if w.owner == "" {
@@ -105,7 +135,11 @@ func (d *Deriver) unexplained(w waiting) bool {
 // saw notes what the deriver derived of an owner, and derives the changes waiting for it.
 func (d *Deriver) saw(kind, typ string, o metav1.Object) []Step {
 	rv, _ := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
-	d.seen[Key(kind, o.GetNamespace(), o.GetName())] = seenOwner{rv: rv, gone: typ == "DELETED"}
+	so := seenOwner{rv: rv, gone: typ == "DELETED"}
+	if dp, ok := o.(*appsv1.Deployment); ok {
+		so.template = &dp.Spec.Template
+	}
+	d.seen[Key(kind, o.GetNamespace(), o.GetName())] = so
 	return d.release(time.Time{})
 }
 

@@ -90,6 +90,28 @@ func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev evFn) []Step {
 	return out
 }
 
+// rsSeesDeleted: a pod its ReplicaSet still wants was deleted by someone else. A pod being
+// deleted no longer counts as one of the ReplicaSet's (as kube's controller filters active
+// pods), so the ReplicaSet controller sees desired ≠ current as soon as the deletion starts,
+// and its replacement follows in this story, not after the pod is gone.
+func (d *Deriver) rsSeesDeleted(pod *corev1.Pod, rs string, ev evFn) []Step {
+	if who, _, _ := d.deleter(pod, rs); who != Client || rs == "" {
+		return nil
+	}
+	st, ok := d.rss[pod.Namespace+"/"+rs]
+	has := len(d.owned[pod.Namespace+"/"+rs])
+	if _, counted := d.owned[pod.Namespace+"/"+rs][pod.UID]; counted {
+		has--
+	}
+	if !ok || st.deleting || has >= int(st.desired) {
+		return nil
+	}
+	return []Step{d.mk(Step{Flow: FlowReplicaSet, N: 1, From: APIServer, To: RSCtrl, Style: Watch,
+		Kind: "ReplicaSet", Namespace: pod.Namespace, Name: rs, StoryKey: Key("Pod", pod.Namespace, pod.Name),
+		Binds: []string{Key("ReplicaSet", pod.Namespace, rs)}, ResourceVersion: pod.ResourceVersion, Ev: ev(i18n.K("ev.removed"))}.
+		titled(i18n.K("step.rs_sees_deleted"), rs, pod.Name, has, st.desired))}
+}
+
 // podGone: the API server removed the pod. On a node, that follows the kubelet stopping
 // its containers and confirming with grace 0; its ReplicaSet, if it still wants it,
 // now sees desired ≠ current.
@@ -125,19 +147,8 @@ func (d *Deriver) podGone(pod *corev1.Pod, rs string, ev evFn) []Step {
 		s.Ev = ev(i18n.K("ev.removed"))
 		out = append(out, d.mk(s))
 	}
-	if rs == "" {
-		return out
-	}
-	st, ok := d.rss[pod.Namespace+"/"+rs]
-	has := len(d.owned[pod.Namespace+"/"+rs])
-	if _, counted := d.owned[pod.Namespace+"/"+rs][pod.UID]; counted {
-		has--
-	}
-	if ok && !st.deleting && has < int(st.desired) {
-		out = append(out, d.mk(Step{Flow: FlowReplicaSet, N: 1, From: APIServer, To: RSCtrl, Style: Watch,
-			Kind: "ReplicaSet", Namespace: pod.Namespace, Name: rs, StoryKey: key,
-			Binds: []string{Key("ReplicaSet", pod.Namespace, rs)}, ResourceVersion: pod.ResourceVersion, Ev: ev(i18n.K("ev.removed"))}.
-			titled(i18n.K("step.rs_sees_deleted"), rs, pod.Name, has, st.desired)))
+	if pp == nil || !pp.deleting { // deleted at once: the ReplicaSet sees it now
+		out = append(out, d.rsSeesDeleted(pod, rs, ev)...)
 	}
 	return out
 }

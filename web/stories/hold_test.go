@@ -72,6 +72,49 @@ func TestReplicaSetBeforeItsDeploymentChange(t *testing.T) {
 	}
 }
 
+// The same rollout when the Deployment's informer has not received the template change
+// either (its cache still has the old version, CI's TestBrowserRolloutStory 1 in 3): the new
+// ReplicaSet's template is not the Deployment's as last seen, so it waits for the
+// Deployment's next version, and joins the rollout's story.
+func TestReplicaSetBeforeTheDeploymentInformer(t *testing.T) {
+	f := newFeed()
+	c := cache{}
+	f.d.Versions = c.versions
+	one := int32(1)
+	tmpl := func(image string) corev1.PodTemplateSpec {
+		return corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}}}
+	}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", ResourceVersion: "2", Generation: 1},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Template: tmpl("echo:v1")}}
+	newRS := func(name, rv, image string) *appsv1.ReplicaSet {
+		tr := true
+		t := tmpl(image)
+		t.Labels[appsv1.DefaultDeploymentUniqueLabelKey] = name
+		return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", ResourceVersion: rv,
+			OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: "web", Controller: &tr}}},
+			Spec: appsv1.ReplicaSetSpec{Replicas: &one, Template: t}}
+	}
+	c["Deployment/default/web"] = 2
+	f.add(f.d.Deployment("ADDED", nil, dep))
+	if got := f.d.ReplicaSet("ADDED", nil, newRS("web-1", "3", "echo:v1")); len(got) == 0 {
+		t.Fatalf("the first ReplicaSet, of the template seen, was held")
+	} else {
+		f.add(got)
+	}
+	dep2 := dep.DeepCopy()
+	dep2.ResourceVersion, dep2.Generation = "10", 2
+	dep2.Spec.Template = tmpl("echo:v2")
+	if got := f.d.ReplicaSet("ADDED", nil, newRS("web-2", "12", "echo:v2")); len(got) != 0 {
+		t.Fatalf("derived before the Deployment change it follows, which no cache had yet: %+v", got)
+	}
+	f.add(f.d.Deployment("MODIFIED", dep, dep2))
+	story := f.story("rollout of deploy/web: you changed its template")
+	if !contains(story, "Deployment/web creates ReplicaSet/web-2 with 1 replicas") {
+		t.Errorf("the new ReplicaSet is not in the rollout's story:\n%s", strings.Join(story, "\n"))
+	}
+}
+
 // Scaled 3→1, a pod's deletion arrives before the ReplicaSet's change (which the cache has):
 // it waits for it, so the deletion is the ReplicaSet controller's ("has 3, wants 1") in
 // the learner's scaling story, not "you deleted".
@@ -195,6 +238,40 @@ func TestReplacementDoesNotOvertakeTheRemoval(t *testing.T) {
 	for _, want := range []string{"kubelet confirms; the API server removes echo-rs-a", "ReplicaSet/echo-rs creates pod echo-rs-b"} {
 		if !contains(story, want) {
 			t.Errorf("the learner's story lacks %q:\n%s", want, strings.Join(story, "\n"))
+		}
+	}
+}
+
+// Deleting a pod by hand with a grace period: the ReplicaSet replaces it as soon as the
+// deletion starts (a terminating pod no longer counts), long before the pod is gone. The
+// replacement's creation is in the learner's deletion story (TestBrowserScaleDownAndPodDeletion
+// found it in the earlier scaling story whenever it came before the pod's removal).
+func TestReplacementWhileTheDeletedPodTerminates(t *testing.T) {
+	f := newFeed()
+	app := map[string]string{"app": "echo"}
+	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 1)))
+	x := pod("echo-rs-x", "2", true, app)
+	f.add(f.d.Pod("ADDED", nil, x))
+	x2 := x.DeepCopy()
+	x2.ResourceVersion = "5"
+	now := metav1.Now()
+	x2.DeletionTimestamp = &now
+	f.add(f.d.Pod("MODIFIED", x, x2))
+	y := pod("echo-rs-y", "6", true, app)
+	y.Spec.NodeName, y.Status.Phase = "", ""
+	f.add(f.d.Pod("ADDED", nil, y))
+	story := f.story("you deleted Pod/echo-rs-x")
+	for _, want := range []string{"ReplicaSet/echo-rs sees desired ≠ current: pod echo-rs-x was deleted (has 0, wants 1)",
+		"ReplicaSet/echo-rs creates pod echo-rs-y"} {
+		if !contains(story, want) {
+			t.Errorf("the deletion's story lacks %q:\n%s", want, strings.Join(story, "\n"))
+		}
+	}
+	// The pod's removal later says nothing more for the ReplicaSet.
+	gone := f.d.Pod("DELETED", nil, x2)
+	for _, s := range gone {
+		if s.Kind == "ReplicaSet" {
+			t.Errorf("the ReplicaSet sees the deletion twice: %q", s.Title)
 		}
 	}
 }
