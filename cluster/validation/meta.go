@@ -25,6 +25,9 @@ func metaUpdate(n, o *metav1.ObjectMeta) field.ErrorList {
 
 // dns1123Label reports each problem with value as an Invalid error at path.
 func dns1123Label(value string, path *field.Path) field.ErrorList {
+	if len(value) <= 63 && isDNSLabelChars(value) {
+		return nil // the usual case, without the regular expression's cost
+	}
 	var errs field.ErrorList
 	for _, msg := range utilvalidation.IsDNS1123Label(value) {
 		errs = append(errs, field.Invalid(path, value, msg))
@@ -33,6 +36,9 @@ func dns1123Label(value string, path *field.Path) field.ErrorList {
 }
 
 func dns1123Subdomain(value string, path *field.Path) field.ErrorList {
+	if isDNSSubdomain(value) {
+		return nil
+	}
 	var errs field.ErrorList
 	for _, msg := range utilvalidation.IsDNS1123Subdomain(value) {
 		errs = append(errs, field.Invalid(path, value, msg))
@@ -91,4 +97,35 @@ func protocol(p string, path *field.Path) field.ErrorList {
 		return nil
 	}
 	return field.ErrorList{field.NotSupported(path, p, []string{"TCP", "UDP", "SCTP"})}
+}
+
+// isDNSLabelChars: value is lower-case letters, digits and inner '-' (RFC 1123's label
+// without its length limit), which utilvalidation checks with a regular expression.
+func isDNSLabelChars(value string) bool {
+	if value == "" {
+		return false
+	}
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case c == '-' && i > 0 && i < len(value)-1:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isDNSSubdomain is utilvalidation.IsDNS1123Subdomain finding no problem.
+func isDNSSubdomain(value string) bool {
+	if len(value) > 253 {
+		return false
+	}
+	for part := range strings.SplitSeq(value, ".") {
+		if !isDNSLabelChars(part) {
+			return false
+		}
+	}
+	return true
 }

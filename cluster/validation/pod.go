@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -146,15 +148,26 @@ func validateVolumes(vols []corev1.Volume, path *field.Path) (sets.Set[string], 
 	return names, errs
 }
 
+// volumeSourceNames are the JSON names of VolumeSource's fields, by field index.
+var volumeSourceNames = sync.OnceValue(func() []string {
+	t := reflect.TypeFor[corev1.VolumeSource]()
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
+	}
+	return names
+})
+
 // validateVolumeSource requires exactly one source, found by reflection over the
 // VolumeSource's pointer fields so new kinds of volume need no change here.
 func validateVolumeSource(s *corev1.VolumeSource, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	var set []string
 	rv := reflect.ValueOf(s).Elem()
+	names := volumeSourceNames()
 	for i := 0; i < rv.NumField(); i++ {
 		if !rv.Field(i).IsNil() {
-			set = append(set, strings.Split(rv.Type().Field(i).Tag.Get("json"), ",")[0])
+			set = append(set, names[i])
 		}
 	}
 	if len(set) == 0 {
@@ -803,7 +816,7 @@ func validateDownwardAPIFiles(items []corev1.DownwardAPIVolumeFile, path *field.
 			fp := p.Child("fieldRef", "fieldPath")
 			f := it.FieldRef.FieldPath
 			if !strings.HasPrefix(f, "metadata.labels['") && !strings.HasPrefix(f, "metadata.annotations['") &&
-				!sets.New(volumeFieldRefPaths...).Has(f) {
+				!slices.Contains(volumeFieldRefPaths, f) {
 				errs = append(errs, field.NotSupported(fp, f, volumeFieldRefPaths))
 			}
 		case it.ResourceFieldRef != nil:
@@ -811,7 +824,7 @@ func validateDownwardAPIFiles(items []corev1.DownwardAPIVolumeFile, path *field.
 			if it.ResourceFieldRef.ContainerName == "" {
 				errs = append(errs, field.Required(rp.Child("containerName"), ""))
 			}
-			if !sets.New(resourceFieldRefNames...).Has(it.ResourceFieldRef.Resource) {
+			if !slices.Contains(resourceFieldRefNames, it.ResourceFieldRef.Resource) {
 				errs = append(errs, field.NotSupported(rp.Child("resource"), it.ResourceFieldRef.Resource, resourceFieldRefNames))
 			}
 		default:

@@ -1,0 +1,34 @@
+package validation
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+)
+
+// The fast paths of dns1123Label and dns1123Subdomain accept exactly what
+// utilvalidation's regular expressions accept.
+func TestDNSFastPathsAgreeWithUtilValidation(t *testing.T) {
+	cases := []string{"", "a", "-", "a-", "-a", "a-b", "a--b", "A", "aB", "a_b", "a.b", ".a", "a.", "a..b",
+		"kube-api-access-x7k2p", "0", "9a", "a.b-c.d", "é", "a b", strings.Repeat("a", 63), strings.Repeat("a", 64),
+		strings.Repeat("a", 253), strings.Repeat("a.", 126) + "a", strings.Repeat("a.", 126) + "ab", strings.Repeat("b", 254)}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "ab09-.A_"
+	for range 20000 {
+		b := make([]byte, rng.IntN(8))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, v := range cases {
+		if fast, slow := len(dns1123Label(v, nil)) == 0, len(utilvalidation.IsDNS1123Label(v)) == 0; fast != slow {
+			t.Errorf("label %q: dns1123Label accepts %v, IsDNS1123Label %v", v, fast, slow)
+		}
+		if fast, slow := len(dns1123Subdomain(v, nil)) == 0, len(utilvalidation.IsDNS1123Subdomain(v)) == 0; fast != slow {
+			t.Errorf("subdomain %q: dns1123Subdomain accepts %v, IsDNS1123Subdomain %v", v, fast, slow)
+		}
+	}
+}
