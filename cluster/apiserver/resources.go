@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -149,16 +150,18 @@ var resourceTable = []*resource{
 		newObj: func() runtime.Object { return &corev1.Pod{} }, newList: func() runtime.Object { return &corev1.PodList{} },
 		fields: func(o runtime.Object) fields.Set {
 			p := o.(*corev1.Pod)
-			return fields.Set{
-				"spec.nodeName":            p.Spec.NodeName,
-				"spec.restartPolicy":       string(p.Spec.RestartPolicy),
-				"spec.schedulerName":       p.Spec.SchedulerName,
-				"spec.serviceAccountName":  p.Spec.ServiceAccountName,
-				"spec.hostNetwork":         fmt.Sprint(p.Spec.HostNetwork),
-				"status.phase":             string(p.Status.Phase),
-				"status.podIP":             p.Status.PodIP,
-				"status.nominatedNodeName": p.Status.NominatedNodeName,
-			}
+			// Sized for these and fieldSet's two metadata fields: every pod the watch
+			// cache holds keeps this map, built once per write.
+			set := make(fields.Set, 10)
+			set["spec.nodeName"] = p.Spec.NodeName
+			set["spec.restartPolicy"] = string(p.Spec.RestartPolicy)
+			set["spec.schedulerName"] = p.Spec.SchedulerName
+			set["spec.serviceAccountName"] = p.Spec.ServiceAccountName
+			set["spec.hostNetwork"] = strconv.FormatBool(p.Spec.HostNetwork)
+			set["status.phase"] = string(p.Status.Phase)
+			set["status.podIP"] = p.Status.PodIP
+			set["status.nominatedNodeName"] = p.Status.NominatedNodeName
+			return set
 		},
 	},
 	{
@@ -343,9 +346,11 @@ func resourceFor(gr schema.GroupResource) *resource {
 
 // fieldSet is what a field selector may match for obj.
 func (r *resource) fieldSet(obj runtime.Object, m metav1.Object) fields.Set {
-	set := fields.Set{}
+	var set fields.Set
 	if r.fields != nil {
 		set = r.fields(obj)
+	} else {
+		set = make(fields.Set, 2)
 	}
 	set["metadata.name"] = m.GetName()
 	if r.namespaced {
