@@ -9,7 +9,11 @@ TEMPL_VERSION := $(shell awk '$$1 == "github.com/a-h/templ" {print $$2}' go.mod)
 TEMPL := $(GO) run github.com/a-h/templ/cmd/templ@$(TEMPL_VERSION)
 # Everything the tests and the kubelet use at run time.
 DEB_PACKAGES := containerd runc containernetworking-plugins busybox-static iptables iproute2 \
-	chromium fonts-noto-cjk docker-registry redis-server ca-certificates procps
+	chromium fonts-noto-cjk docker-registry redis-server ca-certificates procps \
+	tmux python3-kubernetes
+# The real clients the acceptance tests drive (issue 14), built by `go install` from their
+# own modules into $(go env GOPATH)/bin: webkube's go.mod is not touched.
+GO_TOOLS := helm.sh/helm/v3/cmd/helm@v3.21.4 github.com/derailed/k9s@v0.50.16
 TEST_TIMEOUT ?= 80m
 # containerd's plugin package imports Go's plugin loader, which makes the linker keep every
 # symbol; webkube never loads Go plugins, and without it the binary and its RSS shrink.
@@ -25,7 +29,7 @@ FRONTEND := web/frontend
 all: build
 
 deps:
-	@scripts/install-deps.sh $(DEB_PACKAGES)
+	@GO_TOOLS="$(GO_TOOLS)" scripts/install-deps.sh $(DEB_PACKAGES)
 
 generate:
 	$(TEMPL) generate -path web
