@@ -71,7 +71,7 @@ func requestAttributes(r *http.Request, u *userInfo) attributes {
 		a.sub = parts[2]
 	}
 	q := r.URL.Query()
-	watch = watch || q.Get("watch") == "true" || q.Get("watch") == "1"
+	watch = watch || queryBool(q, "watch")
 	a.verb = methodVerb(r.Method)
 	switch {
 	case watch:

@@ -110,7 +110,7 @@ func refuseBody(w http.ResponseWriter, r *http.Request) {
 // portforward, proxy), from the URL alone.
 func isLongRunning(r *http.Request) bool {
 	q := r.URL.Query()
-	if q.Get("watch") == "true" || q.Get("watch") == "1" {
+	if queryBool(q, "watch") {
 		return true
 	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")

@@ -205,3 +205,25 @@ func TestListByNodeName(t *testing.T) {
 		t.Fatalf("after delete: %v %v", l, err)
 	}
 }
+
+// Boolean query parameters as kube-apiserver reads them: the Python client asks for a
+// watch with watch=True (Python's bool), which is a watch, not a list; false and 0 are not.
+func TestWatchParamAsKubeReadsIt(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset()
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(context.Background(), labeledConfigMap("py", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"True", "true", "1", "yes"} {
+		code, out := call(t, srv, "GET", "/api/v1/namespaces/default/configmaps?watch="+v+"&timeoutSeconds=1", "", nil)
+		if code != 200 || !contains(string(out), `"type":"ADDED"`, `"name":"py"`) {
+			t.Fatalf("watch=%s: %d %s, want a watch stream", v, code, out)
+		}
+	}
+	for _, v := range []string{"False", "false", "0"} {
+		code, out := call(t, srv, "GET", "/api/v1/namespaces/default/configmaps?watch="+v, "", nil)
+		if code != 200 || !contains(string(out), `"kind":"ConfigMapList"`) {
+			t.Fatalf("watch=%s: %d %s, want a list", v, code, out)
+		}
+	}
+}

@@ -55,7 +55,7 @@ func (s *Server) countRequests(next http.Handler) http.Handler {
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		verb := strings.ToUpper(r.Method)
-		if r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1" {
+		if queryBool(r.URL.Query(), "watch") {
 			verb = "WATCH"
 		}
 		s.requests.add(verb, max(rec.code, http.StatusOK))

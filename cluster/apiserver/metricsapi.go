@@ -41,7 +41,7 @@ var metricsResources = []*resource{
 // serveMetricsAPI answers get and list of NodeMetrics and PodMetrics.
 func (s *Server) serveMetricsAPI(w http.ResponseWriter, r *http.Request, t target) error {
 	q := r.URL.Query()
-	if r.Method != http.MethodGet || q.Get("watch") == "true" || t.legacyWatch || t.sub != "" {
+	if r.Method != http.MethodGet || queryBool(q, "watch") || t.legacyWatch || t.sub != "" {
 		return apierrors.NewMethodNotSupported(t.res.gr(), r.Method)
 	}
 	sel, err := parseSelectors(t.res, q, t.name)

@@ -17,6 +17,8 @@ func TestRequestAttributes(t *testing.T) {
 		{"GET", "/api/v1/namespaces/default/pods", "list", "", "pods", "", "default", "", "", true},
 		{"GET", "/api/v1/namespaces/default/pods?watch=true", "watch", "", "pods", "", "default", "", "", true},
 		{"GET", "/api/v1/watch/namespaces/default/pods", "watch", "", "pods", "", "default", "", "", true},
+		{"GET", "/api/v1/namespaces/default/pods?watch=True", "watch", "", "pods", "", "default", "", "", true}, // the Python client
+		{"GET", "/api/v1/namespaces/default/pods?watch=false", "list", "", "pods", "", "default", "", "", true},
 		{"GET", "/api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Dweb", "list", "", "pods", "", "default", "web", "", true},
 		{"GET", "/api/v1/namespaces/default/pods/web/log", "get", "", "pods", "log", "default", "web", "", true},
 		{"POST", "/api/v1/namespaces/default/pods/web/exec", "create", "", "pods", "exec", "default", "web", "", true},

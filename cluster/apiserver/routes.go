@@ -3,6 +3,7 @@ package apiserver
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -112,7 +113,7 @@ func finishTarget(t target, rest []string) (target, bool) {
 
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) error {
 	q := r.URL.Query()
-	isWatch := t.legacyWatch || q.Get("watch") == "true" || q.Get("watch") == "1"
+	isWatch := t.legacyWatch || queryBool(q, "watch")
 	method := r.Method
 	if t.res.review {
 		return s.serveReview(w, r, t)
@@ -221,4 +222,19 @@ func readBody(r *http.Request) ([]byte, error) {
 		return nil, nil
 	}
 	return io.ReadAll(r.Body)
+}
+
+// queryBool reads a boolean query parameter as kube-apiserver's conversion does
+// (Convert_Slice_string_To_bool): absent is false, "false" and "0" in any case are false,
+// anything else is true. The Python client sends watch=True.
+func queryBool(q url.Values, key string) bool {
+	v, ok := q[key]
+	if !ok || len(v) == 0 {
+		return false
+	}
+	switch strings.ToLower(v[0]) {
+	case "false", "0":
+		return false
+	}
+	return true
 }

@@ -51,7 +51,7 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request, t target) err
 		return s.patchView(w, r2, t, core)
 	}
 	q := r.URL.Query()
-	if t.legacyWatch || q.Get("watch") == "true" || q.Get("watch") == "1" {
+	if t.legacyWatch || queryBool(q, "watch") {
 		lw := &lineConverter{ResponseWriter: w, res: t.res}
 		return s.dispatch(lw, r2, core)
 	}

@@ -126,8 +126,8 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 		return err
 	}
 	defer cancel()
-	bookmarks := q.Get("allowWatchBookmarks") == "true"
-	sendInitial := rvStr == "" || rvStr == "0" || q.Get("sendInitialEvents") == "true"
+	bookmarks := queryBool(q, "allowWatchBookmarks")
+	sendInitial := rvStr == "" || rvStr == "0" || queryBool(q, "sendInitialEvents")
 
 	var initial []runtime.Object
 	from := rv
@@ -160,7 +160,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, t target) er
 			return nil
 		}
 	}
-	if q.Get("sendInitialEvents") == "true" && bookmarks {
+	if queryBool(q, "sendInitialEvents") && bookmarks {
 		if err := ew.bookmark(from, true); err != nil {
 			return nil
 		}
