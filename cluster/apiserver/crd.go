@@ -363,6 +363,7 @@ func (s *Server) prepareCustomUpdate(r *resource, sub string, nextObj, oldObj ru
 		}
 		out.SetLabels(next.GetLabels()) // kube keeps metadata from the status write too
 		out.SetAnnotations(next.GetAnnotations())
+		out.SetManagedFields(next.GetManagedFields())
 		next = out
 	} else if r.hasStatus {
 		if st, ok := old.Object["status"]; ok {
@@ -379,7 +380,6 @@ func (s *Server) prepareCustomUpdate(r *resource, sub string, nextObj, oldObj ru
 	next.SetDeletionGracePeriodSeconds(old.GetDeletionGracePeriodSeconds())
 	next.SetGeneration(old.GetGeneration())
 	next.SetResourceVersion(old.GetResourceVersion())
-	next.SetManagedFields(nil)
 	next.SetSelfLink("")
 	next.SetGroupVersionKind(r.gvk())
 	if specChanged(next, old) {

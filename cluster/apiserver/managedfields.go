@@ -112,13 +112,24 @@ type fieldManagerOrErr struct {
 
 func (f *fieldManagers) get(r *resource, sub string) (*managedfields.FieldManager, error) {
 	key := r.gvr.String() + "/" + sub
+	if r.custom != nil {
+		key = fmt.Sprintf("%p/%s", r, sub) // a changed CRD serves a new resource
+	}
 	if v, ok := f.byRS.Load(key); ok {
 		e := v.(fieldManagerOrErr)
 		return e.fm, e.err
 	}
 	f.once.Do(func() { f.tc = newTypeConverter() })
-	fm, err := managedfields.NewDefaultFieldManager(f.tc, runtime.UnsafeObjectConvertor(scheme.Scheme), defaulter{},
-		scheme.Scheme, r.gvk(), r.gvr.GroupVersion(), sub, resetFields(r, sub))
+	var fm *managedfields.FieldManager
+	var err error
+	if r.custom != nil {
+		// Custom resources are unstructured, merged by their deduced structure.
+		fm, err = managedfields.NewDefaultCRDFieldManager(f.tc.deduced, unstructuredConvertor{}, customDefaulter{r},
+			unstructuredCreater{}, r.gvk(), r.gvr.GroupVersion(), sub, resetFields(r, sub))
+	} else {
+		fm, err = managedfields.NewDefaultFieldManager(f.tc, runtime.UnsafeObjectConvertor(scheme.Scheme), defaulter{},
+			scheme.Scheme, r.gvk(), r.gvr.GroupVersion(), sub, resetFields(r, sub))
+	}
 	if err != nil {
 		err = fmt.Errorf("field manager for %s: %w", r.gvk(), err)
 	}
@@ -143,6 +154,47 @@ func resetFields(r *resource, sub string) map[fieldpath.APIVersion]fieldpath.Fil
 
 // keepOnly is a reset filter that resets every field outside the matcher.
 func keepOnly(m *fieldpath.SetMatcher) fieldpath.Filter { return fieldpath.NewIncludeMatcherFilter(m) }
+
+// unstructuredConvertor converts a custom resource only to its own (single served)
+// version: webkube serves each CRD version's objects as stored.
+type unstructuredConvertor struct{}
+
+func (unstructuredConvertor) Convert(in, out, context any) error {
+	return fmt.Errorf("custom resources are not converted")
+}
+
+func (unstructuredConvertor) ConvertToVersion(in runtime.Object, gv runtime.GroupVersioner) (runtime.Object, error) {
+	u, ok := in.(*unstructured.Unstructured)
+	if !ok {
+		return nil, fmt.Errorf("custom resource %T is not unstructured", in)
+	}
+	if gvk, ok := gv.KindForGroupVersionKinds([]schema.GroupVersionKind{u.GroupVersionKind()}); ok {
+		u.SetGroupVersionKind(gvk)
+	}
+	return u, nil
+}
+
+func (unstructuredConvertor) ConvertFieldLabel(gvk schema.GroupVersionKind, label, value string) (string, string, error) {
+	return "", "", fmt.Errorf("field labels are not converted")
+}
+
+type unstructuredCreater struct{}
+
+func (unstructuredCreater) New(gvk schema.GroupVersionKind) (runtime.Object, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	return u, nil
+}
+
+// customDefaulter prunes and defaults an applied custom resource by its schema, as
+// its decoding does.
+type customDefaulter struct{ r *resource }
+
+func (d customDefaulter) Default(obj runtime.Object) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		_, _ = d.r.custom.Decode(u)
+	}
+}
 
 type defaulter struct{}
 

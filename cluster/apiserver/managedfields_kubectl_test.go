@@ -122,3 +122,28 @@ func TestKubectlClientToServerSideApply(t *testing.T) {
 		t.Fatalf("the client-side apply entry was not migrated: %s", managerList(got))
 	}
 }
+
+// TestKubectlServerSideApplyCustomResource: custom resources get managedFields and
+// conflicts too (merged by their deduced structure).
+func TestKubectlServerSideApplyCustomResource(t *testing.T) {
+	srv := apiservertest.Start(t)
+	k := newKubectl(t, srv)
+	applyCRD(t, srv, "crontab-crd.yml")
+	cr := "apiVersion: stable.example.com/v1\nkind: CronTab\nmetadata:\n  name: cron\n  labels:\n    tier: batch\nspec:\n  cronSpec: \"* * * * */5\"\n  image: %s\n"
+	k.ok([]string{"apply", "--server-side", "--field-manager=alice", "-f", manifest(t, "cr.yaml", strings.Replace(cr, "%s", "img-a", 1))},
+		"crontab.stable.example.com/cron serverside-applied")
+	k.fail([]string{"apply", "--server-side", "--field-manager=bob", "-f", manifest(t, "cr.yaml", strings.Replace(cr, "%s", "img-b", 1))},
+		`Apply failed with 1 conflict: conflict with "alice": .spec.image`)
+	k.ok([]string{"apply", "--server-side", "--field-manager=bob", "--force-conflicts", "-f",
+		manifest(t, "cr.yaml", strings.Replace(strings.Replace(cr, "%s", "img-b", 1), "  labels:\n    tier: batch\n", "", 1))},
+		"serverside-applied")
+	k.ok([]string{"apply", "--server-side", "--field-manager=alice", "-f",
+		manifest(t, "cr.yaml", strings.Replace(strings.Replace(cr, "%s", "img-b", 1), "  labels:\n    tier: batch\n", "", 1))},
+		"serverside-applied")
+	out := k.ok(args("get crontab cron -o yaml --show-managed-fields"), "image: img-b", "manager: alice", "manager: bob", "operation: Apply")
+	if strings.Contains(out, "tier: batch") {
+		t.Fatalf("alice's dropped label is still there:\n%s", out)
+	}
+	k.ok(args("create -f crontab.yml"), "created")
+	k.ok(args("get crontab my-new-cron-object -o yaml --show-managed-fields"), "manager: kubectl-create", "operation: Update", "f:cronSpec: {}")
+}
