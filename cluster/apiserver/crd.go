@@ -3,6 +3,8 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"mime"
+	"net/http"
 	"reflect"
 	"sort"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
@@ -52,7 +55,8 @@ const customPrefix = "/registry/customresources/"
 type crdRegistry struct {
 	mu   sync.RWMutex
 	byGV map[schema.GroupVersion][]*resource
-	// byCRD is each CRD's served resources (storage version first), by CRD name.
+	// byCRD is each CRD's resources, by CRD name: its storage version's first (which
+	// may not be served), then the other served versions'.
 	byCRD map[string][]*resource
 	// served is the uid and generation each CRD's resources were compiled from.
 	served map[string]string
@@ -101,7 +105,41 @@ func (c *crdRegistry) forgetExcept(crds []*apiextv1.CustomResourceDefinition) {
 	}
 }
 
-// customResource builds the served resource of one compiled CRD version.
+// customResources builds the resources of a compiled CRD, storage version first; the
+// other versions are views of it whose objects differ only in apiVersion (conversion
+// strategy None), so lists, watches and tables of every version read the same store.
+func customResources(versions []*crd.Version) []*resource {
+	storage := customResource(versions[0])
+	out := []*resource{storage}
+	for _, v := range versions[1:] {
+		if !v.Served {
+			continue
+		}
+		r := customResource(v)
+		r.view = &view{
+			of: storage.gvr, storedRes: storage,
+			toStored:   convertTo(storage),
+			fromStored: convertTo(r),
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// convertTo converts an object to r's version as kube's converter for strategy None:
+// the apiVersion changes, then r's schema prunes what it does not know and defaults.
+func convertTo(r *resource) func(runtime.Object) (runtime.Object, error) {
+	return func(o runtime.Object) (runtime.Object, error) {
+		u := o.(*unstructured.Unstructured).DeepCopy()
+		u.SetAPIVersion(r.gvr.GroupVersion().String())
+		if _, err := r.custom.Decode(u); err != nil {
+			return nil, err
+		}
+		return u, nil
+	}
+}
+
+// customResource builds the resource of one compiled CRD version.
 func customResource(v *crd.Version) *resource {
 	r := &resource{
 		gvr: v.GVR, kind: v.Kind, singular: v.Singular, namespaced: v.Namespaced,
@@ -139,8 +177,10 @@ func (c *crdRegistry) set(name string, served []*resource) {
 	c.byGV = map[schema.GroupVersion][]*resource{}
 	for _, rs := range c.byCRD {
 		for _, r := range rs {
-			gv := r.gvr.GroupVersion()
-			c.byGV[gv] = append(c.byGV[gv], r)
+			if r.custom.Served {
+				gv := r.gvr.GroupVersion()
+				c.byGV[gv] = append(c.byGV[gv], r)
+			}
 		}
 	}
 	for _, rs := range c.byGV {
@@ -238,11 +278,22 @@ func (c *crdRegistry) byKey(key string) *resource {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, rs := range c.byCRD {
-		if r := rs[0]; r.gvr.Group == parts[0] && r.gvr.Resource == parts[1] && r.custom.Storage {
+		if r := rs[0]; r.gvr.Group == parts[0] && r.gvr.Resource == parts[1] {
 			return r
 		}
 	}
 	return nil
+}
+
+// storageResources are the served CRDs' storage-version resources (each kind once).
+func (c *crdRegistry) storageResources() []*resource {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*resource, 0, len(c.byCRD))
+	for _, rs := range c.byCRD {
+		out = append(out, rs[0])
+	}
+	return out
 }
 
 // findAny looks a resource up among the built-in ones, then the custom ones.
@@ -267,6 +318,22 @@ func decodeUnserved(kv store.KeyValue) (*watchcache.Object, error) {
 		fs["metadata.namespace"] = u.GetNamespace()
 	}
 	return watchcache.NewObject(kv.Key, kv.ModRevision, u, labels.Set(u.GetLabels()), fs), nil
+}
+
+// checkCustomPatch refuses a strategic merge patch of a custom resource, as
+// kube-apiserver: its schema says nothing of how lists merge.
+func checkCustomPatch(r *http.Request, res *resource) error {
+	if res.custom == nil || r.Method != http.MethodPatch {
+		return nil
+	}
+	if pt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); pt != strategicPatchType {
+		return nil
+	}
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
+		Message: "the body of the request was in an unknown format - accepted media types include: " +
+			"application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+	}}
 }
 
 // decodeCustom decodes a custom resource as kube-apiserver: strictly (duplicate and
@@ -328,12 +395,15 @@ func (s *Server) admitCustom(u *unstructured.Unstructured) error {
 	return nil
 }
 
+// byKind is the resource of a kind at a version, served or the storage version's.
 func (c *crdRegistry) byKind(gvk schema.GroupVersionKind) *resource {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	for _, r := range c.byGV[gvk.GroupVersion()] {
-		if r.kind == gvk.Kind {
-			return r
+	for _, rs := range c.byCRD {
+		for _, r := range rs {
+			if r.gvk() == gvk {
+				return r
+			}
 		}
 	}
 	return nil

@@ -122,11 +122,7 @@ func (s *Server) reconcileCRD(ctx context.Context, c *apiextv1.CustomResourceDef
 		s.crds.set(c.Name, nil)
 		return false, s.setCRDConditions(ctx, c, false, err.Error())
 	}
-	served := make([]*resource, 0, len(versions))
-	for _, v := range versions {
-		served = append(served, customResource(v))
-	}
-	s.crds.setServed(c, served)
+	s.crds.setServed(c, customResources(versions))
 	return false, s.setCRDConditions(ctx, c, true, "")
 }
 
@@ -285,7 +281,7 @@ func (s *Server) deleteCustomObjects(ctx context.Context, c *apiextv1.CustomReso
 	if err != nil || len(versions) == 0 {
 		return 0, err
 	}
-	r := customResource(versions[0])
+	r := customResource(versions[0]) // the storage version
 	kvs, _, err := s.store.List(ctx, r.listPrefix(""), 0)
 	if err != nil {
 		return 0, err

@@ -215,3 +215,80 @@ func TestCustomResourceDiscoveryAndNames(t *testing.T) {
 		t.Fatalf("cats served: %d", code)
 	}
 }
+
+// A CRD's versions are one set of objects: created in v1beta1, stored in v1, listed
+// and watched in either with that version's apiVersion. A strategic merge patch is
+// refused as kube-apiserver refuses it; deleting a namespace deletes its custom objects.
+func TestCustomResourceVersionsPatchesAndNamespaces(t *testing.T) {
+	srv := apiservertest.Start(t)
+	applyCRD(t, srv, "shirt-crd.yml")
+	dc := dynamic.NewForConfigOrDie(srv.RESTConfig())
+	ctx := context.Background()
+	v1 := schema.GroupVersionResource{Group: "clothes.example.com", Version: "v1", Resource: "shirts"}
+	beta := v1
+	beta.Version = "v1beta1"
+
+	w, err := dc.Resource(beta).Namespace("default").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	shirt := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "clothes.example.com/v1beta1", "kind": "Shirt",
+		"metadata": map[string]any{"name": "red"}, "spec": map[string]any{"color": "red"},
+	}}
+	created, err := dc.Resource(beta).Namespace("default").Create(ctx, shirt, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.GetAPIVersion() != "clothes.example.com/v1beta1" {
+		t.Fatalf("created: %v", created.Object)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		if got := ev.Object.(*unstructured.Unstructured).GetAPIVersion(); got != "clothes.example.com/v1beta1" {
+			t.Fatalf("watch event in %s", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no watch event")
+	}
+	got, err := dc.Resource(v1).Namespace("default").Get(ctx, "red", metav1.GetOptions{})
+	if err != nil || got.GetAPIVersion() != "clothes.example.com/v1" || got.Object["spec"].(map[string]any)["size"] != "M" {
+		t.Fatalf("v1 get: %v %v", err, got)
+	}
+	list, err := dc.Resource(beta).Namespace("default").List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].GetAPIVersion() != "clothes.example.com/v1beta1" {
+		t.Fatalf("v1beta1 list: %v %v", err, list)
+	}
+	if _, err := dc.Resource(beta).Namespace("default").Patch(ctx, "red", "application/merge-patch+json",
+		[]byte(`{"spec":{"color":"blue"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	code, out := call(t, srv, "PATCH", "/apis/clothes.example.com/v1/namespaces/default/shirts/red",
+		"application/strategic-merge-patch+json", []byte(`{"spec":{"color":"green"}}`))
+	if code != http.StatusUnsupportedMediaType || !strings.Contains(string(out), "application/merge-patch+json") {
+		t.Fatalf("strategic merge patch: %d %s", code, out)
+	}
+	_, out = call(t, srv, "GET", "/apis/clothes.example.com/v1/namespaces/default/shirts", "", nil,
+		"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+	if !contains(string(out), `"name":"Color"`, `"cells":["red","blue"]`) {
+		t.Fatalf("table: %s", out)
+	}
+
+	// A namespace's deletion waits for its custom objects and deletes them.
+	if code, out := call(t, srv, "POST", "/api/v1/namespaces", "application/json", []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"wardrobe"}}`)); code != http.StatusCreated {
+		t.Fatalf("%d %s", code, out)
+	}
+	shirt.SetNamespace("wardrobe")
+	if _, err := dc.Resource(beta).Namespace("wardrobe").Create(ctx, shirt, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := call(t, srv, "DELETE", "/api/v1/namespaces/wardrobe", "", nil); code != http.StatusOK {
+		t.Fatalf("%d %s", code, out)
+	}
+	eventually.That(t, 15*time.Second, "namespace wardrobe and its shirt gone", func() (bool, string) {
+		code, out := call(t, srv, "GET", "/api/v1/namespaces/wardrobe", "", nil)
+		kvs, _, _ := srv.Store.List(ctx, "/registry/customresources/clothes.example.com/shirts/wardrobe/", 0)
+		return code == http.StatusNotFound && len(kvs) == 0, string(out)
+	})
+}

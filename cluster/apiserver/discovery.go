@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -206,7 +207,7 @@ func (s *Server) serveGroup(w http.ResponseWriter, r *http.Request, group string
 // serveResourceList answers legacy discovery for one group version (/api/v1, /apis/apps/v1).
 func (s *Server) serveResourceList(w http.ResponseWriter, r *http.Request, gv schema.GroupVersion) {
 	list := &metav1.APIResourceList{TypeMeta: metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"}, GroupVersion: gv.String()}
-	for _, res := range append(resourceTable, s.crds.inGroupVersion(gv)...) {
+	for _, res := range slices.Concat(resourceTable, s.crds.inGroupVersion(gv)) {
 		if res.gvr.GroupVersion() != gv {
 			continue
 		}

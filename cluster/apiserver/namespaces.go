@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -88,7 +89,7 @@ func (s *Server) finalizeNamespaces(ctx context.Context) error {
 			continue
 		}
 		remaining := 0
-		for _, r := range resourceTable {
+		for _, r := range slices.Concat(resourceTable, s.crds.storageResources()) {
 			if !r.namespaced || !r.stored() {
 				continue
 			}

@@ -121,6 +121,9 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 	if t.res.metrics {
 		return s.serveMetricsAPI(w, r, t)
 	}
+	if err := checkCustomPatch(r, t.res); err != nil {
+		return err
+	}
 	if t.res.view != nil {
 		return s.serveView(w, r, t)
 	}

@@ -29,9 +29,17 @@ type view struct {
 	fromStored func(runtime.Object) (runtime.Object, error)
 	// fieldLabel maps a field selector's label to the stored resource's; nil: the same.
 	fieldLabel func(string) (string, bool)
+	// storedRes is the stored resource when it is not a built-in one (a CRD's
+	// storage version).
+	storedRes *resource
 }
 
-func (v *view) stored() *resource { return findResource(v.of.GroupVersion(), v.of.Resource) }
+func (v *view) stored() *resource {
+	if v.storedRes != nil {
+		return v.storedRes
+	}
+	return findResource(v.of.GroupVersion(), v.of.Resource)
+}
 
 // serveView serves a request for a view resource through the stored resource.
 func (s *Server) serveView(w http.ResponseWriter, r *http.Request, t target) error {

@@ -32,6 +32,8 @@ type Version struct {
 	// Storage: objects are stored in this version; other served versions are the same
 	// objects with another apiVersion (conversion strategy None).
 	Storage bool
+	// Served: clients may use this version (the storage version may not be served).
+	Served bool
 	// StorageVersion is the version objects are stored in.
 	StorageVersion string
 	// Status and Scale are the subresources (nil: not served).
@@ -46,7 +48,7 @@ type Version struct {
 	columns         []column
 }
 
-// Compile turns an established CRD into its served versions, storage version first.
+// Compile turns an established CRD into its versions, the storage version first.
 func Compile(c *apiextv1.CustomResourceDefinition) ([]*Version, error) {
 	in, err := toInternal(c)
 	if err != nil {
@@ -60,9 +62,6 @@ func Compile(c *apiextv1.CustomResourceDefinition) ([]*Version, error) {
 	}
 	var out []*Version
 	for i, v := range c.Spec.Versions {
-		if !v.Served {
-			continue
-		}
 		// The internal form holds a schema all versions share once, at the top.
 		sch := in.Spec.Versions[i].Schema
 		if sch == nil {
@@ -88,7 +87,7 @@ func compileVersion(c *apiextv1.CustomResourceDefinition, internal *apiextension
 		GVR:  schema.GroupVersionResource{Group: c.Spec.Group, Version: v.Name, Resource: n.Plural},
 		Kind: n.Kind, ListKind: n.ListKind, Singular: n.Singular, ShortNames: n.ShortNames, Categories: n.Categories,
 		Namespaced: c.Spec.Scope == apiextv1.NamespaceScoped,
-		Storage:    v.Name == storage, StorageVersion: storage,
+		Storage:    v.Name == storage, StorageVersion: storage, Served: v.Served,
 	}
 	if cv.ListKind == "" {
 		cv.ListKind = n.Kind + "List"
