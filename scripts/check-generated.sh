@@ -17,3 +17,8 @@ if [ -n "$unformatted" ]; then
   echo "check-generated: not gofmt-clean: $unformatted" >&2
   exit 1
 fi
+# k8s.io/kubernetes is a test-only oracle (cluster/validation/oracle): never in the binary.
+if go list -deps ./cmd/webkube | grep -q '^k8s.io/kubernetes/'; then
+  echo "check-generated: cmd/webkube links k8s.io/kubernetes (allowed only in _test.go files)" >&2
+  exit 1
+fi

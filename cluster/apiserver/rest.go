@@ -12,10 +12,7 @@ import (
 	"strconv"
 	"sync"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -346,11 +343,12 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 	return obj, nil
 }
 
-// prepareForCreate resets what clients may not set at create, as kube's strategies do.
+// prepareForCreate resets what clients may not set at create, as kube's strategies do
+// (defaulting.PrepareForCreate), and runs the ServiceAccount admission plugin's part that
+// every pod gets.
 func prepareForCreate(obj runtime.Object) {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		o.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	defaulting.PrepareForCreate(obj)
+	if o, ok := obj.(*corev1.Pod); ok {
 		// The ServiceAccount admission plugin: every pod runs as a service account.
 		if o.Spec.ServiceAccountName == "" {
 			o.Spec.ServiceAccountName = o.Spec.DeprecatedServiceAccount
@@ -359,34 +357,6 @@ func prepareForCreate(obj runtime.Object) {
 			o.Spec.ServiceAccountName = "default"
 		}
 		o.Spec.DeprecatedServiceAccount = o.Spec.ServiceAccountName
-	case *appsv1.ReplicaSet:
-		o.Status = appsv1.ReplicaSetStatus{}
-	case *appsv1.Deployment:
-		o.Status = appsv1.DeploymentStatus{}
-	case *appsv1.StatefulSet:
-		o.Status = appsv1.StatefulSetStatus{}
-	case *appsv1.DaemonSet:
-		o.Status = appsv1.DaemonSetStatus{}
-	case *batchv1.Job:
-		o.Status = batchv1.JobStatus{}
-		generateJobSelector(o)
-	case *batchv1.CronJob:
-		o.Status = batchv1.CronJobStatus{}
-	case *corev1.Service:
-		o.Status = corev1.ServiceStatus{}
-	case *corev1.ResourceQuota:
-		o.Status = corev1.ResourceQuotaStatus{}
-	case *corev1.PersistentVolume:
-		o.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending}
-	case *corev1.PersistentVolumeClaim:
-		o.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}
-	case *networkingv1.Ingress:
-		o.Status = networkingv1.IngressStatus{}
-	case *corev1.Namespace:
-		o.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
-		if len(o.Spec.Finalizers) == 0 {
-			o.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
-		}
 	}
 }
 
