@@ -40,12 +40,15 @@ func validateReplicas(r *int32) field.ErrorList {
 // selector that the template's labels satisfy, and a template whose pods restart Always.
 func validateSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplateSpec) field.ErrorList {
 	// kube-apiserver says "deployment" and "ReplicaSet" for both.
-	return selectorAndTemplate("deployment", "ReplicaSet", sel, t)
+	return selectorAndTemplate("deployment", "ReplicaSet", sel, t, true)
 }
 
-// selectorAndTemplate is the check every pod controller's spec gets; kind and Kind name
-// it in the messages as kube-apiserver does.
-func selectorAndTemplate(kind, Kind string, sel *metav1.LabelSelector, t *corev1.PodTemplateSpec) field.ErrorList {
+// selectorAndTemplate is the check ReplicaSets, Deployments and StatefulSets get: a
+// required, valid, non-empty selector that the template's labels satisfy, and a template
+// whose pods restart Always. kind and Kind name it in the messages as kube-apiserver does.
+// A StatefulSet's pod spec is not validated here: kube-apiserver checks only its template's
+// metadata (the pods are refused when the controller creates them), so podSpec is false.
+func selectorAndTemplate(kind, Kind string, sel *metav1.LabelSelector, t *corev1.PodTemplateSpec, podSpec bool) field.ErrorList {
 	var errs field.ErrorList
 	selPath := specPath.Child("selector")
 	if sel == nil {
@@ -56,20 +59,35 @@ func selectorAndTemplate(kind, Kind string, sel *metav1.LabelSelector, t *corev1
 			errs = append(errs, field.Invalid(selPath, sel, "empty selector is invalid for "+kind))
 		}
 	}
-	selector, err := metav1.LabelSelectorAsSelector(sel)
-	if err != nil {
-		return append(errs, field.Invalid(selPath, sel, "invalid label selector"))
-	}
 	tPath := specPath.Child("template")
-	if !selector.Empty() && !selector.Matches(k8slabels.Set(t.Labels)) {
-		errs = append(errs, field.Invalid(tPath.Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
+	selector, err := metav1.LabelSelectorAsSelector(sel)
+	switch {
+	case err != nil && podSpec:
+		return append(errs, field.Invalid(selPath, sel, "invalid label selector"))
+	case err != nil:
+		errs = append(errs, field.Invalid(selPath, sel, ""))
+	default:
+		if !selector.Empty() && !selector.Matches(k8slabels.Set(t.Labels)) {
+			errs = append(errs, field.Invalid(tPath.Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
+		}
+		if podSpec {
+			errs = append(errs, validatePodTemplateSpec(t, tPath)...)
+		} else {
+			errs = append(errs, validateTemplateMeta(t, tPath)...)
+		}
 	}
-	errs = append(errs, validatePodTemplateSpec(t, tPath)...)
+	return append(errs, runsForever(Kind, t, tPath)...)
+}
+
+// runsForever: the pods of ReplicaSets, Deployments, StatefulSets and DaemonSets are
+// restarted always and have no deadline.
+func runsForever(Kind string, t *corev1.PodTemplateSpec, tPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
 	if t.Spec.RestartPolicy != corev1.RestartPolicyAlways {
 		errs = append(errs, field.NotSupported(tPath.Child("spec", "restartPolicy"), t.Spec.RestartPolicy, []corev1.RestartPolicy{corev1.RestartPolicyAlways}))
 	}
 	if t.Spec.ActiveDeadlineSeconds != nil {
-		errs = append(errs, field.Invalid(tPath.Child("spec", "activeDeadlineSeconds"), *t.Spec.ActiveDeadlineSeconds, "activeDeadlineSeconds in "+Kind+" is not Supported"))
+		errs = append(errs, field.Forbidden(tPath.Child("spec", "activeDeadlineSeconds"), "activeDeadlineSeconds in "+Kind+" is not Supported"))
 	}
 	return errs
 }

@@ -2,12 +2,14 @@ package validation
 
 import (
 	"fmt"
-	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -43,16 +45,7 @@ func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec) field.ErrorList {
 		// Pods are named <pod>.<serviceName> in DNS: it must be a Service's name.
 		errs = append(errs, dns1123Label(spec.ServiceName, specPath.Child("serviceName"))...)
 	}
-	// Its pods get a volume per claim template, which the containers may mount.
-	tmpl := spec.Template.DeepCopy()
-	for _, t := range spec.VolumeClaimTemplates {
-		if slices.ContainsFunc(tmpl.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == t.Name }) {
-			continue
-		}
-		tmpl.Spec.Volumes = append(tmpl.Spec.Volumes, corev1.Volume{Name: t.Name, VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: t.Name}}})
-	}
-	errs = append(errs, selectorAndTemplate("statefulset", "StatefulSet", spec.Selector, tmpl)...)
+	errs = append(errs, selectorAndTemplate("statefulset", "StatefulSet", spec.Selector, &spec.Template, false)...)
 	seen := map[string]bool{}
 	for i, t := range spec.VolumeClaimTemplates {
 		p := specPath.Child("volumeClaimTemplates").Index(i).Child("metadata", "name")
@@ -126,7 +119,7 @@ func validateDaemonSet(d *appsv1.DaemonSet) field.ErrorList {
 }
 
 func validateDaemonSetSpec(spec *appsv1.DaemonSetSpec) field.ErrorList {
-	errs := selectorAndTemplate("daemonset", "DaemonSet", spec.Selector, &spec.Template)
+	errs := daemonSetSelectorAndTemplate(spec.Selector, &spec.Template)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
 	if spec.RevisionHistoryLimit != nil {
 		errs = append(errs, nonNegative(int64(*spec.RevisionHistoryLimit), specPath.Child("revisionHistoryLimit"))...)
@@ -144,6 +137,21 @@ func validateDaemonSetSpec(spec *appsv1.DaemonSetSpec) field.ErrorList {
 			appsv1.RollingUpdateDaemonSetStrategyType, appsv1.OnDeleteDaemonSetStrategyType}))
 	}
 	return errs
+}
+
+// daemonSetSelectorAndTemplate: unlike the other pod controllers, a DaemonSet without a
+// selector is told that its selector does not match the template.
+func daemonSetSelectorAndTemplate(sel *metav1.LabelSelector, t *corev1.PodTemplateSpec) field.ErrorList {
+	selPath, tPath := specPath.Child("selector"), specPath.Child("template")
+	errs := metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, selPath)
+	if selector, err := metav1.LabelSelectorAsSelector(sel); err == nil && !selector.Matches(k8slabels.Set(t.Labels)) {
+		errs = append(errs, field.Invalid(tPath.Child("metadata", "labels"), t.Labels, "`selector` does not match template `labels`"))
+	}
+	if sel != nil && len(sel.MatchLabels)+len(sel.MatchExpressions) == 0 {
+		errs = append(errs, field.Invalid(selPath, sel, "empty selector is invalid for daemonset"))
+	}
+	errs = append(errs, validatePodTemplateSpec(t, tPath)...)
+	return append(errs, runsForever("DaemonSet", t, tPath)...)
 }
 
 // validateRollingUpdateDaemonSet: exactly one of maxUnavailable and maxSurge is non-zero.

@@ -16,17 +16,25 @@ import (
 func ValidateEphemeralContainersUpdate(pod, old *corev1.Pod) field.ErrorList {
 	path := field.NewPath("spec", "ephemeralContainers")
 	errs := onlyAddedEphemeral(pod.Spec.EphemeralContainers, old.Spec.EphemeralContainers, path)
+	return append(errs, validateEphemeralContainers(&pod.Spec, path)...)
+}
+
+// validateEphemeralContainers checks each ephemeral container as a container, named apart
+// from every other container, targeting an existing one and setting none of what only
+// regular containers have.
+func validateEphemeralContainers(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
 	volumes := sets.New[string]()
-	for _, v := range pod.Spec.Volumes {
+	for _, v := range spec.Volumes {
 		volumes.Insert(v.Name)
 	}
 	names, targets := sets.New[string](), sets.New[string]()
-	for _, c := range append(append([]corev1.Container{}, pod.Spec.Containers...), pod.Spec.InitContainers...) {
+	for _, c := range append(append([]corev1.Container{}, spec.Containers...), spec.InitContainers...) {
 		names.Insert(c.Name)
 		targets.Insert(c.Name)
 	}
-	for i := range pod.Spec.EphemeralContainers {
-		ec := &pod.Spec.EphemeralContainers[i]
+	for i := range spec.EphemeralContainers {
+		ec := &spec.EphemeralContainers[i]
 		p := path.Index(i)
 		c := corev1.Container(ec.EphemeralContainerCommon)
 		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)

@@ -3,6 +3,8 @@ package validation
 import (
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
@@ -16,7 +18,26 @@ var metadataPath = field.NewPath("metadata")
 // objectMeta validates metadata on create. Most kinds take DNS-1123 subdomain names;
 // Namespace takes a DNS-1123 label and Service a DNS-1035 label (see the callers).
 func objectMeta(m *metav1.ObjectMeta, namespaced bool, nameFn apivalidation.ValidateNameFunc) field.ErrorList {
-	return apivalidation.ValidateObjectMeta(m, namespaced, nameFn, metadataPath)
+	errs := apivalidation.ValidateObjectMeta(m, namespaced, nameFn, metadataPath)
+	return append(errs, finalizerNames(m.Finalizers, metadataPath.Child("finalizers"))...)
+}
+
+// finalizerNames: besides being qualified names (checked by ValidateObjectMeta), finalizers
+// other than Kubernetes's own ("kubernetes", "orphan", "foregroundDeletion") must carry a
+// domain prefix, so that two controllers cannot pick the same one by accident.
+func finalizerNames(fs []string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, f := range fs {
+		if strings.Contains(f, "/") {
+			continue
+		}
+		switch f {
+		case string(corev1.FinalizerKubernetes), metav1.FinalizerOrphanDependents, metav1.FinalizerDeleteDependents:
+			continue
+		}
+		errs = append(errs, field.Invalid(path.Index(i), f, "name is neither a standard finalizer name nor is it fully qualified"))
+	}
+	return errs
 }
 
 func metaUpdate(n, o *metav1.ObjectMeta) field.ErrorList {

@@ -25,6 +25,9 @@ func validatePodCreate(pod *corev1.Pod) field.ErrorList {
 	errs = append(errs, validatePodSpec(&pod.Spec, specPath)...)
 	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, specPath.Child("containers"))...)
 	errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, specPath.Child("initContainers"))...)
+	if len(pod.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, field.Forbidden(specPath.Child("ephemeralContainers"), "cannot be set on create"))
+	}
 	return errs
 }
 
@@ -43,11 +46,20 @@ func containersOnlyForPod(cs []corev1.Container, path *field.Path) field.ErrorLi
 	return errs
 }
 
+// validateTemplateMeta checks a template's labels and annotations; kube-apiserver reports
+// them at template.labels, not template.metadata.labels.
+func validateTemplateMeta(t *corev1.PodTemplateSpec, path *field.Path) field.ErrorList {
+	errs := labels(t.Labels, path.Child("labels"))
+	return append(errs, apivalidation.ValidateAnnotations(t.Annotations, path.Child("annotations"))...)
+}
+
 // validatePodTemplateSpec validates a template inside a ReplicaSet or Deployment.
 func validatePodTemplateSpec(t *corev1.PodTemplateSpec, path *field.Path) field.ErrorList {
-	errs := labels(t.Labels, path.Child("metadata", "labels"))
-	errs = append(errs, apivalidation.ValidateAnnotations(t.Annotations, path.Child("metadata", "annotations"))...)
+	errs := validateTemplateMeta(t, path)
 	errs = append(errs, validatePodSpec(&t.Spec, path.Child("spec"))...)
+	if len(t.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, field.Forbidden(path.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
 	return errs
 }
 
@@ -55,6 +67,7 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	volumes, errs := validateVolumes(spec.Volumes, path.Child("volumes"))
 	errs = append(errs, validateContainers(spec.Containers, volumes, path.Child("containers"))...)
 	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, volumes, path.Child("initContainers"))...)
+	errs = append(errs, validateEphemeralContainers(spec, path.Child("ephemeralContainers"))...)
 	errs = append(errs, validateHostPorts(spec, path)...)
 	errs = append(errs, validateRestartPolicy(spec.RestartPolicy, path.Child("restartPolicy"))...)
 	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, path.Child("dnsPolicy"))...)
@@ -72,17 +85,8 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	if spec.Subdomain != "" {
 		errs = append(errs, dns1123Label(spec.Subdomain, path.Child("subdomain"))...)
 	}
-	if spec.SchedulerName != "" {
-		errs = append(errs, pathSegmentSubdomains(spec.SchedulerName, path.Child("schedulerName"))...)
-	}
-	if spec.DNSPolicy == corev1.DNSNone && spec.DNSConfig == nil {
-		errs = append(errs, field.Required(path.Child("dnsConfig"), fmt.Sprintf("must provide `dnsConfig` when `dnsPolicy` is %s", corev1.DNSNone)))
-	}
-	if c := spec.DNSConfig; c != nil {
-		for i, ns := range c.Nameservers {
-			errs = append(errs, utilvalidation.IsValidIP(path.Child("dnsConfig", "nameservers").Index(i), ns)...)
-		}
-	}
+	errs = append(errs, validateDNSConfig(spec, path.Child("dnsConfig"))...)
+	errs = append(errs, validatePodPolicies(spec, path)...)
 	for i, ha := range spec.HostAliases {
 		p := path.Child("hostAliases").Index(i)
 		errs = append(errs, utilvalidation.IsValidIP(p.Child("ip"), ha.IP)...)

@@ -415,7 +415,7 @@ func TestReplicaSetAndDeploymentCreate(t *testing.T) {
 		{"template restartPolicy", func(o runtime.Object) { rs(o).Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever }, []string{"FieldValueNotSupported spec.template.spec.restartPolicy"}},
 		{"template container name", func(o runtime.Object) { rs(o).Spec.Template.Spec.Containers[0].Name = "Echo" }, []string{"FieldValueInvalid spec.template.spec.containers[0].name"}},
 		{"template without image is allowed", func(o runtime.Object) { rs(o).Spec.Template.Spec.Containers[0].Image = "" }, nil},
-		{"template activeDeadlineSeconds", func(o runtime.Object) { rs(o).Spec.Template.Spec.ActiveDeadlineSeconds = ptr(int64(5)) }, []string{"FieldValueInvalid spec.template.spec.activeDeadlineSeconds"}},
+		{"template activeDeadlineSeconds", func(o runtime.Object) { rs(o).Spec.Template.Spec.ActiveDeadlineSeconds = ptr(int64(5)) }, []string{"FieldValueForbidden spec.template.spec.activeDeadlineSeconds"}},
 	})
 
 	dep := func(o runtime.Object) *appsv1.Deployment { return o.(*appsv1.Deployment) }
@@ -693,8 +693,11 @@ func TestStatefulSetAndDaemonSetCreate(t *testing.T) {
 			[]string{"FieldValueInvalid spec.updateStrategy.rollingUpdate.partition"}},
 		{"restartPolicy Never", func(o runtime.Object) { sts(o).Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever },
 			[]string{"FieldValueNotSupported spec.template.spec.restartPolicy"}},
-		{"mount of no volume", func(o runtime.Object) { sts(o).Spec.VolumeClaimTemplates = nil },
-			[]string{"FieldValueNotFound spec.template.spec.containers[0].volumeMounts[0].name"}},
+		// kube-apiserver checks only a StatefulSet template's metadata: its pods are refused
+		// when the controller creates them.
+		{"mount of no volume", func(o runtime.Object) { sts(o).Spec.VolumeClaimTemplates = nil }, nil},
+		{"template labels", func(o runtime.Object) { sts(o).Spec.Template.Labels["bad key"] = "x" },
+			[]string{"FieldValueInvalid spec.template.labels"}},
 	})
 	ds := func(o runtime.Object) *appsv1.DaemonSet { return o.(*appsv1.DaemonSet) }
 	runCreateCases(t, func() runtime.Object { return load[appsv1.DaemonSet](t, agentDaemonSet) }, []createCase{
