@@ -263,7 +263,9 @@ func podSpecMutations() []mutation {
 			s.TerminationGracePeriodSeconds = ptr.To(int64(pick(r, badInts)))
 			s.ActiveDeadlineSeconds = ptr.To(int64(pick(r, badInts)))
 		}),
-		onSpec(func(s *corev1.PodSpec, r *rand.Rand) { s.NodeSelector = map[string]string{pick(r, badKeys): pick(r, badValues)} }),
+		onSpec(func(s *corev1.PodSpec, r *rand.Rand) {
+			s.NodeSelector = map[string]string{pick(r, badKeys): pick(r, badValues)}
+		}),
 		onSpec(func(s *corev1.PodSpec, r *rand.Rand) {
 			s.Hostname = pick(r, badNames)
 			s.Subdomain = pick(r, badNames)
@@ -327,7 +329,9 @@ func podSpecMutations() []mutation {
 		onSpec(func(s *corev1.PodSpec, r *rand.Rand) {
 			s.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
 		}),
-		onSpec(func(s *corev1.PodSpec, r *rand.Rand) { s.PreemptionPolicy = ptr.To(corev1.PreemptionPolicy(pick(r, enumJunk))) }),
+		onSpec(func(s *corev1.PodSpec, r *rand.Rand) {
+			s.PreemptionPolicy = ptr.To(corev1.PreemptionPolicy(pick(r, enumJunk)))
+		}),
 		onSpec(func(s *corev1.PodSpec, r *rand.Rand) { s.RuntimeClassName = ptr.To(pick(r, badNames)) }),
 		onSpec(func(s *corev1.PodSpec, r *rand.Rand) {
 			s.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(pick(r, badQuantity))}
@@ -358,7 +362,9 @@ var deploymentMutations = []mutation{
 		d.Spec.ProgressDeadlineSeconds = ptr.To(pick(r, badInts))
 		d.Spec.RevisionHistoryLimit = ptr.To(pick(r, badInts))
 	},
-	func(o runtime.Object, r *rand.Rand) { o.(*appsv1.Deployment).Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever },
+	func(o runtime.Object, r *rand.Rand) {
+		o.(*appsv1.Deployment).Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	},
 }
 
 var replicaSetMutations = []mutation{
@@ -422,7 +428,9 @@ var daemonSetMutations = []mutation{
 		d.Spec.MinReadySeconds = pick(r, badInts)
 		d.Spec.RevisionHistoryLimit = ptr.To(pick(r, badInts))
 	},
-	func(o runtime.Object, r *rand.Rand) { o.(*appsv1.DaemonSet).Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure },
+	func(o runtime.Object, r *rand.Rand) {
+		o.(*appsv1.DaemonSet).Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
+	},
 }
 
 var jobMutations = []mutation{
