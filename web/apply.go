@@ -74,57 +74,16 @@ func (d *Dashboard) applyYAML(ctx context.Context, src []byte, mode string) ([]D
 	if len(docs) == 0 {
 		return []DocResult{{Line: 1, Errors: []FieldError{{Line: 1, Message: "nothing to apply: paste a Kubernetes object"}}}}, false
 	}
-	type prepared struct {
-		doc yamlpos.Doc
-		obj *unstructured.Unstructured
-		gvr schema.GroupVersionResource
-		ns  bool
-	}
 	var ready []prepared
 	results := make([]DocResult, len(docs))
 	failed := false
 	for i, doc := range docs {
-		r := &results[i]
-		r.Doc, r.Line = i, doc.StartLine
-		for _, t := range yamlpos.TopLevelTypos(doc.Root) {
-			m := fmt.Sprintf("unknown field %q", t.Field)
-			if t.Suggest != "" {
-				m += fmt.Sprintf(" (did you mean %q?)", t.Suggest)
-			}
-			r.Errors = append(r.Errors, FieldError{Line: t.Line, Field: t.Field, Message: m})
-		}
-		obj := &unstructured.Unstructured{Object: doc.Object}
-		r.Kind, r.Namespace, r.Name = obj.GetKind(), obj.GetNamespace(), obj.GetName()
-		if obj.GetAPIVersion() == "" {
-			r.Errors = append(r.Errors, FieldError{Line: doc.StartLine, Field: "apiVersion", Message: "apiVersion not set"})
-		}
-		if obj.GetKind() == "" {
-			r.Errors = append(r.Errors, FieldError{Line: doc.StartLine, Field: "kind", Message: "kind not set"})
-		}
-		if obj.GetName() == "" {
-			l, _ := yamlpos.Line(doc.Root, "metadata.name")
-			r.Errors = append(r.Errors, FieldError{Line: l, Field: "metadata.name", Message: "metadata.name not set (generateName is not supported by apply)"})
-		}
-		if len(r.Errors) > 0 {
-			failed = true
-			continue
-		}
-		gvk := obj.GroupVersionKind()
-		m, err := d.mapping(gvk)
-		if err != nil {
-			l, _ := yamlpos.Line(doc.Root, "kind")
-			r.Errors = append(r.Errors, FieldError{Line: l, Field: "kind", Message: fmt.Sprintf("this API server has no %s in %s", gvk.Kind, gvk.GroupVersion())})
-			failed = true
-			continue
-		}
-		namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
-		if namespaced && obj.GetNamespace() == "" {
-			obj.SetNamespace("default")
-			r.Namespace = "default"
-		}
-		ready = append(ready, prepared{doc: doc, obj: obj, gvr: m.Resource, ns: namespaced})
+		p, ok := d.prepare(doc, i, &results[i])
+		failed = failed || !ok
+		ready = append(ready, p)
 	}
 	if failed {
+		// Nothing is sent when any document is wrong: a half-applied set is worse than none.
 		for i := range results {
 			if len(results[i].Errors) == 0 {
 				results[i].Action = "not sent: another document has errors"
@@ -134,39 +93,89 @@ func (d *Dashboard) applyYAML(ctx context.Context, src []byte, mode string) ([]D
 	}
 	applied := true
 	for i, p := range ready {
-		r := &results[i]
-		res := d.dyn.Resource(p.gvr)
-		var ri interface {
-			Get(context.Context, string, metav1.GetOptions, ...string) (*unstructured.Unstructured, error)
-			Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*unstructured.Unstructured, error)
-		} = res
-		if p.ns {
-			ri = res.Namespace(p.obj.GetNamespace())
-		}
-		live, err := ri.Get(ctx, p.obj.GetName(), metav1.GetOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			r.Errors = d.placeErrors(p.doc, err)
-			applied = false
-			continue
-		}
-		exists := err == nil
-		body, _ := json.Marshal(p.obj.Object)
-		opts := metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true), FieldValidation: "Strict"}
-		if mode == "dryrun" || mode == "diff" {
-			opts.DryRun = []string{metav1.DryRunAll}
-		}
-		out, err := ri.Patch(ctx, p.obj.GetName(), types.ApplyPatchType, body, opts)
-		if err != nil {
-			r.Errors = d.placeErrors(p.doc, err)
-			applied = false
-			continue
-		}
-		r.Action, r.Diff = outcome(live, out, exists, opts.DryRun != nil, mode == "diff")
-		if opts.DryRun != nil {
-			applied = false
-		}
+		applied = d.applyDoc(ctx, p, mode, &results[i]) && applied
 	}
 	return results, applied
+}
+
+// prepared is a document checked and ready to send.
+type prepared struct {
+	doc yamlpos.Doc
+	obj *unstructured.Unstructured
+	gvr schema.GroupVersionResource
+	ns  bool
+}
+
+// prepare checks one document before anything is sent: typos in its top-level fields, the
+// fields every object needs, and a kind the API server serves. Its errors name the line.
+func (d *Dashboard) prepare(doc yamlpos.Doc, i int, r *DocResult) (prepared, bool) {
+	r.Doc, r.Line = i, doc.StartLine
+	for _, t := range yamlpos.TopLevelTypos(doc.Root) {
+		m := fmt.Sprintf("unknown field %q", t.Field)
+		if t.Suggest != "" {
+			m += fmt.Sprintf(" (did you mean %q?)", t.Suggest)
+		}
+		r.Errors = append(r.Errors, FieldError{Line: t.Line, Field: t.Field, Message: m})
+	}
+	obj := &unstructured.Unstructured{Object: doc.Object}
+	r.Kind, r.Namespace, r.Name = obj.GetKind(), obj.GetNamespace(), obj.GetName()
+	if obj.GetAPIVersion() == "" {
+		r.Errors = append(r.Errors, FieldError{Line: doc.StartLine, Field: "apiVersion", Message: "apiVersion not set"})
+	}
+	if obj.GetKind() == "" {
+		r.Errors = append(r.Errors, FieldError{Line: doc.StartLine, Field: "kind", Message: "kind not set"})
+	}
+	if obj.GetName() == "" {
+		l, _ := yamlpos.Line(doc.Root, "metadata.name")
+		r.Errors = append(r.Errors, FieldError{Line: l, Field: "metadata.name", Message: "metadata.name not set (generateName is not supported by apply)"})
+	}
+	if len(r.Errors) > 0 {
+		return prepared{}, false
+	}
+	gvk := obj.GroupVersionKind()
+	m, err := d.mapping(gvk)
+	if err != nil {
+		l, _ := yamlpos.Line(doc.Root, "kind")
+		r.Errors = append(r.Errors, FieldError{Line: l, Field: "kind", Message: fmt.Sprintf("this API server has no %s in %s", gvk.Kind, gvk.GroupVersion())})
+		return prepared{}, false
+	}
+	namespaced := m.Scope.Name() == meta.RESTScopeNameNamespace
+	if namespaced && obj.GetNamespace() == "" {
+		obj.SetNamespace("default")
+		r.Namespace = "default"
+	}
+	return prepared{doc: doc, obj: obj, gvr: m.Resource, ns: namespaced}, true
+}
+
+// applyDoc sends one document as a server-side apply (dry run for "dryrun" and "diff") and
+// says what changed; it reports whether the object was really applied.
+func (d *Dashboard) applyDoc(ctx context.Context, p prepared, mode string, r *DocResult) bool {
+	res := d.dyn.Resource(p.gvr)
+	var ri interface {
+		Get(context.Context, string, metav1.GetOptions, ...string) (*unstructured.Unstructured, error)
+		Patch(context.Context, string, types.PatchType, []byte, metav1.PatchOptions, ...string) (*unstructured.Unstructured, error)
+	} = res
+	if p.ns {
+		ri = res.Namespace(p.obj.GetNamespace())
+	}
+	live, err := ri.Get(ctx, p.obj.GetName(), metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		r.Errors = d.placeErrors(p.doc, err)
+		return false
+	}
+	exists := err == nil
+	body, _ := json.Marshal(p.obj.Object)
+	opts := metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true), FieldValidation: "Strict"}
+	if mode == "dryrun" || mode == "diff" {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	out, err := ri.Patch(ctx, p.obj.GetName(), types.ApplyPatchType, body, opts)
+	if err != nil {
+		r.Errors = d.placeErrors(p.doc, err)
+		return false
+	}
+	r.Action, r.Diff = outcome(live, out, exists, opts.DryRun != nil, mode == "diff")
+	return opts.DryRun == nil
 }
 
 // outcome names what an apply did, or would do in a dry run. A dry run does not bump the

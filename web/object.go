@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,138 +22,20 @@ import (
 func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 	now := d.now()
 	var o templates.Object
+	build := map[string]func(ns, name string, o *templates.Object, now time.Time) (metav1.Object, runtime.Object, bool){
+		"pod": d.podObject, "node": d.nodeObject, "replicaset": d.rsObject, "deployment": d.deployObject,
+		"service": d.serviceObject, "job": d.jobPage, "cronjob": d.cronJobPage,
+	}[kind]
 	var meta metav1.Object
 	var obj runtime.Object
-	switch kind {
-	case "pod":
-		p, err := d.l.pods.Pods(ns).Get(name)
-		if err != nil {
-			return o, false
-		}
-		meta, obj = p, p
-		row := templates.PodRowOf(p, now)
-		o.Kind, o.Status, o.Color, o.IsPod = "Pod", row.Status, row.Color, true
-		o.Facts = []templates.Label{{Key: "node", Value: row.Node}, {Key: "pod IP", Value: p.Status.PodIP},
-			{Key: "ready", Value: row.Ready}, {Key: "restarts", Value: fmt.Sprint(row.Restarts)},
-			{Key: "restartPolicy", Value: string(p.Spec.RestartPolicy)}}
-		for _, c := range p.Status.Conditions {
-			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
-				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
-		}
-		for _, c := range p.Spec.Containers {
-			o.Containers = append(o.Containers, c.Name)
-		}
-		for _, cs := range p.Status.ContainerStatuses {
-			o.Facts = append(o.Facts, templates.Label{Key: "container " + cs.Name, Value: containerState(cs)})
-		}
-		o.Kill = p.Spec.NodeName != ""
-		o.ProbeBreak = hasProbes(p)
-		svcs, _ := d.l.services.Services(p.Namespace).List(everything)
-		pv := probes.Of(p, svcs)
-		o.Probes = &pv
-	case "node":
-		n, err := d.l.nodes.Get(name)
-		if err != nil {
-			return o, false
-		}
-		meta, obj = n, n
-		row := templates.NodeRowOf(n, d.podsOn(n.Name), now)
-		o.Kind, o.Status, o.Color, o.IsNode, o.Unschedulable = "Node", row.Status, row.Color, true, n.Spec.Unschedulable
-		o.Facts = []templates.Label{{Key: "internal IP", Value: row.IP}, {Key: "pods", Value: fmt.Sprint(row.Pods)},
-			{Key: "kubelet", Value: row.Version}, {Key: "pod CIDR", Value: n.Spec.PodCIDR},
-			{Key: "allocatable cpu", Value: n.Status.Allocatable.Cpu().String()},
-			{Key: "allocatable memory", Value: n.Status.Allocatable.Memory().String()}}
-		for _, c := range n.Status.Conditions {
-			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
-				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
-		}
-		pods, _ := d.l.pods.List(everything)
-		for _, p := range pods {
-			if p.Spec.NodeName == n.Name {
-				o.Owned = append(o.Owned, templates.Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Note: templates.PodStatus(p), Verb: "runs"})
-			}
-		}
-	case "replicaset":
-		rs, err := d.l.rss.ReplicaSets(ns).Get(name)
-		if err != nil {
-			return o, false
-		}
-		meta, obj = rs, rs
-		row := templates.RSRowOf(rs, now)
-		o.Kind, o.Color, o.Scalable, o.Replicas = "ReplicaSet", row.Color, true, row.Desired
-		o.Status = fmt.Sprintf("%d/%d ready", row.Ready, row.Desired)
-		o.Facts = []templates.Label{{Key: "selector", Value: row.Selector}, {Key: "desired", Value: fmt.Sprint(row.Desired)},
-			{Key: "current", Value: fmt.Sprint(row.Current)}, {Key: "ready", Value: fmt.Sprint(row.Ready)},
-			{Key: "observedGeneration", Value: fmt.Sprint(rs.Status.ObservedGeneration)}}
-		for _, c := range rs.Status.Conditions {
-			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
-				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
-		}
-		o.Owned = d.ownedPods(rs.Namespace, rs.UID, rs.Spec.Selector)
-		if ow, ok := rollout.OwnerOf(rs); ok {
-			o.RSOwner = &ow
-		}
-	case "deployment":
-		dp, err := d.l.deploys.Deployments(ns).Get(name)
-		if err != nil {
-			return o, false
-		}
-		meta, obj = dp, dp
-		row := templates.DeployRowOf(dp, now)
-		o.Kind, o.Color, o.Scalable, o.Replicas = "Deployment", row.Color, true, row.Desired
-		o.Status = fmt.Sprintf("%d/%d ready", row.Ready, row.Desired)
-		o.Facts = []templates.Label{{Key: "selector", Value: row.Selector}, {Key: "strategy", Value: string(dp.Spec.Strategy.Type)},
-			{Key: "up-to-date", Value: fmt.Sprint(row.UpToDate)}, {Key: "available", Value: fmt.Sprint(row.Available)}}
-		for _, c := range dp.Status.Conditions {
-			o.Conditions = append(o.Conditions, templates.Condition{Type: string(c.Type), Status: string(c.Status),
-				Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
-		}
-		rss, _ := d.l.rss.ReplicaSets(ns).List(everything)
-		rv := rollout.Of(dp, rss)
-		o.Rollout = &rv
-		for _, rs := range rss {
-			if ref := metav1.GetControllerOf(rs); ref != nil && ref.UID == dp.UID {
-				r := templates.RSRowOf(rs, now)
-				o.Owned = append(o.Owned, templates.Ref{Kind: "ReplicaSet", Namespace: ns, Name: rs.Name,
-					Note: fmt.Sprintf("%d/%d ready, revision %s", r.Ready, r.Desired, rs.Annotations["deployment.kubernetes.io/revision"])})
-			}
-		}
-	case "service":
-		s, err := d.l.services.Services(ns).Get(name)
-		if err != nil {
-			return o, false
-		}
-		meta, obj = s, s
-		ep, _ := d.l.endpoints.Endpoints(ns).Get(name)
-		row := templates.SvcRowOf(s, ep, now)
-		o.Kind, o.Color, o.IsService = "Service", row.Color, true
-		o.Status = fmt.Sprintf("%d ready endpoints", row.Ready)
-		o.Facts = []templates.Label{{Key: "type", Value: row.Type}, {Key: "cluster IP", Value: row.ClusterIP},
-			{Key: "ports", Value: row.Ports}, {Key: "selector", Value: row.Selector}}
-		o.Endpoints = d.endpoints(s, ep)
-	case "job":
-		j, err := d.l.jobs.Jobs(ns).Get(name)
-		if err != nil {
-			return o, false
-		}
-		meta, obj = j, j
-		d.jobObject(&o, j)
-	case "cronjob":
-		cj, err := d.l.cronJobs.CronJobs(ns).Get(name)
-		if err != nil {
-			return o, false
-		}
-		meta, obj = cj, cj
-		d.cronJobObject(&o, cj)
-	default:
-		m, ob, ok := d.accessObject(kind, ns, name, &o)
-		if !ok {
-			m, ob, ok = d.resObject(kind, ns, name, &o)
-		}
-		if !ok {
-			return o, false
-		}
-		meta, obj = m, ob
+	ok := false
+	if build != nil {
+		meta, obj, ok = build(ns, name, &o, now)
+	} else if meta, obj, ok = d.accessObject(kind, ns, name, &o); !ok {
+		meta, obj, ok = d.resObject(kind, ns, name, &o)
+	}
+	if !ok {
+		return o, false
 	}
 	o.Namespace, o.Name = meta.GetNamespace(), meta.GetName()
 	o.ResourceVersion = meta.GetResourceVersion()
@@ -168,6 +51,142 @@ func (d *Dashboard) object(kind, ns, name string) (templates.Object, bool) {
 	o.YAML = toYAML(obj)
 	o.Events = d.eventsFor(o.Kind, meta)
 	return o, true
+}
+
+// condition is one row of an object's conditions table.
+func condition(typ, status, reason, message string, at metav1.Time, now time.Time) templates.Condition {
+	return templates.Condition{Type: typ, Status: status, Reason: reason, Message: message,
+		Age: templates.Age(at, now), AgeAt: templates.Millis(at)}
+}
+
+func (d *Dashboard) podObject(ns, name string, o *templates.Object, now time.Time) (metav1.Object, runtime.Object, bool) {
+	p, err := d.l.pods.Pods(ns).Get(name)
+	if err != nil {
+		return nil, nil, false
+	}
+	row := templates.PodRowOf(p, now)
+	o.Kind, o.Status, o.Color, o.IsPod = "Pod", row.Status, row.Color, true
+	o.Facts = []templates.Label{{Key: "node", Value: row.Node}, {Key: "pod IP", Value: p.Status.PodIP},
+		{Key: "ready", Value: row.Ready}, {Key: "restarts", Value: fmt.Sprint(row.Restarts)},
+		{Key: "restartPolicy", Value: string(p.Spec.RestartPolicy)}}
+	for _, c := range p.Status.Conditions {
+		o.Conditions = append(o.Conditions, condition(string(c.Type), string(c.Status), c.Reason, c.Message, c.LastTransitionTime, now))
+	}
+	for _, c := range p.Spec.Containers {
+		o.Containers = append(o.Containers, c.Name)
+	}
+	for _, cs := range p.Status.ContainerStatuses {
+		o.Facts = append(o.Facts, templates.Label{Key: "container " + cs.Name, Value: containerState(cs)})
+	}
+	o.Kill = p.Spec.NodeName != ""
+	o.ProbeBreak = hasProbes(p)
+	svcs, _ := d.l.services.Services(p.Namespace).List(everything)
+	pv := probes.Of(p, svcs)
+	o.Probes = &pv
+	return p, p, true
+}
+
+func (d *Dashboard) nodeObject(_, name string, o *templates.Object, now time.Time) (metav1.Object, runtime.Object, bool) {
+	n, err := d.l.nodes.Get(name)
+	if err != nil {
+		return nil, nil, false
+	}
+	row := templates.NodeRowOf(n, d.podsOn(n.Name), now)
+	o.Kind, o.Status, o.Color, o.IsNode, o.Unschedulable = "Node", row.Status, row.Color, true, n.Spec.Unschedulable
+	o.Facts = []templates.Label{{Key: "internal IP", Value: row.IP}, {Key: "pods", Value: fmt.Sprint(row.Pods)},
+		{Key: "kubelet", Value: row.Version}, {Key: "pod CIDR", Value: n.Spec.PodCIDR},
+		{Key: "allocatable cpu", Value: n.Status.Allocatable.Cpu().String()},
+		{Key: "allocatable memory", Value: n.Status.Allocatable.Memory().String()}}
+	for _, c := range n.Status.Conditions {
+		o.Conditions = append(o.Conditions, condition(string(c.Type), string(c.Status), c.Reason, c.Message, c.LastTransitionTime, now))
+	}
+	pods, _ := d.l.pods.List(everything)
+	for _, p := range pods {
+		if p.Spec.NodeName == n.Name {
+			o.Owned = append(o.Owned, templates.Ref{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, Note: templates.PodStatus(p), Verb: "runs"})
+		}
+	}
+	return n, n, true
+}
+
+func (d *Dashboard) rsObject(ns, name string, o *templates.Object, now time.Time) (metav1.Object, runtime.Object, bool) {
+	rs, err := d.l.rss.ReplicaSets(ns).Get(name)
+	if err != nil {
+		return nil, nil, false
+	}
+	row := templates.RSRowOf(rs, now)
+	o.Kind, o.Color, o.Scalable, o.Replicas = "ReplicaSet", row.Color, true, row.Desired
+	o.Status = fmt.Sprintf("%d/%d ready", row.Ready, row.Desired)
+	o.Facts = []templates.Label{{Key: "selector", Value: row.Selector}, {Key: "desired", Value: fmt.Sprint(row.Desired)},
+		{Key: "current", Value: fmt.Sprint(row.Current)}, {Key: "ready", Value: fmt.Sprint(row.Ready)},
+		{Key: "observedGeneration", Value: fmt.Sprint(rs.Status.ObservedGeneration)}}
+	for _, c := range rs.Status.Conditions {
+		o.Conditions = append(o.Conditions, condition(string(c.Type), string(c.Status), c.Reason, c.Message, c.LastTransitionTime, now))
+	}
+	o.Owned = d.ownedPods(rs.Namespace, rs.UID, rs.Spec.Selector)
+	if ow, ok := rollout.OwnerOf(rs); ok {
+		o.RSOwner = &ow
+	}
+	return rs, rs, true
+}
+
+func (d *Dashboard) deployObject(ns, name string, o *templates.Object, now time.Time) (metav1.Object, runtime.Object, bool) {
+	dp, err := d.l.deploys.Deployments(ns).Get(name)
+	if err != nil {
+		return nil, nil, false
+	}
+	row := templates.DeployRowOf(dp, now)
+	o.Kind, o.Color, o.Scalable, o.Replicas = "Deployment", row.Color, true, row.Desired
+	o.Status = fmt.Sprintf("%d/%d ready", row.Ready, row.Desired)
+	o.Facts = []templates.Label{{Key: "selector", Value: row.Selector}, {Key: "strategy", Value: string(dp.Spec.Strategy.Type)},
+		{Key: "up-to-date", Value: fmt.Sprint(row.UpToDate)}, {Key: "available", Value: fmt.Sprint(row.Available)}}
+	for _, c := range dp.Status.Conditions {
+		o.Conditions = append(o.Conditions, condition(string(c.Type), string(c.Status), c.Reason, c.Message, c.LastTransitionTime, now))
+	}
+	rss, _ := d.l.rss.ReplicaSets(ns).List(everything)
+	rv := rollout.Of(dp, rss)
+	o.Rollout = &rv
+	for _, rs := range rss {
+		if ref := metav1.GetControllerOf(rs); ref != nil && ref.UID == dp.UID {
+			r := templates.RSRowOf(rs, now)
+			o.Owned = append(o.Owned, templates.Ref{Kind: "ReplicaSet", Namespace: ns, Name: rs.Name,
+				Note: fmt.Sprintf("%d/%d ready, revision %s", r.Ready, r.Desired, rs.Annotations["deployment.kubernetes.io/revision"])})
+		}
+	}
+	return dp, dp, true
+}
+
+func (d *Dashboard) serviceObject(ns, name string, o *templates.Object, now time.Time) (metav1.Object, runtime.Object, bool) {
+	s, err := d.l.services.Services(ns).Get(name)
+	if err != nil {
+		return nil, nil, false
+	}
+	ep, _ := d.l.endpoints.Endpoints(ns).Get(name)
+	row := templates.SvcRowOf(s, ep, now)
+	o.Kind, o.Color, o.IsService = "Service", row.Color, true
+	o.Status = fmt.Sprintf("%d ready endpoints", row.Ready)
+	o.Facts = []templates.Label{{Key: "type", Value: row.Type}, {Key: "cluster IP", Value: row.ClusterIP},
+		{Key: "ports", Value: row.Ports}, {Key: "selector", Value: row.Selector}}
+	o.Endpoints = d.endpoints(s, ep)
+	return s, s, true
+}
+
+func (d *Dashboard) jobPage(ns, name string, o *templates.Object, _ time.Time) (metav1.Object, runtime.Object, bool) {
+	j, err := d.l.jobs.Jobs(ns).Get(name)
+	if err != nil {
+		return nil, nil, false
+	}
+	d.jobObject(o, j)
+	return j, j, true
+}
+
+func (d *Dashboard) cronJobPage(ns, name string, o *templates.Object, _ time.Time) (metav1.Object, runtime.Object, bool) {
+	cj, err := d.l.cronJobs.CronJobs(ns).Get(name)
+	if err != nil {
+		return nil, nil, false
+	}
+	d.cronJobObject(o, cj)
+	return cj, cj, true
 }
 
 func containerState(cs corev1.ContainerStatus) string {
