@@ -2,6 +2,7 @@ package defaulting
 
 import (
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // DefaultBackoffLimit is the number of pod failures a Job tolerates when it sets none.
@@ -31,6 +32,15 @@ func defaultJob(job *batchv1.Job) {
 	}
 	if spec.ManualSelector == nil {
 		spec.ManualSelector = ptr(false)
+	}
+	if p := spec.PodFailurePolicy; p != nil {
+		for i := range p.Rules {
+			for j := range p.Rules[i].OnPodConditions {
+				if p.Rules[i].OnPodConditions[j].Status == "" {
+					p.Rules[i].OnPodConditions[j].Status = corev1.ConditionTrue
+				}
+			}
+		}
 	}
 	if spec.PodReplacementPolicy == nil {
 		spec.PodReplacementPolicy = ptr(batchv1.TerminatingOrFailed)

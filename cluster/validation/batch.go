@@ -56,18 +56,15 @@ func validateJobSpec(spec *batchv1.JobSpec, path *field.Path, needSelector bool)
 	if d := spec.ActiveDeadlineSeconds; d != nil {
 		errs = append(errs, nonNegative(*d, path.Child("activeDeadlineSeconds"))...)
 	}
-	if m := spec.CompletionMode; m != nil && *m != batchv1.NonIndexedCompletion {
-		// webkube's job controller counts completions only; say so rather than ignore it.
-		errs = append(errs, field.NotSupported(path.Child("completionMode"), *m, []batchv1.CompletionMode{batchv1.NonIndexedCompletion}))
-	}
+	errs = append(errs, validateCompletionMode(spec, path)...)
 	if spec.BackoffLimitPerIndex != nil || spec.MaxFailedIndexes != nil {
-		errs = append(errs, field.Forbidden(path.Child("backoffLimitPerIndex"), "requires completionMode Indexed, which webkube does not support"))
+		errs = append(errs, field.Forbidden(path.Child("backoffLimitPerIndex"), "webkube's job controller does not implement backoffLimitPerIndex"))
 	}
 	if spec.PodFailurePolicy != nil {
-		errs = append(errs, field.Forbidden(path.Child("podFailurePolicy"), "webkube's job controller does not implement pod failure policies"))
+		errs = append(errs, validatePodFailurePolicy(spec, path.Child("podFailurePolicy"))...)
 	}
 	if spec.SuccessPolicy != nil {
-		errs = append(errs, field.Forbidden(path.Child("successPolicy"), "requires completionMode Indexed, which webkube does not support"))
+		errs = append(errs, field.Forbidden(path.Child("successPolicy"), "webkube's job controller does not implement success policies"))
 	}
 	errs = append(errs, validateJobSelector(spec, path, needSelector)...)
 	tPath := path.Child("template")
@@ -75,6 +72,33 @@ func validateJobSpec(spec *batchv1.JobSpec, path *field.Path, needSelector bool)
 	if p := spec.Template.Spec.RestartPolicy; p != corev1.RestartPolicyOnFailure && p != corev1.RestartPolicyNever {
 		errs = append(errs, field.NotSupported(tPath.Child("spec", "restartPolicy"), p,
 			[]corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}))
+	}
+	if p := spec.Template.Spec.RestartPolicy; spec.PodFailurePolicy != nil && p != corev1.RestartPolicyNever {
+		errs = append(errs, field.Invalid(tPath.Child("spec", "restartPolicy"), p, `only "Never" is supported when podFailurePolicy is specified`))
+	}
+	return errs
+}
+
+// maxParallelismForIndexedJob is kube-apiserver's bound on an Indexed Job's parallelism.
+const maxParallelismForIndexedJob = 100000
+
+func validateCompletionMode(spec *batchv1.JobSpec, path *field.Path) field.ErrorList {
+	m := spec.CompletionMode
+	if m == nil {
+		return nil
+	}
+	if *m != batchv1.NonIndexedCompletion && *m != batchv1.IndexedCompletion {
+		return field.ErrorList{field.NotSupported(path.Child("completionMode"), *m,
+			[]batchv1.CompletionMode{batchv1.NonIndexedCompletion, batchv1.IndexedCompletion})}
+	}
+	var errs field.ErrorList
+	if *m == batchv1.IndexedCompletion {
+		if spec.Completions == nil {
+			errs = append(errs, field.Required(path.Child("completions"), "when completion mode is Indexed"))
+		}
+		if p := spec.Parallelism; p != nil && *p > maxParallelismForIndexedJob {
+			errs = append(errs, field.Invalid(path.Child("parallelism"), *p, "must be less than or equal to 100000 when completion mode is Indexed"))
+		}
 	}
 	return errs
 }

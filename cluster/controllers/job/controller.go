@@ -237,6 +237,9 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		// replace them. The write's watch event brings the key back.
 		return nil
 	}
+	// Read before the pods are listed, as Kubernetes' syncJob does: a pod the last sync
+	// created may reach the cache between the two, and must then not be created again.
+	satisfied := c.exp.Satisfied(key)
 	job := cached.DeepCopy()
 	pods, err := c.claimPods(ctx, job)
 	if err != nil {
@@ -249,5 +252,5 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		}
 		return c.expireIfDue(ctx, key, job)
 	}
-	return c.syncRunning(ctx, key, job, pods)
+	return c.syncRunning(ctx, key, job, pods, satisfied)
 }

@@ -16,14 +16,15 @@ import (
 // podFromTemplate builds the pod a Job creates: <job>-xxxxx, the template's labels (with
 // the generated job-name and controller-uid), held by the job-tracking finalizer until
 // counted, and controlled by the Job so the garbage collector deletes it with the Job.
-func podFromTemplate(job *batchv1.Job) *corev1.Pod {
+// An Indexed Job's pod (index ≥ 0) also gets its completion index (withIndex).
+func podFromTemplate(job *batchv1.Job, index int) *corev1.Pod {
 	t := true
 	tmpl := job.Spec.Template.DeepCopy()
 	prefix := job.Name + "-"
 	if len(prefix) > 58 {
 		prefix = prefix[:58]
 	}
-	return &corev1.Pod{
+	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: prefix,
 			Namespace:    job.Namespace,
@@ -37,16 +38,23 @@ func podFromTemplate(job *batchv1.Job) *corev1.Pod {
 		},
 		Spec: tmpl.Spec,
 	}
+	if index >= 0 {
+		withIndex(pod, job, index)
+		if len(pod.GenerateName) > 58 {
+			pod.GenerateName = pod.GenerateName[:58]
+		}
+	}
+	return pod
 }
 
-func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, why string, because stepper.Text) error {
+func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, index int, why string, because stepper.Text) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "create-pod", Kind: "Job",
 		Namespace: job.Namespace, Name: job.Name,
 		Message: fmt.Sprintf("creating a pod for Job %s", job.Name), Says: stepper.Say("held.job_creates_pod", job.Name),
 		Why: why, Because: because}); err != nil {
 		return err
 	}
-	pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, podFromTemplate(job), metav1.CreateOptions{})
+	pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, podFromTemplate(job, index), metav1.CreateOptions{})
 	if err != nil {
 		if ctx.Err() == nil {
 			c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)

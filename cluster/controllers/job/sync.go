@@ -63,7 +63,7 @@ func isReady(p *corev1.Pod) bool {
 	return false
 }
 
-func (c *Controller) syncRunning(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) error {
+func (c *Controller) syncRunning(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod, satisfied bool) error {
 	job, err := c.trackFinished(ctx, key, job, pods)
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func (c *Controller) syncRunning(ctx context.Context, key string, job *batchv1.J
 	case target != nil:
 		manageErr = c.finish(ctx, job, pc, *target, now)
 		pc.active = nil
-	case c.exp.Satisfied(key):
+	case satisfied:
 		manageErr = c.manage(ctx, key, job, pc, suspended)
 	}
 	job.Status.Active = int32(len(pc.active))
@@ -223,6 +223,11 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, p
 	case job.Status.Succeeded > 0:
 		want = 0 // a work queue: one success means no new pods are needed
 	}
+	if isIndexed(job) {
+		if surplus := surplusIndexed(job, pc.active); len(surplus) > 0 {
+			return c.deleteSurplus(ctx, job, surplus)
+		}
+	}
 	have := int32(len(pc.active))
 	if want == have {
 		return nil
@@ -248,9 +253,17 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, p
 		return err
 	}
 	n := int(want - have)
+	indexes := make([]int, n)
+	for i := range indexes {
+		indexes[i] = -1
+	}
+	if isIndexed(job) {
+		indexes = pendingIndexes(job, pc.active, n)
+		n = len(indexes)
+	}
 	c.exp.ExpectCreations(key, n)
 	for i := range n {
-		if err := c.createPod(ctx, job, why, because); err != nil {
+		if err := c.createPod(ctx, job, indexes[i], why, because); err != nil {
 			for range n - i {
 				c.exp.CreationObserved(key) // never to be seen
 			}
@@ -258,6 +271,16 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, p
 		}
 	}
 	return nil
+}
+
+// deleteSurplus deletes an Indexed Job's pods for indexes it does not need run.
+func (c *Controller) deleteSurplus(ctx context.Context, job *batchv1.Job, pods []*corev1.Pod) error {
+	var errs []error
+	for _, p := range pods {
+		errs = append(errs, c.deletePod(ctx, job, p, "its completion index is already completed or taken by another pod",
+			stepper.Say("why.job_index_surplus")))
+	}
+	return errors.Join(errs...)
 }
 
 func completionsText(job *batchv1.Job) string {

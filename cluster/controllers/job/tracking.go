@@ -81,16 +81,21 @@ func (c *Controller) claimPods(ctx context.Context, job *batchv1.Job) ([]*corev1
 }
 
 // trackFinished counts the pods that finished since the last sync into job.Status (in
-// place, written by the caller), persisting the uncounted UIDs first.
+// place, written by the caller), persisting the uncounted UIDs first. An Indexed Job's
+// succeeded pods are counted by their index in status.completedIndexes instead; a failed
+// pod the podFailurePolicy ignores is not counted, one it fails the Job on sets the
+// FailureTarget condition with the count.
 func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) (*batchv1.Job, error) {
 	u := job.Status.UncountedTerminatedPods
 	if u == nil {
 		u = &batchv1.UncountedTerminatedPods{}
 	}
 	uncounted := sets.New(u.Succeeded...).Insert(u.Failed...)
+	done := parseIndexes(job.Status.CompletedIndexes)
 	var newly []*corev1.Pod
 	for _, p := range pods {
-		if hasTrackingFinalizer(p) && podFinished(p) && !uncounted.Has(p.UID) && !c.released.has(p.UID) {
+		if hasTrackingFinalizer(p) && podFinished(p) && !uncounted.Has(p.UID) && !c.released.has(p.UID) &&
+			(!byIndex(job, p) || newIndex(job, p, done)) {
 			newly = append(newly, p)
 		}
 	}
@@ -100,35 +105,75 @@ func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1
 			"they ended; each is counted once, while its finalizer holds it", stepper.Say("why.job_finalizer")); err != nil {
 			return nil, err
 		}
-		now := c.cfg.Clock.Now()
-		for _, p := range newly {
-			uncounted.Insert(p.UID)
-			if podFailed(p) {
-				u.Failed = append(u.Failed, p.UID)
-				c.backoff.failed(key, p.UID, finishTime(p, now))
-			} else {
-				u.Succeeded = append(u.Succeeded, p.UID)
-				c.backoff.succeeded(key)
-			}
-		}
-		job.Status.UncountedTerminatedPods = u
+		c.countNewly(key, job, u, newly, done)
 		updated, err := c.writeStatus(ctx, job)
 		if err != nil {
 			return nil, err
 		}
 		job = updated
+		uncounted = sets.New(u.Succeeded...).Insert(u.Failed...)
 	}
-	if uncounted.Len() == 0 {
-		job.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
-		return job, nil
+	// Succeeded pods of an Indexed Job are counted by the completedIndexes just written;
+	// ignored failures are not counted at all: both only let go of their finalizer.
+	letGo := func(p *corev1.Pod) bool {
+		return uncounted.Has(p.UID) || podFinished(p) && (byIndex(job, p) || ignored(job, p))
 	}
-	if err := c.removeFinalizers(ctx, job, pods, func(p *corev1.Pod) bool { return uncounted.Has(p.UID) }); err != nil {
+	if err := c.removeFinalizers(ctx, job, pods, letGo); err != nil {
 		return nil, err
 	}
 	job.Status.Succeeded += int32(len(u.Succeeded))
 	job.Status.Failed += int32(len(u.Failed))
 	job.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
 	return job, nil
+}
+
+// byIndex says whether a finished pod is counted by its index (an Indexed Job's success).
+func byIndex(job *batchv1.Job, p *corev1.Pod) bool {
+	return isIndexed(job) && !podFailed(p)
+}
+
+// newIndex says whether a succeeded pod completes an index not yet completed.
+func newIndex(job *batchv1.Job, p *corev1.Pod, done sets.Set[int]) bool {
+	ix, ok := completionIndex(p, job)
+	return ok && !done.Has(ix)
+}
+
+func ignored(job *batchv1.Job, p *corev1.Pod) bool {
+	action, _ := matchFailurePolicy(job, p)
+	return podFailed(p) && action == batchv1.PodFailurePolicyActionIgnore
+}
+
+// countNewly records newly finished pods in job.Status: UIDs to count, completed indexes,
+// and the podFailurePolicy's decision on each failure.
+func (c *Controller) countNewly(key string, job *batchv1.Job, u *batchv1.UncountedTerminatedPods, newly []*corev1.Pod, done sets.Set[int]) {
+	now := c.cfg.Clock.Now()
+	for _, p := range newly {
+		switch {
+		case byIndex(job, p):
+			ix, _ := completionIndex(p, job)
+			done.Insert(ix)
+			c.backoff.succeeded(key)
+		case podFailed(p):
+			action, msg := matchFailurePolicy(job, p)
+			if action == batchv1.PodFailurePolicyActionIgnore {
+				continue // replaced at once, not counted against backoffLimit
+			}
+			u.Failed = append(u.Failed, p.UID)
+			c.backoff.failed(key, p.UID, finishTime(p, now))
+			if action == batchv1.PodFailurePolicyActionFailJob {
+				setCondition(job, batchv1.JobCondition{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue,
+					Reason: reasonPodFailurePolicy, Message: msg, LastProbeTime: metav1.NewTime(now), LastTransitionTime: metav1.NewTime(now)})
+			}
+		default:
+			u.Succeeded = append(u.Succeeded, p.UID)
+			c.backoff.succeeded(key)
+		}
+	}
+	job.Status.UncountedTerminatedPods = u
+	if isIndexed(job) {
+		job.Status.CompletedIndexes = formatIndexes(done)
+		job.Status.Succeeded = int32(done.Len())
+	}
 }
 
 // removeFinalizers takes the job-tracking finalizer off the pods which pick.
