@@ -241,9 +241,15 @@ func (c *typeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.Validati
 		return c.deduced.ObjectToTyped(obj, opts...)
 	}
 	if u, ok := obj.(*unstructured.Unstructured); ok {
-		return t.FromUnstructured(u.UnstructuredContent(), opts...)
+		return t.FromUnstructured(u.UnstructuredContent(), opts...) // validated: what clients apply
 	}
-	return t.FromStructured(obj, opts...)
+	// A Go object fits its own schema (duplicate keys aside, which the FieldManager
+	// allows): validating it would cost a third of tracking an update.
+	v, err := value.NewValueReflect(obj)
+	if err != nil {
+		return nil, err
+	}
+	return typed.AsTypedUnvalidated(v, t.Schema, t.TypeRef), nil
 }
 
 func (c *typeConverter) TypedToObject(v *typed.TypedValue) (runtime.Object, error) {

@@ -67,3 +67,16 @@ func TestCreatedEntryIsTheFieldManagers(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkTrackUpdate(b *testing.B) {
+	r := resourceFor(coreV1.WithResource("pods").GroupResource())
+	ctx := withWriter(context.Background(), writer{manager: "kubelet"})
+	old := trackCreate(withWriter(context.Background(), writer{manager: "creator"}), r, benchPod())
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		next := old.DeepCopyObject().(*corev1.Pod)
+		next.Status.Phase = corev1.PodRunning
+		next.Status.PodIP = "10.0.0.1"
+		trackUpdate(ctx, r, "status", old, next)
+	}
+}
