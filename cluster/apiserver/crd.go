@@ -18,7 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/kubernetes/scheme"
 	sigsjson "sigs.k8s.io/json"
 
 	"webkube/cluster/crd"
@@ -45,6 +47,8 @@ var crdResource = &resource{
 func init() {
 	resourceTable = append(resourceTable, crdResource)
 	groupVersions = append(groupVersions, apiextensionsV1)
+	// The field manager converts and creates typed objects through client-go's scheme.
+	utilruntime.Must(apiextv1.AddToScheme(scheme.Scheme))
 }
 
 // customPrefix holds every custom resource, under <group>/<plural>/: one watch cache

@@ -22,6 +22,8 @@ func TestKubectlCustomResources(t *testing.T) {
 	k.ok(args("apply -f crontab-crd.yml"), "customresourcedefinition.apiextensions.k8s.io/crontabs.stable.example.com created")
 	k.ok(args("wait --for condition=established --timeout=10s crd/crontabs.stable.example.com"), "condition met")
 	k.ok(args("get crd"), "NAME", "CREATED AT", "crontabs.stable.example.com")
+	k.ok([]string{"get", "crd", "crontabs.stable.example.com", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"},
+		"kubectl-client-side-apply")
 	k.ok(args("api-resources --api-group=stable.example.com"), "crontabs", "ct", "stable.example.com/v1", "true", "CronTab")
 	k.ok(args("explain crontab.spec"), "cronSpec", "The schedule, in cron format.", "replicas", "<integer>")
 
