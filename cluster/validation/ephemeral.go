@@ -83,7 +83,6 @@ func ephemeralForbidden(c *corev1.Container, p *field.Path) field.ErrorList {
 	forbid(c.StartupProbe != nil, "startupProbe")
 	forbid(c.Lifecycle != nil, "lifecycle")
 	forbid(len(c.Resources.Limits) > 0 || len(c.Resources.Requests) > 0, "resources")
-	forbid(len(c.ResizePolicy) > 0, "resizePolicy")
 	forbid(c.RestartPolicy != nil, "restartPolicy")
 	return errs
 }

@@ -231,6 +231,7 @@ func validateContainers(cs []corev1.Container, volumes sets.Set[string], path *f
 		p := path.Index(i)
 		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)
 		errs = append(errs, validateContainer(c, volumes, p)...)
+		errs = append(errs, validateLifecycle(c, p)...)
 		if c.RestartPolicy != nil {
 			errs = append(errs, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
 		}
@@ -262,6 +263,7 @@ func validateInitContainers(cs, regular []corev1.Container, volumes sets.Set[str
 			errs = append(errs, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, []corev1.ContainerRestartPolicy{corev1.ContainerRestartPolicyAlways}))
 		}
 		if sidecar {
+			errs = append(errs, validateLifecycle(c, p)...)
 			errs = append(errs, validateProbe(c.LivenessProbe, p.Child("livenessProbe"), true)...)
 			errs = append(errs, validateProbe(c.ReadinessProbe, p.Child("readinessProbe"), false)...)
 			errs = append(errs, validateProbe(c.StartupProbe, p.Child("startupProbe"), true)...)
@@ -320,13 +322,20 @@ func validateContainer(c *corev1.Container, volumes sets.Set[string], path *fiel
 	case "":
 		errs = append(errs, field.Required(path.Child("terminationMessagePolicy"), "must be 'File' or 'FallbackToLogsOnError'"))
 	default:
-		errs = append(errs, field.Invalid(path.Child("terminationMessagePolicy"), c.TerminationMessagePolicy, "must be 'File' or 'FallbackToLogsOnError'"))
-	}
-	if c.Lifecycle != nil {
-		errs = append(errs, validateLifecycleHandler(c.Lifecycle.PostStart, path.Child("lifecycle", "postStart"))...)
-		errs = append(errs, validateLifecycleHandler(c.Lifecycle.PreStop, path.Child("lifecycle", "preStop"))...)
+		errs = append(errs, field.NotSupported(path.Child("terminationMessagePolicy"), c.TerminationMessagePolicy,
+			[]corev1.TerminationMessagePolicy{corev1.TerminationMessageReadFile, corev1.TerminationMessageFallbackToLogsOnError}))
 	}
 	return errs
+}
+
+// validateLifecycle checks the hooks of a container that may have them (a regular container
+// or a sidecar); elsewhere a lifecycle is refused as a whole, its contents unchecked.
+func validateLifecycle(c *corev1.Container, path *field.Path) field.ErrorList {
+	if c.Lifecycle == nil {
+		return nil
+	}
+	errs := validateLifecycleHandler(c.Lifecycle.PostStart, path.Child("lifecycle", "postStart"))
+	return append(errs, validateLifecycleHandler(c.Lifecycle.PreStop, path.Child("lifecycle", "preStop"))...)
 }
 
 func validateContainerPorts(ports []corev1.ContainerPort, path *field.Path) field.ErrorList {
@@ -390,6 +399,12 @@ var fieldRefPaths = []string{
 	"spec.nodeName", "spec.serviceAccountName", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs",
 }
 
+// downwardFieldLabels are the pod fields the downward API knows at all; fieldRefPaths are
+// those an env var may read.
+var downwardFieldLabels = sets.New("metadata.annotations", "metadata.labels", "metadata.name", "metadata.namespace",
+	"metadata.uid", "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName", "spec.schedulerName",
+	"status.phase", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs")
+
 func validateEnv(env []corev1.EnvVar, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, e := range env {
@@ -421,6 +436,9 @@ func validateEnvVarSource(e corev1.EnvVar, path *field.Path) field.ErrorList {
 		case f.FieldPath == "":
 			errs = append(errs, field.Required(fp, ""))
 		case strings.HasPrefix(f.FieldPath, "metadata.labels[") || strings.HasPrefix(f.FieldPath, "metadata.annotations["):
+		case !downwardFieldLabels.Has(f.FieldPath):
+			// kube-apiserver converts the path first: one it does not know fails there.
+			errs = append(errs, field.Invalid(fp, f.FieldPath, "error converting fieldPath: field label not supported: "+f.FieldPath))
 		case !sets.New(fieldRefPaths...).Has(f.FieldPath):
 			errs = append(errs, field.NotSupported(fp, f.FieldPath, fieldRefPaths))
 		}
@@ -433,18 +451,14 @@ func validateEnvVarSource(e corev1.EnvVar, path *field.Path) field.ErrorList {
 	}
 	if r := src.ConfigMapKeyRef; r != nil {
 		n++
-		if r.Name == "" {
-			errs = append(errs, field.Required(path.Child("configMapKeyRef", "name"), ""))
-		}
+		errs = append(errs, nameMsgs(r.Name, apivalidation.NameIsDNSSubdomain, path.Child("configMapKeyRef", "name"))...)
 		if r.Key == "" {
 			errs = append(errs, field.Required(path.Child("configMapKeyRef", "key"), ""))
 		}
 	}
 	if r := src.SecretKeyRef; r != nil {
 		n++
-		if r.Name == "" {
-			errs = append(errs, field.Required(path.Child("secretKeyRef", "name"), ""))
-		}
+		errs = append(errs, nameMsgs(r.Name, apivalidation.NameIsDNSSubdomain, path.Child("secretKeyRef", "name"))...)
 		if r.Key == "" {
 			errs = append(errs, field.Required(path.Child("secretKeyRef", "key"), ""))
 		}
@@ -479,7 +493,8 @@ func validateVolumeMounts(mounts []corev1.VolumeMount, volumes sets.Set[string],
 		}
 		paths.Insert(m.MountPath)
 		if m.SubPath != "" {
-			errs = append(errs, localDescendingPath(m.SubPath, p.Child("subPath"))...)
+			// kube-apiserver reports this one on the list, without the mount's index.
+			errs = append(errs, localDescendingPath(m.SubPath, path.Child("subPath"))...)
 		}
 	}
 	return errs
@@ -518,7 +533,7 @@ func validateResources(r *corev1.ResourceRequirements, path *field.Path) field.E
 	for name, req := range r.Requests {
 		lim, ok := r.Limits[name]
 		if ok && req.Cmp(lim) > 0 {
-			errs = append(errs, field.Invalid(path.Child("requests").Key(string(name)), req.String(),
+			errs = append(errs, field.Invalid(path.Child("requests"), req.String(),
 				fmt.Sprintf("must be less than or equal to %s limit of %s", name, lim.String())))
 		}
 	}
@@ -631,9 +646,10 @@ func validateHTTPGet(h *corev1.HTTPGetAction, path *field.Path) field.ErrorList 
 	if h.Scheme != corev1.URISchemeHTTP && h.Scheme != corev1.URISchemeHTTPS {
 		errs = append(errs, field.NotSupported(path.Child("scheme"), h.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
 	}
-	for i, hd := range h.HTTPHeaders {
+	for _, hd := range h.HTTPHeaders {
+		// Reported on the list as a whole, as kube-apiserver does.
 		for _, msg := range utilvalidation.IsHTTPHeaderName(hd.Name) {
-			errs = append(errs, field.Invalid(path.Child("httpHeaders").Index(i).Child("name"), hd.Name, msg))
+			errs = append(errs, field.Invalid(path.Child("httpHeaders"), h.HTTPHeaders, msg))
 		}
 	}
 	return errs

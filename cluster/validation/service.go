@@ -3,6 +3,7 @@ package validation
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -29,6 +30,49 @@ func validateService(svc *corev1.Service) field.ErrorList {
 	errs = append(errs, labels(spec.Selector, specPath.Child("selector"))...)
 	errs = append(errs, sessionAffinity(spec)...)
 	errs = append(errs, trafficAndFamilies(spec)...)
+	errs = append(errs, serviceLoadBalancer(spec)...)
+	return errs
+}
+
+// serviceLoadBalancer checks what only a LoadBalancer Service may set, and the health check
+// node port that only one with externalTrafficPolicy Local has.
+func serviceLoadBalancer(spec *corev1.ServiceSpec) field.ErrorList {
+	var errs field.ErrorList
+	lb := spec.Type == corev1.ServiceTypeLoadBalancer
+	onlyLB := "may only be used when `type` is 'LoadBalancer'"
+	if len(spec.LoadBalancerSourceRanges) > 0 {
+		// kube-apiserver spells this path with a capital L.
+		p := specPath.Child("LoadBalancerSourceRanges")
+		if !lb {
+			errs = append(errs, field.Forbidden(p, onlyLB))
+		}
+		for i, r := range spec.LoadBalancerSourceRanges {
+			errs = append(errs, utilvalidation.IsValidCIDR(p.Index(i), strings.TrimSpace(r))...)
+		}
+	}
+	if spec.AllocateLoadBalancerNodePorts != nil && !lb {
+		errs = append(errs, field.Forbidden(specPath.Child("allocateLoadBalancerNodePorts"), onlyLB))
+	}
+	if c := spec.LoadBalancerClass; c != nil && lb {
+		errs = append(errs, qualifiedName(*c, specPath.Child("loadBalancerClass"))...)
+	} else if c != nil {
+		errs = append(errs, field.Forbidden(specPath.Child("loadBalancerClass"), onlyLB))
+	}
+	hc := specPath.Child("healthCheckNodePort")
+	switch needsHC := lb && spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal; {
+	case !needsHC && spec.HealthCheckNodePort != 0:
+		errs = append(errs, field.Invalid(hc, spec.HealthCheckNodePort, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"))
+	case needsHC && spec.HealthCheckNodePort != 0:
+		errs = append(errs, portNum(spec.HealthCheckNodePort, hc)...)
+	}
+	if d := spec.TrafficDistribution; d != nil && *d != corev1.ServiceTrafficDistributionPreferClose {
+		errs = append(errs, field.NotSupported(specPath.Child("trafficDistribution"), *d, []string{corev1.ServiceTrafficDistributionPreferClose}))
+	}
+	for i, sp := range spec.Ports {
+		if sp.AppProtocol != nil {
+			errs = append(errs, qualifiedName(*sp.AppProtocol, specPath.Child("ports").Index(i).Child("appProtocol"))...)
+		}
+	}
 	return errs
 }
 

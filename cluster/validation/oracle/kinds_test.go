@@ -96,6 +96,10 @@ func (k *kind) objects(n int) []runtime.Object {
 // before validation on a single-stack IPv4 cluster: it infers ipFamilyPolicy and
 // ipFamilies (the IPs themselves are allocated after validation accepts the object).
 func allocateServiceFamilies(svc *api.Service) error {
+	// normalizeClusterIPs: the first thing the allocator does.
+	if svc.Spec.ClusterIP != "" && len(svc.Spec.ClusterIPs) == 0 {
+		svc.Spec.ClusterIPs = []string{svc.Spec.ClusterIP}
+	}
 	if svc.Spec.Type == api.ServiceTypeExternalName {
 		return nil
 	}
