@@ -360,4 +360,19 @@ func TestStatefulSetClaims(t *testing.T) {
 		l, err := c.Client.CoreV1().PersistentVolumeClaims("default").List(ctx, metav1.ListOptions{LabelSelector: "app=tmp"})
 		return err == nil && len(l.Items) == 0, fmt.Sprintf("claims %v", l)
 	})
+
+	// whenScaled: Delete: the claim of an ordinal scaled away goes with its pod.
+	scaled := strings.Replace(strings.ReplaceAll(manifest, "db", "eph"), "  serviceName: eph\n",
+		"  serviceName: eph\n  persistentVolumeClaimRetentionPolicy:\n    whenScaled: Delete\n", 1)
+	c.MustKubectl(t, scaled, "apply", "-f", "-")
+	c.MustKubectl(t, "", "rollout", "status", "sts/eph", "--timeout=60s")
+	kept := claim("data-eph-0").UID
+	c.MustKubectl(t, "", "scale", "sts", "eph", "--replicas=1")
+	clustertest.Eventually(t, 30*time.Second, func() (bool, string) {
+		_, err := c.Client.CoreV1().PersistentVolumeClaims("default").Get(ctx, "data-eph-1", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), fmt.Sprintf("data-eph-1: %v", err)
+	})
+	if claim("data-eph-0").UID != kept {
+		t.Fatal("the claim of the ordinal kept was deleted")
+	}
 }

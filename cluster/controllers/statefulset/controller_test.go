@@ -12,7 +12,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
@@ -173,5 +175,67 @@ func TestStatusCountsRevisionsAndReadiness(t *testing.T) {
 			st.UpdatedReplicas == 2 && st.CurrentRevision != "" && st.CurrentRevision == st.UpdateRevision &&
 			st.ObservedGeneration == s.Generation
 		return ok, fmt.Sprintf("%+v", st)
+	})
+}
+
+// persistentVolumeClaimRetentionPolicy sets the claims' owners as kube's controller does:
+// whenScaled: Delete gives a condemned pod's claim that pod as owner before the pod is
+// deleted (the garbage collector then deletes the claim with it); whenDeleted: Delete makes
+// the set an owner of every claim, and Retain takes that away again.
+func TestClaimRetentionOwners(t *testing.T) {
+	f := start(t, nil)
+	f.create("vol", 2, func(s *appsv1.StatefulSetSpec) {
+		s.PodManagementPolicy = appsv1.ParallelPodManagement
+		s.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+			WhenScaled: appsv1.DeletePersistentVolumeClaimRetentionPolicyType}
+		s.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Mi")}}}}}
+	})
+	owners := func(name string) string {
+		pvc, err := f.client.CoreV1().PersistentVolumeClaims("default").Get(f.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		var out []string
+		for _, r := range pvc.OwnerReferences {
+			out = append(out, r.Kind+"/"+r.Name+"/"+string(r.UID))
+		}
+		return strings.Join(out, ",")
+	}
+	pod1 := f.waitPod("vol-1", exists)
+	f.waitPod("vol-0", exists)
+	eventually.That(t, 10*time.Second, "both claims, owned by no one", func() (bool, string) {
+		a, b := owners("data-vol-0"), owners("data-vol-1")
+		return a == "" && b == "", a + " | " + b
+	})
+	scale := func(patch string) {
+		t.Helper()
+		if _, err := f.client.AppsV1().StatefulSets("default").Patch(f.ctx, "vol", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scale(`{"spec":{"replicas":1}}`)
+	want := "Pod/vol-1/" + string(pod1.UID)
+	eventually.That(t, 10*time.Second, "data-vol-1 owned by the condemned pod vol-1", func() (bool, string) {
+		got := owners("data-vol-1")
+		return got == want, got
+	})
+	if got := owners("data-vol-0"); got != "" {
+		t.Fatalf("data-vol-0 of a kept pod has owners %s", got)
+	}
+	set, err := f.client.AppsV1().StatefulSets("default").Get(f.ctx, "vol", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale(`{"spec":{"persistentVolumeClaimRetentionPolicy":{"whenDeleted":"Delete"}}}`)
+	eventually.That(t, 10*time.Second, "data-vol-0 owned by the set", func() (bool, string) {
+		got := owners("data-vol-0")
+		return got == "StatefulSet/vol/"+string(set.UID), got
+	})
+	scale(`{"spec":{"persistentVolumeClaimRetentionPolicy":{"whenDeleted":"Retain"}}}`)
+	eventually.That(t, 10*time.Second, "data-vol-0 owned by no one again", func() (bool, string) {
+		got := owners("data-vol-0")
+		return got == "", got
 	})
 }

@@ -100,6 +100,9 @@ func (p *plan) split(pods []*corev1.Pod) {
 // highest ordinal down to the partition, one at a time.
 func (c *Controller) act(ctx context.Context, key string, p *plan) error {
 	set := p.set
+	if err := c.reconcileClaimOwners(ctx, p); err != nil {
+		return err
+	}
 	for i, pod := range p.replicas {
 		ord := p.start + i
 		switch {
