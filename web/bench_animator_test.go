@@ -117,6 +117,7 @@ func BenchmarkScale0To100(b *testing.B) {
 		run(b, c, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
 		waitJS(b, c, "live", `window.wk && window.wk.ready && !!window.wkDiagram`, 20*time.Second)
 		waitJS(b, c, "observe", longTasks, 5*time.Second)
+		stopTrace := startTrace(b, c)
 		b.StartTimer()
 		start := time.Now()
 		patch := []byte(`{"spec":{"replicas":100}}`)
@@ -130,6 +131,7 @@ func BenchmarkScale0To100(b *testing.B) {
 		// Every step received is drawn, however long the queue (none are dropped).
 		waitJS(b, c, "every step drawn", `window.wk.steps >= 600 && window.wkDiagram.state.drawn === window.wk.steps && window.wkDiagram.state.queue.length === 0`, 180*time.Second)
 		b.StopTimer()
+		stopTrace()
 		var steps, drawn int
 		var longs []float64
 		_ = json.Unmarshal([]byte(evalString(b, c, `String(window.wk.steps)`)), &steps)

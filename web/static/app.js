@@ -58,6 +58,39 @@
     t.innerHTML = html.trim();
     return t.content;
   }
+  // sameness is a row's HTML without its age's text, which the page ticks on itself: two
+  // renders of an unchanged row a second apart are the same row.
+  const sameness = (html) => html.replace(/(<time class="age"[^>]*>)[^<]*/g, "$1");
+  // setRows puts a page of table rows in place, keeping each row whose HTML did not change
+  // and moving it where it belongs. Replacing them all (the pods page, redone twice a second
+  // while pods come and go) restyled, re-laid out and repainted the whole table each time:
+  // thousands of boxes, the longest tasks of a scale to 100 pods.
+  function setRows(box, html) {
+    const old = new Map();
+    for (const tr of box.children) if (tr.id) old.set(tr.id, tr);
+    let at = box.firstElementChild;
+    for (const nr of Array.from(frag(html).children)) {
+      const same = sameness(nr.outerHTML);
+      let cur = nr.id ? old.get(nr.id) : null;
+      old.delete(nr.id);
+      if (cur && cur.wkHTML !== same) {
+        if (cur === at) at = at.nextElementSibling;
+        cur.remove();
+        cur = null;
+      }
+      if (!cur) {
+        cur = nr;
+        cur.wkHTML = same;
+      }
+      if (cur === at) at = at.nextElementSibling;
+      else box.insertBefore(cur, at);
+    }
+    while (at) {
+      const next = at.nextElementSibling;
+      at.remove();
+      at = next;
+    }
+  }
   function confirmDialog(text, okText) {
     const d = $("#confirm");
     if (!d || !d.showModal) return Promise.resolve(window.confirm(text));
@@ -77,6 +110,8 @@
       case "up": {
         const el = document.getElementById(m.id);
         const f = frag(m.html || "");
+        const row = f.firstElementChild;
+        if (row && row.tagName === "TR") row.wkHTML = sameness(row.outerHTML);
         if (el) {
           el.replaceWith(f);
           if (m.id === "diagram" && dg) dg.mount();
@@ -95,7 +130,8 @@
       }
       case "set": {
         const el = document.getElementById(m.id);
-        if (el) el.innerHTML = m.html || "";
+        if (el && el.tagName === "TBODY") setRows(el, m.html || "");
+        else if (el) el.innerHTML = m.html || "";
         if (m.id === "obj-live" && objEl && objEl.dataset.gone === "true") {
           // Created again under the same name: the page follows the new object, and the
           // actions "gone" turned off work again.
