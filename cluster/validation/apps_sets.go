@@ -35,30 +35,12 @@ func validateStatefulSetSpec(spec *appsv1.StatefulSetSpec) field.ErrorList {
 	errs = append(errs, validateClaimRetention(spec.PersistentVolumeClaimRetentionPolicy)...)
 	errs = append(errs, validateReplicas(spec.Replicas)...)
 	errs = append(errs, nonNegative(int64(spec.MinReadySeconds), specPath.Child("minReadySeconds"))...)
-	if spec.RevisionHistoryLimit != nil {
-		errs = append(errs, nonNegative(int64(*spec.RevisionHistoryLimit), specPath.Child("revisionHistoryLimit"))...)
-	}
 	if spec.Ordinals != nil {
 		errs = append(errs, nonNegative(int64(spec.Ordinals.Start), specPath.Child("ordinals.start"))...)
 	}
-	if spec.ServiceName != "" {
-		// Pods are named <pod>.<serviceName> in DNS: it must be a Service's name.
-		errs = append(errs, dns1123Label(spec.ServiceName, specPath.Child("serviceName"))...)
-	}
+	// kube-apiserver checks neither serviceName, revisionHistoryLimit nor the claim
+	// templates of a new StatefulSet; the controller's creates refuse what is wrong there.
 	errs = append(errs, selectorAndTemplate("statefulset", "StatefulSet", spec.Selector, &spec.Template, false)...)
-	seen := map[string]bool{}
-	for i, t := range spec.VolumeClaimTemplates {
-		p := specPath.Child("volumeClaimTemplates").Index(i).Child("metadata", "name")
-		if t.Name == "" {
-			errs = append(errs, field.Required(p, "name or generateName is required"))
-			continue
-		}
-		errs = append(errs, dns1123Subdomain(t.Name, p)...)
-		if seen[t.Name] {
-			errs = append(errs, field.Duplicate(p, t.Name))
-		}
-		seen[t.Name] = true
-	}
 	return errs
 }
 

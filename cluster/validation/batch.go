@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	_ "time/tzdata" // timeZone names must resolve even on hosts without /usr/share/zoneinfo
@@ -69,7 +70,13 @@ func validateJobSpec(spec *batchv1.JobSpec, path *field.Path, needSelector bool)
 	errs = append(errs, validateJobSelector(spec, path, needSelector)...)
 	tPath := path.Child("template")
 	errs = append(errs, validatePodTemplateSpec(&spec.Template, tPath)...)
-	if p := spec.Template.Spec.RestartPolicy; p != corev1.RestartPolicyOnFailure && p != corev1.RestartPolicyNever {
+	switch p := spec.Template.Spec.RestartPolicy; p {
+	case corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever:
+	case corev1.RestartPolicyAlways, "":
+		// Always is what a pod gets by default: the Job's author must choose.
+		errs = append(errs, field.Required(tPath.Child("spec", "restartPolicy"),
+			fmt.Sprintf("valid values: %q, %q", corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever)))
+	default:
 		errs = append(errs, field.NotSupported(tPath.Child("spec", "restartPolicy"), p,
 			[]corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}))
 	}

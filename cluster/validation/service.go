@@ -110,7 +110,8 @@ func serviceClusterIP(spec *corev1.ServiceSpec) field.ErrorList {
 	headless := spec.ClusterIP == corev1.ClusterIPNone
 	if spec.ClusterIP != "" && !headless {
 		if _, err := netip.ParseAddr(spec.ClusterIP); err != nil {
-			errs = append(errs, field.Invalid(specPath.Child("clusterIP"), spec.ClusterIP, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+			// Reported on clusterIPs, which defaulting fills from clusterIP, as kube-apiserver does.
+			errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), spec.ClusterIP, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
 		}
 	}
 	if headless && spec.Type == corev1.ServiceTypeNodePort {
@@ -210,7 +211,9 @@ func trafficAndFamilies(spec *corev1.ServiceSpec) field.ErrorList {
 		errs = append(errs, field.NotSupported(specPath.Child("internalTrafficPolicy"), *p, []corev1.ServiceInternalTrafficPolicy{corev1.ServiceInternalTrafficPolicyCluster, corev1.ServiceInternalTrafficPolicyLocal}))
 	}
 	if p := spec.ExternalTrafficPolicy; p != "" {
-		if spec.Type == corev1.ServiceTypeClusterIP || spec.Type == corev1.ServiceTypeExternalName {
+		// A ClusterIP Service with external IPs is reachable from outside too.
+		internal := spec.Type == corev1.ServiceTypeExternalName || spec.Type == corev1.ServiceTypeClusterIP && len(spec.ExternalIPs) == 0
+		if internal {
 			errs = append(errs, field.Invalid(specPath.Child("externalTrafficPolicy"), p, "may only be set for externally-accessible services"))
 		} else if p != corev1.ServiceExternalTrafficPolicyCluster && p != corev1.ServiceExternalTrafficPolicyLocal {
 			errs = append(errs, field.NotSupported(specPath.Child("externalTrafficPolicy"), p, []corev1.ServiceExternalTrafficPolicy{corev1.ServiceExternalTrafficPolicyCluster, corev1.ServiceExternalTrafficPolicyLocal}))

@@ -469,7 +469,7 @@ func TestServiceCreate(t *testing.T) {
 			svc(o).Spec.Type = corev1.ServiceTypeClusterIP
 			svc(o).Spec.ExternalTrafficPolicy = ""
 		}, []string{"FieldValueForbidden spec.ports[0].nodePort"}},
-		{"clusterIP", func(o runtime.Object) { svc(o).Spec.ClusterIP = "10.96.0.300" }, []string{"FieldValueInvalid spec.clusterIP"}},
+		{"clusterIP", func(o runtime.Object) { svc(o).Spec.ClusterIP = "10.96.0.300" }, []string{"FieldValueInvalid spec.clusterIPs[0]"}},
 		{"targetPort name", func(o runtime.Object) { svc(o).Spec.Ports[0].TargetPort = intstr.FromString("http_port") }, []string{"FieldValueInvalid spec.ports[0].targetPort"}},
 		{"protocol", func(o runtime.Object) { svc(o).Spec.Ports[0].Protocol = "ICMP" }, []string{"FieldValueNotSupported spec.ports[0].protocol"}},
 		{"selector value", func(o runtime.Object) { svc(o).Spec.Selector["app"] = "a b" }, []string{"FieldValueInvalid spec.selector"}},
