@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"webkube/cluster/admission/quota"
 	"webkube/cluster/watchcache"
@@ -46,11 +47,40 @@ func (s *Server) admitQuota(ctx context.Context, r *resource, obj runtime.Object
 		return nil
 	}
 	defer s.quotaLocks.lock(ns)()
+	return s.chargeUsage(ctx, qr, r, obj, quota.Usage(r.gr(), obj, s.clock.Now()), dryRun)
+}
+
+// admitQuotaUpdate is the same plugin on an update of a Service or a claim (the kinds
+// whose usage an update can change, as kube's evaluators): only what the update adds is
+// charged, so a Service turned NodePort or a claim grown past a quota is refused. A
+// charge made by an attempt that then lost a write race is recounted by the controller.
+func (s *Server) admitQuotaUpdate(ctx context.Context, r *resource, sub string, next, old runtime.Object, dryRun bool) error {
+	if sub != "" || r.gr() != (schema.GroupResource{Resource: "services"}) && r.gr() != (schema.GroupResource{Resource: "persistentvolumeclaims"}) {
+		return nil
+	}
+	now := s.clock.Now()
+	grown := quota.Grown(quota.Usage(r.gr(), old, now), quota.Usage(r.gr(), next, now))
+	if len(grown) == 0 {
+		return nil
+	}
+	qr := resourceFor(coreV1.WithResource("resourcequotas").GroupResource())
+	ns := mustMeta(next).GetNamespace()
+	if res, err := s.cache.List(watchcache.ListOptions{Prefix: qr.listPrefix(ns)}); err == nil && len(res.Items) == 0 {
+		return nil
+	}
+	defer s.quotaLocks.lock(ns)()
+	return s.chargeUsage(ctx, qr, r, next, grown, dryRun)
+}
+
+// chargeUsage checks usage against every quota of obj's namespace and charges those it
+// counts against; the caller holds the namespace's quota lock.
+func (s *Server) chargeUsage(ctx context.Context, qr *resource, r *resource, obj runtime.Object, usage corev1.ResourceList, dryRun bool) error {
+	m := mustMeta(obj)
+	ns := m.GetNamespace()
 	quotas, _, err := s.list(ctx, qr, ns, selectors{label: labels.Everything(), field: fields.Everything()}, url.Values{})
 	if err != nil {
 		return err
 	}
-	usage := quota.Usage(r.gr(), obj, s.clock.Now())
 	var charged []string
 	for _, o := range quotas {
 		q := o.(*corev1.ResourceQuota)

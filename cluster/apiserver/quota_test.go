@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
@@ -173,4 +174,67 @@ func TestQuotaExampleWithLimitRange(t *testing.T) {
 	k.ok(args("create deployment d2 --image=busybox --replicas=0"), "deployment.apps/d2 created")
 	k.fail(args("create deployment d3 --image=busybox --replicas=0"),
 		`deployments.apps "d3" is forbidden: exceeded quota: small, requested: count/deployments.apps=1, used: count/deployments.apps=2, limited: count/deployments.apps=2`)
+}
+
+// An update is charged for what it adds, as kube-apiserver's quota admission: a Service
+// turned NodePort past services.nodeports and a claim grown past requests.storage are
+// refused and left as they were; once the quota has room the same change passes and is
+// charged at once.
+func TestQuotaChargedOnUpdate(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset()
+	ctx := context.Background()
+	startQuotaController(t, cs)
+	makeQuota(t, cs, "q", corev1.ResourceList{"services.nodeports": resource.MustParse("1"), "requests.storage": resource.MustParse("2Gi")})
+	svc := func(name string, typ corev1.ServiceType) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.ServiceSpec{Type: typ,
+			Selector: map[string]string{"app": name}, Ports: []corev1.ServicePort{{Port: 80}}}}
+	}
+	for _, s := range []*corev1.Service{svc("a", corev1.ServiceTypeClusterIP), svc("b", corev1.ServiceTypeNodePort)} {
+		if _, err := cs.CoreV1().Services("default").Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	toNodePort := []byte(`{"spec":{"type":"NodePort"}}`)
+	_, err := cs.CoreV1().Services("default").Patch(ctx, "a", types.StrategicMergePatchType, toNodePort, metav1.PatchOptions{})
+	want := `services "a" is forbidden: exceeded quota: q, requested: services.nodeports=1, used: services.nodeports=1, limited: services.nodeports=1`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Service a turned NodePort past the quota: got %v, want %s", err, want)
+	}
+	if a, _ := cs.CoreV1().Services("default").Get(ctx, "a", metav1.GetOptions{}); a.Spec.Type != corev1.ServiceTypeClusterIP {
+		t.Fatalf("the refused update changed a: type %s", a.Spec.Type)
+	}
+
+	claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data"}, Spec: corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{"storage": resource.MustParse("1Gi")}}}}
+	claim, err = cs.CoreV1().PersistentVolumeClaims("default").Create(ctx, claim, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only a bound claim may grow; no volume controller runs here, so say it is bound.
+	claim.Status.Phase = corev1.ClaimBound
+	if _, err := cs.CoreV1().PersistentVolumeClaims("default").UpdateStatus(ctx, claim, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	grow := []byte(`{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}`)
+	_, err = cs.CoreV1().PersistentVolumeClaims("default").Patch(ctx, "data", types.StrategicMergePatchType, grow, metav1.PatchOptions{})
+	if err == nil || !strings.Contains(err.Error(), `persistentvolumeclaims "data" is forbidden: exceeded quota: q, requested: requests.storage=2Gi, used: requests.storage=1Gi, limited: requests.storage=2Gi`) {
+		t.Fatalf("claim grown past the quota: got %v", err)
+	}
+
+	if err := cs.CoreV1().Services("default").Delete(ctx, "b", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.That(t, 10*time.Second, "b's node port given back and a's change admitted", func() (bool, string) {
+		_, err := cs.CoreV1().Services("default").Patch(ctx, "a", types.StrategicMergePatchType, toNodePort, metav1.PatchOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+	q, err := cs.CoreV1().ResourceQuotas("default").Get(ctx, "q", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if used := q.Status.Used["services.nodeports"]; used.Value() != 1 {
+		t.Fatalf("services.nodeports used after the update: %s, want 1", used.String())
+	}
 }

@@ -106,6 +106,22 @@ func Add(a, b corev1.ResourceList) corev1.ResourceList {
 	return out
 }
 
+// Grown is what b adds to a: b-a for each name where b holds more, as kube's quota
+// admission charges an update only for what it adds (a NodePort, a larger claim).
+func Grown(a, b corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for n, q := range b {
+		d := q.DeepCopy()
+		if have, ok := a[n]; ok {
+			d.Sub(have)
+		}
+		if d.Sign() > 0 {
+			out[n] = d
+		}
+	}
+	return out
+}
+
 // Names lists a ResourceList's names, sorted.
 func Names(list corev1.ResourceList) []corev1.ResourceName {
 	out := make([]corev1.ResourceName, 0, len(list))
