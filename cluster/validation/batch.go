@@ -112,11 +112,14 @@ func validateCompletionMode(spec *batchv1.JobSpec, path *field.Path) field.Error
 
 func validateJobSelector(spec *batchv1.JobSpec, path *field.Path, needSelector bool) field.ErrorList {
 	selPath := path.Child("selector")
-	if spec.Selector == nil {
-		if needSelector {
-			return field.ErrorList{field.Required(selPath, "")}
-		}
+	switch {
+	case !needSelector && spec.Selector != nil:
+		// A CronJob's Jobs get their selector generated, as any Job without manualSelector.
+		return field.ErrorList{field.Invalid(selPath, spec.Selector, "`selector` will be auto-generated")}
+	case !needSelector:
 		return nil
+	case spec.Selector == nil:
+		return field.ErrorList{field.Required(selPath, "")}
 	}
 	errs := metav1validation.ValidateLabelSelector(spec.Selector, metav1validation.LabelSelectorValidationOptions{}, selPath)
 	selector, err := metav1.LabelSelectorAsSelector(spec.Selector)
@@ -177,8 +180,7 @@ func validateCronJobSpec(spec *batchv1.CronJobSpec) field.ErrorList {
 		{"successfulJobsHistoryLimit", spec.SuccessfulJobsHistoryLimit},
 		{"failedJobsHistoryLimit", spec.FailedJobsHistoryLimit}})...)
 	tPath := specPath.Child("jobTemplate")
-	errs = append(errs, labels(spec.JobTemplate.Labels, tPath.Child("metadata", "labels"))...)
-	errs = append(errs, apivalidation.ValidateAnnotations(spec.JobTemplate.Annotations, tPath.Child("metadata", "annotations"))...)
+	// kube-apiserver does not check the job template's own metadata.
 	jPath := tPath.Child("spec")
 	if m := spec.JobTemplate.Spec.ManualSelector; m != nil && *m {
 		errs = append(errs, field.NotSupported(jPath.Child("manualSelector"), *m, []string{"nil", "false"}))

@@ -46,7 +46,7 @@ var floors = map[string]struct {
 	"StatefulSet": {0.99, 0},
 	"DaemonSet":   {0.88, 6},
 	"Job":         {0.84, 58},
-	"CronJob":     {0.84, 134},
+	"CronJob":     {0.86, 17},
 	"Service":     {0.97, 66},
 	"Ingress":     {0.98, 6},
 }
