@@ -504,9 +504,9 @@
     touched.forEach(count);
     if (list) {
       trim(list);
-      // The end is followed before the next frame: reading the list's height here laid the
-      // whole page out in this task (whatever else had changed), and the frame did again.
-      soon(follow);
+      // Following the end here lays the page out in this task, apart from the frame's
+      // paint: two shorter tasks rather than one long one.
+      follow();
     }
   }
   // follow keeps the list at its end unless the learner scrolled up.

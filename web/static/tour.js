@@ -51,9 +51,7 @@
     tour.hidden = false;
     tour.dataset.at = String(at + 1);
     outline();
-    // Each check reads the layout (keepInView): done just before a frame, it is that
-    // frame's own layout, not one more forced in a timer task.
-    if (!timer) timer = setInterval(() => requestAnimationFrame(outline), 500);
+    if (!timer) timer = setInterval(outline, 500);
   }
   function close() {
     tour.hidden = true;
