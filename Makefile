@@ -24,11 +24,16 @@ export GOFLAGS := $(strip $(GOFLAGS) -tags=no_dynamic_plugins)
 # which the binary embeds (go build fails without it).
 FRONTEND := web/frontend
 
-.PHONY: all deps bundle build generate run test test-unit reliability bench fmt vet clean
+.PHONY: all deps test-deps bundle build generate run test test-unit reliability bench fmt vet clean
 
 all: build
 
+# `make run` needs only the Debian packages; the tests also need the real clients (helm and
+# k9s take minutes to build the first time, which a learner starting webkube should not wait for).
 deps:
+	@scripts/install-deps.sh $(DEB_PACKAGES)
+
+test-deps:
 	@GO_TOOLS="$(GO_TOOLS)" scripts/install-deps.sh $(DEB_PACKAGES)
 
 generate:
@@ -51,7 +56,7 @@ run: deps build
 
 # The tests share one machine's containerd children, bridges and ports, so packages run
 # one at a time (-p 1); tests inside a package may still run in parallel.
-test: deps bundle
+test: test-deps bundle
 	@scripts/check-generated.sh
 	cd $(FRONTEND) && node --test test/
 	$(GO) vet ./...
@@ -61,7 +66,7 @@ test: deps bundle
 # The long pass of the fault suite (issue 9): kill -9 of webkube, containerd, shims and
 # containers, Service load across restarts, bad input; prints a table of tried/survived/lost.
 # `make test` runs its short pass. WEBKUBE_RELIABILITY_SEED=N replays the moments of a run.
-reliability: deps build
+reliability: test-deps build
 	WEBKUBE_RELIABILITY=long $(GO) test -count=1 -v -timeout 90m -run '^TestReliability$$' ./cmd/webkube
 
 bench: deps build

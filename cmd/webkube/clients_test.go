@@ -1,7 +1,7 @@
 package main
 
 // Acceptance tests with the real clients a learner uses beside kubectl (issue 14): helm v3,
-// k9s (driven in tmux) and the official Python client. `make deps` installs them (helm and
+// k9s (driven in tmux) and the official Python client. `make test-deps` installs them (helm and
 // k9s with `go install` into $(go env GOPATH)/bin, tmux and python3-kubernetes from
 // Debian); a test whose client is missing fails and says how to get it.
 
@@ -33,7 +33,7 @@ func clientTool(t *testing.T, name string) string {
 			return p
 		}
 	}
-	t.Fatalf("%s is not installed (not on PATH nor in %s): run `make deps` as root", name, gobin)
+	t.Fatalf("%s is not installed (not on PATH nor in %s): run `make test-deps` as root", name, gobin)
 	return ""
 }
 

@@ -33,7 +33,7 @@ func TestPythonClient(t *testing.T) {
 	// would not see it).
 	py := "/usr/bin/python3"
 	if out, err := exec.Command(py, "-c", "import kubernetes; print(kubernetes.__version__)").CombinedOutput(); err != nil {
-		t.Fatalf("the Python client is not installed (%v: %s): run `make deps` as root (Debian python3-kubernetes)", err, out)
+		t.Fatalf("the Python client is not installed (%v: %s): run `make test-deps` as root (Debian python3-kubernetes)", err, out)
 	}
 	c := startCluster(t, "10.240.0.0/16", "wkpy")
 	c.apply(`apiVersion: v1
