@@ -216,6 +216,8 @@ func (d *Dashboard) versions(kind, ns, name string) (uint64, bool) {
 		o, err = d.l.rss.ReplicaSets(ns).Get(name)
 	case "Deployment":
 		o, err = d.l.deploys.Deployments(ns).Get(name)
+	case "Job":
+		o, err = d.l.jobs.Jobs(ns).Get(name)
 	default:
 		return 0, false
 	}

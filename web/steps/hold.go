@@ -18,7 +18,7 @@ const MaxHold = time.Second
 // hands the change on, so a version newer than the deriver saw is on its way to it.
 type Versions func(kind, namespace, name string) (rv uint64, ok bool)
 
-// seenOwner is what the deriver last derived of a ReplicaSet or Deployment.
+// seenOwner is what the deriver last derived of a ReplicaSet, Deployment or Job.
 type seenOwner struct {
 	rv       uint64
 	gone     bool
@@ -57,6 +57,9 @@ func (d *Deriver) hold(kind, typ string, old, obj any, o metav1.Object) bool {
 		behind = behind || h.kind == kind
 	}
 	ownerKind := map[string]string{"Pod": "ReplicaSet", "ReplicaSet": "Deployment"}[kind]
+	if ref := metav1.GetControllerOf(o); kind == "Pod" && ref != nil && ref.Kind == "Job" {
+		ownerKind = "Job" // a Job's pods wait for their Job as a ReplicaSet's for it
+	}
 	name := ownerOf(o, ownerKind)
 	if name != "" {
 		w.owner = Key(ownerKind, o.GetNamespace(), name)

@@ -52,7 +52,15 @@ func (d *Deriver) controllerCreated(pod *corev1.Pod, ev evFn) (Step, bool) {
 // own (its cause is the clock, not the learner). Any other Job is the learner's. The pods
 // the Job controller then creates join that story through the Job's key.
 func (d *Deriver) Job(eventType string, old, job *batchv1.Job) []Step {
-	if job == nil || eventType != "ADDED" || old != nil {
+	if job == nil {
+		return nil
+	}
+	// Every change of a Job is noted, since its pods wait for it (see hold).
+	return append(d.job(eventType, old, job), d.saw("Job", eventType, job)...)
+}
+
+func (d *Deriver) job(eventType string, old, job *batchv1.Job) []Step {
+	if eventType != "ADDED" || old != nil {
 		return nil
 	}
 	key := Key("Job", job.Namespace, job.Name)

@@ -19,6 +19,7 @@ func jobObj(name string, owner *metav1.OwnerReference) *batchv1.Job {
 // A Job's pod is the Job controller's write in the Job's story, not "you created Pod …".
 func TestJobPodIsTheJobControllers(t *testing.T) {
 	d := New(clock())
+	d.Job("ADDED", nil, jobObj("pi", nil)) // its pods wait for it otherwise
 	p := newPod("10")
 	p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: "pi", UID: "j1", Controller: ptrTo(true)}}
 	ss := d.Pod("ADDED", nil, p)

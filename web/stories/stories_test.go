@@ -230,3 +230,22 @@ func TestCronJobRunIsOneStory(t *testing.T) {
 		}
 	}
 }
+
+// A Job's pod can reach the deriver before the Job (two informers): it waits for its Job as
+// a ReplicaSet's pod waits for its ReplicaSet, and joins the Job's story instead of starting
+// one of its own (TestBrowserJobStoryAndIngressBox, 1 in 4 under load).
+func TestJobPodBeforeItsJob(t *testing.T) {
+	f := newFeed()
+	tr := true
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "pi", Namespace: "default", UID: "j1", ResourceVersion: "5"}}
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pi-a", Namespace: "default", UID: "pi-a", ResourceVersion: "6",
+		OwnerReferences: []metav1.OwnerReference{{Kind: "Job", Name: "pi", UID: "j1", Controller: &tr}}}}
+	if got := f.d.Pod("ADDED", nil, p); len(got) != 0 {
+		t.Fatalf("the pod of an unseen Job was derived at once: %+v", got)
+	}
+	f.add(f.d.Job("ADDED", nil, job))
+	story := f.story("you created Job/pi")
+	if !contains(story, "Job/pi creates pod pi-a") {
+		t.Errorf("the Job's story lacks its pod:\n%s", strings.Join(story, "\n"))
+	}
+}
