@@ -69,24 +69,13 @@ func (s *Server) customTable(res *resource, objs []runtime.Object, rv, include s
 	}
 	for _, obj := range objs {
 		m := mustMeta(obj)
-		row := metav1.TableRow{Cells: []any{m.GetName(), m.GetCreationTimestamp().UTC().Format(time.RFC3339)}}
+		cells := []any{m.GetName(), m.GetCreationTimestamp().UTC().Format(time.RFC3339)}
 		if u, ok := obj.(*unstructured.Unstructured); ok && res.custom != nil {
-			row.Cells = res.custom.Cells(u.Object, u.GetName(), now)
+			cells = res.custom.Cells(u.Object, u.GetName(), now)
 		}
-		var embed any
-		switch include {
-		case string(metav1.IncludeObject):
-			embed = obj
-		case string(metav1.IncludeNone):
-		default:
-			embed = partial(obj)
-		}
-		if embed != nil {
-			raw, err := json.Marshal(embed)
-			if err != nil {
-				return nil, err
-			}
-			row.Object = runtime.RawExtension{Raw: raw}
+		row, err := tableRow(obj, cells, include)
+		if err != nil {
+			return nil, err
 		}
 		t.Rows = append(t.Rows, row)
 	}
@@ -196,25 +185,8 @@ func customGroupDoc(rs []*resource) ([]byte, error) {
 	paths := map[string]any{}
 	for _, r := range rs {
 		b.schemas[schemaNameOf(r)] = kindSchema(r)
-		gvk := r.gvk()
-		op := map[string]any{
-			"operationId":                     "patch" + r.kind,
-			"x-kubernetes-action":             "patch",
-			"x-kubernetes-group-version-kind": map[string]string{"group": gvk.Group, "version": gvk.Version, "kind": gvk.Kind},
-			"parameters": []map[string]any{
-				{"name": "dryRun", "in": "query", "schema": map[string]string{"type": "string"}},
-				{"name": "fieldManager", "in": "query", "schema": map[string]string{"type": "string"}},
-				{"name": "fieldValidation", "in": "query", "schema": map[string]string{"type": "string"}},
-				{"name": "force", "in": "query", "schema": map[string]string{"type": "boolean"}},
-			},
-			"requestBody": map[string]any{"content": customPatchTypes},
-			"responses":   map[string]any{"200": map[string]any{"description": "OK"}},
-		}
-		path := "/apis/" + r.gvr.GroupVersion().String() + "/" + r.gvr.Resource + "/{name}"
-		if r.namespaced {
-			path = "/apis/" + r.gvr.GroupVersion().String() + "/namespaces/{namespace}/" + r.gvr.Resource + "/{name}"
-		}
-		paths[path] = map[string]any{"patch": op}
+		path, item := patchOperation(r, "apis/"+r.gvr.GroupVersion().String(), customPatchTypes)
+		paths[path] = item
 	}
 	return json.Marshal(map[string]any{
 		"openapi":    "3.0.0",

@@ -240,6 +240,36 @@ var openAPIDocs openAPI
 
 var patchBody = map[string]any{"schema": map[string]any{"type": "object"}}
 
+// builtinPatchTypes are what a built-in kind may be patched with. kubectl apply computes
+// strategic merge patches from the schemas only when the operation says it accepts them.
+var builtinPatchTypes = map[string]any{
+	applyPatchType: patchBody, jsonPatchType: patchBody, mergePatchType: patchBody, strategicPatchType: patchBody,
+}
+
+// patchOperation is a resource's patch operation at /<prefix>/[namespaces/{namespace}/]<resource>/{name}:
+// kubectl reads the kind, the query parameters and the patch types it accepts from it.
+func patchOperation(r *resource, prefix string, patchTypes map[string]any) (path string, item map[string]any) {
+	gvk := r.gvk()
+	op := map[string]any{
+		"operationId":                     "patch" + r.kind,
+		"x-kubernetes-action":             "patch",
+		"x-kubernetes-group-version-kind": map[string]string{"group": gvk.Group, "version": gvk.Version, "kind": gvk.Kind},
+		"parameters": []map[string]any{
+			{"name": "dryRun", "in": "query", "schema": map[string]string{"type": "string"}},
+			{"name": "fieldManager", "in": "query", "schema": map[string]string{"type": "string"}},
+			{"name": "fieldValidation", "in": "query", "schema": map[string]string{"type": "string"}},
+			{"name": "force", "in": "query", "schema": map[string]string{"type": "boolean"}},
+		},
+		"requestBody": map[string]any{"content": patchTypes},
+		"responses":   map[string]any{"200": map[string]any{"description": "OK"}},
+	}
+	path = "/" + prefix + "/" + r.gvr.Resource + "/{name}"
+	if r.namespaced {
+		path = "/" + prefix + "/namespaces/{namespace}/" + r.gvr.Resource + "/{name}"
+	}
+	return path, map[string]any{"patch": op}
+}
+
 func (o *openAPI) build() {
 	o.docs = map[string][]byte{}
 	paths := map[string]any{}
@@ -255,29 +285,8 @@ func (o *openAPI) build() {
 				continue
 			}
 			inGroup = append(inGroup, r)
-			gvk := r.gvk()
-			op := map[string]any{
-				"operationId":                     "patch" + r.kind,
-				"x-kubernetes-action":             "patch",
-				"x-kubernetes-group-version-kind": map[string]string{"group": gvk.Group, "version": gvk.Version, "kind": gvk.Kind},
-				"parameters": []map[string]any{
-					{"name": "dryRun", "in": "query", "schema": map[string]string{"type": "string"}},
-					{"name": "fieldManager", "in": "query", "schema": map[string]string{"type": "string"}},
-					{"name": "fieldValidation", "in": "query", "schema": map[string]string{"type": "string"}},
-					{"name": "force", "in": "query", "schema": map[string]string{"type": "boolean"}},
-				},
-				// kubectl apply computes strategic merge patches from these schemas only when
-				// the operation says it accepts them.
-				"requestBody": map[string]any{"content": map[string]any{
-					applyPatchType: patchBody, jsonPatchType: patchBody, mergePatchType: patchBody, strategicPatchType: patchBody,
-				}},
-				"responses": map[string]any{"200": map[string]any{"description": "OK"}},
-			}
-			path := "/" + prefix + "/" + r.gvr.Resource + "/{name}"
-			if r.namespaced {
-				path = "/" + prefix + "/namespaces/{namespace}/" + r.gvr.Resource + "/{name}"
-			}
-			docPaths[path] = map[string]any{"patch": op}
+			path, item := patchOperation(r, prefix, builtinPatchTypes)
+			docPaths[path] = item
 		}
 		doc, _ := json.Marshal(map[string]any{
 			"openapi":    "3.0.0",

@@ -220,25 +220,36 @@ func (s *Server) table(res *resource, objs []runtime.Object, rv, include string,
 		if len(cells) != len(cols) {
 			cells = fallbackCells(obj, cols, now)
 		}
-		row := metav1.TableRow{Cells: cells}
-		var embed any
-		switch include {
-		case string(metav1.IncludeObject):
-			embed = obj
-		case string(metav1.IncludeNone):
-		default:
-			embed = partial(obj)
-		}
-		if embed != nil {
-			raw, err := json.Marshal(embed)
-			if err != nil {
-				return nil, err
-			}
-			row.Object = runtime.RawExtension{Raw: raw}
+		row, err := tableRow(obj, cells, include)
+		if err != nil {
+			return nil, err
 		}
 		t.Rows = append(t.Rows, row)
 	}
 	return t, nil
+}
+
+// tableRow is one row of a Table with the object embedded as includeObject asks: whole
+// (Object), not at all (None), or as its metadata only (Metadata, the default), which is
+// what kubectl reads labels and names from.
+func tableRow(obj runtime.Object, cells []any, include string) (metav1.TableRow, error) {
+	row := metav1.TableRow{Cells: cells}
+	var embed any
+	switch include {
+	case string(metav1.IncludeObject):
+		embed = obj
+	case string(metav1.IncludeNone):
+	default:
+		embed = partial(obj)
+	}
+	if embed != nil {
+		raw, err := json.Marshal(embed)
+		if err != nil {
+			return row, err
+		}
+		row.Object = runtime.RawExtension{Raw: raw}
+	}
+	return row, nil
 }
 
 // fallbackCells fills name and age when the printers do not know a resource, so a row
