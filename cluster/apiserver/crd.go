@@ -446,15 +446,7 @@ func (s *Server) prepareCustomUpdate(r *resource, sub string, nextObj, oldObj ru
 			delete(next.Object, "status")
 		}
 	}
-	next.SetName(old.GetName())
-	next.SetNamespace(old.GetNamespace())
-	next.SetUID(old.GetUID())
-	next.SetCreationTimestamp(old.GetCreationTimestamp())
-	next.SetDeletionTimestamp(old.GetDeletionTimestamp())
-	next.SetDeletionGracePeriodSeconds(old.GetDeletionGracePeriodSeconds())
-	next.SetGeneration(old.GetGeneration())
-	next.SetResourceVersion(old.GetResourceVersion())
-	next.SetSelfLink("")
+	keepSystemMeta(next, old)
 	next.SetGroupVersionKind(r.gvk())
 	if specChanged(next, old) {
 		next.SetGeneration(old.GetGeneration() + 1)

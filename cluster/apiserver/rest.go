@@ -572,15 +572,7 @@ func (s *Server) prepareUpdate(r *resource, sub string, next, old runtime.Object
 		p.Spec.EphemeralContainers = old.(*corev1.Pod).Spec.EphemeralContainers
 	}
 	nm := mustMeta(next)
-	nm.SetName(om.GetName())
-	nm.SetNamespace(om.GetNamespace())
-	nm.SetUID(om.GetUID())
-	nm.SetCreationTimestamp(om.GetCreationTimestamp())
-	nm.SetDeletionTimestamp(om.GetDeletionTimestamp())
-	nm.SetDeletionGracePeriodSeconds(om.GetDeletionGracePeriodSeconds())
-	nm.SetGeneration(om.GetGeneration())
-	nm.SetResourceVersion(om.GetResourceVersion())
-	nm.SetSelfLink("")
+	keepSystemMeta(nm, om)
 	next.GetObjectKind().SetGroupVersionKind(r.gvk())
 	defaulting.Default(next)
 	if r.bumpGeneration && !equality.Semantic.DeepEqual(fieldOf(next, "Spec"), fieldOf(old, "Spec")) {
@@ -610,4 +602,18 @@ func copyField(dst, src runtime.Object, name string) {
 	if d.IsValid() && sv.IsValid() && d.CanSet() {
 		d.Set(sv)
 	}
+}
+
+// keepSystemMeta carries onto an update what its writer cannot change, from the stored
+// object: name, namespace, UID, creation and deletion times, generation and version.
+func keepSystemMeta(next, old metav1.Object) {
+	next.SetName(old.GetName())
+	next.SetNamespace(old.GetNamespace())
+	next.SetUID(old.GetUID())
+	next.SetCreationTimestamp(old.GetCreationTimestamp())
+	next.SetDeletionTimestamp(old.GetDeletionTimestamp())
+	next.SetDeletionGracePeriodSeconds(old.GetDeletionGracePeriodSeconds())
+	next.SetGeneration(old.GetGeneration())
+	next.SetResourceVersion(old.GetResourceVersion())
+	next.SetSelfLink("")
 }
