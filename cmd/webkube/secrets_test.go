@@ -53,7 +53,7 @@ spec:
 		}
 	}
 	files := c.mustKubectl("exec", "reader", "--", "sh", "-c",
-		"cat /etc/creds/user; echo; cat /etc/creds/password; echo; stat -c '%a %n' /etc/creds/user /etc/picked/sub/pw; ls /etc/picked; cat /etc/picked/sub/pw; echo; cat /etc/cfg/log-level; echo; ls /etc/cfg")
+		"cat /etc/creds/user; echo; cat /etc/creds/password; echo; stat -L -c '%a %n' /etc/creds/user /etc/picked/sub/pw; ls /etc/picked; cat /etc/picked/sub/pw; echo; cat /etc/cfg/log-level; echo; ls /etc/cfg")
 	for _, want := range []string{"admin\ns3cr3t\n", "400 /etc/creds/user\n", "440 /etc/picked/sub/pw\n", "sub\ns3cr3t\n", "debug\nlog-level\n"} {
 		if !strings.Contains(files, want) {
 			t.Errorf("volume files lack %q:\n%s", want, files)
