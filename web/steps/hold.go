@@ -22,6 +22,7 @@ type Versions func(kind, namespace, name string) (rv uint64, ok bool)
 type seenOwner struct {
 	rv       uint64
 	gone     bool
+	deleting bool                    // its deletionTimestamp is set
 	template *corev1.PodTemplateSpec // a Deployment's pod template
 }
 
@@ -138,7 +139,7 @@ func (d *Deriver) unexplained(w waiting) bool {
 // saw notes what the deriver derived of an owner, and derives the changes waiting for it.
 func (d *Deriver) saw(kind, typ string, o metav1.Object) []Step {
 	rv, _ := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
-	so := seenOwner{rv: rv, gone: typ == "DELETED"}
+	so := seenOwner{rv: rv, gone: typ == "DELETED", deleting: o.GetDeletionTimestamp() != nil}
 	if dp, ok := o.(*appsv1.Deployment); ok {
 		so.template = &dp.Spec.Template
 	}

@@ -60,7 +60,15 @@ func (d *Deriver) Job(eventType string, old, job *batchv1.Job) []Step {
 }
 
 func (d *Deriver) job(eventType string, old, job *batchv1.Job) []Step {
-	if eventType != "ADDED" || old != nil {
+	switch {
+	case eventType == "DELETED":
+		if seen, known := d.seen[Key("Job", job.Namespace, job.Name)]; known && (seen.deleting || seen.gone) {
+			return nil // its deletion was derived when its deletionTimestamp was set
+		}
+		return d.jobDeleted(eventType, job)
+	case old != nil && old.DeletionTimestamp == nil && job.DeletionTimestamp != nil:
+		return d.jobDeleted(eventType, job)
+	case eventType != "ADDED" || old != nil:
 		return nil
 	}
 	key := Key("Job", job.Namespace, job.Name)
@@ -88,4 +96,35 @@ func (d *Deriver) job(eventType string, old, job *batchv1.Job) []Step {
 		Name: job.Name, Owner: s.Owner, StoryKey: key, ResourceVersion: job.ResourceVersion,
 		Ev: ev(i18n.K("jobs.ev_parallelism"), parallel, completions)}.titled(i18n.K("jobs.sees"), job.Name, parallel)
 	return []Step{d.mk(s), d.mk(sees)}
+}
+
+// jobGone: the Job is deleted or being deleted, or the deriver never saw it, as the
+// garbage collector finds a pod's owner missing: its pods' deletions are the collector's.
+func (d *Deriver) jobGone(ns, name string) bool {
+	seen, known := d.seen[Key("Job", ns, name)]
+	return !known || seen.gone || seen.deleting
+}
+
+// jobDeleted: the learner deleted a Job (a CronJob's Jobs are its controller's to prune),
+// and the garbage collector sees its pods without an owner; their deletions follow in this
+// story (see deletion).
+func (d *Deriver) jobDeleted(eventType string, job *batchv1.Job) []Step {
+	key := Key("Job", job.Namespace, job.Name)
+	ev := evidenceOf(eventType, "Job", job.Namespace, job.Name)
+	what := i18n.K("ev.removed")
+	if eventType != "DELETED" {
+		what = i18n.K("ev.deletion_ts") // deleted in the foreground: its pods go first
+	}
+	var out []Step
+	if ownerOf(job, "CronJob") == "" {
+		out = append(out, d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Kind: "Job",
+			Namespace: job.Namespace, Name: job.Name, StoryKey: key, Binds: []string{key}, ResourceVersion: job.ResourceVersion,
+			Ev: ev(what)}.titled(i18n.K("jobs.you_deleted"), job.Name).root()))
+	}
+	if n := len(d.owned[key]); n > 0 {
+		out = append(out, d.mk(Step{Flow: FlowGC, N: 1, From: APIServer, To: GC, Style: Watch, Kind: "Job",
+			Namespace: job.Namespace, Name: job.Name, StoryKey: key, ResourceVersion: job.ResourceVersion,
+			Ev: ev(i18n.K("ev.rs_dependents"))}.titled(i18n.K("jobs.gc_sees_gone"), job.Name, n)))
+	}
+	return out
 }

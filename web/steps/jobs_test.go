@@ -4,7 +4,9 @@ import (
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func jobObj(name string, owner *metav1.OwnerReference) *batchv1.Job {
@@ -63,5 +65,63 @@ func TestJobCreation(t *testing.T) {
 	// Only its creation: status changes and deletions are not a Job's creation again.
 	if ss := d.Job("MODIFIED", jobObj("pi", nil), jobObj("pi", nil)); len(ss) != 0 {
 		t.Errorf("a modified Job gave %d steps", len(ss))
+	}
+}
+
+func jobPod(name, rv string) *corev1.Pod {
+	p := newPod(rv)
+	p.Name, p.UID = name, types.UID("uid-"+name)
+	p.Spec.NodeName = "node-1"
+	p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: "pi", UID: "j1", Controller: ptrTo(true)}}
+	return p
+}
+
+// Deleting a Job (cascade background): the API removes the Job, the garbage collector sees
+// its pods without an owner and deletes them, each its step in the Job's story, as for a
+// ReplicaSet's pods; not "you deleted Pod …".
+func TestJobPodsDeletedByTheGarbageCollector(t *testing.T) {
+	d := New(clock())
+	d.Job("ADDED", nil, jobObj("pi", nil))
+	a, b := jobPod("pi-a", "6"), jobPod("pi-b", "7")
+	d.Pod("ADDED", nil, a)
+	d.Pod("ADDED", nil, b)
+	gone := jobObj("pi", nil)
+	gone.ResourceVersion = "9"
+	ss := d.Job("DELETED", nil, gone)
+	if got := summary(ss); got != "y0 g1" {
+		t.Fatalf("Job deleted: steps %q, want y0 g1: %+v", got, ss)
+	}
+	if ss[0].Root != "you deleted Job/pi" || ss[1].From != APIServer || ss[1].To != GC || ss[1].Style != Watch ||
+		ss[1].StoryKey != Key("Job", "default", "pi") || ss[1].Title != "garbage collector sees Job/pi gone: its 2 pods have no owner" {
+		t.Errorf("Job deleted: %+v", ss)
+	}
+	a2 := a.DeepCopy()
+	a2.ResourceVersion = "10"
+	now := metav1.Now()
+	a2.DeletionTimestamp = &now
+	ss = d.Pod("MODIFIED", a, a2)
+	if got := summary(ss); got != "g2 d2" {
+		t.Fatalf("the GC's deletion: steps %q, want g2 d2: %+v", got, ss)
+	}
+	if s := ss[0]; s.From != GC || s.To != APIServer || s.Style != Write || s.Root != "" || s.Owner != "Job/pi" ||
+		s.StoryKey != Key("Job", "default", "pi") || s.Title != "garbage collector deletes pi-a: its owner Job/pi is gone" {
+		t.Errorf("the GC's deletion %+v", s)
+	}
+	// A pod removed at once (no node, or grace 0): the same attribution.
+	ss = d.Pod("DELETED", nil, b)
+	if len(ss) == 0 || ss[0].From != GC || ss[0].Title != "garbage collector deletes pi-b: its owner Job/pi is gone" {
+		t.Errorf("deleted at once: %q %+v", summary(ss), ss)
+	}
+}
+
+// A pod of a Job that is still there, deleted by hand, is the learner's deletion.
+func TestJobPodDeletedByHand(t *testing.T) {
+	d := New(clock())
+	d.Job("ADDED", nil, jobObj("pi", nil))
+	a := jobPod("pi-a", "6")
+	d.Pod("ADDED", nil, a)
+	ss := d.Pod("DELETED", nil, a)
+	if len(ss) == 0 || ss[0].From != Client || ss[0].Root != "you deleted Pod/pi-a" {
+		t.Errorf("deleted by hand: %q %+v", summary(ss), ss)
 	}
 }

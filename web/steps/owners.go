@@ -12,19 +12,24 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// track keeps, per ReplicaSet, which live (not terminating) pods it controls, so a
-// deletion can be told apart: the ReplicaSet's own (it has more than it wants), the
-// garbage collector's (the owner is gone) or someone else's.
+// track keeps, per ReplicaSet and per Job, which live (not terminating) pods it controls,
+// so a deletion can be told apart: the ReplicaSet's own (it has more than it wants), the
+// garbage collector's (the owner is gone) or someone else's. A ReplicaSet's pods are
+// under "namespace/name", a Job's under its Key ("Job/namespace/name").
 func (d *Deriver) track(eventType string, pod *corev1.Pod) {
 	if prev, ok := d.ownedBy[pod.UID]; ok {
 		delete(d.owned[prev], pod.UID)
 		delete(d.ownedBy, pod.UID)
 	}
-	rs := ownerOf(pod, "ReplicaSet")
-	if eventType == "DELETED" || pod.DeletionTimestamp != nil || rs == "" {
+	key := ""
+	if rs := ownerOf(pod, "ReplicaSet"); rs != "" {
+		key = pod.Namespace + "/" + rs
+	} else if job := ownerOf(pod, "Job"); job != "" {
+		key = Key("Job", pod.Namespace, job)
+	}
+	if eventType == "DELETED" || pod.DeletionTimestamp != nil || key == "" {
 		return
 	}
-	key := pod.Namespace + "/" + rs
 	if d.owned[key] == nil {
 		d.owned[key] = map[types.UID]struct{}{}
 	}
@@ -35,6 +40,9 @@ func (d *Deriver) track(eventType string, pod *corev1.Pod) {
 // deleter says who set a pod's deletionTimestamp (or deleted it at once), from what the
 // watches showed just before: the answer is the same one the controllers themselves act on.
 func (d *Deriver) deleter(pod *corev1.Pod, rs string) (who string, has, wants int) {
+	if job := ownerOf(pod, "Job"); job != "" && d.jobGone(pod.Namespace, job) {
+		return GC, 0, 0
+	}
 	if rs == "" {
 		return Client, 0, 0
 	}
@@ -59,17 +67,23 @@ func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev evFn) []Step {
 	if pod.DeletionTimestamp == nil {
 		base.Ev = ev(i18n.K("ev.deleted_at_once"))
 	}
+	job := ownerOf(pod, "Job")
 	if rs != "" {
 		base.Owner = "ReplicaSet/" + rs
+	} else if job != "" {
+		base.Owner = "Job/" + job
 	}
 	who, has, wants := d.deleter(pod, rs)
 	s := base
 	s.From = who
-	switch who {
-	case GC:
+	switch {
+	case who == GC && job != "":
+		s.Flow, s.N, s.StoryKey = FlowGC, 2, Key("Job", pod.Namespace, job)
+		s.say(i18n.K("jobs.gc_deletes_pod"), pod.Name, job)
+	case who == GC:
 		s.Flow, s.N, s.StoryKey = FlowGC, 2, Key("ReplicaSet", pod.Namespace, rs)
 		s.say(i18n.K("step.gc_deletes_pod"), pod.Name, rs)
-	case RSCtrl:
+	case who == RSCtrl:
 		s.Flow, s.N, s.StoryKey = FlowReplicaSet, 2, Key("ReplicaSet", pod.Namespace, rs)
 		s.say(i18n.K("step.rs_deletes"), rs, pod.Name, has, wants)
 	default:
