@@ -385,7 +385,7 @@ func decodeCustom(r *resource, data []byte, opts decodeOpts) (runtime.Object, er
 
 // admitCustom validates a new custom resource against its version's schema; with a
 // status subresource the status a client sends on create is dropped, as kube's.
-func (s *Server) admitCustom(u *unstructured.Unstructured) error {
+func (s *Server) admitCustom(ctx context.Context, u *unstructured.Unstructured) error {
 	r := s.crds.byKind(u.GroupVersionKind())
 	if r == nil {
 		return apierrors.NewServiceUnavailable(fmt.Sprintf("%s is not served", u.GroupVersionKind()))
@@ -393,7 +393,7 @@ func (s *Server) admitCustom(u *unstructured.Unstructured) error {
 	if r.custom.Status {
 		delete(u.Object, "status")
 	}
-	if errs := r.custom.Validate(u, nil); len(errs) > 0 {
+	if errs := r.custom.Validate(ctx, u, nil); len(errs) > 0 {
 		return apierrors.NewInvalid(r.gvk().GroupKind(), u.GetName(), errs)
 	}
 	return nil
@@ -426,7 +426,7 @@ func admitCRD(ctx context.Context, c *apiextv1.CustomResourceDefinition) error {
 // prepareCustomUpdate is prepareUpdate for a custom resource: what clients may not
 // change is kept, status changes only through /status (when served), generation
 // counts changes to anything but metadata and status, and the schema validates.
-func (s *Server) prepareCustomUpdate(r *resource, sub string, nextObj, oldObj runtime.Object) (runtime.Object, error) {
+func (s *Server) prepareCustomUpdate(ctx context.Context, r *resource, sub string, nextObj, oldObj runtime.Object) (runtime.Object, error) {
 	next, old := nextObj.(*unstructured.Unstructured), oldObj.(*unstructured.Unstructured)
 	if sub == "status" {
 		out := old.DeepCopy()
@@ -453,9 +453,9 @@ func (s *Server) prepareCustomUpdate(r *resource, sub string, nextObj, oldObj ru
 	}
 	var errs field.ErrorList
 	if sub == "status" {
-		errs = r.custom.ValidateStatus(next, old)
+		errs = r.custom.ValidateStatus(ctx, next, old)
 	} else {
-		errs = r.custom.Validate(next, old)
+		errs = r.custom.Validate(ctx, next, old)
 	}
 	if len(errs) > 0 {
 		return nil, apierrors.NewInvalid(r.gvk().GroupKind(), next.GetName(), errs)

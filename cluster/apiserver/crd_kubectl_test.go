@@ -113,3 +113,13 @@ func TestKubectlCustomResourceDefinitionRules(t *testing.T) {
 		"spec.versions: Invalid value:", "must have exactly one version marked as storage version",
 		"spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields")
 }
+
+// kubectl apply of a custom resource that breaks a CEL rule of its CRD shows kube's
+// message for the rule.
+func TestKubectlCustomResourceCELRule(t *testing.T) {
+	srv := apiservertest.Start(t)
+	k := newKubectl(t, srv)
+	k.ok(args("apply -f scaler-crd.yml"), "customresourcedefinition.apiextensions.k8s.io/scalers.cel.example.com created")
+	k.ok(args("wait --for condition=established --timeout=10s crd/scalers.cel.example.com"), "condition met")
+	k.fail(args("apply -f scaler-bad.yml"), `The Scaler "big" is invalid: spec.replicas: Invalid value: "integer": must be <= 10`)
+}

@@ -481,7 +481,7 @@ func (s *Server) update(ctx context.Context, r *resource, ns, name, sub string, 
 		if err != nil {
 			return nil, err
 		}
-		next, err = s.prepareUpdate(r, sub, next, old)
+		next, err = s.prepareUpdate(ctx, r, sub, next, old)
 		if err != nil {
 			return nil, err
 		}
@@ -550,9 +550,9 @@ func gracePeriodOver(m metav1.Object) bool {
 
 // prepareUpdate carries over what clients cannot change, applies the status rules,
 // bumps generation on spec changes, defaults and validates.
-func (s *Server) prepareUpdate(r *resource, sub string, next, old runtime.Object) (runtime.Object, error) {
+func (s *Server) prepareUpdate(ctx context.Context, r *resource, sub string, next, old runtime.Object) (runtime.Object, error) {
 	if r.custom != nil {
-		return s.prepareCustomUpdate(r, sub, next, old)
+		return s.prepareCustomUpdate(ctx, r, sub, next, old)
 	}
 	om := mustMeta(old)
 	if sub == "ephemeralcontainers" {

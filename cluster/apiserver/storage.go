@@ -87,7 +87,7 @@ func (s *Server) admit(ctx context.Context, obj any) error {
 	case *apiextv1.CustomResourceDefinition:
 		return admitCRD(ctx, o)
 	case *unstructured.Unstructured:
-		return s.admitCustom(o)
+		return s.admitCustom(ctx, o)
 	}
 	return nil
 }

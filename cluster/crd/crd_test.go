@@ -83,7 +83,7 @@ func TestVersionDecodeValidateAndCells(t *testing.T) {
 	if _, ok := spec["typo"]; ok || spec["replicas"] != int64(2) || spec["extra"].(map[string]any)["kept"] != "yes" {
 		t.Fatalf("decoded spec: %v", spec)
 	}
-	if errs := v.Validate(u, nil); len(errs) > 0 {
+	if errs := v.Validate(context.Background(), u, nil); len(errs) > 0 {
 		t.Fatalf("valid widget refused: %v", errs)
 	}
 	now, _ := time.Parse(time.RFC3339, "2026-01-03T00:00:00Z")
@@ -96,7 +96,7 @@ func TestVersionDecodeValidateAndCells(t *testing.T) {
 	}
 
 	bad := widget(map[string]any{"replicas": int64(9), "colour": "green"})
-	msgs := v.Validate(bad, nil).ToAggregate().Error()
+	msgs := v.Validate(context.Background(), bad, nil).ToAggregate().Error()
 	for _, want := range []string{
 		"spec.replicas: Invalid value: 9: spec.replicas in body should be less than or equal to 5",
 		`spec.colour: Unsupported value: "green": supported values: "red", "blue"`,
@@ -105,7 +105,7 @@ func TestVersionDecodeValidateAndCells(t *testing.T) {
 			t.Fatalf("errors lack %q: %s", want, msgs)
 		}
 	}
-	if errs := v.Validate(widget(map[string]any{"replicas": "two"}), nil).ToAggregate().Error(); !strings.Contains(errs,
+	if errs := v.Validate(context.Background(), widget(map[string]any{"replicas": "two"}), nil).ToAggregate().Error(); !strings.Contains(errs,
 		`spec.replicas: Invalid value: "string": spec.replicas in body must be of type integer: "string"`) {
 		t.Fatalf("wrong type: %s", errs)
 	}

@@ -1,6 +1,7 @@
 package crd
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -8,6 +9,8 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/model"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
@@ -17,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/cel/common"
 )
 
 // Version is one served version of a CRD, ready to serve: its names, its schema
@@ -45,7 +50,9 @@ type Version struct {
 	structural      *structuralschema.Structural
 	validator       apiservervalidation.SchemaValidator
 	statusValidator apiservervalidation.SchemaValidator
-	columns         []column
+	// rules are the schema's x-kubernetes-validations, compiled (nil: none).
+	rules   *cel.Validator
+	columns []column
 }
 
 // Compile turns an established CRD into its versions, the storage version first.
@@ -113,6 +120,8 @@ func compileVersion(c *apiextv1.CustomResourceDefinition, internal *apiextension
 	if cv.validator, _, err = apiservervalidation.NewSchemaValidator(props); err != nil {
 		return nil, err
 	}
+	// The CEL rules compile once per version, as kube's custom resource strategy.
+	cv.rules = cel.NewValidator(cv.structural, true, celconfig.PerCallLimit)
 	if st, ok := props.Properties["status"]; ok {
 		if cv.statusValidator, _, err = apiservervalidation.NewSchemaValidator(&st); err != nil {
 			return nil, err
@@ -138,9 +147,11 @@ func (v *Version) Default(obj map[string]any) {
 }
 
 // Validate checks an object of this version as kube's custom resource strategy: its
-// apiVersion and kind, its metadata, its schema, its list types and its scale paths.
-// old is nil for a create.
-func (v *Version) Validate(u, old *unstructured.Unstructured) field.ErrorList {
+// apiVersion and kind, its metadata, its schema, its list types, its scale paths and
+// its CEL rules (x-kubernetes-validations). old is nil for a create; on an update the
+// schema ratchets (an unchanged invalid value stays allowed) and transition rules
+// (those using oldSelf) run.
+func (v *Version) Validate(ctx context.Context, u, old *unstructured.Unstructured) field.ErrorList {
 	errs := v.validateTypeMeta(u)
 	if len(errs) > 0 {
 		return errs
@@ -148,18 +159,26 @@ func (v *Version) Validate(u, old *unstructured.Unstructured) field.ErrorList {
 	if old == nil {
 		errs = append(errs, metavalidation.ValidateObjectMetaAccessor(u, v.Namespaced, metavalidation.NameIsDNSSubdomain, field.NewPath("metadata"))...)
 		errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u.Object, v.validator)...)
-	} else {
-		errs = append(errs, metavalidation.ValidateObjectMetaAccessorUpdate(u, old, field.NewPath("metadata"))...)
-		errs = append(errs, apiservervalidation.ValidateCustomResourceUpdate(nil, u.Object, old.Object, v.validator)...)
+		errs = append(errs, v.validateScale(u, true)...)
+		errs = append(errs, objectmeta.Validate(nil, u.Object, v.structural, false)...)
+		errs = append(errs, listtype.ValidateListSetsAndMaps(nil, v.structural, u.Object)...)
+		return append(errs, v.validateRules(ctx, u, nil, nil, errs)...)
 	}
+	correlated := common.NewCorrelatedObject(u.Object, old.Object, &model.Structural{Structural: v.structural})
+	errs = append(errs, metavalidation.ValidateObjectMetaAccessorUpdate(u, old, field.NewPath("metadata"))...)
+	errs = append(errs, apiservervalidation.ValidateCustomResourceUpdate(nil, u.Object, old.Object, v.validator,
+		apiservervalidation.WithRatcheting(correlated))...)
 	errs = append(errs, v.validateScale(u, true)...)
 	errs = append(errs, objectmeta.Validate(nil, u.Object, v.structural, false)...)
-	return append(errs, listtype.ValidateListSetsAndMaps(nil, v.structural, u.Object)...)
+	if oldErrs := listtype.ValidateListSetsAndMaps(nil, v.structural, old.Object); len(oldErrs) == 0 {
+		errs = append(errs, listtype.ValidateListSetsAndMaps(nil, v.structural, u.Object)...)
+	}
+	return append(errs, v.validateRules(ctx, u, old, correlated, errs)...)
 }
 
 // ValidateStatus checks a write through the status subresource: only status is
-// validated against its schema.
-func (v *Version) ValidateStatus(u, old *unstructured.Unstructured) field.ErrorList {
+// validated against its schema, the CEL rules against the whole object.
+func (v *Version) ValidateStatus(ctx context.Context, u, old *unstructured.Unstructured) field.ErrorList {
 	errs := v.validateTypeMeta(u)
 	if len(errs) > 0 {
 		return errs
@@ -168,7 +187,39 @@ func (v *Version) ValidateStatus(u, old *unstructured.Unstructured) field.ErrorL
 	if st, ok := u.Object["status"]; ok && v.statusValidator != nil {
 		errs = append(errs, apiservervalidation.ValidateCustomResourceUpdate(field.NewPath("status"), st, old.Object["status"], v.statusValidator)...)
 	}
-	return append(errs, v.validateScale(u, false)...)
+	errs = append(errs, v.validateScale(u, false)...)
+	if newErrs := listtype.ValidateListSetsAndMaps(nil, v.structural, u.Object); len(newErrs) > 0 {
+		if oldErrs := listtype.ValidateListSetsAndMaps(nil, v.structural, old.Object); len(oldErrs) == 0 {
+			errs = append(errs, newErrs...)
+		}
+	}
+	return append(errs, v.validateRules(ctx, u, old, nil, errs)...)
+}
+
+// validateRules runs the CEL rules unless the object already failed its schema in a
+// way the rules could not be evaluated over (a wrong type, a missing required
+// field...): then kube says so instead. correlated (updates of the main resource)
+// lets an unchanged value keep failing a rule that does not use oldSelf.
+func (v *Version) validateRules(ctx context.Context, u, old *unstructured.Unstructured, correlated *common.CorrelatedObject, errs field.ErrorList) field.ErrorList {
+	if v.rules == nil {
+		return nil
+	}
+	for _, e := range errs {
+		switch e.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			return field.ErrorList{field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation")}
+		}
+	}
+	var oldObj any
+	if old != nil {
+		oldObj = old.Object
+	}
+	var opts []cel.Option
+	if correlated != nil {
+		opts = append(opts, cel.WithRatcheting(correlated))
+	}
+	out, _ := v.rules.Validate(ctx, nil, v.structural, u.Object, oldObj, celconfig.RuntimeCELCostBudget, opts...)
+	return out
 }
 
 func (v *Version) validateTypeMeta(u *unstructured.Unstructured) field.ErrorList {
