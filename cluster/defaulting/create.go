@@ -17,19 +17,26 @@ func PrepareForCreate(obj runtime.Object) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		o.Status = corev1.PodStatus{Phase: corev1.PodPending}
+		dropDisabledPodFields(&o.Spec)
 	case *appsv1.ReplicaSet:
 		o.Status = appsv1.ReplicaSetStatus{}
+		dropDisabledPodFields(&o.Spec.Template.Spec)
 	case *appsv1.Deployment:
 		o.Status = appsv1.DeploymentStatus{}
+		dropDisabledPodFields(&o.Spec.Template.Spec)
 	case *appsv1.StatefulSet:
 		o.Status = appsv1.StatefulSetStatus{}
+		dropDisabledPodFields(&o.Spec.Template.Spec)
 	case *appsv1.DaemonSet:
 		o.Status = appsv1.DaemonSetStatus{}
+		dropDisabledPodFields(&o.Spec.Template.Spec)
 	case *batchv1.Job:
 		o.Status = batchv1.JobStatus{}
 		generateJobSelector(o)
+		dropDisabledPodFields(&o.Spec.Template.Spec)
 	case *batchv1.CronJob:
 		o.Status = batchv1.CronJobStatus{}
+		dropDisabledPodFields(&o.Spec.JobTemplate.Spec.Template.Spec)
 	case *corev1.Service:
 		o.Status = corev1.ServiceStatus{}
 	case *corev1.ResourceQuota:
@@ -44,6 +51,40 @@ func PrepareForCreate(obj runtime.Object) {
 		o.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
 		if len(o.Spec.Finalizers) == 0 {
 			o.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+		}
+	}
+}
+
+// dropDisabledPodFields clears what a new pod spec may hold only for features kube-apiserver
+// v1.32 has off by default (user namespaces, supplemental groups policy, proc mount types,
+// in-place resize, SELinux change policy, pod-level resources), as its strategies do:
+// webkube implements none of them, and a real cluster silently ignores them too.
+func dropDisabledPodFields(spec *corev1.PodSpec) {
+	spec.HostUsers = nil
+	spec.Resources = nil
+	if sc := spec.SecurityContext; sc != nil {
+		sc.SupplementalGroupsPolicy = nil
+		sc.SELinuxChangePolicy = nil
+	}
+	each := func(c *corev1.Container) {
+		c.ResizePolicy = nil
+		if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil {
+			def := corev1.DefaultProcMount
+			sc.ProcMount = &def
+		}
+	}
+	for i := range spec.InitContainers {
+		each(&spec.InitContainers[i])
+	}
+	for i := range spec.Containers {
+		each(&spec.Containers[i])
+	}
+	for i := range spec.EphemeralContainers {
+		c := &spec.EphemeralContainers[i]
+		c.ResizePolicy = nil
+		if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil {
+			def := corev1.DefaultProcMount
+			sc.ProcMount = &def
 		}
 	}
 }

@@ -16,18 +16,15 @@ import (
 func ValidateEphemeralContainersUpdate(pod, old *corev1.Pod) field.ErrorList {
 	path := field.NewPath("spec", "ephemeralContainers")
 	errs := onlyAddedEphemeral(pod.Spec.EphemeralContainers, old.Spec.EphemeralContainers, path)
-	return append(errs, validateEphemeralContainers(&pod.Spec, path)...)
+	volumes, _ := validateVolumes(pod.Spec.Volumes, specPath.Child("volumes"))
+	return append(errs, validateEphemeralContainers(&pod.Spec, newPodContext(&pod.Spec, volumes), path)...)
 }
 
 // validateEphemeralContainers checks each ephemeral container as a container, named apart
 // from every other container, targeting an existing one and setting none of what only
 // regular containers have.
-func validateEphemeralContainers(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func validateEphemeralContainers(spec *corev1.PodSpec, pc podContext, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	volumes := sets.New[string]()
-	for _, v := range spec.Volumes {
-		volumes.Insert(v.Name)
-	}
 	names, targets := sets.New[string](), sets.New[string]()
 	for _, c := range append(append([]corev1.Container{}, spec.Containers...), spec.InitContainers...) {
 		names.Insert(c.Name)
@@ -41,7 +38,7 @@ func validateEphemeralContainers(spec *corev1.PodSpec, path *field.Path) field.E
 		if c.Image == "" {
 			errs = append(errs, field.Required(p.Child("image"), ""))
 		}
-		errs = append(errs, validateContainer(&c, volumes, p)...)
+		errs = append(errs, validateContainer(&c, pc, p)...)
 		errs = append(errs, ephemeralForbidden(&c, p)...)
 		if t := ec.TargetContainerName; t != "" && !targets.Has(t) {
 			errs = append(errs, field.NotFound(p.Child("targetContainerName"), t))
@@ -72,17 +69,23 @@ func onlyAddedEphemeral(now, old []corev1.EphemeralContainer, path *field.Path) 
 // ephemeralForbidden lists the fields an ephemeral container may not set.
 func ephemeralForbidden(c *corev1.Container, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	forbid := func(set bool, name string) {
+	forbid := func(set bool, at *field.Path) {
 		if set {
-			errs = append(errs, field.Forbidden(p.Child(name), "cannot be set for an Ephemeral Container"))
+			errs = append(errs, field.Forbidden(at, "cannot be set for an Ephemeral Container"))
 		}
 	}
-	forbid(len(c.Ports) > 0, "ports")
-	forbid(c.LivenessProbe != nil, "livenessProbe")
-	forbid(c.ReadinessProbe != nil, "readinessProbe")
-	forbid(c.StartupProbe != nil, "startupProbe")
-	forbid(c.Lifecycle != nil, "lifecycle")
-	forbid(len(c.Resources.Limits) > 0 || len(c.Resources.Requests) > 0, "resources")
-	forbid(c.RestartPolicy != nil, "restartPolicy")
+	forbid(len(c.Ports) > 0, p.Child("ports"))
+	forbid(c.LivenessProbe != nil, p.Child("livenessProbe"))
+	forbid(c.ReadinessProbe != nil, p.Child("readinessProbe"))
+	forbid(c.StartupProbe != nil, p.Child("startupProbe"))
+	forbid(c.Lifecycle != nil, p.Child("lifecycle"))
+	forbid(len(c.Resources.Limits) > 0 || len(c.Resources.Requests) > 0 || len(c.Resources.Claims) > 0, p.Child("resources"))
+	forbid(c.RestartPolicy != nil, p.Child("restartPolicy"))
+	forbid(len(c.ResizePolicy) > 0, p.Child("resizePolicy"))
+	for i, m := range c.VolumeMounts {
+		// A subPath is a bind mount kept until the pod ends: not for a debugging container.
+		forbid(m.SubPath != "", p.Child("volumeMounts").Index(i).Child("subPath"))
+		forbid(m.SubPathExpr != "", p.Child("volumeMounts").Index(i).Child("subPathExpr"))
+	}
 	return errs
 }

@@ -63,11 +63,24 @@ func validatePodTemplateSpec(t *corev1.PodTemplateSpec, path *field.Path) field.
 	return errs
 }
 
+// podContext is what a container's checks need to know of its pod: the volumes it may
+// mount (those without errors, as kube-apiserver counts them) and whether the pod shares
+// the host's user namespace.
+type podContext struct {
+	volumes   map[string]corev1.VolumeSource
+	hostUsers bool
+}
+
+func newPodContext(spec *corev1.PodSpec, volumes map[string]corev1.VolumeSource) podContext {
+	return podContext{volumes: volumes, hostUsers: spec.HostUsers == nil || *spec.HostUsers}
+}
+
 func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	volumes, errs := validateVolumes(spec.Volumes, path.Child("volumes"))
-	errs = append(errs, validateContainers(spec.Containers, volumes, path.Child("containers"))...)
-	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, volumes, path.Child("initContainers"))...)
-	errs = append(errs, validateEphemeralContainers(spec, path.Child("ephemeralContainers"))...)
+	pc := newPodContext(spec, volumes)
+	errs = append(errs, validateContainers(spec.Containers, pc, path.Child("containers"))...)
+	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, pc, path.Child("initContainers"))...)
+	errs = append(errs, validateEphemeralContainers(spec, pc, path.Child("ephemeralContainers"))...)
 	errs = append(errs, validateHostPorts(spec, path)...)
 	errs = append(errs, validateRestartPolicy(spec.RestartPolicy, path.Child("restartPolicy"))...)
 	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, path.Child("dnsPolicy"))...)
@@ -94,15 +107,11 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 			errs = append(errs, dns1123Subdomain(h, p.Child("hostnames").Index(j))...)
 		}
 	}
-	if sc := spec.SecurityContext; sc != nil {
-		p := path.Child("securityContext")
-		errs = append(errs, userID(sc.RunAsUser, p.Child("runAsUser"))...)
-		errs = append(errs, groupID(sc.RunAsGroup, p.Child("runAsGroup"))...)
-		errs = append(errs, groupID(sc.FSGroup, p.Child("fsGroup"))...)
-		for i, g := range sc.SupplementalGroups {
-			errs = append(errs, groupID(&g, p.Child("supplementalGroups").Index(i))...)
-		}
-	}
+	errs = append(errs, podSecurityContext(spec, path)...)
+	errs = append(errs, validateAffinity(spec.Affinity, path.Child("affinity"))...)
+	errs = append(errs, hostProcessPod(spec, path)...)
+	errs = append(errs, hostUsersPod(spec, path)...)
+	errs = append(errs, podOS(spec, path)...)
 	if d := spec.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
 		errs = append(errs, field.Invalid(path.Child("activeDeadlineSeconds"), *d, utilvalidation.InclusiveRangeError(1, math.MaxInt32)))
 	}
@@ -130,26 +139,28 @@ func validateDNSPolicy(p corev1.DNSPolicy, path *field.Path) field.ErrorList {
 	return field.ErrorList{field.NotSupported(path, p, valid)}
 }
 
-// validateVolumes returns the set of volume names for the mounts to refer to.
-func validateVolumes(vols []corev1.Volume, path *field.Path) (sets.Set[string], field.ErrorList) {
+// validateVolumes returns the volumes the mounts may refer to: as in kube-apiserver, a
+// volume with an error is not one, so a mount of it is reported as not found too.
+func validateVolumes(vols []corev1.Volume, path *field.Path) (map[string]corev1.VolumeSource, field.ErrorList) {
 	var errs field.ErrorList
-	names := sets.New[string]()
+	valid := map[string]corev1.VolumeSource{}
 	for i, v := range vols {
 		p := path.Index(i)
-		switch {
-		case v.Name == "":
-			errs = append(errs, field.Required(p.Child("name"), ""))
-		case names.Has(v.Name):
-			errs = append(errs, field.Duplicate(p.Child("name"), v.Name))
-		default:
-			errs = append(errs, dns1123Label(v.Name, p.Child("name"))...)
+		ve := validateVolumeSource(&v.VolumeSource, p)
+		if v.Name == "" {
+			ve = append(ve, field.Required(p.Child("name"), ""))
+		} else {
+			ve = append(ve, dns1123Label(v.Name, p.Child("name"))...)
 		}
-		if v.Name != "" {
-			names.Insert(v.Name)
+		if _, dup := valid[v.Name]; dup {
+			ve = append(ve, field.Duplicate(p.Child("name"), v.Name))
 		}
-		errs = append(errs, validateVolumeSource(&v.VolumeSource, p)...)
+		if len(ve) == 0 {
+			valid[v.Name] = v.VolumeSource
+		}
+		errs = append(errs, ve...)
 	}
-	return names, errs
+	return valid, errs
 }
 
 // volumeSourceNames are the JSON names of VolumeSource's fields, by field index.
@@ -220,7 +231,7 @@ func validateVolumeSource(s *corev1.VolumeSource, path *field.Path) field.ErrorL
 	return errs
 }
 
-func validateContainers(cs []corev1.Container, volumes sets.Set[string], path *field.Path) field.ErrorList {
+func validateContainers(cs []corev1.Container, pc podContext, path *field.Path) field.ErrorList {
 	if len(cs) == 0 {
 		return field.ErrorList{field.Required(path, "")}
 	}
@@ -230,7 +241,7 @@ func validateContainers(cs []corev1.Container, volumes sets.Set[string], path *f
 		c := &cs[i]
 		p := path.Index(i)
 		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)
-		errs = append(errs, validateContainer(c, volumes, p)...)
+		errs = append(errs, validateContainer(c, pc, p)...)
 		errs = append(errs, validateLifecycle(c, p)...)
 		if c.RestartPolicy != nil {
 			errs = append(errs, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
@@ -247,7 +258,7 @@ func validateContainers(cs []corev1.Container, volumes sets.Set[string], path *f
 
 // validateInitContainers checks init containers; their names must also differ from the
 // regular containers' names, reported on the init container as kube-apiserver does.
-func validateInitContainers(cs, regular []corev1.Container, volumes sets.Set[string], path *field.Path) field.ErrorList {
+func validateInitContainers(cs, regular []corev1.Container, pc podContext, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	names := sets.New[string]()
 	for _, c := range regular {
@@ -257,7 +268,7 @@ func validateInitContainers(cs, regular []corev1.Container, volumes sets.Set[str
 		c := &cs[i]
 		p := path.Index(i)
 		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)
-		errs = append(errs, validateContainer(c, volumes, p)...)
+		errs = append(errs, validateContainer(c, pc, p)...)
 		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 		if c.RestartPolicy != nil && !sidecar {
 			errs = append(errs, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, []corev1.ContainerRestartPolicy{corev1.ContainerRestartPolicyAlways}))
@@ -297,19 +308,15 @@ func containerName(name string, seen sets.Set[string], path *field.Path) field.E
 }
 
 // validateContainer holds the checks common to init and regular containers.
-func validateContainer(c *corev1.Container, volumes sets.Set[string], path *field.Path) field.ErrorList {
+func validateContainer(c *corev1.Container, pc podContext, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	errs = append(errs, validateContainerPorts(c.Ports, path.Child("ports"))...)
 	errs = append(errs, validateEnv(c.Env, path.Child("env"))...)
-	errs = append(errs, validateVolumeMounts(c.VolumeMounts, volumes, path.Child("volumeMounts"))...)
+	errs = append(errs, validateEnvFrom(c.EnvFrom, path.Child("envFrom"))...)
+	errs = append(errs, validateVolumeMounts(c, pc.volumes, path.Child("volumeMounts"))...)
+	errs = append(errs, validateVolumeDevices(c, pc.volumes, path.Child("volumeDevices"))...)
 	errs = append(errs, validateResources(&c.Resources, path.Child("resources"))...)
-	if sc := c.SecurityContext; sc != nil {
-		errs = append(errs, userID(sc.RunAsUser, path.Child("securityContext", "runAsUser"))...)
-		errs = append(errs, groupID(sc.RunAsGroup, path.Child("securityContext", "runAsGroup"))...)
-		if sc.Privileged != nil && *sc.Privileged && sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
-			errs = append(errs, field.Invalid(path.Child("securityContext"), sc, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"))
-		}
-	}
+	errs = append(errs, containerSecurityContext(c.SecurityContext, pc.hostUsers, path.Child("securityContext"))...)
 	switch c.ImagePullPolicy {
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	case "":
@@ -371,12 +378,14 @@ func validateContainerPorts(ports []corev1.ContainerPort, path *field.Path) fiel
 func validateHostPorts(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	seen := sets.New[string]()
+	regular := path.Child("containers")
 	check := func(cs []corev1.Container, cpath *field.Path) {
 		for i, c := range cs {
 			for j, port := range c.Ports {
 				p := cpath.Index(i).Child("ports").Index(j)
-				if spec.HostNetwork && port.HostPort != 0 && port.HostPort != port.ContainerPort {
-					errs = append(errs, field.Invalid(p.Child("containerPort"), port.ContainerPort, "must match `hostPort` when `hostNetwork` is true"))
+				// Defaulting gave each regular container's port its host port already.
+				if spec.HostNetwork && cpath == regular && port.HostPort != 0 && port.HostPort != port.ContainerPort {
+					errs = append(errs, field.Invalid(p.Child("hostPort"), port.HostPort, "must match `containerPort` when `hostNetwork` is true"))
 				}
 				if port.HostPort == 0 {
 					continue
@@ -390,7 +399,7 @@ func validateHostPorts(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 		}
 	}
 	check(spec.InitContainers, path.Child("initContainers"))
-	check(spec.Containers, path.Child("containers"))
+	check(spec.Containers, regular)
 	return errs
 }
 
@@ -471,31 +480,6 @@ func validateEnvVarSource(e corev1.EnvVar, path *field.Path) field.ErrorList {
 	}
 	if e.Value != "" {
 		errs = append(errs, field.Invalid(path, "", "may not be specified when `value` is not empty"))
-	}
-	return errs
-}
-
-func validateVolumeMounts(mounts []corev1.VolumeMount, volumes sets.Set[string], path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	paths := sets.New[string]()
-	for i, m := range mounts {
-		p := path.Index(i)
-		if m.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), ""))
-		} else if !volumes.Has(m.Name) {
-			errs = append(errs, field.NotFound(p.Child("name"), m.Name))
-		}
-		switch {
-		case m.MountPath == "":
-			errs = append(errs, field.Required(p.Child("mountPath"), ""))
-		case paths.Has(m.MountPath):
-			errs = append(errs, field.Invalid(p.Child("mountPath"), m.MountPath, "must be unique"))
-		}
-		paths.Insert(m.MountPath)
-		if m.SubPath != "" {
-			// kube-apiserver reports this one on the list, without the mount's index.
-			errs = append(errs, localDescendingPath(m.SubPath, path.Child("subPath"))...)
-		}
 	}
 	return errs
 }

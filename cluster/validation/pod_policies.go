@@ -38,26 +38,10 @@ func validatePodPolicies(spec *corev1.PodSpec, path *field.Path) field.ErrorList
 		}
 		seen.Insert(g.Name)
 	}
-	if spec.OS != nil {
-		if spec.OS.Name == "" {
-			errs = append(errs, field.Required(path.Child("os", "name"), "cannot be empty"))
-		} else if spec.OS.Name != corev1.Linux && spec.OS.Name != corev1.Windows {
-			errs = append(errs, field.NotSupported(path.Child("os"), spec.OS.Name, []corev1.OSName{corev1.Linux, corev1.Windows}))
-		}
-	}
 	if spec.Overhead != nil {
 		errs = append(errs, validateResources(&corev1.ResourceRequirements{Limits: spec.Overhead}, path.Child("overhead"))...)
 	}
 	errs = append(errs, validateSpread(spec.TopologySpreadConstraints, path.Child("topologySpreadConstraints"))...)
-	if sc := spec.SecurityContext; sc != nil {
-		p := path.Child("securityContext")
-		if sc.FSGroupChangePolicy != nil {
-			errs = append(errs, enum(string(*sc.FSGroupChangePolicy), p.Child("fsGroupChangePolicy"),
-				string(corev1.FSGroupChangeAlways), string(corev1.FSGroupChangeOnRootMismatch))...)
-		}
-		errs = append(errs, validateSeccomp(sc.SeccompProfile, p.Child("seccompProfile"))...)
-		errs = append(errs, validateAppArmor(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
-	}
 	return errs
 }
 
