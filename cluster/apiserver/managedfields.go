@@ -3,6 +3,7 @@ package apiserver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -101,6 +102,8 @@ type fieldManagers struct {
 	once sync.Once
 	tc   *typeConverter
 	byRS sync.Map // resource/subresource → *managedfields.FieldManager or error
+	// created: the FieldsV1 of recent creates (createdEntry).
+	created createdCache
 }
 
 var managers fieldManagers
@@ -307,6 +310,26 @@ var metaFields = fieldpath.NewSet(
 // empty object and the manager chain's copies: a third of a pod create's CPU
 // otherwise.
 func (f *fieldManagers) createdEntry(r *resource, obj runtime.Object, manager string) ([]metav1.ManagedFieldsEntry, error) {
+	key := createdKey(r, obj)
+	raw, ok := f.created.get(key)
+	if !ok {
+		var err error
+		if raw, err = f.createdFields(r, obj); err != nil {
+			return nil, err
+		}
+		f.created.put(key, raw)
+	}
+	if raw == nil {
+		return nil, nil
+	}
+	at := mustMeta(obj).GetCreationTimestamp()
+	return []metav1.ManagedFieldsEntry{{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate,
+		APIVersion: r.gvr.GroupVersion().String(), Time: &at, FieldsType: "FieldsV1",
+		FieldsV1: &metav1.FieldsV1{Raw: bytes.Clone(raw)}}}, nil
+}
+
+// createdFields is the FieldsV1 of a create of obj (nil: no field).
+func (f *fieldManagers) createdFields(r *resource, obj runtime.Object) ([]byte, error) {
 	f.once.Do(func() { f.tc = newTypeConverter() })
 	t := f.tc.typeOf(r.gvk())
 	if t == nil {
@@ -332,13 +355,61 @@ func (f *fieldManagers) createdEntry(r *resource, obj runtime.Object, manager st
 	if set.Empty() {
 		return nil, nil
 	}
-	raw, err := set.ToJSON()
-	if err != nil {
-		return nil, err
+	return set.ToJSON()
+}
+
+// createdCache keeps the FieldsV1 of recent creates by createdKey: the pods of one
+// template (a ReplicaSet's, a Job's) share theirs, and computing it walks the whole
+// object twice through reflection, most of the CPU of tracking a create. Bounded: it
+// starts again when full.
+type createdCache struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+const createdCacheSize = 256
+
+func (c *createdCache) get(key string) ([]byte, bool) {
+	if key == "" {
+		return nil, false
 	}
-	at := mustMeta(obj).GetCreationTimestamp()
-	return []metav1.ManagedFieldsEntry{{Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: gv,
-		Time: &at, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: raw}}}, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	raw, ok := c.m[key]
+	return raw, ok
+}
+
+func (c *createdCache) put(key string, raw []byte) {
+	if key == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= createdCacheSize {
+		c.m = make(map[string][]byte, createdCacheSize)
+	}
+	c.m[key] = raw
+}
+
+// createdKey is the resource and obj's JSON without the metadata no manager owns and
+// every create sets apart (name, namespace, uid, creation time): two objects with the
+// same key have the same fields, so the same FieldsV1. "" when obj does not encode.
+func createdKey(r *resource, obj runtime.Object) string {
+	m := mustMeta(obj)
+	name, ns, uid, created := m.GetName(), m.GetNamespace(), m.GetUID(), m.GetCreationTimestamp()
+	m.SetName("")
+	m.SetNamespace("")
+	m.SetUID("")
+	m.SetCreationTimestamp(metav1.Time{})
+	data, err := json.Marshal(obj)
+	m.SetName(name)
+	m.SetNamespace(ns)
+	m.SetUID(uid)
+	m.SetCreationTimestamp(created)
+	if err != nil {
+		return ""
+	}
+	return r.gvr.String() + "\x00" + string(data)
 }
 
 // trackUpdate records what an update (of the main resource or of sub) changed as

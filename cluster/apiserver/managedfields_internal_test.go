@@ -44,10 +44,16 @@ func TestCreatedEntryIsTheFieldManagers(t *testing.T) {
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "default"},
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "x"}, Ports: []corev1.ServicePort{{Port: 80}}}}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Namespace: "default"}, Data: map[string]string{"a": "1"}}
+	// The same pod under another name comes from the cache of created fields; one more
+	// label makes another entry, not the cached one.
+	again := pod.DeepCopy()
+	again.Name, again.UID = "p2", "u2"
+	labelled := pod.DeepCopy()
+	labelled.Labels = map[string]string{"app": "bench", "tier": "web"}
 	for _, tc := range []struct {
 		res string
 		obj runtime.Object
-	}{{"pods", pod}, {"services", svc}, {"configmaps", cm}} {
+	}{{"pods", pod}, {"services", svc}, {"configmaps", cm}, {"pods", again}, {"pods", labelled}} {
 		r := resourceFor(coreV1.WithResource(tc.res).GroupResource())
 		defaulting.Default(tc.obj)
 		tc.obj.GetObjectKind().SetGroupVersionKind(r.gvk())
