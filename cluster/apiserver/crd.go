@@ -110,9 +110,9 @@ func (c *crdRegistry) forgetExcept(crds []*apiextv1.CustomResourceDefinition) {
 }
 
 // customResources builds the resources of a compiled CRD, storage version first; the
-// other versions are views of it whose objects differ only in apiVersion (conversion
-// strategy None), so lists, watches and tables of every version read the same store.
-func customResources(versions []*crd.Version) []*resource {
+// other versions are views of it whose objects conv converts (crd_conversion.go), so
+// lists, watches and tables of every version read the same store.
+func customResources(versions []*crd.Version, conv *crd.Converter) []*resource {
 	storage := customResource(versions[0])
 	out := []*resource{storage}
 	for _, v := range versions[1:] {
@@ -122,25 +122,13 @@ func customResources(versions []*crd.Version) []*resource {
 		r := customResource(v)
 		r.view = &view{
 			of: storage.gvr, storedRes: storage,
-			toStored:   convertTo(storage),
-			fromStored: convertTo(r),
+			toStored:       convertTo(storage, conv),
+			fromStored:     convertTo(r, conv),
+			fromStoredList: convertListTo(r, storage, conv),
 		}
 		out = append(out, r)
 	}
 	return out
-}
-
-// convertTo converts an object to r's version as kube's converter for strategy None:
-// the apiVersion changes, then r's schema prunes what it does not know and defaults.
-func convertTo(r *resource) func(runtime.Object) (runtime.Object, error) {
-	return func(o runtime.Object) (runtime.Object, error) {
-		u := o.(*unstructured.Unstructured).DeepCopy()
-		u.SetAPIVersion(r.gvr.GroupVersion().String())
-		if _, err := r.custom.Decode(u); err != nil {
-			return nil, err
-		}
-		return u, nil
-	}
 }
 
 // customResource builds the resource of one compiled CRD version.

@@ -122,7 +122,12 @@ func (s *Server) reconcileCRD(ctx context.Context, c *apiextv1.CustomResourceDef
 		s.crds.set(c.Name, nil)
 		return false, s.setCRDConditions(ctx, c, false, err.Error())
 	}
-	s.crds.setServed(c, customResources(versions))
+	conv, err := s.converters.For(c)
+	if err != nil {
+		s.crds.set(c.Name, nil)
+		return false, s.setCRDConditions(ctx, c, false, err.Error())
+	}
+	s.crds.setServed(c, customResources(versions, conv))
 	return false, s.setCRDConditions(ctx, c, true, "")
 }
 

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/utils/clock"
 
+	"webkube/cluster/crd"
 	"webkube/cluster/store"
 	"webkube/cluster/watchcache"
 )
@@ -105,6 +106,8 @@ type Server struct {
 	authz authorizer
 	// crds is what the established CustomResourceDefinitions serve (crd.go).
 	crds crdRegistry
+	// converters convert custom objects between their CRD's versions (crd_conversion.go).
+	converters *crd.Converters
 }
 
 // Version is what /version reports; kubectl picks its matching minor from it.
@@ -173,6 +176,9 @@ func New(cfg Config) (*Server, error) {
 		reads:    make(chan struct{}, cfg.MaxRequestsInFlight), writes: make(chan struct{}, cfg.MaxMutatingRequestsInFlight),
 	}
 	s.authz = rbacAuthorizer{s}
+	if s.converters, err = crd.NewConverters(s); err != nil {
+		return nil, fmt.Errorf("apiserver: %w", err)
+	}
 	if s.cache, err = s.newWatchCache(); err != nil {
 		return nil, fmt.Errorf("apiserver: %w", err)
 	}

@@ -3,12 +3,14 @@ package apiserver
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -27,6 +29,8 @@ type view struct {
 	of         schema.GroupVersionResource
 	toStored   func(runtime.Object) (runtime.Object, error)
 	fromStored func(runtime.Object) (runtime.Object, error)
+	// fromStoredList converts a list's objects at once (nil: one by one with fromStored).
+	fromStoredList func([]runtime.Object) ([]runtime.Object, error)
 	// fieldLabel maps a field selector's label to the stored resource's; nil: the same.
 	fieldLabel func(string) (string, bool)
 	// storedRes is the stored resource when it is not a built-in one (a CRD's
@@ -121,10 +125,20 @@ func toStoredBody(w http.ResponseWriter, r *http.Request, res *resource) error {
 	}
 	stored, err := res.view.toStored(obj)
 	if err != nil {
-		return badRequest(err.Error())
+		return asBadRequest(err)
 	}
 	setJSONBody(r, stored)
 	return nil
+}
+
+// asBadRequest: a conversion's error is the client's (400) unless it says otherwise
+// (a conversion webhook's failure is a 500).
+func asBadRequest(err error) error {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return err
+	}
+	return badRequest(err.Error())
 }
 
 func setJSONBody(r *http.Request, v any) {
@@ -167,7 +181,7 @@ func (s *Server) patchView(w http.ResponseWriter, r *http.Request, t, core targe
 	}
 	stored, err := t.res.view.toStored(obj)
 	if err != nil {
-		return badRequest(err.Error())
+		return asBadRequest(err)
 	}
 	if m := mustMeta(stored); m.GetResourceVersion() == "" {
 		m.SetResourceVersion(mustMeta(cur).GetResourceVersion())
@@ -244,10 +258,14 @@ func (l *lineConverter) Write(p []byte) (int, error) {
 		}
 		out := line
 		if json.Unmarshal(line, &ev) == nil && ev.Object != nil {
-			if obj, err := l.res.convertJSON(ev.Object); err == nil {
-				ev.Object = obj
-				out, _ = json.Marshal(ev)
+			// An event that cannot be converted ends the watch, as kube-apiserver's
+			// (the client lists again, and is told why).
+			obj, err := l.res.convertJSON(ev.Object)
+			if err != nil {
+				return 0, err
 			}
+			ev.Object = obj
+			out, _ = json.Marshal(ev)
 		}
 		if _, err := l.ResponseWriter.Write(append(out, '\n')); err != nil {
 			return 0, err
@@ -294,14 +312,12 @@ func (r *resource) convertList(raw []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	converted := make([]runtime.Object, 0, len(items))
-	for _, item := range items {
-		o, err := r.view.fromStored(item)
-		if err != nil {
-			return nil, err
-		}
+	converted, err := r.view.fromStoredAll(items)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range converted {
 		o.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
-		converted = append(converted, o)
 	}
 	out := r.newList()
 	if err := meta.SetList(out, converted); err != nil {
@@ -314,6 +330,22 @@ func (r *resource) convertList(raw []byte) ([]byte, error) {
 	outMeta.SetRemainingItemCount(inMeta.GetRemainingItemCount())
 	out.GetObjectKind().SetGroupVersionKind(r.gvr.GroupVersion().WithKind(r.kind + "List"))
 	return json.Marshal(out)
+}
+
+// fromStoredAll converts a list's objects, at once when the view can.
+func (v *view) fromStoredAll(items []runtime.Object) ([]runtime.Object, error) {
+	if v.fromStoredList != nil && len(items) > 0 {
+		return v.fromStoredList(items)
+	}
+	out := make([]runtime.Object, 0, len(items))
+	for _, item := range items {
+		o, err := v.fromStored(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 func (r *resource) convertTable(raw []byte) ([]byte, error) {
