@@ -12,13 +12,15 @@ func defaultStatefulSet(s *appsv1.StatefulSet) {
 	if spec.PodManagementPolicy == "" {
 		spec.PodManagementPolicy = appsv1.OrderedReadyPodManagement
 	}
+	// Only an unset strategy gets the rolling update's parameters; a RollingUpdate the user
+	// named without them keeps none (kube-apiserver shows none either).
 	if spec.UpdateStrategy.Type == "" {
 		spec.UpdateStrategy.Type = appsv1.RollingUpdateStatefulSetStrategyType
-	}
-	if spec.UpdateStrategy.Type == appsv1.RollingUpdateStatefulSetStrategyType {
 		if spec.UpdateStrategy.RollingUpdate == nil {
 			spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateStatefulSetStrategy{}
 		}
+	}
+	if spec.UpdateStrategy.Type == appsv1.RollingUpdateStatefulSetStrategyType && spec.UpdateStrategy.RollingUpdate != nil {
 		if spec.UpdateStrategy.RollingUpdate.Partition == nil {
 			spec.UpdateStrategy.RollingUpdate.Partition = ptr(int32(0))
 		}
@@ -44,8 +46,10 @@ func defaultStatefulSet(s *appsv1.StatefulSet) {
 	defaultPodTemplateSpec(&spec.Template)
 }
 
-// defaultClaimTemplate gives a claim template the PersistentVolumeClaim defaults.
+// defaultClaimTemplate gives a claim template the PersistentVolumeClaim defaults and, as
+// kube-apiserver writes it, its own apiVersion and kind.
 func defaultClaimTemplate(pvc *corev1.PersistentVolumeClaim) {
+	pvc.APIVersion, pvc.Kind = "v1", "PersistentVolumeClaim"
 	if pvc.Spec.VolumeMode == nil {
 		pvc.Spec.VolumeMode = ptr(corev1.PersistentVolumeFilesystem)
 	}

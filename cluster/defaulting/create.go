@@ -1,23 +1,30 @@
 package defaulting
 
 import (
+	"strconv"
+
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // PrepareForCreate resets what a client may not set when it creates obj, as kube-apiserver's
 // registry strategies do before validation: the status (a pod starts Pending, a namespace
-// Active), a namespace's kubernetes finalizer, and a Job's generated selector. The caller
-// has set the object's name and UID.
+// Active), the fields of features that are off (disabled.go), a namespace's kubernetes
+// finalizer, and a Job's generated selector. The caller has set the object's name, UID and
+// creation time (which stamps the first status transitions).
 func PrepareForCreate(obj runtime.Object) {
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		o.Status = corev1.PodStatus{Phase: corev1.PodPending}
 		dropDisabledPodFields(&o.Spec)
+		gatedCondition(o)
 	case *appsv1.ReplicaSet:
 		o.Status = appsv1.ReplicaSetStatus{}
 		dropDisabledPodFields(&o.Spec.Template.Spec)
@@ -27,9 +34,13 @@ func PrepareForCreate(obj runtime.Object) {
 	case *appsv1.StatefulSet:
 		o.Status = appsv1.StatefulSetStatus{}
 		dropDisabledPodFields(&o.Spec.Template.Spec)
+		if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+			ru.MaxUnavailable = nil // MaxUnavailableStatefulSet is off
+		}
 	case *appsv1.DaemonSet:
 		o.Status = appsv1.DaemonSetStatus{}
 		dropDisabledPodFields(&o.Spec.Template.Spec)
+		firstTemplateGeneration(o)
 	case *batchv1.Job:
 		o.Status = batchv1.JobStatus{}
 		generateJobSelector(o)
@@ -42,9 +53,19 @@ func PrepareForCreate(obj runtime.Object) {
 	case *corev1.ResourceQuota:
 		o.Status = corev1.ResourceQuotaStatus{}
 	case *corev1.PersistentVolume:
-		o.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending}
+		o.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending, LastPhaseTransitionTime: ptr(o.CreationTimestamp)}
+		o.Spec.VolumeAttributesClassName = nil // VolumeAttributesClass is off
 	case *corev1.PersistentVolumeClaim:
 		o.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}
+		o.Spec.VolumeAttributesClassName = nil
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		o.Status = autoscalingv2.HorizontalPodAutoscalerStatus{}
+	case *policyv1.PodDisruptionBudget:
+		o.Status = policyv1.PodDisruptionBudgetStatus{}
+	case *corev1.Node:
+		dropDisabledNodeFields(o)
+	case *coordinationv1.Lease:
+		dropDisabledLeaseFields(o)
 	case *networkingv1.Ingress:
 		o.Status = networkingv1.IngressStatus{}
 	case *corev1.Namespace:
@@ -55,38 +76,30 @@ func PrepareForCreate(obj runtime.Object) {
 	}
 }
 
-// dropDisabledPodFields clears what a new pod spec may hold only for features kube-apiserver
-// v1.32 has off by default (user namespaces, supplemental groups policy, proc mount types,
-// in-place resize, SELinux change policy, pod-level resources), as its strategies do:
-// webkube implements none of them, and a real cluster silently ignores them too.
-func dropDisabledPodFields(spec *corev1.PodSpec) {
-	spec.HostUsers = nil
-	spec.Resources = nil
-	if sc := spec.SecurityContext; sc != nil {
-		sc.SupplementalGroupsPolicy = nil
-		sc.SELinuxChangePolicy = nil
+// gatedCondition: a pod created with scheduling gates says why it is not scheduled yet.
+func gatedCondition(pod *corev1.Pod) {
+	if len(pod.Spec.SchedulingGates) == 0 {
+		return
 	}
-	each := func(c *corev1.Container) {
-		c.ResizePolicy = nil
-		if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil {
-			def := corev1.DefaultProcMount
-			sc.ProcMount = &def
-		}
+	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{
+		Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonSchedulingGated,
+		Message:            "Scheduling is blocked due to non-empty scheduling gates",
+		LastTransitionTime: pod.CreationTimestamp,
+	})
+}
+
+// DaemonSetTemplateGeneration is the annotation where apps/v1 keeps a DaemonSet's template
+// generation (a field of the older API versions); a new DaemonSet starts at 1.
+const DaemonSetTemplateGeneration = "deprecated.daemonset.template.generation"
+
+func firstTemplateGeneration(ds *appsv1.DaemonSet) {
+	if g, err := strconv.ParseInt(ds.Annotations[DaemonSetTemplateGeneration], 10, 64); err == nil && g >= 1 {
+		return
 	}
-	for i := range spec.InitContainers {
-		each(&spec.InitContainers[i])
+	if ds.Annotations == nil {
+		ds.Annotations = map[string]string{}
 	}
-	for i := range spec.Containers {
-		each(&spec.Containers[i])
-	}
-	for i := range spec.EphemeralContainers {
-		c := &spec.EphemeralContainers[i]
-		c.ResizePolicy = nil
-		if sc := c.SecurityContext; sc != nil && sc.ProcMount != nil {
-			def := corev1.DefaultProcMount
-			sc.ProcMount = &def
-		}
-	}
+	ds.Annotations[DaemonSetTemplateGeneration] = "1"
 }
 
 // generateJobSelector gives a new Job whose manualSelector is not true the selector and

@@ -10,8 +10,7 @@
 package defaulting
 
 import (
-	"strings"
-
+	"github.com/distribution/reference"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
@@ -141,6 +140,10 @@ func defaultPod(pod *corev1.Pod) {
 	if pod.Spec.EnableServiceLinks == nil {
 		pod.Spec.EnableServiceLinks = ptr(corev1.DefaultEnableServiceLinks)
 	}
+	if g := pod.Spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		// A negative grace period is stored as 1 (kube's Pod conversion), for pods only.
+		pod.Spec.TerminationGracePeriodSeconds = ptr(int64(1))
+	}
 	if pod.Spec.HostNetwork {
 		// With the host's network a container port is a host port.
 		defaultHostNetworkPorts(pod.Spec.InitContainers)
@@ -190,6 +193,11 @@ func defaultPodSpec(spec *corev1.PodSpec) {
 	if spec.SchedulerName == "" {
 		spec.SchedulerName = DefaultSchedulerName
 	}
+	// serviceAccount is the old name of serviceAccountName; kube-apiserver keeps both equal.
+	if spec.ServiceAccountName == "" {
+		spec.ServiceAccountName = spec.DeprecatedServiceAccount
+	}
+	spec.DeprecatedServiceAccount = spec.ServiceAccountName
 	for i := range spec.Volumes {
 		defaultVolume(&spec.Volumes[i])
 	}
@@ -241,20 +249,17 @@ func defaultContainer(c *corev1.Container) {
 
 // ImageTag returns the tag an image reference resolves to, as kubelet's
 // parsers.ParseImageName does: "latest" when there is neither a tag nor a digest, "" when
-// there is only a digest. A ':' before the last '/' is a registry port, not a tag.
+// there is only a digest or the reference does not parse (then imagePullPolicy defaults to
+// IfNotPresent, and validation or the pull reports the bad name).
 func ImageTag(image string) string {
-	if image == "" {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
 		return ""
 	}
-	name, hasDigest := image, false
-	if i := strings.IndexByte(name, '@'); i >= 0 {
-		name, hasDigest = name[:i], true
+	if tagged, ok := named.(reference.Tagged); ok {
+		return tagged.Tag()
 	}
-	last := name[strings.LastIndexByte(name, '/')+1:]
-	if i := strings.LastIndexByte(last, ':'); i >= 0 {
-		return last[i+1:]
-	}
-	if hasDigest {
+	if _, ok := named.(reference.Digested); ok {
 		return ""
 	}
 	return "latest"
@@ -434,18 +439,22 @@ func defaultService(svc *corev1.Service) {
 			p.TargetPort = intstr.FromInt32(p.Port)
 		}
 	}
-	if spec.Type == corev1.ServiceTypeNodePort || spec.Type == corev1.ServiceTypeLoadBalancer {
-		if spec.ExternalTrafficPolicy == "" {
-			spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
-		}
+	// Reachable from outside the cluster: through node ports, a load balancer or external IPs.
+	external := spec.Type == corev1.ServiceTypeNodePort || spec.Type == corev1.ServiceTypeLoadBalancer ||
+		spec.Type == corev1.ServiceTypeClusterIP && len(spec.ExternalIPs) > 0
+	if external && spec.ExternalTrafficPolicy == "" {
+		spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
 	}
 	if spec.Type == corev1.ServiceTypeLoadBalancer && spec.AllocateLoadBalancerNodePorts == nil {
 		spec.AllocateLoadBalancerNodePorts = ptr(true)
 	}
-	if spec.Type != corev1.ServiceTypeExternalName {
+	switch spec.Type {
+	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort, corev1.ServiceTypeLoadBalancer:
 		if spec.InternalTrafficPolicy == nil {
 			spec.InternalTrafficPolicy = ptr(corev1.ServiceInternalTrafficPolicyCluster)
 		}
+	}
+	if spec.Type != corev1.ServiceTypeExternalName {
 		defaultIPFamilies(spec)
 	}
 	if len(spec.ClusterIPs) == 0 && spec.ClusterIP != "" {
