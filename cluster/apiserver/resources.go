@@ -257,7 +257,8 @@ var resourceTable = []*resource{
 	},
 	{
 		gvr: discoveryV1.WithResource("endpointslices"), kind: "EndpointSlice", singular: "endpointslice", namespaced: true,
-		newObj: func() runtime.Object { return &discoveryv1.EndpointSlice{} }, newList: func() runtime.Object { return &discoveryv1.EndpointSliceList{} },
+		bumpGeneration: true, // generation 1 on create, as kube-apiserver's strategy
+		newObj:         func() runtime.Object { return &discoveryv1.EndpointSlice{} }, newList: func() runtime.Object { return &discoveryv1.EndpointSliceList{} },
 	},
 	{
 		gvr: batchV1.WithResource("jobs"), kind: "Job", singular: "job", namespaced: true,

@@ -18,8 +18,8 @@ var schedulingV1 = schedulingv1.SchemeGroupVersion
 
 var schedulingResources = []*resource{
 	{gvr: schedulingV1.WithResource("priorityclasses"), kind: "PriorityClass", singular: "priorityclass",
-		shortNames: []string{"pc"},
-		newObj:     func() runtime.Object { return &schedulingv1.PriorityClass{} }, newList: func() runtime.Object { return &schedulingv1.PriorityClassList{} }},
+		shortNames: []string{"pc"}, bumpGeneration: true,
+		newObj: func() runtime.Object { return &schedulingv1.PriorityClass{} }, newList: func() runtime.Object { return &schedulingv1.PriorityClassList{} }},
 }
 
 func init() {
