@@ -2,6 +2,8 @@ package ingress_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -16,8 +18,10 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
 
 	"webkube/cluster/apiserver/apiservertest"
+	webkubecerts "webkube/cluster/certs"
 	"webkube/cluster/ingress"
 	"webkube/cluster/printers"
 	"webkube/cluster/stepper"
@@ -162,5 +166,129 @@ func TestIngressControllerRoutesAndWritesStatus(t *testing.T) {
 	eventually.That(t, 10*time.Second, "/api goes to A after the update", func() (bool, string) {
 		code, body := get(t, proxy, "a.example.com", "/api")
 		return code == 200 && strings.HasPrefix(body, "A "), body
+	})
+}
+
+// httpsGet asks the TLS proxy at addr for https://host/path with host as SNI, trusting
+// roots (any certificate when nil), and returns the status, body and served certificate.
+func httpsGet(t *testing.T, addr, host, path string, roots *x509.CertPool) (int, string, *x509.Certificate, error) {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, InsecureSkipVerify: roots == nil},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + host + path)
+	if err != nil {
+		return 0, "", nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.TLS.PeerCertificates[0], nil
+}
+
+func tlsSecret(name string, ca *webkubecerts.CA, hosts ...string) *corev1.Secret {
+	crt, key, err := ca.Issue(webkubecerts.Request{CommonName: hosts[0], Hosts: hosts}, time.Now())
+	if err != nil {
+		panic(err)
+	}
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": crt, "tls.key": key}}
+}
+
+// The TLS proxy against a real API server: each host gets its Ingress's Secret's
+// certificate by SNI (verified against the CA that issued it) and is routed as over HTTP;
+// a missing Secret gets the fake default certificate and a Warning Event naming it, and
+// is served once the Secret is created; a renewed Secret is served at the next handshake;
+// the status lists the TLS port of an Ingress with spec.tls.
+func TestIngressTLSServesSecretsBySNI(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ipA, portA := backendServer(t, "A")
+	serviceWithEndpoints(t, cs, "svc-a", ipA, portA)
+	ca, err := webkubecerts.NewCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().Secrets("default").Create(ctx, tlsSecret("shop-tls", ca, "shop.example.com"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rec := record.NewFakeRecorder(20)
+	c, err := ingress.New(ingress.Config{Client: cs, Addr: "127.0.0.1:0", TLSAddr: "127.0.0.1:0", Gate: stepper.New(), Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pt := networkingv1.PathTypePrefix
+	rule := func(host string) networkingv1.IngressRule {
+		return networkingv1.IngressRule{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &pt, Backend: networkingv1.IngressBackend{
+				Service: &networkingv1.IngressServiceBackend{Name: "svc-a", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}}}}
+	}
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "default"},
+		Spec: networkingv1.IngressSpec{
+			TLS: []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com"}, SecretName: "shop-tls"},
+				{Hosts: []string{"late.example.com"}, SecretName: "late-tls"}},
+			Rules: []networkingv1.IngressRule{rule("shop.example.com"), rule("late.example.com")}}}
+	if _, err := cs.NetworkingV1().Ingresses("default").Create(ctx, ing, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	addr := c.TLSAddr()
+	eventually.That(t, 10*time.Second, "shop.example.com served with its Secret's certificate", func() (bool, string) {
+		code, body, cert, err := httpsGet(t, addr, "shop.example.com", "/x", ca.Pool())
+		if err != nil {
+			return false, err.Error()
+		}
+		return code == 200 && strings.HasPrefix(body, "A host=shop.example.com path=/x") && cert.Subject.CommonName == "shop.example.com", body
+	})
+	code, body, cert, err := httpsGet(t, addr, "late.example.com", "/y", nil)
+	if err != nil || code != 200 || !strings.HasPrefix(body, "A host=late.example.com path=/y") || cert.Subject.CommonName != ingress.FakeCertificateCN {
+		t.Fatalf("late.example.com without its Secret: %d %q %v %v, want 200 with the fake certificate", code, body, cert.Subject, err)
+	}
+	if _, _, _, err := httpsGet(t, addr, "late.example.com", "/", ca.Pool()); err == nil {
+		t.Fatal("the fake certificate verified against the test's CA")
+	}
+	want := "Warning InvalidTLSSecret TLS Secret default/late-tls does not exist; serving the default (fake) certificate instead"
+	eventually.That(t, 10*time.Second, "a Warning Event names the missing Secret", func() (bool, string) {
+		select {
+		case e := <-rec.Events:
+			return e == want, e
+		default:
+			return false, "no event"
+		}
+	})
+
+	if _, err := cs.CoreV1().Secrets("default").Create(ctx, tlsSecret("late-tls", ca, "late.example.com"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.That(t, 10*time.Second, "late.example.com served once its Secret exists", func() (bool, string) {
+		_, _, cert, err := httpsGet(t, addr, "late.example.com", "/", ca.Pool())
+		if err != nil {
+			return false, err.Error()
+		}
+		return cert.Subject.CommonName == "late.example.com", cert.Subject.String()
+	})
+
+	_, _, before, _ := httpsGet(t, addr, "shop.example.com", "/", ca.Pool())
+	renewed := tlsSecret("shop-tls", ca, "shop.example.com")
+	if _, err := cs.CoreV1().Secrets("default").Update(ctx, renewed, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.That(t, 10*time.Second, "the renewed certificate served", func() (bool, string) {
+		_, _, cert, err := httpsGet(t, addr, "shop.example.com", "/", ca.Pool())
+		if err != nil {
+			return false, err.Error()
+		}
+		return cert.SerialNumber.Cmp(before.SerialNumber) != 0, cert.SerialNumber.String()
+	})
+
+	_, tlsPort, _ := net.SplitHostPort(addr)
+	eventually.That(t, 10*time.Second, "status lists the HTTP and TLS ports", func() (bool, string) {
+		got, _ := cs.NetworkingV1().Ingresses("default").Get(ctx, "shop", metav1.GetOptions{})
+		lb := got.Status.LoadBalancer.Ingress
+		return len(lb) == 1 && len(lb[0].Ports) == 2 && fmt.Sprint(lb[0].Ports[1].Port) == tlsPort, fmt.Sprintf("%+v", lb)
 	})
 }

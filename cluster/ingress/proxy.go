@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"webkube/cluster/serviceproxy"
 )
@@ -22,18 +21,7 @@ func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	ings, err := c.ingresses.List(labels.Everything())
-	if err != nil {
-		http.Error(w, "webkube ingress: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	var mine []*networkingv1.Ingress
-	for _, ing := range ings {
-		if c.ours(ing) {
-			mine = append(mine, ing)
-		}
-	}
-	rt := pick(mine, host, r.URL.Path)
+	rt := pick(c.mine(), host, r.URL.Path)
 	if rt == nil {
 		http.Error(w, fmt.Sprintf("webkube ingress: no Ingress rule matches host %q and path %q (404)", host, r.URL.Path), http.StatusNotFound)
 		return

@@ -3,7 +3,9 @@ package ingress
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,7 +16,8 @@ import (
 )
 
 // Sync makes one Ingress's status say where the proxy serves it: the proxy's address
-// when the Ingress is ours, nothing of ours when it is not (its class changed).
+// when the Ingress is ours, nothing of ours when it is not (its class changed). It also
+// says, in a Warning Event, when a TLS Secret the Ingress names cannot serve.
 func (c *Controller) Sync(ctx context.Context, key string) error {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
@@ -22,13 +25,20 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	}
 	ing, err := c.ingresses.Ingresses(ns).Get(name)
 	if apierrors.IsNotFound(err) {
+		c.mu.Lock()
+		delete(c.reported, key)
+		c.mu.Unlock()
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	want := c.status()
-	switch ours := c.ours(ing); {
+	ours := c.ours(ing)
+	if ours && c.TLSAddr() != "" {
+		c.reportTLS(key, ing)
+	}
+	want := c.status(ing)
+	switch {
 	case ours && !equality.Semantic.DeepEqual(ing.Status.LoadBalancer, want):
 		return c.writeStatus(ctx, ing, want, stepper.Say("ing.held_address", want.Ingress[0].IP, want.Ingress[0].Ports[0].Port, ns, name),
 			stepper.Say("ing.why_address", className(ing)))
@@ -62,4 +72,24 @@ func className(ing *networkingv1.Ingress) string {
 		return *ing.Spec.IngressClassName
 	}
 	return DefaultClassName
+}
+
+// reportTLS records a Warning Event (and a log line) for each spec.tls Secret of ing that
+// cannot serve, once per change of what is wrong, so a learner sees in `kubectl describe
+// ingress` why curl got the fake certificate.
+func (c *Controller) reportTLS(key string, ing *networkingv1.Ingress) {
+	problems := c.tlsProblems(ing)
+	all := strings.Join(problems, "\n")
+	c.mu.Lock()
+	same := c.reported[key] == all
+	c.reported[key] = all
+	c.mu.Unlock()
+	if same {
+		return
+	}
+	for _, p := range problems {
+		msg := p + "; serving the default (fake) certificate instead"
+		c.cfg.Logger.Warn("ingress TLS", "ingress", key, "problem", msg)
+		c.recorder.Event(ing, corev1.EventTypeWarning, "InvalidTLSSecret", msg)
+	}
 }

@@ -63,7 +63,7 @@ func startBare(b *testing.B, extra ...string) int {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(webkubeBin, append([]string{"--data-dir", dataDir, "--addr", addr,
-		"--api-addr", freeAddr(b), "--ingress-addr", freeAddr(b), "--bridge-prefix", benchBridge, "--pod-network", benchPodNet}, extra...)...)
+		"--api-addr", freeAddr(b), "--ingress-addr", freeAddr(b), "--ingress-tls-addr", freeAddr(b), "--bridge-prefix", benchBridge, "--pod-network", benchPodNet}, extra...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -22,6 +22,7 @@ type Config struct {
 	ServiceCIDR    string
 	NodePortAddr   string
 	IngressAddr    string // the ingress controller's HTTP proxy; "" turns it off
+	IngressTLSAddr string // its HTTPS proxy (spec.tls); "" turns it off
 	ProxyMode      string
 	PodNetwork     *net.IPNet // node i gets the i-th /24 of it
 	BridgePrefix   string
@@ -71,6 +72,7 @@ func parseFlags(args []string) (Config, error) {
 	fs.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.96.0.0/16", "range Service cluster IPs come from")
 	fs.StringVar(&cfg.NodePortAddr, "nodeport-addr", "0.0.0.0", "host address NodePort Services listen on")
 	fs.StringVar(&cfg.IngressAddr, "ingress-addr", "127.0.0.1:8081", "address of the built-in ingress controller's HTTP proxy, which routes requests by the Ingresses' hosts and paths (\"\" turns it off)")
+	fs.StringVar(&cfg.IngressTLSAddr, "ingress-tls-addr", "127.0.0.1:8443", "address of the ingress controller's HTTPS proxy, which serves each Ingress's spec.tls Secret by SNI and routes as the HTTP one (\"\" turns it off)")
 	fs.StringVar(&cfg.ProxyMode, "proxy-mode", "iptables", "how Service traffic reaches pods: iptables (kernel NAT rules, as kube-proxy) or userspace (a Go proxy that also counts bytes)")
 	podNet := fs.String("pod-network", "10.244.0.0/16", "range pod IPs come from; node i gets its i-th /24")
 	fs.StringVar(&cfg.BridgePrefix, "bridge-prefix", "wkbr", "name prefix of the nodes' Linux bridges (node i: <prefix><i-1>)")
@@ -105,6 +107,11 @@ func parseFlags(args []string) (Config, error) {
 	if cfg.IngressAddr != "" {
 		if _, _, err := net.SplitHostPort(cfg.IngressAddr); err != nil {
 			return cfg, fmt.Errorf("--ingress-addr %q: want host:port such as 127.0.0.1:8081", cfg.IngressAddr)
+		}
+	}
+	if cfg.IngressTLSAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.IngressTLSAddr); err != nil {
+			return cfg, fmt.Errorf("--ingress-tls-addr %q: want host:port such as 127.0.0.1:8443", cfg.IngressTLSAddr)
 		}
 	}
 	if cfg.Nodes < 0 || cfg.SimulatedNodes < 0 {

@@ -52,6 +52,7 @@ type cluster struct {
 	addr        string
 	apiAddr     string
 	ingressAddr string // the ingress controller's proxy
+	ingressTLS  string // and its TLS proxy
 	args        []string
 	cmd         *exec.Cmd
 	logPath     string
@@ -68,8 +69,8 @@ func startCluster(t testing.TB, podNet, bridgePrefix string, extra ...string) *c
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, dataDir: dataDir, kubeconfig: filepath.Join(dataDir, "kubeconfig"), cacheDir: t.TempDir(),
-		addr: freeAddr(t), apiAddr: freeAddr(t), ingressAddr: freeAddr(t), logPath: filepath.Join(t.TempDir(), "webkube.log")}
-	c.args = []string{"--data-dir", dataDir, "--addr", c.addr, "--api-addr", c.apiAddr, "--ingress-addr", c.ingressAddr,
+		addr: freeAddr(t), apiAddr: freeAddr(t), ingressAddr: freeAddr(t), ingressTLS: freeAddr(t), logPath: filepath.Join(t.TempDir(), "webkube.log")}
+	c.args = []string{"--data-dir", dataDir, "--addr", c.addr, "--api-addr", c.apiAddr, "--ingress-addr", c.ingressAddr, "--ingress-tls-addr", c.ingressTLS,
 		"--pod-network", podNet, "--bridge-prefix", bridgePrefix, "--log-level", "debug", "--nodeport-addr", "127.0.0.1"}
 	if !strings.Contains(strings.Join(extra, " "), "--service-cidr") {
 		// Its own service range too (so its DNS address differs from a running webkube's):

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
 	"net"
+	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	webkubecerts "webkube/cluster/certs"
 	"webkube/web/examples"
 )
 
@@ -29,7 +37,8 @@ func curlHost(t *testing.T, proxy, host, path string) (string, string) {
 
 // An Ingress applied with kubectl routes two hosts and two paths to two Services' pods
 // through the built-in ingress controller's proxy (reached with curl), its status gets the
-// proxy's address, and a backend without ready pods answers 503 saying so.
+// proxy's address, its spec.tls serves HTTPS (checkIngressTLS), and a backend without
+// ready pods answers 503 saying so.
 func TestIngressRoutesToPods(t *testing.T) {
 	c := startCluster(t, "10.241.0.0/16", "wkin")
 	// The editor's example: web and api Deployments and Services, and the shop Ingress.
@@ -71,9 +80,76 @@ func TestIngressRoutesToPods(t *testing.T) {
 		t.Errorf("kubectl get ingress:\n%s", out)
 	}
 
+	checkIngressTLS(t, c, ing)
+
 	c.mustKubectl("scale", "deployment/api", "--replicas=0")
 	c.eventually(60*time.Second, "503 once api has no ready pod", func() (bool, string) {
 		code, body := curlHost(t, c.ingressAddr, "api.test", "/")
 		return code == "503" && strings.Contains(body, "Service default/api has no ready endpoint for port 8080"), code + " " + body
 	})
+}
+
+// checkIngressTLS gives the shop Ingress (ing: its manifest after apiVersion) spec.tls:
+// shop.test with a Secret made by `kubectl create secret tls` from a certificate the test
+// issued, api.test with a Secret that does not exist. An HTTPS request on loopback with
+// SNI shop.test gets that certificate (verified against the test's CA) and is routed to
+// the api pod as over HTTP; api.test gets the fake default certificate, still routed, and
+// the Ingress a Warning Event naming the missing Secret; the status lists the TLS port.
+func checkIngressTLS(t *testing.T, c *cluster, ing string) {
+	t.Helper()
+	ca, err := webkubecerts.NewCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, key, err := ca.Issue(webkubecerts.Request{CommonName: "shop.test", Hosts: []string{"shop.test"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "tls.crt"), crt, 0o600)
+	os.WriteFile(filepath.Join(dir, "tls.key"), key, 0o600)
+	c.mustKubectl("create", "secret", "tls", "shop-tls", "--cert="+filepath.Join(dir, "tls.crt"), "--key="+filepath.Join(dir, "tls.key"))
+	tlsSpec := "spec:\n  tls:\n  - hosts: [shop.test]\n    secretName: shop-tls\n  - hosts: [api.test]\n    secretName: api-tls\n"
+	c.apply("apiVersion: networking.k8s.io/v1" + strings.Replace(ing, "spec:\n", tlsSpec, 1))
+
+	c.eventually(30*time.Second, "https://shop.test/api/orders with shop-tls's certificate, served by api", func() (bool, string) {
+		cert, who, err := httpsVia(c.ingressTLS, "shop.test", "/api/orders", ca.Pool())
+		if err != nil {
+			return false, err.Error()
+		}
+		return cert.Subject.CommonName == "shop.test" && strings.HasPrefix(who, "api-"), who
+	})
+	cert, who, err := httpsVia(c.ingressTLS, "api.test", "/", nil)
+	if err != nil || cert.Subject.CommonName != "Kubernetes Ingress Controller Fake Certificate" || !strings.HasPrefix(who, "api-") {
+		t.Errorf("api.test without its Secret: %v %q %v, want the fake certificate, served by api", cert, who, err)
+	}
+	c.eventually(30*time.Second, "a Warning Event names the missing Secret", func() (bool, string) {
+		out, _ := c.kubectl("get", "events", "--field-selector", "involvedObject.name=shop,reason=InvalidTLSSecret", "-o", "jsonpath={.items[*].message}")
+		return strings.Contains(out, "TLS Secret default/api-tls does not exist; serving the default (fake) certificate instead"), out
+	})
+	_, tlsPort, _ := net.SplitHostPort(c.ingressTLS)
+	c.eventually(30*time.Second, "status lists the TLS port", func() (bool, string) {
+		out := c.jsonpath("ingress/shop", "{.status.loadBalancer.ingress[0].ports[*].port}")
+		return strings.HasSuffix(out, " "+tlsPort), out
+	})
+}
+
+// httpsVia asks the TLS proxy at addr for https://host/path (SNI host), trusting roots
+// (anything when nil), and returns the served certificate and the echo server's Hostname.
+func httpsVia(addr, host, path string, roots *x509.CertPool) (*x509.Certificate, string, error) {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, InsecureSkipVerify: roots == nil},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + host + path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if m := hostnameRE.FindStringSubmatch(string(body)); m != nil {
+		return resp.TLS.PeerCertificates[0], m[1], nil
+	}
+	return resp.TLS.PeerCertificates[0], resp.Status + " " + string(body), nil
 }

@@ -251,7 +251,7 @@ func (m *Main) startControlPlane(ctx context.Context, shared informers.SharedInf
 	starters := []interface{ Start(context.Context) error }{sched, mgr, eps, sa, vol}
 	if m.Config.IngressAddr != "" {
 		ing, err := ingress.New(ingress.Config{Client: m.clients.For(ingress.Component), Informers: shared, Addr: m.Config.IngressAddr,
-			Gate: gate, Clock: clk, Logger: m.Logger})
+			TLSAddr: m.Config.IngressTLSAddr, Gate: gate, Clock: clk, Logger: m.Logger})
 		if err != nil {
 			return nil, err
 		}
