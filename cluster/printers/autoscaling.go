@@ -54,7 +54,7 @@ func metricTarget(spec autoscalingv2.MetricSpec, st *autoscalingv2.MetricStatus)
 			current = &st.ContainerResource.Current
 		}
 	default:
-		return "<unknown>/<unknown>"
+		return customTarget(spec, st)
 	}
 	cur := "<unknown>"
 	if target.AverageValue != nil {
@@ -71,4 +71,48 @@ func metricTarget(spec autoscalingv2.MetricSpec, st *autoscalingv2.MetricStatus)
 		want = fmt.Sprintf("%d%%", *target.AverageUtilization)
 	}
 	return fmt.Sprintf("%s: %s/%s", name, cur, want)
+}
+
+// customTarget is the cell of a Pods, Object or External metric: "current/target", with
+// " (avg)" for an Object or External average value, as kube-apiserver prints it.
+func customTarget(spec autoscalingv2.MetricSpec, st *autoscalingv2.MetricStatus) string {
+	var target autoscalingv2.MetricTarget
+	var current *autoscalingv2.MetricValueStatus
+	switch {
+	case spec.Pods != nil:
+		target = spec.Pods.Target
+		if st != nil && st.Pods != nil {
+			current = &st.Pods.Current
+		}
+	case spec.Object != nil:
+		target = spec.Object.Target
+		if st != nil && st.Object != nil {
+			current = &st.Object.Current
+		}
+	case spec.External != nil:
+		target = spec.External.Target
+		if st != nil && st.External != nil {
+			current = &st.External.Current
+		}
+	default:
+		return "<unknown>/<unknown>"
+	}
+	cur := "<unknown>"
+	if target.AverageValue != nil {
+		if current != nil && current.AverageValue != nil {
+			cur = current.AverageValue.String()
+		}
+		if spec.Pods != nil {
+			return cur + "/" + target.AverageValue.String()
+		}
+		return cur + "/" + target.AverageValue.String() + " (avg)"
+	}
+	if current != nil && current.Value != nil {
+		cur = current.Value.String()
+	}
+	want := "<unknown>"
+	if target.Value != nil {
+		want = target.Value.String()
+	}
+	return cur + "/" + want
 }

@@ -80,7 +80,8 @@ func TestKubectlTop(t *testing.T) {
 // Its one pod spins at its 100m limit, 200% of its 50m request against a 50% target, so
 // the horizontal-pod-autoscaler scales the Deployment up to its maxReplicas 3 (4 pods per
 // 15 s allowed, the rest TooManyReplicas); get hpa shows the measured utilization and
-// describe the SuccessfulRescale event.
+// describe the SuccessfulRescale event. An HPA on a Pods metric then says, as kube's
+// does without an adapter, that there is no custom metrics API.
 func TestHPAScalesBusyDeployment(t *testing.T) {
 	c := startCluster(t, "10.248.0.0/16", "wkhp")
 	c.apply(examples.Get("busy-autoscale"))
@@ -107,5 +108,36 @@ func TestHPAScalesBusyDeployment(t *testing.T) {
 	}
 	c.mustKubectl("rollout", "status", "deployment/busy", "--timeout=90s")
 	c.mustKubectl("delete", "hpa", "busy")
+
+	// A Pods metric needs a custom metrics API, which webkube does not serve: the HPA
+	// says so as kube's does without an adapter, and leaves the replicas alone.
+	c.apply(podsMetricHPA)
+	c.eventually(60*time.Second, "describe hpa says there is no custom metrics API", func() (bool, string) {
+		out, _ := c.kubectl("describe", "hpa", "busy-pps")
+		return strings.Contains(out, "ScalingActive") && strings.Contains(out, "FailedGetPodsMetric") &&
+			strings.Contains(out, "unable to get metric packets-per-second: unable to fetch metrics from custom metrics API: no custom metrics API (custom.metrics.k8s.io) registered"), out
+	})
+	if out := c.mustKubectl("get", "hpa", "busy-pps"); !strings.Contains(out, "<unknown>/1k") {
+		t.Errorf("get hpa:\n%s", out)
+	}
+	if r := get(c, "{.spec.replicas}", "deployment", "busy"); r != "3" {
+		t.Errorf("replicas %s after an HPA that cannot compute, want 3", r)
+	}
+	c.mustKubectl("delete", "hpa", "busy-pps")
 	c.mustKubectl("delete", "deployment", "busy")
 }
+
+const podsMetricHPA = `apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: busy-pps
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: busy}
+  minReplicas: 1
+  maxReplicas: 3
+  metrics:
+  - type: Pods
+    pods:
+      metric: {name: packets-per-second}
+      target: {type: AverageValue, averageValue: 1k}
+`

@@ -40,14 +40,17 @@ type Config struct {
 	Client    kubernetes.Interface
 	Informers informers.SharedInformerFactory // shared; started by Start
 	// Metrics reads pods' usage; default the metrics API through Client.
-	Metrics    MetricsSource
-	Gate       *stepper.Gate
-	Clock      clock.WithTicker
-	Logger     *slog.Logger
-	SyncPeriod time.Duration        // default 15s
-	Tolerance  float64              // default 0.1
-	Workers    int                  // default 2
-	Recorder   record.EventRecorder // tests
+	Metrics MetricsSource
+	// CustomMetrics reads Pods, Object and External metrics; default the custom and
+	// external metrics APIs through Client (which webkube does not serve).
+	CustomMetrics CustomMetricsSource
+	Gate          *stepper.Gate
+	Clock         clock.WithTicker
+	Logger        *slog.Logger
+	SyncPeriod    time.Duration        // default 15s
+	Tolerance     float64              // default 0.1
+	Workers       int                  // default 2
+	Recorder      record.EventRecorder // tests
 }
 
 // Controller reconciles HorizontalPodAutoscalers.
@@ -81,6 +84,9 @@ func New(cfg Config) (*Controller, error) {
 	cfg.Logger = cfg.Logger.With("component", Component)
 	if cfg.Metrics == nil {
 		cfg.Metrics = APIMetrics{Client: cfg.Client}
+	}
+	if cfg.CustomMetrics == nil {
+		cfg.CustomMetrics = APICustomMetrics{Client: cfg.Client}
 	}
 	if cfg.SyncPeriod == 0 {
 		cfg.SyncPeriod = DefaultSyncPeriod

@@ -80,10 +80,10 @@ func (c *Controller) reconcile(ctx context.Context, key string, h *autoscalingv2
 		c.condition(h, autoscalingv2.ScalingActive, corev1.ConditionFalse, "ScalingDisabled", "scaling is disabled since the replica count of the target is zero")
 		return nil
 	}
-	prop, err := c.propose(ctx, h, scale, current)
-	if err != nil {
-		c.condition(h, autoscalingv2.ScalingActive, corev1.ConditionFalse, "FailedGetResourceMetric", "the HPA was unable to compute the replica count: %v", err)
-		c.recorder.Event(h, corev1.EventTypeWarning, "FailedComputeMetricsReplicas", "invalid metrics, first error is: "+err.Error())
+	prop, f := c.propose(ctx, h, scale, current)
+	if f != nil {
+		c.condition(h, autoscalingv2.ScalingActive, corev1.ConditionFalse, f.reason, "the HPA was unable to compute the replica count: %v", f.cause)
+		c.recorder.Event(h, corev1.EventTypeWarning, "FailedComputeMetricsReplicas", f.wrapped.Error())
 		h.Status.DesiredReplicas = current
 		return nil
 	}
