@@ -113,6 +113,12 @@ func TestBrowserRollout(t *testing.T) {
 
 	// + on the Deployment's ReplicaSet: the toast says why it goes back, and it does.
 	rsName := evalString(t, b, `document.querySelector('[data-testid=rollout-set][data-new=true]').dataset.name`)
+	// The rollback is still scaling this ReplicaSet up: + pressed at 1 of 2 asks for the 2
+	// the Deployment wants, and nothing goes back (a CI flake). Press it once it holds 2.
+	clustertest.Eventually(t, 20*time.Second, func() (bool, string) {
+		rs, err := e.c.Client.AppsV1().ReplicaSets("default").Get(ctx, rsName, metav1.GetOptions{})
+		return err == nil && *rs.Spec.Replicas == 2, fmt.Sprintf("%s replicas %v %v", rsName, rs.Spec.Replicas, err)
+	})
 	run(t, b, "replicaset page", 20*time.Second, chromedp.Navigate(e.url+"/o/replicaset/default/"+rsName))
 	waitJS(t, b, "live", `window.wk && window.wk.ready`, 10*time.Second)
 	waitJS(t, b, "owned note", `!!document.querySelector('[data-testid=rs-owned-note]')`, 10*time.Second)

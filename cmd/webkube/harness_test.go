@@ -278,3 +278,30 @@ func podNetnsMounts(dataDir string) []string {
 	}
 	return out
 }
+
+// logSize is how much of webkube's log is written so far, to read what comes after it.
+func (c *cluster) logSize() int64 {
+	fi, err := os.Stat(c.logPath)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logLinesSince returns the log's lines after offset that contain any of the words.
+func (c *cluster) logLinesSince(offset int64, words ...string) string {
+	b, err := os.ReadFile(c.logPath)
+	if err != nil || int64(len(b)) < offset {
+		return ""
+	}
+	var out []string
+	for _, line := range strings.Split(string(b[offset:]), "\n") {
+		for _, w := range words {
+			if strings.Contains(line, w) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -276,6 +276,15 @@ var knownExampleFailures = map[string]string{
 
 func TestKubectlExamples(t *testing.T) {
 	examples := kubectlExamples(t)
+	if only := os.Getenv("WEBKUBE_EXAMPLES"); only != "" { // to look at a few closely
+		var some [][2]string
+		for _, e := range examples {
+			if strings.Contains(e[1], only) {
+				some = append(some, e)
+			}
+		}
+		examples = some
+	}
 	c := startCluster(t, "10.253.0.0/16", "wkex")
 	t.Cleanup(func() { // before the harness deletes the pods: what would make them again
 		c.kubectl("delete", "statefulsets,daemonsets,cronjobs,jobs,deployments,replicasets,pods", "--all", "-A", "--wait=true", "--timeout=90s")
@@ -316,12 +325,23 @@ func TestKubectlExamples(t *testing.T) {
 			last = cmd
 		}
 		run++
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		// A guard against a hung example, not a speed check: `delete pods --all` stops some
+		// 30 real containers and their replacements start meanwhile; on CI's two busy cores
+		// that once took over 90 s (containerd's metadata writes and CNI teardowns queue).
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 		sh := exec.CommandContext(ctx, "bash", "-c", ex)
 		sh.Dir = dir
 		sh.Env = append(os.Environ(), "KUBECONFIG="+c.kubeconfig, "KUBECACHEDIR="+c.cacheDir)
+		began, logAt := time.Now(), c.logSize()
 		out, err := sh.CombinedOutput()
 		cancel()
+		if took := time.Since(began); took > 20*time.Second {
+			// A slow example says where the time went: the kubelet's account of each pod it
+			// terminated meanwhile, and what was left (a flake once: delete pods --all
+			// past 90 s).
+			left, _ := c.kubectl("get", "pods", "-A", "-o", "wide")
+			t.Logf("slow example (%v): %s\n%s\n%s", took.Round(time.Second), ex, c.logLinesSince(logAt, "pod terminated", "pod killed"), left)
+		}
 		known, isKnown := knownExampleFailures[ex]
 		switch {
 		case err == nil:

@@ -602,12 +602,14 @@ func (k *Kubelet) terminate(ctx context.Context, pod *corev1.Pod, st *podState) 
 		if remaining < 0 {
 			remaining = 0
 		}
+		stopping := time.Now()
 		if err := k.killPod(ctx, string(pod.UID), pod.Namespace, pod.Name, remaining); err != nil {
 			k.log.Warn("kill pod", "pod", podKey(pod), "err", err)
 			st.terminating.Store(false)
 			k.queue.AddAfter(podKey(pod), time.Second)
 			return
 		}
+		killed := time.Now()
 		zero := int64(0)
 		err := k.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 			GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &pod.UID}})
@@ -617,6 +619,10 @@ func (k *Kubelet) terminate(ctx context.Context, pod *corev1.Pod, st *podState) 
 			k.queue.AddAfter(podKey(pod), time.Second)
 			return
 		}
+		// Where a slow deletion spent its time (hooks, stopping and cleaning up, the API).
+		k.log.Debug("pod terminated", "pod", podKey(pod), "took", time.Since(start).Round(time.Millisecond),
+			"hooks", stopping.Sub(start).Round(time.Millisecond), "kill", killed.Sub(stopping).Round(time.Millisecond),
+			"delete", time.Since(killed).Round(time.Millisecond))
 		k.mu.Lock()
 		if k.state[podKey(pod)] == st {
 			delete(k.state, podKey(pod))
@@ -632,6 +638,7 @@ func (k *Kubelet) killPod(ctx context.Context, uid, namespace, name string, grac
 	if err != nil {
 		return err
 	}
+	t0 := time.Now()
 	errs := make(chan error, len(list))
 	for _, s := range list {
 		go func(id string) { errs <- k.cfg.Runtime.Stop(ctx, id, grace) }(s.ID)
@@ -641,15 +648,22 @@ func (k *Kubelet) killPod(ctx context.Context, uid, namespace, name string, grac
 			return err
 		}
 	}
+	t1 := time.Now()
 	for _, s := range list {
 		if err := k.cfg.Runtime.Remove(ctx, s.ID); err != nil {
 			return err
 		}
 	}
+	t2 := time.Now()
 	if err := k.cfg.Network.TearDown(ctx, uid); err != nil {
 		return err
 	}
-	return k.cfg.Runtime.RemovePod(ctx, uid, namespace, name)
+	t3 := time.Now()
+	err = k.cfg.Runtime.RemovePod(ctx, uid, namespace, name)
+	k.log.Debug("pod killed", "pod", namespace+"/"+name, "containers", len(list), "stop", t1.Sub(t0).Round(time.Millisecond),
+		"remove", t2.Sub(t1).Round(time.Millisecond), "network", t3.Sub(t2).Round(time.Millisecond),
+		"sandbox", time.Since(t3).Round(time.Millisecond))
+	return err
 }
 
 // cleanupOrphans removes containers and networks of pods that no longer exist (deleted
