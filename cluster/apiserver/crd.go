@@ -114,6 +114,7 @@ func (c *crdRegistry) forgetExcept(crds []*apiextv1.CustomResourceDefinition) {
 // lists, watches and tables of every version read the same store.
 func customResources(versions []*crd.Version, conv *crd.Converter) []*resource {
 	storage := customResource(versions[0])
+	storage.conv = conv
 	out := []*resource{storage}
 	for _, v := range versions[1:] {
 		if !v.Served {
@@ -477,6 +478,7 @@ func validateCRDUpdate(ctx context.Context, sub string, next, old runtime.Object
 		errs = crd.ValidateStatusUpdate(c, oc)
 	} else {
 		crd.Default(c)
+		crd.PrepareForUpdate(c)
 		errs = crd.ValidateUpdate(ctx, c, oc)
 	}
 	if len(errs) > 0 {

@@ -16,6 +16,7 @@ import (
 
 	"webkube/cluster/crd"
 	"webkube/cluster/store"
+	"webkube/cluster/watchcache"
 )
 
 // The CRD controller does what kube-apiserver's naming, establishing and finalizing
@@ -127,7 +128,12 @@ func (s *Server) reconcileCRD(ctx context.Context, c *apiextv1.CustomResourceDef
 		s.crds.set(c.Name, nil)
 		return false, s.setCRDConditions(ctx, c, false, err.Error())
 	}
-	s.crds.setServed(c, customResources(versions, conv))
+	served := customResources(versions, conv)
+	s.crds.setServed(c, served)
+	// The cached objects were decoded before (unserved, or from another storage
+	// version): read them again as the storage version now serves them.
+	storage := served[0]
+	s.cache.Redecode(storage.prefix, func(kv store.KeyValue) (*watchcache.Object, error) { return cacheObject(storage, kv) })
 	return false, s.setCRDConditions(ctx, c, true, "")
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"webkube/cluster/apiserver/apiservertest"
+	"webkube/internal/eventually"
 )
 
 var (
@@ -196,3 +198,66 @@ func TestCustomResourceConversionWebhook(t *testing.T) {
 }
 
 func runtimeRaw(b []byte) runtime.RawExtension { return runtime.RawExtension{Raw: b} }
+
+// The storage version moves from v1alpha1 to v1 (status.storedVersions keeps both):
+// an Address stored in v1alpha1 before is converted by the webhook when it is read
+// in v1, and stored in v1 when it is written again.
+func TestCustomResourceConversionWebhookStorageVersionChange(t *testing.T) {
+	conv := &converter{}
+	hook := httptest.NewTLSServer(conv)
+	defer hook.Close()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hook.Certificate().Raw})
+
+	srv := apiservertest.Start(t)
+	c := addressCRD(hook.URL+"/convert", ca)
+	c.Spec.Versions[0].Storage, c.Spec.Versions[1].Storage = true, false
+	body, _ := json.Marshal(c)
+	if code, out := call(t, srv, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/json", body); code != http.StatusCreated {
+		t.Fatalf("creating CRD: %d %s", code, out)
+	}
+	waitEstablished(t, srv, c.Name)
+	dc := dynamic.NewForConfigOrDie(srv.RESTConfig())
+	alpha, v1 := dc.Resource(addressesV1alpha).Namespace("default"), dc.Resource(addressesV1).Namespace("default")
+	ctx := context.Background()
+	if _, err := alpha.Create(ctx, address("web", "example.com", "80"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	crds := dc.Resource(apiextv1.SchemeGroupVersion.WithResource("customresourcedefinitions"))
+	cur, err := crds.Get(ctx, c.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := cur.Object["spec"].(map[string]any)["versions"].([]any)
+	versions[0].(map[string]any)["storage"], versions[1].(map[string]any)["storage"] = false, true
+	updated, err := crds.Update(ctx, cur, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sv, _, _ := unstructured.NestedStringSlice(updated.Object, "status", "storedVersions"); strings.Join(sv, ",") != "v1alpha1,v1" {
+		t.Fatalf("storedVersions: %v", sv)
+	}
+	eventually.That(t, 10*time.Second, "the v1alpha1 Address read in v1 through the webhook", func() (bool, string) {
+		got, err := v1.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.Object["spec"].(map[string]any)["hostPort"] == "example.com:80", fmt.Sprint(got.Object)
+	})
+	list, err := v1.List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].Object["spec"].(map[string]any)["hostPort"] != "example.com:80" {
+		t.Fatalf("list in v1: %v %v", err, list)
+	}
+	got, err := v1.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.SetLabels(map[string]string{"moved": "yes"})
+	if _, err := v1.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := srv.Store.Get(ctx, "/registry/customresources/conv.example.com/addresses/default/web")
+	if err != nil || !strings.Contains(string(kv.Value), `"apiVersion":"conv.example.com/v1"`) || !strings.Contains(string(kv.Value), `"hostPort":"example.com:80"`) {
+		t.Fatalf("stored after the update: %v %s", err, kv.Value)
+	}
+}

@@ -54,6 +54,9 @@ type resource struct {
 	// prefix, when set, is where its objects are stored (all versions share it).
 	custom *crd.Version
 	prefix string
+	// conv converts a custom object stored in another version of its CRD (stored
+	// before the storage version changed) when it is read.
+	conv *crd.Converter
 }
 
 // stored: objects of r live in the store (and the watch cache).

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -38,6 +39,9 @@ func decodeKV(r *resource, kv store.KeyValue) (runtime.Object, error) {
 		return nil, fmt.Errorf("decoding %s: %w", kv.Key, err)
 	}
 	setRV(obj, kv.ModRevision)
+	if u, ok := obj.(*unstructured.Unstructured); ok && r.conv != nil && u.GetAPIVersion() != r.gvr.GroupVersion().String() {
+		return convertTo(r, r.conv)(u)
+	}
 	obj.GetObjectKind().SetGroupVersionKind(r.gvk())
 	return obj, nil
 }

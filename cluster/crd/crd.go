@@ -52,6 +52,23 @@ func PrepareForCreate(c *apiextv1.CustomResourceDefinition) {
 	c.Finalizers = append(c.Finalizers, CleanupFinalizer)
 }
 
+// PrepareForUpdate records a new storage version in status.storedVersions, as kube's
+// CRD strategy: objects stored in the older ones are still there, converted when read.
+func PrepareForUpdate(c *apiextv1.CustomResourceDefinition) {
+	for _, v := range c.Spec.Versions {
+		if !v.Storage {
+			continue
+		}
+		for _, have := range c.Status.StoredVersions {
+			if have == v.Name {
+				return
+			}
+		}
+		c.Status.StoredVersions = append(c.Status.StoredVersions, v.Name)
+		return
+	}
+}
+
 // Validate is kube-apiserver's validation of a new CRD: names, versions (exactly one
 // storage version), a structural schema for each, printer columns, subresources.
 func Validate(ctx context.Context, c *apiextv1.CustomResourceDefinition) field.ErrorList {

@@ -344,3 +344,27 @@ func (r *resCache) unindex(o *Object) {
 func (r *resCache) pos(key string) int {
 	return sort.Search(len(r.sorted), func(i int) bool { return r.sorted[i].Key >= key })
 }
+
+// Redecode decodes again, with decode, every object under prefix, from the JSON it was
+// cached as: what a key holds has not changed but how it is read has (a CRD now served,
+// or served from another storage version). An object decode fails for keeps its old form.
+func (c *Cache) Redecode(prefix string, decode func(kv store.KeyValue) (*Object, error)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flushLocked()
+	r := findRes(c.res, prefix)
+	if r == nil {
+		return
+	}
+	for _, o := range inPrefix(r.sorted, prefix) {
+		raw, err := o.JSON()
+		if err == nil {
+			var n *Object
+			if n, err = decode(store.KeyValue{Key: o.Key, Value: raw, ModRevision: o.Rev}); err == nil {
+				r.put(n)
+				continue
+			}
+		}
+		c.log.Error("watchcache: decoding again", "key", o.Key, "err", err)
+	}
+}
