@@ -310,7 +310,9 @@ var metaFields = fieldpath.NewSet(
 // empty object and the manager chain's copies: a third of a pod create's CPU
 // otherwise.
 func (f *fieldManagers) createdEntry(r *resource, obj runtime.Object, manager string) ([]metav1.ManagedFieldsEntry, error) {
-	key := createdKey(r, obj)
+	buf := keyBufs.Get().(*bytes.Buffer)
+	defer keyBufs.Put(buf)
+	key := createdKey(buf, r, obj)
 	raw, ok := f.created.get(key)
 	if !ok {
 		var err error
@@ -327,6 +329,9 @@ func (f *fieldManagers) createdEntry(r *resource, obj runtime.Object, manager st
 		APIVersion: r.gvr.GroupVersion().String(), Time: &at, FieldsType: "FieldsV1",
 		FieldsV1: &metav1.FieldsV1{Raw: bytes.Clone(raw)}}}, nil
 }
+
+// keyBufs hold createdKey's encodings: a key is copied only when the cache keeps it.
+var keyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // createdFields is the FieldsV1 of a create of obj (nil: no field).
 func (f *fieldManagers) createdFields(r *resource, obj runtime.Object) ([]byte, error) {
@@ -369,18 +374,18 @@ type createdCache struct {
 
 const createdCacheSize = 256
 
-func (c *createdCache) get(key string) ([]byte, bool) {
-	if key == "" {
+func (c *createdCache) get(key []byte) ([]byte, bool) {
+	if key == nil {
 		return nil, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	raw, ok := c.m[key]
+	raw, ok := c.m[string(key)]
 	return raw, ok
 }
 
-func (c *createdCache) put(key string, raw []byte) {
-	if key == "" {
+func (c *createdCache) put(key []byte, raw []byte) {
+	if key == nil {
 		return
 	}
 	c.mu.Lock()
@@ -388,28 +393,32 @@ func (c *createdCache) put(key string, raw []byte) {
 	if c.m == nil || len(c.m) >= createdCacheSize {
 		c.m = make(map[string][]byte, createdCacheSize)
 	}
-	c.m[key] = raw
+	c.m[string(key)] = raw
 }
 
 // createdKey is the resource and obj's JSON without the metadata no manager owns and
-// every create sets apart (name, namespace, uid, creation time): two objects with the
-// same key have the same fields, so the same FieldsV1. "" when obj does not encode.
-func createdKey(r *resource, obj runtime.Object) string {
+// every create sets apart (name, namespace, uid, creation time), written into buf: two
+// objects with the same key have the same fields, so the same FieldsV1. nil when obj
+// does not encode.
+func createdKey(buf *bytes.Buffer, r *resource, obj runtime.Object) []byte {
 	m := mustMeta(obj)
 	name, ns, uid, created := m.GetName(), m.GetNamespace(), m.GetUID(), m.GetCreationTimestamp()
 	m.SetName("")
 	m.SetNamespace("")
 	m.SetUID("")
 	m.SetCreationTimestamp(metav1.Time{})
-	data, err := json.Marshal(obj)
+	buf.Reset()
+	buf.WriteString(r.gvr.String())
+	buf.WriteByte(0)
+	err := json.NewEncoder(buf).Encode(obj)
 	m.SetName(name)
 	m.SetNamespace(ns)
 	m.SetUID(uid)
 	m.SetCreationTimestamp(created)
 	if err != nil {
-		return ""
+		return nil
 	}
-	return r.gvr.String() + "\x00" + string(data)
+	return buf.Bytes()
 }
 
 // trackUpdate records what an update (of the main resource or of sub) changed as
