@@ -1,6 +1,8 @@
 package defaulting
 
 import (
+	"math"
+
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -20,6 +22,9 @@ func defaultJob(job *batchv1.Job) {
 	}
 	if spec.BackoffLimit == nil {
 		spec.BackoffLimit = ptr(DefaultBackoffLimit)
+		if spec.BackoffLimitPerIndex != nil {
+			spec.BackoffLimit = ptr(int32(math.MaxInt32)) // each index counts its own failures
+		}
 	}
 	if len(job.Labels) == 0 && spec.Template.Labels != nil {
 		job.Labels = copyLabels(spec.Template.Labels)

@@ -58,14 +58,12 @@ func validateJobSpec(spec *batchv1.JobSpec, path *field.Path, needSelector bool)
 		errs = append(errs, nonNegative(*d, path.Child("activeDeadlineSeconds"))...)
 	}
 	errs = append(errs, validateCompletionMode(spec, path)...)
-	if spec.BackoffLimitPerIndex != nil || spec.MaxFailedIndexes != nil {
-		errs = append(errs, field.Forbidden(path.Child("backoffLimitPerIndex"), "webkube's job controller does not implement backoffLimitPerIndex"))
-	}
+	errs = append(errs, validatePerIndexLimits(spec, path)...)
 	if spec.PodFailurePolicy != nil {
 		errs = append(errs, validatePodFailurePolicy(spec, path.Child("podFailurePolicy"))...)
 	}
 	if spec.SuccessPolicy != nil {
-		errs = append(errs, field.Forbidden(path.Child("successPolicy"), "webkube's job controller does not implement success policies"))
+		errs = append(errs, validateSuccessPolicy(spec, path.Child("successPolicy"))...)
 	}
 	errs = append(errs, validateJobSelector(spec, path, needSelector)...)
 	tPath := path.Child("template")
@@ -143,6 +141,8 @@ func validateJobUpdate(job, old *batchv1.Job) field.ErrorList {
 		{"template", job.Spec.Template, old.Spec.Template},
 		{"completions", job.Spec.Completions, old.Spec.Completions},
 		{"completionMode", job.Spec.CompletionMode, old.Spec.CompletionMode},
+		{"backoffLimitPerIndex", job.Spec.BackoffLimitPerIndex, old.Spec.BackoffLimitPerIndex},
+		{"successPolicy", job.Spec.SuccessPolicy, old.Spec.SuccessPolicy},
 	} {
 		errs = append(errs, apivalidation.ValidateImmutableField(f.new, f.old, specPath.Child(f.name))...)
 	}

@@ -58,8 +58,8 @@ func parseIndexes(s string) sets.Set[int] {
 	return out
 }
 
-// formatIndexes writes indexes as Kubernetes does: ascending, runs of consecutive
-// indexes as first-last.
+// formatIndexes writes indexes as Kubernetes does: ascending, runs of three or more
+// consecutive indexes as first-last, a pair as two ("0,1,3-5").
 func formatIndexes(s sets.Set[int]) string {
 	ix := sets.List(s)
 	var parts []string
@@ -68,9 +68,12 @@ func formatIndexes(s sets.Set[int]) string {
 		for j+1 < len(ix) && ix[j+1] == ix[j]+1 {
 			j++
 		}
-		if j == i {
+		switch j - i {
+		case 0:
 			parts = append(parts, strconv.Itoa(ix[i]))
-		} else {
+		case 1:
+			parts = append(parts, strconv.Itoa(ix[i]), strconv.Itoa(ix[j]))
+		default:
 			parts = append(parts, fmt.Sprintf("%d-%d", ix[i], ix[j]))
 		}
 		i = j + 1
@@ -78,9 +81,10 @@ func formatIndexes(s sets.Set[int]) string {
 	return strings.Join(parts, ",")
 }
 
-// pendingIndexes are the n lowest indexes neither completed nor held by an active pod.
+// pendingIndexes are the n lowest indexes neither completed, failed (backoffLimitPerIndex)
+// nor held by an active pod.
 func pendingIndexes(job *batchv1.Job, active []*corev1.Pod, n int) []int {
-	taken := parseIndexes(job.Status.CompletedIndexes)
+	taken := parseIndexes(job.Status.CompletedIndexes).Union(failedIndexesOf(job))
 	for _, p := range active {
 		if ix, ok := completionIndex(p, job); ok {
 			taken.Insert(ix)

@@ -59,7 +59,8 @@ func TestIndexedJob(t *testing.T) {
 	f.clock.Step(10 * time.Second) // the back-off
 	p0 = f.podAt(j, "0")
 	f.end(p2, 0)
-	f.waitJob("idx", "indexes 1-2 completed", func(j *batchv1.Job) bool { return j.Status.CompletedIndexes == "1-2" })
+	// A pair is written as two indexes, as kube-controller-manager does ("1,2", not "1-2").
+	f.waitJob("idx", "indexes 1,2 completed", func(j *batchv1.Job) bool { return j.Status.CompletedIndexes == "1,2" })
 	f.end(p0, 0)
 	done := f.waitJob("idx", "Complete", func(j *batchv1.Job) bool { return hasCond(j, batchv1.JobComplete) != nil })
 	if done.Status.CompletedIndexes != "0-2" || done.Status.Succeeded != 3 || done.Status.Failed != 1 {

@@ -16,8 +16,9 @@ import (
 // podFromTemplate builds the pod a Job creates: <job>-xxxxx, the template's labels (with
 // the generated job-name and controller-uid), held by the job-tracking finalizer until
 // counted, and controlled by the Job so the garbage collector deletes it with the Job.
-// An Indexed Job's pod (index ≥ 0) also gets its completion index (withIndex).
-func podFromTemplate(job *batchv1.Job, index int) *corev1.Pod {
+// An Indexed Job's pod (index ≥ 0) also gets its completion index (withIndex) and, with
+// backoffLimitPerIndex, its index's failure counts so far (from the pod it replaces).
+func podFromTemplate(job *batchv1.Job, index int, replaced *corev1.Pod) *corev1.Pod {
 	t := true
 	tmpl := job.Spec.Template.DeepCopy()
 	prefix := job.Name + "-"
@@ -40,6 +41,9 @@ func podFromTemplate(job *batchv1.Job, index int) *corev1.Pod {
 	}
 	if index >= 0 {
 		withIndex(pod, job, index)
+		if hasPerIndexLimit(job) {
+			withFailureCounts(pod, job, replaced)
+		}
 		if len(pod.GenerateName) > 58 {
 			pod.GenerateName = pod.GenerateName[:58]
 		}
@@ -47,14 +51,14 @@ func podFromTemplate(job *batchv1.Job, index int) *corev1.Pod {
 	return pod
 }
 
-func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, index int, why string, because stepper.Text) error {
+func (c *Controller) createPod(ctx context.Context, job *batchv1.Job, index int, replaced *corev1.Pod, why string, because stepper.Text) error {
 	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "create-pod", Kind: "Job",
 		Namespace: job.Namespace, Name: job.Name,
 		Message: fmt.Sprintf("creating a pod for Job %s", job.Name), Says: stepper.Say("held.job_creates_pod", job.Name),
 		Why: why, Because: because}); err != nil {
 		return err
 	}
-	pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, podFromTemplate(job, index), metav1.CreateOptions{})
+	pod, err := c.client.CoreV1().Pods(job.Namespace).Create(ctx, podFromTemplate(job, index, replaced), metav1.CreateOptions{})
 	if err != nil {
 		if ctx.Err() == nil {
 			c.recorder.Eventf(job, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)

@@ -31,7 +31,8 @@ type podCounts struct {
 	active      []*corev1.Pod // not finished, not being deleted
 	terminating int32
 	ready       int32
-	restarts    int32 // container restarts of active pods (restartPolicy OnFailure)
+	restarts    int32               // container restarts of active pods (restartPolicy OnFailure)
+	held        map[int]*corev1.Pod // failed pods awaiting their index's replacement (backoffLimitPerIndex)
 }
 
 func countPods(pods []*corev1.Pod) podCounts {
@@ -64,12 +65,13 @@ func isReady(p *corev1.Pod) bool {
 }
 
 func (c *Controller) syncRunning(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod, satisfied bool) error {
-	job, err := c.trackFinished(ctx, key, job, pods)
+	job, held, err := c.trackFinished(ctx, key, job, pods)
 	if err != nil {
 		return err
 	}
 	now := c.cfg.Clock.Now()
 	pc := countPods(pods)
+	pc.held = held
 	suspended := job.Spec.Suspend != nil && *job.Spec.Suspend
 	c.setSuspended(job, suspended, now)
 	if job.Status.StartTime == nil && !suspended {
@@ -100,7 +102,8 @@ func (c *Controller) syncRunning(ctx context.Context, key string, job *batchv1.J
 }
 
 // terminalTarget is the condition the Job is heading for: one already set
-// (FailureTarget, SuccessCriteriaMet) or, newly, success, back-off or deadline.
+// (FailureTarget, SuccessCriteriaMet) or, newly, in Kubernetes' order: back-off, deadline,
+// failed indexes, the successPolicy, completions.
 func (c *Controller) terminalTarget(job *batchv1.Job, pc podCounts, now time.Time) *batchv1.JobCondition {
 	for _, cond := range job.Status.Conditions {
 		if (cond.Type == batchv1.JobFailureTarget || cond.Type == batchv1.JobSuccessCriteriaMet) && cond.Status == corev1.ConditionTrue {
@@ -120,6 +123,14 @@ func (c *Controller) terminalTarget(job *batchv1.Job, pc podCounts, now time.Tim
 	case spec.ActiveDeadlineSeconds != nil && st.StartTime != nil &&
 		!now.Before(st.StartTime.Add(time.Duration(*spec.ActiveDeadlineSeconds)*time.Second)):
 		return newCond(batchv1.JobFailureTarget, reasonDeadline, msgDeadline)
+	}
+	if reason, msg, ok := perIndexTarget(job); ok {
+		return newCond(batchv1.JobFailureTarget, reason, msg)
+	}
+	if msg, ok := matchSuccessPolicy(job); ok {
+		return newCond(batchv1.JobSuccessCriteriaMet, reasonSuccessPolicy, msg)
+	}
+	switch {
 	case spec.Completions != nil && st.Succeeded >= *spec.Completions,
 		spec.Completions == nil && st.Succeeded > 0 && len(pc.active) == 0:
 		return newCond(batchv1.JobSuccessCriteriaMet, reasonCompletions, msgCompletions)
@@ -141,7 +152,9 @@ func (c *Controller) finish(ctx context.Context, job *batchv1.Job, pc podCounts,
 	for _, p := range pc.active {
 		errs = append(errs, c.deletePod(ctx, job, p, target.Message, stepper.Say("why.verbatim", target.Message)))
 	}
-	if err := errors.Join(errs...); err != nil || len(pc.active) > 0 || pc.terminating > 0 {
+	// Failed pods held for replacements that will not come are counted by the next sync
+	// (the target condition, now written, lets them go) before the Job is finished.
+	if err := errors.Join(errs...); err != nil || len(pc.active) > 0 || pc.terminating > 0 || len(pc.held) > 0 {
 		return err
 	}
 	final := batchv1.JobComplete
@@ -244,13 +257,9 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, p
 		}
 		return errors.Join(errs...)
 	}
-	if rem := c.backoff.remaining(key, c.cfg.Clock.Now()); rem > 0 {
+	if rem := c.backoff.remaining(key, c.cfg.Clock.Now()); rem > 0 && !hasPerIndexLimit(job) {
 		c.queue.AddAfter(key, rem) // a failed pod is replaced after the back-off
 		return nil
-	}
-	if err := c.step(ctx, job, "see-diff", fmt.Sprintf("Job %s wants %d running pods and has %d", job.Name, want, have),
-		stepper.Say("held.job_sees_diff", job.Name, want, have), why, because); err != nil {
-		return err
 	}
 	n := int(want - have)
 	indexes := make([]int, n)
@@ -259,11 +268,26 @@ func (c *Controller) manage(ctx context.Context, key string, job *batchv1.Job, p
 	}
 	if isIndexed(job) {
 		indexes = pendingIndexes(job, pc.active, n)
-		n = len(indexes)
 	}
+	if hasPerIndexLimit(job) {
+		// Each index waits out its own back-off.
+		var wait time.Duration
+		if indexes, wait = readyIndexes(indexes, pc.held, c.cfg.Clock.Now()); wait > 0 {
+			c.queue.AddAfter(key, wait)
+			return nil
+		}
+	}
+	if len(indexes) == 0 {
+		return nil
+	}
+	if err := c.step(ctx, job, "see-diff", fmt.Sprintf("Job %s wants %d running pods and has %d", job.Name, want, have),
+		stepper.Say("held.job_sees_diff", job.Name, want, have), why, because); err != nil {
+		return err
+	}
+	n = len(indexes)
 	c.exp.ExpectCreations(key, n)
 	for i := range n {
-		if err := c.createPod(ctx, job, indexes[i], why, because); err != nil {
+		if err := c.createPod(ctx, job, indexes[i], pc.held[indexes[i]], why, because); err != nil {
 			for range n - i {
 				c.exp.CreationObserved(key) // never to be seen
 			}

@@ -84,18 +84,32 @@ func (c *Controller) claimPods(ctx context.Context, job *batchv1.Job) ([]*corev1
 // place, written by the caller), persisting the uncounted UIDs first. An Indexed Job's
 // succeeded pods are counted by their index in status.completedIndexes instead; a failed
 // pod the podFailurePolicy ignores is not counted, one it fails the Job on sets the
-// FailureTarget condition with the count.
-func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) (*batchv1.Job, error) {
+// FailureTarget condition with the count. With backoffLimitPerIndex, it also records the
+// failed indexes, and returns the failed pods held until their index's replacement
+// exists (perindex.go), which are counted only then.
+func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod) (*batchv1.Job, map[int]*corev1.Pod, error) {
 	u := job.Status.UncountedTerminatedPods
 	if u == nil {
 		u = &batchv1.UncountedTerminatedPods{}
 	}
 	uncounted := sets.New(u.Succeeded...).Insert(u.Failed...)
 	done := parseIndexes(job.Status.CompletedIndexes)
+	held := map[int]*corev1.Pod{}
+	if hasPerIndexLimit(job) {
+		failed := failedIndexes(job, pods)
+		job.Status.FailedIndexes = ptrTo(formatIndexes(failed))
+		if !finishing(job) {
+			held = c.heldForReplacement(job, pods, uncounted, failed)
+		}
+	}
+	isHeld := func(p *corev1.Pod) bool {
+		ix, ok := completionIndex(p, job)
+		return ok && held[ix] != nil && held[ix].UID == p.UID
+	}
 	var newly []*corev1.Pod
 	for _, p := range pods {
 		if hasTrackingFinalizer(p) && podFinished(p) && !uncounted.Has(p.UID) && !c.released.has(p.UID) &&
-			(!byIndex(job, p) || newIndex(job, p, done)) {
+			(!byIndex(job, p) || newIndex(job, p, done)) && !isHeld(p) {
 			newly = append(newly, p)
 		}
 	}
@@ -103,12 +117,12 @@ func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1
 		if err := c.step(ctx, job, "count-pods", fmt.Sprintf("counting %d finished pod(s) of Job %s", len(newly), job.Name),
 			stepper.Say("held.job_counts", len(newly), job.Name),
 			"they ended; each is counted once, while its finalizer holds it", stepper.Say("why.job_finalizer")); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c.countNewly(key, job, u, newly, done)
 		updated, err := c.writeStatus(ctx, job)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		job = updated
 		uncounted = sets.New(u.Succeeded...).Insert(u.Failed...)
@@ -116,16 +130,18 @@ func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1
 	// Succeeded pods of an Indexed Job are counted by the completedIndexes just written;
 	// ignored failures are not counted at all: both only let go of their finalizer.
 	letGo := func(p *corev1.Pod) bool {
-		return uncounted.Has(p.UID) || podFinished(p) && (byIndex(job, p) || ignored(job, p))
+		return uncounted.Has(p.UID) || podFinished(p) && (byIndex(job, p) || ignored(job, p)) && !isHeld(p)
 	}
 	if err := c.removeFinalizers(ctx, job, pods, letGo); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	job.Status.Succeeded += int32(len(u.Succeeded))
 	job.Status.Failed += int32(len(u.Failed))
 	job.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{}
-	return job, nil
+	return job, held, nil
 }
+
+func ptrTo[T any](v T) *T { return &v }
 
 // byIndex says whether a finished pod is counted by its index (an Indexed Job's success).
 func byIndex(job *batchv1.Job, p *corev1.Pod) bool {

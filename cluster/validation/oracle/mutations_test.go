@@ -471,6 +471,31 @@ var jobMutations = []mutation{
 	func(o runtime.Object, r *rand.Rand) {
 		o.(*batchv1.Job).Spec.PodReplacementPolicy = ptr.To(batchv1.PodReplacementPolicy(pick(r, []string{"Failed", "TerminatingOrFailed", "Bogus"})))
 	},
+	func(o runtime.Object, r *rand.Rand) { // successPolicy, mostly on Indexed Jobs
+		j := o.(*batchv1.Job)
+		if r.Intn(4) > 0 {
+			j.Spec.CompletionMode, j.Spec.Completions = ptr.To(batchv1.IndexedCompletion), ptr.To(int32(r.Intn(6)+1))
+		}
+		rule := batchv1.SuccessPolicyRule{}
+		if r.Intn(3) > 0 {
+			rule.SucceededIndexes = ptr.To(pick(r, []string{"0", "0-2", "1,3-4", "3-1", "0,0", "x", "1-2-3", "9", ""}))
+		}
+		if r.Intn(2) == 0 {
+			rule.SucceededCount = ptr.To(pick(r, badInts))
+		}
+		j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{rule}}
+	},
+	func(o runtime.Object, r *rand.Rand) { // backoffLimitPerIndex with FailIndex
+		j := o.(*batchv1.Job)
+		j.Spec.CompletionMode, j.Spec.Completions = ptr.To(batchv1.IndexedCompletion), ptr.To(int32(r.Intn(4)+1))
+		j.Spec.BackoffLimitPerIndex = ptr.To(pick(r, badInts))
+		if r.Intn(2) == 0 {
+			j.Spec.MaxFailedIndexes = ptr.To(pick(r, badInts))
+		}
+		j.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+		j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{Action: batchv1.PodFailurePolicyActionFailIndex,
+			OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}}}}}
+	},
 }
 
 var cronJobMutations = []mutation{

@@ -136,29 +136,9 @@ func webkubeVerdict(in runtime.Object) (v verdict, panicked any) {
 	return causes(apierrors.NewInvalid(schema.GroupKind{Kind: "X"}, m.GetName(), errs)), nil
 }
 
-// deliberate are webkube's refusals that kube-apiserver does not make, on purpose: Job
-// features webkube's job controller does not implement (backoffLimitPerIndex, success
-// policies) are refused with a message saying so, rather than accepted and ignored. They are left out of the comparison (both
-// the invented error and what kube-apiserver says at the same field) and counted apart.
-var deliberate = regexp.MustCompile(`^spec\.(jobTemplate\.spec\.)?(backoffLimitPerIndex|maxFailedIndexes|successPolicy)(\.|\[|\|)`)
-
-// withoutDeliberate drops the deliberate fields' errors from a verdict.
-func withoutDeliberate(v verdict) (verdict, int) {
-	out, n := verdict{}, 0
-	for k := range v {
-		if deliberate.MatchString(k) {
-			n++
-			continue
-		}
-		out[k] = true
-	}
-	return out, n
-}
-
 // score is one kind's tally.
 type score struct {
 	objects, kubeErrors, reproduced, invented int
-	deliberate                                int // webkube's refusals of unimplemented Job features
 	refusedWrongly, acceptedWrongly           int
 	missing, extra                            map[string]int // generalised key -> count
 	examples                                  map[string]string
@@ -220,15 +200,13 @@ func TestValidationMatchesKubeAPIServer(t *testing.T) {
 				if p != nil {
 					t.Fatalf("webkube panicked on %s", dump(in))
 				}
-				kube, _ := withoutDeliberate(kubeVerdict(k, in))
-				web, skipped := withoutDeliberate(web)
-				s.deliberate += skipped
+				kube := kubeVerdict(k, in)
 				s.add(kube, web, func() string {
 					return fmt.Sprintf("kube only %v; webkube only %v\n%s", keys(minus(kube, web)), keys(minus(web, kube)), dump(in))
 				})
 			}
-			t.Logf("%s: %d objects, %d kube-apiserver errors, %d reproduced (%.1f%%), %d invented; refused wrongly %d, accepted wrongly %d; %d deliberate refusals left out",
-				k.name, s.objects, s.kubeErrors, s.reproduced, 100*s.ratio(), s.invented, s.refusedWrongly, s.acceptedWrongly, s.deliberate)
+			t.Logf("%s: %d objects, %d kube-apiserver errors, %d reproduced (%.1f%%), %d invented; refused wrongly %d, accepted wrongly %d",
+				k.name, s.objects, s.kubeErrors, s.reproduced, 100*s.ratio(), s.invented, s.refusedWrongly, s.acceptedWrongly)
 			report(t, "missing", s.missing, s.examples, "-", verbose)
 			report(t, "invented", s.extra, s.examples, "+", verbose)
 			want, maxInvented := targetReproduced, 0
