@@ -1,11 +1,15 @@
 package web
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"webkube/internal/eventually"
 
@@ -91,4 +95,47 @@ func TestJobAndCronJobRowsTickAndDelete(t *testing.T) {
 		out := e.c.MustKubectl(t, "", "get", "jobs,cronjobs", "-o", "name")
 		return !strings.Contains(out, "job.batch/pi") && !strings.Contains(out, "cronjob.batch/tick"), out
 	})
+}
+
+// An Indexed Job's page shows which indexes completed and, with backoffLimitPerIndex,
+// which failed (status.completedIndexes, status.failedIndexes), in both languages.
+func TestIndexedJobPageShowsIndexes(t *testing.T) {
+	e := startEnv(t)
+	e.c.MustKubectl(t, `apiVersion: batch/v1
+kind: Job
+metadata: {name: idx}
+spec:
+  completions: 4
+  completionMode: Indexed
+  backoffLimitPerIndex: 1
+  suspend: true
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: main, image: busybox}]
+`, "apply", "-f", "-")
+	ctx := context.Background()
+	eventually.That(t, 10*time.Second, "indexes written to the Job's status", func() (bool, string) {
+		j, err := e.c.Client.BatchV1().Jobs("default").Get(ctx, "idx", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		failed := "1"
+		j.Status.CompletedIndexes, j.Status.FailedIndexes = "0,2", &failed
+		_, err = e.c.Client.BatchV1().Jobs("default").UpdateStatus(ctx, j, metav1.UpdateOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+	eventually.That(t, 10*time.Second, "the indexes on the Job's page", func() (bool, string) {
+		p := page(t, e.url+"/o/job/default/idx", "en")
+		return strings.Contains(p, `data-testid="completed-indexes">0,2<`) && strings.Contains(p, `data-testid="failed-indexes">1<`) &&
+			strings.Contains(p, "Completed indexes") && strings.Contains(p, "one pod per index, 0 to 3"), p
+	})
+	if p := page(t, e.url+"/o/job/default/idx", "ko"); !strings.Contains(p, "완료된 인덱스") || !strings.Contains(p, "실패한 인덱스") {
+		t.Fatalf("Korean Job page lacks the index headings:\n%s", p)
+	}
+	// A Job that is not Indexed has no such card.
+	e.c.MustKubectl(t, "", "create", "job", "plain", "--image=busybox", "--", "true")
+	if p := page(t, e.url+"/o/job/default/plain", "en"); strings.Contains(p, `data-testid="job-indexes"`) {
+		t.Fatal("a NonIndexed Job's page shows indexes")
+	}
 }

@@ -29,6 +29,13 @@ func (d *Dashboard) jobObject(o *templates.Object, j *batchv1.Job) {
 			Reason: c.Reason, Message: c.Message, Age: templates.Age(c.LastTransitionTime, now), AgeAt: templates.Millis(c.LastTransitionTime)})
 	}
 	o.Owned = d.ownedPods(j.Namespace, j.UID, j.Spec.Selector)
+	if j.Spec.CompletionMode != nil && *j.Spec.CompletionMode == batchv1.IndexedCompletion && j.Spec.Completions != nil {
+		o.JobIndexes = &templates.JobIndexes{Completions: *j.Spec.Completions, Completed: j.Status.CompletedIndexes,
+			PerIndex: j.Spec.BackoffLimitPerIndex != nil}
+		if j.Status.FailedIndexes != nil {
+			o.JobIndexes.Failed = *j.Status.FailedIndexes
+		}
+	}
 }
 
 // cronJobObject fills a CronJob's page: its schedule, status times and Jobs.

@@ -485,6 +485,15 @@ type Object struct {
 	RSOwner                                                          *rollout.Owner // a ReplicaSet's controlling Deployment
 	Probes                                                           *probes.View   // a pod's probes, explained
 	Traffic                                                          *traffic.View  // a Service's traffic card (page only, not live)
+	JobIndexes                                                       *JobIndexes    // an Indexed Job's completed and failed indexes
+}
+
+// JobIndexes is an Indexed Job's status by index: status.completedIndexes and, with
+// backoffLimitPerIndex, status.failedIndexes ("1,3-5").
+type JobIndexes struct {
+	Completions       int32
+	Completed, Failed string
+	PerIndex          bool // backoffLimitPerIndex is set, so indexes can fail
 }
 
 // Example is one starting point in the editor.
