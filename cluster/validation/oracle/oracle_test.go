@@ -52,7 +52,7 @@ var floors = map[string]struct {
 	"StatefulSet": {0.99, 0},
 	"DaemonSet":   {0.98, 5},
 	"Job":         {0.95, 55},
-	"CronJob":     {0.96, 15},
+	"CronJob":     {0.97, 15},
 	"Service":     {0.97, 66},
 	"Ingress":     {0.98, 6},
 }
