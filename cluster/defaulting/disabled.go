@@ -13,8 +13,9 @@ import (
 // dropDisabledPodFields drops from a pod spec (a pod's or a template's): hostUsers
 // (UserNamespacesSupport), supplementalGroupsPolicy, seLinuxChangePolicy, pod-level
 // resources (PodLevelResources), resource claims (DynamicResourceAllocation), resize
-// policies (InPlacePodVerticalScaling) and image volumes (ImageVolume); a procMount other
-// than Default is reset to Default (ProcMountType).
+// policies (InPlacePodVerticalScaling), image volumes (ImageVolume) and projected cluster
+// trust bundles (ClusterTrustBundleProjection); a procMount other than Default is reset to
+// Default (ProcMountType).
 func dropDisabledPodFields(spec *corev1.PodSpec) {
 	spec.HostUsers = nil
 	if sc := spec.SecurityContext; sc != nil {
@@ -31,6 +32,13 @@ func dropDisabledPodFields(spec *corev1.PodSpec) {
 		}
 	})
 	dropImageVolumes(spec)
+	for _, v := range spec.Volumes {
+		if v.Projected != nil {
+			for i := range v.Projected.Sources {
+				v.Projected.Sources[i].ClusterTrustBundle = nil
+			}
+		}
+	}
 }
 
 // eachContainer calls f on every init, app and ephemeral container of spec, in place.
