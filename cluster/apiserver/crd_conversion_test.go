@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"webkube/cluster/apiserver/apiservertest"
 	"webkube/internal/eventually"
@@ -195,6 +197,20 @@ func TestCustomResourceConversionWebhook(t *testing.T) {
 	if _, err := v1.Get(ctx, "web", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// A watch whose events cannot be converted ends (the client lists again).
+	w2, err := alpha.Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Stop()
+	select {
+	case ev, ok := <-w2.ResultChan():
+		if ok {
+			t.Fatalf("watch through a refusing webhook sent %v %v", ev.Type, ev.Object)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch through a refusing webhook did not end")
+	}
 }
 
 func runtimeRaw(b []byte) runtime.RawExtension { return runtime.RawExtension{Raw: b} }
@@ -259,5 +275,43 @@ func TestCustomResourceConversionWebhookStorageVersionChange(t *testing.T) {
 	kv, err := srv.Store.Get(ctx, "/registry/customresources/conv.example.com/addresses/default/web")
 	if err != nil || !strings.Contains(string(kv.Value), `"apiVersion":"conv.example.com/v1"`) || !strings.Contains(string(kv.Value), `"hostPort":"example.com:80"`) {
 		t.Fatalf("stored after the update: %v %s", err, kv.Value)
+	}
+}
+
+// A conversion webhook given as a Service is reached at the Service's cluster IP and
+// port, as kube-apiserver's cluster IP resolver: a port the Service lacks, a headless
+// Service and a missing one are errors.
+func TestConversionWebhookServiceResolver(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cs := kubernetes.NewForConfigOrDie(srv.RESTConfig())
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "webhooks"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := cs.CoreV1().Services("webhooks").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "convert"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 443}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := srv.API.ResolveEndpoint("webhooks", "convert", 443)
+	if err != nil || u.String() != "https://"+svc.Spec.ClusterIP+":443" {
+		t.Fatalf("resolved %v %v", u, err)
+	}
+	if _, err := srv.API.ResolveEndpoint("webhooks", "convert", 8443); err == nil || err.Error() != `no service port 8443 found for service "convert"` {
+		t.Fatalf("wrong port: %v", err)
+	}
+	if _, err := srv.API.ResolveEndpoint("webhooks", "missing", 443); !apierrors.IsNotFound(err) {
+		t.Fatalf("missing service: %v", err)
+	}
+	if _, err := cs.CoreV1().Services("webhooks").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "headless"},
+		Spec:       corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Port: 443}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.API.ResolveEndpoint("webhooks", "headless", 443); err == nil || err.Error() != `cannot route to service with ClusterIP "None"` {
+		t.Fatalf("headless: %v", err)
 	}
 }
