@@ -37,6 +37,9 @@ func toScale(obj runtime.Object) (*autoscalingv1.Scale, error) {
 		replicas, current, sel = derefInt32(o.Spec.Replicas, 1), o.Status.Replicas, o.Spec.Selector
 	case *appsv1.StatefulSet:
 		replicas, current, sel = derefInt32(o.Spec.Replicas, 1), o.Status.Replicas, o.Spec.Selector
+	case *corev1.ReplicationController:
+		replicas, current = derefInt32(o.Spec.Replicas, 1), o.Status.Replicas
+		sel = &metav1.LabelSelector{MatchLabels: o.Spec.Selector}
 	default:
 		return nil, fmt.Errorf("%T has no scale subresource", obj)
 	}
@@ -73,6 +76,8 @@ func setReplicas(obj runtime.Object, n int32) {
 	case *appsv1.Deployment:
 		o.Spec.Replicas = &n
 	case *appsv1.StatefulSet:
+		o.Spec.Replicas = &n
+	case *corev1.ReplicationController:
 		o.Spec.Replicas = &n
 	}
 }

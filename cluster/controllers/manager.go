@@ -1,5 +1,5 @@
 // Package controllers wires webkube's controllers together the way kube-controller-manager
-// does: one shared informer cache, the ReplicaSet, Deployment, Job, CronJob, StatefulSet, DaemonSet,
+// does: one shared informer cache, the ReplicaSet (and ReplicationController), Deployment, Job, CronJob, StatefulSet, DaemonSet,
 // garbage collector, ClusterRole aggregation, resourcequota and disruption controllers, each a client of the API server.
 package controllers
 
@@ -22,6 +22,7 @@ import (
 	"webkube/cluster/controllers/job"
 	"webkube/cluster/controllers/podautoscaler"
 	"webkube/cluster/controllers/replicaset"
+	"webkube/cluster/controllers/replication"
 	"webkube/cluster/controllers/resourcequota"
 	"webkube/cluster/controllers/statefulset"
 	"webkube/cluster/stepper"
@@ -45,6 +46,7 @@ type Config struct {
 type Manager struct {
 	informers   informers.SharedInformerFactory
 	ReplicaSet  *replicaset.Controller
+	Replication *replicaset.Controller // ReplicationControllers, seen as ReplicaSets
 	Deployment  *deployment.Controller
 	GarbageColl *garbagecollector.Collector
 	Job         *job.Controller
@@ -74,6 +76,10 @@ func NewManager(cfg Config) (*Manager, error) {
 	m := &Manager{informers: cfg.Informers}
 	var err error
 	if m.ReplicaSet, err = replicaset.New(replicaset.Config{Client: cfg.client("replicaset-controller"), Informers: cfg.Informers,
+		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+		return nil, fmt.Errorf("controllers: %w", err)
+	}
+	if m.Replication, err = replication.New(replicaset.Config{Client: cfg.client(replication.Component), Informers: cfg.Informers,
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
@@ -136,6 +142,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	if err := m.ReplicaSet.Start(ctx); err != nil {
+		return err
+	}
+	if err := m.Replication.Start(ctx); err != nil {
 		return err
 	}
 	if err := m.Job.Start(ctx); err != nil {

@@ -28,6 +28,11 @@ func PrepareForCreate(obj runtime.Object) {
 	case *appsv1.ReplicaSet:
 		o.Status = appsv1.ReplicaSetStatus{}
 		dropDisabledPodFields(&o.Spec.Template.Spec)
+	case *corev1.ReplicationController:
+		o.Status = corev1.ReplicationControllerStatus{}
+		if o.Spec.Template != nil {
+			dropDisabledPodFields(&o.Spec.Template.Spec)
+		}
 	case *appsv1.Deployment:
 		o.Status = appsv1.DeploymentStatus{}
 		dropDisabledPodFields(&o.Spec.Template.Spec)

@@ -64,6 +64,8 @@ func Default(obj runtime.Object) {
 		defaultPodTemplateSpec(&o.Template)
 	case *appsv1.ReplicaSet:
 		defaultReplicaSet(o)
+	case *corev1.ReplicationController:
+		defaultReplicationController(o)
 	case *appsv1.Deployment:
 		defaultDeployment(o)
 	case *discoveryv1.EndpointSlice:

@@ -172,6 +172,8 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return podCells(o, now)
 	case *appsv1.ReplicaSet:
 		return replicaSetCells(o, now)
+	case *corev1.ReplicationController:
+		return replicationControllerCells(o, now)
 	case *appsv1.Deployment:
 		return deploymentCells(o, now)
 	case *corev1.Service:

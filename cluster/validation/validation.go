@@ -56,6 +56,8 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateServiceAccount(o)
 	case *appsv1.ReplicaSet:
 		return validateReplicaSet(o)
+	case *corev1.ReplicationController:
+		return validateReplicationController(o)
 	case *appsv1.Deployment:
 		return validateDeployment(o)
 	case *discoveryv1.EndpointSlice:
@@ -140,6 +142,8 @@ func ValidateUpdate(obj, old runtime.Object) field.ErrorList {
 		})
 	case *appsv1.ReplicaSet:
 		return update(o, old, validateReplicaSetUpdate)
+	case *corev1.ReplicationController:
+		return update(o, old, validateReplicationControllerUpdate)
 	case *appsv1.Deployment:
 		return update(o, old, validateDeploymentUpdate)
 	case *discoveryv1.EndpointSlice:

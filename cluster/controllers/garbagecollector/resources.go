@@ -68,6 +68,8 @@ func resources(c kubernetes.Interface, f informers.SharedInformerFactory) []*res
 	return []*resource{
 		mk(core.WithKind("Pod"), f.Core().V1().Pods().Informer(),
 			func(ns string) objClient[*corev1.Pod] { return c.CoreV1().Pods(ns) }),
+		mk(core.WithKind("ReplicationController"), f.Core().V1().ReplicationControllers().Informer(),
+			func(ns string) objClient[*corev1.ReplicationController] { return c.CoreV1().ReplicationControllers(ns) }),
 		mk(apps.WithKind("ReplicaSet"), f.Apps().V1().ReplicaSets().Informer(),
 			func(ns string) objClient[*appsv1.ReplicaSet] { return c.AppsV1().ReplicaSets(ns) }),
 		mk(apps.WithKind("Deployment"), f.Apps().V1().Deployments().Informer(),

@@ -17,10 +17,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -37,8 +37,6 @@ import (
 // Component is the name on this controller's Events.
 const Component = "replicaset-controller"
 
-var controllerKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
-
 // Config configures a Controller.
 type Config struct {
 	Client    kubernetes.Interface
@@ -50,13 +48,16 @@ type Config struct {
 	// BurstReplicas caps creations or deletions per sync, as kube-controller-manager's 500.
 	BurstReplicas int
 	Recorder      record.EventRecorder // tests
+	// Source: the objects to run as ReplicaSets; default the API's ReplicaSets.
+	Source Source
 }
 
 // Controller reconciles ReplicaSets.
 type Controller struct {
 	cfg      Config
 	client   kubernetes.Interface
-	rsLister appslisters.ReplicaSetLister
+	src      Source
+	kind     schema.GroupVersionKind
 	pods     corelisters.PodLister
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
@@ -78,27 +79,31 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	cfg.Logger = cfg.Logger.With("component", Component)
+	if cfg.Source == nil {
+		cfg.Source = newReplicaSets(cfg.Client, cfg.Informers)
+	}
+	cfg.Logger = cfg.Logger.With("component", cfg.Source.Component())
 	if cfg.Workers <= 0 {
 		cfg.Workers = 5
 	}
 	if cfg.BurstReplicas <= 0 {
 		cfg.BurstReplicas = 500
 	}
-	rsInf := cfg.Informers.Apps().V1().ReplicaSets()
+	rsInf := cfg.Source.Informer()
 	podInf := cfg.Informers.Core().V1().Pods()
 	c := &Controller{
-		cfg:      cfg,
-		client:   cfg.Client,
-		rsLister: rsInf.Lister(),
-		pods:     podInf.Lister(),
-		synced:   []cache.InformerSynced{rsInf.Informer().HasSynced, podInf.Informer().HasSynced},
+		cfg:    cfg,
+		client: cfg.Client,
+		src:    cfg.Source,
+		kind:   cfg.Source.Kind(),
+		pods:   podInf.Lister(),
+		synced: []cache.InformerSynced{rsInf.HasSynced, podInf.Informer().HasSynced},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicaset", Clock: cfg.Clock}),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: cfg.Source.Component(), Clock: cfg.Clock}),
 		exp:      expectations.New(cfg.Clock),
 		recorder: cfg.Recorder,
 	}
-	if _, err := rsInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	if _, err := rsInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
 		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
 		DeleteFunc: func(obj any) {
@@ -123,9 +128,9 @@ func New(cfg Config) (*Controller, error) {
 // Start starts the informers and workers; it returns once caches have synced.
 func (c *Controller) Start(ctx context.Context) error {
 	if c.recorder == nil {
-		c.recorder = events.RecorderUntilDone(ctx, c.client, Component)
+		c.recorder = events.RecorderUntilDone(ctx, c.client, c.src.Component())
 	}
-	return worker.Loop[string]{Name: "replicaset", Informers: c.cfg.Informers, Synced: c.synced, Queue: c.queue,
+	return worker.Loop[string]{Name: c.src.Component(), Informers: c.cfg.Informers, Synced: c.synced, Queue: c.queue,
 		Workers: c.cfg.Workers, Sync: c.Sync, Logger: c.cfg.Logger}.Start(ctx)
 }
 
@@ -137,10 +142,10 @@ func (c *Controller) enqueue(obj any) {
 
 // resolveControllerRef returns the ReplicaSet ref points to, if it is still that object.
 func (c *Controller) resolveControllerRef(ns string, ref *metav1.OwnerReference) *appsv1.ReplicaSet {
-	if ref == nil || ref.Kind != controllerKind.Kind {
+	if ref == nil || ref.Kind != c.kind.Kind {
 		return nil
 	}
-	rs, err := c.rsLister.ReplicaSets(ns).Get(ref.Name)
+	rs, err := c.src.Get(ns, ref.Name)
 	if err != nil || rs.UID != ref.UID {
 		return nil
 	}
@@ -149,7 +154,7 @@ func (c *Controller) resolveControllerRef(ns string, ref *metav1.OwnerReference)
 
 // matchingReplicaSets are the ReplicaSets whose selector selects pod (candidates to adopt it).
 func (c *Controller) matchingReplicaSets(pod *corev1.Pod) []*appsv1.ReplicaSet {
-	all, err := c.rsLister.ReplicaSets(pod.Namespace).List(labels.Everything())
+	all, err := c.src.List(pod.Namespace)
 	if err != nil {
 		return nil
 	}
@@ -252,7 +257,7 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	if err != nil {
 		return nil
 	}
-	cached, err := c.rsLister.ReplicaSets(ns).Get(name)
+	cached, err := c.src.Get(ns, name)
 	if apierrors.IsNotFound(err) {
 		c.exp.Delete(key)
 		return nil
@@ -278,13 +283,13 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		}
 	}
 	m := &ownerref.Manager{
-		Owner: rs, OwnerGVK: controllerKind, Selector: selector,
+		Owner: rs, OwnerGVK: c.kind, Selector: selector,
 		Patch: func(ctx context.Context, ns, name string, patch []byte) error {
 			_, err := c.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 			return err
 		},
 		CanAdopt: ownerref.RecheckOwner(rs, func(ctx context.Context) (metav1.Object, error) {
-			return c.client.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
+			return c.src.Fetch(ctx, ns, name)
 		}),
 	}
 	pods, claimErr := ownerref.Claim(ctx, m, active)
@@ -312,9 +317,9 @@ func (c *Controller) manageReplicas(ctx context.Context, key string, pods []*cor
 	if diff == 0 {
 		return nil
 	}
-	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "see-diff", Kind: "ReplicaSet",
+	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: c.src.Component(), Action: "see-diff", Kind: c.kind.Kind,
 		Namespace: rs.Namespace, Name: rs.Name,
-		Message: fmt.Sprintf("ReplicaSet %s wants %d pods and has %d", rs.Name, want, len(pods)),
+		Message: fmt.Sprintf("%s %s wants %d pods and has %d", c.kind.Kind, rs.Name, want, len(pods)),
 		Says:    stepper.Say("held.rs_wants", want, len(pods)),
 		Why:     fmt.Sprintf("its pods' labels match the selector of %d, and spec.replicas says %d", len(pods), want),
 		Because: stepper.Say("why.rs_selector", len(pods), want)}); err != nil {
@@ -387,8 +392,9 @@ func slowStartBatch(count, initial int, fn func() error) (int, error) {
 	return done, nil
 }
 
-// podFromTemplate builds the pod a ReplicaSet creates; the API server names it <rs>-xxxxx.
-func podFromTemplate(rs *appsv1.ReplicaSet) *corev1.Pod {
+// podFromTemplate builds the pod a ReplicaSet (or an object of kind seen as one) creates;
+// the API server names it <rs>-xxxxx.
+func podFromTemplate(rs *appsv1.ReplicaSet, kind schema.GroupVersionKind) *corev1.Pod {
 	t := true
 	tmpl := rs.Spec.Template.DeepCopy()
 	prefix := rs.Name + "-"
@@ -403,7 +409,7 @@ func podFromTemplate(rs *appsv1.ReplicaSet) *corev1.Pod {
 			Annotations:  tmpl.Annotations,
 			Finalizers:   tmpl.Finalizers,
 			OwnerReferences: []metav1.OwnerReference{{
-				APIVersion: controllerKind.GroupVersion().String(), Kind: controllerKind.Kind,
+				APIVersion: kind.GroupVersion().String(), Kind: kind.Kind,
 				Name: rs.Name, UID: rs.UID, Controller: &t, BlockOwnerDeletion: &t,
 			}},
 		},
@@ -412,27 +418,27 @@ func podFromTemplate(rs *appsv1.ReplicaSet) *corev1.Pod {
 }
 
 func (c *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, has, wants int) error {
-	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "create-pod", Kind: "ReplicaSet",
+	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: c.src.Component(), Action: "create-pod", Kind: c.kind.Kind,
 		Namespace: rs.Namespace, Name: rs.Name,
-		Message: fmt.Sprintf("creating a pod for ReplicaSet %s", rs.Name),
+		Message: fmt.Sprintf("creating a pod for %s %s", c.kind.Kind, rs.Name),
 		Why:     fmt.Sprintf("it has %d, wants %d", has, wants), Because: stepper.Say("why.has_wants", has, wants)}); err != nil {
 		return err
 	}
-	pod, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, podFromTemplate(rs), metav1.CreateOptions{})
+	pod, err := c.client.CoreV1().Pods(rs.Namespace).Create(ctx, podFromTemplate(rs, c.kind), metav1.CreateOptions{})
 	if err != nil {
 		if ctx.Err() == nil {
-			c.recorder.Eventf(rs, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
+			c.recorder.Eventf(c.src.EventObject(rs), corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
 		}
 		return err
 	}
-	c.recorder.Eventf(rs, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %v", pod.Name)
+	c.recorder.Eventf(c.src.EventObject(rs), corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %v", pod.Name)
 	return nil
 }
 
 func (c *Controller) deletePodFor(ctx context.Context, rs *appsv1.ReplicaSet, p *corev1.Pod, has, wants int) error {
-	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: Component, Action: "delete-pod", Kind: "Pod",
+	if err := c.cfg.Gate.Wait(ctx, stepper.Step{Component: c.src.Component(), Action: "delete-pod", Kind: "Pod",
 		Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName,
-		Message: fmt.Sprintf("deleting pod %s of ReplicaSet %s", p.Name, rs.Name),
+		Message: fmt.Sprintf("deleting pod %s of %s %s", p.Name, c.kind.Kind, rs.Name),
 		Why:     fmt.Sprintf("it has %d, wants %d", has, wants), Because: stepper.Say("why.has_wants", has, wants)}); err != nil {
 		return err
 	}
@@ -443,10 +449,10 @@ func (c *Controller) deletePodFor(ctx context.Context, rs *appsv1.ReplicaSet, p 
 			return nil // already gone; its deletion will be observed
 		}
 		if ctx.Err() == nil {
-			c.recorder.Eventf(rs, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
+			c.recorder.Eventf(c.src.EventObject(rs), corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 		}
 		return err
 	}
-	c.recorder.Eventf(rs, corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %v", p.Name)
+	c.recorder.Eventf(c.src.EventObject(rs), corev1.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %v", p.Name)
 	return nil
 }

@@ -64,10 +64,9 @@ func (c *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, st
 	if apiequality.Semantic.DeepEqual(rs.Status, st) {
 		return rs, nil
 	}
-	client := c.client.AppsV1().ReplicaSets(rs.Namespace)
 	for attempt := 0; ; attempt++ {
 		rs.Status = st
-		updated, err := client.UpdateStatus(ctx, rs, metav1.UpdateOptions{})
+		updated, err := c.src.UpdateStatus(ctx, rs)
 		if err == nil {
 			return updated, nil
 		}
@@ -77,7 +76,7 @@ func (c *Controller) updateStatus(ctx context.Context, rs *appsv1.ReplicaSet, st
 		if !apierrors.IsConflict(err) || attempt > 0 {
 			return nil, err
 		}
-		fresh, gerr := client.Get(ctx, rs.Name, metav1.GetOptions{})
+		fresh, gerr := c.src.Fetch(ctx, rs.Namespace, rs.Name)
 		if gerr != nil {
 			return nil, gerr
 		}
