@@ -2,7 +2,10 @@ package apiserver
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
 	"net/http"
 	"strings"
 
@@ -57,11 +60,16 @@ func requestUser(ctx context.Context) *userInfo {
 	return u
 }
 
-// authenticate returns the user a request's bearer token stands for: the admin token's
-// user, or a live service account token's (signed by us, not expired, and its service
-// account, and the pod or secret it is bound to, still the very objects it was issued
-// for). nil: not authenticated.
+// authenticate returns the user a request's client certificate or bearer token stands
+// for: a certificate the cluster CA signed is its subject's (checked first, as
+// kube-apiserver's x509 authenticator); a token is the admin token's user, or a live
+// service account token's (signed by us, not expired, and its service account, and the
+// pod or secret it is bound to, still the very objects it was issued for). nil: not
+// authenticated.
 func (s *Server) authenticate(r *http.Request) *userInfo {
+	if u := certificateUser(r.TLS); u != nil {
+		return u
+	}
 	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return nil
@@ -114,4 +122,20 @@ func serviceAccountInfo(c *tokenClaims) *userInfo {
 		u.Extra["authentication.kubernetes.io/pod-uid"] = []string{string(p.UID)}
 	}
 	return u
+}
+
+// certificateUser is the user of a verified client certificate, as kube-apiserver's x509
+// authenticator makes it: the common name, the organizations as groups.
+func certificateUser(st *tls.ConnectionState) *userInfo {
+	if st == nil || len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
+		return nil
+	}
+	leaf := st.PeerCertificates[0]
+	if leaf.Subject.CommonName == "" {
+		return nil
+	}
+	sum := sha256.Sum256(leaf.Raw)
+	groups := append(append([]string(nil), leaf.Subject.Organization...), groupAuthenticated)
+	return &userInfo{Name: leaf.Subject.CommonName, Groups: groups,
+		Extra: map[string][]string{"authentication.kubernetes.io/credential-id": {"X509SHA256=" + hex.EncodeToString(sum[:])}}}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -557,6 +558,9 @@ func gracePeriodOver(m metav1.Object) bool {
 func (s *Server) prepareUpdate(ctx context.Context, r *resource, sub string, next, old runtime.Object) (runtime.Object, error) {
 	if r.custom != nil {
 		return s.prepareCustomUpdate(ctx, r, sub, next, old)
+	}
+	if csr, ok := next.(*certificatesv1.CertificateSigningRequest); ok {
+		return s.prepareCSR(r, sub, csr, old)
 	}
 	om := mustMeta(old)
 	if sub == "ephemeralcontainers" {

@@ -164,7 +164,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 		return notAllowed()
 	}
 	switch t.sub {
-	case "status":
+	case "status", "approval":
 		switch method {
 		case http.MethodGet:
 			return s.serveGet(w, r, t)

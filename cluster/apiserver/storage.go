@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -88,6 +89,8 @@ func (s *Server) admit(ctx context.Context, obj any) error {
 		return admitCRD(ctx, o)
 	case *unstructured.Unstructured:
 		return s.admitCustom(ctx, o)
+	case *certificatesv1.CertificateSigningRequest:
+		admitCSR(ctx, o)
 	}
 	return nil
 }

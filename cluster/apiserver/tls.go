@@ -62,7 +62,10 @@ func LoadOrCreateTLS(ca *certs.CA, dir string, hosts []string, now time.Time) (c
 			return nil, nil, err
 		}
 	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, trust, nil
+	// A client certificate the CA signed (an approved CertificateSigningRequest's) is a
+	// credential, as for kube-apiserver's --client-ca-file; one is never required.
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12,
+		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}, trust, nil
 }
 
 // lacksHosts says whether the certificate at path comes from ca but does not cover every

@@ -13,8 +13,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
+	"webkube/cluster/certs"
 	"webkube/cluster/controllers/clusterroleaggregation"
 	"webkube/cluster/controllers/cronjob"
+	"webkube/cluster/controllers/csrsigning"
 	"webkube/cluster/controllers/daemonset"
 	"webkube/cluster/controllers/deployment"
 	"webkube/cluster/controllers/disruption"
@@ -40,6 +42,8 @@ type Config struct {
 	// Informers lets the caller share one informer cache with other components (the
 	// scheduler, the endpoints controller); default a new one.
 	Informers informers.SharedInformerFactory
+	// CA signs approved CertificateSigningRequests; without it none is signed.
+	CA *certs.CA
 }
 
 // Manager runs the controllers.
@@ -57,6 +61,7 @@ type Manager struct {
 	Aggregation *clusterroleaggregation.Controller
 	Quota       *resourcequota.Controller
 	Disruption  *disruption.Controller
+	CSRSigning  *csrsigning.Controller // nil without Config.CA
 }
 
 // NewManager builds every controller; nothing runs until Start.
@@ -123,6 +128,12 @@ func NewManager(cfg Config) (*Manager, error) {
 		Gate: cfg.Gate, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
 		return nil, fmt.Errorf("controllers: %w", err)
 	}
+	if cfg.CA != nil {
+		if m.CSRSigning, err = csrsigning.New(csrsigning.Config{Client: cfg.client(csrsigning.Component), Informers: cfg.Informers,
+			CA: cfg.CA, Clock: cfg.Clock, Logger: cfg.Logger}); err != nil {
+			return nil, fmt.Errorf("controllers: %w", err)
+		}
+	}
 	return m, nil
 }
 
@@ -170,6 +181,11 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	if err := m.Disruption.Start(ctx); err != nil {
 		return err
+	}
+	if m.CSRSigning != nil {
+		if err := m.CSRSigning.Start(ctx); err != nil {
+			return err
+		}
 	}
 	return m.Deployment.Start(ctx)
 }

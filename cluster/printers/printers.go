@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -174,6 +175,8 @@ func Cells(obj runtime.Object, now time.Time) []interface{} {
 		return replicaSetCells(o, now)
 	case *corev1.ReplicationController:
 		return replicationControllerCells(o, now)
+	case *certificatesv1.CertificateSigningRequest:
+		return csrCells(o, now)
 	case *appsv1.Deployment:
 		return deploymentCells(o, now)
 	case *corev1.Service:

@@ -19,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -58,6 +59,8 @@ func ValidateCreate(obj runtime.Object) field.ErrorList {
 		return validateReplicaSet(o)
 	case *corev1.ReplicationController:
 		return validateReplicationController(o)
+	case *certificatesv1.CertificateSigningRequest:
+		return validateCSR(o, nil)
 	case *appsv1.Deployment:
 		return validateDeployment(o)
 	case *discoveryv1.EndpointSlice:

@@ -218,7 +218,7 @@ func (m *Main) startControlPlane(ctx context.Context, shared informers.SharedInf
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := controllers.NewManager(controllers.Config{Client: m.clients.For("controller-manager"), Clients: m.clients, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger})
+	mgr, err := controllers.NewManager(controllers.Config{Client: m.clients.For("controller-manager"), Clients: m.clients, Informers: shared, Gate: gate, Clock: clk, Logger: m.Logger, CA: m.ca})
 	if err != nil {
 		return nil, err
 	}

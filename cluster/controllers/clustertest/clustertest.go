@@ -144,7 +144,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 			t.Fatalf("clustertest: %v", err)
 		}
 	}
-	if c.Manager, err = controllers.NewManager(controllers.Config{Client: client, Clients: clients, Informers: factory, Gate: c.Gate, Logger: logger}); err != nil {
+	if c.Manager, err = controllers.NewManager(controllers.Config{Client: client, Clients: clients, Informers: factory, Gate: c.Gate, Logger: logger, CA: api.CA}); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
 	if err := c.Manager.Start(ctx); err != nil {
