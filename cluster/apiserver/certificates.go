@@ -2,6 +2,8 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -37,13 +39,25 @@ func init() {
 }
 
 // admitCSR is the create strategy's part that needs the request: the requester's identity
-// goes into the spec, whatever the client wrote there, and the status starts empty.
-func admitCSR(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) {
+// goes into the spec, whatever the client wrote there, and the status starts empty. And
+// kube-apiserver's CertificateSubjectRestriction admission: no client certificate for
+// system:masters, which passes every check (and is what kubelets answer), is ever asked.
+func admitCSR(ctx context.Context, csr *certificatesv1.CertificateSigningRequest) error {
+	if csr.Spec.SignerName == certificatesv1.KubeAPIServerClientSignerName {
+		req, err := validation.ParseCSR(csr.Spec.Request)
+		if err != nil {
+			return apierrors.NewForbidden(csrResource.gr(), csr.Name, fmt.Errorf("failed to parse CSR: %v", err))
+		}
+		if slices.Contains(req.Subject.Organization, groupMasters) {
+			return apierrors.NewForbidden(csrResource.gr(), csr.Name,
+				fmt.Errorf("use of %s signer with %s group is not allowed", csr.Spec.SignerName, groupMasters))
+		}
+	}
 	csr.Status = certificatesv1.CertificateSigningRequestStatus{}
 	csr.Spec.Username, csr.Spec.UID, csr.Spec.Groups, csr.Spec.Extra = "", "", nil, nil
 	u := requestUser(ctx)
 	if u == nil {
-		return
+		return nil
 	}
 	csr.Spec.Username, csr.Spec.UID, csr.Spec.Groups = u.Name, u.UID, append([]string(nil), u.Groups...)
 	if len(u.Extra) > 0 {
@@ -52,6 +66,7 @@ func admitCSR(ctx context.Context, csr *certificatesv1.CertificateSigningRequest
 			csr.Spec.Extra[k] = append(certificatesv1.ExtraValue(nil), v...)
 		}
 	}
+	return nil
 }
 
 // prepareCSRUpdate applies kube's CSR update strategies to next (a copy the caller owns)

@@ -90,7 +90,7 @@ func (s *Server) admit(ctx context.Context, obj any) error {
 	case *unstructured.Unstructured:
 		return s.admitCustom(ctx, o)
 	case *certificatesv1.CertificateSigningRequest:
-		admitCSR(ctx, o)
+		return admitCSR(ctx, o)
 	}
 	return nil
 }

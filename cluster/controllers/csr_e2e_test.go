@@ -169,13 +169,17 @@ func TestCertificateSigningRequestKubectl(t *testing.T) {
 		t.Fatalf("failed request: %s", out)
 	}
 
-	// Refused with kube-apiserver's messages.
+	// Refused with kube-apiserver's messages; system:masters (every right, and the kubelets'
+	// only client) is never asked for, as kube-apiserver's CertificateSubjectRestriction.
+	masters, _ := newCSR(t, "mallory", "system:masters")
 	for _, tc := range []struct{ yaml, want string }{
 		{csrYAML("bad1", []byte("not a request"), "kubernetes.io/kube-apiserver-client", `"client auth"`), "PEM block type must be CERTIFICATE REQUEST"},
 		{csrYAML("bad2", req, "kubernetes.io/kube-apiserver-client", ""), "spec.usages: Required value"},
 		{csrYAML("bad3", req, "", `"client auth"`), "spec.signerName: Required value"},
 		{csrYAML("bad4", req, "kubernetes.io/kube-apiserver-client", `"client auth", "flying"`), `spec.usages[1]: Unsupported value: "flying"`},
 		{csrYAML("bad5", req, "kubernetes.io/legacy-unknown", `"client auth"`), "the legacy signerName is not allowed via this API version"},
+		{csrYAML("bad6", masters, "kubernetes.io/kube-apiserver-client", `"client auth"`),
+			"use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed"},
 	} {
 		if out, err := c.Kubectl(t, tc.yaml, "create", "-f", "-"); err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("want refusal %q, got (%v):\n%s", tc.want, err, out)

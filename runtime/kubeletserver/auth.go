@@ -62,7 +62,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		subj := r.TLS.VerifiedChains[0][0].Subject
-		if subj.CommonName != certs.KubeletClientUser && !slices.Contains(subj.Organization, certs.MastersGroup) {
+		// The group, not the name: an approved CertificateSigningRequest gets a certificate
+		// from the same CA with any common name, but never in system:masters (the API
+		// server refuses such requests, as kube-apiserver's CertificateSubjectRestriction).
+		if !slices.Contains(subj.Organization, certs.MastersGroup) {
 			s.log.Warn("refused a client", "user", subj.CommonName, "groups", subj.Organization, "remote", r.RemoteAddr)
 			writeStatus(w, apierrors.NewForbidden(nodeResource, "", fmt.Errorf("user %q may not use the kubelet API", subj.CommonName)))
 			return

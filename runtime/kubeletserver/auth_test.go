@@ -111,6 +111,23 @@ func TestStrangersAreRefused(t *testing.T) {
 			t.Fatalf("exec: %v %v", resp, err)
 		}
 	})
+	t.Run("ErrOnlyTheAPIServersName", func(t *testing.T) {
+		// An approved CertificateSigningRequest gets a certificate from the cluster CA with
+		// any common name, the API server's too; only system:masters, which the API server
+		// never lets a request ask for, opens the kubelet.
+		named, err := f.ca.IssueTLS(certs.Request{CommonName: certs.KubeletClientUser, Organization: []string{"dev"}}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := clientWith(f, &named).Get(logs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("got %d, want 403", resp.StatusCode)
+		}
+	})
 	t.Run("ErrServedWithoutTLS", func(t *testing.T) {
 		// Mounted behind a plain listener by mistake, the handler still refuses.
 		hs := httptest.NewServer(mustServer(t, f, rt))
