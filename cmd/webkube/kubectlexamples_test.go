@@ -15,6 +15,13 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -107,7 +114,8 @@ func notRun(ex string) string {
 // The objects the examples name, with built-in images (busybox, echo), in default unless
 // said: pods nginx, foo, frontend, valid-pod, web-pod-13je7, test-pod, mypod, busybox1,
 // web-1; Deployments nginx, abc, mysql, registry, sample-build, myapp, nginx-deployment,
-// mydeployment; ReplicaSets foo and nginx, a StatefulSet web, DaemonSets foo and abc,
+// mydeployment; ReplicaSets foo and nginx, ReplicationControllers web, nginx, streamer,
+// foo and example1-3, a StatefulSet web, DaemonSets foo and abc,
 // Services, a Secret, a ConfigMap, service accounts, a CronJob and a finished Job, the
 // namespaces and bindings the examples use, and nodes foo, k8s-node-1 and
 // kubernetes-node-emt8.c.myproject.internal as plain Node objects.
@@ -148,6 +156,18 @@ func exampleFixtures() string {
 	workload("StatefulSet", "web", "app", 1)
 	workload("DaemonSet", "foo", "app", 0)
 	workload("DaemonSet", "abc", "app", 0)
+	// ReplicationControllers: web, nginx, streamer and foo run a pod; example1-3 (which an
+	// example scales to 5 each) ask for a node none has, so their pods stay Pending.
+	rc := func(name, nodeSelector string) {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: ReplicationController\nmetadata: {name: %s}\nspec:\n  replicas: 1\n  template:\n    metadata: {labels: {rc: %s}}\n    spec:\n      terminationGracePeriodSeconds: 1\n      nodeSelector: {%s}\n      containers:\n      - {name: app, image: ghcr.io/subicura/echo:v1, ports: [{containerPort: 3000}]}\n",
+			name, name, nodeSelector)
+	}
+	for _, n := range []string{"web", "nginx", "streamer", "foo"} {
+		rc(n, "")
+	}
+	for _, n := range []string{"example1", "example2", "example3"} {
+		rc(n, "no-such-node: \"true\"")
+	}
 	for _, s := range [][2]string{{"nginx", "nginx"}, {"frontend", "nginx"}, {"registry", "registry"}, {"myservice", "mydeployment"}} {
 		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Service\nmetadata: {name: %s}\nspec:\n  selector: {app: %s}\n  ports: [{name: https, port: 443, targetPort: 3000}]\n", s[0], s[1])
 	}
@@ -260,18 +280,7 @@ var knownExampleFailures = map[string]string{
 	`kubectl wait --for=condition=Ready=false pod/busybox1`:                                  `kube: as on any cluster: the pod stays Ready, so waiting for Ready=false times out`,
 	`kubectl label pods foo status=unhealthy --resource-version=1`:                           `kube: as on any cluster: --resource-version=1 is stale (Conflict)`,
 	`kubectl annotate pods foo description='my frontend running nginx' --resource-version=1`: `kube: as on any cluster: --resource-version=1 is stale (Conflict)`,
-	`kubectl expose rc nginx --port=80 --target-port=8000`:                                   `gap: webkube: ReplicationControllers are not served`,
-	`kubectl expose rc streamer --port=4100 --protocol=UDP --name=video-stream`:              `gap: webkube: ReplicationControllers are not served`,
-	`kubectl set env rc --all ENV=prod`:                                                      `gap: webkube: ReplicationControllers are not served`,
-	`kubectl get replicationcontroller web`:                                                  `gap: webkube: ReplicationControllers are not served`,
-	`kubectl get rc,services`:                                                                `gap: webkube: ReplicationControllers are not served`,
-	`kubectl get rc/web service/frontend pods/web-pod-13je7`:                                 `gap: webkube: ReplicationControllers are not served`,
-	`kubectl scale --replicas=5 rc/example1 rc/example2 rc/example3`:                         `gap: webkube: ReplicationControllers are not served`,
-	`kubectl autoscale rc foo --max=5 --cpu-percent=80`:                                      `gap: webkube: ReplicationControllers are not served`,
-	`kubectl cluster-info dump`:                                                              `gap: webkube: ReplicationControllers are not served`,
-	`kubectl cluster-info dump --all-namespaces`:                                             `gap: webkube: ReplicationControllers are not served`,
-	`kubectl certificate approve csr-sqgzp`:                                                  `gap: webkube: CertificateSigningRequests are not served`,
-	`kubectl certificate deny csr-sqgzp`:                                                     `gap: webkube: CertificateSigningRequests are not served`,
+	`kubectl expose rc nginx --port=80 --target-port=8000`:                                   `kube: AlreadyExists: an earlier example of the same command made it, as on any cluster`,
 }
 
 func TestKubectlExamples(t *testing.T) {
@@ -287,16 +296,18 @@ func TestKubectlExamples(t *testing.T) {
 	}
 	c := startCluster(t, "10.253.0.0/16", "wkex")
 	t.Cleanup(func() { // before the harness deletes the pods: what would make them again
-		c.kubectl("delete", "statefulsets,daemonsets,cronjobs,jobs,deployments,replicasets,pods", "--all", "-A", "--wait=true", "--timeout=90s")
+		c.kubectl("delete", "statefulsets,daemonsets,cronjobs,jobs,deployments,replicasets,replicationcontrollers,pods", "--all", "-A", "--wait=true", "--timeout=90s")
 	})
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "pod.json"), []byte(examplePodJSON), 0o644)
 	os.WriteFile(filepath.Join(dir, "pod.yaml"), []byte(examplePodJSON), 0o644)
-	fixtures := exampleFixtures()
+	fixtures := exampleFixtures() + exampleCSR(t)
 	ready := func() {
 		t.Helper()
 		// An example's quota (pods=2, requests required) would refuse the fixtures' pods.
 		c.mustKubectl("delete", "resourcequotas", "--all")
+		// A request approved by one command's example is pending again for the next's.
+		c.mustKubectl("delete", "csr", "csr-sqgzp", "--ignore-not-found")
 		c.apply(fixtures)
 		c.eventually(2*time.Minute, "the examples' pods running", func() (bool, string) {
 			out, _ := c.kubectl("get", "pods", "-l", "fixture=1", "--no-headers")
@@ -370,4 +381,21 @@ func TestKubectlExamples(t *testing.T) {
 	if len(failures) > 0 {
 		t.Errorf("%d examples failed:\n%s", len(failures), strings.Join(failures, "\n"))
 	}
+}
+
+// exampleCSR is the certificate signing request csr-sqgzp the `kubectl certificate`
+// examples approve and deny: a user's, for the kube-apiserver-client signer, with a key
+// made here.
+func exampleCSR(t *testing.T) string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "myuser"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return fmt.Sprintf("---\napiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: csr-sqgzp}\nspec:\n  request: %s\n  signerName: kubernetes.io/kube-apiserver-client\n  usages: [client auth]\n",
+		base64.StdEncoding.EncodeToString(req))
 }
