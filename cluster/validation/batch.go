@@ -65,11 +65,17 @@ func validateJobSpec(spec *batchv1.JobSpec, path *field.Path, needSelector bool)
 	if spec.SuccessPolicy != nil {
 		errs = append(errs, validateSuccessPolicy(spec, path.Child("successPolicy"))...)
 	}
+	errs = append(errs, jobManagedBy(spec, path)...)
+	errs = append(errs, jobPodReplacementPolicy(spec, path)...)
 	errs = append(errs, validateJobSelector(spec, path, needSelector)...)
 	tPath := path.Child("template")
 	errs = append(errs, validatePodTemplateSpec(&spec.Template, tPath)...)
 	switch p := spec.Template.Spec.RestartPolicy; p {
-	case corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever:
+	case corev1.RestartPolicyNever:
+	case corev1.RestartPolicyOnFailure:
+		if spec.PodFailurePolicy != nil {
+			errs = append(errs, field.Invalid(tPath.Child("spec", "restartPolicy"), p, `only "Never" is supported when podFailurePolicy is specified`))
+		}
 	case corev1.RestartPolicyAlways, "":
 		// Always is what a pod gets by default: the Job's author must choose.
 		errs = append(errs, field.Required(tPath.Child("spec", "restartPolicy"),
@@ -77,9 +83,6 @@ func validateJobSpec(spec *batchv1.JobSpec, path *field.Path, needSelector bool)
 	default:
 		errs = append(errs, field.NotSupported(tPath.Child("spec", "restartPolicy"), p,
 			[]corev1.RestartPolicy{corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever}))
-	}
-	if p := spec.Template.Spec.RestartPolicy; spec.PodFailurePolicy != nil && p != corev1.RestartPolicyNever {
-		errs = append(errs, field.Invalid(tPath.Child("spec", "restartPolicy"), p, `only "Never" is supported when podFailurePolicy is specified`))
 	}
 	return errs
 }
@@ -120,11 +123,8 @@ func validateJobSelector(spec *batchv1.JobSpec, path *field.Path, needSelector b
 		return field.ErrorList{field.Required(selPath, "")}
 	}
 	errs := metav1validation.ValidateLabelSelector(spec.Selector, metav1validation.LabelSelectorValidationOptions{}, selPath)
-	selector, err := metav1.LabelSelectorAsSelector(spec.Selector)
-	if err != nil {
-		return append(errs, field.Invalid(selPath, spec.Selector, "invalid label selector"))
-	}
-	if !selector.Matches(k8slabels.Set(spec.Template.Labels)) {
+	// A selector that does not parse has its errors already.
+	if selector, err := metav1.LabelSelectorAsSelector(spec.Selector); err == nil && !selector.Matches(k8slabels.Set(spec.Template.Labels)) {
 		errs = append(errs, field.Invalid(path.Child("template", "metadata", "labels"), spec.Template.Labels, "`selector` does not match template `labels`"))
 	}
 	return errs

@@ -51,8 +51,8 @@ var floors = map[string]struct {
 	"ReplicaSet":  {0.98, 1},
 	"StatefulSet": {0.99, 0},
 	"DaemonSet":   {0.98, 5},
-	"Job":         {0.95, 55},
-	"CronJob":     {0.97, 15},
+	"Job":         {0.97, 4},
+	"CronJob":     {0.98, 4},
 	"Service":     {0.97, 66},
 	"Ingress":     {0.98, 6},
 }
