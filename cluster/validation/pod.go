@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -163,32 +162,47 @@ func validateVolumes(vols []corev1.Volume, path *field.Path) (map[string]corev1.
 	return valid, errs
 }
 
-// volumeSourceNames are the JSON names of VolumeSource's fields, by field index.
-var volumeSourceNames = sync.OnceValue(func() []string {
-	t := reflect.TypeFor[corev1.VolumeSource]()
-	names := make([]string, t.NumField())
-	for i := range names {
-		names[i], _, _ = strings.Cut(t.Field(i).Tag.Get("json"), ",")
-	}
-	return names
-})
+// volumeSourceOrder is the order in which kube-apiserver looks at a volume's sources: the
+// first one set is the volume's type, and each later one is reported as one too many.
+var volumeSourceOrder = []string{"emptyDir", "hostPath", "gitRepo", "gcePersistentDisk", "awsElasticBlockStore",
+	"secret", "nfs", "iscsi", "glusterfs", "flocker", "persistentVolumeClaim", "rbd", "cinder", "cephfs", "quobyte",
+	"downwardAPI", "fc", "flexVolume", "configMap", "azureFile", "vsphereVolume", "photonPersistentDisk",
+	"portworxVolume", "azureDisk", "storageos", "projected", "scaleIO", "csi", "ephemeral", "image"}
 
-// validateVolumeSource requires exactly one source, found by reflection over the
-// VolumeSource's pointer fields so new kinds of volume need no change here.
-func validateVolumeSource(s *corev1.VolumeSource, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	var set []string
+// extraSourceName is where kube-apiserver reports a source as one too many, where that is
+// not the source's own name (two spellings of its own).
+var extraSourceName = map[string]string{"cephfs": "cephFS", "downwardAPI": "downwarAPI"}
+
+// setVolumeSources are the JSON names of the sources set in s, in volumeSourceOrder.
+func setVolumeSources(s *corev1.VolumeSource) []string {
 	rv := reflect.ValueOf(s).Elem()
-	names := volumeSourceNames()
+	set := map[string]bool{}
 	for i := 0; i < rv.NumField(); i++ {
 		if !rv.Field(i).IsNil() {
-			set = append(set, names[i])
+			name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
+			set[name] = true
 		}
 	}
+	var out []string
+	for _, name := range volumeSourceOrder {
+		if set[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// validateVolumeSource requires exactly one source and checks the one that counts.
+func validateVolumeSource(s *corev1.VolumeSource, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	set := setVolumeSources(s)
 	if len(set) == 0 {
 		return field.ErrorList{field.Required(path, "must specify a volume type")}
 	}
 	for _, name := range set[1:] {
+		if n, ok := extraSourceName[name]; ok {
+			name = n
+		}
 		errs = append(errs, field.Forbidden(path.Child(name), "may not specify more than 1 volume type"))
 	}
 	mode := func(m *int32, p *field.Path) {
@@ -196,36 +210,36 @@ func validateVolumeSource(s *corev1.VolumeSource, path *field.Path) field.ErrorL
 			errs = append(errs, field.Invalid(p, *m, "must be a number between 0 and 0777 (octal), both inclusive"))
 		}
 	}
-	switch {
-	case s.ConfigMap != nil:
+	switch set[0] {
+	case "configMap":
 		p := path.Child("configMap")
 		if s.ConfigMap.Name == "" {
 			errs = append(errs, field.Required(p.Child("name"), ""))
 		}
 		mode(s.ConfigMap.DefaultMode, p.Child("defaultMode"))
-	case s.Secret != nil:
+	case "secret":
 		p := path.Child("secret")
 		if s.Secret.SecretName == "" {
 			errs = append(errs, field.Required(p.Child("secretName"), ""))
 		}
 		mode(s.Secret.DefaultMode, p.Child("defaultMode"))
-	case s.HostPath != nil:
+	case "hostPath":
 		if s.HostPath.Path == "" {
 			errs = append(errs, field.Required(path.Child("hostPath", "path"), ""))
 		}
-	case s.DownwardAPI != nil:
+	case "downwardAPI":
 		mode(s.DownwardAPI.DefaultMode, path.Child("downwardAPI", "defaultMode"))
-		errs = append(errs, validateDownwardAPIFiles(s.DownwardAPI.Items, path.Child("downwardAPI", "items"))...)
-	case s.Projected != nil:
+		errs = append(errs, validateDownwardAPIFiles(s.DownwardAPI.Items, path.Child("downwardAPI"))...)
+	case "projected":
 		mode(s.Projected.DefaultMode, path.Child("projected", "defaultMode"))
 		errs = append(errs, validateProjected(s.Projected, path.Child("projected"))...)
-	case s.PersistentVolumeClaim != nil:
+	case "persistentVolumeClaim":
 		if s.PersistentVolumeClaim.ClaimName == "" {
 			errs = append(errs, field.Required(path.Child("persistentVolumeClaim", "claimName"), ""))
 		}
-	case s.EmptyDir != nil:
+	case "emptyDir":
 		if l := s.EmptyDir.SizeLimit; l != nil && l.Sign() < 0 {
-			errs = append(errs, field.Invalid(path.Child("emptyDir", "sizeLimit"), l.String(), "must be greater than or equal to 0"))
+			errs = append(errs, field.Forbidden(path.Child("emptyDir", "sizeLimit"), "SizeLimit field must be a valid resource quantity"))
 		}
 	}
 	return errs
@@ -480,6 +494,16 @@ func validateEnvVarSource(e corev1.EnvVar, path *field.Path) field.ErrorList {
 	}
 	if e.Value != "" {
 		errs = append(errs, field.Invalid(path, "", "may not be specified when `value` is not empty"))
+	}
+	return errs
+}
+
+// localNonReservedPath is a local descending path not starting with "..", which the
+// kubelet keeps for its own files.
+func localNonReservedPath(target string, path *field.Path) field.ErrorList {
+	errs := localDescendingPath(target, path)
+	if strings.HasPrefix(target, "..") && !strings.HasPrefix(target, "../") {
+		errs = append(errs, field.Invalid(path, target, "must not start with '..'"))
 	}
 	return errs
 }
@@ -800,16 +824,15 @@ var volumeFieldRefPaths = []string{"metadata.annotations", "metadata.labels", "m
 var resourceFieldRefNames = []string{"limits.cpu", "limits.ephemeral-storage", "limits.memory",
 	"requests.cpu", "requests.ephemeral-storage", "requests.memory"}
 
-// validateDownwardAPIFiles follows kube's validateDownwardAPIVolumeFile.
-func validateDownwardAPIFiles(items []corev1.DownwardAPIVolumeFile, path *field.Path) field.ErrorList {
+// validateDownwardAPIFiles follows kube's validateDownwardAPIVolumeFile, which reports every
+// item's errors at the volume (or projected source) itself, without the item's index.
+func validateDownwardAPIFiles(items []corev1.DownwardAPIVolumeFile, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for i, it := range items {
-		p := path.Index(i)
+	for _, it := range items {
 		if it.Path == "" {
 			errs = append(errs, field.Required(p.Child("path"), ""))
-		} else {
-			errs = append(errs, localDescendingPath(it.Path, p.Child("path"))...)
 		}
+		errs = append(errs, localNonReservedPath(it.Path, p.Child("path"))...)
 		if it.Mode != nil && (*it.Mode < 0 || *it.Mode > 0o777) {
 			errs = append(errs, field.Invalid(p.Child("mode"), *it.Mode, "must be a number between 0 and 0777 (octal), both inclusive"))
 		}
@@ -852,16 +875,22 @@ func validateProjected(s *corev1.ProjectedVolumeSource, path *field.Path) field.
 		}
 		if src.DownwardAPI != nil {
 			n++
-			errs = append(errs, validateDownwardAPIFiles(src.DownwardAPI.Items, p.Child("downwardAPI", "items"))...)
+			errs = append(errs, validateDownwardAPIFiles(src.DownwardAPI.Items, p.Child("downwardAPI"))...)
 		}
 		if t := src.ServiceAccountToken; t != nil {
 			n++
+			// kube-apiserver reports the token's path at the projected volume's "path".
 			if t.Path == "" {
-				errs = append(errs, field.Required(p.Child("serviceAccountToken", "path"), ""))
+				errs = append(errs, field.Required(path.Child("path"), ""))
+			} else {
+				errs = append(errs, localNonReservedPath(t.Path, path.Child("path"))...)
 			}
-			if t.ExpirationSeconds != nil && *t.ExpirationSeconds < 600 {
-				errs = append(errs, field.Invalid(p.Child("serviceAccountToken", "expirationSeconds"), *t.ExpirationSeconds,
+			if e := t.ExpirationSeconds; e != nil && *e < 600 {
+				errs = append(errs, field.Invalid(p.Child("serviceAccountToken", "expirationSeconds"), *e,
 					"may not specify a duration less than 10 minutes"))
+			} else if e != nil && *e > 1<<32 {
+				errs = append(errs, field.Invalid(p.Child("serviceAccountToken", "expirationSeconds"), *e,
+					"may not specify a duration larger than 2^32 seconds"))
 			}
 		}
 		if src.ClusterTrustBundle != nil {

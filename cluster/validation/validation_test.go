@@ -321,10 +321,10 @@ func TestPodCreate(t *testing.T) {
 			v := corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 			pod(o).Spec.Volumes = []corev1.Volume{v, v}
 		}, []string{"FieldValueDuplicate spec.volumes[1].name"}},
-		{"volume with two sources", func(o runtime.Object) {
+		{"volume with two sources (kube checks emptyDir first)", func(o runtime.Object) {
 			pod(o).Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
 				EmptyDir: &corev1.EmptyDirVolumeSource{}, HostPath: &corev1.HostPathVolumeSource{Path: "/tmp"}}}}
-		}, []string{"FieldValueForbidden spec.volumes[0].emptyDir"}},
+		}, []string{"FieldValueForbidden spec.volumes[0].hostPath"}},
 		{"configMap volume without name", func(o runtime.Object) {
 			pod(o).Spec.Volumes = []corev1.Volume{{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}}}
 		}, []string{"FieldValueRequired spec.volumes[0].configMap.name"}},
