@@ -57,7 +57,8 @@ func validateIngressSpec(spec *networkingv1.IngressSpec, p *field.Path) field.Er
 	for i, tls := range spec.TLS {
 		tp := p.Child("tls").Index(i)
 		for j, host := range tls.Hosts {
-			errs = append(errs, ingressHost(host, tp.Child("hosts").Index(j))...)
+			// A certificate may name an IP address, so unlike a rule's host this one may be one.
+			errs = append(errs, dnsOrWildcard(host, tp.Child("hosts").Index(j))...)
 		}
 		if tls.SecretName != "" {
 			errs = append(errs, dns1123Subdomain(tls.SecretName, tp.Child("secretName"))...)
@@ -71,14 +72,17 @@ func validateIngressSpec(spec *networkingv1.IngressSpec, p *field.Path) field.Er
 
 // ingressHost is a DNS name, possibly with a leading "*." wildcard, never an IP address.
 func ingressHost(host string, p *field.Path) field.ErrorList {
-	var msgs []string
-	switch {
-	case net.ParseIP(host) != nil:
+	if net.ParseIP(host) != nil {
 		return field.ErrorList{field.Invalid(p, host, "must be a DNS name, not an IP address")}
-	case strings.Contains(host, "*"):
+	}
+	return dnsOrWildcard(host, p)
+}
+
+// dnsOrWildcard: a DNS subdomain, or one whose first label is "*".
+func dnsOrWildcard(host string, p *field.Path) field.ErrorList {
+	msgs := utilvalidation.IsDNS1123Subdomain(host)
+	if strings.Contains(host, "*") {
 		msgs = utilvalidation.IsWildcardDNS1123Subdomain(host)
-	default:
-		msgs = utilvalidation.IsDNS1123Subdomain(host)
 	}
 	var errs field.ErrorList
 	for _, msg := range msgs {
