@@ -26,8 +26,8 @@ func defaultJob(job *batchv1.Job) {
 			spec.BackoffLimit = ptr(int32(math.MaxInt32)) // each index counts its own failures
 		}
 	}
-	if len(job.Labels) == 0 {
-		job.Labels = userTemplateLabels(job)
+	if len(job.Labels) == 0 && spec.Template.Labels != nil {
+		job.Labels = copyLabels(spec.Template.Labels)
 	}
 	if spec.CompletionMode == nil {
 		spec.CompletionMode = ptr(batchv1.NonIndexedCompletion)
@@ -73,27 +73,6 @@ func defaultCronJob(cj *batchv1.CronJob) {
 		spec.FailedJobsHistoryLimit = ptr(int32(1))
 	}
 	defaultPodTemplateSpec(&spec.JobTemplate.Spec.Template)
-}
-
-// userTemplateLabels are the template's labels without those the API server generated for
-// this Job (PrepareForCreate adds them after kube-apiserver would have defaulted the Job's
-// labels, and a Job is not labelled with its own controller-uid).
-func userTemplateLabels(job *batchv1.Job) map[string]string {
-	generated := map[string]string{
-		"controller-uid": string(job.UID), batchv1.ControllerUidLabel: string(job.UID),
-		"job-name": job.Name, batchv1.JobNameLabel: job.Name,
-	}
-	var out map[string]string
-	for k, v := range job.Spec.Template.Labels {
-		if g, ok := generated[k]; ok && g == v && job.UID != "" {
-			continue
-		}
-		if out == nil {
-			out = map[string]string{}
-		}
-		out[k] = v
-	}
-	return out
 }
 
 func copyLabels(in map[string]string) map[string]string {

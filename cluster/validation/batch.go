@@ -19,7 +19,7 @@ import (
 // Messages and paths follow kube-apiserver's pkg/apis/batch/validation.
 
 func validateJob(job *batchv1.Job) field.ErrorList {
-	errs := objectMeta(&job.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(jobMetaAtCreate(job), true, apivalidation.NameIsDNSSubdomain)
 	errs = append(errs, validateGeneratedSelector(job)...)
 	errs = append(errs, validateJobSpec(&job.Spec, specPath, true)...)
 	return errs

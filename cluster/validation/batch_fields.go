@@ -2,6 +2,7 @@ package validation
 
 import (
 	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -33,4 +34,25 @@ func jobPodReplacementPolicy(spec *batchv1.JobSpec, path *field.Path) field.Erro
 		return enum(string(*r), p, string(batchv1.Failed))
 	}
 	return enum(string(*r), p, string(batchv1.Failed), string(batchv1.TerminatingOrFailed))
+}
+
+// jobMetaAtCreate is a new Job's metadata as kube-apiserver validates it. A Job without
+// labels takes its template's; when the template had none either, kube validates the Job
+// unlabelled and only then generates the template's controller-uid and job-name labels,
+// which the Job shows from then on (webkube copies them at once). So a Job whose every
+// label is a generated one is checked without them: a name too long for a label value is
+// not refused at metadata.labels (the template's copy is still checked).
+func jobMetaAtCreate(job *batchv1.Job) *metav1.ObjectMeta {
+	generated := map[string]string{
+		"controller-uid": string(job.UID), batchv1.ControllerUidLabel: string(job.UID),
+		"job-name": job.Name, batchv1.JobNameLabel: job.Name,
+	}
+	for k, v := range job.Labels {
+		if g, ok := generated[k]; !ok || g != v {
+			return &job.ObjectMeta
+		}
+	}
+	m := job.ObjectMeta.DeepCopy()
+	m.Labels = nil
+	return m
 }
