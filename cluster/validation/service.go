@@ -115,10 +115,10 @@ func serviceClusterIP(spec *corev1.ServiceSpec) field.ErrorList {
 		}
 	}
 	if headless && spec.Type == corev1.ServiceTypeNodePort {
-		errs = append(errs, field.Invalid(specPath.Child("clusterIP"), spec.ClusterIP, "may not be set to 'None' for NodePort services"))
+		errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), spec.ClusterIP, "may not be set to 'None' for NodePort services"))
 	}
 	if headless && spec.Type == corev1.ServiceTypeLoadBalancer {
-		errs = append(errs, field.Invalid(specPath.Child("clusterIP"), spec.ClusterIP, "may not be set to 'None' for LoadBalancer services"))
+		errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), spec.ClusterIP, "may not be set to 'None' for LoadBalancer services"))
 	}
 	if len(spec.ClusterIPs) > 0 && spec.ClusterIP != "" && spec.ClusterIPs[0] != spec.ClusterIP {
 		errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), spec.ClusterIPs[0], "must match `clusterIP` when `clusterIP` is set"))
@@ -168,7 +168,8 @@ func nodePort(spec *corev1.ServiceSpec, sp *corev1.ServicePort, np *field.Path, 
 		return nil
 	}
 	var errs field.ErrorList
-	if spec.Type == corev1.ServiceTypeClusterIP || spec.Type == corev1.ServiceTypeExternalName {
+	// An ExternalName Service's node ports are not refused: kube-apiserver leaves them.
+	if spec.Type == corev1.ServiceTypeClusterIP {
 		errs = append(errs, field.Forbidden(np, fmt.Sprintf("may not be used when `type` is '%s'", spec.Type)))
 	} else if sp.NodePort < NodePortMin || sp.NodePort > NodePortMax {
 		errs = append(errs, field.Invalid(np, sp.NodePort, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", NodePortMin, NodePortMax)))
