@@ -471,32 +471,39 @@
       if (sec) sec.dataset.more = "";
     }
   }
-  // Incoming steps are put into the DOM in batches, however many arrive.
+  // Incoming steps are put into the DOM in batches, however many arrive. A lone step (none
+  // flushed for a while) is drawn in its own message's task: behind a timer it waited for
+  // the table rows its change brought (sent after it) and, often, a frame that laid out and
+  // painted them.
+  const LONE = 100; // ms since the last flush after which a step is taken as lone
+  let lastFlush = 0;
   function step(m) {
     st.pending.push(m);
+    if (st.pending.length !== 1) return;
     // One task takes every message that arrived meanwhile (no animation frame: a tab in
     // the background gets none, and its list and diagram must still keep up).
-    if (st.pending.length === 1) setTimeout(flush, 0);
+    if (performance.now() - lastFlush > LONE) flush();
+    else setTimeout(flush, 0);
   }
   // Up to 25 per task: a burst (scaling to 100 pods) neither blocks the page nor dirties
   // its layout in every frame (under load, each frame that lays the page out is long).
   const PER_TASK = 25;
   function flush() {
+    lastFlush = performance.now();
     const list = $("#steps");
     const batch = st.pending.splice(0, PER_TASK);
     if (st.pending.length) setTimeout(flush, 0);
-    // The arrows first (they are what the learner watches), then the list.
-    const lis = [];
-    for (const m of batch) {
-      if (document.getElementById("step-" + m.step.seq)) continue;
-      const t = document.createElement("template");
-      t.innerHTML = (m.html || "").trim();
-      const li = t.content.firstElementChild;
-      if (!li) continue;
-      lis.push(li);
+    // One parse for the batch (one per step was most of a burst's flush), then the arrows
+    // first (they are what the learner watches), then the list.
+    const fresh = batch.filter((m) => m.html && !document.getElementById("step-" + m.step.seq));
+    const sent = new Map(fresh.map((m) => [String(m.step.seq), m.ts]));
+    const t = document.createElement("template");
+    t.innerHTML = fresh.map((m) => m.html.trim()).join("");
+    const lis = Array.from(t.content.children).filter((li) => li.tagName === "LI");
+    for (const li of lis) {
       if (!mine(li)) continue;
       const s = stepOf(li);
-      s.ts = m.ts;
+      s.ts = sent.get(li.dataset.seq);
       enqueue(s);
     }
     const touched = new Set();
@@ -654,13 +661,18 @@
   const pin = $("#anim-pin");
   // Written only when it changes: a custom property on the root restyles the whole page,
   // and the pin resizes with every message under the diagram.
+  // Only where the pin is fixed (the width style.css fixes it at): on a desktop the pin
+  // grows with each message of three lines, and each write restyled the whole page there
+  // for nothing.
   let pinH = "";
+  const narrow = window.matchMedia ? window.matchMedia("(max-width: 1100px)") : { matches: true };
   if (pin && window.ResizeObserver)
     new ResizeObserver((es) => {
-      const h = Math.round(es[0].borderBoxSize ? es[0].borderBoxSize[0].blockSize : pin.offsetHeight) + "px";
+      const h = narrow.matches ? Math.round(es[0].borderBoxSize ? es[0].borderBoxSize[0].blockSize : pin.offsetHeight) + "px" : "";
       if (h === pinH) return;
       pinH = h;
-      document.documentElement.style.setProperty("--pin-h", h);
+      if (h) document.documentElement.style.setProperty("--pin-h", h);
+      else document.documentElement.style.removeProperty("--pin-h");
     }).observe(pin);
 
   setSpeed(st.speed);
