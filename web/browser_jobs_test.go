@@ -49,4 +49,23 @@ func TestBrowserJobStoryAndIngressBox(t *testing.T) {
 	}
 	waitJS(t, b, "the arrows drawn from the Job controller's box",
 		`window.wkDiagram.state.played.filter(p => p.includes(':job-controller→apiserver:write:Pod/pi-')).length === 2`, 20*time.Second)
+
+	// Deleting the Job as kubectl does (in the background): the garbage collector deletes
+	// its pods, in the story of the learner's deletion; they were "you deleted Pod/…".
+	bg := metav1.DeletePropagationBackground
+	if err := e.c.Client.BatchV1().Jobs("default").Delete(context.Background(), "pi", metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, b, "the garbage collector deletes the Job's two pods in the deletion's story",
+		`(`+story+`)('you deleted Job/pi').filter(l => l.dataset.from === 'garbage-collector' && l.dataset.kind === 'Pod').length === 2`, 30*time.Second)
+	got = evalString(t, b, `(`+story+`)('you deleted Job/pi').map(l => l.dataset.from + '→' + l.dataset.to + ' ' + l.querySelector('.st-title').textContent).join('\n')`)
+	for _, want := range []string{"client→apiserver you deleted Job/pi", "apiserver→garbage-collector garbage collector sees Job/pi gone: its 2 pods have no owner",
+		"garbage-collector→apiserver garbage collector deletes pi-"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the Job's deletion story lacks %q:\n%s", want, got)
+		}
+	}
+	if s := evalString(t, b, `Array.from(document.querySelectorAll('#steps .story-title')).map(s => s.textContent).filter(s => s.startsWith('you deleted Pod/')).join(', ')`); s != "" {
+		t.Errorf("the garbage collector's deletions are said to be the learner's: %s", s)
+	}
 }
