@@ -121,3 +121,88 @@ func none(out string) bool {
 	out = strings.TrimSpace(out)
 	return out == "" || strings.HasPrefix(out, "No resources found")
 }
+
+// TestIndexedJobPolicies: an Indexed Job's successPolicy and backoffLimitPerIndex with real
+// busybox pods under the real binary and kubectl. The successPolicy Job is complete once
+// index 0 succeeds (its other pods, still sleeping, deleted); the backoffLimitPerIndex Job
+// retries its failing index once, after the back-off, then gives it up and fails with
+// FailedIndexes while index 0 succeeds.
+func TestIndexedJobPolicies(t *testing.T) {
+	c := startCluster(t, "10.236.0.0/16", "wkji")
+	c.apply(`apiVersion: batch/v1
+kind: Job
+metadata:
+  name: leader
+spec:
+  completions: 3
+  parallelism: 3
+  completionMode: Indexed
+  successPolicy:
+    rules:
+    - succeededIndexes: "0"
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: main
+        image: busybox
+        command: ["sh", "-c", "if [ $JOB_COMPLETION_INDEX = 0 ]; then sleep 2; exit 0; fi; sleep 600"]
+`)
+	c.mustKubectl("wait", "--for=condition=complete", "job/leader", "--timeout=120s")
+	for path, want := range map[string]string{
+		`{.status.conditions[?(@.type=="SuccessCriteriaMet")].reason}`: "SuccessPolicy",
+		`{.status.conditions[?(@.type=="Complete")].reason}`:           "SuccessPolicy",
+		`{.status.conditions[?(@.type=="Complete")].message}`:          "Matched rules at index 0",
+		"{.status.completedIndexes}":                                   "0",
+		"{.status.succeeded}":                                          "1",
+		"{.status.active}":                                             "", // 0, left out
+	} {
+		if got := get(c, path, "job", "leader"); got != want {
+			t.Fatalf("leader %s = %q, want %q", path, got, want)
+		}
+	}
+	c.eventually(30*time.Second, "the sleeping indexes' pods deleted", func() (bool, string) {
+		out, _ := c.kubectl("get", "pods", "-l", "batch.kubernetes.io/job-name=leader", "--no-headers")
+		return strings.Count(strings.TrimSpace(out), "\n") == 0 && strings.Contains(out, "leader-0-"), out
+	})
+
+	c.apply(`apiVersion: batch/v1
+kind: Job
+metadata:
+  name: per-index
+spec:
+  completions: 2
+  parallelism: 2
+  completionMode: Indexed
+  backoffLimitPerIndex: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: busybox
+        command: ["sh", "-c", "exit $JOB_COMPLETION_INDEX"]
+`)
+	if got := get(c, "{.spec.backoffLimit}", "job", "per-index"); got != "2147483647" {
+		t.Fatalf("backoffLimit defaulted to %s with backoffLimitPerIndex", got)
+	}
+	c.mustKubectl("wait", "--for=condition=failed", "job/per-index", "--timeout=120s")
+	for path, want := range map[string]string{
+		`{.status.conditions[?(@.type=="Failed")].reason}`:  "FailedIndexes",
+		`{.status.conditions[?(@.type=="Failed")].message}`: "Job has failed indexes",
+		"{.status.completedIndexes}":                        "0",
+		"{.status.failedIndexes}":                           "1",
+		"{.status.failed}":                                  "2",
+	} {
+		if got := get(c, path, "job", "per-index"); got != want {
+			t.Fatalf("per-index %s = %q, want %q", path, got, want)
+		}
+	}
+	counts := get(c, `{range .items[*]}{.metadata.annotations.batch\.kubernetes\.io/job-index-failure-count}{" "}{end}`,
+		"pods", "-l", "batch.kubernetes.io/job-completion-index=1")
+	if f := strings.Fields(counts); len(f) != 2 || !strings.Contains(counts, "0") || !strings.Contains(counts, "1") {
+		t.Fatalf("index 1's pods have failure counts %q, want 0 and 1", counts)
+	}
+	c.mustKubectl("delete", "job", "leader", "per-index")
+}
