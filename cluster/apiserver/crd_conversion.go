@@ -43,7 +43,7 @@ func convertListTo(r, stored *resource, conv *crd.Converter) func([]runtime.Obje
 	return func(objs []runtime.Object) ([]runtime.Object, error) {
 		items := make([]unstructured.Unstructured, len(objs))
 		for i, o := range objs {
-			items[i] = *o.(*unstructured.Unstructured)
+			items[i] = *o.(*unstructured.Unstructured).DeepCopy()
 			items[i].SetGroupVersionKind(stored.gvk())
 		}
 		from := stored.gvr.GroupVersion().WithKind(stored.kind + "List")

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"webkube/cluster/apiserver/apiservertest"
+	"webkube/cluster/crd"
 	"webkube/internal/eventually"
 )
 
@@ -313,5 +314,43 @@ func TestConversionWebhookServiceResolver(t *testing.T) {
 	}
 	if _, err := srv.API.ResolveEndpoint("webhooks", "headless", 443); err == nil || err.Error() != `cannot route to service with ClusterIP "None"` {
 		t.Fatalf("headless: %v", err)
+	}
+}
+
+// A conversion webhook that does not answer fails the read that needed it after
+// crd.WebhookTimeout, with kube's 500.
+func TestCustomResourceConversionWebhookTimeout(t *testing.T) {
+	// Restored after the server has stopped (cleanups run last first).
+	saved := crd.WebhookTimeout
+	t.Cleanup(func() { crd.WebhookTimeout = saved })
+	crd.WebhookTimeout = time.Second
+	release := make(chan struct{})
+	hook := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hook.Close()
+	defer close(release)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hook.Certificate().Raw})
+
+	srv := apiservertest.Start(t)
+	body, _ := json.Marshal(addressCRD(hook.URL+"/convert", ca))
+	if code, out := call(t, srv, "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "application/json", body); code != http.StatusCreated {
+		t.Fatalf("creating CRD: %d %s", code, out)
+	}
+	waitEstablished(t, srv, "addresses.conv.example.com")
+	start := time.Now()
+	_, err := dynamic.NewForConfigOrDie(srv.RESTConfig()).Resource(addressesV1alpha).Namespace("default").
+		Create(context.Background(), address("web", "example.com", "80"), metav1.CreateOptions{})
+	var st apierrors.APIStatus
+	if err == nil || !asStatus(err, &st) || st.Status().Code != http.StatusInternalServerError ||
+		!strings.HasPrefix(err.Error(), "conversion webhook for conv.example.com/v1alpha1, Kind=Address failed: ") ||
+		!strings.Contains(err.Error(), `/convert?timeout=1s": `) {
+		t.Fatalf("want kube's 500 for a timed out webhook, got %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the create took %v", d)
 	}
 }

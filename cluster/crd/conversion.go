@@ -2,6 +2,7 @@ package crd
 
 import (
 	"fmt"
+	"time"
 
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/conversion"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/util/webhook"
+	"k8s.io/client-go/rest"
 )
 
 // Converters makes the converters of CRDs with kube's own CR converter
@@ -21,14 +23,36 @@ type Converters struct {
 	factory *conversion.CRConverterFactory
 }
 
+// WebhookTimeout bounds a call to a conversion webhook: a webhook that hangs fails the
+// request that needed it instead of holding it (and the watch cache, which converts
+// objects stored in an older version) indefinitely. A variable for tests.
+var WebhookTimeout = 30 * time.Second
+
 // NewConverters makes converters whose webhooks named by a Service are reached where
 // services resolves them.
 func NewConverters(services webhook.ServiceResolver) (*Converters, error) {
-	f, err := conversion.NewCRConverterFactory(services, nil)
+	f, err := conversion.NewCRConverterFactory(services, withTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("conversion webhooks: %w", err)
 	}
 	return &Converters{factory: f}, nil
+}
+
+// withTimeout sets WebhookTimeout on every webhook client's configuration.
+func withTimeout(r webhook.AuthenticationInfoResolver) webhook.AuthenticationInfoResolver {
+	set := func(c *rest.Config, err error) (*rest.Config, error) {
+		if c != nil {
+			c = rest.CopyConfig(c)
+			c.Timeout = WebhookTimeout
+		}
+		return c, err
+	}
+	return &webhook.AuthenticationInfoResolverDelegator{
+		ClientConfigForFunc: func(hostPort string) (*rest.Config, error) { return set(r.ClientConfigFor(hostPort)) },
+		ClientConfigForServiceFunc: func(name, namespace string, port int) (*rest.Config, error) {
+			return set(r.ClientConfigForService(name, namespace, port))
+		},
+	}
 }
 
 // Converter converts the objects of one CRD between its versions.
