@@ -63,12 +63,9 @@ func (c *Cache) List(opts ListOptions) (ListResult, error) {
 		c.mu.RUnlock()
 		return Page(objs, opts, rev), nil
 	}
-	objs := inPrefix(r.sorted, opts.Prefix)
-	if opts.Limit > 0 {
-		// The page is taken from a copy, kept for the continue token: the live slice
-		// changes under the next pages.
-		objs = append([]*Object(nil), objs...)
-	}
+	// The page is taken from a copy (kept for the continue token): another reader's
+	// flush shifts the live slice's entries once the cache is unlocked.
+	objs := append([]*Object(nil), inPrefix(r.sorted, opts.Prefix)...)
 	c.mu.RUnlock()
 	res := Page(objs, opts, rev)
 	if res.Next != "" {
