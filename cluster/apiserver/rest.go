@@ -582,6 +582,9 @@ func (s *Server) prepareUpdate(ctx context.Context, r *resource, sub string, nex
 	nm := mustMeta(next)
 	keepSystemMeta(nm, om)
 	next.GetObjectKind().SetGroupVersionKind(r.gvk())
+	if sub == "" {
+		defaulting.DropDisabledOnUpdate(next, old)
+	}
 	defaulting.Default(next)
 	if r.bumpGeneration && !equality.Semantic.DeepEqual(fieldOf(next, "Spec"), fieldOf(old, "Spec")) {
 		nm.SetGeneration(om.GetGeneration() + 1)

@@ -6,7 +6,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -20,57 +19,41 @@ import (
 // finalizer, and a Job's generated selector. The caller has set the object's name, UID and
 // creation time (which stamps the first status transitions).
 func PrepareForCreate(obj runtime.Object) {
+	dropDisabled(obj)
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		o.Status = corev1.PodStatus{Phase: corev1.PodPending}
-		dropDisabledPodFields(&o.Spec)
 		gatedCondition(o)
 	case *appsv1.ReplicaSet:
 		o.Status = appsv1.ReplicaSetStatus{}
-		dropDisabledPodFields(&o.Spec.Template.Spec)
 	case *corev1.ReplicationController:
 		o.Status = corev1.ReplicationControllerStatus{}
-		if o.Spec.Template != nil {
-			dropDisabledPodFields(&o.Spec.Template.Spec)
-		}
 	case *appsv1.Deployment:
 		o.Status = appsv1.DeploymentStatus{}
-		dropDisabledPodFields(&o.Spec.Template.Spec)
 	case *appsv1.StatefulSet:
 		o.Status = appsv1.StatefulSetStatus{}
-		dropDisabledPodFields(&o.Spec.Template.Spec)
-		if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil {
-			ru.MaxUnavailable = nil // MaxUnavailableStatefulSet is off
-		}
 	case *appsv1.DaemonSet:
 		o.Status = appsv1.DaemonSetStatus{}
-		dropDisabledPodFields(&o.Spec.Template.Spec)
 		firstTemplateGeneration(o)
 	case *batchv1.Job:
 		o.Status = batchv1.JobStatus{}
 		generateJobSelector(o)
-		dropDisabledPodFields(&o.Spec.Template.Spec)
 	case *batchv1.CronJob:
 		o.Status = batchv1.CronJobStatus{}
-		dropDisabledPodFields(&o.Spec.JobTemplate.Spec.Template.Spec)
 	case *corev1.Service:
 		o.Status = corev1.ServiceStatus{}
 	case *corev1.ResourceQuota:
 		o.Status = corev1.ResourceQuotaStatus{}
 	case *corev1.PersistentVolume:
 		o.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumePending, LastPhaseTransitionTime: ptr(o.CreationTimestamp)}
-		o.Spec.VolumeAttributesClassName = nil // VolumeAttributesClass is off
 	case *corev1.PersistentVolumeClaim:
 		o.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending}
-		o.Spec.VolumeAttributesClassName = nil
 	case *autoscalingv2.HorizontalPodAutoscaler:
 		o.Status = autoscalingv2.HorizontalPodAutoscalerStatus{}
 	case *policyv1.PodDisruptionBudget:
 		o.Status = policyv1.PodDisruptionBudgetStatus{}
 	case *corev1.Node:
-		dropDisabledNodeFields(o)
-	case *coordinationv1.Lease:
-		dropDisabledLeaseFields(o)
+		o.Status.Config = nil // the kubelet's dynamic configuration, long removed
 	case *networkingv1.Ingress:
 		o.Status = networkingv1.IngressStatus{}
 	case *corev1.Namespace:

@@ -1,14 +1,81 @@
 package defaulting
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // kube-apiserver v1.32 drops, on create, the fields of features whose gates are off by
 // default (alpha, or beta and off): a cluster started with default settings stores the
 // object without them and ignores them. webkube implements none of these features, so it
 // drops them the same way, and `kubectl get -o yaml` shows what a real cluster would show.
+
+// dropDisabled drops the fields of the features that are off from obj, of any kind.
+func dropDisabled(obj runtime.Object) {
+	if spec := podSpecOf(obj); spec != nil {
+		dropDisabledPodFields(spec)
+	}
+	switch o := obj.(type) {
+	case *appsv1.StatefulSet:
+		if ru := o.Spec.UpdateStrategy.RollingUpdate; ru != nil {
+			ru.MaxUnavailable = nil // MaxUnavailableStatefulSet
+		}
+	case *corev1.PersistentVolume:
+		o.Spec.VolumeAttributesClassName = nil // VolumeAttributesClass
+	case *corev1.PersistentVolumeClaim:
+		o.Spec.VolumeAttributesClassName = nil
+	case *corev1.Node:
+		o.Spec.ConfigSource = nil // the kubelet's dynamic configuration, long removed
+		o.Status.Features = nil   // SupplementalGroupsPolicy
+	case *coordinationv1.Lease:
+		o.Spec.Strategy = nil // CoordinatedLeaderElection
+		o.Spec.PreferredHolder = nil
+	}
+}
+
+// DropDisabledOnUpdate drops from next, on an update, the fields of the features that are
+// off, as kube-apiserver's strategies do, unless old already uses one (an object stored
+// before webkube dropped them keeps them, as kube-apiserver keeps a field in use). Call it
+// before Default on updates of the object itself (not of its status).
+func DropDisabledOnUpdate(next, old runtime.Object) {
+	probe := old.DeepCopyObject()
+	dropDisabled(probe)
+	if !equality.Semantic.DeepEqual(probe, old) {
+		return
+	}
+	dropDisabled(next)
+}
+
+// podSpecOf returns the pod spec of a pod or of a workload's pod template, or nil.
+func podSpecOf(obj runtime.Object) *corev1.PodSpec {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		return &o.Spec
+	case *corev1.PodTemplate:
+		return &o.Template.Spec
+	case *appsv1.ReplicaSet:
+		return &o.Spec.Template.Spec
+	case *corev1.ReplicationController:
+		if o.Spec.Template != nil {
+			return &o.Spec.Template.Spec
+		}
+	case *appsv1.Deployment:
+		return &o.Spec.Template.Spec
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template.Spec
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template.Spec
+	case *batchv1.Job:
+		return &o.Spec.Template.Spec
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template.Spec
+	}
+	return nil
+}
 
 // dropDisabledPodFields drops from a pod spec (a pod's or a template's): hostUsers
 // (UserNamespacesSupport), supplementalGroupsPolicy, seLinuxChangePolicy, pod-level
@@ -80,18 +147,4 @@ func dropImageVolumes(spec *corev1.PodSpec) {
 		}
 		c.VolumeMounts = mounts
 	})
-}
-
-// dropDisabledNodeFields: a node's dynamic kubelet configuration (removed from the kubelet
-// long ago) and the features it reports (SupplementalGroupsPolicy).
-func dropDisabledNodeFields(n *corev1.Node) {
-	n.Spec.ConfigSource = nil
-	n.Status.Config = nil
-	n.Status.Features = nil
-}
-
-// dropDisabledLeaseFields: coordinated leader election (CoordinatedLeaderElection).
-func dropDisabledLeaseFields(l *coordinationv1.Lease) {
-	l.Spec.Strategy = nil
-	l.Spec.PreferredHolder = nil
 }
