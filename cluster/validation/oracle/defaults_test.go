@@ -153,8 +153,20 @@ func newPodAdmission(t *testing.T) *podAdmission {
 }
 
 func (a *podAdmission) admit(pod *api.Pod) error {
-	attrs := admission.NewAttributesRecord(pod, nil, api.SchemeGroupVersion.WithKind("Pod"), pod.Namespace, pod.Name,
-		api.SchemeGroupVersion.WithResource("pods"), "", admission.Create, nil, false, nil)
+	return a.run(pod, nil, admission.Create)
+}
+
+func (a *podAdmission) admitUpdate(pod, old *api.Pod) error {
+	return a.run(pod, old, admission.Update)
+}
+
+func (a *podAdmission) run(pod, old *api.Pod, op admission.Operation) error {
+	var oldObj runtime.Object
+	if old != nil {
+		oldObj = old
+	}
+	attrs := admission.NewAttributesRecord(pod, oldObj, api.SchemeGroupVersion.WithKind("Pod"), pod.Namespace, pod.Name,
+		api.SchemeGroupVersion.WithResource("pods"), "", op, nil, false, nil)
 	for _, p := range a.plugins {
 		if err := p.Admit(context.Background(), attrs, nil); err != nil {
 			return err
@@ -221,6 +233,15 @@ func metaOf(obj runtime.Object) metav1Object {
 type metav1Object = interface {
 	GetNamespace() string
 	SetNamespace(string)
+}
+
+// clearPriority: the fake cluster has no PriorityClass, and a pod's class and priority are
+// resolved (or refused) by webkube's API server, not its defaulting: the comparison leaves
+// them out of pods.
+func clearPriority(obj runtime.Object) {
+	if p, ok := obj.(*corev1.Pod); ok {
+		p.Spec.PriorityClassName, p.Spec.Priority, p.Spec.PreemptionPolicy = "", nil, nil
+	}
 }
 
 // differentFields lists the JSON paths where a and b differ, with the two values.
@@ -340,11 +361,7 @@ func TestDefaultsMatchKubeAPIServer(t *testing.T) {
 				if !k.namespaced {
 					metaOf(in).SetNamespace("")
 				}
-				if p, ok := in.(*corev1.Pod); ok {
-					// The fake cluster has no PriorityClass, and a pod's class and priority are
-					// resolved (or refused) by webkube's API server, not its defaulting: compare the rest.
-					p.Spec.PriorityClassName, p.Spec.Priority, p.Spec.PreemptionPolicy = "", nil, nil
-				}
+				clearPriority(in)
 				kube, err := kubeDefaults(k, in, pods)
 				if err != nil {
 					refused++
@@ -397,4 +414,116 @@ func reportDefaults(t *testing.T, fields map[string]int, examples map[string]str
 		}
 		t.Logf("  %4d %s: %s", fields[k], k, ex)
 	}
+}
+
+// TestUpdateDefaultsMatchKubeAPIServer: an update's spec as each API server stores it. The
+// stored object is the kind's valid example as kube-apiserver created it; the update
+// replaces its spec with each object's (mutated examples and fuzzed objects). kube side:
+// defaulting of decoding, the strategy's PrepareForUpdate against the stored object, read
+// back; webkube side: defaulting.DropDisabledOnUpdate and Default (cluster/apiserver's
+// prepareUpdate). Status, generation and metadata belong to the API servers' update paths and
+// are not compared here.
+func TestUpdateDefaultsMatchKubeAPIServer(t *testing.T) {
+	verbose := os.Getenv("ORACLE_VERBOSE") != ""
+	pods := newPodAdmission(t)
+	for _, k := range kinds() {
+		dk := defaultsKind{name: k.name, gvk: k.gvk, strategy: k.strategy, namespaced: true}
+		t.Run(k.name, func(t *testing.T) {
+			valid := k.valid()
+			serverMeta(valid, 0)
+			stored, err := kubeDefaults(dk, valid, pods)
+			if err != nil {
+				t.Fatalf("kube-apiserver refuses the valid example: %v", err)
+			}
+			fields, examples := map[string]int{}, map[string]string{}
+			compared, differing := 0, 0
+			for _, in := range k.objects(perKind) {
+				clearPriority(in)
+				next := stored.DeepCopyObject()
+				if !copySpec(next, in) {
+					continue // a kind without a spec (ConfigMap, Secret)
+				}
+				kube, err := kubeUpdateDefaults(dk, next, stored, pods)
+				if err != nil {
+					t.Fatal(err)
+				}
+				web := next.DeepCopyObject()
+				defaulting.DropDisabledOnUpdate(web, stored)
+				defaulting.Default(web)
+				compared++
+				diffs := map[string]string{}
+				diffJSON("spec", toJSONValue(kube).(map[string]any)["spec"], toJSONValue(web).(map[string]any)["spec"], diffs)
+				if len(diffs) > 0 {
+					differing++
+				}
+				for path, values := range diffs {
+					g := general(path)
+					fields[g]++
+					if _, ok := examples[g]; !ok {
+						examples[g] = values + "\n      in " + dump(in)
+					}
+				}
+			}
+			t.Logf("%s: %d updates compared, %d differ, %d differing fields", k.name, compared, differing, len(fields))
+			reportDefaults(t, fields, examples, verbose)
+			if len(fields) > 0 {
+				t.Errorf("%s: webkube's update defaults differ from kube-apiserver's at %d fields", k.name, len(fields))
+			}
+		})
+	}
+}
+
+// copySpec sets dst's Spec to src's (both of one kind); false when the kind has none.
+func copySpec(dst, src runtime.Object) bool {
+	d := reflect.ValueOf(dst).Elem().FieldByName("Spec")
+	s := reflect.ValueOf(src).Elem().FieldByName("Spec")
+	if !d.IsValid() || !s.IsValid() {
+		return false
+	}
+	d.Set(s)
+	return true
+}
+
+// kubeUpdateDefaults is what kube-apiserver stores for an update of old to next: the
+// defaulting of decoding, conversion, the strategy's PrepareForUpdate, and the defaulting of
+// reading back.
+func kubeUpdateDefaults(k defaultsKind, next, old runtime.Object, pods *podAdmission) (runtime.Object, error) {
+	toInternal := func(v runtime.Object) (runtime.Object, error) {
+		internal, err := legacyscheme.Scheme.New(k.gvk.GroupKind().WithVersion(runtime.APIVersionInternal))
+		if err != nil {
+			return nil, err
+		}
+		return internal, legacyscheme.Scheme.Convert(v, internal, nil)
+	}
+	v := next.DeepCopyObject()
+	legacyscheme.Scheme.Default(v)
+	nextInt, err := toInternal(v)
+	if err != nil {
+		return nil, err
+	}
+	oldInt, err := toInternal(old.DeepCopyObject())
+	if err != nil {
+		return nil, err
+	}
+	ctx := genericapirequest.WithNamespace(context.Background(), metaOf(next).GetNamespace())
+	if pod, ok := nextInt.(*api.Pod); ok {
+		if err := pods.admitUpdate(pod, oldInt.(*api.Pod)); err != nil {
+			return nil, err
+		}
+	}
+	k.strategy.(rest.RESTUpdateStrategy).PrepareForUpdate(ctx, nextInt, oldInt)
+	if svc, ok := nextInt.(*api.Service); ok {
+		if err := allocateServiceFamilies(svc); err != nil {
+			return nil, err
+		}
+	}
+	out, err := legacyscheme.Scheme.New(k.gvk)
+	if err != nil {
+		return nil, err
+	}
+	if err := legacyscheme.Scheme.Convert(nextInt, out, nil); err != nil {
+		return nil, err
+	}
+	legacyscheme.Scheme.Default(out)
+	return out, nil
 }
