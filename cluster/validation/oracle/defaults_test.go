@@ -43,6 +43,7 @@ import (
 	"k8s.io/kubernetes/pkg/registry/core/node"
 	"k8s.io/kubernetes/pkg/registry/core/persistentvolume"
 	"k8s.io/kubernetes/pkg/registry/core/persistentvolumeclaim"
+	"k8s.io/kubernetes/pkg/registry/core/replicationcontroller"
 	"k8s.io/kubernetes/pkg/registry/core/resourcequota"
 	"k8s.io/kubernetes/pkg/registry/discovery/endpointslice"
 	"k8s.io/kubernetes/pkg/registry/networking/ingressclass"
@@ -83,6 +84,7 @@ func defaultsKinds() []defaultsKind {
 	}{
 		{corev1.SchemeGroupVersion.WithKind("Namespace"), namespace.Strategy, false},
 		{corev1.SchemeGroupVersion.WithKind("Node"), node.Strategy, false},
+		{corev1.SchemeGroupVersion.WithKind("ReplicationController"), replicationcontroller.Strategy, true},
 		{corev1.SchemeGroupVersion.WithKind("Endpoints"), endpoint.Strategy, true},
 		{corev1.SchemeGroupVersion.WithKind("ResourceQuota"), resourcequota.Strategy, true},
 		{corev1.SchemeGroupVersion.WithKind("LimitRange"), limitrange.Strategy, true},
@@ -324,7 +326,7 @@ var defaultsAllowed = []struct {
 }{
 	{anyKind, regexp.MustCompile(`^(apiVersion|kind)$`),
 		"kube's conversion leaves the internal object's type empty; both API servers write apiVersion and kind on every response"},
-	{regexp.MustCompile(`^(Deployment|ReplicaSet|StatefulSet|DaemonSet|Job|CronJob|Ingress|IngressClass|NetworkPolicy|PodDisruptionBudget|EndpointSlice|PriorityClass)$`),
+	{regexp.MustCompile(`^(Deployment|ReplicaSet|ReplicationController|StatefulSet|DaemonSet|Job|CronJob|Ingress|IngressClass|NetworkPolicy|PodDisruptionBudget|EndpointSlice|PriorityClass)$`),
 		regexp.MustCompile(`^metadata\.generation$`),
 		"webkube's API server sets generation 1 on create from its resource table (bumpGeneration: true for these kinds), " +
 			"outside cluster/defaulting"},
