@@ -1,6 +1,6 @@
 // Package podautoscaler is webkube's horizontal-pod-autoscaler: every SyncPeriod (15 s) it
 // reads each HorizontalPodAutoscaler's target through its scale subresource (Deployment,
-// ReplicaSet, StatefulSet), its pods' CPU and memory from the metrics API, proposes a replica
+// ReplicaSet, StatefulSet, ReplicationController), its pods' CPU and memory from the metrics API, proposes a replica
 // count per metric as kube-controller-manager does (usage against the target, 10%
 // tolerance, pods not measured or not ready counted to dampen the change), takes the
 // largest, stabilizes it over the behavior's windows, bounds it by the rate policies and

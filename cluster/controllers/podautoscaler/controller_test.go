@@ -140,3 +140,56 @@ func TestScalesUpAtOnceAndDownAfterTheWindow(t *testing.T) {
 		t.Fatalf("lastScaleTime %v, want the moved clock's %v", h.Status.LastScaleTime, clk.Now())
 	}
 }
+
+// `kubectl autoscale rc`: a ReplicationController is scaled through its scale subresource
+// as a Deployment is (its selector a label map, the Scale's status.selector made from it).
+func TestScalesAReplicationController(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	metrics := &fakeMetrics{cpu: map[string]int64{}}
+	factory := informers.NewSharedInformerFactory(cs, 0)
+	c, err := podautoscaler.New(podautoscaler.Config{Client: cs, Informers: factory, Metrics: metrics,
+		Clock: clocktesting.NewFakeClock(time.Unix(100000, 0)), Recorder: &record.FakeRecorder{}}) // events dropped
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := int32(1)
+	sel := map[string]string{"app": "rc-web"}
+	podSpec := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox",
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}}}}
+	if _, err := cs.CoreV1().ReplicationControllers("default").Create(ctx, &corev1.ReplicationController{ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ReplicationControllerSpec{Replicas: &one, Selector: sel,
+			Template: &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: sel}, Spec: podSpec}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := cs.CoreV1().Pods("default").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1", Labels: sel}, Spec: podSpec}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Status.Phase = corev1.PodRunning
+	p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	metrics.set("web-1", 180)
+	fifty := int32(50)
+	if _, err := cs.AutoscalingV2().HorizontalPodAutoscalers("default").Create(ctx, &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "v1", Kind: "ReplicationController", Name: "web"},
+			MaxReplicas: 5, Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+				Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &fifty}}}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	eventually.That(t, 10*time.Second, "the RC scaled to 4", func() (bool, string) {
+		if err := c.Sync(ctx, "default/web"); err != nil {
+			return false, err.Error()
+		}
+		rc, _ := cs.CoreV1().ReplicationControllers("default").Get(ctx, "web", metav1.GetOptions{})
+		return *rc.Spec.Replicas == 4, fmt.Sprintf("replicas %d", *rc.Spec.Replicas)
+	})
+}

@@ -180,8 +180,10 @@ func (c *Controller) getScale(ctx context.Context, ns string, ref autoscalingv2.
 		return apps.ReplicaSets(ns).GetScale(ctx, ref.Name, metav1.GetOptions{})
 	case "StatefulSet":
 		return apps.StatefulSets(ns).GetScale(ctx, ref.Name, metav1.GetOptions{})
+	case "ReplicationController":
+		return c.cfg.Client.CoreV1().ReplicationControllers(ns).GetScale(ctx, ref.Name, metav1.GetOptions{})
 	}
-	return nil, fmt.Errorf("no scale subresource for kind %q (webkube scales Deployment, ReplicaSet and StatefulSet)", ref.Kind)
+	return nil, fmt.Errorf("no scale subresource for kind %q (webkube scales Deployment, ReplicaSet, StatefulSet and ReplicationController)", ref.Kind)
 }
 
 func (c *Controller) updateScale(ctx context.Context, ns string, ref autoscalingv2.CrossVersionObjectReference, s *autoscalingv1.Scale) error {
@@ -194,6 +196,8 @@ func (c *Controller) updateScale(ctx context.Context, ns string, ref autoscaling
 		_, err = apps.ReplicaSets(ns).UpdateScale(ctx, ref.Name, s, metav1.UpdateOptions{})
 	case "StatefulSet":
 		_, err = apps.StatefulSets(ns).UpdateScale(ctx, ref.Name, s, metav1.UpdateOptions{})
+	case "ReplicationController":
+		_, err = c.cfg.Client.CoreV1().ReplicationControllers(ns).UpdateScale(ctx, ref.Name, s, metav1.UpdateOptions{})
 	}
 	return err
 }
