@@ -21,6 +21,11 @@ const (
 )
 
 func validateService(svc *corev1.Service) field.ErrorList {
+	// kube-apiserver allocates a Service's cluster IPs and node ports before it validates
+	// the Service, and a Service its allocator refuses gets that answer alone.
+	if errs := serviceAllocation(&svc.Spec); len(errs) > 0 {
+		return errs
+	}
 	// Service names become DNS names and environment variables, hence DNS-1035.
 	errs := objectMeta(&svc.ObjectMeta, true, apivalidation.NameIsDNS1035Label)
 	spec := &svc.Spec
@@ -171,8 +176,6 @@ func nodePort(spec *corev1.ServiceSpec, sp *corev1.ServicePort, np *field.Path, 
 	// An ExternalName Service's node ports are not refused: kube-apiserver leaves them.
 	if spec.Type == corev1.ServiceTypeClusterIP {
 		errs = append(errs, field.Forbidden(np, fmt.Sprintf("may not be used when `type` is '%s'", spec.Type)))
-	} else if sp.NodePort < NodePortMin || sp.NodePort > NodePortMax {
-		errs = append(errs, field.Invalid(np, sp.NodePort, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", NodePortMin, NodePortMax)))
 	}
 	nk := servicePortKey{sp.NodePort, sp.Protocol}
 	if used[nk] {
@@ -250,4 +253,156 @@ func validateServiceUpdate(svc, old *corev1.Service) field.ErrorList {
 		errs = append(errs, field.Invalid(specPath.Child("clusterIPs").Index(0), svc.Spec.ClusterIP, "may not change once set"))
 	}
 	return errs
+}
+
+// serviceAllocation is what kube-apiserver's service allocator refuses before validation:
+// cluster IP fields it cannot read, then the first requested node port it cannot take from
+// the range (out of it, or taken by another port of the Service).
+func serviceAllocation(spec *corev1.ServiceSpec) field.ErrorList {
+	if spec.Type == corev1.ServiceTypeExternalName {
+		return nil
+	}
+	if errs := serviceIPFields(spec); len(errs) > 0 {
+		return errs
+	}
+	if spec.Type != corev1.ServiceTypeNodePort && spec.Type != corev1.ServiceTypeLoadBalancer {
+		return nil
+	}
+	if e := takeNodePorts(spec); e != nil {
+		return field.ErrorList{e}
+	}
+	return nil
+}
+
+// serviceIPFields checks clusterIP, clusterIPs, ipFamilies and ipFamilyPolicy together, as
+// the allocator needs them (kube's ValidateServiceClusterIPsRelatedFields).
+func serviceIPFields(spec *corev1.ServiceSpec) field.ErrorList {
+	var errs field.ErrorList
+	ips := spec.ClusterIPs
+	if spec.ClusterIP != "" && len(ips) == 0 {
+		// The allocator starts from clusterIP when clusterIPs is empty (defaulting does too).
+		ips = []string{spec.ClusterIP}
+	}
+	ipsPath := specPath.Child("clusterIPs")
+	switch {
+	case spec.ClusterIP != "" && len(ips) == 0:
+		errs = append(errs, field.Required(ipsPath, ""))
+	case spec.ClusterIP != "" && ips[0] != spec.ClusterIP:
+		errs = append(errs, field.Invalid(ipsPath, ips, "first value must match `clusterIP`"))
+	case spec.ClusterIP == "" && len(ips) != 0:
+		errs = append(errs, field.Invalid(ipsPath, ips, "must be empty when `clusterIP` is not specified"))
+	}
+	seen := sets.New[corev1.IPFamily]()
+	for i, f := range spec.IPFamilies {
+		if f != corev1.IPv4Protocol && f != corev1.IPv6Protocol {
+			errs = append(errs, field.NotSupported(specPath.Child("ipFamilies").Index(i), f, []corev1.IPFamily{corev1.IPv4Protocol, corev1.IPv6Protocol}))
+		}
+		if seen.Has(f) {
+			errs = append(errs, field.Duplicate(specPath.Child("ipFamilies").Index(i), f))
+		}
+		seen.Insert(f)
+	}
+	if p := spec.IPFamilyPolicy; p != nil {
+		errs = append(errs, enum(string(*p), specPath.Child("ipFamilyPolicy"), string(corev1.IPFamilyPolicyPreferDualStack),
+			string(corev1.IPFamilyPolicyRequireDualStack), string(corev1.IPFamilyPolicySingleStack))...)
+	}
+	badIPs := false
+	for i, ip := range ips {
+		if i == 0 && ip == corev1.ClusterIPNone {
+			if len(ips) > 1 {
+				badIPs = true
+				errs = append(errs, field.Invalid(ipsPath, ips, "'None' must be the first and only value"))
+			}
+			continue
+		}
+		if e := utilvalidation.IsValidIP(ipsPath.Index(i), ip); len(e) > 0 {
+			badIPs = true
+			errs = append(errs, e...)
+		}
+	}
+	if len(ips) > 2 {
+		errs = append(errs, field.Invalid(ipsPath, ips, "may only hold up to 2 values"))
+	}
+	if badIPs {
+		return errs
+	}
+	return append(errs, ipFamilyMatch(spec, ips)...)
+}
+
+// ipFamilyMatch: two cluster IPs are one of each family, and each IP is of the family
+// ipFamilies gives at its place.
+func ipFamilyMatch(spec *corev1.ServiceSpec, ips []string) field.ErrorList {
+	var errs field.ErrorList
+	ipsPath := specPath.Child("clusterIPs")
+	if len(ips) > 1 && isIPv6(ips[0]) == isIPv6(ips[1]) {
+		errs = append(errs, field.Invalid(ipsPath, ips, "may specify no more than one IP for each IP family"))
+	}
+	if len(ips) == 0 || ips[0] == corev1.ClusterIPNone {
+		return errs
+	}
+	for i, ip := range ips {
+		if i >= len(spec.IPFamilies) {
+			break
+		}
+		switch f := spec.IPFamilies[i]; {
+		case f == corev1.IPv4Protocol && isIPv6(ip):
+			errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv4 value as indicated by `ipFamilies[%v]`", i)))
+		case f == corev1.IPv6Protocol && !isIPv6(ip):
+			errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv6 value as indicated by `ipFamilies[%v]`", i)))
+		}
+	}
+	return errs
+}
+
+func isIPv6(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.Is6() && !a.Is4In6()
+}
+
+// takeNodePorts finds the first requested node port the allocator could not take. Ports
+// with the same number share a node port (TCP and UDP of one port), as kube's allocator lets
+// them.
+func takeNodePorts(spec *corev1.ServiceSpec) *field.Error {
+	taken := map[int32]bool{}
+	byPort := map[int32]int32{}
+	take := func(i int, np int32) *field.Error {
+		p := specPath.Child("ports").Index(i).Child("nodePort")
+		switch {
+		case np < NodePortMin || np > NodePortMax:
+			return field.Invalid(p, np, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", NodePortMin, NodePortMax))
+		case taken[np]:
+			return field.Invalid(p, np, "provided port is already allocated")
+		}
+		taken[np] = true
+		return nil
+	}
+	for i, sp := range spec.Ports {
+		if sp.NodePort == 0 {
+			continue // one is picked from the free ones later
+		}
+		have, ok := byPort[sp.Port]
+		if ok && have == sp.NodePort {
+			continue
+		}
+		if !ok {
+			// The port's node port is the first one requested for its number.
+			for _, other := range spec.Ports {
+				if other.Port == sp.Port && other.NodePort != 0 {
+					have = other.NodePort
+					break
+				}
+			}
+			byPort[sp.Port] = have
+			if e := take(i, have); e != nil {
+				return e
+			}
+			if have == sp.NodePort {
+				continue
+			}
+		}
+		if e := take(i, sp.NodePort); e != nil {
+			return e
+		}
+	}
+	return nil
 }

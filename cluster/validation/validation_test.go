@@ -464,6 +464,11 @@ func TestServiceCreate(t *testing.T) {
 			s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Name: "b", Port: 3000, Protocol: "TCP", TargetPort: intstr.FromInt32(81)})
 		}, []string{"FieldValueDuplicate spec.ports[1]"}},
 		{"type", func(o runtime.Object) { svc(o).Spec.Type = "Public" }, []string{"FieldValueNotSupported spec.type"}},
+		// kube-apiserver's allocator runs before validation: its refusal is the whole answer.
+		{"node port out of range, alone", func(o runtime.Object) {
+			s := svc(o)
+			s.Name, s.Spec.Type, s.Spec.Ports[0].NodePort = "1echo", corev1.ServiceTypeNodePort, 99999
+		}, []string{"FieldValueInvalid spec.ports[0].nodePort"}},
 		{"nodePort out of range", func(o runtime.Object) { svc(o).Spec.Ports[0].NodePort = 8080 }, []string{"FieldValueInvalid spec.ports[0].nodePort"}},
 		{"nodePort on ClusterIP", func(o runtime.Object) {
 			svc(o).Spec.Type = corev1.ServiceTypeClusterIP
