@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -133,4 +134,25 @@ func (s *Server) prepareCSR(r *resource, sub string, next *certificatesv1.Certif
 		return nil, err
 	}
 	return next, nil
+}
+
+// admitCSRApproval is kube-apiserver's CertificateApproval admission: approving or denying
+// (the approval subresource) also needs the approve verb on the request's signer, as
+// certificates.k8s.io "signers" named signerName or "<domain>/*". The server's own writes
+// (no user) and system:masters are not checked.
+func (s *Server) admitCSRApproval(ctx context.Context, sub string, obj runtime.Object) error {
+	csr, ok := obj.(*certificatesv1.CertificateSigningRequest)
+	u := requestUser(ctx)
+	if !ok || sub != "approval" || u == nil || u.inGroup(groupMasters) {
+		return nil
+	}
+	domain, _, _ := strings.Cut(csr.Spec.SignerName, "/")
+	for _, name := range []string{csr.Spec.SignerName, domain + "/*"} {
+		if ok, _, _ := s.authz.authorize(ctx, attributes{user: u, verb: "approve", resourceRequest: true,
+			group: certificatesv1.GroupName, version: "v1", resource: "signers", name: name}); ok {
+			return nil
+		}
+	}
+	return apierrors.NewForbidden(csrResource.gr(), csr.Name,
+		fmt.Errorf("user not permitted to approve requests with signerName %q", csr.Spec.SignerName))
 }

@@ -494,6 +494,9 @@ func (s *Server) update(ctx context.Context, r *resource, ns, name, sub string, 
 		if err := s.checkEscalation(ctx, r, next); err != nil {
 			return nil, err
 		}
+		if err := s.admitCSRApproval(ctx, sub, next); err != nil {
+			return nil, err
+		}
 		if err := s.admitQuotaUpdate(ctx, r, sub, next, old, dryRun); err != nil {
 			return nil, err
 		}

@@ -157,6 +157,30 @@ func TestCertificateSigningRequestKubectl(t *testing.T) {
 		t.Fatalf("denied request: %s", out)
 	}
 
+	// Approving needs the approve verb on the signer too (kube's CertificateApproval
+	// admission), not only the approval subresource.
+	reqCarol, _ := newCSR(t, "carol")
+	c.MustKubectl(t, csrYAML("carol", reqCarol, "kubernetes.io/kube-apiserver-client", `"client auth"`), "apply", "-f", "-")
+	c.MustKubectl(t, "", "create", "serviceaccount", "approver")
+	c.MustKubectl(t, "", "create", "clusterrole", "csr-approval", "--verb=get,list,update", "--resource=certificatesigningrequests,certificatesigningrequests/approval")
+	c.MustKubectl(t, "", "create", "clusterrolebinding", "csr-approval", "--clusterrole=csr-approval", "--serviceaccount=default:approver")
+	tok := strings.TrimSpace(c.MustKubectl(t, "", "create", "token", "approver"))
+	if out, err := c.Kubectl(t, "", "--token", tok, "certificate", "approve", "carol"); err == nil ||
+		!strings.Contains(out, `user not permitted to approve requests with signerName "kubernetes.io/kube-apiserver-client"`) {
+		t.Fatalf("approved without the approve verb on the signer (%v):\n%s", err, out)
+	}
+	c.MustKubectl(t, `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: csr-signer-approver}
+rules: [{apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: ["kubernetes.io/*"], verbs: [approve]}]
+`, "apply", "-f", "-")
+	c.MustKubectl(t, "", "create", "clusterrolebinding", "csr-signer-approver", "--clusterrole=csr-signer-approver", "--serviceaccount=default:approver")
+	c.MustKubectl(t, "", "--token", tok, "certificate", "approve", "carol")
+	clustertest.Eventually(t, 10*time.Second, func() (bool, string) {
+		out, _ := c.Kubectl(t, "", "get", "csr", "carol", "--no-headers")
+		return strings.Contains(out, "Approved,Issued"), out
+	})
+
 	// A usage the signer does not sign: Failed, with kube's reason.
 	req3, _ := newCSR(t, "server")
 	c.MustKubectl(t, csrYAML("server", req3, "kubernetes.io/kube-apiserver-client", `"server auth"`), "apply", "-f", "-")
