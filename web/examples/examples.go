@@ -55,4 +55,6 @@ var index = []struct{ id, title string }{
 	{"shop-ingress", "Ingress (two hosts and paths, two Services)"},
 	{"busy-autoscale", "HorizontalPodAutoscaler (a busy loop scaled on CPU)"},
 	{"pdb-deployment", "PodDisruptionBudget (drain one at a time)"},
+	{"data-claim", "PersistentVolumeClaim (data that outlives its pod)"},
+	{"priority-pod", "PriorityClass (a pod's priority)"},
 }
