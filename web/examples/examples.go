@@ -6,6 +6,8 @@ package examples
 import (
 	"embed"
 	"fmt"
+
+	"webkube/web/i18n"
 )
 
 //go:embed *.yml
@@ -14,7 +16,7 @@ var files embed.FS
 // Example is one object file of the notes.
 type Example struct {
 	ID    string // file name without .yml
-	Title string
+	Title string // i18n key (example.<id>): the button's text in the page's language
 	YAML  string
 }
 
@@ -37,24 +39,24 @@ func Get(id string) string {
 }
 
 var index = []struct{ id, title string }{
-	{"echo-pod", "echo pod"},
-	{"echo-pod-typo", "echo pod (seed, with its typo)"},
-	{"probe-pod", "probe pod"},
-	{"counter-pod", "counter pod (2 containers)"},
-	{"echo-rs", "echo-rs"},
-	{"echo-rs-scaled", "echo-rs scaled (4)"},
-	{"echo-deployment", "Deployment"},
-	{"counter-service", "Service (redis + counter)"},
-	{"secret-pod", "Secret (as env and files)"},
-	{"job-pi", "Job (3 completions, 2 at a time)"},
-	{"cronjob-hello", "CronJob (every minute, Seoul time)"},
-	{"serviceaccount-pod", "ServiceAccount (in-cluster client)"},
-	{"web-statefulset", "StatefulSet (headless Service, a claim per pod)"},
-	{"agent-daemonset", "DaemonSet (a pod per node)"},
-	{"quota-limits", "ResourceQuota and LimitRange"},
-	{"shop-ingress", "Ingress (two hosts and paths, two Services)"},
-	{"busy-autoscale", "HorizontalPodAutoscaler (a busy loop scaled on CPU)"},
-	{"pdb-deployment", "PodDisruptionBudget (drain one at a time)"},
-	{"data-claim", "PersistentVolumeClaim (data that outlives its pod)"},
-	{"priority-pod", "PriorityClass (a pod's priority)"},
+	{"echo-pod", i18n.K("example.echo-pod")},
+	{"echo-pod-typo", i18n.K("example.echo-pod-typo")},
+	{"probe-pod", i18n.K("example.probe-pod")},
+	{"counter-pod", i18n.K("example.counter-pod")},
+	{"echo-rs", i18n.K("example.echo-rs")},
+	{"echo-rs-scaled", i18n.K("example.echo-rs-scaled")},
+	{"echo-deployment", i18n.K("example.echo-deployment")},
+	{"counter-service", i18n.K("example.counter-service")},
+	{"secret-pod", i18n.K("example.secret-pod")},
+	{"job-pi", i18n.K("example.job-pi")},
+	{"cronjob-hello", i18n.K("example.cronjob-hello")},
+	{"serviceaccount-pod", i18n.K("example.serviceaccount-pod")},
+	{"web-statefulset", i18n.K("example.web-statefulset")},
+	{"agent-daemonset", i18n.K("example.agent-daemonset")},
+	{"quota-limits", i18n.K("example.quota-limits")},
+	{"shop-ingress", i18n.K("example.shop-ingress")},
+	{"busy-autoscale", i18n.K("example.busy-autoscale")},
+	{"pdb-deployment", i18n.K("example.pdb-deployment")},
+	{"data-claim", i18n.K("example.data-claim")},
+	{"priority-pod", i18n.K("example.priority-pod")},
 }

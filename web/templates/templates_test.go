@@ -314,7 +314,7 @@ func TestObjectPageService(t *testing.T) {
 }
 
 func TestEditorExamples(t *testing.T) {
-	ex := []Example{{ID: "echo-pod", Title: "echo pod", YAML: "apiVersion: v1\nkind: Pod\n"}}
+	ex := []Example{{ID: "echo-pod", Title: "example.echo-pod", YAML: "apiVersion: v1\nkind: Pod\n"}}
 	doc := renderDoc(t, EditorPage(Page{Title: "YAML editor", Active: "editor"}, ex))
 	one(t, doc, "example-echo-pod")
 	for _, id := range []string{"yaml-input", "apply", "dryrun", "diff", "results"} {
