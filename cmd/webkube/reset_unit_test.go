@@ -62,7 +62,10 @@ func TestKillShimsByAddress(t *testing.T) {
 	dir, other := t.TempDir(), t.TempDir()
 	start := func(d string) *exec.Cmd {
 		// Looks like a shim to killShims: its name and -address in argv, a child below it.
-		cmd := exec.Command("bash", "-c", "sleep 300 & wait", "containerd-shim-runc-v2", "-address", filepath.Join(d, "containerd.sock"))
+		// It outlives its child as a shim does (exec sleep): killShims kills the child
+		// first, and a bare `wait` returned 0 and let the fake shim exit normally before
+		// its own SIGKILL came (a CI flake).
+		cmd := exec.Command("bash", "-c", "sleep 300 & wait; exec sleep 300", "containerd-shim-runc-v2", "-address", filepath.Join(d, "containerd.sock"))
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -136,6 +136,12 @@ func TypeTerm(s string) chromedp.Action[chromedp.Void] {
 // TermText is the terminal's whole buffer (scrollback and screen) as text.
 const TermText = `window.wk.term.text()`
 
+// TermListedRoot is true once `ls` in / has printed its listing in the terminal. It looks
+// for "bin" then "dev" rather than the word bin: busybox's shell asks the terminal where its
+// cursor is, and when xterm.js's answer (ESC[6;5R) comes after the command it is echoed
+// right before the listing, as "^[[6;5Rbin" (a CI flake).
+const TermListedRoot = `/bin\s+dev\b/.test(` + TermText + `.split('ls').slice(1).join('ls'))`
+
 // SetEditor replaces the YAML editor's text, as pasting it over a selection does.
 func SetEditor(text string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
