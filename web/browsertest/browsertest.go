@@ -136,11 +136,12 @@ func TypeTerm(s string) chromedp.Action[chromedp.Void] {
 // TermText is the terminal's whole buffer (scrollback and screen) as text.
 const TermText = `window.wk.term.text()`
 
-// TermListedRoot is true once `ls` in / has printed its listing in the terminal. It looks
-// for "bin" then "dev" rather than the word bin: busybox's shell asks the terminal where its
-// cursor is, and when xterm.js's answer (ESC[6;5R) comes after the command it is echoed
-// right before the listing, as "^[[6;5Rbin" (a CI flake).
-const TermListedRoot = `/bin\s+dev\b/.test(` + TermText + `.split('ls').slice(1).join('ls'))`
+// TermListedRoot is true once `ls` in / has printed its listing in the terminal: bin, dev
+// and proc after the command. ls prints columns top to bottom, so with two rows bin is
+// followed by etc, not dev (a CI flake); and bin is not matched as a word: busybox's shell
+// asks the terminal where its cursor is, and when xterm.js's answer (ESC[6;5R) comes after
+// the command it is echoed right before the listing, as "^[[6;5Rbin" (another).
+const TermListedRoot = `(s => /bin\b/.test(s) && /\bdev\b/.test(s) && /\bproc\b/.test(s))(` + TermText + `.split('ls').slice(1).join('ls'))`
 
 // SetEditor replaces the YAML editor's text, as pasting it over a selection does.
 func SetEditor(text string) chromedp.Action[chromedp.Void] {
