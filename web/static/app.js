@@ -141,6 +141,7 @@
             delete b.dataset.goneOff;
           });
         }
+        if (m.id === "obj-live") syncPodActs();
         if (m.id === "steps") afterStepsReset();
         if (m.id === "held") markHeld();
         break;
@@ -276,6 +277,18 @@
   }
   function afterStepsReset() {
     if (dg) dg.reset();
+  }
+  // The pod's break-it actions follow the pod: the page may be drawn before the pod is on a
+  // node (no container to kill yet). Ones the user may not do, or off because the pod is
+  // gone, stay off.
+  function syncPodActs() {
+    const live = document.getElementById("obj-live-inner");
+    if (!live || !objEl) return;
+    for (const act of ["kill", "probe"]) {
+      const b = objEl.querySelector(`[data-act=${act}]`);
+      if (!b || b.dataset.denied || b.dataset.goneOff || live.dataset[act] === undefined) continue;
+      b.disabled = live.dataset[act] !== "true";
+    }
   }
   function markHeld() {
     if (dg) dg.held();
