@@ -24,6 +24,9 @@ func ValidateEphemeralContainersUpdate(pod, old *corev1.Pod) field.ErrorList {
 // from every other container, targeting an existing one and setting none of what only
 // regular containers have.
 func validateEphemeralContainers(spec *corev1.PodSpec, pc podContext, path *field.Path) field.ErrorList {
+	if len(spec.EphemeralContainers) == 0 {
+		return nil
+	}
 	var errs field.ErrorList
 	names, targets := sets.New[string](), sets.New[string]()
 	for _, c := range append(append([]corev1.Container{}, spec.Containers...), spec.InitContainers...) {

@@ -23,7 +23,9 @@ func validatePodCreate(pod *corev1.Pod) field.ErrorList {
 	errs := objectMeta(&pod.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
 	errs = append(errs, validatePodSpec(&pod.Spec, specPath)...)
 	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, specPath.Child("containers"))...)
-	errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, specPath.Child("initContainers"))...)
+	if len(pod.Spec.InitContainers) > 0 {
+		errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, specPath.Child("initContainers"))...)
+	}
 	if len(pod.Spec.EphemeralContainers) > 0 {
 		errs = append(errs, field.Forbidden(specPath.Child("ephemeralContainers"), "cannot be set on create"))
 	}
@@ -66,11 +68,11 @@ func validatePodTemplateSpec(t *corev1.PodTemplateSpec, path *field.Path) field.
 // mount (those without errors, as kube-apiserver counts them) and whether the pod shares
 // the host's user namespace.
 type podContext struct {
-	volumes   map[string]corev1.VolumeSource
+	volumes   map[string]*corev1.VolumeSource
 	hostUsers bool
 }
 
-func newPodContext(spec *corev1.PodSpec, volumes map[string]corev1.VolumeSource) podContext {
+func newPodContext(spec *corev1.PodSpec, volumes map[string]*corev1.VolumeSource) podContext {
 	return podContext{volumes: volumes, hostUsers: spec.HostUsers == nil || *spec.HostUsers}
 }
 
@@ -78,12 +80,18 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	volumes, errs := validateVolumes(spec.Volumes, path.Child("volumes"))
 	pc := newPodContext(spec, volumes)
 	errs = append(errs, validateContainers(spec.Containers, pc, path.Child("containers"))...)
-	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, pc, path.Child("initContainers"))...)
-	errs = append(errs, validateEphemeralContainers(spec, pc, path.Child("ephemeralContainers"))...)
+	if len(spec.InitContainers) > 0 {
+		errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, pc, path.Child("initContainers"))...)
+	}
+	if len(spec.EphemeralContainers) > 0 {
+		errs = append(errs, validateEphemeralContainers(spec, pc, path.Child("ephemeralContainers"))...)
+	}
 	errs = append(errs, validateHostPorts(spec, path)...)
 	errs = append(errs, validateRestartPolicy(spec.RestartPolicy, path.Child("restartPolicy"))...)
 	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, path.Child("dnsPolicy"))...)
-	errs = append(errs, labels(spec.NodeSelector, path.Child("nodeSelector"))...)
+	if len(spec.NodeSelector) > 0 {
+		errs = append(errs, labels(spec.NodeSelector, path.Child("nodeSelector"))...)
+	}
 	errs = append(errs, validateTolerations(spec.Tolerations, path.Child("tolerations"))...)
 	if spec.ServiceAccountName != "" {
 		errs = append(errs, dns1123Subdomain(spec.ServiceAccountName, path.Child("serviceAccountName"))...)
@@ -107,7 +115,9 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 		}
 	}
 	errs = append(errs, podSecurityContext(spec, path)...)
-	errs = append(errs, validateAffinity(spec.Affinity, path.Child("affinity"))...)
+	if spec.Affinity != nil {
+		errs = append(errs, validateAffinity(spec.Affinity, path.Child("affinity"))...)
+	}
 	errs = append(errs, hostProcessPod(spec, path)...)
 	errs = append(errs, hostUsersPod(spec, path)...)
 	errs = append(errs, podOS(spec, path)...)
@@ -140,10 +150,11 @@ func validateDNSPolicy(p corev1.DNSPolicy, path *field.Path) field.ErrorList {
 
 // validateVolumes returns the volumes the mounts may refer to: as in kube-apiserver, a
 // volume with an error is not one, so a mount of it is reported as not found too.
-func validateVolumes(vols []corev1.Volume, path *field.Path) (map[string]corev1.VolumeSource, field.ErrorList) {
+func validateVolumes(vols []corev1.Volume, path *field.Path) (map[string]*corev1.VolumeSource, field.ErrorList) {
 	var errs field.ErrorList
-	valid := map[string]corev1.VolumeSource{}
-	for i, v := range vols {
+	valid := make(map[string]*corev1.VolumeSource, len(vols))
+	for i := range vols {
+		v := &vols[i]
 		p := path.Index(i)
 		ve := validateVolumeSource(&v.VolumeSource, p)
 		if v.Name == "" {
@@ -155,7 +166,7 @@ func validateVolumes(vols []corev1.Volume, path *field.Path) (map[string]corev1.
 			ve = append(ve, field.Duplicate(p.Child("name"), v.Name))
 		}
 		if len(ve) == 0 {
-			valid[v.Name] = v.VolumeSource
+			valid[v.Name] = &v.VolumeSource
 		}
 		errs = append(errs, ve...)
 	}
@@ -260,9 +271,7 @@ func validateContainers(cs []corev1.Container, pc podContext, path *field.Path) 
 		if c.RestartPolicy != nil {
 			errs = append(errs, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
 		}
-		errs = append(errs, validateProbe(c.LivenessProbe, p.Child("livenessProbe"), true)...)
-		errs = append(errs, validateProbe(c.ReadinessProbe, p.Child("readinessProbe"), false)...)
-		errs = append(errs, validateProbe(c.StartupProbe, p.Child("startupProbe"), true)...)
+		errs = append(errs, containerProbes(c, p)...)
 		if c.ReadinessProbe != nil && c.ReadinessProbe.TerminationGracePeriodSeconds != nil {
 			errs = append(errs, field.Invalid(p.Child("readinessProbe", "terminationGracePeriodSeconds"), *c.ReadinessProbe.TerminationGracePeriodSeconds, "must not be set for readinessProbes"))
 		}
@@ -289,9 +298,7 @@ func validateInitContainers(cs, regular []corev1.Container, pc podContext, path 
 		}
 		if sidecar {
 			errs = append(errs, validateLifecycle(c, p)...)
-			errs = append(errs, validateProbe(c.LivenessProbe, p.Child("livenessProbe"), true)...)
-			errs = append(errs, validateProbe(c.ReadinessProbe, p.Child("readinessProbe"), false)...)
-			errs = append(errs, validateProbe(c.StartupProbe, p.Child("startupProbe"), true)...)
+			errs = append(errs, containerProbes(c, p)...)
 			continue
 		}
 		if c.Lifecycle != nil {
@@ -310,6 +317,21 @@ func validateInitContainers(cs, regular []corev1.Container, pc podContext, path 
 	return errs
 }
 
+// containerProbes checks the probes c has (making no path for those it has not).
+func containerProbes(c *corev1.Container, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if c.LivenessProbe != nil {
+		errs = append(errs, validateProbe(c.LivenessProbe, p.Child("livenessProbe"), true)...)
+	}
+	if c.ReadinessProbe != nil {
+		errs = append(errs, validateProbe(c.ReadinessProbe, p.Child("readinessProbe"), false)...)
+	}
+	if c.StartupProbe != nil {
+		errs = append(errs, validateProbe(c.StartupProbe, p.Child("startupProbe"), true)...)
+	}
+	return errs
+}
+
 func containerName(name string, seen sets.Set[string], path *field.Path) field.ErrorList {
 	switch {
 	case name == "":
@@ -323,14 +345,26 @@ func containerName(name string, seen sets.Set[string], path *field.Path) field.E
 
 // validateContainer holds the checks common to init and regular containers.
 func validateContainer(c *corev1.Container, pc podContext, path *field.Path) field.ErrorList {
+	// The paths of fields left empty are not made: with nothing to check there, they
+	// were most of what validating a pod allocated.
 	var errs field.ErrorList
-	errs = append(errs, validateContainerPorts(c.Ports, path.Child("ports"))...)
-	errs = append(errs, validateEnv(c.Env, path.Child("env"))...)
-	errs = append(errs, validateEnvFrom(c.EnvFrom, path.Child("envFrom"))...)
+	if len(c.Ports) > 0 {
+		errs = append(errs, validateContainerPorts(c.Ports, path.Child("ports"))...)
+	}
+	if len(c.Env) > 0 {
+		errs = append(errs, validateEnv(c.Env, path.Child("env"))...)
+	}
+	if len(c.EnvFrom) > 0 {
+		errs = append(errs, validateEnvFrom(c.EnvFrom, path.Child("envFrom"))...)
+	}
 	errs = append(errs, validateVolumeMounts(c, pc.volumes, path.Child("volumeMounts"))...)
-	errs = append(errs, validateVolumeDevices(c, pc.volumes, path.Child("volumeDevices"))...)
+	if len(c.VolumeDevices) > 0 {
+		errs = append(errs, validateVolumeDevices(c, pc.volumes, path.Child("volumeDevices"))...)
+	}
 	errs = append(errs, validateResources(&c.Resources, path.Child("resources"))...)
-	errs = append(errs, containerSecurityContext(c.SecurityContext, pc.hostUsers, path.Child("securityContext"))...)
+	if c.SecurityContext != nil {
+		errs = append(errs, containerSecurityContext(c.SecurityContext, pc.hostUsers, path.Child("securityContext"))...)
+	}
 	switch c.ImagePullPolicy {
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	case "":
@@ -440,7 +474,9 @@ func validateEnv(env []corev1.EnvVar, path *field.Path) field.ErrorList {
 				errs = append(errs, field.Invalid(p.Child("name"), e.Name, msg))
 			}
 		}
-		errs = append(errs, validateEnvVarSource(e, p.Child("valueFrom"))...)
+		if e.ValueFrom != nil {
+			errs = append(errs, validateEnvVarSource(e, p.Child("valueFrom"))...)
+		}
 	}
 	return errs
 }
@@ -725,7 +761,9 @@ func validatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 	errs := metaUpdate(&pod.ObjectMeta, &old.ObjectMeta)
 	errs = append(errs, validatePodSpec(&pod.Spec, specPath)...)
 	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, specPath.Child("containers"))...)
-	errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, specPath.Child("initContainers"))...)
+	if len(pod.Spec.InitContainers) > 0 {
+		errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, specPath.Child("initContainers"))...)
+	}
 
 	if len(pod.Spec.Containers) != len(old.Spec.Containers) {
 		return append(errs, field.Forbidden(specPath.Child("containers"), "pod updates may not add or remove containers"))

@@ -12,7 +12,7 @@ import (
 
 // validateVolumeMounts checks a container's mounts against the pod's usable volumes and the
 // container's own block devices (kube-apiserver's ValidateVolumeMounts).
-func validateVolumeMounts(c *corev1.Container, volumes map[string]corev1.VolumeSource, path *field.Path) field.ErrorList {
+func validateVolumeMounts(c *corev1.Container, volumes map[string]*corev1.VolumeSource, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	paths := sets.New[string]()
 	devNames, devPaths := sets.New[string](), sets.New[string]()
@@ -106,7 +106,7 @@ func recursiveReadOnly(m corev1.VolumeMount, path *field.Path) field.ErrorList {
 
 // validateVolumeDevices checks raw block devices: each from a claim, at its own path, and
 // not also mounted as a filesystem.
-func validateVolumeDevices(c *corev1.Container, volumes map[string]corev1.VolumeSource, path *field.Path) field.ErrorList {
+func validateVolumeDevices(c *corev1.Container, volumes map[string]*corev1.VolumeSource, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	mountNames, mountPaths := sets.New[string](), sets.New[string]()
 	for _, m := range c.VolumeMounts {

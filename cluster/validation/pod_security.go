@@ -21,23 +21,39 @@ func podSecurityContext(spec *corev1.PodSpec, path *field.Path) field.ErrorList 
 		return nil
 	}
 	p := path.Child("securityContext")
-	errs := userID(sc.RunAsUser, p.Child("runAsUser"))
-	errs = append(errs, groupID(sc.RunAsGroup, p.Child("runAsGroup"))...)
-	errs = append(errs, groupID(sc.FSGroup, p.Child("fsGroup"))...)
+	var errs field.ErrorList
+	// Paths are made only for the fields set: a pod's security context is mostly empty.
+	if sc.RunAsUser != nil {
+		errs = append(errs, userID(sc.RunAsUser, p.Child("runAsUser"))...)
+	}
+	if sc.RunAsGroup != nil {
+		errs = append(errs, groupID(sc.RunAsGroup, p.Child("runAsGroup"))...)
+	}
+	if sc.FSGroup != nil {
+		errs = append(errs, groupID(sc.FSGroup, p.Child("fsGroup"))...)
+	}
 	for i, g := range sc.SupplementalGroups {
 		errs = append(errs, groupID(&g, p.Child("supplementalGroups").Index(i))...)
 	}
 	if s := spec.ShareProcessNamespace; s != nil && *s && spec.HostPID {
 		errs = append(errs, field.Invalid(p.Child("shareProcessNamespace"), *s, "ShareProcessNamespace and HostPID cannot both be enabled"))
 	}
-	errs = append(errs, sysctls(spec, p.Child("sysctls"))...)
+	if len(sc.Sysctls) > 0 {
+		errs = append(errs, sysctls(spec, p.Child("sysctls"))...)
+	}
 	if sc.FSGroupChangePolicy != nil {
 		errs = append(errs, enum(string(*sc.FSGroupChangePolicy), p.Child("fsGroupChangePolicy"),
 			string(corev1.FSGroupChangeAlways), string(corev1.FSGroupChangeOnRootMismatch))...)
 	}
-	errs = append(errs, validateSeccomp(sc.SeccompProfile, p.Child("seccompProfile"))...)
-	errs = append(errs, windowsOptions(sc.WindowsOptions, p.Child("windowsOptions"))...)
-	errs = append(errs, validateAppArmor(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+	if sc.SeccompProfile != nil {
+		errs = append(errs, validateSeccomp(sc.SeccompProfile, p.Child("seccompProfile"))...)
+	}
+	if sc.WindowsOptions != nil {
+		errs = append(errs, windowsOptions(sc.WindowsOptions, p.Child("windowsOptions"))...)
+	}
+	if sc.AppArmorProfile != nil {
+		errs = append(errs, validateAppArmor(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+	}
 	return errs
 }
 
