@@ -10,6 +10,8 @@
 package defaulting
 
 import (
+	"sync"
+
 	"github.com/distribution/reference"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -254,6 +256,43 @@ func defaultContainer(c *corev1.Container) {
 // there is only a digest or the reference does not parse (then imagePullPolicy defaults to
 // IfNotPresent, and validation or the pull reports the bad name).
 func ImageTag(image string) string {
+	if tag, ok := imageTags.get(image); ok {
+		return tag
+	}
+	tag := parseImageTag(image)
+	imageTags.put(image, tag)
+	return tag
+}
+
+// imageTags remembers ImageTag's answers: the reference grammar's regular expressions
+// were a fiftieth of a pod create's CPU, and a cluster runs few distinct images. Bounded:
+// it starts again when full.
+var imageTags tagCache
+
+type tagCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+const tagCacheSize = 1024
+
+func (c *tagCache) get(image string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tag, ok := c.m[image]
+	return tag, ok
+}
+
+func (c *tagCache) put(image, tag string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= tagCacheSize {
+		c.m = make(map[string]string)
+	}
+	c.m[image] = tag
+}
+
+func parseImageTag(image string) string {
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
 		return ""

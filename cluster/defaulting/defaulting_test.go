@@ -1,6 +1,7 @@
 package defaulting
 
 import (
+	"fmt"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -464,5 +465,33 @@ func TestDropTypeDependentFields(t *testing.T) {
 	DropTypeDependentFields(changed, old)
 	if changed.Spec.Ports[0].NodePort != 30081 {
 		t.Errorf("user's node port was dropped")
+	}
+}
+
+// TestImageTag: the cached answer is the parsed one, the first time and every time after,
+// also once the cache has started again.
+func TestImageTag(t *testing.T) {
+	cases := map[string]string{
+		"nginx":                      "latest",
+		"nginx:1.27":                 "1.27",
+		"docker.io/library/busy:box": "box",
+		"localhost:5000/app":         "latest",
+		"app@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef":   "",
+		"app:1@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef": "1",
+		"Nginx": "", // upper case: does not parse
+		"":      "",
+	}
+	for round := 0; round < 2; round++ {
+		for image, want := range cases {
+			if got := ImageTag(image); got != want {
+				t.Errorf("round %d: ImageTag(%q) = %q, want %q", round, image, got, want)
+			}
+		}
+	}
+	for i := 0; i <= tagCacheSize; i++ {
+		ImageTag(fmt.Sprintf("img%d:v", i))
+	}
+	if got := ImageTag("nginx:1.27"); got != "1.27" {
+		t.Errorf("after the cache started again: %q", got)
 	}
 }
