@@ -111,10 +111,13 @@ func finishTarget(t target, rest []string) (target, bool) {
 	return t, true
 }
 
+// handler serves one request for a target; the dispatch functions below pick it.
+type handler func(http.ResponseWriter, *http.Request, target) error
+
+// dispatch serves a request for a resource. Reviews, metrics and views have handlers of
+// their own that take every URL shape; every other resource is routed by what the URL
+// names (the collection, one object, or one of its subresources) and then by the method.
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) error {
-	q := r.URL.Query()
-	isWatch := t.legacyWatch || queryBool(q, "watch")
-	method := r.Method
 	if t.res.review {
 		return s.serveReview(w, r, t)
 	}
@@ -127,96 +130,118 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, t target) erro
 	if t.res.view != nil {
 		return s.serveView(w, r, t)
 	}
-	if t.res.namespaced && t.namespace == "" && (t.name != "" || method != http.MethodGet) {
+	if t.res.namespaced && t.namespace == "" && (t.name != "" || r.Method != http.MethodGet) {
 		return errNoRoute // namespaced objects are only written (and named) under a namespace
 	}
-	notAllowed := func() error {
-		return apierrors.NewMethodNotSupported(t.res.gr(), method)
-	}
+	var h handler
 	switch {
 	case t.name == "":
-		switch method {
-		case http.MethodGet:
-			if isWatch {
-				return s.serveWatch(w, r, t)
-			}
-			return s.serveList(w, r, t)
-		case http.MethodPost:
-			return s.serveCreate(w, r, t)
-		case http.MethodDelete:
-			return s.serveDeleteCollection(w, r, t)
-		}
-		return notAllowed()
+		h = s.collectionHandler(r, t)
 	case t.sub == "":
-		switch method {
-		case http.MethodGet:
-			if isWatch {
-				return s.serveWatch(w, r, t)
-			}
-			return s.serveGet(w, r, t)
-		case http.MethodPut:
-			return s.serveUpdate(w, r, t)
-		case http.MethodPatch:
-			return s.servePatch(w, r, t)
-		case http.MethodDelete:
-			return s.serveDelete(w, r, t)
-		}
-		return notAllowed()
+		h = s.objectHandler(r, t)
+	default:
+		h = s.subresourceHandler(r.Method, t.sub)
 	}
-	switch t.sub {
-	case "status", "approval":
-		switch method {
-		case http.MethodGet:
-			return s.serveGet(w, r, t)
-		case http.MethodPut:
-			return s.serveUpdate(w, r, t)
-		case http.MethodPatch:
-			return s.servePatch(w, r, t)
+	if h == nil {
+		return apierrors.NewMethodNotSupported(t.res.gr(), r.Method)
+	}
+	return h(w, r, t)
+}
+
+// isWatch: a watch is a GET with ?watch=true or a GET under the deprecated /watch/ prefix.
+func isWatch(r *http.Request, t target) bool {
+	return t.legacyWatch || queryBool(r.URL.Query(), "watch")
+}
+
+// collectionHandler serves a URL without a name (.../pods); nil if the method is not served.
+func (s *Server) collectionHandler(r *http.Request, t target) handler {
+	switch r.Method {
+	case http.MethodGet:
+		if isWatch(r, t) {
+			return s.serveWatch
 		}
-	case "ephemeralcontainers":
+		return s.serveList
+	case http.MethodPost:
+		return s.serveCreate
+	case http.MethodDelete:
+		return s.serveDeleteCollection
+	}
+	return nil
+}
+
+// objectHandler serves a URL naming one object (.../pods/web); a watch of one object is
+// a watch of the collection narrowed to that name.
+func (s *Server) objectHandler(r *http.Request, t target) handler {
+	switch r.Method {
+	case http.MethodGet:
+		if isWatch(r, t) {
+			return s.serveWatch
+		}
+		return s.serveGet
+	case http.MethodPut:
+		return s.serveUpdate
+	case http.MethodPatch:
+		return s.servePatch
+	case http.MethodDelete:
+		return s.serveDelete
+	}
+	return nil
+}
+
+// subresourceHandler serves a subresource (.../pods/web/status); nil if the pair of
+// subresource and method is not served. parseTarget already checked that the resource
+// has the subresource.
+func (s *Server) subresourceHandler(method, sub string) handler {
+	get, post := method == http.MethodGet, method == http.MethodPost
+	switch sub {
+	case "status", "approval", "ephemeralcontainers":
+		// Parts of the object written by their own clients, read and written like it.
 		switch method {
 		case http.MethodGet:
-			return s.serveGet(w, r, t)
+			return s.serveGet
 		case http.MethodPut:
-			return s.serveUpdate(w, r, t)
+			return s.serveUpdate
 		case http.MethodPatch:
-			return s.servePatch(w, r, t)
+			return s.servePatch
 		}
 	case "scale":
-		switch method {
-		case http.MethodGet, http.MethodPut, http.MethodPatch:
-			return s.serveScale(w, r, t)
+		if get || method == http.MethodPut || method == http.MethodPatch {
+			return s.serveScale
 		}
 	case "binding":
-		if method == http.MethodPost {
-			return s.serveBinding(w, r, t)
+		if post {
+			return s.serveBinding
 		}
 	case "token":
-		if method == http.MethodPost {
-			return s.serveToken(w, r, t)
+		if post {
+			return s.serveToken
 		}
 	case "eviction":
-		if method == http.MethodPost {
-			return s.serveEviction(w, r, t)
+		if post {
+			return s.serveEviction
 		}
 	case "log":
-		if method == http.MethodGet {
-			return s.serveProxy(w, r, t, "containerLogs")
+		if get {
+			return s.kubeletProxy("containerLogs")
 		}
-	case "exec":
-		if method == http.MethodGet || method == http.MethodPost {
-			return s.serveProxy(w, r, t, "exec")
-		}
-	case "attach":
-		if method == http.MethodGet || method == http.MethodPost {
-			return s.serveProxy(w, r, t, "attach")
+	case "exec", "attach":
+		// Streams: a websocket upgrade comes as GET, a SPDY upgrade as POST.
+		if get || post {
+			return s.kubeletProxy(sub)
 		}
 	case "portforward":
-		if method == http.MethodGet || method == http.MethodPost {
-			return s.servePortForward(w, r, t)
+		if get || post { // as exec
+			return s.servePortForward
 		}
 	}
-	return notAllowed()
+	return nil
+}
+
+// kubeletProxy passes the request on to the pod's kubelet at kubeletPath.
+func (s *Server) kubeletProxy(kubeletPath string) handler {
+	return func(w http.ResponseWriter, r *http.Request, t target) error {
+		return s.serveProxy(w, r, t, kubeletPath)
+	}
 }
 
 // readBody reads the request body; the size limit was set in withAuth.
