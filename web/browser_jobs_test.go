@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,9 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"webkube/cluster/controllers/clustertest"
 )
 
 // A Job's pods are the Job controller's writes, in the story of the learner's Job (they
@@ -68,4 +72,81 @@ func TestBrowserJobStoryAndIngressBox(t *testing.T) {
 	if s := evalString(t, b, `Array.from(document.querySelectorAll('#steps .story-title')).map(s => s.textContent).filter(s => s.startsWith('you deleted Pod/')).join(', ')`); s != "" {
 		t.Errorf("the garbage collector's deletions are said to be the learner's: %s", s)
 	}
+}
+
+// jobStory lists a story's steps as "flow from→to title", by the story's title.
+const jobStory = `(title) => Array.from(document.querySelectorAll('#steps .story')).filter(s => s.querySelector('.story-title').textContent === title).flatMap(s => Array.from(s.querySelectorAll('li.step'))).map(l => l.dataset.flow + ' ' + l.dataset.from + '→' + l.dataset.to + ' ' + l.querySelector('.st-title').textContent).join('\n')`
+
+// runningJobPods waits until the Job's n pods run on their simulated node and returns them.
+func runningJobPods(t *testing.T, e *env, job string, n int) []corev1.Pod {
+	t.Helper()
+	var pods []corev1.Pod
+	clustertest.Eventually(t, 20*time.Second, func() (bool, string) {
+		l, err := e.c.Client.CoreV1().Pods("default").List(context.Background(), metav1.ListOptions{LabelSelector: "job-name=" + job})
+		if err != nil {
+			return false, err.Error()
+		}
+		pods = nil
+		for _, p := range l.Items {
+			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+				pods = append(pods, p)
+			}
+		}
+		return len(pods) == n, fmt.Sprintf("%d of %d pods of Job %s running", len(pods), n, job)
+	})
+	return pods
+}
+
+// finishPod makes a simulated pod end as its container would (simnode runs none).
+func finishPod(t *testing.T, e *env, p corev1.Pod, phase corev1.PodPhase, exit int32) {
+	t.Helper()
+	p.Status.Phase = phase
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", Image: "busybox",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Reason: map[bool]string{true: "Completed", false: "Error"}[exit == 0]}}}}
+	if _, err := e.c.Client.CoreV1().Pods("default").UpdateStatus(context.Background(), &p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// When the Job controller deletes its own pods (one failed past backoffLimit 0; a Job
+// suspended), the dashboard draws its step, with its reason, in the Job's story: it was
+// "you deleted Pod/…", a story of the learner's.
+func TestBrowserJobControllerDeletesItsPods(t *testing.T) {
+	e := startEnv(t, "node-1")
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "live", `window.wk && window.wk.ready && !!window.wkDiagram`, 10*time.Second)
+	ctx := context.Background()
+	two, zero := int32(2), int32(0)
+	mk := func(name string, backoff *int32) {
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: batchv1.JobSpec{Parallelism: &two, Completions: &two, BackoffLimit: backoff, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}}}}
+		if _, err := e.c.Client.BatchV1().Jobs("default").Create(ctx, job, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("pi", &zero)
+	pods := runningJobPods(t, e, "pi", 2)
+	finishPod(t, e, pods[0], corev1.PodFailed, 1)
+	other := pods[1].Name
+	waitJS(t, b, "the Job controller deletes the other pod in the Job's story",
+		`(`+jobStory+`)('you created Job/pi').includes('job job-controller→apiserver Job/pi deletes `+other+`: 1 pod(s) failed, more than its backoffLimit 0')`, 30*time.Second)
+	waitJS(t, b, "the kubelet stops it in the same story",
+		`(`+jobStory+`)('you created Job/pi').includes('delete kubelet/node-1→apiserver kubelet confirms; the API server removes `+other+`')`, 30*time.Second)
+
+	mk("sleepy", nil)
+	pods = runningJobPods(t, e, "sleepy", 2)
+	if _, err := e.c.Client.BatchV1().Jobs("default").Patch(ctx, "sleepy", types.MergePatchType, []byte(`{"spec":{"suspend":true}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		waitJS(t, b, "the Job controller deletes "+p.Name+" in the suspension's story",
+			`(`+jobStory+`)('you suspended Job/sleepy').includes('job job-controller→apiserver Job/sleepy deletes `+p.Name+`: the Job is suspended')`, 30*time.Second)
+	}
+	if s := evalString(t, b, `Array.from(document.querySelectorAll('#steps .story-title')).map(s => s.textContent).filter(s => s.startsWith('you deleted Pod/')).join(', ')`); s != "" {
+		t.Errorf("the Job controller's deletions are said to be the learner's: %s", s)
+	}
+	waitJS(t, b, "the arrows drawn from the Job controller's box",
+		`window.wkDiagram.state.played.filter(p => p.includes(':job-controller→apiserver:write:Pod/sleepy-')).length === 4`, 20*time.Second)
 }

@@ -332,7 +332,7 @@ func (d *Dashboard) reactNode(ch change, ts int64) (reaction, bool) {
 }
 
 // reactWorkload handles ReplicaSets, Deployments and Jobs (which have steps of their own)
-// and CronJobs (rows only: the Jobs they create are their steps).
+// and CronJobs (their Jobs are their steps; the deriver notes their history limits).
 func (d *Dashboard) reactWorkload(der *steps.Deriver, ch change, ts int64) (reaction, bool) {
 	row := func(namespace, name string, view func() templ.Component) func() {
 		return func() { d.upsertOrRemove(ch.typ, ch.kind, namespace, name, "tbody-"+ch.kind+"s", view, ts) }
@@ -366,7 +366,7 @@ func (d *Dashboard) reactWorkload(der *steps.Deriver, ch change, ts int64) (reac
 		if o == nil {
 			break // a nil pointer: no object
 		}
-		return reaction{ns: o.Namespace, rows: row(o.Namespace, o.Name, func() templ.Component {
+		return reaction{ns: o.Namespace, derived: der.CronJob(ch.typ, o), rows: row(o.Namespace, o.Name, func() templ.Component {
 			return templates.CronJobRowView(templates.CronJobRowOf(o, d.now()))
 		})}, true
 	}

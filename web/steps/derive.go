@@ -5,6 +5,7 @@ import (
 	"time"
 	"webkube/web/i18n"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -161,8 +162,10 @@ type Deriver struct {
 	events  map[types.UID]int32               // Event uid -> count already turned into steps
 	ownedBy map[types.UID]string              // live pod -> its ReplicaSet "namespace/name"
 	now     func() time.Time
-	seen    map[string]seenOwner // ReplicaSets and Deployments by Key, as last derived
-	waiting []waiting            // changes held for their owner's (see hold)
+	seen    map[string]seenOwner        // ReplicaSets and Deployments by Key, as last derived
+	waiting []waiting                   // changes held for their owner's (see hold)
+	jobs    map[string]*batchv1.Job     // live Jobs by Key, as last derived (see jobDeletes)
+	crons   map[string]*batchv1.CronJob // live CronJobs by Key (see cronPrunes)
 
 	// Versions, when set, tells what the informer caches hold (see hold).
 	Versions Versions
@@ -176,6 +179,7 @@ type podProgress struct {
 	owner    string // "ReplicaSet/name"
 	node     string
 	deleting bool            // its deletion was reported
+	done     bool            // Succeeded or Failed, as last seen (a Job no longer counts it)
 	fails    map[string]bool // failure steps reported: "reason/container/restarts"
 	ready    bool
 }
@@ -196,7 +200,8 @@ type depState struct {
 func New(now func() time.Time) *Deriver {
 	return &Deriver{pods: map[types.UID]*podProgress{}, rss: map[string]rsState{},
 		owned: map[string]map[types.UID]struct{}{}, deps: map[string]depState{},
-		events: map[types.UID]int32{}, ownedBy: map[types.UID]string{}, now: now, seen: map[string]seenOwner{}}
+		events: map[types.UID]int32{}, ownedBy: map[types.UID]string{}, now: now, seen: map[string]seenOwner{},
+		jobs: map[string]*batchv1.Job{}, crons: map[string]*batchv1.CronJob{}}
 }
 
 // made, when set (by this package's tests), sees every step mk makes.

@@ -1,8 +1,10 @@
 package steps
 
 import (
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"webkube/web/i18n"
 
@@ -12,8 +14,8 @@ import (
 
 // Flows of the batch controllers.
 const (
-	FlowJob     = "job"     // Job controller: 1 sees a new Job, 2 creates its pods
-	FlowCronJob = "cronjob" // CronJob controller: 1 creates a Job when its schedule is due
+	FlowJob     = "job"     // Job controller: 1 sees a new Job, 2 creates or deletes its pods
+	FlowCronJob = "cronjob" // CronJob controller: 1 creates a Job when its schedule is due, 2 deletes old ones
 )
 
 // The batch controllers' boxes on the diagram.
@@ -55,8 +57,29 @@ func (d *Deriver) Job(eventType string, old, job *batchv1.Job) []Step {
 	if job == nil {
 		return nil
 	}
+	out := d.job(eventType, old, job)
+	// The Job as it is now tells why its controller deletes its pods (see jobDeletes).
+	if key := Key("Job", job.Namespace, job.Name); eventType == "DELETED" {
+		delete(d.jobs, key)
+	} else {
+		d.jobs[key] = job
+	}
 	// Every change of a Job is noted, since its pods wait for it (see hold).
-	return append(d.job(eventType, old, job), d.saw("Job", eventType, job)...)
+	return append(out, d.saw("Job", eventType, job)...)
+}
+
+// CronJob notes a CronJob's history limits, which tell its controller's deletions of old
+// Jobs (see cronPrunes). Its Jobs are its steps; it has none of its own.
+func (d *Deriver) CronJob(eventType string, cj *batchv1.CronJob) []Step {
+	if cj == nil {
+		return nil
+	}
+	if key := Key("CronJob", cj.Namespace, cj.Name); eventType == "DELETED" {
+		delete(d.crons, key)
+	} else {
+		d.crons[key] = cj
+	}
+	return nil
 }
 
 func (d *Deriver) job(eventType string, old, job *batchv1.Job) []Step {
@@ -68,7 +91,9 @@ func (d *Deriver) job(eventType string, old, job *batchv1.Job) []Step {
 		return d.jobDeleted(eventType, job)
 	case old != nil && old.DeletionTimestamp == nil && job.DeletionTimestamp != nil:
 		return d.jobDeleted(eventType, job)
-	case eventType != "ADDED" || old != nil:
+	case old != nil:
+		return d.jobChanged(old, job)
+	case eventType != "ADDED":
 		return nil
 	}
 	key := Key("Job", job.Namespace, job.Name)
@@ -105,9 +130,8 @@ func (d *Deriver) jobGone(ns, name string) bool {
 	return !known || seen.gone || seen.deleting
 }
 
-// jobDeleted: the learner deleted a Job (a CronJob's Jobs are its controller's to prune),
-// and the garbage collector sees its pods without an owner; their deletions follow in this
-// story (see deletion).
+// jobDeleted: someone deleted a Job (see jobDeletion), and the garbage collector sees its
+// pods without an owner; their deletions follow in this story (see deletion).
 func (d *Deriver) jobDeleted(eventType string, job *batchv1.Job) []Step {
 	key := Key("Job", job.Namespace, job.Name)
 	ev := evidenceOf(eventType, "Job", job.Namespace, job.Name)
@@ -115,16 +139,228 @@ func (d *Deriver) jobDeleted(eventType string, job *batchv1.Job) []Step {
 	if eventType != "DELETED" {
 		what = i18n.K("ev.deletion_ts") // deleted in the foreground: its pods go first
 	}
-	var out []Step
-	if ownerOf(job, "CronJob") == "" {
-		out = append(out, d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Kind: "Job",
-			Namespace: job.Namespace, Name: job.Name, StoryKey: key, Binds: []string{key}, ResourceVersion: job.ResourceVersion,
-			Ev: ev(what)}.titled(i18n.K("jobs.you_deleted"), job.Name).root()))
-	}
+	out := []Step{d.mk(d.jobDeletion(job, ev(what)))}
 	if n := len(d.owned[key]); n > 0 {
 		out = append(out, d.mk(Step{Flow: FlowGC, N: 1, From: APIServer, To: GC, Style: Watch, Kind: "Job",
 			Namespace: job.Namespace, Name: job.Name, StoryKey: key, ResourceVersion: job.ResourceVersion,
 			Ev: ev(i18n.K("ev.rs_dependents"))}.titled(i18n.K("jobs.gc_sees_gone"), job.Name, n)))
 	}
 	return out
+}
+
+// jobChanged: the learner suspended or resumed a Job or changed its parallelism (only a
+// client changes a Job's spec). Their write starts a story; the Job controller's
+// deletions or creations that follow join it through the Job's key.
+func (d *Deriver) jobChanged(old, job *batchv1.Job) []Step {
+	was, is := old.Spec.Suspend != nil && *old.Spec.Suspend, job.Spec.Suspend != nil && *job.Spec.Suspend
+	title, args := "", []any{job.Name}
+	switch {
+	case !was && is:
+		title = i18n.K("jobs.you_suspended")
+	case was && !is:
+		title = i18n.K("jobs.you_resumed")
+	case old.Spec.Parallelism != nil && job.Spec.Parallelism != nil && *old.Spec.Parallelism != *job.Spec.Parallelism:
+		title, args = i18n.K("jobs.you_set_parallelism"), []any{job.Name, *old.Spec.Parallelism, *job.Spec.Parallelism}
+	default:
+		return nil
+	}
+	key := Key("Job", job.Namespace, job.Name)
+	a, b := old.DeepCopy(), job.DeepCopy()
+	a.ManagedFields, b.ManagedFields = nil, nil
+	return []Step{d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Kind: "Job", Namespace: job.Namespace,
+		Name: job.Name, StoryKey: key, Binds: []string{key}, ResourceVersion: job.ResourceVersion, Diff: objectDiff(a, b),
+		Ev: evidenceOf("MODIFIED", "Job", job.Namespace, job.Name)(i18n.K("ev.spec_changed"))}.titled(title, args...).root())}
+}
+
+// jobDeletes says why the Job controller deletes a pod of a live Job, from the Job as the
+// watches showed it just before, in the controller's order (syncRunning): a terminal
+// condition due or set (backoffLimit, activeDeadlineSeconds, a podFailurePolicy rule,
+// completions), then suspension, then more pods running than it wants. false: the
+// controller had no reason to, so someone else deleted it.
+func (d *Deriver) jobDeletes(pod *corev1.Pod, name string) (i18n.Msg, bool) {
+	job := d.jobs[Key("Job", pod.Namespace, name)]
+	if job == nil {
+		return i18n.Msg{}, false
+	}
+	spec, st := job.Spec, job.Status
+	failed, succeeded := st.Failed, st.Succeeded
+	if u := st.UncountedTerminatedPods; u != nil { // counted, not yet added up
+		failed, succeeded = failed+int32(len(u.Failed)), succeeded+int32(len(u.Succeeded))
+	}
+	limit := int32(6)
+	if spec.BackoffLimit != nil {
+		limit = *spec.BackoffLimit
+	}
+	restarts := int32(0)
+	for _, cs := range append(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses...) {
+		restarts += cs.RestartCount
+	}
+	why := func(key string, args ...any) (i18n.Msg, bool) { return i18n.Msg{Key: key, Args: args}, true }
+	onFailure := spec.Template.Spec.RestartPolicy == corev1.RestartPolicyOnFailure
+	switch {
+	case failed > limit:
+		return why(i18n.K("jobs.why_backoff"), failed, limit)
+	case onFailure && (limit == 0 && restarts > 0 || limit > 0 && restarts >= limit):
+		return why(i18n.K("jobs.why_restarts"), restarts, limit)
+	case spec.ActiveDeadlineSeconds != nil && st.StartTime != nil &&
+		// Times on the wire are whole seconds: a second's grace.
+		!d.deletedAt(pod).Add(time.Second).Before(st.StartTime.Add(time.Duration(*spec.ActiveDeadlineSeconds)*time.Second)):
+		return why(i18n.K("jobs.why_deadline"), *spec.ActiveDeadlineSeconds)
+	}
+	for _, c := range st.Conditions {
+		switch c.Type {
+		case batchv1.JobFailureTarget, batchv1.JobFailed, batchv1.JobSuccessCriteriaMet, batchv1.JobComplete:
+			if c.Status == corev1.ConditionTrue {
+				return why(i18n.K("jobs.why_condition"), string(c.Type), c.Message)
+			}
+		}
+	}
+	if spec.Completions != nil && succeeded >= *spec.Completions {
+		return why(i18n.K("jobs.why_completed"), succeeded, *spec.Completions)
+	}
+	if spec.Suspend != nil && *spec.Suspend {
+		return why(i18n.K("why.job_suspended"))
+	}
+	if has, wants := d.jobActive(Key("Job", pod.Namespace, name)), jobWants(job, succeeded); has > wants {
+		return why(i18n.K("why.has_wants"), has, wants)
+	}
+	return i18n.Msg{}, false
+}
+
+// deletedAt is when the pod's deletion was asked for: its deletionTimestamp less its grace
+// period, or now for a pod removed at once.
+func (d *Deriver) deletedAt(pod *corev1.Pod) time.Time {
+	t := pod.DeletionTimestamp
+	if t == nil {
+		return d.now()
+	}
+	if g := pod.DeletionGracePeriodSeconds; g != nil {
+		return t.Add(-time.Duration(*g) * time.Second)
+	}
+	return t.Time
+}
+
+// jobActive counts the Job's pods neither finished nor being deleted.
+func (d *Deriver) jobActive(key string) int {
+	n := 0
+	for uid := range d.owned[key] {
+		if pp := d.pods[uid]; pp == nil || !pp.done {
+			n++
+		}
+	}
+	return n
+}
+
+// jobWants is how many pods the Job controller wants running (manage).
+func jobWants(job *batchv1.Job, succeeded int32) int {
+	want := int32(1)
+	if job.Spec.Parallelism != nil {
+		want = *job.Spec.Parallelism
+	}
+	switch {
+	case job.Spec.Completions != nil:
+		want = min(want, max(*job.Spec.Completions-succeeded, 0))
+	case succeeded > 0:
+		want = 0 // a work queue: one success and no new pods are needed
+	}
+	return int(want)
+}
+
+// jobDeletion is the write that deleted a Job: its CronJob controller's (an old run past the
+// history limits), the Job controller's (ttlSecondsAfterFinished), the garbage collector's
+// (its CronJob is gone), else the learner's.
+func (d *Deriver) jobDeletion(job *batchv1.Job, ev i18n.Msg) Step {
+	key := Key("Job", job.Namespace, job.Name)
+	s := Step{To: APIServer, Style: Write, Kind: "Job", Namespace: job.Namespace, Name: job.Name, StoryKey: key,
+		Binds: []string{key}, ResourceVersion: job.ResourceVersion, Ev: ev}
+	at := d.now()
+	if job.DeletionTimestamp != nil {
+		at = job.DeletionTimestamp.Time
+	}
+	if cj := ownerOf(job, "CronJob"); cj != "" {
+		s.Owner = "CronJob/" + cj
+		if run, limit, kind, ok := d.cronPrunes(job, cj); ok {
+			// The newer run whose end put this one past the limit: its story goes on.
+			s.Flow, s.N, s.From, s.StoryKey = FlowCronJob, 2, CronJobCtrl, Key("Job", job.Namespace, run)
+			return s.titled(i18n.K("jobs.cron_prunes"), cj, job.Name, limit, kind)
+		}
+		if c := d.crons[Key("CronJob", job.Namespace, cj)]; c == nil || c.DeletionTimestamp != nil {
+			s.Flow, s.N, s.From = FlowGC, 2, GC
+			return s.titled(i18n.K("jobs.gc_deletes_job"), job.Name, cj)
+		}
+	} else if ttl := job.Spec.TTLSecondsAfterFinished; ttl != nil {
+		if end, done := jobFinished(job); done && !at.Add(time.Second).Before(end.Add(time.Duration(*ttl)*time.Second)) {
+			s.Flow, s.N, s.From = FlowJob, 2, JobCtrl
+			return s.titled(i18n.K("jobs.deletes_expired"), job.Name,
+				i18n.Msg{Key: i18n.K("why.job_ttl"), Args: []any{int(at.Sub(end).Seconds()), *ttl}})
+		}
+	}
+	s.Flow, s.From = FlowYou, Client
+	return s.titled(i18n.K("jobs.you_deleted"), job.Name).root()
+}
+
+// cronPrunes says whether the CronJob controller deleted the Job as an old run: it finished
+// and is among the oldest of its CronJob's finished Jobs of its kind past that kind's
+// history limit (cleanupHistory). run is the newest of them, limit and kind the reason.
+func (d *Deriver) cronPrunes(job *batchv1.Job, cj string) (run string, limit int32, kind i18n.Msg, ok bool) {
+	c := d.crons[Key("CronJob", job.Namespace, cj)]
+	if _, done := jobFinished(job); c == nil || c.DeletionTimestamp != nil || !done {
+		return "", 0, kind, false
+	}
+	failed := jobFailed(job)
+	lim, kind := c.Spec.SuccessfulJobsHistoryLimit, i18n.Msg{Key: i18n.K("jobs.successful")}
+	if failed {
+		lim, kind = c.Spec.FailedJobsHistoryLimit, i18n.Msg{Key: i18n.K("jobs.failed")}
+	}
+	same := []*batchv1.Job{job}
+	for _, j := range d.jobs {
+		if j.Namespace != job.Namespace || j.Name == job.Name || j.DeletionTimestamp != nil || ownerOf(j, "CronJob") != cj {
+			continue
+		}
+		if _, ok := jobFinished(j); ok && jobFailed(j) == failed {
+			same = append(same, j)
+		}
+	}
+	if lim == nil || len(same) <= int(*lim) {
+		return "", 0, kind, false
+	}
+	sort.Slice(same, func(i, k int) bool {
+		if a, b := jobStart(same[i]), jobStart(same[k]); !a.Equal(b) {
+			return a.Before(b)
+		}
+		return same[i].Name < same[k].Name
+	})
+	for _, j := range same[:len(same)-int(*lim)] {
+		if j.Name == job.Name {
+			return same[len(same)-1].Name, *lim, kind, true
+		}
+	}
+	return "", 0, kind, false
+}
+
+// jobFinished is when the Job's Complete or Failed condition became true.
+func jobFinished(job *batchv1.Job) (time.Time, bool) {
+	for _, c := range job.Status.Conditions {
+		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
+			return c.LastTransitionTime.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func jobFailed(job *batchv1.Job) bool {
+	for _, c := range job.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// jobStart orders a CronJob's runs as its controller does: by startTime, else creation.
+func jobStart(j *batchv1.Job) time.Time {
+	if j.Status.StartTime != nil {
+		return j.Status.StartTime.Time
+	}
+	return j.CreationTimestamp.Time
 }

@@ -27,6 +27,9 @@ func (d *Deriver) track(eventType string, pod *corev1.Pod) {
 	} else if job := ownerOf(pod, "Job"); job != "" {
 		key = Key("Job", pod.Namespace, job)
 	}
+	if pp := d.pods[pod.UID]; pp != nil {
+		pp.done = pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+	}
 	if eventType == "DELETED" || pod.DeletionTimestamp != nil || key == "" {
 		return
 	}
@@ -42,6 +45,8 @@ func (d *Deriver) track(eventType string, pod *corev1.Pod) {
 func (d *Deriver) deleter(pod *corev1.Pod, rs string) (who string, has, wants int) {
 	if job := ownerOf(pod, "Job"); job != "" && d.jobGone(pod.Namespace, job) {
 		return GC, 0, 0
+	} else if _, ok := d.jobDeletes(pod, job); job != "" && ok {
+		return JobCtrl, 0, 0
 	}
 	if rs == "" {
 		return Client, 0, 0
@@ -86,6 +91,10 @@ func (d *Deriver) deletion(pod *corev1.Pod, rs string, ev evFn) []Step {
 	case who == RSCtrl:
 		s.Flow, s.N, s.StoryKey = FlowReplicaSet, 2, Key("ReplicaSet", pod.Namespace, rs)
 		s.say(i18n.K("step.rs_deletes"), rs, pod.Name, has, wants)
+	case who == JobCtrl:
+		why, _ := d.jobDeletes(pod, job)
+		s.Flow, s.N, s.StoryKey = FlowJob, 2, Key("Job", pod.Namespace, job)
+		s.say(i18n.K("jobs.deletes_pod"), job, pod.Name, why)
 	default:
 		s.Flow, s.StoryKey = FlowYou, key
 		s = s.titled(i18n.K("step.you_deleted_pod"), pod.Name).root()

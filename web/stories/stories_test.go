@@ -1,6 +1,7 @@
 package stories
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +20,12 @@ type feed struct {
 	d   *steps.Deriver
 	t   *Tracker
 	out []steps.Step
+	now time.Time // the deriver's clock
 }
 
 func newFeed() *feed {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	return &feed{d: steps.New(func() time.Time { return now }), t: New()}
+	return &feed{d: steps.New(func() time.Time { return now }), t: New(), now: now}
 }
 
 func (f *feed) add(ss []steps.Step) {
@@ -249,3 +251,172 @@ func TestJobPodBeforeItsJob(t *testing.T) {
 		t.Errorf("the Job's story lacks its pod:\n%s", strings.Join(story, "\n"))
 	}
 }
+
+// jobFeed is a Job "pi" (controlled pods pi-a and pi-b, Running on node-1) as the dashboard's
+// watches delivered it; each step's story is assigned as it comes.
+func jobFeed(t *testing.T, spec batchv1.JobSpec, status batchv1.JobStatus) (*feed, *batchv1.Job, []*corev1.Pod) {
+	t.Helper()
+	f := newFeed()
+	tr := true
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "pi", Namespace: "default", UID: "j1", ResourceVersion: "5"}, Spec: spec, Status: status}
+	f.add(f.d.Job("ADDED", nil, job))
+	var pods []*corev1.Pod
+	for i, name := range []string{"pi-a", "pi-b"} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name), ResourceVersion: string(rune('6' + i)),
+			OwnerReferences: []metav1.OwnerReference{{Kind: "Job", Name: "pi", UID: "j1", Controller: &tr}}},
+			Spec: corev1.PodSpec{NodeName: "node-1", RestartPolicy: spec.Template.Spec.RestartPolicy}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+		f.add(f.d.Pod("ADDED", nil, p))
+		pods = append(pods, p)
+	}
+	return f, job, pods
+}
+
+// deleted feeds the graceful deletion of p asked for at at (grace 30s), then its removal.
+func (f *feed) deleted(p *corev1.Pod, rv int, at time.Time) {
+	grace := int64(30)
+	d := p.DeepCopy()
+	ts := metav1.NewTime(at.Add(30 * time.Second))
+	d.DeletionTimestamp, d.DeletionGracePeriodSeconds, d.ResourceVersion = &ts, &grace, fmt.Sprint(rv)
+	f.add(f.d.Pod("MODIFIED", p, d))
+	d2 := d.DeepCopy()
+	d2.ResourceVersion = fmt.Sprint(rv + 1)
+	f.add(f.d.Pod("DELETED", nil, d2))
+}
+
+func (f *feed) titles() string {
+	var lines []string
+	for _, s := range f.out {
+		lines = append(lines, s.StoryTitle+" | "+s.Flow+"/"+s.From+"→"+s.To+": "+s.Title)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// The Job controller deletes the pods still running once the Job has failed more than its
+// backoffLimit: its step, with its reason, in the Job's story; the learner deleted nothing
+// (it was "you deleted Pod/pi-b", a story of its own).
+func TestJobControllerDeletesPastBackoffLimit(t *testing.T) {
+	two, zero := int32(2), int32(0)
+	f, job, pods := jobFeed(t, batchv1.JobSpec{Parallelism: &two, Completions: &two, BackoffLimit: &zero}, batchv1.JobStatus{})
+	a := pods[0].DeepCopy()
+	a.ResourceVersion, a.Status.Phase = "8", corev1.PodFailed
+	f.add(f.d.Pod("MODIFIED", pods[0], a))
+	// The controller counts the failure (written before it deletes anything)...
+	j2 := job.DeepCopy()
+	j2.ResourceVersion = "9"
+	j2.Status.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Failed: []types.UID{"pi-a"}}
+	f.add(f.d.Job("MODIFIED", job, j2))
+	// ...and deletes pi-b.
+	f.deleted(pods[1], 10, f.now)
+	story := f.story("you created Job/pi")
+	want := "job/job-controller→apiserver: Job/pi deletes pi-b: 1 pod(s) failed, more than its backoffLimit 0"
+	for _, w := range []string{want, "delete/apiserver→kubelet/node-1: kubelet sees pi-b is terminating",
+		"delete/kubelet/node-1→apiserver: kubelet confirms; the API server removes pi-b"} {
+		if !contains(story, w) {
+			t.Errorf("the Job's story lacks %q:\n%s", w, f.titles())
+		}
+	}
+	for _, s := range f.out {
+		if s.Flow == steps.FlowYou && s.Kind == "Pod" {
+			t.Errorf("the Job controller's deletion is said to be the learner's: %q", s.Title)
+		}
+		if strings.HasPrefix(s.Title, "Job/pi deletes") && (s.TitleIn("ko") != "Job/pi이(가) pi-b을(를) 지웁니다: 파드 1개가 실패해 backoffLimit 0을(를) 넘었습니다" || s.Component != "controller-manager") {
+			t.Errorf("in Korean %q, component %q", s.TitleIn("ko"), s.Component)
+		}
+	}
+}
+
+// Suspending a Job is the learner's write; the Job controller then deletes its running pods
+// ("the Job is suspended"), in the story of the suspension.
+func TestJobControllerDeletesWhenSuspended(t *testing.T) {
+	two := int32(2)
+	f, job, pods := jobFeed(t, batchv1.JobSpec{Parallelism: &two, Completions: &two}, batchv1.JobStatus{})
+	j2 := job.DeepCopy()
+	j2.ResourceVersion, j2.Spec.Suspend = "8", ptrTrue()
+	f.add(f.d.Job("MODIFIED", job, j2))
+	f.deleted(pods[0], 9, f.now)
+	f.deleted(pods[1], 11, f.now)
+	story := f.story("you suspended Job/pi")
+	for _, w := range []string{"you/client→apiserver: you suspended Job/pi",
+		"job/job-controller→apiserver: Job/pi deletes pi-a: the Job is suspended",
+		"job/job-controller→apiserver: Job/pi deletes pi-b: the Job is suspended"} {
+		if !contains(story, w) {
+			t.Errorf("the suspension's story lacks %q:\n%s", w, f.titles())
+		}
+	}
+}
+
+// Past activeDeadlineSeconds the controller deletes the running pods; before it, a pod
+// deleted by hand is still the learner's.
+func TestJobControllerDeletesPastDeadline(t *testing.T) {
+	two, ten := int32(2), int64(10)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f, _, pods := jobFeed(t, batchv1.JobSpec{Parallelism: &two, ActiveDeadlineSeconds: &ten},
+		batchv1.JobStatus{StartTime: &metav1.Time{Time: start}})
+	f.deleted(pods[0], 9, start.Add(3*time.Second))
+	f.deleted(pods[1], 11, start.Add(10*time.Second))
+	if got := f.story("you deleted Pod/pi-a"); len(got) == 0 {
+		t.Errorf("a pod deleted by hand before the deadline is not the learner's:\n%s", f.titles())
+	}
+	if !contains(f.story("you created Job/pi"), "job/job-controller→apiserver: Job/pi deletes pi-b: it ran longer than its activeDeadlineSeconds 10") {
+		t.Errorf("the deadline's deletion is not the Job controller's:\n%s", f.titles())
+	}
+}
+
+// A CronJob keeps its newest successfulJobsHistoryLimit finished Jobs: when a run ends, its
+// controller deletes the oldest (its step, in the story of the run that just ended), and
+// the garbage collector then deletes that Job's pod. There was no step for it at all.
+func TestCronJobPrunesOldJobs(t *testing.T) {
+	f := newFeed()
+	tr, one := true, int32(1)
+	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "default", UID: "c1", ResourceVersion: "1"},
+		Spec: batchv1.CronJobSpec{Schedule: "*/5 * * * *", SuccessfulJobsHistoryLimit: &one, FailedJobsHistoryLimit: &one}}
+	f.add(f.d.CronJob("ADDED", cj))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rv := 1
+	next := func() string { rv++; return fmt.Sprint(rv) }
+	run := func(n int) (*batchv1.Job, *corev1.Pod) {
+		name := fmt.Sprintf("nightly-%d", n)
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name), ResourceVersion: next(),
+			OwnerReferences: []metav1.OwnerReference{{Kind: "CronJob", Name: "nightly", UID: "c1", Controller: &tr}}}}
+		f.add(f.d.Job("ADDED", nil, job))
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-a", Namespace: "default", UID: types.UID(name + "-a"), ResourceVersion: next(),
+			OwnerReferences: []metav1.OwnerReference{{Kind: "Job", Name: name, UID: job.UID, Controller: &tr}}},
+			Spec: corev1.PodSpec{NodeName: "node-1"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+		f.add(f.d.Pod("ADDED", nil, p))
+		p2 := p.DeepCopy()
+		p2.ResourceVersion, p2.Status.Phase = next(), corev1.PodSucceeded
+		f.add(f.d.Pod("MODIFIED", p, p2))
+		done := job.DeepCopy()
+		at := metav1.NewTime(start.Add(time.Duration(n) * 5 * time.Minute))
+		done.ResourceVersion, done.Status.StartTime = next(), &at
+		done.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: at}}
+		f.add(f.d.Job("MODIFIED", job, done))
+		return done, p2
+	}
+	j1, p1 := run(1)
+	run(2)
+	gone := j1.DeepCopy()
+	gone.ResourceVersion = next()
+	f.add(f.d.Job("DELETED", nil, gone))
+	f.deleted(p1, rv+1, f.now)
+	story := f.story("CronJob/nightly creates Job nightly-2: its schedule is due")
+	for _, w := range []string{"cronjob/cronjob-controller→apiserver: CronJob/nightly deletes Job nightly-1: keeps the newest 1 successful",
+		"gc/apiserver→garbage-collector: garbage collector sees Job/nightly-1 gone: its 1 pods have no owner",
+		"gc/garbage-collector→apiserver: garbage collector deletes nightly-1-a: its owner Job/nightly-1 is gone",
+		"delete/kubelet/node-1→apiserver: kubelet confirms; the API server removes nightly-1-a"} {
+		if !contains(story, w) {
+			t.Errorf("the run's story lacks %q:\n%s", w, f.titles())
+		}
+	}
+	for _, s := range f.out {
+		if s.Flow == steps.FlowYou {
+			t.Errorf("a learner's step: %q", s.Title)
+		}
+		if s.From == steps.CronJobCtrl && s.N == 2 && (s.Owner != "CronJob/nightly" ||
+			s.TitleIn("ko") != "CronJob/nightly이(가) Job nightly-1을(를) 지웁니다: 성공한 Job은 최근 1개만 남깁니다") {
+			t.Errorf("the prune step: owner %q, in Korean %q", s.Owner, s.TitleIn("ko"))
+		}
+	}
+}
+
+func ptrTrue() *bool { t := true; return &t }
