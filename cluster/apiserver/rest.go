@@ -338,7 +338,7 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 		release()
 		return nil, err
 	}
-	rev, err := s.store.Create(ctx, r.key(m.GetNamespace(), m.GetName()), data)
+	rev, err := createOwned(ctx, s.store, r.key(m.GetNamespace(), m.GetName()), data)
 	if err != nil {
 		release()
 		return nil, storeErr(r, m.GetName(), err)
@@ -346,6 +346,20 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 	setRV(obj, rev)
 	s.events.prime(r, r.key(m.GetNamespace(), m.GetName()), rev, obj, data)
 	return obj, nil
+}
+
+// ownedCreator is a store that keeps a value handed over without copying it.
+type ownedCreator interface {
+	CreateOwned(ctx context.Context, key string, value []byte) (int64, error)
+}
+
+// createOwned stores data, a fresh encoding nobody changes again, without the copy a
+// plain Create makes of it.
+func createOwned(ctx context.Context, st store.Store, key string, data []byte) (int64, error) {
+	if oc, ok := st.(ownedCreator); ok {
+		return oc.CreateOwned(ctx, key, data)
+	}
+	return st.Create(ctx, key, data)
 }
 
 // prepareForCreate resets what clients may not set at create, as kube's strategies do

@@ -558,3 +558,44 @@ func TestEmptyListThenWatch(t *testing.T) {
 		t.Fatalf("watch from %d got %v at %d, want ADDED at %d", rev, e.Type, e.KV.ModRevision, r)
 	}
 }
+
+// TestCreateOwned: a value handed over reaches watchers as is (no copy), while a plain
+// Create's value is copied, so changing the caller's buffer afterwards changes nothing
+// stored or sent.
+func TestCreateOwned(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newStore(t)
+	ch, err := s.Watch(ctx, "/o/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned, copied := []byte("owned"), []byte("copied")
+	rev, err := s.CreateOwned(ctx, "/o/a", owned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, "/o/b", "")
+	if _, err := s.Create(ctx, "/o/c", copied); err != nil {
+		t.Fatal(err)
+	}
+	copied[0] = 'X'
+	var evs []Event
+	for len(evs) < 3 {
+		select {
+		case ev := <-ch:
+			evs = append(evs, ev)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got %d of 3 events", len(evs))
+		}
+	}
+	if a := evs[0].KV; a.ModRevision != rev || &a.Value[0] != &owned[0] {
+		t.Errorf("the owned value's event = %+v, want the very slice handed over at %d", a, rev)
+	}
+	if c := evs[2].KV; string(c.Value) != "copied" {
+		t.Errorf("the copied value's event = %q, want it as it was at Create", c.Value)
+	}
+	if kv, err := s.Get(ctx, "/o/a"); err != nil || string(kv.Value) != "owned" {
+		t.Errorf("Get owned = %+v, %v", kv, err)
+	}
+}

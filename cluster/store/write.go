@@ -27,6 +27,7 @@ type op struct {
 	kind     opKind
 	key      string
 	value    []byte
+	owned    bool // value is the store's to keep: not copied
 	expected int64
 	done     chan opResult // buffered: the writer never waits for a caller
 }
@@ -39,6 +40,14 @@ type opResult struct {
 // Create adds key and returns the new revision, or ErrExists.
 func (s *SQLite) Create(ctx context.Context, key string, value []byte) (int64, error) {
 	ev, err := s.submit(ctx, &op{kind: opCreate, key: key, value: value})
+	return ev.KV.ModRevision, err
+}
+
+// CreateOwned is Create for a value the caller hands over: the store and its watchers
+// keep value itself, so the caller must never change it again (a fresh encoding, say).
+// Copying it was about 1% of a pod create's CPU (BenchmarkPodCreate).
+func (s *SQLite) CreateOwned(ctx context.Context, key string, value []byte) (int64, error) {
+	ev, err := s.submit(ctx, &op{kind: opCreate, key: key, value: value, owned: true})
 	return ev.KV.ModRevision, err
 }
 
@@ -63,7 +72,9 @@ func (s *SQLite) submit(ctx context.Context, o *op) (Event, error) {
 		return Event{}, ErrClosed
 	}
 	// Watchers share the stored slice, so the caller must not be able to change it.
-	o.value = append([]byte{}, o.value...)
+	if !o.owned {
+		o.value = append([]byte{}, o.value...)
+	}
 	o.ctx = ctx
 	o.done = make(chan opResult, 1)
 	select {
