@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"webkube/cluster/controllers/clustertest"
 )
@@ -149,4 +150,60 @@ func TestBrowserJobControllerDeletesItsPods(t *testing.T) {
 	}
 	waitJS(t, b, "the arrows drawn from the Job controller's box",
 		`window.wkDiagram.state.played.filter(p => p.includes(':job-controller→apiserver:write:Pod/sleepy-')).length === 4`, 20*time.Second)
+}
+
+// A CronJob keeping one successful Job: when its second run ends, the CronJob controller
+// deletes the first (its step, with its reason, in the story of the run that ended) and
+// the garbage collector then deletes that Job's pod. There was no step for it. The CronJob
+// controller runs on a clock the test moves; everything else keeps real time.
+func TestBrowserCronJobPrunesOldJobs(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Now())
+	e := startEnvWith(t, clustertest.Options{CronJobClock: clk}, "node-1")
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "live", `window.wk && window.wk.ready && !!window.wkDiagram`, 10*time.Second)
+	ctx := context.Background()
+	one := int32(1)
+	cj, err := e.c.Client.BatchV1().CronJobs("default").Create(ctx, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "default"},
+		Spec: batchv1.CronJobSpec{Schedule: "*/5 * * * *", SuccessfulJobsHistoryLimit: &one, JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{
+			Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "main", Image: "busybox"}}}}}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := cj.CreationTimestamp.Truncate(5 * time.Minute).Add(5 * time.Minute)
+	runAt := func(due time.Time) string {
+		t.Helper()
+		clk.SetTime(due.Add(time.Second))
+		name := fmt.Sprintf("nightly-%d", due.Unix()/60)
+		pods := runningJobPods(t, e, name, 1)
+		finishPod(t, e, pods[0], corev1.PodSucceeded, 0)
+		clustertest.Eventually(t, 20*time.Second, func() (bool, string) {
+			j, err := e.c.Client.BatchV1().Jobs("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			return j.Status.CompletionTime != nil, "Job " + name + " not complete"
+		})
+		return name
+	}
+	old := runAt(first)
+	pods, err := e.c.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + old})
+	if err != nil || len(pods.Items) != 1 {
+		t.Fatalf("the first run's pods: %v %v", pods, err)
+	}
+	oldPod := pods.Items[0].Name
+	latest := runAt(first.Add(5 * time.Minute))
+	title := "CronJob/nightly creates Job " + latest + ": its schedule is due"
+	prune := "cronjob cronjob-controller→apiserver CronJob/nightly deletes Job " + old + ": keeps the newest 1 successful"
+	gc := "gc garbage-collector→apiserver garbage collector deletes " + oldPod + ": its owner Job/" + old + " is gone"
+	waitJS(t, b, "the CronJob controller deletes the old Job, then the garbage collector its pod, in the run's story",
+		`(s => s.includes('`+prune+`') && s.indexOf('`+prune+`') < s.indexOf('`+gc+`'))((`+jobStory+`)('`+title+`'))`, 30*time.Second)
+	if s := evalString(t, b, `Array.from(document.querySelectorAll('#steps .story-title')).map(s => s.textContent).filter(s => s.startsWith('you ')).join(', ')`); s != "" {
+		t.Errorf("the controllers' steps are said to be the learner's: %s", s)
+	}
+	clustertest.Eventually(t, 20*time.Second, func() (bool, string) {
+		_, err := e.c.Client.BatchV1().Jobs("default").Get(ctx, old, metav1.GetOptions{})
+		return err != nil, "Job " + old + " is still there"
+	})
 }

@@ -26,7 +26,13 @@ type env struct {
 
 func startEnv(t testing.TB, nodes ...string) *env {
 	t.Helper()
-	c := clustertest.Start(t, clustertest.Options{})
+	return startEnvWith(t, clustertest.Options{}, nodes...)
+}
+
+// startEnvWith is startEnv on a cluster started with opts.
+func startEnvWith(t testing.TB, opts clustertest.Options, nodes ...string) *env {
+	t.Helper()
+	c := clustertest.Start(t, opts)
 	for _, n := range nodes {
 		c.AddNode(t, simnode.Config{Name: n, Gate: c.Gate, Heartbeat: time.Second})
 	}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"webkube/cluster/apiserver/apiservertest"
 	"webkube/cluster/controllers"
@@ -69,6 +70,9 @@ type Options struct {
 	Wrap func(http.RoundTripper) http.RoundTripper
 	// Logger receives the components' logs; default warnings and errors to stderr.
 	Logger *slog.Logger
+	// CronJobClock, if set, is the CronJob controller's clock: the test moves it to bring
+	// a schedule due (the other components keep real time).
+	CronJobClock clock.WithTicker
 }
 
 type counter struct {
@@ -144,7 +148,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 			t.Fatalf("clustertest: %v", err)
 		}
 	}
-	if c.Manager, err = controllers.NewManager(controllers.Config{Client: client, Clients: clients, Informers: factory, Gate: c.Gate, Logger: logger, CA: api.CA}); err != nil {
+	if c.Manager, err = controllers.NewManager(controllers.Config{Client: client, Clients: clients, Informers: factory, Gate: c.Gate, Logger: logger, CA: api.CA,
+		CronJobClock: opts.CronJobClock}); err != nil {
 		t.Fatalf("clustertest: %v", err)
 	}
 	if err := c.Manager.Start(ctx); err != nil {
