@@ -73,6 +73,12 @@ func heldView(s stepper.Step) templates.HeldView {
 	case "daemonset-controller delete-pod":
 		h.Flow, h.N, h.From = steps.FlowReplicaSet, 2, s.Component
 		say(i18n.K("sets.held_ds_delete"), s.Name, why())
+	case "job-controller create-pod", "job-controller delete-pod":
+		h.Flow, h.N, h.From = steps.FlowJob, 2, steps.JobCtrl
+		say(i18n.K("anim.held_said"), says(s.Message), why())
+	case "cronjob-controller create-job", "cronjob-controller delete-job":
+		h.Flow, h.N, h.From = steps.FlowCronJob, map[string]int{"create-job": 1, "delete-job": 2}[s.Action], steps.CronJobCtrl
+		say(i18n.K("anim.held_said"), says(s.Message), why())
 	case "garbage-collector delete-dependent":
 		h.Flow, h.N, h.From = steps.FlowGC, 2, steps.GC
 		say(i18n.K("anim.held_gc"), s.Kind, s.Name)

@@ -108,3 +108,31 @@ func TestSchedulerBecauseIsWhy(t *testing.T) {
 		}
 	}
 }
+
+// The Job and CronJob controllers' held writes are numbered as the steps they become: the
+// Job controller's pod creations and deletions 2 of its flow, the CronJob controller's
+// run 1 and its deletion of an old Job 2 (they had no flow and no number).
+func TestHeldBatchWritesNumbered(t *testing.T) {
+	for _, c := range []struct {
+		s          stepper.Step
+		flow, from string
+		n          int
+	}{
+		{stepper.Step{Component: "job-controller", Action: "delete-pod", Name: "pi-x", Says: stepper.Say("held.job_deletes_pod", "pi-x", "pi"),
+			Because: stepper.Say("why.job_suspended")}, "job", "job-controller", 2},
+		{stepper.Step{Component: "job-controller", Action: "create-pod", Name: "pi", Says: stepper.Say("held.job_creates_pod", "pi")}, "job", "job-controller", 2},
+		{stepper.Step{Component: "cronjob-controller", Action: "create-job", Name: "tick", Says: stepper.Say("held.cj_creates_job", "tick")}, "cronjob", "cronjob-controller", 1},
+		{stepper.Step{Component: "cronjob-controller", Action: "delete-job", Name: "tick", Says: stepper.Say("held.cj_deletes_old_job", "tick-1", "tick"),
+			Because: stepper.Say("why.cj_history", 1, "successfulJobsHistoryLimit")}, "cronjob", "cronjob-controller", 2},
+	} {
+		h := heldView(c.s)
+		if h.Flow != c.flow || h.N != c.n || h.From != c.from || h.To != "apiserver" {
+			t.Errorf("%s %s: flow %q %d %s→%s, want %s %d %s→apiserver", c.s.Component, c.s.Action, h.Flow, h.N, h.From, h.To, c.flow, c.n, c.from)
+		}
+	}
+	h := heldView(stepper.Step{Component: "cronjob-controller", Action: "delete-job", Name: "tick", Says: stepper.Say("held.cj_deletes_old_job", "tick-1", "tick"),
+		Because: stepper.Say("why.cj_history", 1, "successfulJobsHistoryLimit")})
+	if want := "The CronJob controller will delete old Job tick-1 of CronJob tick: it keeps 1 finished Jobs of this kind (successfulJobsHistoryLimit)."; h.Sentence != want {
+		t.Errorf("sentence %q, want %q", h.Sentence, want)
+	}
+}
