@@ -11,6 +11,7 @@
   const $ = (s, r) => (r || document).querySelector(s);
   const $$ = (s, r) => Array.from((r || document).querySelectorAll(s));
   const SPEEDS = { slow: 1800, normal: 900, fast: 300 };
+  const RUSH = 150; // ms: an arrow shown this long or less is part of a backlog (see rush)
   const W = 420;
   const MAX_NODES = 8; // node boxes drawn; beyond, the last one groups the rest
   // The controller manager's boxes come with the diagram (data-ctrls): one per controller
@@ -177,6 +178,8 @@
     for (const p of pods) setToken(p.ns, p.name, p.node, p.phase, true);
     layoutTokens();
     held();
+    // The tour outlines boxes of the diagram drawn here: it puts them back on this.
+    document.dispatchEvent(new Event("wk:diagram"));
   }
 
   // ---- tokens ----
@@ -280,7 +283,9 @@
     const kind = cls === "held" ? "held" : s.fail ? "fail" : s.style || "write";
     const g = el("g", { class: "dg-arrow " + (s.style || "write") + " " + (s.fail ? "fail " : "") + cls, "data-from": s.from, "data-to": s.to, "data-n": s.n, "data-style": s.style || "write", "data-testid": "arrow" }, layer);
     const path = el("path", { d: p.d, "marker-end": "url(#dg-head-" + kind + ")" }, g);
-    if (cls !== "held" && dur) {
+    // A moving dot shows the direction; in a backlog (an arrow every 40 ms) it would be
+    // gone before the eye found it, and each of its frames repaints the diagram.
+    if (cls !== "held" && dur > RUSH) {
       const dot = el("circle", { r: 3.5, class: "dg-dot" }, g);
       el("animateMotion", { dur: Math.max(0.15, (dur * 0.7) / 1000) + "s", path: p.d, fill: "freeze" }, dot);
     }
@@ -368,6 +373,7 @@
     const s = st.queue.shift();
     if (!s) {
       st.playing = false;
+      rush(false);
       queueLabel();
       return;
     }
@@ -377,10 +383,19 @@
     let dur = n > 50 ? Math.min(base, 40) : n > 10 ? Math.min(base, 150) : base;
     // In step mode each Next releases one action: show it at once, not after a queue.
     if (document.body.classList.contains("stepping")) dur = Math.min(dur, 400);
+    rush(dur <= RUSH);
     play(s, dur);
     st.startedAt = Date.now();
     queueLabel();
     st.timer = setTimeout(playNext, dur);
+  }
+  // rush: while a backlog plays (each arrow shown RUSH ms or less), the diagram changes
+  // without transitions (boxes light, tokens move and arrows march at once): every step
+  // is still drawn, but a frame is painted only when something changes, not 60 a second
+  // for glides nobody can follow at that pace (the longest tasks of a scale to 100 pods).
+  function rush(on) {
+    const svg = st.arrowLayer && st.arrowLayer.ownerSVGElement;
+    if (svg && svg.classList.contains("rush") !== on) svg.classList.toggle("rush", on);
   }
   function queueLabel() {
     const q = $("#anim-queue");

@@ -10,7 +10,6 @@
   if (!tour || !document.getElementById("diagram")) return;
   const stops = Array.from(tour.querySelectorAll(".tour-stop"));
   let at = -1;
-  let timer = 0;
 
   // ctrl stands for every controller box (they sit in the controller manager's group).
   function boxes(prefix) {
@@ -19,9 +18,10 @@
     return all.filter((b) => b.dataset.box === prefix || (prefix.endsWith("/") && b.dataset.box.startsWith(prefix)) ||
       (prefix === "kubelet/" && b.dataset.box.startsWith("containerd/")));
   }
-  // The diagram redraws itself on changes, so the outline is put back every half second.
-  // Classes are written only where they change: each write restyled the diagram twice a
-  // second while steps played.
+  // The diagram redraws itself on changes (it says so with wk:diagram): the outline is put
+  // back then. It was put back every half second, reading the page's layout each time,
+  // which under a burst of steps was a forced layout of the whole page twice a second.
+  // Classes are written only where they change: each write restyles the diagram.
   function outline() {
     const on = new Set(at >= 0 ? boxes(stops[at].dataset.box) : []);
     for (const b of diagram().querySelectorAll(".tour-on")) if (!on.has(b)) b.classList.remove("tour-on");
@@ -51,15 +51,20 @@
     tour.hidden = false;
     tour.dataset.at = String(at + 1);
     outline();
-    if (!timer) timer = setInterval(outline, 500);
   }
   function close() {
     tour.hidden = true;
     at = -1;
     outline();
-    clearInterval(timer);
-    timer = 0;
     try { localStorage.setItem(KEY, "done"); } catch (e) { /* private mode: shown again next time */ }
+  }
+  document.addEventListener("wk:diagram", () => at >= 0 && outline());
+  // The card is kept in view when the pinned column (squeezed as the stories grow) or the
+  // card changes size: the observer runs after the frame's own layout, so reading it
+  // there costs nothing more.
+  if (window.ResizeObserver) {
+    const ro = new ResizeObserver(() => at >= 0 && keepInView());
+    for (const e of [document.getElementById("anim-pin"), tour]) if (e) ro.observe(e);
   }
   tour.dataset.next = tour.querySelector("[data-tour=next]").textContent;
   tour.dataset.done = tour.querySelector("[data-tour=next]").dataset.done;
