@@ -267,8 +267,9 @@ func jobWants(job *batchv1.Job, succeeded int32) int {
 }
 
 // jobDeletion is the write that deleted a Job: its CronJob controller's (an old run past the
-// history limits), the Job controller's (ttlSecondsAfterFinished), the garbage collector's
-// (its CronJob is gone), else the learner's.
+// history limits, or a running one the next replaces under concurrencyPolicy Replace), the
+// Job controller's (ttlSecondsAfterFinished), the garbage collector's (its CronJob is
+// gone), else the learner's.
 func (d *Deriver) jobDeletion(job *batchv1.Job, ev i18n.Msg) Step {
 	key := Key("Job", job.Namespace, job.Name)
 	s := Step{To: APIServer, Style: Write, Kind: "Job", Namespace: job.Namespace, Name: job.Name, StoryKey: key,
@@ -284,9 +285,15 @@ func (d *Deriver) jobDeletion(job *batchv1.Job, ev i18n.Msg) Step {
 			s.Flow, s.N, s.From, s.StoryKey = FlowCronJob, 2, CronJobCtrl, Key("Job", job.Namespace, run)
 			return s.titled(i18n.K("jobs.cron_prunes"), cj, job.Name, limit, kind)
 		}
-		if c := d.crons[Key("CronJob", job.Namespace, cj)]; c == nil || c.DeletionTimestamp != nil {
+		c := d.crons[Key("CronJob", job.Namespace, cj)]
+		if c == nil || c.DeletionTimestamp != nil {
 			s.Flow, s.N, s.From = FlowGC, 2, GC
 			return s.titled(i18n.K("jobs.gc_deletes_job"), job.Name, cj)
+		}
+		if _, done := jobFinished(job); !done && c.Spec.ConcurrencyPolicy == batchv1.ReplaceConcurrent {
+			// Its schedule came due while it ran: a new run replaces it (replaceActive).
+			s.Flow, s.N, s.From = FlowCronJob, 2, CronJobCtrl
+			return s.titled(i18n.K("jobs.cron_replaces"), cj, job.Name, i18n.Msg{Key: i18n.K("why.cj_replace")})
 		}
 	} else if ttl := job.Spec.TTLSecondsAfterFinished; ttl != nil {
 		if end, done := jobFinished(job); done && !at.Add(time.Second).Before(end.Add(time.Duration(*ttl)*time.Second)) {

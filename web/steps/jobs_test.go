@@ -125,3 +125,38 @@ func TestJobPodDeletedByHand(t *testing.T) {
 		t.Errorf("deleted by hand: %q %+v", summary(ss), ss)
 	}
 }
+
+// Who deleted a CronJob's Job: the CronJob controller replacing a running one under
+// concurrencyPolicy Replace, the garbage collector once the CronJob is gone, else the
+// learner (a finished run within the history limit, deleted by hand).
+func TestCronJobsJobDeletedBy(t *testing.T) {
+	ref := &metav1.OwnerReference{APIVersion: "batch/v1", Kind: "CronJob", Name: "tick", UID: "c1", Controller: ptrTo(true)}
+	one := int32(1)
+	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "tick", Namespace: "default", UID: "c1"},
+		Spec: batchv1.CronJobSpec{ConcurrencyPolicy: batchv1.ReplaceConcurrent, SuccessfulJobsHistoryLimit: &one}}
+	deleted := func(d *Deriver, j *batchv1.Job) Step {
+		t.Helper()
+		d.Job("ADDED", nil, j)
+		ss := d.Job("DELETED", nil, j)
+		if len(ss) == 0 {
+			t.Fatal("no step")
+		}
+		return ss[0]
+	}
+	d := New(clock())
+	d.CronJob("ADDED", cj)
+	if s := deleted(d, jobObj("tick-1", ref)); s.From != CronJobCtrl || s.Flow != FlowCronJob || s.N != 2 || s.Root != "" ||
+		s.Title != "CronJob/tick deletes Job tick-1: concurrencyPolicy Replace: a new run replaces the one still running" ||
+		s.TitleIn("ko") == s.Title {
+		t.Errorf("replaced: %+v (ko %q)", s, s.TitleIn("ko"))
+	}
+	done := jobObj("tick-2", ref)
+	done.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+	if s := deleted(d, done); s.From != Client || s.Root != "you deleted Job/tick-2" {
+		t.Errorf("by hand: %+v", s)
+	}
+	d.CronJob("DELETED", cj)
+	if s := deleted(d, jobObj("tick-3", ref)); s.From != GC || s.Title != "garbage collector deletes Job tick-3: its owner CronJob/tick is gone" {
+		t.Errorf("collected: %+v", s)
+	}
+}
