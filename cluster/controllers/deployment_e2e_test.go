@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"webkube/cluster/controllers/clustertest"
+	"webkube/internal/podstatus"
 	"webkube/runtime/simnode"
 )
 
@@ -90,7 +91,7 @@ func watchReady(t *testing.T, c *clustertest.Cluster, selector string) *readyWat
 				continue
 			}
 			rw.mu.Lock()
-			ready := ev.Type != watch.Deleted && p.DeletionTimestamp == nil && podReady(p)
+			ready := ev.Type != watch.Deleted && p.DeletionTimestamp == nil && podstatus.Ready(p)
 			if ready {
 				rw.ready[p.Name] = true
 			} else {
@@ -115,15 +116,6 @@ func (rw *readyWatcher) minimum() int {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
 	return rw.min
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func rsByRevision(t *testing.T, c *clustertest.Cluster) map[string]string {

@@ -16,6 +16,7 @@ import (
 
 	"webkube/cluster/controllers/clustertest"
 	"webkube/cluster/controllers/volume"
+	"webkube/internal/podstatus"
 	"webkube/runtime/simnode"
 )
 
@@ -83,7 +84,7 @@ func watchPods(t *testing.T, c *clustertest.Cluster, selector string) *podLog {
 			case p.DeletionTimestamp != nil && !l.dying[p.Name]:
 				l.lines = append(l.lines, "-"+p.Name)
 				l.dying[p.Name] = true
-			case podReady(p) && !l.ready[p.Name]:
+			case podstatus.Ready(p) && !l.ready[p.Name]:
 				l.lines = append(l.lines, "ready "+p.Name)
 				l.ready[p.Name] = true
 			}

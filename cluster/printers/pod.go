@@ -202,6 +202,8 @@ func podInitialized(pod *corev1.Pod) bool {
 	return false
 }
 
+// podReady is the pod printer's hasPodReadyCondition: any Ready condition that is True
+// (the STATUS column must match kube-apiserver's), not podstatus.Ready's first one.
 func podReady(pod *corev1.Pod) bool {
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"webkube/internal/podstatus"
 	"webkube/runtime/containers"
 )
 
@@ -44,23 +45,14 @@ func (s *relSuite) deployConverged(name string, replicas int) string {
 	}
 	var bad []string
 	for _, p := range pods.Items {
-		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !podReady(&p) {
-			bad = append(bad, fmt.Sprintf("%s %s ready=%v deleting=%v", p.Name, p.Status.Phase, podReady(&p), p.DeletionTimestamp != nil))
+		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !podstatus.Ready(&p) {
+			bad = append(bad, fmt.Sprintf("%s %s ready=%v deleting=%v", p.Name, p.Status.Phase, podstatus.Ready(&p), p.DeletionTimestamp != nil))
 		}
 	}
 	if len(pods.Items) != replicas || len(bad) > 0 {
 		return fmt.Sprintf("%d pods of %s, want %d, not serving: %v", len(pods.Items), name, replicas, bad)
 	}
 	return ""
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // convergedClean is deployConverged and then leaks: the check after every fault.

@@ -30,6 +30,7 @@ import (
 
 	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
+	"webkube/internal/podstatus"
 	"webkube/runtime/nodelease"
 )
 
@@ -325,7 +326,7 @@ func (n *Node) syncPod(ctx context.Context, key string) error {
 		}
 		return err
 	}
-	if pod.Status.Phase == corev1.PodRunning && podReady(pod) {
+	if pod.Status.Phase == corev1.PodRunning && podstatus.Ready(pod) {
 		return nil
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
@@ -406,15 +407,6 @@ func setCondition(p *corev1.Pod, t corev1.PodConditionType, now metav1.Time) {
 		}
 	}
 	p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: t, Status: corev1.ConditionTrue, LastTransitionTime: now})
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func qosClass(p *corev1.Pod) corev1.PodQOSClass {

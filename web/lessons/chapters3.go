@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"webkube/internal/podstatus"
 	"webkube/web/i18n"
 )
 
@@ -41,12 +42,8 @@ func unready(p *corev1.Pod) bool {
 	if p == nil || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || restarts(p) > 0 {
 		return false
 	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionFalse
-		}
-	}
-	return false
+	c := podstatus.ReadyCondition(p)
+	return c != nil && c.Status == corev1.ConditionFalse
 }
 
 // probesLesson is "컨테이너 상태 모니터링": a failing livenessProbe restarts the container,

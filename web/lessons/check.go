@@ -4,6 +4,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"webkube/internal/podstatus"
 )
 
 // Helpers the checks share. They read the watched state only.
@@ -21,12 +23,7 @@ func running(p *corev1.Pod) bool {
 	if p == nil || p.DeletionTimestamp != nil || p.Spec.NodeName == "" || p.Status.Phase != corev1.PodRunning {
 		return false
 	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
+	return podstatus.Ready(p)
 }
 
 func gone(s State, name string) bool { return pod(s, name) == nil }

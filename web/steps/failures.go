@@ -7,6 +7,7 @@ import (
 	"webkube/web/i18n"
 
 	corev1 "k8s.io/api/core/v1"
+	"webkube/internal/podstatus"
 )
 
 // Waiting reasons that mean containerd could not make or keep the container.
@@ -64,19 +65,10 @@ func (d *Deriver) podFailures(old, pod *corev1.Pod, pp *podProgress, ev evFn) []
 	return out
 }
 
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // readiness: a running pod turned ready or not ready (its readiness probe), which the
 // kubelet writes, and which the endpoints controller acts on.
 func (d *Deriver) readiness(old, pod *corev1.Pod, pp *podProgress, wasRunning bool, ev evFn) []Step {
-	r := podReady(pod)
+	r := podstatus.Ready(pod)
 	changed := r != pp.ready
 	pp.ready = r
 	if !wasRunning || !changed || old == nil || pod.Spec.NodeName == "" {

@@ -12,6 +12,7 @@ import (
 
 	"webkube/cluster/controllers/history"
 	"webkube/cluster/stepper"
+	"webkube/internal/podstatus"
 )
 
 // work is what one sync will do: pods to create (by node) and to delete, each with why.
@@ -264,7 +265,7 @@ func (c *Controller) status(ds *appsv1.DaemonSet, hash string, nodes []*corev1.N
 		}
 		st.CurrentNumberScheduled++
 		sort.Slice(ps, func(i, j int) bool { return ps[i].CreationTimestamp.Before(&ps[j].CreationTimestamp) })
-		if ready(ps[0]) {
+		if podstatus.Ready(ps[0]) {
 			st.NumberReady++
 			if available(ps[0], ds, now) {
 				st.NumberAvailable++
@@ -278,26 +279,13 @@ func (c *Controller) status(ds *appsv1.DaemonSet, hash string, nodes []*corev1.N
 	return st
 }
 
-func ready(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // available: ready for minReadySeconds.
 func available(p *corev1.Pod, ds *appsv1.DaemonSet, now time.Time) bool {
-	if !ready(p) {
+	if !podstatus.Ready(p) {
 		return false
 	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return !c.LastTransitionTime.Add(time.Duration(ds.Spec.MinReadySeconds) * time.Second).After(now)
-		}
-	}
-	return false
+	since := podstatus.ReadyCondition(p).LastTransitionTime
+	return !since.Add(time.Duration(ds.Spec.MinReadySeconds) * time.Second).After(now)
 }
 
 func ptr[T any](v T) *T { return &v }

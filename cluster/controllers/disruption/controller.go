@@ -31,6 +31,7 @@ import (
 
 	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
+	"webkube/internal/podstatus"
 )
 
 // Component is the name this controller announces its steps with.
@@ -186,7 +187,7 @@ func (c *Controller) compute(pdb *policyv1.PodDisruptionBudget) (policyv1.PodDis
 	disrupted, recheck := c.stillDisrupted(pdb, pods, now)
 	healthy := int32(0)
 	for _, p := range pods {
-		if _, evicted := disrupted[p.Name]; p.DeletionTimestamp == nil && ready(p) && !evicted {
+		if _, evicted := disrupted[p.Name]; p.DeletionTimestamp == nil && podstatus.Ready(p) && !evicted {
 			healthy++
 		}
 	}

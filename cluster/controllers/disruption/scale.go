@@ -65,15 +65,6 @@ func replicas(p *int32) int32 {
 	return *p
 }
 
-func ready(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // stillDisrupted keeps the evicted pods that still exist, are not yet being deleted and
 // were evicted less than DeletionTimeout ago (they do not count as healthy meanwhile);
 // recheck is when the next one expires.

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"webkube/internal/podstatus"
 )
 
 // ManagedBy is the value of the endpointslice.kubernetes.io/managed-by label on the
@@ -50,7 +52,7 @@ func podEndpoints(svc *corev1.Service, pods []*corev1.Pod, includeTerminating bo
 		if terminating && !includeTerminating {
 			continue
 		}
-		serving := podReady(pod)
+		serving := podstatus.Ready(pod)
 		ready := serving && !terminating
 		if svc.Spec.PublishNotReadyAddresses {
 			ready = true
@@ -63,15 +65,6 @@ func podEndpoints(svc *corev1.Service, pods []*corev1.Pod, includeTerminating bo
 	}
 	sort.Slice(out, func(i, j int) bool { return ipLess(out[i].pod.Status.PodIP, out[j].pod.Status.PodIP) })
 	return out
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // resolvePorts maps each Service port to the pod's port: a numeric targetPort as is, a

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"webkube/cluster/stepper"
+	"webkube/internal/podstatus"
 )
 
 // Condition reasons and messages of Kubernetes' job controller.
@@ -44,7 +45,7 @@ func countPods(pods []*corev1.Pod) podCounts {
 			pc.terminating++
 		default:
 			pc.active = append(pc.active, p)
-			if isReady(p) {
+			if podstatus.Ready(p) {
 				pc.ready++
 			}
 			for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
@@ -53,15 +54,6 @@ func countPods(pods []*corev1.Pod) podCounts {
 		}
 	}
 	return pc
-}
-
-func isReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func (c *Controller) syncRunning(ctx context.Context, key string, job *batchv1.Job, pods []*corev1.Pod, satisfied bool) error {
@@ -323,7 +315,7 @@ func pickVictims(pods []*corev1.Pod, n int) []*corev1.Pod {
 			return 0
 		case p.Status.Phase == corev1.PodPending:
 			return 1
-		case !isReady(p):
+		case !podstatus.Ready(p):
 			return 2
 		}
 		return 3

@@ -12,6 +12,8 @@ import (
 	apiresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+
+	"webkube/internal/podstatus"
 )
 
 // proposal is one metric's replica count, with what decided it.
@@ -206,7 +208,7 @@ func (c *Controller) sample(rp *resourceProposal, pods []*corev1.Pod, usage map[
 		if pod.DeletionTimestamp != nil || pod.Status.Phase == corev1.PodFailed || pod.Status.Phase == corev1.PodSucceeded {
 			continue
 		}
-		if pod.Status.Phase == corev1.PodPending || (name == corev1.ResourceCPU && !podReady(pod)) {
+		if pod.Status.Phase == corev1.PodPending || (name == corev1.ResourceCPU && !podstatus.Ready(pod)) {
 			rp.unready++
 			continue
 		}
@@ -229,15 +231,6 @@ func (c *Controller) sample(rp *resourceProposal, pods []*corev1.Pod, usage map[
 		rp.samples = append(rp.samples, podSample{usage: used, request: req})
 	}
 	return nil
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func maxWindow(up, down *autoscalingv2.HPAScalingRules) time.Duration {
@@ -389,7 +382,7 @@ func (c *Controller) readyPods(in *metricInput) (int, error) {
 	}
 	n := 0
 	for _, pod := range pods {
-		if pod.Status.Phase == corev1.PodRunning && podReady(pod) {
+		if pod.Status.Phase == corev1.PodRunning && podstatus.Ready(pod) {
 			n++
 		}
 	}

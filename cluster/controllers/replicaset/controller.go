@@ -32,6 +32,7 @@ import (
 	"webkube/cluster/controllers/ownerref"
 	"webkube/cluster/controllers/worker"
 	"webkube/cluster/stepper"
+	"webkube/internal/podstatus"
 )
 
 // Component is the name on this controller's Events.
@@ -215,7 +216,7 @@ func (c *Controller) updatePod(oldObj, newObj any) {
 		if rs := c.resolveControllerRef(cur.Namespace, curRef); rs != nil {
 			c.queue.Add(rsKey(rs))
 			// Availability changes minReadySeconds after readiness; look again then.
-			if !isReady(old) && isReady(cur) && rs.Spec.MinReadySeconds > 0 {
+			if !podstatus.Ready(old) && podstatus.Ready(cur) && rs.Spec.MinReadySeconds > 0 {
 				c.queue.AddAfter(rsKey(rs), time.Duration(rs.Spec.MinReadySeconds)*time.Second)
 			}
 		}

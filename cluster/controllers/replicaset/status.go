@@ -9,6 +9,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"webkube/internal/podstatus"
 )
 
 func (c *Controller) calculateStatus(rs *appsv1.ReplicaSet, pods []*corev1.Pod, manageErr error) appsv1.ReplicaSetStatus {
@@ -28,7 +30,7 @@ func (c *Controller) calculateStatus(rs *appsv1.ReplicaSet, pods []*corev1.Pod, 
 		if full {
 			st.FullyLabeledReplicas++
 		}
-		if isReady(p) {
+		if podstatus.Ready(p) {
 			st.ReadyReplicas++
 			if minReady == 0 || !readyTime(p).Add(minReady).After(now) {
 				st.AvailableReplicas++

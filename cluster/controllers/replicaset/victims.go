@@ -6,6 +6,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"webkube/internal/podstatus"
 )
 
 // deletionCostAnnotation lets users say which pods to remove first (lower cost first).
@@ -29,7 +31,7 @@ func (s byDeletionPreference) Less(i, j int) bool {
 		return phase[a.Status.Phase] < phase[b.Status.Phase]
 	}
 	// 3. Not ready before ready.
-	ra, rb := isReady(a), isReady(b)
+	ra, rb := podstatus.Ready(a), podstatus.Ready(b)
 	if ra != rb {
 		return !ra
 	}
@@ -76,22 +78,8 @@ func deletionCost(p *corev1.Pod) int64 {
 	return c
 }
 
-func readyCondition(p *corev1.Pod) *corev1.PodCondition {
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == corev1.PodReady {
-			return &p.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-func isReady(p *corev1.Pod) bool {
-	c := readyCondition(p)
-	return c != nil && c.Status == corev1.ConditionTrue
-}
-
 func readyTime(p *corev1.Pod) (t time.Time) {
-	if c := readyCondition(p); c != nil {
+	if c := podstatus.ReadyCondition(p); c != nil {
 		return c.LastTransitionTime.Time
 	}
 	return t

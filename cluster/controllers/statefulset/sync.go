@@ -11,6 +11,7 @@ import (
 
 	"webkube/cluster/controllers/history"
 	"webkube/cluster/stepper"
+	"webkube/internal/podstatus"
 )
 
 // plan is one sync's view of a set: its pods by ordinal and the two revisions.
@@ -214,15 +215,7 @@ func finished(pod *corev1.Pod) bool {
 }
 
 func runningAndReady(pod *corev1.Pod) bool {
-	if pod.Status.Phase != corev1.PodRunning {
-		return false
-	}
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
+	return pod.Status.Phase == corev1.PodRunning && podstatus.Ready(pod)
 }
 
 // available: ready for minReadySeconds.
@@ -233,12 +226,8 @@ func available(pod *corev1.Pod, set *appsv1.StatefulSet, now time.Time) bool {
 	if set.Spec.MinReadySeconds == 0 {
 		return true
 	}
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return !c.LastTransitionTime.Add(time.Duration(set.Spec.MinReadySeconds) * time.Second).After(now)
-		}
-	}
-	return false
+	since := podstatus.ReadyCondition(pod).LastTransitionTime
+	return !since.Add(time.Duration(set.Spec.MinReadySeconds) * time.Second).After(now)
 }
 
 // healthy: running, ready and available, and not on its way out.
