@@ -484,6 +484,9 @@ func TestBrowserScaleDownAndPodDeletion(t *testing.T) {
 	}
 	story := `Array.from(document.querySelectorAll('#steps .story')).filter(s => s.querySelector('.story-title').textContent === 'you deleted Pod/` + last + `').flatMap(s => Array.from(s.querySelectorAll('li'))).map(l => l.dataset.flow + ' ' + l.dataset.n + ' ' + l.querySelector('.st-title').textContent)`
 	waitJS(t, b, "replacement in the story", story+`.some(s => /^replicaset 2 ReplicaSet\/echo-rs creates pod /.test(s))`, 30*time.Second)
+	// The replacement comes as soon as the deletion is asked for; the kubelet stops the
+	// containers and confirms after it (the test once compared before it had).
+	waitJS(t, b, "removal in the story", story+`.some(s => /^delete 4 /.test(s))`, 30*time.Second)
 	got := strings.Split(evalString(t, b, story+`.join('\n')`), "\n")
 	want := []string{"you 0 you deleted Pod/" + last,
 		"delete 2 kubelet sees " + last + " is terminating: it stops the containers within 5s",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -188,6 +190,7 @@ const (
 func (d *Dashboard) dispatch(ctx context.Context) {
 	der := steps.New(d.now)
 	der.Versions = d.versions
+	der.Latest = func(kind, ns, name string) (uint64, bool, error) { return d.latest(ctx, kind, ns, name) }
 	st := stories.New()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -226,6 +229,31 @@ func (d *Dashboard) versions(kind, ns, name string) (uint64, bool) {
 	}
 	rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
 	return rv, err == nil
+}
+
+// latest reads an owner's resourceVersion from the API server, for a deletion the deriver
+// would otherwise tell as the learner's (see steps.Deriver.Latest). It runs on the
+// dispatcher, so it is bounded.
+func (d *Dashboard) latest(ctx context.Context, kind, ns, name string) (uint64, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var o metav1.Object
+	var err error
+	switch kind {
+	case "ReplicaSet":
+		o, err = d.client.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
+	case "Job":
+		o, err = d.client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+	default:
+		return 0, false, fmt.Errorf("no live read of %s", kind)
+	}
+	if apierrors.IsNotFound(err) {
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, err
+	}
+	rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
+	return rv, err == nil, err
 }
 
 // handle derives the steps of one change and publishes them first (the diagram's arrow

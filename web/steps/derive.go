@@ -169,6 +169,9 @@ type Deriver struct {
 
 	// Versions, when set, tells what the informer caches hold (see hold).
 	Versions Versions
+	// Latest, when set, reads an owner from the API server (see hold): only for a pod's
+	// deletion that would otherwise be told as the learner's.
+	Latest Latest
 	// Listing is set while the dashboard feeds an informer's initial list: nothing is
 	// held then, since those steps are not shown.
 	Listing bool

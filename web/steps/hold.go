@@ -18,6 +18,10 @@ const MaxHold = time.Second
 // hands the change on, so a version newer than the deriver saw is on its way to it.
 type Versions func(kind, namespace, name string) (rv uint64, ok bool)
 
+// Latest reads an object's resourceVersion from the API server: exists is false when it
+// is not there (deleted); err when it could not be read (then nothing waits for it).
+type Latest func(kind, namespace, name string) (rv uint64, exists bool, err error)
+
 // seenOwner is what the deriver last derived of a ReplicaSet, Deployment or Job.
 type seenOwner struct {
 	rv       uint64
@@ -69,6 +73,9 @@ func (d *Deriver) hold(kind, typ string, old, obj any, o metav1.Object) bool {
 		if rs, ok := obj.(*appsv1.ReplicaSet); ok && typ == "ADDED" && w.wantRV == 0 && !w.gone {
 			w.wantRV = d.templatePending(w.owner, rs)
 		}
+		if w.wantRV == 0 && !w.gone && d.learnersDeletion(typ, old, obj) {
+			w.wantRV, w.gone = d.latestPending(ownerKind, o.GetNamespace(), name, own)
+		}
 	}
 	if !behind && !d.unexplained(w) {
 		return false
@@ -92,6 +99,42 @@ func (d *Deriver) ownerPending(kind, ns, name string, own uint64) (wantRV uint64
 		return rv, false
 	case !cached && known && !seen.gone:
 		return 0, true
+	}
+	return 0, false
+}
+
+// learnersDeletion: the change starts or ends a pod's deletion that, from what the deriver
+// has seen of its ReplicaSet, was not the controller's or the garbage collector's.
+func (d *Deriver) learnersDeletion(typ string, old, obj any) bool {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok || d.Latest == nil {
+		return false
+	}
+	was, _ := old.(*corev1.Pod)
+	starts := pod.DeletionTimestamp != nil && (was == nil || was.DeletionTimestamp == nil)
+	if typ != "DELETED" && !starts {
+		return false
+	}
+	who, _, _ := d.deleter(pod, ownerOf(pod, "ReplicaSet"))
+	return who == Client
+}
+
+// latestPending is ownerPending from the API server instead of the informer cache. The
+// cache only knows a change once its watch has received it, and under load a scale-down
+// reached the pods' informer first: the ReplicaSet controller's deletions were told as
+// the learner's (a CI flake). A deletion that looks like the learner's is rare enough to
+// be worth one read; a ReplicaSet version written before the deletion, or the
+// ReplicaSet gone, is then on its way to the deriver, and the deletion waits for it.
+func (d *Deriver) latestPending(kind, ns, name string, own uint64) (wantRV uint64, gone bool) {
+	rv, exists, err := d.Latest(kind, ns, name)
+	seen, known := d.seen[Key(kind, ns, name)]
+	switch {
+	case err != nil:
+		return 0, false
+	case !exists:
+		return 0, known && !seen.gone
+	case rv > seen.rv && (own == 0 || rv < own):
+		return rv, false
 	}
 	return 0, false
 }

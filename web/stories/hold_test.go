@@ -275,3 +275,65 @@ func TestReplacementWhileTheDeletedPodTerminates(t *testing.T) {
 		}
 	}
 }
+
+// live is a fake of the API server for Deriver.Latest: the newest resourceVersion of each
+// object by kind/ns/name (absent: deleted).
+type live map[string]uint64
+
+func (l live) latest(kind, ns, name string) (uint64, bool, error) {
+	rv, ok := l[steps.Key(kind, ns, name)]
+	return rv, ok, nil
+}
+
+// Scaled 3→1, a pod's deletion arrives before the ReplicaSet's change, which the
+// ReplicaSet's informer has not even received (CI's TestBrowserScaleDownAndPodDeletion
+// under load): the API server has it, so the deletion waits for it and is the ReplicaSet
+// controller's in the learner's scaling story, not "you deleted".
+func TestDeletionBeforeTheReplicaSetInformer(t *testing.T) {
+	f := newFeed()
+	c := cache{"ReplicaSet/default/echo-rs": 1}
+	api := live{"ReplicaSet/default/echo-rs": 1}
+	f.d.Versions, f.d.Latest = c.versions, api.latest
+	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 3)))
+	var pods []*corev1.Pod
+	for _, n := range []string{"a", "b", "c"} {
+		p := pod("echo-rs-"+n, "2", true, map[string]string{"app": "echo"})
+		pods = append(pods, p)
+		f.add(f.d.Pod("ADDED", nil, p))
+	}
+	api["ReplicaSet/default/echo-rs"] = 9 // scaled; the cache still has 1
+	gone := pods[0].DeepCopy()
+	now := metav1.Now()
+	gone.DeletionTimestamp, gone.ResourceVersion = &now, "10"
+	if got := f.d.Pod("MODIFIED", pods[0], gone); len(got) != 0 {
+		t.Fatalf("derived before the scale-down it follows: %+v", got)
+	}
+	f.add(f.d.ReplicaSet("MODIFIED", rs("1", 3), rs("9", 1)))
+	story := f.story("you scaled echo-rs 3→1")
+	if !contains(story, "ReplicaSet/echo-rs deletes echo-rs-a: has 3, wants 1") {
+		t.Errorf("the deletion is not the ReplicaSet's in the scaling story:\n%s", strings.Join(story, "\n"))
+	}
+	if s := f.story("you deleted Pod/echo-rs-a"); len(s) != 0 {
+		t.Errorf("the ReplicaSet's deletion told as the learner's:\n%s", strings.Join(s, "\n"))
+	}
+}
+
+// The learner's own deletion, with nothing of the ReplicaSet's written before it, is not
+// held by the live read either.
+func TestLearnersDeletionNotHeldByTheLiveRead(t *testing.T) {
+	f := newFeed()
+	c := cache{"ReplicaSet/default/echo-rs": 1}
+	api := live{"ReplicaSet/default/echo-rs": 12} // its status, after the deletion
+	f.d.Versions, f.d.Latest = c.versions, api.latest
+	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 1)))
+	a := pod("echo-rs-a", "2", true, map[string]string{"app": "echo"})
+	f.add(f.d.Pod("ADDED", nil, a))
+	gone := a.DeepCopy()
+	now := metav1.Now()
+	gone.DeletionTimestamp, gone.ResourceVersion = &now, "10"
+	got := f.d.Pod("MODIFIED", a, gone)
+	f.add(got)
+	if len(got) == 0 || len(f.story("you deleted Pod/echo-rs-a")) == 0 {
+		t.Fatalf("the learner's deletion waited for a later change of its ReplicaSet: %+v", got)
+	}
+}
