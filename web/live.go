@@ -190,7 +190,7 @@ const (
 func (d *Dashboard) dispatch(ctx context.Context) {
 	der := steps.New(d.now)
 	der.Versions = d.versions
-	der.Latest = func(kind, ns, name string) (uint64, bool, error) { return d.latest(ctx, kind, ns, name) }
+	der.Latest = func(kind, ns, name string) (uint64, int64, bool, error) { return d.latest(ctx, kind, ns, name) }
 	st := stories.New()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -234,7 +234,7 @@ func (d *Dashboard) versions(kind, ns, name string) (uint64, bool) {
 // latest reads an owner's resourceVersion from the API server, for a deletion the deriver
 // would otherwise tell as the learner's (see steps.Deriver.Latest). It runs on the
 // dispatcher, so it is bounded.
-func (d *Dashboard) latest(ctx context.Context, kind, ns, name string) (uint64, bool, error) {
+func (d *Dashboard) latest(ctx context.Context, kind, ns, name string) (uint64, int64, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	var o metav1.Object
@@ -245,15 +245,15 @@ func (d *Dashboard) latest(ctx context.Context, kind, ns, name string) (uint64, 
 	case "Job":
 		o, err = d.client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
 	default:
-		return 0, false, fmt.Errorf("no live read of %s", kind)
+		return 0, 0, false, fmt.Errorf("no live read of %s", kind)
 	}
 	if apierrors.IsNotFound(err) {
-		return 0, false, nil
+		return 0, 0, false, nil
 	} else if err != nil {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	rv, err := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
-	return rv, err == nil, err
+	return rv, o.GetGeneration(), err == nil, err
 }
 
 // handle derives the steps of one change and publishes them first (the diagram's arrow

@@ -77,9 +77,28 @@ func WaitJS(t testing.TB, ctx context.Context, what, expr string, timeout time.D
 		}
 		if time.Now().After(deadline) {
 			Shot(t, ctx, "timeout-"+strings.ReplaceAll(what, " ", "-"))
+			logSteps(t, ctx)
 			t.Fatalf("%s: not true after %v: %s (err %v)", what, timeout, expr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stepsText is the animator's story list as text, one line per story and per step (its
+// flow, number and title), the last 80 lines: what a failed wait on the steps needs to be
+// understood from CI's log alone.
+const stepsText = `(() => { const el = document.getElementById('steps'); if (!el) return '';
+  const out = [];
+  el.querySelectorAll('.story-title, li').forEach(n => out.push(n.matches('li')
+    ? '  ' + (n.dataset.flow || '') + ' ' + (n.dataset.n || '') + ' ' + ((n.querySelector('.st-title') || n).textContent.trim())
+    : 'story: ' + n.textContent.trim()));
+  return out.slice(-80).join('\n') })()`
+
+func logSteps(t testing.TB, ctx context.Context) {
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if s, err := chromedp.Run(c, chromedp.Evaluate[string](stepsText)); err == nil && s != "" {
+		t.Logf("the page's steps:\n%s", s)
 	}
 }
 

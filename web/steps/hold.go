@@ -18,13 +18,15 @@ const MaxHold = time.Second
 // hands the change on, so a version newer than the deriver saw is on its way to it.
 type Versions func(kind, namespace, name string) (rv uint64, ok bool)
 
-// Latest reads an object's resourceVersion from the API server: exists is false when it
-// is not there (deleted); err when it could not be read (then nothing waits for it).
-type Latest func(kind, namespace, name string) (rv uint64, exists bool, err error)
+// Latest reads an object's resourceVersion and generation from the API server: exists is
+// false when it is not there (deleted); err when it could not be read (then nothing waits
+// for it).
+type Latest func(kind, namespace, name string) (rv uint64, generation int64, exists bool, err error)
 
 // seenOwner is what the deriver last derived of a ReplicaSet, Deployment or Job.
 type seenOwner struct {
 	rv       uint64
+	gen      int64 // metadata.generation: its spec's version
 	gone     bool
 	deleting bool                    // its deletionTimestamp is set
 	template *corev1.PodTemplateSpec // a Deployment's pod template
@@ -123,17 +125,21 @@ func (d *Deriver) learnersDeletion(typ string, old, obj any) bool {
 // cache only knows a change once its watch has received it, and under load a scale-down
 // reached the pods' informer first: the ReplicaSet controller's deletions were told as
 // the learner's (a CI flake). A deletion that looks like the learner's is rare enough to
-// be worth one read; a ReplicaSet version written before the deletion, or the
-// ReplicaSet gone, is then on its way to the deriver, and the deletion waits for it.
+// be worth one read. The deletion then waits for a version written before it, for the
+// owner's deletion, or, when the owner's spec changed since the deriver saw it (a
+// generation it has not derived: the scale-down, whose controller has already written
+// the status after its deletions), for the newest version, which its watch delivers
+// after that change. A learner's own deletion changes no spec and does not wait for
+// the status written after it.
 func (d *Deriver) latestPending(kind, ns, name string, own uint64) (wantRV uint64, gone bool) {
-	rv, exists, err := d.Latest(kind, ns, name)
+	rv, gen, exists, err := d.Latest(kind, ns, name)
 	seen, known := d.seen[Key(kind, ns, name)]
 	switch {
 	case err != nil:
 		return 0, false
 	case !exists:
 		return 0, known && !seen.gone
-	case rv > seen.rv && (own == 0 || rv < own):
+	case rv > seen.rv && (own == 0 || rv < own || gen > seen.gen):
 		return rv, false
 	}
 	return 0, false
@@ -182,7 +188,7 @@ func (d *Deriver) unexplained(w waiting) bool {
 // saw notes what the deriver derived of an owner, and derives the changes waiting for it.
 func (d *Deriver) saw(kind, typ string, o metav1.Object) []Step {
 	rv, _ := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
-	so := seenOwner{rv: rv, gone: typ == "DELETED", deleting: o.GetDeletionTimestamp() != nil}
+	so := seenOwner{rv: rv, gen: o.GetGeneration(), gone: typ == "DELETED", deleting: o.GetDeletionTimestamp() != nil}
 	if dp, ok := o.(*appsv1.Deployment); ok {
 		so.template = &dp.Spec.Template
 	}

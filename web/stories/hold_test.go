@@ -276,56 +276,75 @@ func TestReplacementWhileTheDeletedPodTerminates(t *testing.T) {
 	}
 }
 
-// live is a fake of the API server for Deriver.Latest: the newest resourceVersion of each
-// object by kind/ns/name (absent: deleted).
-type live map[string]uint64
+// live is a fake of the API server for Deriver.Latest: the newest resourceVersion and
+// generation of each object by kind/ns/name (absent: deleted).
+type live map[string][2]uint64
 
-func (l live) latest(kind, ns, name string) (uint64, bool, error) {
-	rv, ok := l[steps.Key(kind, ns, name)]
-	return rv, ok, nil
+func (l live) latest(kind, ns, name string) (uint64, int64, bool, error) {
+	v, ok := l[steps.Key(kind, ns, name)]
+	return v[0], int64(v[1]), ok, nil
 }
 
 // Scaled 3→1, a pod's deletion arrives before the ReplicaSet's change, which the
 // ReplicaSet's informer has not even received (CI's TestBrowserScaleDownAndPodDeletion
-// under load): the API server has it, so the deletion waits for it and is the ReplicaSet
-// controller's in the learner's scaling story, not "you deleted".
+// under load): the API server has it, or already the status the controller wrote after
+// its deletions. The deletion waits for the scale and is the ReplicaSet controller's in
+// the learner's scaling story, not "you deleted".
 func TestDeletionBeforeTheReplicaSetInformer(t *testing.T) {
-	f := newFeed()
-	c := cache{"ReplicaSet/default/echo-rs": 1}
-	api := live{"ReplicaSet/default/echo-rs": 1}
-	f.d.Versions, f.d.Latest = c.versions, api.latest
-	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 3)))
-	var pods []*corev1.Pod
-	for _, n := range []string{"a", "b", "c"} {
-		p := pod("echo-rs-"+n, "2", true, map[string]string{"app": "echo"})
-		pods = append(pods, p)
-		f.add(f.d.Pod("ADDED", nil, p))
-	}
-	api["ReplicaSet/default/echo-rs"] = 9 // scaled; the cache still has 1
-	gone := pods[0].DeepCopy()
-	now := metav1.Now()
-	gone.DeletionTimestamp, gone.ResourceVersion = &now, "10"
-	if got := f.d.Pod("MODIFIED", pods[0], gone); len(got) != 0 {
-		t.Fatalf("derived before the scale-down it follows: %+v", got)
-	}
-	f.add(f.d.ReplicaSet("MODIFIED", rs("1", 3), rs("9", 1)))
-	story := f.story("you scaled echo-rs 3→1")
-	if !contains(story, "ReplicaSet/echo-rs deletes echo-rs-a: has 3, wants 1") {
-		t.Errorf("the deletion is not the ReplicaSet's in the scaling story:\n%s", strings.Join(story, "\n"))
-	}
-	if s := f.story("you deleted Pod/echo-rs-a"); len(s) != 0 {
-		t.Errorf("the ReplicaSet's deletion told as the learner's:\n%s", strings.Join(s, "\n"))
+	gen := func(r *appsv1.ReplicaSet, g int64) *appsv1.ReplicaSet { r.Generation = g; return r }
+	for _, tc := range []struct {
+		name   string
+		latest [2]uint64            // the API server's newest version: rv, generation
+		after  []*appsv1.ReplicaSet // what the informer then delivers
+	}{
+		{"scale written", [2]uint64{9, 2}, []*appsv1.ReplicaSet{gen(rs("9", 1), 2)}},
+		{"status after the deletions", [2]uint64{12, 2}, []*appsv1.ReplicaSet{gen(rs("9", 1), 2), gen(rs("12", 1), 2)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeed()
+			c := cache{"ReplicaSet/default/echo-rs": 1}
+			api := live{"ReplicaSet/default/echo-rs": {1, 1}}
+			f.d.Versions, f.d.Latest = c.versions, api.latest
+			prev := gen(rs("1", 3), 1)
+			f.add(f.d.ReplicaSet("ADDED", nil, prev))
+			var pods []*corev1.Pod
+			for _, n := range []string{"a", "b", "c"} {
+				p := pod("echo-rs-"+n, "2", true, map[string]string{"app": "echo"})
+				pods = append(pods, p)
+				f.add(f.d.Pod("ADDED", nil, p))
+			}
+			api["ReplicaSet/default/echo-rs"] = tc.latest // the cache still has 1
+			gone := pods[0].DeepCopy()
+			now := metav1.Now()
+			gone.DeletionTimestamp, gone.ResourceVersion = &now, "10"
+			if got := f.d.Pod("MODIFIED", pods[0], gone); len(got) != 0 {
+				t.Fatalf("derived before the scale-down it follows: %+v", got)
+			}
+			for _, r := range tc.after {
+				f.add(f.d.ReplicaSet("MODIFIED", prev, r))
+				prev = r
+			}
+			story := f.story("you scaled echo-rs 3→1")
+			if !contains(story, "ReplicaSet/echo-rs deletes echo-rs-a: has 3, wants 1") {
+				t.Errorf("the deletion is not the ReplicaSet's in the scaling story:\n%s", strings.Join(story, "\n"))
+			}
+			if s := f.story("you deleted Pod/echo-rs-a"); len(s) != 0 {
+				t.Errorf("the ReplicaSet's deletion told as the learner's:\n%s", strings.Join(s, "\n"))
+			}
+		})
 	}
 }
 
-// The learner's own deletion, with nothing of the ReplicaSet's written before it, is not
-// held by the live read either.
+// The learner's own deletion, with nothing of the ReplicaSet's written before it and no
+// change of its spec, is not held by the live read either.
 func TestLearnersDeletionNotHeldByTheLiveRead(t *testing.T) {
 	f := newFeed()
 	c := cache{"ReplicaSet/default/echo-rs": 1}
-	api := live{"ReplicaSet/default/echo-rs": 12} // its status, after the deletion
+	api := live{"ReplicaSet/default/echo-rs": {12, 1}} // its status, after the deletion
 	f.d.Versions, f.d.Latest = c.versions, api.latest
-	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 1)))
+	r := rs("1", 1)
+	r.Generation = 1
+	f.add(f.d.ReplicaSet("ADDED", nil, r))
 	a := pod("echo-rs-a", "2", true, map[string]string{"app": "echo"})
 	f.add(f.d.Pod("ADDED", nil, a))
 	gone := a.DeepCopy()
