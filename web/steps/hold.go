@@ -78,6 +78,9 @@ func (d *Deriver) hold(kind, typ string, old, obj any, o metav1.Object) bool {
 		if w.wantRV == 0 && !w.gone && d.learnersDeletion(typ, old, obj) {
 			w.wantRV, w.gone = d.latestPending(ownerKind, o.GetNamespace(), name, own)
 		}
+		if p, ok := obj.(*corev1.Pod); ok && ownerKind == "Job" && w.wantRV == 0 && !w.gone {
+			w.gone = d.awaitsJobGone(typ, old, p, w.owner)
+		}
 	}
 	if !behind && !d.unexplained(w) {
 		return false
@@ -242,4 +245,22 @@ func (d *Deriver) derive(w waiting) []Step {
 		return d.replicaSetNow(w.typ, old, o)
 	}
 	return nil
+}
+
+// awaitsJobGone: a finished pod of a finished Job is being deleted. Its Job's controller
+// deletes only running pods, so it is the garbage collector's, after the Job's deletion,
+// which the Jobs' watch may not have delivered yet: wait for it (at most MaxHold; a pod
+// deleted by hand is released then).
+func (d *Deriver) awaitsJobGone(typ string, old any, p *corev1.Pod, owner string) bool {
+	was, _ := old.(*corev1.Pod)
+	deleting := typ == "DELETED" || p.DeletionTimestamp != nil && (was == nil || was.DeletionTimestamp == nil)
+	if !deleting || p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+		return false
+	}
+	job, seen := d.jobs[owner], d.seen[owner]
+	if job == nil || seen.gone || seen.deleting {
+		return false
+	}
+	_, done := jobFinished(job)
+	return done
 }

@@ -179,8 +179,8 @@ func (d *Deriver) jobChanged(old, job *batchv1.Job) []Step {
 // controller had no reason to, so someone else deleted it.
 func (d *Deriver) jobDeletes(pod *corev1.Pod, name string) (i18n.Msg, bool) {
 	job := d.jobs[Key("Job", pod.Namespace, name)]
-	if job == nil {
-		return i18n.Msg{}, false
+	if pp := d.pods[pod.UID]; job == nil || pp != nil && pp.done || pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
+		return i18n.Msg{}, false // it deletes only pods still running
 	}
 	spec, st := job.Spec, job.Status
 	failed, succeeded := st.Failed, st.Succeeded

@@ -364,8 +364,16 @@ func TestJobControllerDeletesPastDeadline(t *testing.T) {
 
 // A CronJob keeps its newest successfulJobsHistoryLimit finished Jobs: when a run ends, its
 // controller deletes the oldest (its step, in the story of the run that just ended), and
-// the garbage collector then deletes that Job's pod. There was no step for it at all.
+// the garbage collector then deletes that Job's pod. There was no step for it at all. The
+// pod's deletion may reach the dashboard before the Job's (two watches): it waits for it,
+// as the garbage collector did (it was once the Job controller's, "its Complete condition").
 func TestCronJobPrunesOldJobs(t *testing.T) {
+	for _, podFirst := range []bool{false, true} {
+		t.Run(fmt.Sprint("podFirst=", podFirst), func(t *testing.T) { cronJobPrunes(t, podFirst) })
+	}
+}
+
+func cronJobPrunes(t *testing.T, podFirst bool) {
 	f := newFeed()
 	tr, one := true, int32(1)
 	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "default", UID: "c1", ResourceVersion: "1"},
@@ -397,8 +405,13 @@ func TestCronJobPrunesOldJobs(t *testing.T) {
 	run(2)
 	gone := j1.DeepCopy()
 	gone.ResourceVersion = next()
-	f.add(f.d.Job("DELETED", nil, gone))
-	f.deleted(p1, rv+1, f.now)
+	if podFirst {
+		f.deleted(p1, rv+1, f.now)
+		f.add(f.d.Job("DELETED", nil, gone))
+	} else {
+		f.add(f.d.Job("DELETED", nil, gone))
+		f.deleted(p1, rv+1, f.now)
+	}
 	story := f.story("CronJob/nightly creates Job nightly-2: its schedule is due")
 	for _, w := range []string{"cronjob/cronjob-controller→apiserver: CronJob/nightly deletes Job nightly-1: keeps the newest 1 successful",
 		"gc/apiserver→garbage-collector: garbage collector sees Job/nightly-1 gone: its 1 pods have no owner",
