@@ -45,9 +45,11 @@ spec:
 		out, _ := c.kubectl("-n", "team", "logs", "lister")
 		return strings.Contains(out, "1 pods in team: lister"), out
 	})
-	if phase := strings.TrimSpace(c.mustKubectl("-n", "team", "get", "pod", "lister", "-o", "jsonpath={.status.phase}")); phase != "Succeeded" {
-		t.Errorf("lister phase %s, want Succeeded", phase)
-	}
+	// Its line is logged before it exits, and the kubelet reports Succeeded after that.
+	c.eventually(30*time.Second, "lister Succeeded", func() (bool, string) {
+		phase := strings.TrimSpace(c.mustKubectl("-n", "team", "get", "pod", "lister", "-o", "jsonpath={.status.phase}"))
+		return phase == "Succeeded", "phase " + phase
+	})
 
 	c.apply(`apiVersion: v1
 kind: Pod
