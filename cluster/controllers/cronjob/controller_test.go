@@ -262,3 +262,24 @@ func TestSuspendHoldsRunsUntilResumed(t *testing.T) {
 	}
 	f.waitJobs("paused", first) // resumed: the missed time runs (no deadline)
 }
+
+// Two runs that started in the same second (quick Jobs; the dashboard's CronJob test made
+// them on simulated nodes): the older by name goes, as Kubernetes' byJobStartTime orders
+// them. Which went was left to the sort, and the newest was deleted 1 time in 6.
+func TestHistoryLimitsTieByName(t *testing.T) {
+	f := start(t)
+	first := f.create("quick", func(s *batchv1.CronJobSpec) { s.SuccessfulJobsHistoryLimit = ptr(int32(1)) })
+	second := first.Add(5 * time.Minute)
+	f.at(first)
+	f.waitJobs("quick", first)
+	f.at(second)
+	same := metav1.NewTime(f.clock.Now().Truncate(time.Second))
+	for _, j := range f.waitJobs("quick", first, second) {
+		j.Status.StartTime, j.Status.CompletionTime = &same, &same
+		j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: same}}
+		if _, err := f.client.BatchV1().Jobs("default").UpdateStatus(f.ctx, &j, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.waitJobs("quick", second)
+}

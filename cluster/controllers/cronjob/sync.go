@@ -257,7 +257,13 @@ func (c *Controller) cleanupHistory(ctx context.Context, cj *batchv1.CronJob, ow
 		if set.limit == nil || len(set.jobs) <= int(*set.limit) {
 			continue
 		}
-		sort.Slice(set.jobs, func(i, k int) bool { return startTime(set.jobs[i]).Before(startTime(set.jobs[k])) })
+		// Oldest first; runs started in the same second by name, as Kubernetes' byJobStartTime.
+		sort.Slice(set.jobs, func(i, k int) bool {
+			if a, b := startTime(set.jobs[i]), startTime(set.jobs[k]); !a.Equal(b) {
+				return a.Before(b)
+			}
+			return set.jobs[i].Name < set.jobs[k].Name
+		})
 		for _, j := range set.jobs[:len(set.jobs)-int(*set.limit)] {
 			if err := c.step(ctx, cj, "delete-job", fmt.Sprintf("deleting old Job %s of CronJob %s", j.Name, cj.Name),
 				stepper.Say("held.cj_deletes_old_job", j.Name, cj.Name),
