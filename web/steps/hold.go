@@ -112,16 +112,17 @@ func (d *Deriver) ownerPending(kind, ns, name string, own uint64) (wantRV uint64
 // has seen of its ReplicaSet, was not the controller's or the garbage collector's.
 func (d *Deriver) learnersDeletion(typ string, old, obj any) bool {
 	pod, ok := obj.(*corev1.Pod)
-	if !ok || d.Latest == nil {
-		return false
-	}
-	was, _ := old.(*corev1.Pod)
-	starts := pod.DeletionTimestamp != nil && (was == nil || was.DeletionTimestamp == nil)
-	if typ != "DELETED" && !starts {
+	if !ok || d.Latest == nil || !isDeletion(typ, old, pod) {
 		return false
 	}
 	who, _, _ := d.deleter(pod, ownerOf(pod, "ReplicaSet"))
 	return who == Client
+}
+
+// isDeletion: the change starts a pod's deletion (its deletionTimestamp set) or ends it.
+func isDeletion(typ string, old any, pod *corev1.Pod) bool {
+	was, _ := old.(*corev1.Pod)
+	return typ == "DELETED" || pod.DeletionTimestamp != nil && (was == nil || was.DeletionTimestamp == nil)
 }
 
 // latestPending is ownerPending from the API server instead of the informer cache. The
@@ -252,9 +253,7 @@ func (d *Deriver) derive(w waiting) []Step {
 // which the Jobs' watch may not have delivered yet: wait for it (at most MaxHold; a pod
 // deleted by hand is released then).
 func (d *Deriver) awaitsJobGone(typ string, old any, p *corev1.Pod, owner string) bool {
-	was, _ := old.(*corev1.Pod)
-	deleting := typ == "DELETED" || p.DeletionTimestamp != nil && (was == nil || was.DeletionTimestamp == nil)
-	if !deleting || p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+	if !isDeletion(typ, old, p) || p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
 		return false
 	}
 	job, seen := d.jobs[owner], d.seen[owner]
