@@ -154,17 +154,21 @@ func TestHoldIsBounded(t *testing.T) {
 	}
 }
 
-// The learner deletes a pod by hand while the cache already has the ReplicaSet's status
-// written after that deletion: the deletion is not held for it (holding it let the
+// The learner deletes a pod by hand while the cache and the API server already have the
+// ReplicaSet's status written after that deletion, and its spec is unchanged: the
+// deletion is not held for it, by the cache or by the live read (holding it let the
 // replacement's creation overtake the deletion and leave the learner's story).
 func TestNotHeldForLaterOwnerChanges(t *testing.T) {
 	f := newFeed()
 	c := cache{"ReplicaSet/default/echo-rs": 1}
-	f.d.Versions = c.versions
-	f.add(f.d.ReplicaSet("ADDED", nil, rs("1", 1)))
+	api := live{"ReplicaSet/default/echo-rs": {1, 1}}
+	f.d.Versions, f.d.Latest = c.versions, api.latest
+	r := rs("1", 1)
+	r.Generation = 1
+	f.add(f.d.ReplicaSet("ADDED", nil, r))
 	a := pod("echo-rs-a", "2", true, map[string]string{"app": "echo"})
 	f.add(f.d.Pod("ADDED", nil, a))
-	c["ReplicaSet/default/echo-rs"] = 12
+	c["ReplicaSet/default/echo-rs"], api["ReplicaSet/default/echo-rs"] = 12, [2]uint64{12, 1}
 	gone := a.DeepCopy()
 	now := metav1.Now()
 	gone.DeletionTimestamp, gone.ResourceVersion = &now, "10"
@@ -303,27 +307,5 @@ func TestDeletionBeforeTheScaleDown(t *testing.T) {
 				t.Errorf("the ReplicaSet's deletion told as the learner's:\n%s", strings.Join(s, "\n"))
 			}
 		})
-	}
-}
-
-// The learner's own deletion, with nothing of the ReplicaSet's written before it and no
-// change of its spec, is not held by the live read either.
-func TestLearnersDeletionNotHeldByTheLiveRead(t *testing.T) {
-	f := newFeed()
-	c := cache{"ReplicaSet/default/echo-rs": 1}
-	api := live{"ReplicaSet/default/echo-rs": {12, 1}} // its status, after the deletion
-	f.d.Versions, f.d.Latest = c.versions, api.latest
-	r := rs("1", 1)
-	r.Generation = 1
-	f.add(f.d.ReplicaSet("ADDED", nil, r))
-	a := pod("echo-rs-a", "2", true, map[string]string{"app": "echo"})
-	f.add(f.d.Pod("ADDED", nil, a))
-	gone := a.DeepCopy()
-	now := metav1.Now()
-	gone.DeletionTimestamp, gone.ResourceVersion = &now, "10"
-	got := f.d.Pod("MODIFIED", a, gone)
-	f.add(got)
-	if len(got) == 0 || len(f.story("you deleted Pod/echo-rs-a")) == 0 {
-		t.Fatalf("the learner's deletion waited for a later change of its ReplicaSet: %+v", got)
 	}
 }
