@@ -2,7 +2,9 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -43,5 +45,37 @@ func TestDashboardRefusesOtherHosts(t *testing.T) {
 	}
 	if out, _ := c.kubectl("get", "configmap", "pwned"); !strings.Contains(out, "NotFound") {
 		t.Errorf("the refused apply created something: %s", out)
+	}
+}
+
+// TestTakenDashboardAddressFailsFirst: --addr is bound before anything starts, so a taken
+// address fails at once and nothing started on the way (a kubelet's server on a free
+// port) can take it meanwhile, as one did in CI ("dashboard: listen tcp …: bind: address
+// already in use" after the kubelet registered on that very port).
+func TestTakenDashboardAddressFailsFirst(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	dataDir := t.TempDir()
+	cmd := exec.Command(webkubeBin, "--data-dir", dataDir, "--addr", held.Addr().String(), "--api-addr", freeAddr(t),
+		"--ingress-addr", "", "--nodes", "0", "--simulated-nodes", "0")
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("webkube still running with --addr taken:\n%s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "dashboard: listen tcp "+held.Addr().String()) ||
+		!strings.Contains(string(out), "address already in use") {
+		t.Fatalf("want exit with the dashboard's address in use, got %v:\n%s", err, out)
+	}
+	if strings.Contains(string(out), "store opened") {
+		t.Errorf("webkube opened its store before taking --addr:\n%s", out)
 	}
 }

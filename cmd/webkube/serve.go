@@ -74,6 +74,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The dashboard's address is taken first: a taken --addr fails before anything starts,
+	// and nothing started later (a kubelet's server on a free port) can take it meanwhile.
+	dashLn, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	m.closers = append(m.closers, func() { _ = dashLn.Close() })
 	clk := clock.RealClock{}
 	token, err := m.openStore(ctx, dataDir, clk)
 	if err != nil {
@@ -99,7 +106,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.startSimulatedNodes(ctx, gate, clk); err != nil {
 		return err
 	}
-	dashURL, err := m.startDashboard(ctx, dashboardDeps{rest: api.rest, token: token, gate: gate, sched: sched,
+	dashURL, err := m.startDashboard(ctx, dashLn, dashboardDeps{rest: api.rest, token: token, gate: gate, sched: sched,
 		proxier: proxier, dataDir: dataDir, clock: clk})
 	if err != nil {
 		return err
@@ -377,9 +384,9 @@ type dashboardDeps struct {
 	clock   clock.WithTicker
 }
 
-// startDashboard serves the dashboard (and the health endpoints) on --addr and returns its
-// URL. A token is asked for only when it listens beyond loopback.
-func (m *Main) startDashboard(ctx context.Context, d dashboardDeps) (string, error) {
+// startDashboard serves the dashboard (and the health endpoints) on ln, --addr's listener,
+// and returns its URL. A token is asked for only when it listens beyond loopback.
+func (m *Main) startDashboard(ctx context.Context, ln net.Listener, d dashboardDeps) (string, error) {
 	cfg := m.Config
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -412,17 +419,13 @@ func (m *Main) startDashboard(ctx context.Context, d dashboardDeps) (string, err
 	if err := dash.Start(ctx); err != nil {
 		return "", err
 	}
-	dashLn, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return "", fmt.Errorf("dashboard: %w", err)
-	}
 	m.dashboard = apiserver.NewHTTPServer(apiserver.BodyDeadline(e, 30*time.Second), nil)
 	go func() {
-		if err := m.dashboard.Serve(dashLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := m.dashboard.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			m.Logger.Error("dashboard stopped", "err", err)
 		}
 	}()
-	return "http://" + dashLn.Addr().String(), nil
+	return "http://" + ln.Addr().String(), nil
 }
 
 // proxyMetrics writes the Service proxy's per-endpoint counters in Prometheus text format
