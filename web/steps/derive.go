@@ -185,6 +185,7 @@ type podProgress struct {
 	done     bool            // Succeeded or Failed, as last seen (a Job no longer counts it)
 	fails    map[string]bool // failure steps reported: "reason/container/restarts"
 	ready    bool
+	obj      *corev1.Pod // as last seen (a Job's pods: their indexes and restarts)
 }
 
 type rsState struct {

@@ -218,6 +218,10 @@ func (d *Deriver) jobDeletes(pod *corev1.Pod, name string) (i18n.Msg, bool) {
 	if spec.Completions != nil && succeeded >= *spec.Completions {
 		return why(i18n.K("jobs.why_completed"), succeeded, *spec.Completions)
 	}
+	// manage: an Indexed Job's surplus goes first, suspended or not.
+	if m, ok := d.indexSurplus(job, pod); ok {
+		return m, true
+	}
 	if spec.Suspend != nil && *spec.Suspend {
 		return why(i18n.K("why.job_suspended"))
 	}
@@ -225,6 +229,63 @@ func (d *Deriver) jobDeletes(pod *corev1.Pod, name string) (i18n.Msg, bool) {
 		return why(i18n.K("why.has_wants"), has, wants)
 	}
 	return i18n.Msg{}, false
+}
+
+// indexSurplus says why an Indexed Job's controller does not want the pod run, as
+// Kubernetes' (activePodsForRemoval, and webkube's surplusIndexed): it has no valid
+// completion index, its index is not below completions (lowered since), its index
+// already succeeded, or an older live pod runs the same index (the newer goes; pods made
+// in the same second could be either).
+func (d *Deriver) indexSurplus(job *batchv1.Job, pod *corev1.Pod) (i18n.Msg, bool) {
+	if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion || job.Spec.Completions == nil {
+		return i18n.Msg{}, false
+	}
+	why := func(key string, args ...any) (i18n.Msg, bool) { return i18n.Msg{Key: key, Args: args}, true }
+	ix, ok := completionIndex(pod)
+	switch {
+	case !ok:
+		return why(i18n.K("jobs.why_index_none"))
+	case ix >= int(*job.Spec.Completions):
+		return why(i18n.K("jobs.why_index_out"), ix, *job.Spec.Completions)
+	case indexIn(job.Status.CompletedIndexes, ix):
+		return why(i18n.K("jobs.why_index_done"), ix)
+	}
+	for uid := range d.owned[Key("Job", pod.Namespace, job.Name)] {
+		pp := d.pods[uid]
+		if uid == pod.UID || pp == nil || pp.obj == nil || pp.done {
+			continue
+		}
+		if other, ok := completionIndex(pp.obj); ok && other == ix && !pod.CreationTimestamp.Before(&pp.obj.CreationTimestamp) {
+			return why(i18n.K("jobs.why_index_taken"), pp.obj.Name, ix)
+		}
+	}
+	return i18n.Msg{}, false
+}
+
+// completionIndex is the pod's batch.kubernetes.io/job-completion-index, if it is a number.
+func completionIndex(p *corev1.Pod) (int, bool) {
+	v, ok := p.Annotations[batchv1.JobCompletionIndexAnnotation]
+	if !ok {
+		return 0, false
+	}
+	ix, err := strconv.Atoi(v)
+	return ix, err == nil && ix >= 0
+}
+
+// indexIn says whether ix is in a status.completedIndexes list ("1,3-5,7").
+func indexIn(list string, ix int) bool {
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			hi = lo
+		}
+		a, errA := strconv.Atoi(lo)
+		b, errB := strconv.Atoi(hi)
+		if errA == nil && errB == nil && a <= ix && ix <= b {
+			return true
+		}
+	}
+	return false
 }
 
 // deletedAt is when the pod's deletion was asked for: its deletionTimestamp less its grace

@@ -29,6 +29,7 @@ func (d *Deriver) track(eventType string, pod *corev1.Pod) {
 	}
 	if pp := d.pods[pod.UID]; pp != nil {
 		pp.done = pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
+		pp.obj = pod
 	}
 	if eventType == "DELETED" || pod.DeletionTimestamp != nil || key == "" {
 		return

@@ -254,7 +254,8 @@ func TestJobPodBeforeItsJob(t *testing.T) {
 
 // jobFeed is a Job "pi" (controlled pods pi-a and pi-b, Running on node-1) as the dashboard's
 // watches delivered it; each step's story is assigned as it comes.
-func jobFeed(t *testing.T, spec batchv1.JobSpec, status batchv1.JobStatus) (*feed, *batchv1.Job, []*corev1.Pod) {
+// each, when given, sets up the i-th pod before it is fed.
+func jobFeed(t *testing.T, spec batchv1.JobSpec, status batchv1.JobStatus, each ...func(i int, p *corev1.Pod)) (*feed, *batchv1.Job, []*corev1.Pod) {
 	t.Helper()
 	f := newFeed()
 	tr := true
@@ -265,6 +266,9 @@ func jobFeed(t *testing.T, spec batchv1.JobSpec, status batchv1.JobStatus) (*fee
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: types.UID(name), ResourceVersion: string(rune('6' + i)),
 			OwnerReferences: []metav1.OwnerReference{{Kind: "Job", Name: "pi", UID: "j1", Controller: &tr}}},
 			Spec: corev1.PodSpec{NodeName: "node-1", RestartPolicy: spec.Template.Spec.RestartPolicy}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+		for _, set := range each {
+			set(i, p)
+		}
 		f.add(f.d.Pod("ADDED", nil, p))
 		pods = append(pods, p)
 	}
@@ -433,3 +437,87 @@ func cronJobPrunes(t *testing.T, podFirst bool) {
 }
 
 func ptrTrue() *bool { t := true; return &t }
+
+// An Indexed Job's controller deletes the pods whose index it does not need run (as
+// Kubernetes' indexed_job_utils.go: no valid index, an index at or past completions, an
+// index already succeeded, a second pod for one index), before it compares how many run
+// with how many it wants. Each is its step with that reason; they were "you deleted
+// Pod/…" whenever the count alone did not explain them.
+func TestIndexedJobControllerDeletesSurplus(t *testing.T) {
+	indexed := batchv1.IndexedCompletion
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name                     string
+		completions, parallelism int32
+		lowerTo                  int32 // the learner changes completions and parallelism to it first (0: no change)
+		completed                string
+		indexes                  [2]string // pi-a's and pi-b's, created a second apart
+		victim                   int
+		story, want, ko          string
+	}{
+		{name: "index succeeded", completions: 3, parallelism: 2, completed: "0", indexes: [2]string{"0", "1"}, victim: 0,
+			story: "you created Job/pi", want: "Job/pi deletes pi-a: its completion index 0 already succeeded",
+			ko: "Job/pi이(가) pi-a을(를) 지웁니다: 완료 인덱스 0은(는) 이미 성공했습니다"},
+		{name: "index taken", completions: 3, parallelism: 2, indexes: [2]string{"0", "0"}, victim: 1,
+			story: "you created Job/pi", want: "Job/pi deletes pi-b: pi-a already runs its completion index 0",
+			ko: "Job/pi이(가) pi-b을(를) 지웁니다: pi-a이(가) 이미 완료 인덱스 0을(를) 실행하고 있습니다"},
+		{name: "index out of range", completions: 3, parallelism: 2, indexes: [2]string{"0", "5"}, victim: 1,
+			story: "you created Job/pi", want: "Job/pi deletes pi-b: its completion index 5 is not below its completions 3",
+			ko: "Job/pi이(가) pi-b을(를) 지웁니다: 완료 인덱스 5이(가) completions 3보다 작지 않습니다"},
+		{name: "no index", completions: 3, parallelism: 2, indexes: [2]string{"0", "x"}, victim: 1,
+			story: "you created Job/pi", want: "Job/pi deletes pi-b: it has no valid completion index",
+			ko: "Job/pi이(가) pi-b을(를) 지웁니다: 올바른 완료 인덱스가 없습니다"},
+		{name: "completions lowered", completions: 2, parallelism: 2, lowerTo: 1, indexes: [2]string{"0", "1"}, victim: 1,
+			story: "you changed the parallelism of Job/pi 2→1", want: "Job/pi deletes pi-b: its completion index 1 is not below its completions 1",
+			ko: "Job/pi이(가) pi-b을(를) 지웁니다: 완료 인덱스 1이(가) completions 1보다 작지 않습니다"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			succeeded := int32(len(strings.Split(tc.completed, ",")))
+			if tc.completed == "" {
+				succeeded = 0
+			}
+			f, job, pods := jobFeed(t, batchv1.JobSpec{CompletionMode: &indexed, Completions: &tc.completions, Parallelism: &tc.parallelism},
+				batchv1.JobStatus{CompletedIndexes: tc.completed, Succeeded: succeeded}, func(i int, p *corev1.Pod) {
+					p.Annotations = map[string]string{batchv1.JobCompletionIndexAnnotation: tc.indexes[i]}
+					p.CreationTimestamp = metav1.NewTime(start.Add(time.Duration(i) * time.Second))
+				})
+			if tc.lowerTo > 0 {
+				j2 := job.DeepCopy()
+				j2.ResourceVersion, j2.Generation = "8", 2
+				j2.Spec.Completions, j2.Spec.Parallelism = &tc.lowerTo, &tc.lowerTo
+				f.add(f.d.Job("MODIFIED", job, j2))
+			}
+			victim := pods[tc.victim]
+			f.deleted(victim, 10, f.now)
+			if !contains(f.story(tc.story), "job/job-controller→apiserver: "+tc.want) {
+				t.Errorf("the story %q lacks %q:\n%s", tc.story, tc.want, f.titles())
+			}
+			for _, s := range f.out {
+				if s.Flow == steps.FlowYou && s.Kind == "Pod" {
+					t.Errorf("the Job controller's deletion is said to be the learner's: %q", s.Title)
+				}
+				if s.Title == tc.want && s.TitleIn("ko") != tc.ko {
+					t.Errorf("in Korean %q, want %q", s.TitleIn("ko"), tc.ko)
+				}
+			}
+		})
+	}
+}
+
+// A pod of an Indexed Job that the controller still wants (its own index, or the older
+// of two for one index) deleted by hand stays the learner's.
+func TestIndexedJobPodDeletedByHand(t *testing.T) {
+	indexed, three, two := batchv1.IndexedCompletion, int32(3), int32(2)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, indexes := range [][2]string{{"0", "1"}, {"0", "0"}} {
+		f, _, pods := jobFeed(t, batchv1.JobSpec{CompletionMode: &indexed, Completions: &three, Parallelism: &two}, batchv1.JobStatus{},
+			func(i int, p *corev1.Pod) {
+				p.Annotations = map[string]string{batchv1.JobCompletionIndexAnnotation: indexes[i]}
+				p.CreationTimestamp = metav1.NewTime(start.Add(time.Duration(i) * time.Second))
+			})
+		f.deleted(pods[0], 10, f.now)
+		if len(f.story("you deleted Pod/pi-a")) == 0 {
+			t.Errorf("indexes %v: pi-a deleted by hand is not the learner's:\n%s", indexes, f.titles())
+		}
+	}
+}
