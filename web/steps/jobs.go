@@ -191,10 +191,7 @@ func (d *Deriver) jobDeletes(pod *corev1.Pod, name string) (i18n.Msg, bool) {
 	if spec.BackoffLimit != nil {
 		limit = *spec.BackoffLimit
 	}
-	restarts := int32(0)
-	for _, cs := range append(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses...) {
-		restarts += cs.RestartCount
-	}
+	restarts := d.jobRestarts(pod, name)
 	why := func(key string, args ...any) (i18n.Msg, bool) { return i18n.Msg{Key: key, Args: args}, true }
 	onFailure := spec.Template.Spec.RestartPolicy == corev1.RestartPolicyOnFailure
 	switch {
@@ -286,6 +283,29 @@ func indexIn(list string, ix int) bool {
 		}
 	}
 	return false
+}
+
+// jobRestarts adds up the container restarts of the Job's pods still Pending or Running,
+// being deleted or not, as Kubernetes' job controller (pastBackoffLimitOnFailure) does:
+// one sync deletes them all, and the watches show the first deletion before the next.
+// pod is the one being deleted, as it is now.
+func (d *Deriver) jobRestarts(pod *corev1.Pod, job string) int32 {
+	n := podRestarts(pod)
+	for uid, pp := range d.pods {
+		if p := pp.obj; uid != pod.UID && p != nil && p.Namespace == pod.Namespace && ownerOf(p, "Job") == job &&
+			(p.Status.Phase == corev1.PodPending || p.Status.Phase == corev1.PodRunning) {
+			n += podRestarts(p)
+		}
+	}
+	return n
+}
+
+func podRestarts(p *corev1.Pod) int32 {
+	n := int32(0)
+	for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+		n += cs.RestartCount
+	}
+	return n
 }
 
 // deletedAt is when the pod's deletion was asked for: its deletionTimestamp less its grace

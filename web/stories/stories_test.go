@@ -277,14 +277,24 @@ func jobFeed(t *testing.T, spec batchv1.JobSpec, status batchv1.JobStatus, each 
 
 // deleted feeds the graceful deletion of p asked for at at (grace 30s), then its removal.
 func (f *feed) deleted(p *corev1.Pod, rv int, at time.Time) {
+	f.removed(f.deleting(p, rv, at), rv+1)
+}
+
+// deleting feeds the start of p's graceful deletion asked for at at (grace 30s).
+func (f *feed) deleting(p *corev1.Pod, rv int, at time.Time) *corev1.Pod {
 	grace := int64(30)
 	d := p.DeepCopy()
 	ts := metav1.NewTime(at.Add(30 * time.Second))
 	d.DeletionTimestamp, d.DeletionGracePeriodSeconds, d.ResourceVersion = &ts, &grace, fmt.Sprint(rv)
 	f.add(f.d.Pod("MODIFIED", p, d))
-	d2 := d.DeepCopy()
-	d2.ResourceVersion = fmt.Sprint(rv + 1)
-	f.add(f.d.Pod("DELETED", nil, d2))
+	return d
+}
+
+// removed feeds the removal of the terminating pod p.
+func (f *feed) removed(p *corev1.Pod, rv int) {
+	d := p.DeepCopy()
+	d.ResourceVersion = fmt.Sprint(rv)
+	f.add(f.d.Pod("DELETED", nil, d))
 }
 
 func (f *feed) titles() string {
@@ -519,5 +529,46 @@ func TestIndexedJobPodDeletedByHand(t *testing.T) {
 		if len(f.story("you deleted Pod/pi-a")) == 0 {
 			t.Errorf("indexes %v: pi-a deleted by hand is not the learner's:\n%s", indexes, f.titles())
 		}
+	}
+}
+
+// With restartPolicy OnFailure a failure restarts a container in its pod: the Job
+// controller adds up the restarts of all its pods still Pending or Running (Kubernetes'
+// pastBackoffLimitOnFailure) and, at backoffLimit, deletes them. Each deletion is its step
+// with that total; it counted only the deleted pod's own restarts, so both were the
+// learner's. Below the limit a deletion by hand stays the learner's.
+func TestJobControllerDeletesPastRestarts(t *testing.T) {
+	two, three := int32(2), int32(3)
+	spec := batchv1.JobSpec{Parallelism: &two, Completions: &two, BackoffLimit: &three,
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyOnFailure}}}
+	restarted := func(counts ...int32) func(int, *corev1.Pod) {
+		return func(i int, p *corev1.Pod) {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "pi", RestartCount: counts[i]}}
+		}
+	}
+	f, _, pods := jobFeed(t, spec, batchv1.JobStatus{}, restarted(2, 1))
+	// One sync deletes both; they are removed once their containers stop.
+	a, b := f.deleting(pods[0], 10, f.now), f.deleting(pods[1], 11, f.now)
+	f.removed(a, 12)
+	f.removed(b, 13)
+	story := f.story("you created Job/pi")
+	for _, name := range []string{"pi-a", "pi-b"} {
+		want := "job/job-controller→apiserver: Job/pi deletes " + name + ": its pods' containers restarted 3 time(s) in all, and its backoffLimit is 3"
+		if !contains(story, want) {
+			t.Errorf("the Job's story lacks %q:\n%s", want, f.titles())
+		}
+	}
+	for _, s := range f.out {
+		if s.Flow == steps.FlowYou && s.Kind == "Pod" {
+			t.Errorf("the Job controller's deletion is said to be the learner's: %q", s.Title)
+		}
+		if s.Title == "Job/pi deletes pi-a: its pods' containers restarted 3 time(s) in all, and its backoffLimit is 3" && s.TitleIn("ko") != "Job/pi이(가) pi-a을(를) 지웁니다: 파드들의 컨테이너가 모두 3번 재시작했고 backoffLimit은 3입니다" {
+			t.Errorf("in Korean %q", s.TitleIn("ko"))
+		}
+	}
+	f, _, pods = jobFeed(t, spec, batchv1.JobStatus{}, restarted(1, 1))
+	f.deleted(pods[0], 10, f.now)
+	if len(f.story("you deleted Pod/pi-a")) == 0 {
+		t.Errorf("below the limit (2 restarts, backoffLimit 3) a deletion by hand is not the learner's:\n%s", f.titles())
 	}
 }
