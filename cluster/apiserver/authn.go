@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"net/http"
 	"strings"
@@ -67,7 +68,7 @@ func requestUser(ctx context.Context) *userInfo {
 // pod or secret it is bound to, still the very objects it was issued for). nil: not
 // authenticated.
 func (s *Server) authenticate(r *http.Request) *userInfo {
-	if u := certificateUser(r.TLS); u != nil {
+	if u := s.certificateUser(r.TLS); u != nil {
 		return u
 	}
 	bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -124,13 +125,25 @@ func serviceAccountInfo(c *tokenClaims) *userInfo {
 	return u
 }
 
-// certificateUser is the user of a verified client certificate, as kube-apiserver's x509
-// authenticator makes it: the common name, the organizations as groups.
-func certificateUser(st *tls.ConnectionState) *userInfo {
-	if st == nil || len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
+// certificateUser is the user of a client certificate Config.ClientCA signed, as
+// kube-apiserver's x509 authenticator makes it: the common name, the organizations as
+// groups. The TLS layer only asks for a certificate, so one from another CA reaches here
+// and is no credential (a token may still be: kube-apiserver tries each authenticator);
+// with nothing else the request gets 401, as from kube-apiserver.
+func (s *Server) certificateUser(st *tls.ConnectionState) *userInfo {
+	if st == nil || len(st.PeerCertificates) == 0 || s.cfg.ClientCA == nil {
 		return nil
 	}
 	leaf := st.PeerCertificates[0]
+	opts := x509.VerifyOptions{Roots: s.cfg.ClientCA, Intermediates: x509.NewCertPool(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: s.clock.Now()}
+	for _, c := range st.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := leaf.Verify(opts); err != nil {
+		s.log.Debug("client certificate refused", "subject", leaf.Subject.String(), "err", err)
+		return nil
+	}
 	if leaf.Subject.CommonName == "" {
 		return nil
 	}

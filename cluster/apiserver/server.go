@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,10 @@ type Config struct {
 	// API server's client certificate and the CA kubelets' serving certificates come from
 	// (certs.CA.KubeletClientTLS). Without it those requests are refused, never sent in clear.
 	KubeletTLS *tls.Config
+	// ClientCA verifies client certificates, as kube-apiserver's --client-ca-file: one it
+	// signed stands for its subject; any other is refused with 401, not at the handshake
+	// (LoadOrCreateTLS only asks for certificates). nil: certificates are no credential.
+	ClientCA *x509.CertPool
 	// EventTTL is how long an Event lives after its last update (default 1h, as
 	// kube-apiserver's --event-ttl); older ones are deleted.
 	EventTTL time.Duration

@@ -62,10 +62,11 @@ func LoadOrCreateTLS(ca *certs.CA, dir string, hosts []string, now time.Time) (c
 			return nil, nil, err
 		}
 	}
-	// A client certificate the CA signed (an approved CertificateSigningRequest's) is a
-	// credential, as for kube-apiserver's --client-ca-file; one is never required.
+	// A client certificate is asked for, never required, and checked by the authenticator
+	// (Config.ClientCA), so one the CA did not sign gets 401 as from kube-apiserver, not
+	// a failed handshake; ClientCAs only tells clients which CA to choose a certificate by.
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12,
-		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}, trust, nil
+		ClientAuth: tls.RequestClientCert, ClientCAs: ca.Pool()}, trust, nil
 }
 
 // lacksHosts says whether the certificate at path comes from ca but does not cover every

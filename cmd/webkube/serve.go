@@ -171,7 +171,7 @@ func (m *Main) startAPI(ctx context.Context, dataDir, token string, clk clock.Wi
 		return apiEndpoint{}, err
 	}
 	m.api, err = apiserver.New(apiserver.Config{Store: m.store, Token: token, ServiceCIDR: cfg.ServiceCIDR, KubeletTLS: kubeletTLS,
-		ServiceAccountKey: m.saKey, Clock: clk, Logger: m.Logger})
+		ClientCA: m.ca.Pool(), ServiceAccountKey: m.saKey, Clock: clk, Logger: m.Logger})
 	if err != nil {
 		return apiEndpoint{}, err
 	}

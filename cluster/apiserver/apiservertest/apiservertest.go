@@ -82,6 +82,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("apiservertest: %v", err)
 	}
 	s.CA = ca
+	if s.opts.cfg.ClientCA == nil {
+		s.opts.cfg.ClientCA = ca.Pool()
+	}
 	if s.opts.cfg.KubeletTLS == nil {
 		if s.opts.cfg.KubeletTLS, err = ca.KubeletClientTLS(time.Now()); err != nil {
 			t.Fatalf("apiservertest: %v", err)
