@@ -210,7 +210,7 @@ func (d *Dashboard) dispatch(ctx context.Context) {
 }
 
 // versions is the deriver's view of the informer caches: the newest resourceVersion of
-// a ReplicaSet or Deployment, which the cache has before its change reaches dispatch.
+// a ReplicaSet, Deployment, Job or CronJob, which the cache has before its change reaches dispatch.
 func (d *Dashboard) versions(kind, ns, name string) (uint64, bool) {
 	var o metav1.Object
 	var err error
@@ -221,6 +221,8 @@ func (d *Dashboard) versions(kind, ns, name string) (uint64, bool) {
 		o, err = d.l.deploys.Deployments(ns).Get(name)
 	case "Job":
 		o, err = d.l.jobs.Jobs(ns).Get(name)
+	case "CronJob":
+		o, err = d.l.cronJobs.CronJobs(ns).Get(name)
 	default:
 		return 0, false
 	}
@@ -244,6 +246,8 @@ func (d *Dashboard) latest(ctx context.Context, kind, ns, name string) (uint64, 
 		o, err = d.client.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
 	case "Job":
 		o, err = d.client.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+	case "CronJob":
+		o, err = d.client.BatchV1().CronJobs(ns).Get(ctx, name, metav1.GetOptions{})
 	default:
 		return 0, 0, false, fmt.Errorf("no live read of %s", kind)
 	}

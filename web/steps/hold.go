@@ -4,7 +4,10 @@ import (
 	"strconv"
 	"time"
 
+	"webkube/web/i18n"
+
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +26,7 @@ type Versions func(kind, namespace, name string) (rv uint64, ok bool)
 // for it).
 type Latest func(kind, namespace, name string) (rv uint64, generation int64, exists bool, err error)
 
-// seenOwner is what the deriver last derived of a ReplicaSet, Deployment or Job.
+// seenOwner is what the deriver last derived of a ReplicaSet, Deployment, Job or CronJob.
 type seenOwner struct {
 	rv       uint64
 	gen      int64 // metadata.generation: its spec's version
@@ -34,8 +37,8 @@ type seenOwner struct {
 
 // waiting is a change held until its owner's change has been derived.
 type waiting struct {
-	kind   string // Pod or ReplicaSet
-	obj    any    // *corev1.Pod or *appsv1.ReplicaSet
+	kind   string // Pod, ReplicaSet or Job
+	obj    any    // *corev1.Pod, *appsv1.ReplicaSet or *batchv1.Job
 	old    any    // its previous version (nil when none)
 	typ    string // ADDED, MODIFIED, DELETED
 	key    string // the dependent: "Pod/ns/name"
@@ -63,11 +66,14 @@ func (d *Deriver) hold(kind, typ string, old, obj any, o metav1.Object) bool {
 	for _, h := range d.waiting {
 		behind = behind || h.kind == kind
 	}
-	ownerKind := map[string]string{"Pod": "ReplicaSet", "ReplicaSet": "Deployment"}[kind]
+	ownerKind := map[string]string{"Pod": "ReplicaSet", "ReplicaSet": "Deployment", "Job": "CronJob"}[kind]
 	if ref := metav1.GetControllerOf(o); kind == "Pod" && ref != nil && ref.Kind == "Job" {
 		ownerKind = "Job" // a Job's pods wait for their Job as a ReplicaSet's for it
 	}
 	name := ownerOf(o, ownerKind)
+	if j, ok := obj.(*batchv1.Job); ok && !isJobDeletion(typ, old, j) {
+		name = "" // only who deleted a Job depends on its CronJob (jobDeletion)
+	}
 	if name != "" {
 		w.owner = Key(ownerKind, o.GetNamespace(), name)
 		own, _ := strconv.ParseUint(o.GetResourceVersion(), 10, 64)
@@ -109,14 +115,25 @@ func (d *Deriver) ownerPending(kind, ns, name string, own uint64) (wantRV uint64
 }
 
 // learnersDeletion: the change starts or ends a pod's deletion that, from what the deriver
-// has seen of its ReplicaSet, was not the controller's or the garbage collector's.
+// has seen of its ReplicaSet or Job, was not a controller's or the garbage collector's;
+// or a CronJob's Job's deletion that, from what it has seen of the CronJob, was not the
+// CronJob controller's or the collector's (the learner deleted the CronJob, and the
+// Jobs' watch delivered the collector's deletion first).
 func (d *Deriver) learnersDeletion(typ string, old, obj any) bool {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok || d.Latest == nil || !isDeletion(typ, old, pod) {
+	if d.Latest == nil {
 		return false
 	}
-	who, _, _ := d.deleter(pod, ownerOf(pod, "ReplicaSet"))
-	return who == Client
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		if !isDeletion(typ, old, o) {
+			return false
+		}
+		who, _, _ := d.deleter(o, ownerOf(o, "ReplicaSet"))
+		return who == Client
+	case *batchv1.Job:
+		return isJobDeletion(typ, old, o) && d.jobDeletion(o, i18n.Msg{}).From == Client
+	}
+	return false
 }
 
 // isDeletion: the change starts a pod's deletion (its deletionTimestamp set) or ends it.
@@ -244,6 +261,9 @@ func (d *Deriver) derive(w waiting) []Step {
 	case *appsv1.ReplicaSet:
 		old, _ := w.old.(*appsv1.ReplicaSet)
 		return d.replicaSetNow(w.typ, old, o)
+	case *batchv1.Job:
+		old, _ := w.old.(*batchv1.Job)
+		return d.jobNow(w.typ, old, o)
 	}
 	return nil
 }

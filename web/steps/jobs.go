@@ -53,10 +53,16 @@ func (d *Deriver) controllerCreated(pod *corev1.Pod, ev evFn) (Step, bool) {
 // is the CronJob controller's write when its schedule came due: each run is a story of its
 // own (its cause is the clock, not the learner). Any other Job is the learner's. The pods
 // the Job controller then creates join that story through the Job's key.
+// A deletion of a CronJob's Job that arrives before its CronJob's deletion is held for it
+// (see hold).
 func (d *Deriver) Job(eventType string, old, job *batchv1.Job) []Step {
-	if job == nil {
+	if job == nil || d.hold("Job", eventType, old, job, job) {
 		return nil
 	}
+	return d.jobNow(eventType, old, job)
+}
+
+func (d *Deriver) jobNow(eventType string, old, job *batchv1.Job) []Step {
 	out := d.job(eventType, old, job)
 	// The Job as it is now tells why its controller deletes its pods (see jobDeletes).
 	if key := Key("Job", job.Namespace, job.Name); eventType == "DELETED" {
@@ -69,7 +75,8 @@ func (d *Deriver) Job(eventType string, old, job *batchv1.Job) []Step {
 }
 
 // CronJob notes a CronJob's history limits, which tell its controller's deletions of old
-// Jobs (see cronPrunes). Its Jobs are its steps; it has none of its own.
+// Jobs (see cronPrunes). Its Jobs are its steps; it has none of its own, but its change
+// may release a Job's deletion that waited for it (see hold).
 func (d *Deriver) CronJob(eventType string, cj *batchv1.CronJob) []Step {
 	if cj == nil {
 		return nil
@@ -79,7 +86,13 @@ func (d *Deriver) CronJob(eventType string, cj *batchv1.CronJob) []Step {
 	} else {
 		d.crons[key] = cj
 	}
-	return nil
+	return d.saw("CronJob", eventType, cj)
+}
+
+// isJobDeletion: the change removes a Job or starts its deletion.
+func isJobDeletion(typ string, old any, job *batchv1.Job) bool {
+	was, _ := old.(*batchv1.Job)
+	return typ == "DELETED" || job.DeletionTimestamp != nil && (was == nil || was.DeletionTimestamp == nil)
 }
 
 func (d *Deriver) job(eventType string, old, job *batchv1.Job) []Step {

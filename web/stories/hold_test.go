@@ -6,6 +6,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -305,6 +306,83 @@ func TestDeletionBeforeTheScaleDown(t *testing.T) {
 			}
 			if s := f.story("you deleted Pod/echo-rs-a"); len(s) != 0 {
 				t.Errorf("the ReplicaSet's deletion told as the learner's:\n%s", strings.Join(s, "\n"))
+			}
+		})
+	}
+}
+
+// The learner deletes CronJob/tick and the garbage collector deletes its Job tick-1, whose
+// deletion reaches the dashboard first (two watches): when the CronJob's informer has let
+// it go already, or only the API server knows it is gone. The Job's deletion waits for
+// the CronJob's (at most MaxHold) and is the garbage collector's, as is its pod's after
+// it; it was "you deleted Job/tick-1". A Job deleted by hand while its CronJob is there is
+// the learner's at once; one whose CronJob's deletion never comes is told when MaxHold
+// is up.
+func TestJobDeletionBeforeItsCronJobs(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		cached, alive bool // the CronJob in the informer cache, on the API server
+		cronGoes      bool // its deletion is then delivered
+		want          string
+	}{
+		{"informer let it go", false, false, true, "garbage collector deletes Job tick-1: its owner CronJob/tick is gone"},
+		{"only the API server", true, false, true, "garbage collector deletes Job tick-1: its owner CronJob/tick is gone"},
+		{"deleted by hand", true, true, false, "you deleted Job/tick-1"},
+		{"never comes", true, false, false, "you deleted Job/tick-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeed()
+			c, api := cache{}, live{}
+			f.d.Versions, f.d.Latest = c.versions, api.latest
+			tr := true
+			cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "tick", Namespace: "default", UID: "c1", ResourceVersion: "1"}}
+			c["CronJob/default/tick"], api["CronJob/default/tick"] = 1, [2]uint64{1, 1}
+			f.add(f.d.CronJob("ADDED", cj))
+			job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "tick-1", Namespace: "default", UID: "j1", ResourceVersion: "2",
+				OwnerReferences: []metav1.OwnerReference{{Kind: "CronJob", Name: "tick", UID: "c1", Controller: &tr}}}}
+			c["Job/default/tick-1"], api["Job/default/tick-1"] = 2, [2]uint64{2, 1}
+			f.add(f.d.Job("ADDED", nil, job))
+			p := pod("tick-1-a", "3", false, nil)
+			p.OwnerReferences = []metav1.OwnerReference{{Kind: "Job", Name: "tick-1", UID: "j1", Controller: &tr}}
+			f.add(f.d.Pod("ADDED", nil, p))
+			if !tc.cached {
+				delete(c, "CronJob/default/tick")
+			}
+			if !tc.alive {
+				delete(api, "CronJob/default/tick")
+			}
+			delete(c, "Job/default/tick-1")
+			delete(api, "Job/default/tick-1")
+			gone := job.DeepCopy()
+			gone.ResourceVersion = "11"
+			got := f.d.Job("DELETED", nil, gone)
+			f.add(got)
+			if held := len(got) == 0; held != !tc.alive {
+				t.Fatalf("held %v, want %v: %+v", held, !tc.alive, got)
+			}
+			f.deleted(p, 12, f.now)
+			switch {
+			case tc.cronGoes:
+				c2 := cj.DeepCopy()
+				c2.ResourceVersion = "10"
+				f.add(f.d.CronJob("DELETED", c2))
+			case !tc.alive:
+				if f.d.Next().IsZero() || !f.d.Next().After(f.now) {
+					t.Fatalf("nothing due later: next %v", f.d.Next())
+				}
+				f.add(f.d.Due(f.now.Add(steps.MaxHold)))
+			}
+			var titles []string
+			for _, s := range f.out {
+				if s.Kind == "Job" && s.Style == steps.Write && strings.Contains(s.Title, "delete") {
+					titles = append(titles, s.Title)
+				}
+			}
+			if len(titles) != 1 || titles[0] != tc.want {
+				t.Errorf("the Job's deletion: %q, want %q:\n%s", titles, tc.want, f.titles())
+			}
+			if !contains(f.story(f.out[len(f.out)-1].StoryTitle), "kubelet confirms; the API server removes tick-1-a") {
+				t.Errorf("the pod's removal is not in the Job's story:\n%s", f.titles())
 			}
 		})
 	}
