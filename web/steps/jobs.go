@@ -204,9 +204,11 @@ func (d *Deriver) jobDeletes(pod *corev1.Pod, name string) (i18n.Msg, bool) {
 	if spec.BackoffLimit != nil {
 		limit = *spec.BackoffLimit
 	}
-	restarts := d.jobRestarts(pod, name)
 	why := func(key string, args ...any) (i18n.Msg, bool) { return i18n.Msg{Key: key, Args: args}, true }
-	onFailure := spec.Template.Spec.RestartPolicy == corev1.RestartPolicyOnFailure
+	onFailure, restarts := spec.Template.Spec.RestartPolicy == corev1.RestartPolicyOnFailure, int32(0)
+	if onFailure { // only then do restarts count (and adding them up walks every pod)
+		restarts = d.jobRestarts(pod, name)
+	}
 	switch {
 	case failed > limit:
 		return why(i18n.K("jobs.why_backoff"), failed, limit)
