@@ -24,7 +24,15 @@ import (
 // per event, not 101 of each. The objects are read-only.
 type eventCache struct {
 	mu sync.Mutex
-	m  map[string]*watchcache.Object
+	m  map[eventKey]*watchcache.Object
+}
+
+// eventKey is a key at one revision: a struct, not key+"@"+revision, so a look-up
+// allocates nothing (three per pod create: prime, the answer's lookup, the watch
+// cache's entry).
+type eventKey struct {
+	key string
+	rev int64
 }
 
 // eventCacheSize is small: watchers of one write read its entry within moments, and a
@@ -32,7 +40,7 @@ type eventCache struct {
 const eventCacheSize = 512
 
 func (c *eventCache) entry(r *resource, kv store.KeyValue) (*watchcache.Object, error) {
-	k := kv.Key + "@" + strconv.FormatInt(kv.ModRevision, 10)
+	k := eventKey{kv.Key, kv.ModRevision}
 	c.mu.Lock()
 	e, ok := c.m[k]
 	c.mu.Unlock()
@@ -56,22 +64,22 @@ func (c *eventCache) prime(r *resource, key string, rev int64, obj runtime.Objec
 	if raw := withResourceVersion(stored, m); raw != nil {
 		e.SetJSON(raw)
 	}
-	c.put(key+"@"+strconv.FormatInt(rev, 10), e)
+	c.put(eventKey{key, rev}, e)
 }
 
 // lookup is the shared copy of key at rev, if one is held.
 func (c *eventCache) lookup(key string, rev int64) *watchcache.Object {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[key+"@"+strconv.FormatInt(rev, 10)]
+	return c.m[eventKey{key, rev}]
 }
 
 // put adds e unless an entry for k is there already, and returns the one kept.
-func (c *eventCache) put(k string, e *watchcache.Object) *watchcache.Object {
+func (c *eventCache) put(k eventKey, e *watchcache.Object) *watchcache.Object {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= eventCacheSize {
-		c.m = make(map[string]*watchcache.Object, eventCacheSize) // old events are not asked for again
+		c.m = make(map[eventKey]*watchcache.Object, eventCacheSize) // old events are not asked for again
 	}
 	if prev, ok := c.m[k]; ok {
 		return prev

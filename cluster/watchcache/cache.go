@@ -59,7 +59,9 @@ type Cache struct {
 	// needs them or a batch fills up, by when the API server has usually offered the
 	// object it wrote (so the write is never decoded at all).
 	pending []store.Event
-	changed chan struct{} // closed (and replaced) whenever rev advances
+	// changed is closed when rev advances; made only when a reader waits (WaitFor), so
+	// an event nobody waits for allocates no channel.
+	changed chan struct{}
 
 	snaps snapshots
 }
@@ -81,7 +83,7 @@ func New(cfg Config) (*Cache, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Cache{cfg: cfg, log: cfg.Logger, changed: make(chan struct{})}
+	c := &Cache{cfg: cfg, log: cfg.Logger}
 	for _, r := range cfg.Resources {
 		if r.Prefix == "" || r.Decode == nil {
 			return nil, fmt.Errorf("watchcache: resource %q needs a prefix and a decoder", r.Prefix)
@@ -122,7 +124,7 @@ func (c *Cache) run(ctx context.Context) {
 			continue
 		}
 		for ev := range events {
-			c.apply(ev)
+			c.apply(ev, events)
 		}
 		from = c.Revision()
 	}
@@ -172,15 +174,33 @@ func (c *Cache) load(ctx context.Context) (int64, error) {
 // them itself; well under the API server's count of recent objects it keeps for reuse.
 const pendingMax = 128
 
-// apply takes one event into the cache and advances its revision.
-func (c *Cache) apply(ev store.Event) {
+// applyMax is the most events one apply takes in under one lock.
+const applyMax = 64
+
+// apply takes ev into the cache, with the events already waiting behind it in more
+// (a group commit's, which arrive together), and advances its revision: one lock and
+// one wake-up of waiting readers per batch, not per event.
+func (c *Cache) apply(ev store.Event, more <-chan store.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pending = append(c.pending, ev)
-	if len(c.pending) >= pendingMax {
-		c.flushLocked()
+	for n := 1; ; n++ {
+		c.pending = append(c.pending, ev)
+		if len(c.pending) >= pendingMax {
+			c.flushLocked()
+		}
+		c.rev = ev.KV.ModRevision
+		if n == applyMax {
+			break
+		}
+		var ok bool
+		select {
+		case ev, ok = <-more:
+		default:
+		}
+		if !ok {
+			break // nothing waiting, or the watch ended (run sees it closed)
+		}
 	}
-	c.rev = ev.KV.ModRevision
 	c.notifyLocked()
 }
 
@@ -221,8 +241,10 @@ func (c *Cache) rlock() {
 }
 
 func (c *Cache) notifyLocked() {
-	close(c.changed)
-	c.changed = make(chan struct{})
+	if c.changed != nil {
+		close(c.changed)
+		c.changed = nil
+	}
 }
 
 // Revision is the newest revision the cache has applied (0 before it has loaded).
@@ -238,8 +260,12 @@ func (c *Cache) WaitFor(ctx context.Context, rev int64, timeout time.Duration) e
 	var t *time.Timer // only when it must wait: most reads need not
 	for {
 		c.mu.RLock()
-		ok, ch := c.loaded && c.rev >= rev, c.changed
+		ok := c.loaded && c.rev >= rev
 		c.mu.RUnlock()
+		if ok {
+			return nil
+		}
+		ch, ok := c.waitChan(rev)
 		if ok {
 			return nil
 		}
@@ -255,6 +281,20 @@ func (c *Cache) WaitFor(ctx context.Context, rev int64, timeout time.Duration) e
 			return ctx.Err()
 		}
 	}
+}
+
+// waitChan is the channel closed when the revision next advances, made if no reader
+// waits yet; ok when the cache has reached rev meanwhile.
+func (c *Cache) waitChan(rev int64) (ch <-chan struct{}, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded && c.rev >= rev {
+		return nil, true
+	}
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	return c.changed, false
 }
 
 // Get returns the cached object at key and the cache's revision. ok is false when the
