@@ -18,12 +18,20 @@ const (
 	rootCAConfigMap       = "kube-root-ca.crt"
 )
 
-// admitPodServiceAccount is the ServiceAccount admission plugin on a new pod: the service
-// account it names must exist (webkube lets `default` be missing for a moment, as the
-// serviceaccount controller makes it just after a namespace), the pod gets the account's
-// imagePullSecrets when it has none, and, unless automounting is off, the projected
-// kube-api-access-xxxxx volume (token, ca.crt, namespace) mounted in every container.
+// admitPodServiceAccount is the ServiceAccount admission plugin on a new pod: it runs as
+// `default` unless it names a service account, which must exist (webkube lets `default`
+// be missing for a moment, as the serviceaccount controller makes it just after a
+// namespace); the pod gets the account's imagePullSecrets when it has none, and, unless
+// automounting is off, the projected kube-api-access-xxxxx volume (token, ca.crt,
+// namespace) mounted in every container.
 func (s *Server) admitPodServiceAccount(ctx context.Context, pod *corev1.Pod) error {
+	if pod.Spec.ServiceAccountName == "" {
+		pod.Spec.ServiceAccountName = pod.Spec.DeprecatedServiceAccount
+	}
+	if pod.Spec.ServiceAccountName == "" {
+		pod.Spec.ServiceAccountName = "default" // every pod runs as a service account
+	}
+	pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName
 	name := pod.Spec.ServiceAccountName
 	r := resourceFor(coreV1.WithResource("serviceaccounts").GroupResource())
 	var sa *corev1.ServiceAccount

@@ -367,16 +367,6 @@ func createOwned(ctx context.Context, st store.Store, key string, data []byte) (
 // every pod gets.
 func prepareForCreate(obj runtime.Object) {
 	defaulting.PrepareForCreate(obj)
-	if o, ok := obj.(*corev1.Pod); ok {
-		// The ServiceAccount admission plugin: every pod runs as a service account.
-		if o.Spec.ServiceAccountName == "" {
-			o.Spec.ServiceAccountName = o.Spec.DeprecatedServiceAccount
-		}
-		if o.Spec.ServiceAccountName == "" {
-			o.Spec.ServiceAccountName = "default"
-		}
-		o.Spec.DeprecatedServiceAccount = o.Spec.ServiceAccountName
-	}
 }
 
 // checkNamespace refuses objects in a namespace that does not exist (404, as
@@ -603,6 +593,7 @@ func (s *Server) prepareUpdate(ctx context.Context, r *resource, sub string, nex
 		defaulting.DropDisabledOnUpdate(next, old)
 	}
 	defaulting.Default(next)
+	defaulting.Admit(next) // kube's admission runs on updates too (its fields stay nobody's)
 	if r.bumpGeneration && !equality.Semantic.DeepEqual(fieldOf(next, "Spec"), fieldOf(old, "Spec")) {
 		nm.SetGeneration(om.GetGeneration() + 1)
 	}

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"webkube/cluster/defaulting"
 	"webkube/cluster/printers"
 )
 
@@ -66,6 +67,7 @@ func (s *Server) defaultClassName(ctx context.Context) (string, error) {
 func (s *Server) admit(ctx context.Context, obj any) error {
 	switch o := obj.(type) {
 	case *corev1.Pod:
+		defaulting.Admit(o)
 		if err := s.admitLimitRanges(ctx, o); err != nil {
 			return err
 		}

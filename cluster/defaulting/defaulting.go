@@ -131,6 +131,26 @@ func defaultSecret(s *corev1.Secret) {
 	}
 }
 
+// Admit sets what kube-apiserver's mutating admission plugins set on a pod after
+// defaulting, on create and update: Priority (no priorityClassName means priority 0,
+// preempting lower ones) and DefaultTolerationSeconds (evict from a lost node after five
+// minutes). Apart from Default because the API server records the writer's managedFields
+// between the two: admission's fields are nobody's, as on kube-apiserver.
+func Admit(obj runtime.Object) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	if pod.Spec.Priority == nil && pod.Spec.PriorityClassName == "" {
+		pod.Spec.Priority = ptr(int32(0))
+	}
+	if pod.Spec.PreemptionPolicy == nil {
+		pod.Spec.PreemptionPolicy = ptr(corev1.PreemptLowerPriority)
+	}
+	addTolerationIfMissing(&pod.Spec, corev1.TaintNodeNotReady)
+	addTolerationIfMissing(&pod.Spec, corev1.TaintNodeUnreachable)
+}
+
 func defaultPod(pod *corev1.Pod) {
 	defaultPodSpec(&pod.Spec)
 
@@ -153,17 +173,6 @@ func defaultPod(pod *corev1.Pod) {
 		defaultHostNetworkPorts(pod.Spec.InitContainers)
 		defaultHostNetworkPorts(pod.Spec.Containers)
 	}
-
-	// Priority admission: no priorityClassName means priority 0.
-	if pod.Spec.Priority == nil && pod.Spec.PriorityClassName == "" {
-		pod.Spec.Priority = ptr(int32(0))
-	}
-	if pod.Spec.PreemptionPolicy == nil {
-		pod.Spec.PreemptionPolicy = ptr(corev1.PreemptLowerPriority)
-	}
-	// DefaultTolerationSeconds admission: evict from a lost node after five minutes.
-	addTolerationIfMissing(&pod.Spec, corev1.TaintNodeNotReady)
-	addTolerationIfMissing(&pod.Spec, corev1.TaintNodeUnreachable)
 
 	// The pod strategy's PrepareForCreate: a new pod is Pending until a kubelet reports.
 	if pod.Status.Phase == "" {

@@ -38,6 +38,7 @@ spec:
       image: ghcr.io/subicura/echo:v1
 `)
 	Default(pod)
+	Admit(pod)
 	want := decode[corev1.Pod](t, `
 apiVersion: v1
 kind: Pod

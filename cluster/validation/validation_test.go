@@ -32,6 +32,7 @@ func load[T any, PT interface {
 	}
 	p := PT(&obj)
 	defaulting.Default(p)
+	defaulting.Admit(p) // as the API server stores it
 	return p
 }
 

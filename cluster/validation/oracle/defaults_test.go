@@ -216,11 +216,12 @@ func kubeDefaults(k defaultsKind, in runtime.Object, pods *podAdmission) (runtim
 }
 
 // webkubeDefaults is what webkube's create stores: the strategy part of prepareForCreate,
-// then defaulting (cluster/apiserver's create).
+// then defaulting and admission's defaults (cluster/apiserver's create).
 func webkubeDefaults(in runtime.Object) runtime.Object {
 	w := in.DeepCopyObject()
 	defaulting.PrepareForCreate(w)
 	defaulting.Default(w)
+	defaulting.Admit(w)
 	return w
 }
 
@@ -452,6 +453,7 @@ func TestUpdateDefaultsMatchKubeAPIServer(t *testing.T) {
 				web := next.DeepCopyObject()
 				defaulting.DropDisabledOnUpdate(web, stored)
 				defaulting.Default(web)
+				defaulting.Admit(web)
 				compared++
 				diffs := map[string]string{}
 				diffJSON("spec", toJSONValue(kube).(map[string]any)["spec"], toJSONValue(web).(map[string]any)["spec"], diffs)
