@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"webkube/internal/jobindex"
 	"webkube/web/i18n"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -253,13 +254,13 @@ func (d *Deriver) indexSurplus(job *batchv1.Job, pod *corev1.Pod) (i18n.Msg, boo
 		return i18n.Msg{}, false
 	}
 	why := func(key string, args ...any) (i18n.Msg, bool) { return i18n.Msg{Key: key, Args: args}, true }
-	ix, ok := completionIndex(pod)
+	ix, ok := jobindex.Of(pod)
 	switch {
 	case !ok:
 		return why(i18n.K("jobs.why_index_none"))
 	case ix >= int(*job.Spec.Completions):
 		return why(i18n.K("jobs.why_index_out"), ix, *job.Spec.Completions)
-	case indexIn(job.Status.CompletedIndexes, ix):
+	case jobindex.Parse(job.Status.CompletedIndexes).Has(ix):
 		return why(i18n.K("jobs.why_index_done"), ix)
 	}
 	for uid := range d.owned[Key("Job", pod.Namespace, job.Name)] {
@@ -267,37 +268,11 @@ func (d *Deriver) indexSurplus(job *batchv1.Job, pod *corev1.Pod) (i18n.Msg, boo
 		if uid == pod.UID || pp == nil || pp.obj == nil || pp.done {
 			continue
 		}
-		if other, ok := completionIndex(pp.obj); ok && other == ix && !pod.CreationTimestamp.Before(&pp.obj.CreationTimestamp) {
+		if other, ok := jobindex.Of(pp.obj); ok && other == ix && !pod.CreationTimestamp.Before(&pp.obj.CreationTimestamp) {
 			return why(i18n.K("jobs.why_index_taken"), pp.obj.Name, ix)
 		}
 	}
 	return i18n.Msg{}, false
-}
-
-// completionIndex is the pod's batch.kubernetes.io/job-completion-index, if it is a number.
-func completionIndex(p *corev1.Pod) (int, bool) {
-	v, ok := p.Annotations[batchv1.JobCompletionIndexAnnotation]
-	if !ok {
-		return 0, false
-	}
-	ix, err := strconv.Atoi(v)
-	return ix, err == nil && ix >= 0
-}
-
-// indexIn says whether ix is in a status.completedIndexes list ("1,3-5,7").
-func indexIn(list string, ix int) bool {
-	for _, part := range strings.Split(list, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		if !isRange {
-			hi = lo
-		}
-		a, errA := strconv.Atoi(lo)
-		b, errB := strconv.Atoi(hi)
-		if errA == nil && errB == nil && a <= ix && ix <= b {
-			return true
-		}
-	}
-	return false
 }
 
 // jobRestarts adds up the container restarts of the Job's pods still Pending or Running,

@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+
+	"webkube/internal/jobindex"
 )
 
 // Indexed Jobs (completionMode: Indexed), as Kubernetes': each pod gets an index in
@@ -25,66 +26,17 @@ func isIndexed(job *batchv1.Job) bool {
 
 // completionIndex is the pod's index, if it has a valid one below the Job's completions.
 func completionIndex(p *corev1.Pod, job *batchv1.Job) (int, bool) {
-	v, ok := p.Annotations[batchv1.JobCompletionIndexAnnotation]
-	if !ok {
-		return 0, false
-	}
-	ix, err := strconv.Atoi(v)
-	if err != nil || ix < 0 || job.Spec.Completions == nil || ix >= int(*job.Spec.Completions) {
+	ix, ok := jobindex.Of(p)
+	if !ok || job.Spec.Completions == nil || ix >= int(*job.Spec.Completions) {
 		return 0, false
 	}
 	return ix, true
 }
 
-// parseIndexes reads status.completedIndexes ("1,3-5,7"); what cannot be read is skipped.
-func parseIndexes(s string) sets.Set[int] {
-	out := sets.New[int]()
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
-		if err != nil {
-			continue
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil {
-				continue
-			}
-		}
-		for i := a; i <= b; i++ {
-			out.Insert(i)
-		}
-	}
-	return out
-}
-
-// formatIndexes writes indexes as Kubernetes does: ascending, runs of three or more
-// consecutive indexes as first-last, a pair as two ("0,1,3-5").
-func formatIndexes(s sets.Set[int]) string {
-	ix := sets.List(s)
-	var parts []string
-	for i := 0; i < len(ix); {
-		j := i
-		for j+1 < len(ix) && ix[j+1] == ix[j]+1 {
-			j++
-		}
-		switch j - i {
-		case 0:
-			parts = append(parts, strconv.Itoa(ix[i]))
-		case 1:
-			parts = append(parts, strconv.Itoa(ix[i]), strconv.Itoa(ix[j]))
-		default:
-			parts = append(parts, fmt.Sprintf("%d-%d", ix[i], ix[j]))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
-}
-
 // pendingIndexes are the n lowest indexes neither completed, failed (backoffLimitPerIndex)
 // nor held by an active pod.
 func pendingIndexes(job *batchv1.Job, active []*corev1.Pod, n int) []int {
-	taken := parseIndexes(job.Status.CompletedIndexes).Union(failedIndexesOf(job))
+	taken := jobindex.Parse(job.Status.CompletedIndexes).Union(failedIndexesOf(job))
 	for _, p := range active {
 		if ix, ok := completionIndex(p, job); ok {
 			taken.Insert(ix)
@@ -102,7 +54,7 @@ func pendingIndexes(job *batchv1.Job, active []*corev1.Pod, n int) []int {
 // surplusIndexed are the active pods an Indexed Job does not want: without a valid index,
 // with an index already completed, or a second pod for one index (the newer goes).
 func surplusIndexed(job *batchv1.Job, active []*corev1.Pod) []*corev1.Pod {
-	done := parseIndexes(job.Status.CompletedIndexes)
+	done := jobindex.Parse(job.Status.CompletedIndexes)
 	sorted := append([]*corev1.Pod(nil), active...)
 	sort.SliceStable(sorted, func(i, j int) bool {
 		return sorted[i].CreationTimestamp.Before(&sorted[j].CreationTimestamp)

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+
+	"webkube/internal/jobindex"
 )
 
 // An Indexed Job's own limits, as Kubernetes' job controller (1.32):
@@ -44,7 +46,7 @@ func failedIndexesOf(job *batchv1.Job) sets.Set[int] {
 	if job.Status.FailedIndexes == nil {
 		return sets.New[int]()
 	}
-	return parseIndexes(*job.Status.FailedIndexes)
+	return jobindex.Parse(*job.Status.FailedIndexes)
 }
 
 func annotationCount(p *corev1.Pod, key string) int32 {
@@ -86,7 +88,7 @@ func failedIndexes(job *batchv1.Job, pods []*corev1.Pod) sets.Set[int] {
 // failed pod not yet counted: its finalizer stays until the replacement, which carries its
 // failure count on, is created.
 func (c *Controller) heldForReplacement(job *batchv1.Job, pods []*corev1.Pod, counted sets.Set[types.UID], failed sets.Set[int]) map[int]*corev1.Pod {
-	done, active := parseIndexes(job.Status.CompletedIndexes), sets.New[int]()
+	done, active := jobindex.Parse(job.Status.CompletedIndexes), sets.New[int]()
 	for _, p := range pods {
 		ix, ok := completionIndex(p, job)
 		switch {
@@ -193,7 +195,7 @@ func perIndexTarget(job *batchv1.Job) (reason, msg string, ok bool) {
 	switch {
 	case job.Spec.MaxFailedIndexes != nil && failed > int(*job.Spec.MaxFailedIndexes):
 		return reasonMaxFailedIndexes, msgMaxFailedIndexes, true
-	case failed > 0 && failed+parseIndexes(job.Status.CompletedIndexes).Len() >= int(*job.Spec.Completions):
+	case failed > 0 && failed+jobindex.Parse(job.Status.CompletedIndexes).Len() >= int(*job.Spec.Completions):
 		return reasonFailedIndexes, msgFailedIndexes, true
 	}
 	return "", "", false
@@ -203,14 +205,14 @@ func perIndexTarget(job *batchv1.Job) (reason, msg string, ok bool) {
 // the message Kubernetes puts on the condition.
 func matchSuccessPolicy(job *batchv1.Job) (string, bool) {
 	policy := job.Spec.SuccessPolicy
-	done := parseIndexes(job.Status.CompletedIndexes)
+	done := jobindex.Parse(job.Status.CompletedIndexes)
 	if policy == nil || !isIndexed(job) || done.Len() == 0 {
 		return "", false
 	}
 	for i, rule := range policy.Rules {
 		switch {
 		case rule.SucceededIndexes != nil:
-			want := parseIndexes(*rule.SucceededIndexes)
+			want := jobindex.Parse(*rule.SucceededIndexes)
 			if want.Len() == 0 {
 				continue // unreadable: never met
 			}

@@ -17,6 +17,7 @@ import (
 
 	"webkube/cluster/controllers/ownerref"
 	"webkube/cluster/stepper"
+	"webkube/internal/jobindex"
 )
 
 // Counting finished pods exactly once, as Kubernetes' job controller does: a pod is created
@@ -93,11 +94,11 @@ func (c *Controller) trackFinished(ctx context.Context, key string, job *batchv1
 		u = &batchv1.UncountedTerminatedPods{}
 	}
 	uncounted := sets.New(u.Succeeded...).Insert(u.Failed...)
-	done := parseIndexes(job.Status.CompletedIndexes)
+	done := jobindex.Parse(job.Status.CompletedIndexes)
 	held := map[int]*corev1.Pod{}
 	if hasPerIndexLimit(job) {
 		failed := failedIndexes(job, pods)
-		job.Status.FailedIndexes = ptrTo(formatIndexes(failed))
+		job.Status.FailedIndexes = ptrTo(jobindex.Format(failed))
 		if !finishing(job) {
 			held = c.heldForReplacement(job, pods, uncounted, failed)
 		}
@@ -187,7 +188,7 @@ func (c *Controller) countNewly(key string, job *batchv1.Job, u *batchv1.Uncount
 	}
 	job.Status.UncountedTerminatedPods = u
 	if isIndexed(job) {
-		job.Status.CompletedIndexes = formatIndexes(done)
+		job.Status.CompletedIndexes = jobindex.Format(done)
 		job.Status.Succeeded = int32(done.Len())
 	}
 }
