@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"webkube/internal/podstatus"
 )
 
 // policy/v1: PodDisruptionBudgets, kept by the disruption controller, and the Eviction a
@@ -118,7 +120,7 @@ func (s *Server) takeDisruption(ctx context.Context, pod *corev1.Pod, dryRun boo
 		if err := mayDisrupt(pdb, pod); err != nil {
 			return nil, err
 		}
-		if !podReady(pod) && unhealthyMayGo(pdb) {
+		if !podstatus.Ready(pod) && unhealthyMayGo(pdb) {
 			return pdb, nil // an unready pod is no loss to a budget that is met
 		}
 		pdb.Status.DisruptionsAllowed--
@@ -140,7 +142,7 @@ func mayDisrupt(pdb *policyv1.PodDisruptionBudget, pod *corev1.Pod) error {
 			Message: fmt.Sprintf("The disruption budget %s is still being processed by the server.", pdb.Name)})
 		return err
 	}
-	if !podReady(pod) && unhealthyMayGo(pdb) {
+	if !podstatus.Ready(pod) && unhealthyMayGo(pdb) {
 		return nil
 	}
 	if pdb.Status.DisruptionsAllowed < 0 {
@@ -162,13 +164,4 @@ func unhealthyMayGo(pdb *policyv1.PodDisruptionBudget) bool {
 		return true
 	}
 	return pdb.Status.CurrentHealthy >= pdb.Status.DesiredHealthy && pdb.Status.DesiredHealthy > 0
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
