@@ -56,7 +56,7 @@ func fullPod() *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "web-", Annotations: map[string]string{"a": "b"}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}},
 	}
-	prepareForCreate(pod)
+	defaulting.PrepareForCreate(pod)
 	defaulting.Default(pod)
 	mountAPIAccess(pod)
 	return pod

@@ -15,7 +15,7 @@ import (
 func benchPod() *corev1.Pod {
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", Labels: map[string]string{"app": "bench"}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "nginx"}}}}
-	prepareForCreate(p)
+	defaulting.PrepareForCreate(p)
 	defaulting.Default(p)
 	return p
 }

@@ -300,7 +300,7 @@ func (s *Server) create(ctx context.Context, r *resource, ns string, obj runtime
 	if r.bumpGeneration {
 		m.SetGeneration(1)
 	}
-	prepareForCreate(obj)
+	defaulting.PrepareForCreate(obj) // what clients may not set, as kube's strategies
 	defaulting.Default(obj)
 	obj = trackCreate(ctx, r, obj)
 	if r.namespaced {
@@ -360,13 +360,6 @@ func createOwned(ctx context.Context, st store.Store, key string, data []byte) (
 		return oc.CreateOwned(ctx, key, data)
 	}
 	return st.Create(ctx, key, data)
-}
-
-// prepareForCreate resets what clients may not set at create, as kube's strategies do
-// (defaulting.PrepareForCreate), and runs the ServiceAccount admission plugin's part that
-// every pod gets.
-func prepareForCreate(obj runtime.Object) {
-	defaulting.PrepareForCreate(obj)
 }
 
 // checkNamespace refuses objects in a namespace that does not exist (404, as
