@@ -454,3 +454,47 @@ func TestWALBounded(t *testing.T) {
 	}
 	t.Logf("WAL at most %d MB", maxWAL>>20)
 }
+
+// TestMigrationToWriterRevisions opens a store written before migration 004 (kv with
+// AUTOINCREMENT): its rows, current revision and history survive, the next write
+// follows on, and kv is left without AUTOINCREMENT and the unique index.
+func TestMigrationToWriterRevisions(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	cfg.setDefaults()
+	ms, err := loadMigrations(migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", cfg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := applyMigrations(ctx, db, cfg.Path, ms[:3], cfg.Clock, cfg.Logger); err != nil {
+		t.Fatal(err)
+	}
+	// As the writer before 004 wrote them: /a created at 2 and updated at 3, /b at 4.
+	if _, err := db.Exec(`INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value) VALUES
+		(2, '/a', 1, 0, 2, 0, 'a1'), (3, '/a', 0, 0, 2, 2, 'a2'), (4, '/b', 1, 0, 4, 0, 'b')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := openStore(t, cfg)
+	if cur, err := s.CurrentRevision(ctx); err != nil || cur != 4 {
+		t.Fatalf("CurrentRevision after migrating = %d, %v; want 4", cur, err)
+	}
+	if kvs, rev, err := s.List(ctx, "/", 3); err != nil || rev != 3 || len(kvs) != 1 || string(kvs[0].Value) != "a2" {
+		t.Fatalf("List at 3 after migrating: %+v, %d, %v", kvs, rev, err)
+	}
+	if rev := mustCreate(t, s, "/c", "c"); rev != 5 {
+		t.Fatalf("first write after migrating got revision %d, want 5", rev)
+	}
+	var schema string
+	if err := s.readDB.QueryRow(`SELECT group_concat(sql, ';') FROM sqlite_master WHERE tbl_name = 'kv'`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(schema, "AUTOINCREMENT") || strings.Contains(schema, "kv_name_prev_revision") || !strings.Contains(schema, "kv_name_id") {
+		t.Fatalf("kv after migrating: %s", schema)
+	}
+}

@@ -76,8 +76,7 @@ func (s *SQLite) List(ctx context.Context, prefix string, revision int64) ([]Key
 // revision (0 = now) may be read in this snapshot. It returns the current revision.
 func checkRevision(ctx context.Context, tx *sql.Tx, revision int64) (int64, error) {
 	var current, compacted int64
-	err := tx.QueryRowContext(ctx, `SELECT
-		IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'kv'), 0),
+	err := tx.QueryRowContext(ctx, `SELECT `+currentRevisionSQL+`,
 		(SELECT value FROM meta WHERE key = 'compact_revision')`).Scan(&current, &compacted)
 	if err != nil {
 		return 0, fmt.Errorf("store: read revisions: %w", err)
@@ -112,3 +111,11 @@ func prefixEnd(prefix string) string {
 	}
 	return ""
 }
+
+// currentRevisionSQL is the store's current revision: the newest row's id. Compaction
+// keeps the newest revision's row, and removes none above the compacted revision, which
+// is here all the same; revision_floor is 1 for an empty store (see migration 004).
+const currentRevisionSQL = `MAX(
+		IFNULL((SELECT MAX(id) FROM kv), 0),
+		(SELECT value FROM meta WHERE key = 'compact_revision'),
+		(SELECT value FROM meta WHERE key = 'revision_floor'))`

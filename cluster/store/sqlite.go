@@ -225,8 +225,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	s.readDB.SetConnMaxIdleTime(time.Minute)
 
 	var rev, compacted, compactMs int64
-	err = s.writeDB.QueryRowContext(ctx, `SELECT
-		IFNULL((SELECT seq FROM sqlite_sequence WHERE name = 'kv'), 0),
+	err = s.writeDB.QueryRowContext(ctx, `SELECT `+currentRevisionSQL+`,
 		(SELECT value FROM meta WHERE key = 'compact_revision'),
 		(SELECT value FROM meta WHERE key = 'compact_time')`).Scan(&rev, &compacted, &compactMs)
 	if err != nil {
