@@ -221,4 +221,12 @@ func TestBrowserCronJobPrunesOldJobs(t *testing.T) {
 		_, err := e.c.Client.BatchV1().Jobs("default").Get(ctx, old, metav1.GetOptions{})
 		return err != nil, "Job " + old + " is still there"
 	})
+	// The learner deletes the CronJob: a story of its own, in which the garbage collector
+	// deletes the Job left.
+	if err := e.c.Client.BatchV1().CronJobs("default").Delete(ctx, "nightly", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gcJob := "gc garbage-collector→apiserver garbage collector deletes Job " + latest + ": its owner CronJob/nightly is gone"
+	waitJS(t, b, "the learner's deletion of the CronJob, then the garbage collector's of its Job, in one story",
+		`(s => s.includes('you client→apiserver you deleted CronJob/nightly') && s.includes('`+gcJob+`'))((`+jobStory+`)('you deleted CronJob/nightly'))`, 30*time.Second)
 }

@@ -76,18 +76,57 @@ func (d *Deriver) jobNow(eventType string, old, job *batchv1.Job) []Step {
 }
 
 // CronJob notes a CronJob's history limits, which tell its controller's deletions of old
-// Jobs (see cronPrunes). Its Jobs are its steps; it has none of its own, but its change
-// may release a Job's deletion that waited for it (see hold).
+// Jobs (see cronPrunes). Its Jobs are its steps; its own is only its deletion (see
+// cronDeleted). Its change may release a Job's deletion that waited for it (see hold),
+// after that step, so the collector's deletions of its Jobs follow in its story.
 func (d *Deriver) CronJob(eventType string, cj *batchv1.CronJob) []Step {
 	if cj == nil {
 		return nil
 	}
-	if key := Key("CronJob", cj.Namespace, cj.Name); eventType == "DELETED" {
+	key := Key("CronJob", cj.Namespace, cj.Name)
+	out := d.cronDeleted(eventType, cj)
+	if eventType == "DELETED" {
 		delete(d.crons, key)
 	} else {
 		d.crons[key] = cj
 	}
-	return d.saw("CronJob", eventType, cj)
+	return append(out, d.saw("CronJob", eventType, cj)...)
+}
+
+// cronDeleted: the learner deleted the CronJob (the removal, or its deletionTimestamp
+// when deleted in the foreground, whichever comes first), and the garbage collector sees
+// its Jobs without an owner; it deletes them in this story (see jobDeletion).
+func (d *Deriver) cronDeleted(eventType string, cj *batchv1.CronJob) []Step {
+	key := Key("CronJob", cj.Namespace, cj.Name)
+	seen, known := d.seen[key]
+	if known && (seen.deleting || seen.gone) || eventType != "DELETED" && cj.DeletionTimestamp == nil {
+		return nil
+	}
+	ev := evidenceOf(eventType, "CronJob", cj.Namespace, cj.Name)
+	what := i18n.K("ev.removed")
+	if eventType != "DELETED" {
+		what = i18n.K("ev.deletion_ts")
+	}
+	out := []Step{d.mk(Step{Flow: FlowYou, From: Client, To: APIServer, Style: Write, Kind: "CronJob",
+		Namespace: cj.Namespace, Name: cj.Name, StoryKey: key, Binds: []string{key},
+		ResourceVersion: cj.ResourceVersion, Ev: ev(what)}.titled(i18n.K("jobs.you_deleted_cron"), cj.Name).root())}
+	if n := d.cronJobs(cj); n > 0 {
+		out = append(out, d.mk(Step{Flow: FlowGC, N: 1, From: APIServer, To: GC, Style: Watch, Kind: "CronJob",
+			Namespace: cj.Namespace, Name: cj.Name, StoryKey: key, ResourceVersion: cj.ResourceVersion,
+			Ev: ev(i18n.K("ev.rs_dependents"))}.titled(i18n.K("jobs.gc_sees_cron_gone"), cj.Name, n)))
+	}
+	return out
+}
+
+// cronJobs counts the CronJob's Jobs not yet being deleted.
+func (d *Deriver) cronJobs(cj *batchv1.CronJob) int {
+	n := 0
+	for _, j := range d.jobs {
+		if j.Namespace == cj.Namespace && j.DeletionTimestamp == nil && ownerOf(j, "CronJob") == cj.Name {
+			n++
+		}
+	}
+	return n
 }
 
 // isJobDeletion: the change removes a Job or starts its deletion.
@@ -358,7 +397,8 @@ func (d *Deriver) jobDeletion(job *batchv1.Job, ev i18n.Msg) Step {
 		}
 		c := d.crons[Key("CronJob", job.Namespace, cj)]
 		if c == nil || c.DeletionTimestamp != nil {
-			s.Flow, s.N, s.From = FlowGC, 2, GC
+			// In the story of the CronJob's deletion; the Job's pods follow it there (Binds).
+			s.Flow, s.N, s.From, s.StoryKey = FlowGC, 2, GC, Key("CronJob", job.Namespace, cj)
 			return s.titled(i18n.K("jobs.gc_deletes_job"), job.Name, cj)
 		}
 		if _, done := jobFinished(job); !done && c.Spec.ConcurrencyPolicy == batchv1.ReplaceConcurrent {

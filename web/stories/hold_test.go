@@ -1,6 +1,7 @@
 package stories
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"webkube/web/steps"
 )
@@ -385,5 +387,58 @@ func TestJobDeletionBeforeItsCronJobs(t *testing.T) {
 				t.Errorf("the pod's removal is not in the Job's story:\n%s", f.titles())
 			}
 		})
+	}
+}
+
+// The learner deletes CronJob/tick, which has run twice: the deletion is a story of its
+// own, and the garbage collector's deletions of its Jobs, and of their pods, follow in
+// it, in English and in Korean. There was no step for the CronJob, and each Job's
+// deletion joined the story of the run that made it.
+func TestCronJobDeletionStory(t *testing.T) {
+	f := newFeed()
+	tr := true
+	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "tick", Namespace: "default", UID: "c1", ResourceVersion: "1"}}
+	f.add(f.d.CronJob("ADDED", cj))
+	var jobs []*batchv1.Job
+	var pods []*corev1.Pod
+	for i, run := range []string{"tick-1", "tick-2"} {
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: run, Namespace: "default", UID: types.UID(run),
+			ResourceVersion: fmt.Sprint(2 + 2*i),
+			OwnerReferences: []metav1.OwnerReference{{Kind: "CronJob", Name: "tick", UID: "c1", Controller: &tr}}}}
+		f.add(f.d.Job("ADDED", nil, job))
+		p := pod(run+"-a", fmt.Sprint(3+2*i), false, nil)
+		p.OwnerReferences = []metav1.OwnerReference{{Kind: "Job", Name: run, UID: types.UID(run), Controller: &tr}}
+		f.add(f.d.Pod("ADDED", nil, p))
+		jobs, pods = append(jobs, job), append(pods, p)
+	}
+	gone := cj.DeepCopy()
+	gone.ResourceVersion = "10"
+	f.add(f.d.CronJob("DELETED", gone))
+	for i, job := range jobs {
+		j := job.DeepCopy()
+		j.ResourceVersion = fmt.Sprint(11 + 3*i)
+		f.add(f.d.Job("DELETED", nil, j))
+		f.deleted(pods[i], 12+3*i, f.now)
+	}
+	story := f.story("you deleted CronJob/tick")
+	for _, want := range []string{
+		"you/client→apiserver: you deleted CronJob/tick",
+		"garbage collector sees CronJob/tick gone: its 2 Jobs have no owner",
+		"garbage collector deletes Job tick-1: its owner CronJob/tick is gone",
+		"garbage collector deletes Job tick-2: its owner CronJob/tick is gone",
+		"kubelet confirms; the API server removes tick-1-a",
+		"kubelet confirms; the API server removes tick-2-a",
+	} {
+		if !contains(story, want) {
+			t.Errorf("the CronJob's deletion story has no %q:\n%s", want, f.titles())
+		}
+	}
+	for _, s := range f.out {
+		if s.StoryTitle == "you deleted CronJob/tick" {
+			if ko := s.StoryTitleIn("ko"); ko != "내가 CronJob/tick을(를) 지웠습니다" {
+				t.Errorf("Korean story title %q", ko)
+			}
+			break
+		}
 	}
 }
