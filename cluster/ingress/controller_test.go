@@ -261,6 +261,11 @@ func TestIngressTLSServesSecretsBySNI(t *testing.T) {
 		}
 	})
 
+	// Without a certificate of its own, a TLS host still answers plain HTTP, as on
+	// ingress-nginx (only force-ssl-redirect redirects it).
+	if code, loc := redirectOf(t, c.Addr(), "late.example.com", "/"); code != 200 {
+		t.Fatalf("plain HTTP for a TLS host without its Secret: %d %q, want 200", code, loc)
+	}
 	if _, err := cs.CoreV1().Secrets("default").Create(ctx, tlsSecret("late-tls", ca, "late.example.com"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -291,4 +296,34 @@ func TestIngressTLSServesSecretsBySNI(t *testing.T) {
 		lb := got.Status.LoadBalancer.Ingress
 		return len(lb) == 1 && len(lb[0].Ports) == 2 && fmt.Sprint(lb[0].Ports[1].Port) == tlsPort, fmt.Sprintf("%+v", lb)
 	})
+
+	// Plain HTTP for a TLS host is redirected to HTTPS (308, ingress-nginx's ssl-redirect),
+	// unless the Ingress turns that off.
+	code, loc := redirectOf(t, c.Addr(), "shop.example.com", "/x?q=1")
+	if want := "https://shop.example.com:" + tlsPort + "/x?q=1"; code != http.StatusPermanentRedirect || loc != want {
+		t.Fatalf("plain HTTP for a TLS host: %d to %q, want 308 to %q", code, loc, want)
+	}
+	got, _ := cs.NetworkingV1().Ingresses("default").Get(ctx, "shop", metav1.GetOptions{})
+	got.Annotations = map[string]string{"nginx.ingress.kubernetes.io/ssl-redirect": "false"}
+	if _, err := cs.NetworkingV1().Ingresses("default").Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually.That(t, 10*time.Second, "plain HTTP served when ssl-redirect is false", func() (bool, string) {
+		code, loc := redirectOf(t, c.Addr(), "shop.example.com", "/x")
+		return code == 200, fmt.Sprint(code, " ", loc)
+	})
+}
+
+// redirectOf sends a plain-HTTP GET without following a redirect: the status and Location.
+func redirectOf(t *testing.T, proxy, host, path string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+proxy+path, nil)
+	req.Host = host
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Location")
 }

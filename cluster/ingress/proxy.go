@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,10 @@ func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("webkube ingress: no Ingress rule matches host %q and path %q (404)", host, r.URL.Path), http.StatusNotFound)
 		return
 	}
+	if to, ok := c.httpsRedirect(r, rt, host); ok {
+		http.Redirect(w, r, to, http.StatusPermanentRedirect)
+		return
+	}
 	ep, err := c.endpointFor(rt)
 	if err != nil {
 		http.Error(w, "webkube ingress: "+err.Error(), http.StatusServiceUnavailable)
@@ -43,6 +48,42 @@ func (c *Controller) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		},
 	}
 	rp.ServeHTTP(w, r)
+}
+
+// The annotations of ingress-nginx's redirect to HTTPS: ssl-redirect "false" keeps an
+// Ingress's TLS hosts answering plain HTTP; force-ssl-redirect "true" redirects even a
+// host without a certificate of its own.
+const (
+	sslRedirectAnnotation      = "nginx.ingress.kubernetes.io/ssl-redirect"
+	forceSSLRedirectAnnotation = "nginx.ingress.kubernetes.io/force-ssl-redirect"
+)
+
+// httpsRedirect is where ingress-nginx's ssl-redirect, on by default, sends a plain-HTTP
+// request whose Ingress serves its host over TLS with a certificate of its own (a host
+// left with the default certificate is not redirected): the same path and query on the
+// HTTPS proxy, with a 308 so the method and body are kept. ingress-nginx listens on 443;
+// webkube names its HTTPS port when it is another.
+func (c *Controller) httpsRedirect(r *http.Request, rt *route, host string) (string, bool) {
+	tlsAddr, _ := c.tlsAddr.Load().(string)
+	if r.TLS != nil || tlsAddr == "" {
+		return "", false
+	}
+	if rt.ingress.Annotations[forceSSLRedirectAnnotation] != "true" {
+		if rt.ingress.Annotations[sslRedirectAnnotation] == "false" {
+			return "", false
+		}
+		if _, ok := pickTLS([]*networkingv1.Ingress{rt.ingress}, host); !ok {
+			return "", false
+		}
+		if cert, _ := c.certificateFor(host); cert == c.defaultCert {
+			return "", false
+		}
+	}
+	u := url.URL{Scheme: "https", Host: host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
+	if _, port, err := net.SplitHostPort(tlsAddr); err == nil && port != "443" {
+		u.Host = net.JoinHostPort(host, port)
+	}
+	return u.String(), true
 }
 
 // endpointFor picks a ready endpoint of the route's backend Service port, or says why

@@ -119,6 +119,13 @@ func checkIngressTLS(t *testing.T, c *cluster, ing string) {
 		}
 		return cert.Subject.CommonName == "shop.test" && strings.HasPrefix(who, "api-"), who
 	})
+	// Plain HTTP for shop.test now redirects to HTTPS (308, ingress-nginx's ssl-redirect);
+	// api.test, left with the default certificate, still answers plain HTTP (below).
+	_, tlsPort, _ := net.SplitHostPort(c.ingressTLS)
+	if out, err := exec.Command("curl", "-s", "-m", "5", "-H", "Host: shop.test", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+		"http://"+c.ingressAddr+"/api/orders?x=1").CombinedOutput(); err != nil || string(out) != "308 https://shop.test:"+tlsPort+"/api/orders?x=1" {
+		t.Errorf("plain HTTP for shop.test: %q %v, want a 308 to https://shop.test:%s/api/orders?x=1", out, err, tlsPort)
+	}
 	cert, who, err := httpsVia(c.ingressTLS, "api.test", "/", nil)
 	if err != nil || cert.Subject.CommonName != "Kubernetes Ingress Controller Fake Certificate" || !strings.HasPrefix(who, "api-") {
 		t.Errorf("api.test without its Secret: %v %q %v, want the fake certificate, served by api", cert, who, err)
@@ -127,7 +134,6 @@ func checkIngressTLS(t *testing.T, c *cluster, ing string) {
 		out, _ := c.kubectl("get", "events", "--field-selector", "involvedObject.name=shop,reason=InvalidTLSSecret", "-o", "jsonpath={.items[*].message}")
 		return strings.Contains(out, "TLS Secret default/api-tls does not exist; serving the default (fake) certificate instead"), out
 	})
-	_, tlsPort, _ := net.SplitHostPort(c.ingressTLS)
 	c.eventually(30*time.Second, "status lists the TLS port", func() (bool, string) {
 		out := c.jsonpath("ingress/shop", "{.status.loadBalancer.ingress[0].ports[*].port}")
 		return strings.HasSuffix(out, " "+tlsPort), out
