@@ -583,6 +583,7 @@ func (s *Server) prepareUpdate(ctx context.Context, r *resource, sub string, nex
 	keepSystemMeta(nm, om)
 	next.GetObjectKind().SetGroupVersionKind(r.gvk())
 	if sub == "" {
+		defaulting.PrepareForUpdate(next)
 		defaulting.DropDisabledOnUpdate(next, old)
 	}
 	defaulting.Default(next)

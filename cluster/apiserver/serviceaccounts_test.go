@@ -1,11 +1,16 @@
 package apiserver_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"webkube/cluster/apiserver/apiservertest"
 	"webkube/internal/eventually"
@@ -87,4 +92,29 @@ func jwtClaims(t *testing.T, token string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// A ServiceAccount's secrets keep only their names, on create and on update, as
+// kube-apiserver's strategy keeps them (the defaulting oracle compares creates).
+func TestServiceAccountSecretsKeepOnlyNames(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cs := srv.Clientset()
+	ctx := context.Background()
+	ref := corev1.ObjectReference{Kind: "Secret", Namespace: "elsewhere", Name: "s1", UID: "u", FieldPath: "x"}
+	sa, err := cs.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"},
+		Secrets: []corev1.ObjectReference{ref}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []corev1.ObjectReference{{Name: "s1"}}; !reflect.DeepEqual(sa.Secrets, want) {
+		t.Fatalf("created with secrets %+v, want %+v", sa.Secrets, want)
+	}
+	ref.Name = "s2"
+	sa.Secrets = append(sa.Secrets, ref)
+	if sa, err = cs.CoreV1().ServiceAccounts("default").Update(ctx, sa, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []corev1.ObjectReference{{Name: "s1"}, {Name: "s2"}}; !reflect.DeepEqual(sa.Secrets, want) {
+		t.Fatalf("updated with secrets %+v, want %+v", sa.Secrets, want)
+	}
 }

@@ -61,6 +61,25 @@ func PrepareForCreate(obj runtime.Object) {
 		if len(o.Spec.Finalizers) == 0 {
 			o.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
 		}
+	case *corev1.ServiceAccount:
+		secretNamesOnly(o)
+	}
+}
+
+// PrepareForUpdate clears, on an update of the object itself (not of a subresource), what
+// kube-apiserver's strategies clear whatever the stored object holds.
+func PrepareForUpdate(obj runtime.Object) {
+	if sa, ok := obj.(*corev1.ServiceAccount); ok {
+		secretNamesOnly(sa)
+	}
+}
+
+// secretNamesOnly keeps only the name of each of a ServiceAccount's secrets, as kube's
+// strategy does: the references are to Secrets of its own namespace, and nothing else in
+// them is read.
+func secretNamesOnly(sa *corev1.ServiceAccount) {
+	for i, s := range sa.Secrets {
+		sa.Secrets[i] = corev1.ObjectReference{Name: s.Name}
 	}
 }
 

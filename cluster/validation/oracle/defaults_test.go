@@ -45,6 +45,7 @@ import (
 	"k8s.io/kubernetes/pkg/registry/core/persistentvolumeclaim"
 	"k8s.io/kubernetes/pkg/registry/core/replicationcontroller"
 	"k8s.io/kubernetes/pkg/registry/core/resourcequota"
+	"k8s.io/kubernetes/pkg/registry/core/serviceaccount"
 	"k8s.io/kubernetes/pkg/registry/discovery/endpointslice"
 	"k8s.io/kubernetes/pkg/registry/networking/ingressclass"
 	"k8s.io/kubernetes/pkg/registry/networking/networkpolicy"
@@ -88,6 +89,7 @@ func defaultsKinds() []defaultsKind {
 		{corev1.SchemeGroupVersion.WithKind("Endpoints"), endpoint.Strategy, true},
 		{corev1.SchemeGroupVersion.WithKind("ResourceQuota"), resourcequota.Strategy, true},
 		{corev1.SchemeGroupVersion.WithKind("LimitRange"), limitrange.Strategy, true},
+		{corev1.SchemeGroupVersion.WithKind("ServiceAccount"), serviceaccount.Strategy, true},
 		{corev1.SchemeGroupVersion.WithKind("PersistentVolume"), persistentvolume.Strategy, false},
 		{corev1.SchemeGroupVersion.WithKind("PersistentVolumeClaim"), persistentvolumeclaim.Strategy, true},
 		{appsv1.SchemeGroupVersion.WithKind("ControllerRevision"), controllerrevision.Strategy, true},
@@ -451,6 +453,7 @@ func TestUpdateDefaultsMatchKubeAPIServer(t *testing.T) {
 					t.Fatal(err)
 				}
 				web := next.DeepCopyObject()
+				defaulting.PrepareForUpdate(web)
 				defaulting.DropDisabledOnUpdate(web, stored)
 				defaulting.Default(web)
 				defaulting.Admit(web)
