@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -14,6 +15,8 @@ import (
 
 // startTrace records a Chromium performance trace of the tab into WEBKUBE_TRACE (a JSON
 // file of trace events) when that is set; the returned func stops and writes it.
+// WEBKUBE_TRACE_CATS (comma-separated) replaces the categories: the default's JS stacks and
+// blink internals make tasks take about twice as long as they do untraced.
 func startTrace(b testing.TB, c context.Context) func() {
 	path := os.Getenv("WEBKUBE_TRACE")
 	if path == "" {
@@ -37,9 +40,13 @@ func startTrace(b testing.TB, c context.Context) func() {
 	}); err != nil {
 		b.Fatal(err)
 	}
+	cats := []string{"devtools.timeline", "disabled-by-default-devtools.timeline", "disabled-by-default-devtools.timeline.stack", "v8.execute", "blink"}
+	if v := os.Getenv("WEBKUBE_TRACE_CATS"); v != "" {
+		cats = strings.Split(v, ",")
+	}
 	run(b, c, "trace start", 10e9, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, tracing.Start, tracing.StartParams{TransferMode: tracing.StartTransferModeReportEvents,
-			TraceConfig: &tracing.TraceConfig{IncludedCategories: []string{"devtools.timeline", "disabled-by-default-devtools.timeline", "disabled-by-default-devtools.timeline.stack", "v8.execute", "blink"}}})
+			TraceConfig: &tracing.TraceConfig{IncludedCategories: cats}})
 		return err
 	}))
 	return func() {
