@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -147,5 +148,30 @@ func BenchmarkScale0To100(b *testing.B) {
 		b.ReportMetric(maxLong, "longest-task-ms")
 		b.ReportMetric(float64(len(longs)), "long-tasks")
 		b.ReportMetric(time.Since(start).Seconds(), "s-to-all-drawn")
+	}
+}
+
+// A change to a pod redraws only the cells of its row that changed: the row and its other
+// cells stay the same elements. Replacing the whole row (and so restyling and laying out
+// every cell of it) for each of a scale-up's hundreds of pod changes made most of the
+// frames BenchmarkScale0To100 reports as long tasks.
+func TestBrowserRowChangeKeepsTheRow(t *testing.T) {
+	e := startEnv(t, "node-1")
+	ctx := context.Background()
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "keep", Namespace: "default", Labels: map[string]string{"a": "1"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "echo", Image: "ghcr.io/subicura/echo:v1"}}}}
+	if _, err := e.c.Client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "running", `!!document.querySelector('#row-pod-default-keep[data-status=Running]')`, 30*time.Second)
+	waitJS(t, b, "mark", `(() => { const r = document.getElementById('row-pod-default-keep'); r.wkKeep = 1; r.cells[0].wkKeep = 1; return true })()`, 5*time.Second)
+	if _, err := e.c.Client.CoreV1().Pods("default").Patch(ctx, "keep", types.MergePatchType, []byte(`{"metadata":{"labels":{"b":"2"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, b, "new label shown", `!!document.querySelector('#row-pod-default-keep .chip[data-key=b]')`, 10*time.Second)
+	if got := evalString(t, b, `(() => { const r = document.getElementById('row-pod-default-keep'); return String(r.wkKeep === 1) + ' ' + String(r.cells[0].wkKeep === 1) })()`); got != "true true" {
+		t.Errorf("after a label change, the row and its name cell are the same elements: %s, want true true", got)
 	}
 }

@@ -61,35 +61,154 @@
   // sameness is a row's HTML without its age's text, which the page ticks on itself: two
   // renders of an unchanged row a second apart are the same row.
   const sameness = (html) => html.replace(/(<time class="age"[^>]*>)[^<]*/g, "$1");
-  // setRows puts a page of table rows in place, keeping each row whose HTML did not change
-  // and moving it where it belongs. Replacing them all (the pods page, redone twice a second
-  // while pods come and go) restyled, re-laid out and repainted the whole table each time:
-  // thousands of boxes, the longest tasks of a scale to 100 pods.
-  function setRows(box, html) {
+  // patchRow makes row cur read as nr by replacing only the cells that changed (and the
+  // row's attributes): a pod going Pending → Running changes three cells of nine, and a
+  // whole new row restyled and laid out all of them.
+  function patchRow(cur, nr, same) {
+    const oc = Array.from(cur.cells),
+      nc = Array.from(nr.cells);
+    if (oc.length !== nc.length) return false;
+    for (let i = 0; i < oc.length; i++) if (sameness(oc[i].outerHTML) !== sameness(nc[i].outerHTML)) oc[i].replaceWith(nc[i]);
+    for (const at of Array.from(cur.attributes)) if (!nr.hasAttribute(at.name)) cur.removeAttribute(at.name);
+    for (const at of Array.from(nr.attributes)) if (cur.getAttribute(at.name) !== at.value) cur.setAttribute(at.name, at.value);
+    cur.wkHTML = same;
+    return true;
+  }
+  // setRows puts a page of table rows (op.rows, parsed once) in place, keeping each row
+  // whose HTML did not change and moving it where it belongs, in at most budget changes;
+  // it returns the budget left, below 0 when the page is not all in place yet (the next
+  // frame goes on from there). Replacing them all (the pods page, redone twice a second
+  // while pods come and go) restyled, re-laid out and repainted the whole table each time.
+  function setRows(box, op, budget) {
     const old = new Map();
     for (const tr of box.children) if (tr.id) old.set(tr.id, tr);
     let at = box.firstElementChild;
-    for (const nr of Array.from(frag(html).children)) {
-      const same = sameness(nr.outerHTML);
+    for (const nr of op.rows) {
+      if (nr.wkSame === undefined) nr.wkSame = sameness(nr.outerHTML);
+      const same = nr.wkSame;
       let cur = nr.id ? old.get(nr.id) : null;
       old.delete(nr.id);
-      if (cur && cur.wkHTML !== same) {
-        if (cur === at) at = at.nextElementSibling;
-        cur.remove();
-        cur = null;
+      if (cur === nr) {
+        // put in place by an earlier frame
+      } else if (cur && cur.wkHTML !== same) {
+        if (budget <= 0) return -1;
+        budget--;
+        if (!patchRow(cur, nr, same)) {
+          if (cur === at) at = at.nextElementSibling;
+          cur.remove();
+          cur = null;
+        }
       }
+      let fresh = false;
       if (!cur) {
+        if (budget <= 0) return -1;
+        budget--;
         cur = nr;
         cur.wkHTML = same;
+        fresh = true;
       }
       if (cur === at) at = at.nextElementSibling;
-      else box.insertBefore(cur, at);
+      else {
+        // A row moved is a change of its own; a new row was counted above.
+        if (!fresh && budget-- <= 0) return -1;
+        box.insertBefore(cur, at);
+      }
     }
     while (at) {
       const next = at.nextElementSibling;
       at.remove();
       at = next;
     }
+    return budget;
+  }
+  // ---- table rows, a few a frame ----
+  // Row changes ("up"/"rm" of a row, "set" of a table body) wait in rowOps, in order, and a
+  // frame of their own (dg.paced) applies up to ROWS_PER_FRAME of them, at most every
+  // ROWS_EVERY ms. Any change to a table lays out and repaints all of it (100 pod rows: 20-50
+  // ms), and the ReplicaSet controller creates pods 16 and 32 at a time: frames that styled
+  // and laid out that many new rows took up to 250 ms (BenchmarkScale0To100's trace). A
+  // table body's "set" carries its whole page, so it drops the changes of that body waiting
+  // before it.
+  const ROWS_PER_FRAME = 12;
+  const ROWS_EVERY = 250;
+  const rowOps = [];
+  let rowsAt = -Infinity,
+    rowsTimer = 0;
+  function rowsNextFrame() {
+    if (rowsTimer) return;
+    const wait = ROWS_EVERY - (performance.now() - rowsAt);
+    const ask = () => {
+      rowsTimer = 0;
+      if (dg && dg.paced) dg.paced(applyRows);
+      else if (document.hidden || !window.requestAnimationFrame) setTimeout(applyRows, 50);
+      else requestAnimationFrame(applyRows);
+    };
+    if (wait <= 0) ask();
+    else rowsTimer = setTimeout(ask, wait);
+  }
+  const isRowOp = (m) =>
+    ((m.t === "up" || m.t === "rm") && String(m.id).startsWith("row-")) ||
+    (m.t === "set" && !!m.id && m.id.startsWith("tbody-") && (document.getElementById(m.id) || {}).tagName === "TBODY");
+  function queueRow(m) {
+    if (m.t === "set") {
+      m.stats = [];
+      for (let i = rowOps.length - 1; i >= 0; i--) {
+        const o = rowOps[i];
+        const el = o.t === "rm" ? document.getElementById(o.id) : null;
+        if (o.id === m.id || o.in === m.id || (el && el.parentElement && el.parentElement.id === m.id)) {
+          rowOps.splice(i, 1);
+          if (o.ts) m.stats.push(o);
+          if (o.stats) m.stats.push(...o.stats);
+        }
+      }
+      m.rows = Array.from(frag(m.html || "").children);
+    }
+    rowOps.push(m);
+    rowsNextFrame();
+  }
+  function applyRows() {
+    rowsAt = performance.now();
+    let budget = ROWS_PER_FRAME;
+    while (rowOps.length && budget > 0) {
+      const m = rowOps[0];
+      if (m.t === "set") {
+        const el = document.getElementById(m.id);
+        if (el && el.tagName === "TBODY") budget = setRows(el, m, budget);
+        if (budget < 0) break;
+        for (const o of m.stats) stat(o);
+      } else if (m.t === "rm") {
+        const el = document.getElementById(m.id);
+        if (el) el.remove();
+        budget--;
+      } else {
+        upRow(m);
+        budget--;
+      }
+      rowOps.shift();
+      stat(m);
+    }
+    if (rowOps.length) rowsNextFrame();
+    applyFilter();
+  }
+  // upRow puts one row in place: its changed cells if it is there, else the row at the end
+  // of its table (the pods table is a page the server chose: a pod not on it comes with a
+  // new page).
+  function upRow(m) {
+    const el = document.getElementById(m.id);
+    const row = frag(m.html || "").firstElementChild;
+    if (!row) return;
+    const same = sameness(row.outerHTML);
+    if (el) {
+      if (el.wkHTML === same) return;
+      if (el.tagName === "TR" && row.tagName === "TR" && patchRow(el, row, same)) return;
+      row.wkHTML = same;
+      el.replaceWith(row);
+      return;
+    }
+    const box = m.in !== "tbody-pods" && document.getElementById(m.in);
+    if (!box) return;
+    row.wkHTML = same;
+    box.appendChild(row);
   }
   function confirmDialog(text, okText) {
     const d = $("#confirm");
@@ -105,7 +224,16 @@
   }
 
   // ---- live updates ----
+  function stat(m) {
+    if (!m.ts) return;
+    wk.stats.push({ id: m.id || (m.step && "step-" + m.step.seq), ts: m.ts, at: Date.now() });
+    if (wk.stats.length > 20000) wk.stats.splice(0, 10000);
+  }
   function applyMsg(m) {
+    if (isRowOp(m)) {
+      queueRow(m); // its stat is taken when it is drawn
+      return;
+    }
     switch (m.t) {
       case "up": {
         const el = document.getElementById(m.id);
@@ -130,8 +258,7 @@
       }
       case "set": {
         const el = document.getElementById(m.id);
-        if (el && el.tagName === "TBODY") setRows(el, m.html || "");
-        else if (el) el.innerHTML = m.html || "";
+        if (el) el.innerHTML = m.html || "";
         if (m.id === "obj-live" && objEl && objEl.dataset.gone === "true") {
           // Created again under the same name: the page follows the new object, and the
           // actions "gone" turned off work again.
@@ -171,10 +298,7 @@
         setConn("live", "ok");
         break;
     }
-    if (m.ts) {
-      wk.stats.push({ id: m.id || (m.step && "step-" + m.step.seq), ts: m.ts, at: Date.now() });
-      if (wk.stats.length > 20000) wk.stats.splice(0, 10000);
-    }
+    stat(m);
     if (m.t === "up" || m.t === "set") applyFilter();
   }
   function setConn(text, cls) {

@@ -34,6 +34,7 @@
     timer: 0,
     speed: "normal",
     pending: [],
+    toList: [], // parsed steps waiting for their place in the list (see toList)
     arrows: [], // {seq, ts, at}: when each step's arrow was drawn (benchmarks read it)
     played: [], // what was drawn, in order: "n:from→to:style:kind/name" (tests read it)
     drawn: 0,
@@ -54,6 +55,27 @@
     };
     if (document.hidden || !window.requestAnimationFrame) setTimeout(go, 50);
     else requestAnimationFrame(go);
+  }
+  // paced(fn) runs fn in an animation frame of its own: no other paced job runs in that
+  // frame. The list's new steps (toList) and the tables' new rows (app.js) each restyle, lay
+  // out and paint their part of the page; in one frame together they made tasks of 60-100 ms
+  // (BenchmarkScale0To100's trace). A job that has more to do asks again: it goes behind the
+  // others, so they take turns.
+  const pacedJobs = [];
+  let pacedAsked = false;
+  function paced(fn) {
+    if (!pacedJobs.includes(fn)) pacedJobs.push(fn);
+    if (pacedAsked) return;
+    pacedAsked = true;
+    // A tab in the background gets no frames: a short timer there.
+    if (document.hidden || !window.requestAnimationFrame) setTimeout(runPaced, 50);
+    else requestAnimationFrame(runPaced);
+  }
+  function runPaced() {
+    pacedAsked = false;
+    const fn = pacedJobs.shift();
+    if (pacedJobs.length) paced(pacedJobs[0]);
+    if (fn) fn();
   }
   // L: the diagram's words in the page's language (data-i18n on #diagram), English until
   // the diagram is mounted.
@@ -486,30 +508,28 @@
       if (sec) sec.dataset.more = "";
     }
   }
-  // Incoming steps are put into the DOM in batches, however many arrive. A lone step (none
-  // flushed for a while) is drawn in its own message's task: behind a timer it waited for
-  // the table rows its change brought (sent after it) and, often, a frame that laid out and
-  // painted them.
+  // Incoming steps are parsed in batches, however many arrive, and their arrows queued at
+  // once. A lone step (none flushed for a while) is parsed in its own message's task: behind
+  // a timer it waited for the table rows its change brought (sent after it) and, often, a
+  // frame that laid out and painted them.
   const LONE = 100; // ms since the last flush after which a step is taken as lone
   let lastFlush = 0;
   function step(m) {
     st.pending.push(m);
     if (st.pending.length !== 1) return;
     // One task takes every message that arrived meanwhile (no animation frame: a tab in
-    // the background gets none, and its list and diagram must still keep up).
+    // the background gets none, and its diagram must still keep up).
     if (performance.now() - lastFlush > LONE) flush();
     else setTimeout(flush, 0);
   }
-  // Up to 25 per task: a burst (scaling to 100 pods) neither blocks the page nor dirties
-  // its layout in every frame (under load, each frame that lays the page out is long).
+  // Up to 25 parsed per task: a burst (scaling to 100 pods) does not block the page.
   const PER_TASK = 25;
   function flush() {
     lastFlush = performance.now();
-    const list = $("#steps");
     const batch = st.pending.splice(0, PER_TASK);
     if (st.pending.length) setTimeout(flush, 0);
     // One parse for the batch (one per step was most of a burst's flush), then the arrows
-    // first (they are what the learner watches), then the list.
+    // (they are what the learner watches); the list takes them a few a frame (toList).
     const fresh = batch.filter((m) => m.html && !document.getElementById("step-" + m.step.seq));
     const sent = new Map(fresh.map((m) => [String(m.step.seq), m.ts]));
     const t = document.createElement("template");
@@ -521,15 +541,26 @@
       s.ts = sent.get(li.dataset.seq);
       enqueue(s);
     }
+    if (!$("#steps")) return;
+    for (const li of lis) st.toList.push(li);
+    paced(toList);
+  }
+  // toList puts a few waiting steps into the list each frame, in order. Each step is a dozen
+  // boxes to style and lay out: the 25-100 a burst put in at once made frames of 50-250 ms
+  // (BenchmarkScale0To100's trace), most of the page's long tasks. A background tab gets no
+  // frames: there paced is a short timer, and the list still keeps up.
+  const LIST_PER_FRAME = 6;
+  function toList() {
+    const list = $("#steps");
+    const lis = st.toList.splice(0, LIST_PER_FRAME);
+    if (st.toList.length) paced(toList);
+    if (!list) return;
     const touched = new Set();
-    if (list) for (const li of lis) touched.add(place(li, list, true));
+    for (const li of lis) if (!document.getElementById(li.id)) touched.add(place(li, list, true));
     touched.forEach(count);
-    if (list) {
-      trim(list);
-      // Following the end here lays the page out in this task, apart from the frame's
-      // paint: two shorter tasks rather than one long one.
-      follow();
-    }
+    trim(list);
+    // Following the end here lays out what the frame lays out anyway: no extra layout.
+    follow();
   }
   // follow keeps the list at its end unless the learner scrolled up.
   function follow() {
@@ -547,6 +578,7 @@
   function reset() {
     const list = $("#steps");
     if (!list) return;
+    st.toList = []; // the fresh list has them
     st.story = null;
     const secs = $$("details.story", list);
     secs.forEach(count);
@@ -693,5 +725,5 @@
   setSpeed(st.speed);
   mount();
   reset();
-  window.wkDiagram = { step: step, reset: reset, mount: mount, held: held, replay: replay, load: load, setSpeed: setSpeed, state: st };
+  window.wkDiagram = { paced: paced, step: step, reset: reset, mount: mount, held: held, replay: replay, load: load, setSpeed: setSpeed, state: st };
 })();
