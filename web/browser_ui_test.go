@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -104,4 +105,33 @@ func TestBrowserBreakItAndConventions(t *testing.T) {
 	// fetched when opened); the newest is open with its steps.
 	waitJS(t, b, "steps", `Array.from(document.querySelectorAll('#steps details.story')).reduce((n, s) => n + Number(s.dataset.n || 0), 0) > 5 && document.querySelectorAll('#steps details.story[open] li').length > 0`, 10*time.Second)
 	shot(t, b, "steps-page")
+}
+
+// A page of pods the learner asks for (here a filter) is in the table when its pager says
+// so: the rows come before the pager, not paced behind it like the cluster's churn. The
+// check runs in the very task that changes the pager. Paced, the pager said "matching
+// keep" over the unfiltered rows (TestDashboardAttachedScale's next page and filter, in CI).
+func TestBrowserAskedPodPageComesWithItsPager(t *testing.T) {
+	e := startEnv(t, "node-1")
+	ctx := context.Background()
+	for _, name := range []string{"keep-0", "keep-1", "other-0", "other-1", "other-2"} {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "busybox"}}}}
+		if _, err := e.c.Client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := browser(t)
+	run(t, b, "overview", 20*time.Second, chromedp.Navigate(e.url+"/"))
+	waitJS(t, b, "five pod rows", `window.wk && window.wk.ready && document.querySelectorAll('[data-testid=pod-row]').length === 5`, 20*time.Second)
+	waitJS(t, b, "watch the pager", `(() => { window.atPager = null; new MutationObserver(() => {
+		const p = document.querySelector('[data-testid=pod-pager]');
+		if (window.atPager === null && p && p.textContent.includes('matching “keep”'))
+			window.atPager = Array.from(document.querySelectorAll('[data-testid=pod-row]')).map(r => r.dataset.name).join(',');
+	}).observe(document.body, {subtree: true, childList: true, characterData: true}); return true })()`, 5*time.Second)
+	run(t, b, "filter", 5*time.Second, chromedp.SendKeys(css(`#filter`), "keep"))
+	waitJS(t, b, "the filtered pager", `window.atPager !== null`, 10*time.Second)
+	if got := evalString(t, b, `window.atPager`); got != "keep-0,keep-1" {
+		t.Errorf("rows when the pager said the filtered page: %s, want keep-0,keep-1", got)
+	}
 }

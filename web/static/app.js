@@ -132,6 +132,7 @@
   const ROWS_PER_FRAME = 12;
   const ROWS_EVERY = 250;
   const rowOps = [];
+  let viewAsked = false; // a page of pods asked for (sendView) whose rows have not come yet
   let rowsAt = -Infinity,
     rowsTimer = 0;
   function rowsNextFrame() {
@@ -166,9 +167,14 @@
     rowOps.push(m);
     rowsNextFrame();
   }
+  // applyRows is a frame's share of the row changes (a frame callback: its argument, if
+  // any, is the frame's time, not a budget).
   function applyRows() {
+    applyRowsUpTo(ROWS_PER_FRAME);
+  }
+  function applyRowsUpTo(max) {
     rowsAt = performance.now();
-    let budget = ROWS_PER_FRAME;
+    let budget = max;
     while (rowOps.length && budget > 0) {
       const m = rowOps[0];
       if (m.t === "set") {
@@ -232,6 +238,13 @@
   function applyMsg(m) {
     if (isRowOp(m)) {
       queueRow(m); // its stat is taken when it is drawn
+      if (viewAsked && m.t === "set" && m.id === "tbody-pods") {
+        // The page the learner asked for (next page, a filter) goes in at once, before its
+        // pager: pacing is for the cluster's churn, and a pager saying page 2 over page 1's
+        // rows would be wrong for seconds.
+        viewAsked = false;
+        applyRowsUpTo(Infinity);
+      }
       return;
     }
     switch (m.t) {
@@ -314,7 +327,10 @@
   let sock = null;
   const podView = { t: "pods", q: "", off: 0 };
   function sendView() {
-    if (page === "overview" && sock && sock.readyState === 1) sock.send(JSON.stringify(podView));
+    if (page === "overview" && sock && sock.readyState === 1) {
+      viewAsked = true;
+      sock.send(JSON.stringify(podView));
+    }
   }
   function connect() {
     const q = new URLSearchParams();
