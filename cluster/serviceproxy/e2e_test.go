@@ -264,7 +264,13 @@ func TestServicesEndToEnd(t *testing.T) {
 	}
 
 	// A rolling replacement under continuous load: echo-d comes up, echo-a is deleted and
-	// its server stops at once (before the proxy may have heard), with no failed request.
+	// its server stops at once (before the proxy may have heard). Every connection echo-a
+	// refuses from then on is retried on another endpoint, so requests do not fail while
+	// the proxy still sends to it (TestDeadEndpointIsSkipped holds the retry to that
+	// exactly). What no proxy can save (kube-proxy neither) is a connection echo-a's
+	// kernel had already accepted when its server closed: it is reset after the proxy
+	// handed it over. Each of the four clients has at most one of those in flight; a CI
+	// run once had 2 of 3,110 requests reset so, which an exact 0 here failed.
 	var failed, ok atomic.Int64
 	var firstErr atomic.Value
 	stop := make(chan struct{})
@@ -299,8 +305,10 @@ func TestServicesEndToEnd(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	if failed.Load() != 0 {
-		t.Errorf("%d of %d requests failed during the replacement; first: %v", failed.Load(), failed.Load()+ok.Load(), firstErr.Load())
+	const inFlight = 4 // one per client
+	if failed.Load() > inFlight {
+		t.Errorf("%d of %d requests failed during the replacement, want at most %d (in flight when echo-a closed); first: %v",
+			failed.Load(), failed.Load()+ok.Load(), inFlight, firstErr.Load())
 	}
 	t.Logf("%d requests during the replacement, %d failed", ok.Load()+failed.Load(), failed.Load())
 	for _, s := range proxy.Stats("default", "echo") {
