@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -282,4 +284,64 @@ func TestHistoryLimitsTieByName(t *testing.T) {
 		}
 	}
 	f.waitJobs("quick", second)
+}
+
+// slowSync is a test clock on which time passes during the controller's sync: the first
+// time schedule reads it after arm, it answers, then moves on to jumpTo, as a sync that
+// took long (API calls on a busy machine) would see.
+type slowSync struct {
+	*clocktesting.FakeClock
+	mu     sync.Mutex
+	jumpTo time.Time
+}
+
+func (c *slowSync) arm(to time.Time) { c.mu.Lock(); c.jumpTo = to; c.mu.Unlock() }
+
+func (c *slowSync) Now() time.Time {
+	now := c.FakeClock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.jumpTo.IsZero() && calledFrom("cronjob.(*Controller).schedule") {
+		c.FakeClock.SetTime(c.jumpTo)
+		c.jumpTo = time.Time{}
+	}
+	return now
+}
+
+func calledFrom(fn string) bool {
+	pc := make([]uintptr, 8)
+	frames := runtime.CallersFrames(pc[:runtime.Callers(2, pc)])
+	for {
+		f, more := frames.Next()
+		if strings.HasSuffix(f.Function, fn) {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// A sync during which the clock passes the next scheduled time still wakes up for it:
+// the wait until then is measured when it is queued. Measured from the time the sync
+// began, the wake-up came that long after the scheduled time, here never (the clock
+// stands still after the jump), and the Job was not started.
+func TestTimePassingDuringSyncKeepsTheNextWakeUp(t *testing.T) {
+	srv := apiservertest.Start(t)
+	client := srv.Clientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	clk := &slowSync{FakeClock: clocktesting.NewFakeClock(time.Now())}
+	f := &fixture{t: t, client: client, clock: clk.FakeClock, rec: record.NewFakeRecorder(1000), ctx: ctx}
+	first := f.create("slow", nil)
+	clk.arm(first.Add(time.Second)) // the first sync ends after the first scheduled time
+	c, err := cronjob.New(cronjob.Config{Client: client, Informers: informers.NewSharedInformerFactory(client, 0),
+		Clock: clk, Recorder: f.rec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.waitJobs("slow", first)
 }

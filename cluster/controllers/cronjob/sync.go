@@ -86,7 +86,10 @@ func (c *Controller) schedule(ctx context.Context, key string, cj *batchv1.CronJ
 		return nil // invalid input; a fixed spec comes back as an update
 	}
 	now := c.cfg.Clock.Now()
-	defer func() { c.queue.AddAfter(key, sched.Next(now.In(loc)).Sub(now)+nextDelta) }()
+	// The wait is measured from the clock when it is queued, not from now: a sync that
+	// took a while (or a test clock set forward meanwhile) must not push the next
+	// scheduled time out by that much.
+	defer func() { c.queue.AddAfter(key, sched.Next(now.In(loc)).Sub(c.cfg.Clock.Now())+nextDelta) }()
 	due, missed := mostRecent(cj, sched, loc, now)
 	if due == nil {
 		return nil
