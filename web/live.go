@@ -117,16 +117,16 @@ func (d *Dashboard) addHandlers() {
 		kind := kinds[i]
 		inf.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 			AddFunc: func(obj any, initial bool) {
-				d.changes <- change{kind: kind, typ: "ADDED", obj: obj, at: time.Now(), initial: initial}
+				d.changes <- change{kind: kind, typ: "ADDED", obj: obj, at: d.clk.Now(), initial: initial}
 			},
 			UpdateFunc: func(old, obj any) {
-				d.changes <- change{kind: kind, typ: "MODIFIED", old: old, obj: obj, at: time.Now()}
+				d.changes <- change{kind: kind, typ: "MODIFIED", old: old, obj: obj, at: d.clk.Now()}
 			},
 			DeleteFunc: func(obj any) {
 				if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 					obj = t.Obj
 				}
-				d.changes <- change{kind: kind, typ: "DELETED", obj: obj, at: time.Now()}
+				d.changes <- change{kind: kind, typ: "DELETED", obj: obj, at: d.clk.Now()}
 			},
 		})
 	}
