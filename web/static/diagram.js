@@ -547,9 +547,12 @@
   }
   // toList puts a few waiting steps into the list each frame, in order. Each step is a dozen
   // boxes to style and lay out: the 25-100 a burst put in at once made frames of 50-250 ms
-  // (BenchmarkScale0To100's trace), most of the page's long tasks. A background tab gets no
-  // frames: there paced is a short timer, and the list still keeps up.
-  const LIST_PER_FRAME = 6;
+  // (BenchmarkScale0To100's trace), most of the page's long tasks. Six a frame still took
+  // 11 ms of CPU a frame, and a frame's CPU is stretched three or four times while the cluster
+  // makes 100 pods on the same cores: three a frame take 7-9 ms, and even at 20 frames a
+  // second the list stays ahead of the arrows (a backlog draws one each 40 ms). A background
+  // tab gets no frames: there paced is a short timer, and the list still keeps up.
+  const LIST_PER_FRAME = 3;
   function toList() {
     const list = $("#steps");
     const lis = st.toList.splice(0, LIST_PER_FRAME);
