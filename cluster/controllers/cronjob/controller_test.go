@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"webkube/cluster/apiserver/apiservertest"
@@ -37,20 +38,29 @@ type fixture struct {
 }
 
 func start(t *testing.T) *fixture {
+	f := newFixture(t, clocktesting.NewFakeClock(time.Now()))
+	f.run(f.clock)
+	return f
+}
+
+// newFixture is an API server and a client, with no controller yet (see run).
+func newFixture(t *testing.T, clk *clocktesting.FakeClock) *fixture {
 	srv := apiservertest.Start(t)
-	client := srv.Clientset()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	f := &fixture{t: t, client: client, clock: clocktesting.NewFakeClock(time.Now()), rec: record.NewFakeRecorder(1000), ctx: ctx}
-	c, err := cronjob.New(cronjob.Config{Client: client, Informers: informers.NewSharedInformerFactory(client, 0),
-		Clock: f.clock, Recorder: f.rec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return &fixture{t: t, client: srv.Clientset(), clock: clk, rec: record.NewFakeRecorder(1000), ctx: ctx}
+}
+
+// run starts the CronJob controller on clk.
+func (f *fixture) run(clk clock.WithTicker) {
+	c, err := cronjob.New(cronjob.Config{Client: f.client, Informers: informers.NewSharedInformerFactory(f.client, 0),
+		Clock: clk, Recorder: f.rec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
+	if err := c.Start(f.ctx); err != nil {
+		f.t.Fatal(err)
 	}
-	return f
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -327,21 +337,10 @@ func calledFrom(fn string) bool {
 // began, the wake-up came that long after the scheduled time, here never (the clock
 // stands still after the jump), and the Job was not started.
 func TestTimePassingDuringSyncKeepsTheNextWakeUp(t *testing.T) {
-	srv := apiservertest.Start(t)
-	client := srv.Clientset()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	clk := &slowSync{FakeClock: clocktesting.NewFakeClock(time.Now())}
-	f := &fixture{t: t, client: client, clock: clk.FakeClock, rec: record.NewFakeRecorder(1000), ctx: ctx}
+	f := newFixture(t, clk.FakeClock)
 	first := f.create("slow", nil)
 	clk.arm(first.Add(time.Second)) // the first sync ends after the first scheduled time
-	c, err := cronjob.New(cronjob.Config{Client: client, Informers: informers.NewSharedInformerFactory(client, 0),
-		Clock: clk, Recorder: f.rec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	f.run(clk)
 	f.waitJobs("slow", first)
 }
