@@ -55,10 +55,12 @@ type Cache struct {
 	rev    int64 // every event up to rev has been received
 	loaded bool
 	res    []*resCache
-	// pending are received events not yet applied to res: decoding waits until a read
-	// needs them or a batch fills up, by when the API server has usually offered the
-	// object it wrote (so the write is never decoded at all).
-	pending []store.Event
+	// pending counts the received events not yet applied, kept per resource (resCache's
+	// pending): decoding waits until a read of that resource needs them or a batch fills
+	// up, by when the API server has usually offered the object it wrote (so the write
+	// is never decoded at all). A read of one resource applies only its own: a pod
+	// create's admission lists LimitRanges, and must not decode the pods created before.
+	pending int
 	// changed is closed when rev advances; made only when a reader waits (WaitFor), so
 	// an event nobody waits for allocates no channel.
 	changed chan struct{}
@@ -164,7 +166,7 @@ func (c *Cache) load(ctx context.Context) (int64, error) {
 		r.put(o)
 	}
 	c.mu.Lock()
-	c.res, c.rev, c.loaded, c.pending = fresh, rev, true, nil
+	c.res, c.rev, c.loaded, c.pending = fresh, rev, true, 0
 	c.notifyLocked()
 	c.mu.Unlock()
 	return rev, nil
@@ -184,9 +186,14 @@ func (c *Cache) apply(ev store.Event, more <-chan store.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for n := 1; ; n++ {
-		c.pending = append(c.pending, ev)
-		if len(c.pending) >= pendingMax {
-			c.flushLocked()
+		if r := findRes(c.res, ev.KV.Key); r != nil {
+			r.pending = append(r.pending, ev)
+			c.pending++
+		}
+		if c.pending >= pendingMax {
+			for _, r := range c.res {
+				c.flushLocked(r)
+			}
 		}
 		c.rev = ev.KV.ModRevision
 		if n == applyMax {
@@ -204,38 +211,39 @@ func (c *Cache) apply(ev store.Event, more <-chan store.Event) {
 	c.notifyLocked()
 }
 
-// flushLocked applies the pending events, in order.
-func (c *Cache) flushLocked() {
-	for _, ev := range c.pending {
-		r := findRes(c.res, ev.KV.Key)
-		switch {
-		case r == nil:
-		case ev.Type == store.Deleted:
+// flushLocked applies r's pending events, in order.
+func (c *Cache) flushLocked(r *resCache) {
+	for _, ev := range r.pending {
+		if ev.Type == store.Deleted {
 			r.remove(ev.KV.Key)
-		default:
-			o, err := r.Decode(ev.KV)
-			if err != nil {
-				c.log.Error("watchcache: decoding event", "key", ev.KV.Key, "err", err)
-				continue
-			}
-			r.put(o)
+			continue
 		}
+		o, err := r.Decode(ev.KV)
+		if err != nil {
+			c.log.Error("watchcache: decoding event", "key", ev.KV.Key, "err", err)
+			continue
+		}
+		r.put(o)
 	}
-	clear(c.pending)
-	c.pending = c.pending[:0]
+	c.pending -= len(r.pending)
+	clear(r.pending)
+	r.pending = r.pending[:0]
 }
 
-// rlock read-locks the cache with no event pending, so what a reader sees is the
-// state at c.rev.
-func (c *Cache) rlock() {
+// rlockFor read-locks the cache with no event pending for the resource holding key
+// (returned; nil if none does), so what a reader sees of it is its state at c.rev.
+func (c *Cache) rlockFor(key string) *resCache {
 	for {
 		c.mu.RLock()
-		if len(c.pending) == 0 {
-			return
+		r := findRes(c.res, key)
+		if r == nil || len(r.pending) == 0 {
+			return r
 		}
 		c.mu.RUnlock()
 		c.mu.Lock()
-		c.flushLocked()
+		if r := findRes(c.res, key); r != nil { // c.res is new if the cache reloaded
+			c.flushLocked(r)
+		}
 		c.mu.Unlock()
 	}
 }
@@ -300,12 +308,11 @@ func (c *Cache) waitChan(rev int64) (ch <-chan struct{}, ok bool) {
 // Get returns the cached object at key and the cache's revision. ok is false when the
 // key does not exist; ErrUnknownPrefix when no cached resource holds it.
 func (c *Cache) Get(key string) (o *Object, rev int64, ok bool, err error) {
-	c.rlock()
+	r := c.rlockFor(key)
 	defer c.mu.RUnlock()
 	if !c.loaded {
 		return nil, 0, false, ErrNotReady
 	}
-	r := findRes(c.res, key)
 	if r == nil {
 		return nil, 0, false, ErrUnknownPrefix
 	}
@@ -329,6 +336,8 @@ type resCache struct {
 	byKey  map[string]*Object
 	sorted []*Object                                // by Key: lists page in key order
 	index  map[string]map[string]map[string]*Object // field → value → key → object
+	// pending are this resource's events received but not applied yet (Cache.pending).
+	pending []store.Event
 }
 
 func newResCache(r Resource) *resCache {
@@ -391,11 +400,11 @@ func (r *resCache) pos(key string) int {
 func (c *Cache) Redecode(prefix string, decode func(kv store.KeyValue) (*Object, error)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.flushLocked()
 	r := findRes(c.res, prefix)
 	if r == nil {
 		return
 	}
+	c.flushLocked(r)
 	for _, o := range inPrefix(r.sorted, prefix) {
 		raw, err := o.JSON()
 		if err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,5 +245,51 @@ func TestRelistAfterCompaction(t *testing.T) {
 	l, _ := c.List(watchcache.ListOptions{Prefix: prefix})
 	if len(l.Items) != 50 {
 		t.Fatalf("cache has %d objects, want 50", len(l.Items))
+	}
+}
+
+// TestReadDecodesOnlyItsResource: a read of one resource applies that resource's
+// pending events and leaves another's waiting, so a pod create's admission (which lists
+// LimitRanges) does not decode the pods written just before it, before the API server
+// has offered them already decoded. Once read, the other resource is current too.
+func TestReadDecodesOnlyItsResource(t *testing.T) {
+	st := newStore(t, 1000)
+	const limits = "/registry/core/limitranges/"
+	var podDecodes atomic.Int64
+	c, err := watchcache.New(watchcache.Config{Store: st, Resources: []watchcache.Resource{
+		{Prefix: prefix, Decode: func(kv store.KeyValue) (*watchcache.Object, error) {
+			podDecodes.Add(1)
+			return decode(kv)
+		}},
+		{Prefix: limits, Decode: decode},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.Start(ctx)
+	fresh(t, st, c)
+	for i := 0; i < 5; i++ {
+		put(t, st, fmt.Sprintf("%sns/p-%d", prefix, i), item{App: "a"})
+	}
+	put(t, st, limits+"ns/l", item{App: "l"})
+	fresh(t, st, c)
+	res, err := c.List(watchcache.ListOptions{Prefix: limits})
+	if err != nil || len(res.Items) != 1 {
+		t.Fatalf("limit ranges: %v %v", keys(res.Items), err)
+	}
+	if _, _, ok, err := c.Get(limits + "ns/l"); !ok || err != nil {
+		t.Fatalf("get limit range: %v %v", ok, err)
+	}
+	if n := podDecodes.Load(); n != 0 {
+		t.Fatalf("reading limit ranges decoded %d pods", n)
+	}
+	res, err = c.List(watchcache.ListOptions{Prefix: prefix})
+	if err != nil || len(res.Items) != 5 {
+		t.Fatalf("pods: %v %v", keys(res.Items), err)
+	}
+	if n := podDecodes.Load(); n != 5 {
+		t.Fatalf("pods decoded %d times, want 5", n)
 	}
 }

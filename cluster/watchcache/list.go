@@ -47,12 +47,11 @@ func (c *Cache) List(opts ListOptions) (ListResult, error) {
 		}
 		return Page(objs, opts, opts.Rev), nil
 	}
-	c.rlock()
+	r := c.rlockFor(opts.Prefix)
 	if !c.loaded {
 		c.mu.RUnlock()
 		return ListResult{}, ErrNotReady
 	}
-	r := findRes(c.res, opts.Prefix)
 	if r == nil {
 		c.mu.RUnlock()
 		return ListResult{}, ErrUnknownPrefix
