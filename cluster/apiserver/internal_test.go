@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"webkube/cluster/watchcache"
 )
 
 func TestWithSuggestion(t *testing.T) {
@@ -110,5 +112,21 @@ func TestNamespaceCacheIgnoresRacedLookups(t *testing.T) {
 	c.forget("a")
 	if _, ok := c.lookup("a"); ok {
 		t.Fatal("forget did not forget")
+	}
+}
+
+// TestEventCacheKeepsRecentEntries: every one of the last eventCacheSize entries
+// offered is still there after any number of puts. (The cache used to start afresh when
+// full, so a batch of watch events applied just after lost the objects their writes had
+// offered, and the watch cache decoded them again.)
+func TestEventCacheKeepsRecentEntries(t *testing.T) {
+	var c eventCache
+	for n := 1; n <= 3*eventCacheSize+7; n++ {
+		c.put(eventKey{"k", int64(n)}, &watchcache.Object{Key: "k", Rev: int64(n)})
+		for back := 0; back < eventCacheSize && back < n; back++ {
+			if c.lookup("k", int64(n-back)) == nil {
+				t.Fatalf("after %d puts, the entry put %d ago is gone", n, back)
+			}
+		}
 	}
 }

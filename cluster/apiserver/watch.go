@@ -24,7 +24,11 @@ import (
 // per event, not 101 of each. The objects are read-only.
 type eventCache struct {
 	mu sync.Mutex
-	m  map[eventKey]*watchcache.Object
+	// m takes new entries; old is the generation before, still read. An entry lives
+	// for eventCacheSize to twice that many writes: the watch cache applies events in
+	// batches, and a batch read just after a wholesale reset found none of the objects
+	// its writes had offered (a third of pod creates decoded their pod again).
+	m, old map[eventKey]*watchcache.Object
 }
 
 // eventKey is a key at one revision: a struct, not key+"@"+revision, so a look-up
@@ -41,10 +45,7 @@ const eventCacheSize = 512
 
 func (c *eventCache) entry(r *resource, kv store.KeyValue) (*watchcache.Object, error) {
 	k := eventKey{kv.Key, kv.ModRevision}
-	c.mu.Lock()
-	e, ok := c.m[k]
-	c.mu.Unlock()
-	if ok {
+	if e := c.get(k); e != nil {
 		return e, nil
 	}
 	e, err := cacheObject(r, kv)
@@ -69,20 +70,32 @@ func (c *eventCache) prime(r *resource, key string, rev int64, obj runtime.Objec
 
 // lookup is the shared copy of key at rev, if one is held.
 func (c *eventCache) lookup(key string, rev int64) *watchcache.Object {
+	return c.get(eventKey{key, rev})
+}
+
+func (c *eventCache) get(k eventKey) *watchcache.Object {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[eventKey{key, rev}]
+	return c.getLocked(k)
+}
+
+func (c *eventCache) getLocked(k eventKey) *watchcache.Object {
+	if e, ok := c.m[k]; ok {
+		return e
+	}
+	return c.old[k]
 }
 
 // put adds e unless an entry for k is there already, and returns the one kept.
 func (c *eventCache) put(k eventKey, e *watchcache.Object) *watchcache.Object {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= eventCacheSize {
-		c.m = make(map[eventKey]*watchcache.Object, eventCacheSize) // old events are not asked for again
-	}
-	if prev, ok := c.m[k]; ok {
+	if prev := c.getLocked(k); prev != nil {
 		return prev
+	}
+	if c.m == nil || len(c.m) >= eventCacheSize {
+		// Older events than the previous generation's are not asked for again.
+		c.old, c.m = c.m, make(map[eventKey]*watchcache.Object, eventCacheSize)
 	}
 	c.m[k] = e
 	return e
