@@ -149,27 +149,27 @@ func fieldValidation(w http.ResponseWriter, r *http.Request) (decodeOpts, error)
 
 func decodeStrict(gvk schema.GroupVersionKind, data []byte, obj any, opts decodeOpts) error {
 	strictErrs, err := sigsjson.UnmarshalStrict(data, obj, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+	if err == nil && len(strictErrs) == 0 {
+		return nil // the common case: no message to format (a tenth of a decode)
+	}
 	prefix := fmt.Sprintf("%s in version %q cannot be handled as a %s: ", gvk.Kind, gvk.Version, gvk.Kind)
 	if err != nil {
 		return badRequest(prefix + err.Error())
 	}
-	if len(strictErrs) > 0 {
-		msgs := make([]string, 0, len(strictErrs))
-		for _, e := range strictErrs {
-			msgs = append(msgs, withSuggestion(reflect.TypeOf(obj), e.Error()))
-		}
-		if opts.ignoreUnknown {
-			// The decoder filled in everything it knew; the rest is dropped.
-			for _, m := range msgs {
-				if opts.warn != nil {
-					opts.warn(m)
-				}
-			}
-			return nil
-		}
-		return badRequest(prefix + "strict decoding error: " + strings.Join(msgs, ", "))
+	msgs := make([]string, 0, len(strictErrs))
+	for _, e := range strictErrs {
+		msgs = append(msgs, withSuggestion(reflect.TypeOf(obj), e.Error()))
 	}
-	return nil
+	if opts.ignoreUnknown {
+		// The decoder filled in everything it knew; the rest is dropped.
+		for _, m := range msgs {
+			if opts.warn != nil {
+				opts.warn(m)
+			}
+		}
+		return nil
+	}
+	return badRequest(prefix + "strict decoding error: " + strings.Join(msgs, ", "))
 }
 
 func checkTypeMeta(want schema.GroupVersionKind, obj runtime.Object) error {
