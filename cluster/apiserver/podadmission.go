@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,7 +34,7 @@ func (s *Server) admitPodServiceAccount(ctx context.Context, pod *corev1.Pod) er
 	}
 	pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName
 	name := pod.Spec.ServiceAccountName
-	r := resourceFor(coreV1.WithResource("serviceaccounts").GroupResource())
+	r := serviceAccountsResource()
 	var sa *corev1.ServiceAccount
 	// The watch cache answers almost every pod; a miss (perhaps a ServiceAccount created
 	// a moment ago) is read from the store. The object is shared: read only.
@@ -70,6 +71,12 @@ func (s *Server) admitPodServiceAccount(ctx context.Context, pod *corev1.Pod) er
 	return nil
 }
 
+// serviceAccountsResource is looked up once: every pod create asks for it, and
+// resourceFor walks the whole table.
+var serviceAccountsResource = sync.OnceValue(func() *resource {
+	return resourceFor(coreV1.WithResource("serviceaccounts").GroupResource())
+})
+
 // mountAPIAccess follows the plugin's mountServiceAccountToken: one kube-api-access-xxxxx
 // volume, mounted read-only in each container that mounts nothing at the token path.
 func mountAPIAccess(pod *corev1.Pod) {
@@ -97,14 +104,41 @@ func mountAPIAccess(pod *corev1.Pod) {
 	if hasVolume || !needed {
 		return
 	}
-	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: volName, VolumeSource: corev1.VolumeSource{
-		Projected: &corev1.ProjectedVolumeSource{DefaultMode: ptrTo(int32(0o644)), Sources: []corev1.VolumeProjection{
-			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptrTo(int64(kubeletTokenSeconds))}},
-			{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: rootCAConfigMap},
-				Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
-			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace",
-				FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}}}}},
-		}}}})
+	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: volName,
+		VolumeSource: corev1.VolumeSource{Projected: newAPIAccessSource()}})
+}
+
+// apiAccessParts holds every part of the projected kube-api-access volume in one
+// allocation instead of a dozen small ones: each pod create makes one, and the parts
+// live and die together with the pod. The slices are full (len == cap), so an append
+// to one copies it out instead of writing over its neighbour.
+type apiAccessParts struct {
+	projected corev1.ProjectedVolumeSource
+	mode      int32
+	expiry    int64
+	sources   [3]corev1.VolumeProjection
+	token     corev1.ServiceAccountTokenProjection
+	ca        corev1.ConfigMapProjection
+	caItems   [1]corev1.KeyToPath
+	ns        corev1.DownwardAPIProjection
+	nsItems   [1]corev1.DownwardAPIVolumeFile
+	nsField   corev1.ObjectFieldSelector
+}
+
+// newAPIAccessSource is the projected source of the kube-api-access volume: the token,
+// the cluster's CA and the pod's namespace.
+func newAPIAccessSource() *corev1.ProjectedVolumeSource {
+	p := &apiAccessParts{mode: 0o644, expiry: kubeletTokenSeconds}
+	p.token = corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: &p.expiry}
+	p.caItems[0] = corev1.KeyToPath{Key: "ca.crt", Path: "ca.crt"}
+	p.ca = corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: rootCAConfigMap},
+		Items: p.caItems[:]}
+	p.nsField = corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"}
+	p.nsItems[0] = corev1.DownwardAPIVolumeFile{Path: "namespace", FieldRef: &p.nsField}
+	p.ns = corev1.DownwardAPIProjection{Items: p.nsItems[:]}
+	p.sources = [3]corev1.VolumeProjection{{ServiceAccountToken: &p.token}, {ConfigMap: &p.ca}, {DownwardAPI: &p.ns}}
+	p.projected = corev1.ProjectedVolumeSource{DefaultMode: &p.mode, Sources: p.sources[:]}
+	return &p.projected
 }
 
 func mountsAt(mounts []corev1.VolumeMount, path string) bool {
