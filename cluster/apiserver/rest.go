@@ -48,14 +48,19 @@ func decodeKV(r *resource, kv store.KeyValue) (runtime.Object, error) {
 }
 
 // encodeForStore serialises obj without its resourceVersion: the revision of the row
-// is the resourceVersion, so storing it would only go stale.
+// is the resourceVersion, so storing it would only go stale. The bytes are exactly
+// json.Marshal's (withResourceVersion and the watch cache rely on it).
 func encodeForStore(obj runtime.Object) ([]byte, error) {
 	m := mustMeta(obj)
 	rv := m.GetResourceVersion()
 	m.SetResourceVersion("")
-	data, err := json.Marshal(obj)
-	m.SetResourceVersion(rv)
-	return data, err
+	defer m.SetResourceVersion(rv)
+	if _, ok := obj.(*unstructured.Unstructured); !ok {
+		if data, ok, err := encodeSplicingFields(obj, m); ok || err != nil {
+			return data, err
+		}
+	}
+	return json.Marshal(obj)
 }
 
 // withResourceVersion is what json.Marshal(obj) gives once obj's resourceVersion is
