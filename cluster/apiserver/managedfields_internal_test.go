@@ -50,10 +50,23 @@ func TestCreatedEntryIsTheFieldManagers(t *testing.T) {
 	again.Name, again.UID = "p2", "u2"
 	labelled := pod.DeepCopy()
 	labelled.Labels = map[string]string{"app": "bench", "tier": "web"}
+	// Pairs whose protobuf is the same and whose JSON is not (createdKey tells them
+	// apart): each after the other, so a shared key would give the second the first's.
+	noContainers, emptyContainers := pod.DeepCopy(), pod.DeepCopy()
+	noContainers.Spec.Containers, emptyContainers.Spec.Containers = nil, []corev1.Container{}
+	noSources, emptySources := pod.DeepCopy(), pod.DeepCopy()
+	noSources.Spec.Volumes = []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{}}}}
+	emptySources.Spec.Volumes = []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{
+		Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{}}}}}
+	event := &corev1.Event{ObjectMeta: metav1.ObjectMeta{Name: "e", Namespace: "default"}, Reason: "r"}
+	epochEvent := event.DeepCopy()
+	epochEvent.FirstTimestamp = metav1.Unix(0, 0)
 	for _, tc := range []struct {
 		res string
 		obj runtime.Object
-	}{{"pods", pod}, {"services", svc}, {"configmaps", cm}, {"pods", again}, {"pods", labelled}} {
+	}{{"pods", pod}, {"services", svc}, {"configmaps", cm}, {"pods", again}, {"pods", labelled},
+		{"pods", noContainers}, {"pods", emptyContainers}, {"pods", noSources}, {"pods", emptySources},
+		{"events", event}, {"events", epochEvent}} {
 		r := resourceFor(coreV1.WithResource(tc.res).GroupResource())
 		defaulting.Default(tc.obj)
 		tc.obj.GetObjectKind().SetGroupVersionKind(r.gvk())
