@@ -16,14 +16,15 @@ import (
 func ValidateEphemeralContainersUpdate(pod, old *corev1.Pod) field.ErrorList {
 	path := field.NewPath("spec", "ephemeralContainers")
 	errs := onlyAddedEphemeral(pod.Spec.EphemeralContainers, old.Spec.EphemeralContainers, path)
-	volumes, _ := validateVolumes(pod.Spec.Volumes, specPath.Child("volumes"))
-	return append(errs, validateEphemeralContainers(&pod.Spec, newPodContext(&pod.Spec, volumes), path)...)
+	volumes := make(map[string]*corev1.VolumeSource, len(pod.Spec.Volumes))
+	validateVolumes(pod.Spec.Volumes, volumes, lazy(specPath).child("volumes"))
+	return append(errs, validateEphemeralContainers(&pod.Spec, newPodContext(&pod.Spec, volumes), lazy(path))...)
 }
 
 // validateEphemeralContainers checks each ephemeral container as a container, named apart
 // from every other container, targeting an existing one and setting none of what only
 // regular containers have.
-func validateEphemeralContainers(spec *corev1.PodSpec, pc podContext, path *field.Path) field.ErrorList {
+func validateEphemeralContainers(spec *corev1.PodSpec, pc podContext, path lazyPath) field.ErrorList {
 	if len(spec.EphemeralContainers) == 0 {
 		return nil
 	}
@@ -35,16 +36,16 @@ func validateEphemeralContainers(spec *corev1.PodSpec, pc podContext, path *fiel
 	}
 	for i := range spec.EphemeralContainers {
 		ec := &spec.EphemeralContainers[i]
-		p := path.Index(i)
+		p := path.index(i)
 		c := corev1.Container(ec.EphemeralContainerCommon)
-		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)
+		errs = append(errs, containerName(c.Name, names, p.child("name"))...)
 		if c.Image == "" {
-			errs = append(errs, field.Required(p.Child("image"), ""))
+			errs = append(errs, field.Required(p.child("image").path(), ""))
 		}
 		errs = append(errs, validateContainer(&c, pc, p)...)
-		errs = append(errs, ephemeralForbidden(&c, p)...)
+		errs = append(errs, ephemeralForbidden(&c, p.path())...)
 		if t := ec.TargetContainerName; t != "" && !targets.Has(t) {
-			errs = append(errs, field.NotFound(p.Child("targetContainerName"), t))
+			errs = append(errs, field.NotFound(p.child("targetContainerName").path(), t))
 		}
 	}
 	return errs

@@ -19,7 +19,10 @@ var metadataPath = field.NewPath("metadata")
 // Namespace takes a DNS-1123 label and Service a DNS-1035 label (see the callers).
 func objectMeta(m *metav1.ObjectMeta, namespaced bool, nameFn apivalidation.ValidateNameFunc) field.ErrorList {
 	errs := apivalidation.ValidateObjectMeta(m, namespaced, nameFn, metadataPath)
-	return append(errs, finalizerNames(m.Finalizers, metadataPath.Child("finalizers"))...)
+	if len(m.Finalizers) > 0 {
+		errs = append(errs, finalizerNames(m.Finalizers, metadataPath.Child("finalizers"))...)
+	}
+	return errs
 }
 
 // finalizerNames: besides being qualified names (checked by ValidateObjectMeta), finalizers
@@ -67,6 +70,22 @@ func dns1123Subdomain(value string, path *field.Path) field.ErrorList {
 	return errs
 }
 
+// dns1123LabelAt is dns1123Label making the path only for an error.
+func dns1123LabelAt(value string, path lazyPath) field.ErrorList {
+	if len(value) <= 63 && isDNSLabelChars(value) {
+		return nil
+	}
+	return dns1123Label(value, path.path())
+}
+
+// dns1123SubdomainAt is dns1123Subdomain making the path only for an error.
+func dns1123SubdomainAt(value string, path lazyPath) field.ErrorList {
+	if isDNSSubdomain(value) {
+		return nil
+	}
+	return dns1123Subdomain(value, path.path())
+}
+
 // pathSegmentSubdomains validates a name like a scheduler name, which may contain '/'.
 func pathSegmentSubdomains(value string, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
@@ -101,6 +120,14 @@ func portNumOrName(port intstr.IntOrString, path *field.Path) field.ErrorList {
 	return errs
 }
 
+// portNumAt is portNum making the path only for an error.
+func portNumAt(port int32, path lazyPath) field.ErrorList {
+	if 1 <= port && port <= 65535 {
+		return nil
+	}
+	return portNum(port, path.path())
+}
+
 func portNum(port int32, path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range utilvalidation.IsValidPortNum(int(port)) {
@@ -120,6 +147,15 @@ func protocol(p string, path *field.Path) field.ErrorList {
 	return field.ErrorList{field.NotSupported(path, p, []string{"TCP", "UDP", "SCTP"})}
 }
 
+// protocolAt is protocol making the path only for an error.
+func protocolAt(p string, path lazyPath) field.ErrorList {
+	switch p {
+	case "TCP", "UDP", "SCTP":
+		return nil
+	}
+	return protocol(p, path.path())
+}
+
 // isDNSLabelChars: value is lower-case letters, digits and inner '-' (RFC 1123's label
 // without its length limit), which utilvalidation checks with a regular expression.
 func isDNSLabelChars(value string) bool {
@@ -136,6 +172,31 @@ func isDNSLabelChars(value string) bool {
 		}
 	}
 	return true
+}
+
+// isQualifiedName is utilvalidation.IsQualifiedName finding no problem: an optional DNS
+// subdomain prefix and '/', then a name of at most 63 characters, alphanumeric at both
+// ends with '-', '_' and '.' between.
+func isQualifiedName(value string) bool {
+	prefix, name, hasPrefix := strings.Cut(value, "/")
+	if !hasPrefix {
+		name = prefix
+	} else if strings.Contains(name, "/") || !isDNSSubdomain(prefix) {
+		return false
+	}
+	if name == "" || len(name) > 63 || !isAlphanumeric(name[0]) || !isAlphanumeric(name[len(name)-1]) {
+		return false
+	}
+	for i := 1; i < len(name)-1; i++ {
+		if c := name[i]; !isAlphanumeric(c) && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlphanumeric(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // isDNSSubdomain is utilvalidation.IsDNS1123Subdomain finding no problem.

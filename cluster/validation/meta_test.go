@@ -32,3 +32,24 @@ func TestDNSFastPathsAgreeWithUtilValidation(t *testing.T) {
 		}
 	}
 }
+
+// isQualifiedName accepts exactly what utilvalidation.IsQualifiedName accepts.
+func TestQualifiedNameFastPathAgreesWithUtilValidation(t *testing.T) {
+	cases := []string{"", "/", "a/", "/a", "a/b", "a/b/c", "node.kubernetes.io/not-ready", "example.com/gpu",
+		"A", "a_b", "_a", "a_", "a.b", ".a", "a.", "a-b", "-a", "a-", "Ab9", "A/b", "a..b/c", "é",
+		strings.Repeat("a", 63), strings.Repeat("a", 64), strings.Repeat("a", 253) + "/a", strings.Repeat("a", 254) + "/a"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "aZ09-._/"
+	for range 50000 {
+		b := make([]byte, rng.IntN(9))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	for _, v := range cases {
+		if fast, slow := isQualifiedName(v), len(utilvalidation.IsQualifiedName(v)) == 0; fast != slow {
+			t.Errorf("%q: isQualifiedName %v, IsQualifiedName accepts %v", v, fast, slow)
+		}
+	}
+}

@@ -25,7 +25,7 @@ func validateNode(node *corev1.Node) field.ErrorList {
 	seen := sets.New[string]()
 	for i, t := range node.Spec.Taints {
 		p := specPath.Child("taints").Index(i)
-		errs = append(errs, labelName(t.Key, p.Child("key"))...)
+		errs = append(errs, labelName(t.Key, lazy(p).child("key"))...)
 		if t.Value != "" {
 			for _, msg := range utilvalidation.IsValidLabelValue(t.Value) {
 				errs = append(errs, field.Invalid(p.Child("value"), t.Value, msg))
@@ -34,7 +34,7 @@ func validateNode(node *corev1.Node) field.ErrorList {
 		if t.Effect == "" {
 			errs = append(errs, field.Required(p.Child("effect"), ""))
 		} else {
-			errs = append(errs, taintEffect(t.Effect, p.Child("effect"))...)
+			errs = append(errs, taintEffect(t.Effect, lazy(p).child("effect"))...)
 		}
 		key := t.Key + "/" + string(t.Effect)
 		if seen.Has(key) {

@@ -22,9 +22,9 @@ var specPath = field.NewPath("spec")
 func validatePodCreate(pod *corev1.Pod) field.ErrorList {
 	errs := objectMeta(&pod.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
 	errs = append(errs, validatePodSpec(&pod.Spec, specPath)...)
-	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, specPath.Child("containers"))...)
+	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, lazy(specPath).child("containers"))...)
 	if len(pod.Spec.InitContainers) > 0 {
-		errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, specPath.Child("initContainers"))...)
+		errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, lazy(specPath).child("initContainers"))...)
 	}
 	if len(pod.Spec.EphemeralContainers) > 0 {
 		errs = append(errs, field.Forbidden(specPath.Child("ephemeralContainers"), "cannot be set on create"))
@@ -34,14 +34,14 @@ func validatePodCreate(pod *corev1.Pod) field.ErrorList {
 
 // containersOnlyForPod holds the checks kube-apiserver makes on pods but not on pod
 // templates: a template may leave the image for something else to fill in, a pod may not.
-func containersOnlyForPod(cs []corev1.Container, path *field.Path) field.ErrorList {
+func containersOnlyForPod(cs []corev1.Container, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	for i, c := range cs {
-		p := path.Index(i).Child("image")
+		p := path.index(i).child("image")
 		if c.Image == "" {
-			errs = append(errs, field.Required(p, ""))
+			errs = append(errs, field.Required(p.path(), ""))
 		} else if strings.TrimSpace(c.Image) != c.Image {
-			errs = append(errs, field.Invalid(p, c.Image, "must not have leading or trailing whitespace"))
+			errs = append(errs, field.Invalid(p.path(), c.Image, "must not have leading or trailing whitespace"))
 		}
 	}
 	return errs
@@ -76,37 +76,42 @@ func newPodContext(spec *corev1.PodSpec, volumes map[string]*corev1.VolumeSource
 	return podContext{volumes: volumes, hostUsers: spec.HostUsers == nil || *spec.HostUsers}
 }
 
+// validatePodSpec checks a pod's or a template's spec. Its paths are lazy (see lazyPath):
+// a valid spec makes none.
 func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
-	volumes, errs := validateVolumes(spec.Volumes, path.Child("volumes"))
+	lp := lazy(path)
+	// Kept on the stack while a pod has at most 8 volumes (the map is not kept).
+	volumes := make(map[string]*corev1.VolumeSource, len(spec.Volumes))
+	errs := validateVolumes(spec.Volumes, volumes, lp.child("volumes"))
 	pc := newPodContext(spec, volumes)
-	errs = append(errs, validateContainers(spec.Containers, pc, path.Child("containers"))...)
+	errs = append(errs, validateContainers(spec.Containers, pc, lp.child("containers"))...)
 	if len(spec.InitContainers) > 0 {
-		errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, pc, path.Child("initContainers"))...)
+		errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, pc, lp.child("initContainers"))...)
 	}
 	if len(spec.EphemeralContainers) > 0 {
-		errs = append(errs, validateEphemeralContainers(spec, pc, path.Child("ephemeralContainers"))...)
+		errs = append(errs, validateEphemeralContainers(spec, pc, lp.child("ephemeralContainers"))...)
 	}
-	errs = append(errs, validateHostPorts(spec, path)...)
-	errs = append(errs, validateRestartPolicy(spec.RestartPolicy, path.Child("restartPolicy"))...)
-	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, path.Child("dnsPolicy"))...)
+	errs = append(errs, validateHostPorts(spec, lp)...)
+	errs = append(errs, validateRestartPolicy(spec.RestartPolicy, lp.child("restartPolicy"))...)
+	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, lp.child("dnsPolicy"))...)
 	if len(spec.NodeSelector) > 0 {
 		errs = append(errs, labels(spec.NodeSelector, path.Child("nodeSelector"))...)
 	}
-	errs = append(errs, validateTolerations(spec.Tolerations, path.Child("tolerations"))...)
+	errs = append(errs, validateTolerations(spec.Tolerations, lp.child("tolerations"))...)
 	if spec.ServiceAccountName != "" {
-		errs = append(errs, dns1123Subdomain(spec.ServiceAccountName, path.Child("serviceAccountName"))...)
+		errs = append(errs, dns1123SubdomainAt(spec.ServiceAccountName, lp.child("serviceAccountName"))...)
 	}
 	if spec.NodeName != "" {
-		errs = append(errs, dns1123Subdomain(spec.NodeName, path.Child("nodeName"))...)
+		errs = append(errs, dns1123SubdomainAt(spec.NodeName, lp.child("nodeName"))...)
 	}
 	if spec.Hostname != "" {
-		errs = append(errs, dns1123Label(spec.Hostname, path.Child("hostname"))...)
+		errs = append(errs, dns1123LabelAt(spec.Hostname, lp.child("hostname"))...)
 	}
 	if spec.Subdomain != "" {
-		errs = append(errs, dns1123Label(spec.Subdomain, path.Child("subdomain"))...)
+		errs = append(errs, dns1123LabelAt(spec.Subdomain, lp.child("subdomain"))...)
 	}
-	errs = append(errs, validateDNSConfig(spec, path.Child("dnsConfig"))...)
-	errs = append(errs, validatePodPolicies(spec, path)...)
+	errs = append(errs, validateDNSConfig(spec, lp.child("dnsConfig"))...)
+	errs = append(errs, validatePodPolicies(spec, lp)...)
 	for i, ha := range spec.HostAliases {
 		p := path.Child("hostAliases").Index(i)
 		errs = append(errs, utilvalidation.IsValidIP(p.Child("ip"), ha.IP)...)
@@ -114,63 +119,62 @@ func validatePodSpec(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 			errs = append(errs, dns1123Subdomain(h, p.Child("hostnames").Index(j))...)
 		}
 	}
-	errs = append(errs, podSecurityContext(spec, path)...)
+	errs = append(errs, podSecurityContext(spec, lp)...)
 	if spec.Affinity != nil {
 		errs = append(errs, validateAffinity(spec.Affinity, path.Child("affinity"))...)
 	}
-	errs = append(errs, hostProcessPod(spec, path)...)
-	errs = append(errs, hostUsersPod(spec, path)...)
-	errs = append(errs, podOS(spec, path)...)
+	errs = append(errs, hostProcessPod(spec, lp)...)
+	errs = append(errs, hostUsersPod(spec, lp)...)
+	errs = append(errs, podOS(spec, lp)...)
 	if d := spec.ActiveDeadlineSeconds; d != nil && (*d < 1 || *d > math.MaxInt32) {
 		errs = append(errs, field.Invalid(path.Child("activeDeadlineSeconds"), *d, utilvalidation.InclusiveRangeError(1, math.MaxInt32)))
 	}
 	return errs
 }
 
-func validateRestartPolicy(p corev1.RestartPolicy, path *field.Path) field.ErrorList {
+func validateRestartPolicy(p corev1.RestartPolicy, path lazyPath) field.ErrorList {
 	switch p {
 	case corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever:
 		return nil
 	case "":
-		return field.ErrorList{field.Required(path, "")}
+		return field.ErrorList{field.Required(path.path(), "")}
 	}
-	return field.ErrorList{field.NotSupported(path, p, []corev1.RestartPolicy{corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever})}
+	return field.ErrorList{field.NotSupported(path.path(), p, []corev1.RestartPolicy{corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever})}
 }
 
-func validateDNSPolicy(p corev1.DNSPolicy, path *field.Path) field.ErrorList {
-	valid := []corev1.DNSPolicy{corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone}
+func validateDNSPolicy(p corev1.DNSPolicy, path lazyPath) field.ErrorList {
 	switch p {
 	case "":
-		return field.ErrorList{field.Required(path, "")}
+		return field.ErrorList{field.Required(path.path(), "")}
 	case corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone:
 		return nil
 	}
-	return field.ErrorList{field.NotSupported(path, p, valid)}
+	valid := []corev1.DNSPolicy{corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone}
+	return field.ErrorList{field.NotSupported(path.path(), p, valid)}
 }
 
-// validateVolumes returns the volumes the mounts may refer to: as in kube-apiserver, a
-// volume with an error is not one, so a mount of it is reported as not found too.
-func validateVolumes(vols []corev1.Volume, path *field.Path) (map[string]*corev1.VolumeSource, field.ErrorList) {
+// validateVolumes adds to valid the volumes the mounts may refer to: as in kube-apiserver,
+// a volume with an error is not one, so a mount of it is reported as not found too.
+func validateVolumes(vols []corev1.Volume, valid map[string]*corev1.VolumeSource, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
-	valid := make(map[string]*corev1.VolumeSource, len(vols))
 	for i := range vols {
 		v := &vols[i]
-		p := path.Index(i)
+		p := path.index(i)
 		ve := validateVolumeSource(&v.VolumeSource, p)
 		if v.Name == "" {
-			ve = append(ve, field.Required(p.Child("name"), ""))
+			ve = append(ve, field.Required(p.child("name").path(), ""))
 		} else {
-			ve = append(ve, dns1123Label(v.Name, p.Child("name"))...)
+			ve = append(ve, dns1123LabelAt(v.Name, p.child("name"))...)
 		}
 		if _, dup := valid[v.Name]; dup {
-			ve = append(ve, field.Duplicate(p.Child("name"), v.Name))
+			ve = append(ve, field.Duplicate(p.child("name").path(), v.Name))
 		}
 		if len(ve) == 0 {
 			valid[v.Name] = &v.VolumeSource
 		}
 		errs = append(errs, ve...)
 	}
-	return valid, errs
+	return errs
 }
 
 // volumeSourceOrder is the order in which kube-apiserver looks at a volume's sources: the
@@ -184,96 +188,110 @@ var volumeSourceOrder = []string{"emptyDir", "hostPath", "gitRepo", "gcePersiste
 // not the source's own name (two spellings of its own).
 var extraSourceName = map[string]string{"cephfs": "cephFS", "downwardAPI": "downwarAPI"}
 
-// setVolumeSources are the JSON names of the sources set in s, in volumeSourceOrder.
-func setVolumeSources(s *corev1.VolumeSource) []string {
-	rv := reflect.ValueOf(s).Elem()
-	set := map[string]bool{}
-	for i := 0; i < rv.NumField(); i++ {
-		if !rv.Field(i).IsNil() {
-			name, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
-			set[name] = true
-		}
+// volumeSourceFields are VolumeSource's fields (their indices) in volumeSourceOrder, found
+// once: reading struct tags for every volume cost more than checking the volume.
+var volumeSourceFields = func() []int {
+	t := reflect.TypeFor[corev1.VolumeSource]()
+	byName := map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		byName[name] = i
 	}
-	var out []string
-	for _, name := range volumeSourceOrder {
-		if set[name] {
-			out = append(out, name)
+	out := make([]int, len(volumeSourceOrder))
+	for i, name := range volumeSourceOrder {
+		f, ok := byName[name]
+		if !ok {
+			panic("validation: VolumeSource has no field " + name)
 		}
+		out[i] = f
 	}
 	return out
+}()
+
+// setVolumeSources appends to dst the JSON names of the sources set in s, in
+// volumeSourceOrder (dst lets the caller keep them on its stack).
+func setVolumeSources(s *corev1.VolumeSource, dst []string) []string {
+	rv := reflect.ValueOf(s).Elem()
+	for i, f := range volumeSourceFields {
+		if !rv.Field(f).IsNil() {
+			dst = append(dst, volumeSourceOrder[i])
+		}
+	}
+	return dst
 }
 
 // validateVolumeSource requires exactly one source and checks the one that counts.
-func validateVolumeSource(s *corev1.VolumeSource, path *field.Path) field.ErrorList {
+func validateVolumeSource(s *corev1.VolumeSource, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
-	set := setVolumeSources(s)
+	var buf [2]string
+	set := setVolumeSources(s, buf[:0])
 	if len(set) == 0 {
-		return field.ErrorList{field.Required(path, "must specify a volume type")}
+		return field.ErrorList{field.Required(path.path(), "must specify a volume type")}
 	}
 	for _, name := range set[1:] {
 		if n, ok := extraSourceName[name]; ok {
 			name = n
 		}
-		errs = append(errs, field.Forbidden(path.Child(name), "may not specify more than 1 volume type"))
+		errs = append(errs, field.Forbidden(path.child(name).path(), "may not specify more than 1 volume type"))
 	}
-	mode := func(m *int32, p *field.Path) {
+	mode := func(m *int32, p lazyPath) {
 		if m != nil && (*m < 0 || *m > 0o777) {
-			errs = append(errs, field.Invalid(p, *m, "must be a number between 0 and 0777 (octal), both inclusive"))
+			errs = append(errs, field.Invalid(p.path(), *m, "must be a number between 0 and 0777 (octal), both inclusive"))
 		}
 	}
 	switch set[0] {
 	case "configMap":
-		p := path.Child("configMap")
+		p := path.child("configMap")
 		if s.ConfigMap.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), ""))
+			errs = append(errs, field.Required(p.child("name").path(), ""))
 		}
-		mode(s.ConfigMap.DefaultMode, p.Child("defaultMode"))
+		mode(s.ConfigMap.DefaultMode, p.child("defaultMode"))
 	case "secret":
-		p := path.Child("secret")
+		p := path.child("secret")
 		if s.Secret.SecretName == "" {
-			errs = append(errs, field.Required(p.Child("secretName"), ""))
+			errs = append(errs, field.Required(p.child("secretName").path(), ""))
 		}
-		mode(s.Secret.DefaultMode, p.Child("defaultMode"))
+		mode(s.Secret.DefaultMode, p.child("defaultMode"))
 	case "hostPath":
 		if s.HostPath.Path == "" {
-			errs = append(errs, field.Required(path.Child("hostPath", "path"), ""))
+			errs = append(errs, field.Required(path.child("hostPath", "path").path(), ""))
 		}
 	case "downwardAPI":
-		mode(s.DownwardAPI.DefaultMode, path.Child("downwardAPI", "defaultMode"))
-		errs = append(errs, validateDownwardAPIFiles(s.DownwardAPI.Items, path.Child("downwardAPI"))...)
+		mode(s.DownwardAPI.DefaultMode, path.child("downwardAPI", "defaultMode"))
+		errs = append(errs, validateDownwardAPIFiles(s.DownwardAPI.Items, path.child("downwardAPI"))...)
 	case "projected":
-		mode(s.Projected.DefaultMode, path.Child("projected", "defaultMode"))
-		errs = append(errs, validateProjected(s.Projected, path.Child("projected"))...)
+		mode(s.Projected.DefaultMode, path.child("projected", "defaultMode"))
+		errs = append(errs, validateProjected(s.Projected, path.child("projected"))...)
 	case "persistentVolumeClaim":
 		if s.PersistentVolumeClaim.ClaimName == "" {
-			errs = append(errs, field.Required(path.Child("persistentVolumeClaim", "claimName"), ""))
+			errs = append(errs, field.Required(path.child("persistentVolumeClaim", "claimName").path(), ""))
 		}
 	case "emptyDir":
 		if l := s.EmptyDir.SizeLimit; l != nil && l.Sign() < 0 {
-			errs = append(errs, field.Forbidden(path.Child("emptyDir", "sizeLimit"), "SizeLimit field must be a valid resource quantity"))
+			errs = append(errs, field.Forbidden(path.child("emptyDir", "sizeLimit").path(), "SizeLimit field must be a valid resource quantity"))
 		}
 	}
 	return errs
 }
 
-func validateContainers(cs []corev1.Container, pc podContext, path *field.Path) field.ErrorList {
+func validateContainers(cs []corev1.Container, pc podContext, path lazyPath) field.ErrorList {
 	if len(cs) == 0 {
-		return field.ErrorList{field.Required(path, "")}
+		return field.ErrorList{field.Required(path.path(), "")}
 	}
 	var errs field.ErrorList
 	names := sets.New[string]()
 	for i := range cs {
 		c := &cs[i]
-		p := path.Index(i)
-		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)
+		p := path.index(i)
+		errs = append(errs, containerName(c.Name, names, p.child("name"))...)
 		errs = append(errs, validateContainer(c, pc, p)...)
 		errs = append(errs, validateLifecycle(c, p)...)
 		if c.RestartPolicy != nil {
-			errs = append(errs, field.Forbidden(p.Child("restartPolicy"), "may not be set for non-init containers"))
+			errs = append(errs, field.Forbidden(p.child("restartPolicy").path(), "may not be set for non-init containers"))
 		}
 		errs = append(errs, containerProbes(c, p)...)
 		if c.ReadinessProbe != nil && c.ReadinessProbe.TerminationGracePeriodSeconds != nil {
-			errs = append(errs, field.Invalid(p.Child("readinessProbe", "terminationGracePeriodSeconds"), *c.ReadinessProbe.TerminationGracePeriodSeconds, "must not be set for readinessProbes"))
+			errs = append(errs, field.Invalid(p.child("readinessProbe", "terminationGracePeriodSeconds").path(), *c.ReadinessProbe.TerminationGracePeriodSeconds, "must not be set for readinessProbes"))
 		}
 	}
 	return errs
@@ -281,7 +299,7 @@ func validateContainers(cs []corev1.Container, pc podContext, path *field.Path) 
 
 // validateInitContainers checks init containers; their names must also differ from the
 // regular containers' names, reported on the init container as kube-apiserver does.
-func validateInitContainers(cs, regular []corev1.Container, pc podContext, path *field.Path) field.ErrorList {
+func validateInitContainers(cs, regular []corev1.Container, pc podContext, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	names := sets.New[string]()
 	for _, c := range regular {
@@ -289,12 +307,12 @@ func validateInitContainers(cs, regular []corev1.Container, pc podContext, path 
 	}
 	for i := range cs {
 		c := &cs[i]
-		p := path.Index(i)
-		errs = append(errs, containerName(c.Name, names, p.Child("name"))...)
+		p := path.index(i)
+		errs = append(errs, containerName(c.Name, names, p.child("name"))...)
 		errs = append(errs, validateContainer(c, pc, p)...)
 		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 		if c.RestartPolicy != nil && !sidecar {
-			errs = append(errs, field.NotSupported(p.Child("restartPolicy"), *c.RestartPolicy, []corev1.ContainerRestartPolicy{corev1.ContainerRestartPolicyAlways}))
+			errs = append(errs, field.NotSupported(p.child("restartPolicy").path(), *c.RestartPolicy, []corev1.ContainerRestartPolicy{corev1.ContainerRestartPolicyAlways}))
 		}
 		if sidecar {
 			errs = append(errs, validateLifecycle(c, p)...)
@@ -302,82 +320,82 @@ func validateInitContainers(cs, regular []corev1.Container, pc podContext, path 
 			continue
 		}
 		if c.Lifecycle != nil {
-			errs = append(errs, field.Forbidden(p.Child("lifecycle"), "may not be set for init containers without restartPolicy=Always"))
+			errs = append(errs, field.Forbidden(p.child("lifecycle").path(), "may not be set for init containers without restartPolicy=Always"))
 		}
 		if c.LivenessProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("livenessProbe"), "may not be set for init containers without restartPolicy=Always"))
+			errs = append(errs, field.Forbidden(p.child("livenessProbe").path(), "may not be set for init containers without restartPolicy=Always"))
 		}
 		if c.ReadinessProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("readinessProbe"), "may not be set for init containers without restartPolicy=Always"))
+			errs = append(errs, field.Forbidden(p.child("readinessProbe").path(), "may not be set for init containers without restartPolicy=Always"))
 		}
 		if c.StartupProbe != nil {
-			errs = append(errs, field.Forbidden(p.Child("startupProbe"), "may not be set for init containers without restartPolicy=Always"))
+			errs = append(errs, field.Forbidden(p.child("startupProbe").path(), "may not be set for init containers without restartPolicy=Always"))
 		}
 	}
 	return errs
 }
 
 // containerProbes checks the probes c has (making no path for those it has not).
-func containerProbes(c *corev1.Container, p *field.Path) field.ErrorList {
+func containerProbes(c *corev1.Container, p lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	if c.LivenessProbe != nil {
-		errs = append(errs, validateProbe(c.LivenessProbe, p.Child("livenessProbe"), true)...)
+		errs = append(errs, validateProbe(c.LivenessProbe, p.child("livenessProbe").path(), true)...)
 	}
 	if c.ReadinessProbe != nil {
-		errs = append(errs, validateProbe(c.ReadinessProbe, p.Child("readinessProbe"), false)...)
+		errs = append(errs, validateProbe(c.ReadinessProbe, p.child("readinessProbe").path(), false)...)
 	}
 	if c.StartupProbe != nil {
-		errs = append(errs, validateProbe(c.StartupProbe, p.Child("startupProbe"), true)...)
+		errs = append(errs, validateProbe(c.StartupProbe, p.child("startupProbe").path(), true)...)
 	}
 	return errs
 }
 
-func containerName(name string, seen sets.Set[string], path *field.Path) field.ErrorList {
+func containerName(name string, seen sets.Set[string], path lazyPath) field.ErrorList {
 	switch {
 	case name == "":
-		return field.ErrorList{field.Required(path, "")}
+		return field.ErrorList{field.Required(path.path(), "")}
 	case seen.Has(name):
-		return field.ErrorList{field.Duplicate(path, name)}
+		return field.ErrorList{field.Duplicate(path.path(), name)}
 	}
 	seen.Insert(name)
-	return dns1123Label(name, path)
+	return dns1123LabelAt(name, path)
 }
 
 // validateContainer holds the checks common to init and regular containers.
-func validateContainer(c *corev1.Container, pc podContext, path *field.Path) field.ErrorList {
-	// The paths of fields left empty are not made: with nothing to check there, they
-	// were most of what validating a pod allocated.
+func validateContainer(c *corev1.Container, pc podContext, path lazyPath) field.ErrorList {
+	// Paths are made only for an error, or for the fields set that functions taking a
+	// made path check: a container leaves most of its fields empty.
 	var errs field.ErrorList
 	if len(c.Ports) > 0 {
-		errs = append(errs, validateContainerPorts(c.Ports, path.Child("ports"))...)
+		errs = append(errs, validateContainerPorts(c.Ports, path.child("ports"))...)
 	}
 	if len(c.Env) > 0 {
-		errs = append(errs, validateEnv(c.Env, path.Child("env"))...)
+		errs = append(errs, validateEnv(c.Env, path.child("env"))...)
 	}
 	if len(c.EnvFrom) > 0 {
-		errs = append(errs, validateEnvFrom(c.EnvFrom, path.Child("envFrom"))...)
+		errs = append(errs, validateEnvFrom(c.EnvFrom, path.child("envFrom").path())...)
 	}
-	errs = append(errs, validateVolumeMounts(c, pc.volumes, path.Child("volumeMounts"))...)
+	errs = append(errs, validateVolumeMounts(c, pc.volumes, path.child("volumeMounts"))...)
 	if len(c.VolumeDevices) > 0 {
-		errs = append(errs, validateVolumeDevices(c, pc.volumes, path.Child("volumeDevices"))...)
+		errs = append(errs, validateVolumeDevices(c, pc.volumes, path.child("volumeDevices").path())...)
 	}
-	errs = append(errs, validateResources(&c.Resources, path.Child("resources"))...)
+	errs = append(errs, validateResources(&c.Resources, path.child("resources"))...)
 	if c.SecurityContext != nil {
-		errs = append(errs, containerSecurityContext(c.SecurityContext, pc.hostUsers, path.Child("securityContext"))...)
+		errs = append(errs, containerSecurityContext(c.SecurityContext, pc.hostUsers, path.child("securityContext"))...)
 	}
 	switch c.ImagePullPolicy {
 	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	case "":
-		errs = append(errs, field.Required(path.Child("imagePullPolicy"), ""))
+		errs = append(errs, field.Required(path.child("imagePullPolicy").path(), ""))
 	default:
-		errs = append(errs, field.NotSupported(path.Child("imagePullPolicy"), c.ImagePullPolicy, []corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
+		errs = append(errs, field.NotSupported(path.child("imagePullPolicy").path(), c.ImagePullPolicy, []corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever}))
 	}
 	switch c.TerminationMessagePolicy {
 	case corev1.TerminationMessageReadFile, corev1.TerminationMessageFallbackToLogsOnError:
 	case "":
-		errs = append(errs, field.Required(path.Child("terminationMessagePolicy"), "must be 'File' or 'FallbackToLogsOnError'"))
+		errs = append(errs, field.Required(path.child("terminationMessagePolicy").path(), "must be 'File' or 'FallbackToLogsOnError'"))
 	default:
-		errs = append(errs, field.NotSupported(path.Child("terminationMessagePolicy"), c.TerminationMessagePolicy,
+		errs = append(errs, field.NotSupported(path.child("terminationMessagePolicy").path(), c.TerminationMessagePolicy,
 			[]corev1.TerminationMessagePolicy{corev1.TerminationMessageReadFile, corev1.TerminationMessageFallbackToLogsOnError}))
 	}
 	return errs
@@ -385,69 +403,72 @@ func validateContainer(c *corev1.Container, pc podContext, path *field.Path) fie
 
 // validateLifecycle checks the hooks of a container that may have them (a regular container
 // or a sidecar); elsewhere a lifecycle is refused as a whole, its contents unchecked.
-func validateLifecycle(c *corev1.Container, path *field.Path) field.ErrorList {
+func validateLifecycle(c *corev1.Container, lp lazyPath) field.ErrorList {
 	if c.Lifecycle == nil {
 		return nil
 	}
+	path := lp.path()
 	errs := validateLifecycleHandler(c.Lifecycle.PostStart, path.Child("lifecycle", "postStart"))
 	return append(errs, validateLifecycleHandler(c.Lifecycle.PreStop, path.Child("lifecycle", "preStop"))...)
 }
 
-func validateContainerPorts(ports []corev1.ContainerPort, path *field.Path) field.ErrorList {
+func validateContainerPorts(ports []corev1.ContainerPort, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	names := sets.New[string]()
 	for i, port := range ports {
-		p := path.Index(i)
+		p := path.index(i)
 		if port.Name != "" {
 			if names.Has(port.Name) {
-				errs = append(errs, field.Duplicate(p.Child("name"), port.Name))
+				errs = append(errs, field.Duplicate(p.child("name").path(), port.Name))
 			} else {
 				for _, msg := range utilvalidation.IsValidPortName(port.Name) {
-					errs = append(errs, field.Invalid(p.Child("name"), port.Name, msg))
+					errs = append(errs, field.Invalid(p.child("name").path(), port.Name, msg))
 				}
 				names.Insert(port.Name)
 			}
 		}
 		if port.ContainerPort == 0 {
-			errs = append(errs, field.Required(p.Child("containerPort"), ""))
+			errs = append(errs, field.Required(p.child("containerPort").path(), ""))
 		} else {
-			errs = append(errs, portNum(port.ContainerPort, p.Child("containerPort"))...)
+			errs = append(errs, portNumAt(port.ContainerPort, p.child("containerPort"))...)
 		}
 		if port.HostPort != 0 {
-			errs = append(errs, portNum(port.HostPort, p.Child("hostPort"))...)
+			errs = append(errs, portNumAt(port.HostPort, p.child("hostPort"))...)
 		}
-		errs = append(errs, protocol(string(port.Protocol), p.Child("protocol"))...)
+		errs = append(errs, protocolAt(string(port.Protocol), p.child("protocol"))...)
 	}
 	return errs
 }
 
 // validateHostPorts rejects two containers claiming the same host port, and host ports
 // that differ from the container port on the host's network.
-func validateHostPorts(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func validateHostPorts(spec *corev1.PodSpec, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
-	seen := sets.New[string]()
-	regular := path.Child("containers")
-	check := func(cs []corev1.Container, cpath *field.Path) {
+	var seen sets.Set[string] // made at the first host port: most pods have none
+	check := func(cs []corev1.Container, cpath lazyPath, regular bool) {
 		for i, c := range cs {
 			for j, port := range c.Ports {
-				p := cpath.Index(i).Child("ports").Index(j)
+				p := cpath.index(i).child("ports").index(j)
 				// Defaulting gave each regular container's port its host port already.
-				if spec.HostNetwork && cpath == regular && port.HostPort != 0 && port.HostPort != port.ContainerPort {
-					errs = append(errs, field.Invalid(p.Child("hostPort"), port.HostPort, "must match `containerPort` when `hostNetwork` is true"))
+				if spec.HostNetwork && regular && port.HostPort != 0 && port.HostPort != port.ContainerPort {
+					errs = append(errs, field.Invalid(p.child("hostPort").path(), port.HostPort, "must match `containerPort` when `hostNetwork` is true"))
 				}
 				if port.HostPort == 0 {
 					continue
 				}
 				key := fmt.Sprintf("%s/%s:%d", port.Protocol, port.HostIP, port.HostPort)
 				if seen.Has(key) {
-					errs = append(errs, field.Duplicate(p.Child("hostPort"), key))
+					errs = append(errs, field.Duplicate(p.child("hostPort").path(), key))
+				}
+				if seen == nil {
+					seen = sets.New[string]()
 				}
 				seen.Insert(key)
 			}
 		}
 	}
-	check(spec.InitContainers, path.Child("initContainers"))
-	check(spec.Containers, regular)
+	check(spec.InitContainers, path.child("initContainers"), false)
+	check(spec.Containers, path.child("containers"), true)
 	return errs
 }
 
@@ -462,20 +483,20 @@ var downwardFieldLabels = sets.New("metadata.annotations", "metadata.labels", "m
 	"metadata.uid", "spec.nodeName", "spec.restartPolicy", "spec.serviceAccountName", "spec.schedulerName",
 	"status.phase", "status.hostIP", "status.hostIPs", "status.podIP", "status.podIPs")
 
-func validateEnv(env []corev1.EnvVar, path *field.Path) field.ErrorList {
+func validateEnv(env []corev1.EnvVar, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	for i, e := range env {
-		p := path.Index(i)
+		p := path.index(i)
 		if e.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), ""))
+			errs = append(errs, field.Required(p.child("name").path(), ""))
 		} else {
 			// kube-apiserver 1.32 has RelaxedEnvironmentVariableValidation on by default.
 			for _, msg := range utilvalidation.IsRelaxedEnvVarName(e.Name) {
-				errs = append(errs, field.Invalid(p.Child("name"), e.Name, msg))
+				errs = append(errs, field.Invalid(p.child("name").path(), e.Name, msg))
 			}
 		}
 		if e.ValueFrom != nil {
-			errs = append(errs, validateEnvVarSource(e, p.Child("valueFrom"))...)
+			errs = append(errs, validateEnvVarSource(e, p.child("valueFrom").path())...)
 		}
 	}
 	return errs
@@ -536,7 +557,11 @@ func validateEnvVarSource(e corev1.EnvVar, path *field.Path) field.ErrorList {
 
 // localNonReservedPath is a local descending path not starting with "..", which the
 // kubelet keeps for its own files.
-func localNonReservedPath(target string, path *field.Path) field.ErrorList {
+func localNonReservedPath(target string, lp lazyPath) field.ErrorList {
+	if !strings.HasPrefix(target, "/") && !strings.HasPrefix(target, "..") && !hasBackstep(target) {
+		return nil // the usual case, without making the path
+	}
+	path := lp.path()
 	errs := localDescendingPath(target, path)
 	if strings.HasPrefix(target, "..") && !strings.HasPrefix(target, "../") {
 		errs = append(errs, field.Invalid(path, target, "must not start with '..'"))
@@ -550,34 +575,31 @@ func localDescendingPath(target string, path *field.Path) field.ErrorList {
 	if strings.HasPrefix(target, "/") {
 		errs = append(errs, field.Invalid(path, target, "must be a relative path"))
 	}
-	for _, part := range strings.Split(target, "/") {
-		if part == ".." {
-			errs = append(errs, field.Invalid(path, target, "must not contain '..'"))
-			break
-		}
+	if hasBackstep(target) {
+		errs = append(errs, field.Invalid(path, target, "must not contain '..'"))
 	}
 	return errs
 }
 
-func validateResources(r *corev1.ResourceRequirements, path *field.Path) field.ErrorList {
+func validateResources(r *corev1.ResourceRequirements, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
-	check := func(list corev1.ResourceList, p *field.Path) {
+	check := func(list corev1.ResourceList, p lazyPath) {
 		for name, q := range list {
-			kp := p.Key(string(name))
+			kp := p.key(string(name))
 			if !isContainerResourceName(name) {
-				errs = append(errs, field.Invalid(kp, name, "must be a standard resource for containers"))
+				errs = append(errs, field.Invalid(kp.path(), name, "must be a standard resource for containers"))
 			}
 			if q.Sign() < 0 {
-				errs = append(errs, field.Invalid(kp, q.String(), "must be greater than or equal to 0"))
+				errs = append(errs, field.Invalid(kp.path(), q.String(), "must be greater than or equal to 0"))
 			}
 		}
 	}
-	check(r.Limits, path.Child("limits"))
-	check(r.Requests, path.Child("requests"))
+	check(r.Limits, path.child("limits"))
+	check(r.Requests, path.child("requests"))
 	for name, req := range r.Requests {
 		lim, ok := r.Limits[name]
 		if ok && req.Cmp(lim) > 0 {
-			errs = append(errs, field.Invalid(path.Child("requests"), req.String(),
+			errs = append(errs, field.Invalid(path.child("requests").path(), req.String(),
 				fmt.Sprintf("must be less than or equal to %s limit of %s", name, lim.String())))
 		}
 	}
@@ -699,50 +721,54 @@ func validateHTTPGet(h *corev1.HTTPGetAction, path *field.Path) field.ErrorList 
 	return errs
 }
 
-func validateTolerations(ts []corev1.Toleration, path *field.Path) field.ErrorList {
+func validateTolerations(ts []corev1.Toleration, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	for i, t := range ts {
-		p := path.Index(i)
+		p := path.index(i)
 		if t.Key != "" {
-			errs = append(errs, labelName(t.Key, p.Child("key"))...)
+			errs = append(errs, labelName(t.Key, p.child("key"))...)
 		}
 		if t.Key == "" && t.Operator != corev1.TolerationOpExists {
-			errs = append(errs, field.Invalid(p.Child("operator"), t.Operator, "operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
+			errs = append(errs, field.Invalid(p.child("operator").path(), t.Operator, "operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
 		}
 		if t.TolerationSeconds != nil && t.Effect != corev1.TaintEffectNoExecute {
-			errs = append(errs, field.Invalid(p.Child("effect"), t.Effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+			errs = append(errs, field.Invalid(p.child("effect").path(), t.Effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
 		}
 		switch t.Operator {
 		case corev1.TolerationOpEqual, "":
 			for _, msg := range utilvalidation.IsValidLabelValue(t.Value) {
-				errs = append(errs, field.Invalid(p.Child("operator"), t.Value, msg))
+				errs = append(errs, field.Invalid(p.child("operator").path(), t.Value, msg))
 			}
 		case corev1.TolerationOpExists:
 			if t.Value != "" {
-				errs = append(errs, field.Invalid(p.Child("operator"), t.Value, "value must be empty when `operator` is 'Exists'"))
+				errs = append(errs, field.Invalid(p.child("operator").path(), t.Value, "value must be empty when `operator` is 'Exists'"))
 			}
 		default:
-			errs = append(errs, field.NotSupported(p.Child("operator"), t.Operator, []corev1.TolerationOperator{corev1.TolerationOpEqual, corev1.TolerationOpExists}))
+			errs = append(errs, field.NotSupported(p.child("operator").path(), t.Operator, []corev1.TolerationOperator{corev1.TolerationOpEqual, corev1.TolerationOpExists}))
 		}
 		if t.Effect != "" {
-			errs = append(errs, taintEffect(t.Effect, p.Child("effect"))...)
+			errs = append(errs, taintEffect(t.Effect, p.child("effect"))...)
 		}
 	}
 	return errs
 }
 
-func taintEffect(e corev1.TaintEffect, path *field.Path) field.ErrorList {
+func taintEffect(e corev1.TaintEffect, path lazyPath) field.ErrorList {
 	switch e {
 	case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
 		return nil
 	}
-	return field.ErrorList{field.NotSupported(path, e, []corev1.TaintEffect{corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute})}
+	return field.ErrorList{field.NotSupported(path.path(), e, []corev1.TaintEffect{corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute})}
 }
 
-func labelName(name string, path *field.Path) field.ErrorList {
+// labelName is a qualified name (a toleration's or a taint's key).
+func labelName(name string, path lazyPath) field.ErrorList {
+	if isQualifiedName(name) {
+		return nil // the usual case, without the regular expression's cost
+	}
 	var errs field.ErrorList
 	for _, msg := range utilvalidation.IsQualifiedName(name) {
-		errs = append(errs, field.Invalid(path, name, msg))
+		errs = append(errs, field.Invalid(path.path(), name, msg))
 	}
 	return errs
 }
@@ -760,9 +786,9 @@ var updatablePodSpecFields = []string{
 func validatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 	errs := metaUpdate(&pod.ObjectMeta, &old.ObjectMeta)
 	errs = append(errs, validatePodSpec(&pod.Spec, specPath)...)
-	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, specPath.Child("containers"))...)
+	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, lazy(specPath).child("containers"))...)
 	if len(pod.Spec.InitContainers) > 0 {
-		errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, specPath.Child("initContainers"))...)
+		errs = append(errs, containersOnlyForPod(pod.Spec.InitContainers, lazy(specPath).child("initContainers"))...)
 	}
 
 	if len(pod.Spec.Containers) != len(old.Spec.Containers) {
@@ -864,46 +890,45 @@ var resourceFieldRefNames = []string{"limits.cpu", "limits.ephemeral-storage", "
 
 // validateDownwardAPIFiles follows kube's validateDownwardAPIVolumeFile, which reports every
 // item's errors at the volume (or projected source) itself, without the item's index.
-func validateDownwardAPIFiles(items []corev1.DownwardAPIVolumeFile, p *field.Path) field.ErrorList {
+func validateDownwardAPIFiles(items []corev1.DownwardAPIVolumeFile, p lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	for _, it := range items {
 		if it.Path == "" {
-			errs = append(errs, field.Required(p.Child("path"), ""))
+			errs = append(errs, field.Required(p.child("path").path(), ""))
 		}
-		errs = append(errs, localNonReservedPath(it.Path, p.Child("path"))...)
+		errs = append(errs, localNonReservedPath(it.Path, p.child("path"))...)
 		if it.Mode != nil && (*it.Mode < 0 || *it.Mode > 0o777) {
-			errs = append(errs, field.Invalid(p.Child("mode"), *it.Mode, "must be a number between 0 and 0777 (octal), both inclusive"))
+			errs = append(errs, field.Invalid(p.child("mode").path(), *it.Mode, "must be a number between 0 and 0777 (octal), both inclusive"))
 		}
 		switch {
 		case it.FieldRef != nil && it.ResourceFieldRef != nil:
-			errs = append(errs, field.Invalid(p, "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"))
+			errs = append(errs, field.Invalid(p.path(), "resource", "fieldRef and resourceFieldRef can not be specified simultaneously"))
 		case it.FieldRef != nil:
-			fp := p.Child("fieldRef", "fieldPath")
 			f := it.FieldRef.FieldPath
 			if !strings.HasPrefix(f, "metadata.labels['") && !strings.HasPrefix(f, "metadata.annotations['") &&
 				!slices.Contains(volumeFieldRefPaths, f) {
-				errs = append(errs, field.NotSupported(fp, f, volumeFieldRefPaths))
+				errs = append(errs, field.NotSupported(p.child("fieldRef", "fieldPath").path(), f, volumeFieldRefPaths))
 			}
 		case it.ResourceFieldRef != nil:
-			rp := p.Child("resourceFieldRef")
+			rp := p.child("resourceFieldRef")
 			if it.ResourceFieldRef.ContainerName == "" {
-				errs = append(errs, field.Required(rp.Child("containerName"), ""))
+				errs = append(errs, field.Required(rp.child("containerName").path(), ""))
 			}
 			if !slices.Contains(resourceFieldRefNames, it.ResourceFieldRef.Resource) {
-				errs = append(errs, field.NotSupported(rp.Child("resource"), it.ResourceFieldRef.Resource, resourceFieldRefNames))
+				errs = append(errs, field.NotSupported(rp.child("resource").path(), it.ResourceFieldRef.Resource, resourceFieldRefNames))
 			}
 		default:
-			errs = append(errs, field.Required(p, "one of fieldRef and resourceFieldRef is required"))
+			errs = append(errs, field.Required(p.path(), "one of fieldRef and resourceFieldRef is required"))
 		}
 	}
 	return errs
 }
 
 // validateProjected checks each source has exactly one kind, and its own fields.
-func validateProjected(s *corev1.ProjectedVolumeSource, path *field.Path) field.ErrorList {
+func validateProjected(s *corev1.ProjectedVolumeSource, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	for i, src := range s.Sources {
-		p := path.Child("sources").Index(i)
+		p := path.child("sources").index(i)
 		n := 0
 		if src.Secret != nil {
 			n++
@@ -913,21 +938,21 @@ func validateProjected(s *corev1.ProjectedVolumeSource, path *field.Path) field.
 		}
 		if src.DownwardAPI != nil {
 			n++
-			errs = append(errs, validateDownwardAPIFiles(src.DownwardAPI.Items, p.Child("downwardAPI"))...)
+			errs = append(errs, validateDownwardAPIFiles(src.DownwardAPI.Items, p.child("downwardAPI"))...)
 		}
 		if t := src.ServiceAccountToken; t != nil {
 			n++
 			// kube-apiserver reports the token's path at the projected volume's "path".
 			if t.Path == "" {
-				errs = append(errs, field.Required(path.Child("path"), ""))
+				errs = append(errs, field.Required(path.child("path").path(), ""))
 			} else {
-				errs = append(errs, localNonReservedPath(t.Path, path.Child("path"))...)
+				errs = append(errs, localNonReservedPath(t.Path, path.child("path"))...)
 			}
 			if e := t.ExpirationSeconds; e != nil && *e < 600 {
-				errs = append(errs, field.Invalid(p.Child("serviceAccountToken", "expirationSeconds"), *e,
+				errs = append(errs, field.Invalid(p.child("serviceAccountToken", "expirationSeconds").path(), *e,
 					"may not specify a duration less than 10 minutes"))
 			} else if e != nil && *e > 1<<32 {
-				errs = append(errs, field.Invalid(p.Child("serviceAccountToken", "expirationSeconds"), *e,
+				errs = append(errs, field.Invalid(p.child("serviceAccountToken", "expirationSeconds").path(), *e,
 					"may not specify a duration larger than 2^32 seconds"))
 			}
 		}
@@ -935,7 +960,7 @@ func validateProjected(s *corev1.ProjectedVolumeSource, path *field.Path) field.
 			n++
 		}
 		if n != 1 {
-			errs = append(errs, field.Forbidden(p, "may not specify more than 1 volume type per source"))
+			errs = append(errs, field.Forbidden(p.path(), "may not specify more than 1 volume type per source"))
 		}
 	}
 	return errs

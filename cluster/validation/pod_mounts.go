@@ -12,67 +12,77 @@ import (
 
 // validateVolumeMounts checks a container's mounts against the pod's usable volumes and the
 // container's own block devices (kube-apiserver's ValidateVolumeMounts).
-func validateVolumeMounts(c *corev1.Container, volumes map[string]*corev1.VolumeSource, path *field.Path) field.ErrorList {
+func validateVolumeMounts(c *corev1.Container, volumes map[string]*corev1.VolumeSource, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
-	paths := sets.New[string]()
-	devNames, devPaths := sets.New[string](), sets.New[string]()
+	// The sets are made only for a container with more than one mount, or with devices:
+	// most have one mount, the ServiceAccount's.
+	var paths, devNames, devPaths sets.Set[string]
+	if len(c.VolumeMounts) > 1 {
+		paths = sets.New[string]()
+	}
+	if len(c.VolumeDevices) > 0 {
+		devNames, devPaths = sets.New[string](), sets.New[string]()
+	}
 	for _, d := range c.VolumeDevices {
 		devNames.Insert(d.Name)
 		devPaths.Insert(d.DevicePath)
 	}
 	for i, m := range c.VolumeMounts {
-		p := path.Index(i)
+		p := path.index(i)
 		if m.Name == "" {
-			errs = append(errs, field.Required(p.Child("name"), ""))
+			errs = append(errs, field.Required(p.child("name").path(), ""))
 		}
 		vol, ok := volumes[m.Name]
 		if !ok {
-			errs = append(errs, field.NotFound(p.Child("name"), m.Name))
+			errs = append(errs, field.NotFound(p.child("name").path(), m.Name))
 		}
 		if m.MountPath == "" {
-			errs = append(errs, field.Required(p.Child("mountPath"), ""))
+			errs = append(errs, field.Required(p.child("mountPath").path(), ""))
 		}
 		if paths.Has(m.MountPath) {
-			errs = append(errs, field.Invalid(p.Child("mountPath"), m.MountPath, "must be unique"))
+			errs = append(errs, field.Invalid(p.child("mountPath").path(), m.MountPath, "must be unique"))
 		}
-		paths.Insert(m.MountPath)
+		if paths != nil {
+			paths.Insert(m.MountPath)
+		}
 		if devNames.Has(m.Name) {
-			errs = append(errs, field.Invalid(p.Child("name"), m.Name, "must not already exist in volumeDevices"))
+			errs = append(errs, field.Invalid(p.child("name").path(), m.Name, "must not already exist in volumeDevices"))
 		}
 		if devPaths.Has(m.MountPath) {
-			errs = append(errs, field.Invalid(p.Child("mountPath"), m.MountPath, "must not already exist as a path in volumeDevices"))
+			errs = append(errs, field.Invalid(p.child("mountPath").path(), m.MountPath, "must not already exist as a path in volumeDevices"))
 		}
 		if ok && vol.Image != nil {
 			if m.SubPath != "" {
-				errs = append(errs, field.Invalid(p.Child("subPath"), m.SubPath, "not allowed in image volume sources"))
+				errs = append(errs, field.Invalid(p.child("subPath").path(), m.SubPath, "not allowed in image volume sources"))
 			}
 			if m.SubPathExpr != "" {
-				errs = append(errs, field.Invalid(p.Child("subPathExpr"), m.SubPathExpr, "not allowed in image volume sources"))
+				errs = append(errs, field.Invalid(p.child("subPathExpr").path(), m.SubPathExpr, "not allowed in image volume sources"))
 			}
 		}
 		// kube-apiserver reports these on the list, without the mount's index.
 		if m.SubPath != "" {
-			errs = append(errs, localDescendingPath(m.SubPath, path.Child("subPath"))...)
+			errs = append(errs, localDescendingPath(m.SubPath, path.child("subPath").path())...)
 		}
 		if m.SubPathExpr != "" {
 			if m.SubPath != "" {
-				errs = append(errs, field.Invalid(p.Child("subPathExpr"), m.SubPathExpr, "subPathExpr and subPath are mutually exclusive"))
+				errs = append(errs, field.Invalid(p.child("subPathExpr").path(), m.SubPathExpr, "subPathExpr and subPath are mutually exclusive"))
 			}
-			errs = append(errs, localDescendingPath(m.SubPathExpr, path.Child("subPathExpr"))...)
+			errs = append(errs, localDescendingPath(m.SubPathExpr, path.child("subPathExpr").path())...)
 		}
-		errs = append(errs, mountPropagation(m, c, path.Child("mountPropagation"))...)
-		errs = append(errs, recursiveReadOnly(m, path.Child("recursiveReadOnly"))...)
+		errs = append(errs, mountPropagation(m, c, path.child("mountPropagation"))...)
+		errs = append(errs, recursiveReadOnly(m, path.child("recursiveReadOnly"))...)
 	}
 	return errs
 }
 
 // mountPropagation: a known mode; Bidirectional (mounts flow back to the host) only for a
 // privileged container.
-func mountPropagation(m corev1.VolumeMount, c *corev1.Container, path *field.Path) field.ErrorList {
+func mountPropagation(m corev1.VolumeMount, c *corev1.Container, lp lazyPath) field.ErrorList {
 	mp := m.MountPropagation
 	if mp == nil {
 		return nil
 	}
+	path := lp.path()
 	errs := enum(string(*mp), path, string(corev1.MountPropagationBidirectional), string(corev1.MountPropagationHostToContainer), string(corev1.MountPropagationNone))
 	privileged := c.SecurityContext != nil && c.SecurityContext.Privileged != nil && *c.SecurityContext.Privileged
 	if *mp == corev1.MountPropagationBidirectional && !privileged {
@@ -82,11 +92,12 @@ func mountPropagation(m corev1.VolumeMount, c *corev1.Container, path *field.Pat
 }
 
 // recursiveReadOnly only makes sense on a read-only mount that does not propagate.
-func recursiveReadOnly(m corev1.VolumeMount, path *field.Path) field.ErrorList {
+func recursiveReadOnly(m corev1.VolumeMount, lp lazyPath) field.ErrorList {
 	r := m.RecursiveReadOnly
 	if r == nil {
 		return nil
 	}
+	path := lp.path()
 	switch *r {
 	case corev1.RecursiveReadOnlyDisabled:
 		return nil

@@ -14,18 +14,23 @@ import (
 
 // validatePodPolicies checks the pod spec's scheduling and runtime choices, each by the
 // rule kube-apiserver applies to it.
-func validatePodPolicies(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func validatePodPolicies(spec *corev1.PodSpec, lp lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	// Both name objects (a PriorityClass, a RuntimeClass) that need not exist yet.
 	if spec.PriorityClassName != "" {
-		errs = append(errs, nameMsgs(spec.PriorityClassName, apivalidation.NameIsDNSSubdomain, path.Child("priorityClassName"))...)
+		errs = append(errs, nameMsgs(spec.PriorityClassName, apivalidation.NameIsDNSSubdomain, lp.child("priorityClassName").path())...)
 	}
 	if spec.RuntimeClassName != nil {
-		errs = append(errs, nameMsgs(*spec.RuntimeClassName, apivalidation.NameIsDNSSubdomain, path.Child("runtimeClassName"))...)
+		errs = append(errs, nameMsgs(*spec.RuntimeClassName, apivalidation.NameIsDNSSubdomain, lp.child("runtimeClassName").path())...)
 	}
-	if p := spec.PreemptionPolicy; p != nil {
-		errs = append(errs, oneOf(string(*p), path.Child("preemptionPolicy"), string(corev1.PreemptLowerPriority), string(corev1.PreemptNever))...)
+	// Every pod has one (admission sets it): its path is made only for an error.
+	if p := spec.PreemptionPolicy; p != nil && *p != corev1.PreemptLowerPriority && *p != corev1.PreemptNever {
+		errs = append(errs, oneOf(string(*p), lp.child("preemptionPolicy").path(), string(corev1.PreemptLowerPriority), string(corev1.PreemptNever))...)
 	}
+	if len(spec.ReadinessGates) == 0 && len(spec.SchedulingGates) == 0 && spec.Overhead == nil && len(spec.TopologySpreadConstraints) == 0 {
+		return errs // the usual pod, without making its path
+	}
+	path := lp.path()
 	for i, g := range spec.ReadinessGates {
 		errs = append(errs, qualifiedName(string(g.ConditionType), path.Child("readinessGates").Index(i).Child("conditionType"))...)
 	}
@@ -39,7 +44,7 @@ func validatePodPolicies(spec *corev1.PodSpec, path *field.Path) field.ErrorList
 		seen.Insert(g.Name)
 	}
 	if spec.Overhead != nil {
-		errs = append(errs, validateResources(&corev1.ResourceRequirements{Limits: spec.Overhead}, path.Child("overhead"))...)
+		errs = append(errs, validateResources(&corev1.ResourceRequirements{Limits: spec.Overhead}, lp.child("overhead"))...)
 	}
 	errs = append(errs, validateSpread(spec.TopologySpreadConstraints, path.Child("topologySpreadConstraints"))...)
 	return errs
@@ -47,19 +52,20 @@ func validatePodPolicies(spec *corev1.PodSpec, path *field.Path) field.ErrorList
 
 // validateDNSConfig: dnsPolicy None needs a dnsConfig with a nameserver; searches are
 // domain names (a trailing dot allowed), options are named.
-func validateDNSConfig(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func validateDNSConfig(spec *corev1.PodSpec, lp lazyPath) field.ErrorList {
 	c := spec.DNSConfig
 	if spec.DNSPolicy == corev1.DNSNone {
 		if c == nil {
-			return field.ErrorList{field.Required(path, fmt.Sprintf("must provide `dnsConfig` when `dnsPolicy` is %s", corev1.DNSNone))}
+			return field.ErrorList{field.Required(lp.path(), fmt.Sprintf("must provide `dnsConfig` when `dnsPolicy` is %s", corev1.DNSNone))}
 		}
 		if len(c.Nameservers) == 0 {
-			return field.ErrorList{field.Required(path.Child("nameservers"), fmt.Sprintf("must provide at least one DNS nameserver when `dnsPolicy` is %s", corev1.DNSNone))}
+			return field.ErrorList{field.Required(lp.child("nameservers").path(), fmt.Sprintf("must provide at least one DNS nameserver when `dnsPolicy` is %s", corev1.DNSNone))}
 		}
 	}
 	if c == nil {
 		return nil
 	}
+	path := lp.path()
 	var errs field.ErrorList
 	if len(c.Nameservers) > 3 {
 		errs = append(errs, field.Invalid(path.Child("nameservers"), c.Nameservers, "must not have more than 3 nameservers"))

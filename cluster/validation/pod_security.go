@@ -15,44 +15,44 @@ import (
 // validateWindows/validateLinux and validateHostUsers).
 
 // podSecurityContext checks spec.securityContext and the host namespaces that go with it.
-func podSecurityContext(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func podSecurityContext(spec *corev1.PodSpec, path lazyPath) field.ErrorList {
 	sc := spec.SecurityContext
 	if sc == nil {
 		return nil
 	}
-	p := path.Child("securityContext")
+	p := path.child("securityContext")
 	var errs field.ErrorList
 	// Paths are made only for the fields set: a pod's security context is mostly empty.
 	if sc.RunAsUser != nil {
-		errs = append(errs, userID(sc.RunAsUser, p.Child("runAsUser"))...)
+		errs = append(errs, userID(sc.RunAsUser, p.child("runAsUser").path())...)
 	}
 	if sc.RunAsGroup != nil {
-		errs = append(errs, groupID(sc.RunAsGroup, p.Child("runAsGroup"))...)
+		errs = append(errs, groupID(sc.RunAsGroup, p.child("runAsGroup").path())...)
 	}
 	if sc.FSGroup != nil {
-		errs = append(errs, groupID(sc.FSGroup, p.Child("fsGroup"))...)
+		errs = append(errs, groupID(sc.FSGroup, p.child("fsGroup").path())...)
 	}
 	for i, g := range sc.SupplementalGroups {
-		errs = append(errs, groupID(&g, p.Child("supplementalGroups").Index(i))...)
+		errs = append(errs, groupID(&g, p.child("supplementalGroups").index(i).path())...)
 	}
 	if s := spec.ShareProcessNamespace; s != nil && *s && spec.HostPID {
-		errs = append(errs, field.Invalid(p.Child("shareProcessNamespace"), *s, "ShareProcessNamespace and HostPID cannot both be enabled"))
+		errs = append(errs, field.Invalid(p.child("shareProcessNamespace").path(), *s, "ShareProcessNamespace and HostPID cannot both be enabled"))
 	}
 	if len(sc.Sysctls) > 0 {
-		errs = append(errs, sysctls(spec, p.Child("sysctls"))...)
+		errs = append(errs, sysctls(spec, p.child("sysctls").path())...)
 	}
 	if sc.FSGroupChangePolicy != nil {
-		errs = append(errs, enum(string(*sc.FSGroupChangePolicy), p.Child("fsGroupChangePolicy"),
+		errs = append(errs, enum(string(*sc.FSGroupChangePolicy), p.child("fsGroupChangePolicy").path(),
 			string(corev1.FSGroupChangeAlways), string(corev1.FSGroupChangeOnRootMismatch))...)
 	}
 	if sc.SeccompProfile != nil {
-		errs = append(errs, validateSeccomp(sc.SeccompProfile, p.Child("seccompProfile"))...)
+		errs = append(errs, validateSeccomp(sc.SeccompProfile, p.child("seccompProfile").path())...)
 	}
 	if sc.WindowsOptions != nil {
-		errs = append(errs, windowsOptions(sc.WindowsOptions, p.Child("windowsOptions"))...)
+		errs = append(errs, windowsOptions(sc.WindowsOptions, p.child("windowsOptions").path())...)
 	}
 	if sc.AppArmorProfile != nil {
-		errs = append(errs, validateAppArmor(sc.AppArmorProfile, p.Child("appArmorProfile"))...)
+		errs = append(errs, validateAppArmor(sc.AppArmorProfile, p.child("appArmorProfile").path())...)
 	}
 	return errs
 }
@@ -101,10 +101,11 @@ func sysctlNamespace(name string) string {
 }
 
 // containerSecurityContext checks one container's securityContext.
-func containerSecurityContext(sc *corev1.SecurityContext, hostUsers bool, path *field.Path) field.ErrorList {
+func containerSecurityContext(sc *corev1.SecurityContext, hostUsers bool, lp lazyPath) field.ErrorList {
 	if sc == nil {
 		return nil
 	}
+	path := lp.path()
 	errs := userID(sc.RunAsUser, path.Child("runAsUser"))
 	errs = append(errs, groupID(sc.RunAsGroup, path.Child("runAsGroup"))...)
 	if pm := sc.ProcMount; pm != nil {
@@ -211,36 +212,36 @@ func isDNSSubdomainFormat(s string) bool {
 }
 
 // allContainers calls fn for every container of the pod, with its path.
-func allContainers(spec *corev1.PodSpec, path *field.Path, fn func(c *corev1.Container, p *field.Path)) {
+func allContainers(spec *corev1.PodSpec, path lazyPath, fn func(c *corev1.Container, p lazyPath)) {
 	for i := range spec.InitContainers {
-		fn(&spec.InitContainers[i], path.Child("initContainers").Index(i))
+		fn(&spec.InitContainers[i], path.child("initContainers").index(i))
 	}
 	for i := range spec.Containers {
-		fn(&spec.Containers[i], path.Child("containers").Index(i))
+		fn(&spec.Containers[i], path.child("containers").index(i))
 	}
 	for i := range spec.EphemeralContainers {
 		c := corev1.Container(spec.EphemeralContainers[i].EphemeralContainerCommon)
-		fn(&c, path.Child("ephemeralContainers").Index(i))
+		fn(&c, path.child("ephemeralContainers").index(i))
 	}
 }
 
 // hostProcessPod: a Windows pod's containers are all host processes or none is, and host
 // processes share the host's network.
-func hostProcessPod(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func hostProcessPod(spec *corev1.PodSpec, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	var podHP *bool
 	if sc := spec.SecurityContext; sc != nil && sc.WindowsOptions != nil {
 		podHP = sc.WindowsOptions.HostProcess
 	}
 	containers, hostProcesses := 0, 0
-	allContainers(spec, path, func(c *corev1.Container, p *field.Path) {
+	allContainers(spec, path, func(c *corev1.Container, p lazyPath) {
 		containers++
 		var hp *bool
 		if c.SecurityContext != nil && c.SecurityContext.WindowsOptions != nil {
 			hp = c.SecurityContext.WindowsOptions.HostProcess
 		}
 		if podHP != nil && hp != nil && *podHP != *hp {
-			errs = append(errs, field.Invalid(p.Child("securityContext", "windowsOptions", "hostProcess"), *hp,
+			errs = append(errs, field.Invalid(p.child("securityContext", "windowsOptions", "hostProcess").path(), *hp,
 				fmt.Sprintf("pod hostProcess value must be identical if both are specified, was %v", *podHP)))
 		}
 		if (hp != nil && *hp) || (hp == nil && podHP != nil && *podHP) {
@@ -251,19 +252,20 @@ func hostProcessPod(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 		return errs
 	}
 	if hostProcesses != containers {
-		errs = append(errs, field.Invalid(path, "", "If pod contains any hostProcess containers then all containers must be HostProcess containers"))
+		errs = append(errs, field.Invalid(path.path(), "", "If pod contains any hostProcess containers then all containers must be HostProcess containers"))
 	}
 	if !spec.HostNetwork {
-		errs = append(errs, field.Invalid(path.Child("hostNetwork"), false, "hostNetwork must be true if pod contains any hostProcess containers"))
+		errs = append(errs, field.Invalid(path.child("hostNetwork").path(), false, "hostNetwork must be true if pod contains any hostProcess containers"))
 	}
 	return errs
 }
 
 // hostUsersPod: a pod in its own user namespace shares no other namespace with the host.
-func hostUsersPod(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func hostUsersPod(spec *corev1.PodSpec, lp lazyPath) field.ErrorList {
 	if spec.HostUsers == nil || *spec.HostUsers {
 		return nil
 	}
+	path := lp.path()
 	var errs field.ErrorList
 	const why = "when `pod.Spec.HostUsers` is false"
 	if spec.HostNetwork {
@@ -280,37 +282,38 @@ func hostUsersPod(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 }
 
 // podOS checks spec.os, then what the chosen OS cannot have.
-func podOS(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func podOS(spec *corev1.PodSpec, path lazyPath) field.ErrorList {
 	if spec.OS == nil {
 		return nil
 	}
 	switch spec.OS.Name {
 	case "":
-		return field.ErrorList{field.Required(path.Child("os", "name"), "cannot be empty")}
+		return field.ErrorList{field.Required(path.child("os", "name").path(), "cannot be empty")}
 	case corev1.Linux:
 		return linuxOnly(spec, path)
 	case corev1.Windows:
 		return windowsOnly(spec, path)
 	}
-	return field.ErrorList{field.NotSupported(path.Child("os"), spec.OS.Name, []corev1.OSName{corev1.Linux, corev1.Windows})}
+	return field.ErrorList{field.NotSupported(path.child("os").path(), spec.OS.Name, []corev1.OSName{corev1.Linux, corev1.Windows})}
 }
 
-func linuxOnly(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func linuxOnly(spec *corev1.PodSpec, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	const why = "windows options cannot be set for a linux pod"
 	if sc := spec.SecurityContext; sc != nil && sc.WindowsOptions != nil {
-		errs = append(errs, field.Forbidden(path.Child("securityContext", "windowsOptions"), why))
+		errs = append(errs, field.Forbidden(path.child("securityContext", "windowsOptions").path(), why))
 	}
-	allContainers(spec, path, func(c *corev1.Container, p *field.Path) {
+	allContainers(spec, path, func(c *corev1.Container, p lazyPath) {
 		if sc := c.SecurityContext; sc != nil && sc.WindowsOptions != nil {
-			errs = append(errs, field.Forbidden(p.Child("securityContext", "windowsOptions"), why))
+			errs = append(errs, field.Forbidden(p.child("securityContext", "windowsOptions").path(), why))
 		}
 	})
 	return errs
 }
 
 // windowsOnly refuses the Linux settings on a Windows pod.
-func windowsOnly(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
+func windowsOnly(spec *corev1.PodSpec, lp lazyPath) field.ErrorList {
+	path := lp.path()
 	var errs field.ErrorList
 	forbid := func(set bool, p *field.Path) {
 		if set {
@@ -335,12 +338,12 @@ func windowsOnly(spec *corev1.PodSpec, path *field.Path) field.ErrorList {
 	forbid(spec.HostPID, path.Child("hostPID"))
 	forbid(spec.HostIPC, path.Child("hostIPC"))
 	forbid(spec.ShareProcessNamespace != nil, path.Child("shareProcessNamespace"))
-	allContainers(spec, path, func(c *corev1.Container, cp *field.Path) {
+	allContainers(spec, lp, func(c *corev1.Container, cp lazyPath) {
 		sc := c.SecurityContext
 		if sc == nil {
 			return
 		}
-		p := cp.Child("securityContext")
+		p := cp.path().Child("securityContext")
 		forbid(sc.AppArmorProfile != nil, p.Child("appArmorProfile"))
 		forbid(sc.SELinuxOptions != nil, p.Child("seLinuxOptions"))
 		forbid(sc.SeccompProfile != nil, p.Child("seccompProfile"))
