@@ -10,45 +10,40 @@ import "k8s.io/apimachinery/pkg/util/validation/field"
 // makes the field.Path, on the error branch.
 type lazyPath struct {
 	root  *field.Path
-	steps [lazySteps]pathStep
 	n     int
+	steps [lazySteps]pathStep
 }
 
 // lazySteps is deep enough for a pod's fields below spec (volumes[i].projected.sources[j]
-// .downwardAPI.path is six); a deeper step makes the path so far (see push).
+// .downwardAPI.path is seven); a deeper step makes the path so far (see add).
 const lazySteps = 8
 
+// pathStep is a child's or a key's name, or an index (kept small: a lazyPath is copied at
+// every step).
 type pathStep struct {
-	kind  stepKind
-	name  string // of a child or a key
-	index int
+	name  string
+	index int // >= 0 for an index; childStep or keyStep
 }
 
-type stepKind uint8
-
 const (
-	childStep stepKind = iota
-	indexStep
-	keyStep
+	childStep = -1
+	keyStep   = -2
 )
 
 func lazy(root *field.Path) lazyPath { return lazyPath{root: root} }
 
-// child is root.Child(names...) once made.
-func (p lazyPath) child(names ...string) lazyPath {
-	for _, name := range names {
-		p = p.push(pathStep{kind: childStep, name: name})
-	}
-	return p
-}
+// child is root.Child(name) once made.
+func (p lazyPath) child(name string) lazyPath { return p.add(pathStep{name: name, index: childStep}) }
 
 // index is root.Index(i) once made.
-func (p lazyPath) index(i int) lazyPath { return p.push(pathStep{kind: indexStep, index: i}) }
+func (p lazyPath) index(i int) lazyPath { return p.add(pathStep{index: i}) }
 
 // key is root.Key(k) once made.
-func (p lazyPath) key(k string) lazyPath { return p.push(pathStep{kind: keyStep, name: k}) }
+func (p lazyPath) key(k string) lazyPath { return p.add(pathStep{name: k, index: keyStep}) }
 
-func (p lazyPath) push(s pathStep) lazyPath {
+// add takes p by value and changes its copy: written in place through a pointer, the
+// step cost a write barrier check and twice the time.
+func (p lazyPath) add(s pathStep) lazyPath {
 	if p.n == lazySteps {
 		p = lazy(p.path()) // rare: pays what field.Path would have paid
 	}
@@ -61,13 +56,13 @@ func (p lazyPath) push(s pathStep) lazyPath {
 func (p lazyPath) path() *field.Path {
 	fp := p.root
 	for _, s := range p.steps[:p.n] {
-		switch s.kind {
+		switch s.index {
 		case childStep:
 			fp = fp.Child(s.name)
-		case indexStep:
-			fp = fp.Index(s.index)
 		case keyStep:
 			fp = fp.Key(s.name)
+		default:
+			fp = fp.Index(s.index)
 		}
 	}
 	return fp

@@ -254,21 +254,21 @@ func validateVolumeSource(s *corev1.VolumeSource, path lazyPath) field.ErrorList
 		mode(s.Secret.DefaultMode, p.child("defaultMode"))
 	case "hostPath":
 		if s.HostPath.Path == "" {
-			errs = append(errs, field.Required(path.child("hostPath", "path").path(), ""))
+			errs = append(errs, field.Required(path.child("hostPath").child("path").path(), ""))
 		}
 	case "downwardAPI":
-		mode(s.DownwardAPI.DefaultMode, path.child("downwardAPI", "defaultMode"))
+		mode(s.DownwardAPI.DefaultMode, path.child("downwardAPI").child("defaultMode"))
 		errs = append(errs, validateDownwardAPIFiles(s.DownwardAPI.Items, path.child("downwardAPI"))...)
 	case "projected":
-		mode(s.Projected.DefaultMode, path.child("projected", "defaultMode"))
+		mode(s.Projected.DefaultMode, path.child("projected").child("defaultMode"))
 		errs = append(errs, validateProjected(s.Projected, path.child("projected"))...)
 	case "persistentVolumeClaim":
 		if s.PersistentVolumeClaim.ClaimName == "" {
-			errs = append(errs, field.Required(path.child("persistentVolumeClaim", "claimName").path(), ""))
+			errs = append(errs, field.Required(path.child("persistentVolumeClaim").child("claimName").path(), ""))
 		}
 	case "emptyDir":
 		if l := s.EmptyDir.SizeLimit; l != nil && l.Sign() < 0 {
-			errs = append(errs, field.Forbidden(path.child("emptyDir", "sizeLimit").path(), "SizeLimit field must be a valid resource quantity"))
+			errs = append(errs, field.Forbidden(path.child("emptyDir").child("sizeLimit").path(), "SizeLimit field must be a valid resource quantity"))
 		}
 	}
 	return errs
@@ -291,7 +291,7 @@ func validateContainers(cs []corev1.Container, pc podContext, path lazyPath) fie
 		}
 		errs = append(errs, containerProbes(c, p)...)
 		if c.ReadinessProbe != nil && c.ReadinessProbe.TerminationGracePeriodSeconds != nil {
-			errs = append(errs, field.Invalid(p.child("readinessProbe", "terminationGracePeriodSeconds").path(), *c.ReadinessProbe.TerminationGracePeriodSeconds, "must not be set for readinessProbes"))
+			errs = append(errs, field.Invalid(p.child("readinessProbe").child("terminationGracePeriodSeconds").path(), *c.ReadinessProbe.TerminationGracePeriodSeconds, "must not be set for readinessProbes"))
 		}
 	}
 	return errs
@@ -907,7 +907,7 @@ func validateDownwardAPIFiles(items []corev1.DownwardAPIVolumeFile, p lazyPath) 
 			f := it.FieldRef.FieldPath
 			if !strings.HasPrefix(f, "metadata.labels['") && !strings.HasPrefix(f, "metadata.annotations['") &&
 				!slices.Contains(volumeFieldRefPaths, f) {
-				errs = append(errs, field.NotSupported(p.child("fieldRef", "fieldPath").path(), f, volumeFieldRefPaths))
+				errs = append(errs, field.NotSupported(p.child("fieldRef").child("fieldPath").path(), f, volumeFieldRefPaths))
 			}
 		case it.ResourceFieldRef != nil:
 			rp := p.child("resourceFieldRef")
@@ -949,10 +949,10 @@ func validateProjected(s *corev1.ProjectedVolumeSource, path lazyPath) field.Err
 				errs = append(errs, localNonReservedPath(t.Path, path.child("path"))...)
 			}
 			if e := t.ExpirationSeconds; e != nil && *e < 600 {
-				errs = append(errs, field.Invalid(p.child("serviceAccountToken", "expirationSeconds").path(), *e,
+				errs = append(errs, field.Invalid(p.child("serviceAccountToken").child("expirationSeconds").path(), *e,
 					"may not specify a duration less than 10 minutes"))
 			} else if e != nil && *e > 1<<32 {
-				errs = append(errs, field.Invalid(p.child("serviceAccountToken", "expirationSeconds").path(), *e,
+				errs = append(errs, field.Invalid(p.child("serviceAccountToken").child("expirationSeconds").path(), *e,
 					"may not specify a duration larger than 2^32 seconds"))
 			}
 		}

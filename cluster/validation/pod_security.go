@@ -241,7 +241,7 @@ func hostProcessPod(spec *corev1.PodSpec, path lazyPath) field.ErrorList {
 			hp = c.SecurityContext.WindowsOptions.HostProcess
 		}
 		if podHP != nil && hp != nil && *podHP != *hp {
-			errs = append(errs, field.Invalid(p.child("securityContext", "windowsOptions", "hostProcess").path(), *hp,
+			errs = append(errs, field.Invalid(p.child("securityContext").child("windowsOptions").child("hostProcess").path(), *hp,
 				fmt.Sprintf("pod hostProcess value must be identical if both are specified, was %v", *podHP)))
 		}
 		if (hp != nil && *hp) || (hp == nil && podHP != nil && *podHP) {
@@ -288,7 +288,7 @@ func podOS(spec *corev1.PodSpec, path lazyPath) field.ErrorList {
 	}
 	switch spec.OS.Name {
 	case "":
-		return field.ErrorList{field.Required(path.child("os", "name").path(), "cannot be empty")}
+		return field.ErrorList{field.Required(path.child("os").child("name").path(), "cannot be empty")}
 	case corev1.Linux:
 		return linuxOnly(spec, path)
 	case corev1.Windows:
@@ -301,11 +301,11 @@ func linuxOnly(spec *corev1.PodSpec, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	const why = "windows options cannot be set for a linux pod"
 	if sc := spec.SecurityContext; sc != nil && sc.WindowsOptions != nil {
-		errs = append(errs, field.Forbidden(path.child("securityContext", "windowsOptions").path(), why))
+		errs = append(errs, field.Forbidden(path.child("securityContext").child("windowsOptions").path(), why))
 	}
 	allContainers(spec, path, func(c *corev1.Container, p lazyPath) {
 		if sc := c.SecurityContext; sc != nil && sc.WindowsOptions != nil {
-			errs = append(errs, field.Forbidden(p.child("securityContext", "windowsOptions").path(), why))
+			errs = append(errs, field.Forbidden(p.child("securityContext").child("windowsOptions").path(), why))
 		}
 	})
 	return errs
