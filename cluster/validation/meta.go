@@ -101,6 +101,14 @@ func nonNegative(v int64, path *field.Path) field.ErrorList {
 	return apivalidation.ValidateNonnegativeField(v, path)
 }
 
+// nonNegativeAt is nonNegative making the path only for an error.
+func nonNegativeAt(v int64, path lazyPath) field.ErrorList {
+	if v >= 0 {
+		return nil
+	}
+	return nonNegative(v, path.path())
+}
+
 func labels(l map[string]string, path *field.Path) field.ErrorList {
 	return metav1validation.ValidateLabels(l, path)
 }
@@ -126,6 +134,15 @@ func portNumAt(port int32, path lazyPath) field.ErrorList {
 		return nil
 	}
 	return portNum(port, path.path())
+}
+
+// portNumOrNameAt is portNumOrName making the path only for an error.
+func portNumOrNameAt(port intstr.IntOrString, path lazyPath) field.ErrorList {
+	if port.Type == intstr.String && len(utilvalidation.IsValidPortName(port.StrVal)) == 0 ||
+		port.Type != intstr.String && len(utilvalidation.IsValidPortNum(port.IntValue())) == 0 {
+		return nil
+	}
+	return portNumOrName(port, path.path())
 }
 
 func portNum(port int32, path *field.Path) field.ErrorList {

@@ -339,13 +339,13 @@ func validateInitContainers(cs, regular []corev1.Container, pc podContext, path 
 func containerProbes(c *corev1.Container, p lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	if c.LivenessProbe != nil {
-		errs = append(errs, validateProbe(c.LivenessProbe, p.child("livenessProbe").path(), true)...)
+		errs = append(errs, validateProbe(c.LivenessProbe, p.child("livenessProbe"), true)...)
 	}
 	if c.ReadinessProbe != nil {
-		errs = append(errs, validateProbe(c.ReadinessProbe, p.child("readinessProbe").path(), false)...)
+		errs = append(errs, validateProbe(c.ReadinessProbe, p.child("readinessProbe"), false)...)
 	}
 	if c.StartupProbe != nil {
-		errs = append(errs, validateProbe(c.StartupProbe, p.child("startupProbe").path(), true)...)
+		errs = append(errs, validateProbe(c.StartupProbe, p.child("startupProbe"), true)...)
 	}
 	return errs
 }
@@ -407,9 +407,8 @@ func validateLifecycle(c *corev1.Container, lp lazyPath) field.ErrorList {
 	if c.Lifecycle == nil {
 		return nil
 	}
-	path := lp.path()
-	errs := validateLifecycleHandler(c.Lifecycle.PostStart, path.Child("lifecycle", "postStart"))
-	return append(errs, validateLifecycleHandler(c.Lifecycle.PreStop, path.Child("lifecycle", "preStop"))...)
+	errs := validateLifecycleHandler(c.Lifecycle.PostStart, lp.child("lifecycle").child("postStart"))
+	return append(errs, validateLifecycleHandler(c.Lifecycle.PreStop, lp.child("lifecycle").child("preStop"))...)
 }
 
 func validateContainerPorts(ports []corev1.ContainerPort, path lazyPath) field.ErrorList {
@@ -621,57 +620,57 @@ func isContainerResourceName(name corev1.ResourceName) bool {
 }
 
 // validateProbe checks a probe; liveness and startup probes must succeed once to count.
-func validateProbe(probe *corev1.Probe, path *field.Path, mustSucceedOnce bool) field.ErrorList {
+func validateProbe(probe *corev1.Probe, path lazyPath, mustSucceedOnce bool) field.ErrorList {
 	if probe == nil {
 		return nil
 	}
 	var errs field.ErrorList
 	errs = append(errs, validateHandler(&probe.ProbeHandler, path)...)
-	errs = append(errs, nonNegative(int64(probe.InitialDelaySeconds), path.Child("initialDelaySeconds"))...)
-	errs = append(errs, nonNegative(int64(probe.TimeoutSeconds), path.Child("timeoutSeconds"))...)
-	errs = append(errs, nonNegative(int64(probe.PeriodSeconds), path.Child("periodSeconds"))...)
-	errs = append(errs, nonNegative(int64(probe.SuccessThreshold), path.Child("successThreshold"))...)
-	errs = append(errs, nonNegative(int64(probe.FailureThreshold), path.Child("failureThreshold"))...)
+	errs = append(errs, nonNegativeAt(int64(probe.InitialDelaySeconds), path.child("initialDelaySeconds"))...)
+	errs = append(errs, nonNegativeAt(int64(probe.TimeoutSeconds), path.child("timeoutSeconds"))...)
+	errs = append(errs, nonNegativeAt(int64(probe.PeriodSeconds), path.child("periodSeconds"))...)
+	errs = append(errs, nonNegativeAt(int64(probe.SuccessThreshold), path.child("successThreshold"))...)
+	errs = append(errs, nonNegativeAt(int64(probe.FailureThreshold), path.child("failureThreshold"))...)
 	if mustSucceedOnce && probe.SuccessThreshold != 1 {
-		errs = append(errs, field.Invalid(path.Child("successThreshold"), probe.SuccessThreshold, "must be 1"))
+		errs = append(errs, field.Invalid(path.child("successThreshold").path(), probe.SuccessThreshold, "must be 1"))
 	}
 	if g := probe.TerminationGracePeriodSeconds; g != nil && *g <= 0 {
-		errs = append(errs, field.Invalid(path.Child("terminationGracePeriodSeconds"), *g, "must be greater than 0"))
+		errs = append(errs, field.Invalid(path.child("terminationGracePeriodSeconds").path(), *g, "must be greater than 0"))
 	}
 	return errs
 }
 
 // validateHandler requires exactly one of exec, httpGet, tcpSocket, grpc.
-func validateHandler(h *corev1.ProbeHandler, path *field.Path) field.ErrorList {
+func validateHandler(h *corev1.ProbeHandler, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	n := 0
 	add := func(name string) bool {
 		n++
 		if n > 1 {
-			errs = append(errs, field.Forbidden(path.Child(name), "may not specify more than 1 handler type"))
+			errs = append(errs, field.Forbidden(path.child(name).path(), "may not specify more than 1 handler type"))
 			return false
 		}
 		return true
 	}
 	if h.Exec != nil && add("exec") && len(h.Exec.Command) == 0 {
-		errs = append(errs, field.Required(path.Child("exec", "command"), ""))
+		errs = append(errs, field.Required(path.child("exec").child("command").path(), ""))
 	}
 	if h.HTTPGet != nil && add("httpGet") {
-		errs = append(errs, validateHTTPGet(h.HTTPGet, path.Child("httpGet"))...)
+		errs = append(errs, validateHTTPGet(h.HTTPGet, path.child("httpGet"))...)
 	}
 	if h.TCPSocket != nil && add("tcpSocket") {
-		errs = append(errs, portNumOrName(h.TCPSocket.Port, path.Child("tcpSocket", "port"))...)
+		errs = append(errs, portNumOrNameAt(h.TCPSocket.Port, path.child("tcpSocket").child("port"))...)
 	}
 	if h.GRPC != nil && add("grpc") {
-		errs = append(errs, portNum(h.GRPC.Port, path.Child("grpc", "port"))...)
+		errs = append(errs, portNumAt(h.GRPC.Port, path.child("grpc").child("port"))...)
 	}
 	if n == 0 {
-		errs = append(errs, field.Required(path, "must specify a handler type"))
+		errs = append(errs, field.Required(path.path(), "must specify a handler type"))
 	}
 	return errs
 }
 
-func validateLifecycleHandler(h *corev1.LifecycleHandler, path *field.Path) field.ErrorList {
+func validateLifecycleHandler(h *corev1.LifecycleHandler, path lazyPath) field.ErrorList {
 	if h == nil {
 		return nil
 	}
@@ -680,42 +679,42 @@ func validateLifecycleHandler(h *corev1.LifecycleHandler, path *field.Path) fiel
 	add := func(name string) bool {
 		n++
 		if n > 1 {
-			errs = append(errs, field.Forbidden(path.Child(name), "may not specify more than 1 handler type"))
+			errs = append(errs, field.Forbidden(path.child(name).path(), "may not specify more than 1 handler type"))
 			return false
 		}
 		return true
 	}
 	if h.Exec != nil && add("exec") && len(h.Exec.Command) == 0 {
-		errs = append(errs, field.Required(path.Child("exec", "command"), ""))
+		errs = append(errs, field.Required(path.child("exec").child("command").path(), ""))
 	}
 	if h.HTTPGet != nil && add("httpGet") {
-		errs = append(errs, validateHTTPGet(h.HTTPGet, path.Child("httpGet"))...)
+		errs = append(errs, validateHTTPGet(h.HTTPGet, path.child("httpGet"))...)
 	}
 	if h.TCPSocket != nil && add("tcpSocket") {
-		errs = append(errs, portNumOrName(h.TCPSocket.Port, path.Child("tcpSocket", "port"))...)
+		errs = append(errs, portNumOrNameAt(h.TCPSocket.Port, path.child("tcpSocket").child("port"))...)
 	}
 	if h.Sleep != nil && add("sleep") && h.Sleep.Seconds < 0 {
-		errs = append(errs, field.Invalid(path.Child("sleep", "seconds"), h.Sleep.Seconds, "must be non-negative"))
+		errs = append(errs, field.Invalid(path.child("sleep").child("seconds").path(), h.Sleep.Seconds, "must be non-negative"))
 	}
 	if n == 0 {
-		errs = append(errs, field.Required(path, "must specify a handler type"))
+		errs = append(errs, field.Required(path.path(), "must specify a handler type"))
 	}
 	return errs
 }
 
-func validateHTTPGet(h *corev1.HTTPGetAction, path *field.Path) field.ErrorList {
+func validateHTTPGet(h *corev1.HTTPGetAction, path lazyPath) field.ErrorList {
 	var errs field.ErrorList
 	if h.Path == "" {
-		errs = append(errs, field.Required(path.Child("path"), ""))
+		errs = append(errs, field.Required(path.child("path").path(), ""))
 	}
-	errs = append(errs, portNumOrName(h.Port, path.Child("port"))...)
+	errs = append(errs, portNumOrNameAt(h.Port, path.child("port"))...)
 	if h.Scheme != corev1.URISchemeHTTP && h.Scheme != corev1.URISchemeHTTPS {
-		errs = append(errs, field.NotSupported(path.Child("scheme"), h.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
+		errs = append(errs, field.NotSupported(path.child("scheme").path(), h.Scheme, []corev1.URIScheme{corev1.URISchemeHTTP, corev1.URISchemeHTTPS}))
 	}
 	for _, hd := range h.HTTPHeaders {
 		// Reported on the list as a whole, as kube-apiserver does.
 		for _, msg := range utilvalidation.IsHTTPHeaderName(hd.Name) {
-			errs = append(errs, field.Invalid(path.Child("httpHeaders"), h.HTTPHeaders, msg))
+			errs = append(errs, field.Invalid(path.child("httpHeaders").path(), h.HTTPHeaders, msg))
 		}
 	}
 	return errs
