@@ -259,11 +259,7 @@ func newList(r *resource, objs []runtime.Object, rev int64) (runtime.Object, err
 // --- create ---
 
 func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, t target) error {
-	data, opts, err := requestJSON(w, r)
-	if err != nil {
-		return err
-	}
-	obj, err := decodeObject(t.res, data, opts)
+	obj, err := requestObject(w, r, t.res)
 	if err != nil {
 		return err
 	}
