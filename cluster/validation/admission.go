@@ -18,7 +18,7 @@ import (
 // validateResourceQuota follows kube's ValidateResourceQuota: known scopes and
 // non-negative amounts in hard (and in status, which the controller writes).
 func validateResourceQuota(q *corev1.ResourceQuota) field.ErrorList {
-	errs := objectMeta(&q.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&q.ObjectMeta, true, nameIsDNSSubdomain)
 	spec := field.NewPath("spec")
 	errs = append(errs, quantities(q.Spec.Hard, spec.Child("hard"))...)
 	errs = append(errs, quantities(q.Status.Hard, field.NewPath("status", "hard"))...)
@@ -60,7 +60,7 @@ func contains(list []string, s string) bool {
 // validateLimitRange follows kube's ValidateLimitRange: each item's type, no defaults on
 // a Pod item, and min <= defaultRequest <= default <= max with kube's messages.
 func validateLimitRange(lr *corev1.LimitRange) field.ErrorList {
-	errs := objectMeta(&lr.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&lr.ObjectMeta, true, nameIsDNSSubdomain)
 	for i := range lr.Spec.Limits {
 		errs = append(errs, limitRangeItem(&lr.Spec.Limits[i], field.NewPath("spec", "limits").Index(i))...)
 	}
@@ -128,7 +128,7 @@ const highestUserDefinablePriority = 1000000000
 
 // validatePriorityClass follows kube's ValidatePriorityClass.
 func validatePriorityClass(pc *schedulingv1.PriorityClass) field.ErrorList {
-	errs := objectMeta(&pc.ObjectMeta, false, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&pc.ObjectMeta, false, nameIsDNSSubdomain)
 	if strings.HasPrefix(pc.Name, "system-") {
 		want, known := systemPriorities[pc.Name]
 		var why string
@@ -164,7 +164,7 @@ func validatePriorityClassUpdate(pc, old *schedulingv1.PriorityClass) field.Erro
 
 // validatePDB follows kube's ValidatePodDisruptionBudget.
 func validatePDB(pdb *policyv1.PodDisruptionBudget) field.ErrorList {
-	errs := objectMeta(&pdb.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&pdb.ObjectMeta, true, nameIsDNSSubdomain)
 	spec := field.NewPath("spec")
 	if pdb.Spec.MinAvailable != nil && pdb.Spec.MaxUnavailable != nil {
 		errs = append(errs, field.Invalid(spec, pdb.Spec, "minAvailable and maxUnavailable cannot be both set"))

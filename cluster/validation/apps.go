@@ -17,7 +17,7 @@ import (
 )
 
 func validateReplicaSet(rs *appsv1.ReplicaSet) field.ErrorList {
-	errs := objectMeta(&rs.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&rs.ObjectMeta, true, nameIsDNSSubdomain)
 	return append(errs, validateReplicaSetSpec(&rs.Spec)...)
 }
 
@@ -100,7 +100,7 @@ func validateReplicaSetUpdate(rs, old *appsv1.ReplicaSet) field.ErrorList {
 }
 
 func validateDeployment(d *appsv1.Deployment) field.ErrorList {
-	errs := objectMeta(&d.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&d.ObjectMeta, true, nameIsDNSSubdomain)
 	return append(errs, validateDeploymentSpec(&d.Spec)...)
 }
 

@@ -17,7 +17,7 @@ import (
 // StatefulSet, DaemonSet and ControllerRevision, as k8s.io/kubernetes/pkg/apis/apps/validation.
 
 func validateStatefulSet(s *appsv1.StatefulSet) field.ErrorList {
-	errs := objectMeta(&s.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&s.ObjectMeta, true, nameIsDNSSubdomain)
 	return append(errs, validateStatefulSetSpec(&s.Spec)...)
 }
 
@@ -96,7 +96,7 @@ func validateStatefulSetUpdate(s, old *appsv1.StatefulSet) field.ErrorList {
 }
 
 func validateDaemonSet(d *appsv1.DaemonSet) field.ErrorList {
-	errs := objectMeta(&d.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&d.ObjectMeta, true, nameIsDNSSubdomain)
 	return append(errs, validateDaemonSetSpec(&d.Spec)...)
 }
 
@@ -168,7 +168,7 @@ func validateDaemonSetUpdate(d, old *appsv1.DaemonSet) field.ErrorList {
 }
 
 func validateControllerRevision(r *appsv1.ControllerRevision) field.ErrorList {
-	errs := objectMeta(&r.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&r.ObjectMeta, true, nameIsDNSSubdomain)
 	if len(r.Data.Raw) == 0 && r.Data.Object == nil {
 		errs = append(errs, field.Required(field.NewPath("data"), "data is mandatory"))
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -17,7 +16,7 @@ const (
 
 // validateHPA checks a HorizontalPodAutoscaler as kube-apiserver's autoscaling validation.
 func validateHPA(h *autoscalingv2.HorizontalPodAutoscaler) field.ErrorList {
-	errs := objectMeta(&h.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&h.ObjectMeta, true, nameIsDNSSubdomain)
 	spec := field.NewPath("spec")
 	if m := h.Spec.MinReplicas; m != nil && *m < 1 {
 		errs = append(errs, field.Invalid(spec.Child("minReplicas"), *m, "must be greater than or equal to 1"))

@@ -19,7 +19,7 @@ import (
 // Messages and paths follow kube-apiserver's pkg/apis/batch/validation.
 
 func validateJob(job *batchv1.Job) field.ErrorList {
-	errs := objectMeta(jobMetaAtCreate(job), true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(jobMetaAtCreate(job), true, nameIsDNSSubdomain)
 	errs = append(errs, validateGeneratedSelector(job)...)
 	errs = append(errs, validateJobSpec(&job.Spec, specPath, true)...)
 	return errs
@@ -154,7 +154,7 @@ func validateJobUpdate(job, old *batchv1.Job) field.ErrorList {
 const cronJobMaxNameLength = 63 - 11
 
 func validateCronJob(cj *batchv1.CronJob) field.ErrorList {
-	errs := objectMeta(&cj.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&cj.ObjectMeta, true, nameIsDNSSubdomain)
 	if len(cj.Name) > cronJobMaxNameLength {
 		errs = append(errs, field.Invalid(metadataPath.Child("name"), cj.Name, "must be no more than 52 characters"))
 	}

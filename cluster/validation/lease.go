@@ -2,13 +2,12 @@ package validation
 
 import (
 	coordinationv1 "k8s.io/api/coordination/v1"
-	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // validateLease checks a Lease as kube-apiserver's coordination validation does.
 func validateLease(l *coordinationv1.Lease) field.ErrorList {
-	errs := objectMeta(&l.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&l.ObjectMeta, true, nameIsDNSSubdomain)
 	spec := field.NewPath("spec")
 	if d := l.Spec.LeaseDurationSeconds; d != nil && *d <= 0 {
 		errs = append(errs, field.Invalid(spec.Child("leaseDurationSeconds"), *d, "must be greater than 0"))

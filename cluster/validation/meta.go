@@ -86,6 +86,15 @@ func dns1123SubdomainAt(value string, path lazyPath) field.ErrorList {
 	return dns1123Subdomain(value, path.path())
 }
 
+// nameIsDNSSubdomain is apivalidation.NameIsDNSSubdomain, for objectMeta: a valid name
+// is found so by hand, without the regular expression (a tenth of validating a pod).
+func nameIsDNSSubdomain(name string, prefix bool) []string {
+	if !prefix && isDNSSubdomain(name) {
+		return nil
+	}
+	return apivalidation.NameIsDNSSubdomain(name, prefix)
+}
+
 // pathSegmentSubdomains validates a name like a scheduler name, which may contain '/'.
 func pathSegmentSubdomains(value string, path *field.Path) field.ErrorList {
 	var errs field.ErrorList

@@ -2,9 +2,11 @@ package validation
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -29,6 +31,11 @@ func TestDNSFastPathsAgreeWithUtilValidation(t *testing.T) {
 		}
 		if fast, slow := len(dns1123Subdomain(v, nil)) == 0, len(utilvalidation.IsDNS1123Subdomain(v)) == 0; fast != slow {
 			t.Errorf("subdomain %q: dns1123Subdomain accepts %v, IsDNS1123Subdomain %v", v, fast, slow)
+		}
+		for _, prefix := range []bool{false, true} {
+			if fast, slow := nameIsDNSSubdomain(v, prefix), apivalidation.NameIsDNSSubdomain(v, prefix); !slices.Equal(fast, slow) {
+				t.Errorf("name %q (prefix %v): nameIsDNSSubdomain %q, NameIsDNSSubdomain %q", v, prefix, fast, slow)
+			}
 		}
 	}
 }

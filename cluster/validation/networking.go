@@ -30,7 +30,7 @@ var (
 )
 
 func validateIngress(ing *networkingv1.Ingress) field.ErrorList {
-	errs := objectMeta(&ing.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&ing.ObjectMeta, true, nameIsDNSSubdomain)
 	errs = append(errs, validateIngressSpec(&ing.Spec, field.NewPath("spec"))...)
 	if ann, ok := ing.Annotations[IngressClassAnnotation]; ok && ing.Spec.IngressClassName != nil && ann != *ing.Spec.IngressClassName {
 		errs = append(errs, field.Invalid(field.NewPath("annotations").Child(IngressClassAnnotation), ann,
@@ -189,7 +189,7 @@ func validateIngressBackend(b *networkingv1.IngressBackend, p *field.Path) field
 }
 
 func validateIngressClass(ic *networkingv1.IngressClass) field.ErrorList {
-	errs := objectMeta(&ic.ObjectMeta, false, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&ic.ObjectMeta, false, nameIsDNSSubdomain)
 	p := field.NewPath("spec", "controller")
 	if ic.Spec.Controller == "" {
 		errs = append(errs, field.Required(p, ""))
@@ -229,7 +229,7 @@ func domainPrefixedPath(v string, p *field.Path) field.ErrorList {
 // validateNetworkPolicy checks the policy's shape; webkube stores NetworkPolicies but
 // enforces none (see the README).
 func validateNetworkPolicy(np *networkingv1.NetworkPolicy) field.ErrorList {
-	errs := objectMeta(&np.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&np.ObjectMeta, true, nameIsDNSSubdomain)
 	sp := field.NewPath("spec")
 	errs = append(errs, metav1validation.ValidateLabelSelector(&np.Spec.PodSelector, metav1validation.LabelSelectorValidationOptions{}, sp.Child("podSelector"))...)
 	for i, t := range np.Spec.PolicyTypes {

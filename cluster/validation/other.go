@@ -21,7 +21,7 @@ func validateNamespace(ns *corev1.Namespace) field.ErrorList {
 }
 
 func validateNode(node *corev1.Node) field.ErrorList {
-	errs := objectMeta(&node.ObjectMeta, false, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&node.ObjectMeta, false, nameIsDNSSubdomain)
 	seen := sets.New[string]()
 	for i, t := range node.Spec.Taints {
 		p := specPath.Child("taints").Index(i)
@@ -49,7 +49,7 @@ func validateNode(node *corev1.Node) field.ErrorList {
 }
 
 func validateEndpoints(ep *corev1.Endpoints) field.ErrorList {
-	errs := objectMeta(&ep.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&ep.ObjectMeta, true, nameIsDNSSubdomain)
 	for i, ss := range ep.Subsets {
 		p := field.NewPath("subsets").Index(i)
 		if len(ss.Addresses) == 0 && len(ss.NotReadyAddresses) == 0 {
@@ -98,7 +98,7 @@ const (
 )
 
 func validateEndpointSlice(es *discoveryv1.EndpointSlice) field.ErrorList {
-	errs := objectMeta(&es.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&es.ObjectMeta, true, nameIsDNSSubdomain)
 	atPath := field.NewPath("addressType")
 	switch es.AddressType {
 	case discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6, discoveryv1.AddressTypeFQDN:
@@ -177,7 +177,7 @@ func validateEndpointSliceUpdate(es, old *discoveryv1.EndpointSlice) field.Error
 // validateEvent requires the event to live in its object's namespace (events about
 // cluster-scoped objects such as nodes go to "default").
 func validateEvent(ev *corev1.Event) field.ErrorList {
-	errs := objectMeta(&ev.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&ev.ObjectMeta, true, nameIsDNSSubdomain)
 	nsPath := field.NewPath("involvedObject", "namespace")
 	if ev.InvolvedObject.Namespace == "" {
 		if ev.Namespace != metav1.NamespaceNone && ev.Namespace != metav1.NamespaceDefault {
@@ -198,7 +198,7 @@ func validateEvent(ev *corev1.Event) field.ErrorList {
 const maxConfigMapSize = corev1.MaxSecretSize
 
 func validateConfigMap(cm *corev1.ConfigMap) field.ErrorList {
-	errs := objectMeta(&cm.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&cm.ObjectMeta, true, nameIsDNSSubdomain)
 	size := 0
 	for key, value := range cm.Data {
 		size += len(value)

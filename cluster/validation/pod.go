@@ -20,7 +20,7 @@ import (
 var specPath = field.NewPath("spec")
 
 func validatePodCreate(pod *corev1.Pod) field.ErrorList {
-	errs := objectMeta(&pod.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&pod.ObjectMeta, true, nameIsDNSSubdomain)
 	errs = append(errs, validatePodSpec(&pod.Spec, specPath)...)
 	errs = append(errs, containersOnlyForPod(pod.Spec.Containers, lazy(specPath).child("containers"))...)
 	if len(pod.Spec.InitContainers) > 0 {

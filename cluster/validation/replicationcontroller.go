@@ -2,7 +2,6 @@ package validation
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	k8slabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -12,7 +11,7 @@ import (
 // and the template may be absent when there are no replicas.
 
 func validateReplicationController(rc *corev1.ReplicationController) field.ErrorList {
-	errs := objectMeta(&rc.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&rc.ObjectMeta, true, nameIsDNSSubdomain)
 	return append(errs, validateReplicationControllerSpec(&rc.Spec)...)
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 
 	corev1 "k8s.io/api/core/v1"
-	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -14,7 +13,7 @@ import (
 // all, and the keys each built-in type needs (tls.crt and tls.key for kubernetes.io/tls, a
 // JSON .dockerconfigjson, ...). Types it does not know are free-form, as there.
 func validateSecret(s *corev1.Secret) field.ErrorList {
-	errs := objectMeta(&s.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&s.ObjectMeta, true, nameIsDNSSubdomain)
 	data := field.NewPath("data")
 	size := 0
 	for key, value := range s.Data {
@@ -100,5 +99,5 @@ func bytesMapsEqual(a, b map[string][]byte) bool {
 
 // validateServiceAccount: kube-apiserver checks only the metadata (a DNS subdomain name).
 func validateServiceAccount(sa *corev1.ServiceAccount) field.ErrorList {
-	return objectMeta(&sa.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	return objectMeta(&sa.ObjectMeta, true, nameIsDNSSubdomain)
 }

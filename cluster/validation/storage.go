@@ -128,7 +128,7 @@ func validatePersistentVolumeUpdate(pv, old *corev1.PersistentVolume) field.Erro
 }
 
 func validatePersistentVolumeClaim(pvc *corev1.PersistentVolumeClaim) field.ErrorList {
-	errs := objectMeta(&pvc.ObjectMeta, true, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&pvc.ObjectMeta, true, nameIsDNSSubdomain)
 	spec := specPath
 	errs = append(errs, accessModes(pvc.Spec.AccessModes, spec.Child("accessModes"), "at least 1 access mode is required")...)
 	if pvc.Spec.Selector != nil {
@@ -174,7 +174,7 @@ func validatePersistentVolumeClaimUpdate(pvc, old *corev1.PersistentVolumeClaim)
 }
 
 func validateStorageClass(sc *storagev1.StorageClass) field.ErrorList {
-	errs := objectMeta(&sc.ObjectMeta, false, apivalidation.NameIsDNSSubdomain)
+	errs := objectMeta(&sc.ObjectMeta, false, nameIsDNSSubdomain)
 	if sc.Provisioner == "" {
 		errs = append(errs, field.Required(field.NewPath("provisioner"), ""))
 	} else {
