@@ -116,9 +116,13 @@ func validateSpread(cs []corev1.TopologySpreadConstraint, path *field.Path) fiel
 				errs = append(errs, field.Invalid(p.Child("minDomains"), c.MinDomains, fmt.Sprintf("can only use minDomains if whenUnsatisfiable=%s, not %s", corev1.DoNotSchedule, c.WhenUnsatisfiable)))
 			}
 		}
-		for name, pol := range map[string]*corev1.NodeInclusionPolicy{"nodeAffinityPolicy": c.NodeAffinityPolicy, "nodeTaintsPolicy": c.NodeTaintsPolicy} {
-			if pol != nil {
-				errs = append(errs, enum(string(*pol), p.Child(name), string(corev1.NodeInclusionPolicyHonor), string(corev1.NodeInclusionPolicyIgnore))...)
+		// In kube-apiserver's order: affinity, then taints.
+		for _, pol := range []struct {
+			name string
+			p    *corev1.NodeInclusionPolicy
+		}{{"nodeAffinityPolicy", c.NodeAffinityPolicy}, {"nodeTaintsPolicy", c.NodeTaintsPolicy}} {
+			if pol.p != nil {
+				errs = append(errs, enum(string(*pol.p), p.Child(pol.name), string(corev1.NodeInclusionPolicyHonor), string(corev1.NodeInclusionPolicyIgnore))...)
 			}
 		}
 		errs = append(errs, matchLabelKeys(c, p.Child("matchLabelKeys"))...)

@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -717,4 +718,26 @@ func TestStatefulSetAndDaemonSetCreate(t *testing.T) {
 		}, []string{"FieldValueRequired spec.updateStrategy.rollingUpdate.maxUnavailable"}},
 		{"unknown strategy", func(o runtime.Object) { ds(o).Spec.UpdateStrategy.Type = "Fast" }, []string{"FieldValueNotSupported spec.updateStrategy"}},
 	})
+}
+
+// TestSpreadPolicyErrorsInKubesOrder: a constraint with both node inclusion policies
+// wrong reports nodeAffinityPolicy before nodeTaintsPolicy, every time, as
+// kube-apiserver does (they came from a map, in either order).
+func TestSpreadPolicyErrorsInKubesOrder(t *testing.T) {
+	pod := load[corev1.Pod](t, seedEchoPod)
+	bad := corev1.NodeInclusionPolicy("Sometimes")
+	pod.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+		MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: corev1.DoNotSchedule,
+		NodeAffinityPolicy: &bad, NodeTaintsPolicy: &bad,
+	}}
+	want := []string{"spec.topologySpreadConstraints[0].nodeAffinityPolicy", "spec.topologySpreadConstraints[0].nodeTaintsPolicy"}
+	for i := 0; i < 32; i++ {
+		var got []string
+		for _, e := range ValidateCreate(pod) {
+			got = append(got, e.Field)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("run %d: errors at %q, want %q", i, got, want)
+		}
+	}
 }
