@@ -396,11 +396,10 @@ func (c *createdCache) put(key []byte, raw []byte) {
 	c.m[string(key)] = raw
 }
 
-// createdKey is the resource and obj's encoding without the metadata no manager owns
-// and every create sets apart (name, namespace, uid, creation time), written into buf:
-// two objects with the same key have the same fields, so the same FieldsV1. The
-// encoding is appendProtoKey's where obj's type allows, its JSON otherwise. nil when
-// obj does not encode.
+// createdKey is the resource and obj's JSON without the metadata no manager owns and
+// every create sets apart (name, namespace, uid, creation time), written into buf: two
+// objects with the same key have the same fields, so the same FieldsV1. nil when obj
+// does not encode.
 func createdKey(buf *bytes.Buffer, r *resource, obj runtime.Object) []byte {
 	m := mustMeta(obj)
 	name, ns, uid, created := m.GetName(), m.GetNamespace(), m.GetUID(), m.GetCreationTimestamp()
@@ -415,10 +414,7 @@ func createdKey(buf *bytes.Buffer, r *resource, obj runtime.Object) []byte {
 	buf.WriteByte('/')
 	buf.WriteString(r.gvr.Resource)
 	buf.WriteByte(0)
-	var err error
-	if !appendProtoKey(buf, obj) {
-		err = json.NewEncoder(buf).Encode(obj)
-	}
+	err := json.NewEncoder(buf).Encode(obj)
 	m.SetName(name)
 	m.SetNamespace(ns)
 	m.SetUID(uid)

@@ -50,8 +50,8 @@ func TestCreatedEntryIsTheFieldManagers(t *testing.T) {
 	again.Name, again.UID = "p2", "u2"
 	labelled := pod.DeepCopy()
 	labelled.Labels = map[string]string{"app": "bench", "tier": "web"}
-	// Pairs whose protobuf is the same and whose JSON is not (createdKey tells them
-	// apart): each after the other, so a shared key would give the second the first's.
+	// Pairs that differ only in nil versus empty, or a zero time versus the epoch (createdKey
+	// must tell them apart): each after the other, so a shared key would give the second the first's.
 	noContainers, emptyContainers := pod.DeepCopy(), pod.DeepCopy()
 	noContainers.Spec.Containers, emptyContainers.Spec.Containers = nil, []corev1.Container{}
 	noSources, emptySources := pod.DeepCopy(), pod.DeepCopy()
