@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -34,7 +33,7 @@ func (s *Server) admitPodServiceAccount(ctx context.Context, pod *corev1.Pod) er
 	}
 	pod.Spec.DeprecatedServiceAccount = pod.Spec.ServiceAccountName
 	name := pod.Spec.ServiceAccountName
-	r := serviceAccountsResource()
+	r := resourceFor(coreV1.WithResource("serviceaccounts").GroupResource())
 	var sa *corev1.ServiceAccount
 	// The watch cache answers almost every pod; a miss (perhaps a ServiceAccount created
 	// a moment ago) is read from the store. The object is shared: read only.
@@ -70,12 +69,6 @@ func (s *Server) admitPodServiceAccount(ctx context.Context, pod *corev1.Pod) er
 	}
 	return nil
 }
-
-// serviceAccountsResource is looked up once: every pod create asks for it, and
-// resourceFor walks the whole table.
-var serviceAccountsResource = sync.OnceValue(func() *resource {
-	return resourceFor(coreV1.WithResource("serviceaccounts").GroupResource())
-})
 
 // mountAPIAccess follows the plugin's mountServiceAccountToken: one kube-api-access-xxxxx
 // volume, mounted read-only in each container that mounts nothing at the token path.

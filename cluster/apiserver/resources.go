@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -340,13 +341,21 @@ func findResource(gv schema.GroupVersion, name string) *resource {
 }
 
 func resourceFor(gr schema.GroupResource) *resource {
+	return resourcesByGR()[gr]
+}
+
+// resourcesByGR indexes resourceTable, once every file's init has added its resources
+// (resourceFor runs only when serving): a pod create looks up four resources, and the
+// table has over a hundred.
+var resourcesByGR = sync.OnceValue(func() map[schema.GroupResource]*resource {
+	m := make(map[schema.GroupResource]*resource, len(resourceTable))
 	for _, r := range resourceTable {
-		if r.gr() == gr {
-			return r
+		if _, ok := m[r.gr()]; !ok { // the first, as the table's order gave before
+			m[r.gr()] = r
 		}
 	}
-	return nil
-}
+	return m
+})
 
 // fieldSet is what a field selector may match for obj.
 func (r *resource) fieldSet(obj runtime.Object, m metav1.Object) fields.Set {

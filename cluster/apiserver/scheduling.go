@@ -50,7 +50,7 @@ func (s *Server) bootstrapPriorityClasses(ctx context.Context) error {
 }
 
 func (s *Server) priorityClasses(ctx context.Context) ([]*schedulingv1.PriorityClass, error) {
-	objs, err := s.sharedList(ctx, schedulingResources[0], "") // priorityclasses
+	objs, err := s.sharedList(ctx, resourceFor(schedulingV1.WithResource("priorityclasses").GroupResource()), "")
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,8 @@ func (s *Server) admitPriority(ctx context.Context, pod *corev1.Pod) error {
 			}
 		}
 		if class == nil { // perhaps made a moment ago, not yet in the watch cache
-			if obj, _, err := s.getObject(ctx, schedulingResources[0], "", name); err == nil {
+			r := resourceFor(schedulingV1.WithResource("priorityclasses").GroupResource())
+			if obj, _, err := s.getObject(ctx, r, "", name); err == nil {
 				class = obj.(*schedulingv1.PriorityClass)
 			}
 		}
