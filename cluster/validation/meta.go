@@ -95,17 +95,6 @@ func nameIsDNSSubdomain(name string, prefix bool) []string {
 	return apivalidation.NameIsDNSSubdomain(name, prefix)
 }
 
-// pathSegmentSubdomains validates a name like a scheduler name, which may contain '/'.
-func pathSegmentSubdomains(value string, path *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for _, part := range strings.Split(value, "/") {
-		for _, msg := range utilvalidation.IsDNS1123Subdomain(part) {
-			errs = append(errs, field.Invalid(path, value, msg))
-		}
-	}
-	return errs
-}
-
 func nonNegative(v int64, path *field.Path) field.ErrorList {
 	return apivalidation.ValidateNonnegativeField(v, path)
 }
