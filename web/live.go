@@ -167,8 +167,6 @@ func encode(m msg) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
-func html(c templ.Component) string { return htmlIn("", c) }
-
 // htmlIn renders c in lang (English when empty).
 func htmlIn(lang string, c templ.Component) string {
 	var b bytes.Buffer

@@ -139,12 +139,6 @@ func (b *balancer) prune() {
 	}
 }
 
-func (b *balancer) size() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.endpoints)
-}
-
 func (b *balancer) stats(port string) []EndpointStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -82,11 +82,10 @@ func TestFindMatch(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 type fixture struct {
-	t    *testing.T
-	cs   kubernetes.Interface
-	ctx  context.Context
-	dir  string
-	pods int
+	t   *testing.T
+	cs  kubernetes.Interface
+	ctx context.Context
+	dir string
 }
 
 func start(t *testing.T) *fixture {
