@@ -275,18 +275,27 @@ func TestCustomResourceConversionWebhookStorageVersionChange(t *testing.T) {
 	if err != nil || len(list.Items) != 1 || list.Items[0].Object["spec"].(map[string]any)["hostPort"] != "example.com:80" {
 		t.Fatalf("list in v1: %v %v", err, list)
 	}
-	got, err := v1.Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.SetLabels(map[string]string{"moved": "yes"})
-	if _, err := v1.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	kv, err := srv.Store.Get(ctx, "/registry/customresources/conv.example.com/addresses/default/web")
-	if err != nil || !strings.Contains(string(kv.Value), `"apiVersion":"conv.example.com/v1"`) || !strings.Contains(string(kv.Value), `"hostPort":"example.com:80"`) {
-		t.Fatalf("stored after the update: %v %s", err, kv.Value)
-	}
+	// The CRD controller takes the new storage version in the background (as kube-apiserver's
+	// CRD handler does), and reads convert either way: an update stores v1 once it has.
+	// Each try changes the label, so each is a write.
+	tries := 0
+	eventually.That(t, 10*time.Second, "an update stored in v1", func() (bool, string) {
+		tries++
+		got, err := v1.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		got.SetLabels(map[string]string{"moved": fmt.Sprint(tries)})
+		if _, err := v1.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+			return false, err.Error()
+		}
+		kv, err := srv.Store.Get(ctx, "/registry/customresources/conv.example.com/addresses/default/web")
+		if err != nil {
+			return false, err.Error()
+		}
+		return strings.Contains(string(kv.Value), `"apiVersion":"conv.example.com/v1"`) &&
+			strings.Contains(string(kv.Value), `"hostPort":"example.com:80"`), string(kv.Value)
+	})
 }
 
 // A conversion webhook given as a Service is reached at the Service's cluster IP and
