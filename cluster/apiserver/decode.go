@@ -349,14 +349,6 @@ func requestJSON(w http.ResponseWriter, r *http.Request) ([]byte, decodeOpts, er
 // decoder scans it anyway (for a small pod, the check was a tenth of decoding), and a
 // body it refuses is checked then, so that a syntax error has the same message.
 func requestObject(w http.ResponseWriter, r *http.Request, res *resource) (runtime.Object, error) {
-	ct := r.Header.Get("Content-Type")
-	if mt, _, _ := mime.ParseMediaType(ct); !isJSONType(mt) {
-		data, opts, err := requestJSON(w, r)
-		if err != nil {
-			return nil, err
-		}
-		return decodeObject(res, data, opts)
-	}
 	opts, err := fieldValidation(w, r)
 	if err != nil {
 		return nil, err
@@ -364,6 +356,13 @@ func requestObject(w http.ResponseWriter, r *http.Request, res *resource) (runti
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
+	}
+	ct := r.Header.Get("Content-Type")
+	if mt, _, _ := mime.ParseMediaType(ct); !isJSONType(mt) {
+		if body, err = bodyToJSON(body, ct); err != nil {
+			return nil, err
+		}
+		return decodeObject(res, body, opts)
 	}
 	obj, err := decodeObject(res, body, opts)
 	if err != nil {
